@@ -1,0 +1,3 @@
+from pimlab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,90 @@
+"""LiveApp: controls + error banner + FigureWidget, redrawn from pimlab figure data on every change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+from pimlab_widgets.errors import ErrorBanner
+
+
+def apply_figure(target: go.FigureWidget, source: go.Figure) -> None:
+    """Make `target` show `source` (traces and layout, not frames) in one batched update."""
+    with target.batch_update():
+        same_shape = len(target.data) == len(source.data) and all(
+            a.type == b.type for a, b in zip(target.data, source.data)
+        )
+        if same_shape:
+            for old, new in zip(target.data, source.data):
+                old.update(new.to_plotly_json(), overwrite=True)
+        else:
+            target.data = ()
+            target.add_traces(list(source.data))
+        target.layout.update(source.layout.to_plotly_json(), overwrite=True)
+
+
+class LiveApp:
+    """A live figure: `compute(**control values)` makes figure data, `draw(data)` makes a go.Figure.
+
+    A ValueError from either is shown in the banner and the figure keeps its last good state.
+    `static()` draws the current data as a standalone go.Figure (with frames, if `draw` makes them).
+    """
+
+    def __init__(self, controls: dict[str, widgets.ValueWidget], compute: Callable[..., Any],
+                 draw: Callable[[Any], go.Figure], footer: widgets.Widget | None = None):
+        self.controls = controls
+        self.compute, self.draw = compute, draw
+        self.banner = ErrorBanner()
+        self.data = compute(**self.values)  # the defaults must be valid
+        figure = draw(self.data)
+        figure.frames = ()  # a FigureWidget does not play frames; the static figure does
+        self.figure = go.FigureWidget(figure)
+        self._holding = False
+        for control in controls.values():
+            control.observe(self._on_change, names="value")
+        rows = [widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
+                self.banner.widget, self.figure]
+        self.widget = widgets.VBox(rows + ([footer] if footer is not None else []))
+
+    @property
+    def values(self) -> dict[str, Any]:
+        return {name: control.value for name, control in self.controls.items()}
+
+    @property
+    def error(self) -> str:
+        """The message the banner shows ("" when the last update was good)."""
+        return self.banner.message
+
+    def set(self, **values) -> bool:
+        """Set several controls at once and redraw once; True if the update was accepted."""
+        self._holding = True
+        try:
+            for name, value in values.items():
+                if name not in self.controls:
+                    raise ValueError(f"control must be one of {', '.join(self.controls)}; got {name!r}")
+                self.controls[name].value = value
+        finally:
+            self._holding = False
+        return self.refresh()
+
+    def refresh(self) -> bool:
+        """Recompute and redraw from the controls; on ValueError show it and keep the last good state."""
+        with self.banner.guard():
+            data = self.compute(**self.values)
+            figure = self.draw(data)
+            self.data = data
+            apply_figure(self.figure, figure)
+            return True
+        return False
+
+    def static(self) -> go.Figure:
+        return self.draw(self.data)
+
+    def _on_change(self, _change) -> None:
+        if not self._holding:
+            self.refresh()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)

@@ -1,0 +1,26 @@
+"""Pickers every app shares: model (Table I), system (Table IV) and workload (Table II)."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from pimlab.hardware import SYSTEMS, System
+from pimlab.models import LLM, LLM_7B_128K_GQA, MODELS
+from pimlab.workloads import DATASETS, QMSUM, LengthDistribution
+
+STYLE = {"description_width": "initial"}
+
+
+def model_picker(value: LLM = LLM_7B_128K_GQA, description: str = "model") -> widgets.Dropdown:
+    return widgets.Dropdown(options=[(m.name, m) for m in MODELS], value=value, description=description,
+                            style=STYLE)
+
+
+def system_picker(value: System = SYSTEMS[0], description: str = "system") -> widgets.Dropdown:
+    return widgets.Dropdown(options=[(f"{s.name} ({s.kind})", s) for s in SYSTEMS], value=value,
+                            description=description, style=STYLE)
+
+
+def dataset_picker(value: LengthDistribution = QMSUM, description: str = "workload") -> widgets.Dropdown:
+    return widgets.Dropdown(options=[(f"{d.name} ({d.benchmark})", d) for d in DATASETS], value=value,
+                            description=description, style=STYLE)
