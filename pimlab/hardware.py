@@ -88,7 +88,9 @@ class Module:
         check_int("row_bytes", self.row_bytes, self.column_bytes if self.column_bytes else 1, 2**16)
         check_int("column_bytes", self.column_bytes, 2, 1024, power_of_two=True)
         if self.row_bytes % self.column_bytes:
-            raise ValueError(f"row_bytes must be a multiple of column_bytes ({self.column_bytes}), got {self.row_bytes}")
+            raise ValueError(
+                f"row_bytes must be a multiple of column_bytes ({self.column_bytes}), got {self.row_bytes}"
+            )
         check_int("gbuf_entries", self.gbuf_entries, 1, 4096)
         check_int("obuf_entries", self.obuf_entries, 1, 4096)
         check_int("dtype_bytes", self.dtype_bytes, 1, 8)
