@@ -1,0 +1,67 @@
+"""The widget foundations: LiveApp updates, the error banner, and the Fig. 2 app."""
+
+import ipywidgets as widgets
+import plotly.graph_objects as go
+import pytest
+
+from pimlab.models import LLM_7B_32K
+from pimlab_widgets import ErrorBanner, LiveApp, apply_figure
+from pimlab_widgets.fig02 import fig2_app, fig2_figure
+from pimlab.figures import fig2
+
+
+def _square_app():
+    def compute(n):
+        if n < 0:
+            raise ValueError(f"n must be >= 0, got {n}")
+        return [i**n for i in range(4)]
+
+    return LiveApp({"n": widgets.IntSlider(value=1, min=-3, max=3)}, compute,
+                   lambda ys: go.Figure(go.Bar(y=ys), layout=dict(title=f"max {ys[-1]}")))
+
+
+def test_live_app_updates_figure_in_place():
+    app = _square_app()
+    assert list(app.figure.data[0].y) == [0, 1, 2, 3]
+    app.controls["n"].value = 2
+    assert list(app.figure.data[0].y) == [0, 1, 4, 9] and app.figure.layout.title.text == "max 9"
+    assert app.error == ""
+
+
+def test_bad_input_shows_message_and_keeps_last_good_state():
+    app = _square_app()
+    assert app.set(n=2)
+    assert not app.set(n=-1)
+    assert app.error == "n must be >= 0, got -1"
+    assert "n must be &gt;= 0" in app.banner.widget.value and app.banner.widget.layout.display is None
+    assert list(app.figure.data[0].y) == [0, 1, 4, 9]
+    assert app.set(n=3) and app.error == "" and app.banner.widget.layout.display == "none"
+
+
+def test_set_rejects_unknown_control():
+    with pytest.raises(ValueError, match="control must be one of n"):
+        _square_app().set(m=1)
+
+
+def test_apply_figure_changes_trace_count():
+    target = go.FigureWidget(go.Figure(go.Bar(y=[1])))
+    apply_figure(target, go.Figure([go.Scatter(y=[1, 2]), go.Scatter(y=[3])]))
+    assert [t.type for t in target.data] == ["scatter", "scatter"]
+
+
+def test_banner_guard_passes_other_errors():
+    banner = ErrorBanner()
+    with pytest.raises(KeyError), banner.guard():
+        raise KeyError("x")
+
+
+def test_fig2_app_and_static_figure_agree():
+    app = fig2_app()
+    static = fig2_figure(fig2())
+    assert len(static.data) == len(app.figure.data) == 9  # 4 batches x 2 panels + the capacity line
+    assert app.set(model=LLM_7B_32K, max_context_k=32)
+    assert "LLM-7B-32K" in app.figure.layout.title.text
+    before = list(app.figure.data[0].y)
+    assert not app.set(max_context_k=64)  # beyond the 32K window
+    assert "context_tokens must be in [1, 32768]" in app.error
+    assert list(app.figure.data[0].y) == before
