@@ -4,10 +4,10 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 import pytest
 
+from pimlab.figures import fig2
 from pimlab.models import LLM_7B_32K
 from pimlab_widgets import ErrorBanner, LiveApp, apply_figure
 from pimlab_widgets.fig02 import fig2_app, fig2_figure
-from pimlab.figures import fig2
 
 
 def _square_app():

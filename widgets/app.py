@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
+
 from pimlab_widgets.errors import ErrorBanner
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, model_picker
 from plotly.subplots import make_subplots
 
 from pimlab.figures.fig02 import Fig2Data, fig2
 from pimlab.hardware import A100, GPU
 from pimlab.models import LLM_7B_128K_GQA
+from pimlab_widgets.app import LiveApp
+from pimlab_widgets.controls import STYLE, model_picker
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
