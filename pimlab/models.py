@@ -74,6 +74,19 @@ class LLM:
             )
         return lengths.astype(np.int64)
 
+    def check_fits(self, context_tokens, capacity_bytes: int, where: str = "the system") -> np.ndarray:
+        """The batch's context lengths, if weights plus its KV cache fit `capacity_bytes`; else a ValueError."""
+        lengths = self.check_context(context_tokens)
+        capacity_bytes = check_int("capacity_bytes", capacity_bytes, 1)
+        needed = self.weight_bytes + int(lengths.sum()) * self.kv_bytes_per_token
+        if needed > capacity_bytes:
+            raise ValueError(
+                f"batch must fit {where}: {lengths.size} requests, {int(lengths.sum())} tokens of {self.name} need "
+                f"{needed / 2**30:.1f} GiB (weights {self.weight_bytes / 2**30:.1f} + KV cache "
+                f"{(needed - self.weight_bytes) / 2**30:.1f}), {where} has {capacity_bytes / 2**30:.1f} GiB"
+            )
+        return lengths
+
     # --- one decode step ------------------------------------------------------------------------
     def decode_flops(self, batch: int, context_tokens) -> np.ndarray:
         """FLOPs of one decode step for `batch` requests at context `context_tokens` (broadcasts)."""

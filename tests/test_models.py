@@ -74,3 +74,22 @@ def test_batch_must_be_positive(batch):
 def test_non_integer_context_rejected():
     with pytest.raises(ValueError, match="context_tokens must be integers"):
         LLM_7B_32K.kv_bytes(1, 10.5)
+
+
+def test_batch_that_fits_and_one_that_does_not():
+    capacity = 80 * 2**30
+    assert LLM_7B_128K_GQA.check_fits([65536] * 8, capacity).tolist() == [65536] * 8
+    with pytest.raises(ValueError, match=r"batch must fit one A100: 9 requests, 589824 tokens of LLM-7B-128K-GQA "
+                                         r"need 85.5 GiB \(weights 13.5 \+ KV cache 72.0\), one A100 has 80.0 GiB"):
+        LLM_7B_128K_GQA.check_fits([65536] * 9, capacity, "one A100")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 131072), min_size=1, max_size=64), st.integers(1, 2**40))
+def test_fit_check_agrees_with_footprint(lengths, capacity):
+    needed = LLM_7B_128K_GQA.weight_bytes + sum(lengths) * LLM_7B_128K_GQA.kv_bytes_per_token
+    if needed <= capacity:
+        assert LLM_7B_128K_GQA.check_fits(lengths, capacity).sum() == sum(lengths)
+    else:
+        with pytest.raises(ValueError, match="batch must fit"):
+            LLM_7B_128K_GQA.check_fits(lengths, capacity)
