@@ -1,8 +1,10 @@
-"""Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE]`."""
+"""Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE]`,
+`python -m pimlab simulate FILE --policy static|pingpong|dcs [--preset NAME] [--json] [--csv OUT]`."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from pimlab import figures
@@ -27,6 +29,24 @@ def _reproduce(args) -> int:
     return 0
 
 
+def _simulate(args) -> int:
+    from pimlab.aimtrace import simulate
+
+    result = simulate(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
+    if args.csv:
+        with open(args.csv, "w") as out:
+            out.write(result.trace.to_csv())
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+        return 0
+    print(f"policy {result.policy}, preset {result.preset}, {len(result.channels)} channel(s)")
+    print(f"total cycles     {result.total_cycles}")
+    print(f"MAC utilization  {100 * result.mac_utilization:.2f} %")
+    for key, cycles in result.breakdown().items():
+        print(f"  {key:<17}{cycles}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pimlab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -35,6 +55,16 @@ def build_parser() -> argparse.ArgumentParser:
                            help="comma-separated figure ids, e.g. 2,7,IV (default: all)")
     reproduce.add_argument("--json", metavar="FILE", help="also write the records as JSON")
     reproduce.set_defaults(run=_reproduce)
+    simulate = commands.add_parser("simulate", help="schedule an AiM ISR trace file and print its cycles")
+    simulate.add_argument("file", help="an aim_simulator ISR trace (AiM WR_GB / MAC_ABK / RD_MAC ... EOC)")
+    simulate.add_argument("--policy", choices=("static", "pingpong", "dcs"), default="static")
+    simulate.add_argument("--preset", choices=("aimsim", "aim", "fig7"), default="aimsim",
+                          help="aimsim: aim_simulator as it runs (32 channels, no refresh); aim: pimlab's AiM "
+                               "(refresh every tREFI, cycles counted from 0 to the last completion)")
+    simulate.add_argument("--obuf-entries", type=int, default=None, help="output entries (default: the preset's)")
+    simulate.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    simulate.add_argument("--csv", metavar="OUT", help="also write the slowest channel's trace as CSV")
+    simulate.set_defaults(run=_simulate)
     return parser
 
 

@@ -1,0 +1,61 @@
+"""Scheduler speed: commands per second of the plain loop and of the exact fast path.
+
+Run: python bench/bench_schedule.py [--quick]. Prints numbers and the ratio to the C++ AiM reference
+(aim_simulator runs about 0.6-0.9 million commands per second on this kind of machine, issue 3).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from pimlab.hardware import AIM_ENGINE, AIMSIM_ENGINE
+from pimlab.isa import compile_attention, expand
+from pimlab.schedule import find_period, schedule
+
+CPP_COMMANDS_PER_S = (0.6e6, 0.9e6)  # the C++ AiM reference, as issue 3 states it
+
+
+def timed(commands, policy, timing, entries, fast):
+    start = time.perf_counter()
+    trace = schedule(commands, policy, timing, 64, entries, fast=fast)
+    return trace, time.perf_counter() - start
+
+
+def ratio(rate: float) -> str:
+    return f"{rate / CPP_COMMANDS_PER_S[1]:.2f}x-{rate / CPP_COMMANDS_PER_S[0]:.2f}x the C++ reference"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a 16x smaller stream (a smoke run)")
+    args = parser.parse_args()
+    tokens = 8192 if args.quick else 131072
+    # one KV head's SV with GQA g = 8 and row reuse at 128K tokens: about one million commands
+    print(f"stream: SV, {tokens} tokens, head_dim 128, GQA g = 8, row reuse (one channel)")
+    for policy, entries in (("static", 1), ("dcs", 2)):
+        commands = expand(compile_attention("sv", tokens, 128, group=8, row_reuse=True, obuf_entries=entries), 0)
+        for timing in (AIM_ENGINE, AIMSIM_ENGINE):
+            full, t_full = timed(commands, policy, timing, entries, fast=False)
+            fast, t_fast = timed(commands, policy, timing, entries, fast=True)
+            assert fast.total_cycles == full.total_cycles, (policy, timing.name)
+            rate_full, rate_fast = len(commands) / t_full, len(commands) / t_fast
+            print(f"  {policy:6s} {timing.name:6s} {len(commands):>9,d} commands, {full.total_cycles:>11,d} cycles:"
+                  f"  plain loop {t_full:6.2f} s = {rate_full / 1e6:5.2f} M cmd/s ({ratio(rate_full)})"
+                  f"  fast path {t_fast:6.2f} s = {rate_fast / 1e6:6.2f} M cmd/s ({ratio(rate_fast)})")
+    print(f"fast path on one 128K-token head (MHA, QK^T then SV), tokens = {tokens}")
+    for op in ("qk", "sv"):
+        for policy, entries in (("static", 1), ("dcs", 2)):
+            commands = expand(compile_attention(op, tokens, 128, obuf_entries=entries), 0)
+            for timing in (AIM_ENGINE, AIMSIM_ENGINE):
+                full, t_full = timed(commands, policy, timing, entries, fast=False)
+                fast, t_fast = timed(commands, policy, timing, entries, fast=True)
+                assert fast.total_cycles == full.total_cycles
+                print(f"  {op} {policy:6s} {timing.name:6s} {len(commands):>8,d} commands, period "
+                      f"{find_period(commands)[2]:>4d}: plain {t_full:6.3f} s, fast {t_fast:6.3f} s "
+                      f"({t_full / t_fast:5.1f}x, {len(commands) / t_fast / 1e6:6.2f} M cmd/s, "
+                      f"{ratio(len(commands) / t_fast)})")
+
+
+if __name__ == "__main__":
+    main()

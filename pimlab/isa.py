@@ -1,0 +1,418 @@
+"""PIM instructions (Table III), their expansion into per-channel commands, and the GEMV / attention compiler.
+
+An `Instruction` is what the host sends to the PIM HUB: an op with a channel mask and an op-size. The
+Instruction Sequencer unrolls op-size repetitions and the Multicast Interconnect sends each channel in
+the mask its commands on consecutive addresses (GPR-addr, GBuf-Idx, column). `expand` does both and
+returns one channel's `Commands` (columnar numpy arrays). Row commands (ACT, PRE), refresh (REF) and
+the register/MAC mode switch (MODE) are not in the instruction stream: the channel's controller
+inserts them as it schedules (`pimlab.schedule`), but they share the `Kind` codes.
+
+Data layout (AiM): 16 banks per channel, each with a 2 KB row = 64 columns of 32 B = 16 BF16 lanes, and a
+64-entry Global Buffer (GBuf) of 32 B input tiles. One MAC command multiplies one GBuf entry with one
+column of the open row in every bank and accumulates into an output entry (OutReg / OBuf).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+import numpy as np
+
+from pimlab.hardware import AIM, Module
+from pimlab.validate import check_choice, check_int
+
+__all__ = [
+    "Kind", "KIND_NAMES", "QUEUE_OF_KIND", "QUEUE_NAMES", "DATA_KINDS", "Instruction", "Commands", "expand",
+    "instruction_table", "commands_from_table", "compile_gemv", "compile_attention", "attention_rows_needed",
+    "fig7_module", "fig7_stream",
+]
+
+
+class Kind(IntEnum):
+    """Command kind codes shared by instructions, commands and traces."""
+
+    WR_INP = 0  # GPR -> GBuf entry (AiM WR_GB), one 32 B tile
+    MAC = 1  # GBuf entry x open-row column in all banks -> accumulate into an output entry (AiM MAC_ABK)
+    RD_OUT = 2  # output entry of all banks -> GPR, 2 B x 16 banks (AiM RD_MAC)
+    ACT = 3  # open a row in all banks (AiM ACT16), inserted by the controller
+    PRE = 4  # close the open row (AiM PREA), inserted by the controller
+    REF = 5  # refresh, inserted by the controller every tREFI
+    MODE = 6  # register-I/O <-> MAC mode switch (AiM TMOD), inserted by the static controller
+    WR_BIAS = 7  # GPR -> output entry of all banks: initialise the accumulators (AiM WR_BIAS)
+
+
+KIND_NAMES = tuple(kind.name for kind in Kind)
+DATA_KINDS = (Kind.WR_INP, Kind.MAC, Kind.RD_OUT, Kind.WR_BIAS)  # kinds an instruction stream may carry
+QUEUE_NAMES = ("I/O", "compute", "row/refresh")
+# queue of each kind, indexed by the kind code: 0 I/O, 1 compute, 2 row/refresh
+QUEUE_OF_KIND = np.array([0, 1, 0, 2, 2, 2, 2, 0], dtype=np.int8)
+_MAX_MASK = 2**64
+
+
+@dataclass(frozen=True)
+class Instruction:
+    """One PIM instruction of Table III (-1 marks an argument the op does not use).
+
+    WR-INP: ch_mask, op_size, gpr_addr, gbuf_idx.  MAC: ch_mask, op_size, gbuf_idx, row, col, out_idx.
+    RD-OUT: ch_mask, op_size, gpr_addr, out_idx.   WR-BIAS (AiM): ch_mask, op_size, gpr_addr, out_idx.
+    Bit i of ch_mask selects channel i. Repetition k uses gpr_addr + k, gbuf_idx + k, col + k (MAC, all
+    into the same out_idx) and out_idx + k (RD-OUT, WR-BIAS).
+    """
+
+    op: Kind
+    ch_mask: int = 1
+    op_size: int = 1
+    gpr_addr: int = -1
+    gbuf_idx: int = -1
+    row: int = -1
+    col: int = -1
+    out_idx: int = -1
+
+    def __post_init__(self):
+        check_choice("op", self.op, DATA_KINDS)
+        object.__setattr__(self, "op", Kind(self.op))
+        check_int("ch_mask", self.ch_mask, 1, _MAX_MASK - 1)
+        check_int("op_size", self.op_size, 1, 1 << 20)
+        needs = {
+            Kind.WR_INP: ("gpr_addr", "gbuf_idx"),
+            Kind.MAC: ("gbuf_idx", "row", "col", "out_idx"),
+            Kind.RD_OUT: ("gpr_addr", "out_idx"),
+            Kind.WR_BIAS: ("gpr_addr", "out_idx"),
+        }[self.op]
+        for name in ("gpr_addr", "gbuf_idx", "row", "col", "out_idx"):
+            value = getattr(self, name)
+            if name in needs:
+                check_int(name, value, 0)
+            elif value != -1:
+                raise ValueError(f"{name} is not an argument of {self.op.name}; must be -1, got {value}")
+
+    @property
+    def channels(self) -> list[int]:
+        """Channels selected by ch_mask."""
+        return [i for i in range(self.ch_mask.bit_length()) if self.ch_mask >> i & 1]
+
+    def __str__(self) -> str:
+        args = [f"{name}={getattr(self, name)}" for name in ("op_size", "gpr_addr", "gbuf_idx", "row", "col", "out_idx")
+                if getattr(self, name) != -1]
+        return f"{self.op.name}(ch_mask={self.ch_mask:#x}, {', '.join(args)})"
+
+
+_TABLE_FIELDS = ("op", "ch_mask", "op_size", "gpr_addr", "gbuf_idx", "row", "col", "out_idx")
+
+
+def instruction_table(instructions) -> dict[str, np.ndarray]:
+    """Instructions in columnar form: one int64 array per Table III field (ch_mask as uint64)."""
+    instructions = list(instructions)
+    table = {name: np.array([int(getattr(i, name)) for i in instructions], dtype=np.int64)
+             for name in _TABLE_FIELDS if name != "ch_mask"}
+    table["ch_mask"] = np.array([i.ch_mask for i in instructions], dtype=np.uint64)
+    return {name: table[name] for name in _TABLE_FIELDS}
+
+
+@dataclass(frozen=True)
+class Commands:
+    """One channel's command stream in program order, columnar (-1 = field not used).
+
+    kind: `Kind` code; gbuf / obuf: the GBuf / output entry it touches; row, col: the DRAM address of a
+    MAC; instr: index of the instruction it came from (-1 if built by hand).
+    """
+
+    kind: np.ndarray
+    gbuf: np.ndarray
+    obuf: np.ndarray
+    row: np.ndarray
+    col: np.ndarray
+    instr: np.ndarray
+
+    def __post_init__(self):
+        n = len(np.asarray(self.kind))
+        for name in ("kind", "gbuf", "obuf", "row", "col", "instr"):
+            array = np.ascontiguousarray(np.asarray(getattr(self, name)), dtype=np.int64)
+            if array.ndim != 1 or len(array) != n:
+                raise ValueError(f"Commands.{name} must be a 1-D array of length {n}, got shape {array.shape}")
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
+        bad = ~np.isin(self.kind, [int(k) for k in DATA_KINDS])
+        if bad.any():
+            raise ValueError(f"Commands.kind must hold only WR_INP, MAC, RD_OUT, WR_BIAS codes "
+                             f"{[int(k) for k in DATA_KINDS]}; got {int(self.kind[bad][0])}")
+
+    @classmethod
+    def make(cls, kind, gbuf=None, obuf=None, row=None, col=None) -> Commands:
+        """Build a stream by hand; missing fields are -1."""
+        kind = np.asarray(kind, dtype=np.int64)
+        fill = [np.full(len(kind), -1, dtype=np.int64) if a is None else a for a in (gbuf, obuf, row, col)]
+        return cls(kind, *fill, np.full(len(kind), -1, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+    @property
+    def queue(self) -> np.ndarray:
+        """DCS queue of each command: 0 I/O, 1 compute."""
+        return QUEUE_OF_KIND[self.kind].astype(np.int64)
+
+    def counts(self) -> dict[str, int]:
+        """How many commands of each kind."""
+        return {Kind(k).name: int((self.kind == k).sum()) for k in DATA_KINDS if (self.kind == k).any()}
+
+    def to_table(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in ("kind", "gbuf", "obuf", "row", "col", "instr")}
+
+
+def commands_from_table(table: dict) -> Commands:
+    """Commands from columnar arrays (missing fields -1)."""
+    n = len(table["kind"])
+    return Commands(*(np.asarray(table.get(name, np.full(n, -1)), dtype=np.int64)
+                      for name in ("kind", "gbuf", "obuf", "row", "col", "instr")))
+
+
+def expand(instructions, channels=0):
+    """Unroll op-size and multicast: the `Commands` one channel receives.
+
+    `channels` is one channel number (returns its `Commands`) or a sequence of them (returns a list of
+    `Commands`, one per channel, in that order).
+    """
+    if not isinstance(channels, (int, np.integer)):
+        return [expand(instructions, c) for c in channels]
+    channel = check_int("channel", channels, 0, 63)
+    table = instruction_table(instructions)
+    if not len(table["op"]):
+        raise ValueError("instructions must hold at least one instruction, got none")
+    mine = np.flatnonzero((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1))
+    op, size = table["op"][mine], table["op_size"][mine]
+    start = np.cumsum(size) - size
+    k = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(start, size)  # repetition within instruction
+    rep = {name: np.repeat(table[name][mine], size) for name in ("op", "gbuf_idx", "row", "col", "out_idx")}
+    kind = rep["op"]
+    is_mac = kind == Kind.MAC
+    gbuf = np.where(rep["gbuf_idx"] >= 0, rep["gbuf_idx"] + k, -1)
+    obuf = np.where(rep["out_idx"] >= 0, rep["out_idx"] + np.where(is_mac, 0, k), -1)
+    col = np.where(is_mac, rep["col"] + k, -1)
+    row = np.where(is_mac, rep["row"], -1)
+    del op
+    return Commands(kind, gbuf, obuf, row, col, np.repeat(mine, size))
+
+
+# --- compiler ---------------------------------------------------------------------------------------------
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+class Emitter:
+    """Collects instructions; keeps track of which input tile sits in which GBuf entry (round-robin reuse)."""
+
+    def __init__(self, gbuf_entries: int, obuf_entries: int, ch_mask: int, regions: int = 1, prefetch: bool = False):
+        self.ch_mask, self.regions = ch_mask, check_choice("buffer_regions", regions, (1, 2))
+        self.prefetch, self.pending = bool(prefetch), []
+        if regions == 2 and (gbuf_entries < 2 or obuf_entries < 2):
+            raise ValueError(f"buffer_regions = 2 needs at least 2 GBuf and 2 output entries, got {gbuf_entries} "
+                             f"and {obuf_entries}")
+        # regions = 2 (ping-pong): region r of a buffer of n entries is [r ceil(n/2), ...); loads alternate
+        half_g, half_o = _ceil(gbuf_entries, regions), _ceil(obuf_entries, regions)
+        self.g_span = [(r * half_g, min(gbuf_entries, (r + 1) * half_g)) for r in range(regions)]
+        self.o_span = [(r * half_o, min(obuf_entries, (r + 1) * half_o)) for r in range(regions)]
+        self.out: list[Instruction] = []
+        self.resident: dict[object, int] = {}  # tile key -> GBuf entry
+        self.g_next = [lo for lo, _ in self.g_span]
+        self.g_region = regions - 1
+        self.o_next, self.o_count = [lo for lo, _ in self.o_span], 0
+        self.gpr = 0
+
+    @property
+    def load_entries(self) -> int:
+        """Most tiles one load may hold (one region)."""
+        return min(hi - lo for lo, hi in self.g_span)
+
+    def load(self, keys) -> int:
+        """Make the tiles `keys` resident in consecutive GBuf entries; returns the first entry."""
+        keys = list(keys)
+        first = self.resident.get(keys[0])
+        if first is not None and all(self.resident.get(key) == first + i for i, key in enumerate(keys)):
+            return first
+        self.g_region = (self.g_region + 1) % self.regions
+        lo, hi = self.g_span[self.g_region]
+        if self.g_next[self.g_region] + len(keys) > hi:
+            self.g_next[self.g_region] = lo
+        first = self.g_next[self.g_region]
+        self.resident = {key: e for key, e in self.resident.items() if not first <= e < first + len(keys)}
+        self.resident.update({key: first + i for i, key in enumerate(keys)})
+        self.out.append(Instruction(Kind.WR_INP, self.ch_mask, len(keys), gpr_addr=self.gpr, gbuf_idx=first))
+        self.out += self.pending  # prefetch: the next input goes out before the previous output is read
+        self.pending = []
+        self.gpr += len(keys)
+        self.g_next[self.g_region] = first + len(keys)
+        return first
+
+    def mac_run(self, gbuf_first: int, count: int, row: int, col: int, out: int) -> None:
+        self.out.append(Instruction(Kind.MAC, self.ch_mask, count, gbuf_idx=gbuf_first, row=row, col=col,
+                                    out_idx=out))
+
+    def take_out(self) -> int:
+        """The next output entry: round-robin, alternating regions when there are two."""
+        r = self.o_count % self.regions
+        self.o_count += 1
+        lo, hi = self.o_span[r]
+        out = self.o_next[r]
+        self.o_next[r] = lo if out + 1 >= hi else out + 1
+        return out
+
+    def read_out(self, out: int) -> None:
+        instruction = Instruction(Kind.RD_OUT, self.ch_mask, 1, gpr_addr=self.gpr, out_idx=out)
+        self.gpr += 1
+        if self.prefetch:
+            self.pending.append(instruction)  # emitted after the next load (or at the end)
+        else:
+            self.out.append(instruction)
+
+    def finish(self) -> list[Instruction]:
+        self.out += self.pending
+        self.pending = []
+        return self.out
+
+
+def _obuf(module: Module, obuf_entries) -> int:
+    if obuf_entries is None:
+        return module.obuf_entries
+    return check_int("obuf_entries", obuf_entries, 1, 4096)
+
+
+def compile_gemv(d_in: int, d_out: int, module: Module = AIM, obuf_entries: int | None = None,
+                 ch_mask: int = 1, first_row: int = 0) -> list[Instruction]:
+    """GEMV y = W x on one channel, W (d_out x d_in) resident in the banks.
+
+    Bank b holds output row 16 j + b of output tile j; its d_in weights fill n_in consecutive columns,
+    tile after tile (flat column j n_in + i -> row first_row + flat // 64, column flat % 64). x streams
+    through the GBuf in passes of up to `gbuf_entries` tiles; each output tile of each pass is one MAC
+    run (split at row ends) into the next output entry, then one RD-OUT.
+    """
+    d_in, d_out = check_int("d_in", d_in, 1, 1 << 20), check_int("d_out", d_out, 1, 1 << 20)
+    lanes, banks, cols = module.mac_lanes, module.banks, module.columns_per_row
+    n_in, n_out = _ceil(d_in, lanes), _ceil(d_out, banks)
+    rows_needed = _ceil(n_in * n_out, cols)
+    check_int("first_row", first_row, 0, module.rows - 1)
+    if first_row + rows_needed > module.rows:
+        raise ValueError(f"d_in x d_out must fit the channel: it needs {rows_needed} rows per bank from row "
+                         f"{first_row}, the channel has {module.rows}")
+    emit = Emitter(module.gbuf_entries, _obuf(module, obuf_entries), ch_mask)
+    for lo in range(0, n_in, module.gbuf_entries):
+        hi = min(n_in, lo + module.gbuf_entries)
+        first = emit.load(("x", i) for i in range(lo, hi))
+        for j in range(n_out):
+            out = emit.take_out()
+            i = lo
+            while i < hi:  # one MAC run per DRAM row touched
+                flat = j * n_in + i
+                count = min(hi - i, cols - flat % cols)
+                emit.mac_run(first + i - lo, count, first_row + flat // cols, flat % cols, out)
+                i += count
+            emit.read_out(out)
+    return emit.finish()
+
+
+def attention_rows_needed(op: str, tokens: int, head_dim: int, module: Module = AIM) -> int:
+    """Virtual DRAM rows one KV head's K (op "qk") or V (op "sv") occupies on one channel."""
+    check_choice("op", op, ("qk", "sv"))
+    tokens = check_int("tokens", tokens, 1, 1 << 30)
+    head_dim = check_int("head_dim", head_dim, 1, 4096)
+    cols, banks, lanes = module.columns_per_row, module.banks, module.mac_lanes
+    if op == "qk":
+        n_d = _ceil(head_dim, lanes)
+        if n_d > cols:
+            raise ValueError(f"head_dim must need at most {cols} columns ({cols * lanes} elements), got {head_dim}")
+        tiles_per_row = cols // n_d
+        return _ceil(_ceil(tokens, banks), tiles_per_row)
+    n_o, n_t = _ceil(head_dim, banks), _ceil(tokens, lanes)
+    return n_o * _ceil(n_t, cols)
+
+
+def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_reuse: bool = False,
+                      module: Module = AIM, rows=None, obuf_entries: int | None = None,
+                      ch_mask: int = 1, buffer_regions: int = 1, prefetch: bool = False) -> list[Instruction]:
+    """QK^T (op "qk") or SV (op "sv") of one KV head and its `group` query heads over `tokens` tokens.
+
+    QK^T: bank b holds the key of token 16 k + b of token tile k; a key takes n_d = head_dim / 16
+    columns, so virtual row v holds token tiles [v t, (v + 1) t) with t = 64 // n_d. The queries sit in
+    the GBuf; each (query, token tile) is one MAC run of n_d and one RD-OUT of 16 scores.
+    SV: bank b holds V[:, 16 j + b] of output tile j, 16 tokens per column; virtual row v = j R + r holds
+    token tiles [64 r, 64 (r + 1)) of output tile j (R = rows per output tile). Scores stream through
+    the GBuf one chunk at a time; each (query, chunk, output tile) is one MAC run and one RD-OUT.
+    Without row reuse each query head walks all rows; with row reuse every query that shares an open row
+    is served before the next row, which re-loads scores into the GBuf more often (Fig. 9).
+    rows[v] is the physical row of virtual row v (default v). buffer_regions = 2 compiles for ping-pong
+    buffering: loads and output entries alternate between the two halves of each buffer, and one load
+    holds at most half the GBuf. prefetch=True emits each GBuf load before the RD-OUT of the work before it
+    (software pipelining), so that in-order I/O can load the next input while the MACs still run.
+    """
+    check_choice("op", op, ("qk", "sv"))
+    group = check_int("group", group, 1, 64)
+    needed = attention_rows_needed(op, tokens, head_dim, module)
+    if rows is None:
+        if needed > module.rows:
+            raise ValueError(f"tokens must fit the channel: {tokens} tokens of head_dim {head_dim} need {needed} "
+                             f"rows per bank, the channel has {module.rows}")
+        rows = np.arange(needed)
+    rows = np.asarray(rows, dtype=np.int64)
+    if rows.ndim != 1 or len(rows) < needed:
+        raise ValueError(f"rows must list at least {needed} physical rows (one per virtual row), got {rows.shape}")
+    if len(rows) and (rows.min() < 0 or rows.max() >= module.rows):
+        raise ValueError(f"rows must lie in [0, {module.rows - 1}], got {int(rows.min())}..{int(rows.max())}")
+    emit = Emitter(module.gbuf_entries, _obuf(module, obuf_entries), ch_mask, buffer_regions, prefetch)
+    cols, banks, lanes = module.columns_per_row, module.banks, module.mac_lanes
+    if op == "qk":
+        n_d = _ceil(head_dim, lanes)
+        if n_d > emit.load_entries:
+            raise ValueError(f"head_dim must fit one GBuf load ({emit.load_entries * lanes} elements), got {head_dim}")
+        per_row, n_tiles = cols // n_d, _ceil(tokens, banks)
+
+        def work(v, h):  # every token tile of virtual row v for query h
+            first = emit.load(("q", h, d) for d in range(n_d))
+            for k in range(v * per_row, min(n_tiles, (v + 1) * per_row)):
+                out = emit.take_out()
+                emit.mac_run(first, n_d, int(rows[v]), (k % per_row) * n_d, out)
+                emit.read_out(out)
+
+        units = range(needed)
+    else:
+        n_o, n_t = _ceil(head_dim, banks), _ceil(tokens, lanes)
+        chunk = min(cols, emit.load_entries)  # token tiles per GBuf load; never crosses a row
+        rows_per_tile = _ceil(n_t, cols)
+
+        def work(unit, h):  # output tile j, token chunk c, for query h
+            j, c = unit
+            lo, hi = c * chunk, min(n_t, (c + 1) * chunk)
+            first = emit.load(("s", h, t) for t in range(lo, hi))
+            out = emit.take_out()
+            emit.mac_run(first, hi - lo, int(rows[j * rows_per_tile + lo // cols]), lo % cols, out)
+            emit.read_out(out)
+
+        # chunk outer, output tile inner: without row reuse a head loads each chunk of its scores once
+        units = [(j, c) for c in range(_ceil(n_t, chunk)) for j in range(n_o)]
+    if row_reuse:
+        for v in units:
+            for h in range(group):
+                work(v, h)
+    else:
+        for h in range(group):
+            for v in units:
+                work(v, h)
+    return emit.finish()
+
+
+# --- Fig. 7 -----------------------------------------------------------------------------------------------
+
+
+def fig7_module(obuf_entries: int = 2) -> Module:
+    """The toy channel of Fig. 7: a 3-entry GBuf (GB 0/1/2) and `obuf_entries` output entries."""
+    return Module(gbuf_entries=3, obuf_entries=check_int("obuf_entries", obuf_entries, 1, 16))
+
+
+def fig7_stream(obuf_entries: int = 2) -> list[Instruction]:
+    """Fig. 7(a): a GEMV of d_in = 48 (3 input tiles) by d_out = 32 (2 output tiles).
+
+    Expanded: W0 W1 W2 | M3 M4 M5 -> O0 | R6 | M7 M8 M9 -> O1 | R10 (O0 again with one OutReg).
+    """
+    return compile_gemv(48, 32, module=fig7_module(obuf_entries))

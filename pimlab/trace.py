@@ -1,0 +1,279 @@
+"""The timeline a scheduler produces: one row per issued command, the Fig. 8 breakdown, an independent hazard check."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from pimlab.hardware import EngineTiming
+from pimlab.isa import KIND_NAMES, QUEUE_NAMES, Commands, Kind
+
+__all__ = ["Trace", "BOUND_NAMES", "Bound", "BREAKDOWN_KEYS", "check_hazards"]
+
+
+class Bound:
+    """Codes of what set a command's issue cycle (Trace.bound_by); names in BOUND_NAMES."""
+
+    READY = 0  # nothing held it back: issued as soon as the stream started
+    DATA = 1  # waited for the command it depends on (its D-Table DID) to complete
+    QUEUE = 2  # spacing tCCD after the previous command of its own queue
+    BUS = 3  # the command bus was taken (one command per cycle)
+    STATIC = 4  # the static controller's fixed gap after a command of another type
+    ROW = 5  # DRAM row timing (ACT -> MAC, MAC -> PRE, PRE -> ACT, ...)
+    REFRESH = 6  # a refresh window
+    MODE = 7  # the register / MAC mode switch
+    HANDOFF = 8  # ping-pong: waited for both buffer regions to go idle and swap
+
+
+BOUND_NAMES = ("ready", "data dependency", "queue spacing tCCD", "command bus", "static fixed gap", "row ACT/PRE",
+               "refresh", "mode switch", "buffer hand-off")
+BREAKDOWN_KEYS = ("MAC", "ACT/PRE", "REF", "DT-GBuf", "DT-OutReg", "Pipeline penalty")
+_FIELDS = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue", "done", "depends_on", "bound_by")
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Issued commands in issue order, columnar. Ids below `commands` are program-order indices of the
+    input stream; higher ids are commands the controller inserted (ACT, PRE, REF, MODE).
+
+    queue: 0 I/O, 1 compute, 2 row/refresh. row = -1 when none. issue / done in cycles.
+    depends_on: the id whose timing set the issue cycle (-1 none); bound_by: a `Bound` code.
+    """
+
+    id: np.ndarray
+    kind: np.ndarray
+    queue: np.ndarray
+    gbuf: np.ndarray
+    obuf: np.ndarray
+    row: np.ndarray
+    issue: np.ndarray
+    done: np.ndarray
+    depends_on: np.ndarray
+    bound_by: np.ndarray
+    policy: str
+    total_cycles: int
+    timing: EngineTiming
+    gbuf_entries: int
+    obuf_entries: int
+    commands: int  # how many commands the input stream had
+
+    def __post_init__(self):
+        n = len(self.id)
+        for name in _FIELDS:
+            array = np.ascontiguousarray(getattr(self, name), dtype=np.int64)
+            if array.shape != (n,):
+                raise ValueError(f"Trace.{name} must have shape ({n},), got {array.shape}")
+            array.setflags(write=False)
+            object.__setattr__(self, name, array)
+
+    def __len__(self) -> int:
+        return len(self.id)
+
+    # --- summaries --------------------------------------------------------------------------------------
+    @property
+    def mac_cycles(self) -> int:
+        """Cycles in which the MAC units work: tCCD per MAC command (MACs never overlap)."""
+        return int((self.kind == Kind.MAC).sum()) * self.timing.tCCD
+
+    @property
+    def mac_utilization(self) -> float:
+        return self.mac_cycles / self.total_cycles if self.total_cycles else 0.0
+
+    def count(self, kind: Kind) -> int:
+        return int((self.kind == kind).sum())
+
+    def breakdown(self) -> dict[str, int]:
+        """Cycles of the run by what they are spent on; the values sum exactly to total_cycles.
+
+        A cycle counts as MAC when a MAC occupies it; otherwise as the first of REF, ACT/PRE, DT-GBuf
+        (WR-INP in flight), DT-OutReg (RD-OUT or WR-BIAS in flight) that is under way; otherwise as
+        pipeline penalty (fixed gaps, mode switches, hand-offs, MAC latency, waiting on the bus).
+        """
+        end = np.where(self.kind == Kind.MAC, self.issue + self.timing.tCCD, self.done)
+        groups = (("MAC", (Kind.MAC,)), ("REF", (Kind.REF,)), ("ACT/PRE", (Kind.ACT, Kind.PRE)),
+                  ("DT-GBuf", (Kind.WR_INP,)), ("DT-OutReg", (Kind.RD_OUT, Kind.WR_BIAS)))
+        covered, parts, mask = 0, {}, np.zeros(len(self), dtype=bool)
+        for key, kinds in groups:
+            mask |= np.isin(self.kind, kinds)
+            now = _union_length(self.issue[mask], end[mask], self.total_cycles)
+            parts[key] = now - covered
+            covered = now
+        parts["Pipeline penalty"] = self.total_cycles - covered
+        return {key: int(parts[key]) for key in BREAKDOWN_KEYS}
+
+    def bound_names(self) -> list[str]:
+        return [BOUND_NAMES[b] for b in self.bound_by]
+
+    def kind_names(self) -> list[str]:
+        return [KIND_NAMES[k] for k in self.kind]
+
+    def of_commands(self) -> np.ndarray:
+        """Row of each input command (program order) in this trace."""
+        rows = np.full(self.commands, -1, dtype=np.int64)
+        mine = self.id < self.commands
+        rows[self.id[mine]] = np.flatnonzero(mine)
+        return rows
+
+    # --- step-through view ------------------------------------------------------------------------------
+    def state_at(self, cycle: int, depth: int = 8) -> dict:
+        """The controller at `cycle`: queued commands, D-Table, S-Table, what issues and why.
+
+        queues: per queue name, the ids (program order) not yet issued, first `depth` of them.
+        d_table: ("GBuf" | "OBuf", entry) -> id of the newest queued-or-issued command touching it.
+        s_table: ("GBuf" | "OBuf", entry) -> (id, expiration cycle) of the newest issued command touching it.
+        issued: dicts for the commands issued in this cycle (id, kind, bound_by name, depends_on).
+        """
+        cycle = int(cycle)
+        data = self.id < self.commands
+        order = np.argsort(self.id[data], kind="stable")
+        rows = np.flatnonzero(data)[order]  # trace rows in program order
+        pending = rows[self.issue[rows] > cycle]
+        queues = {name: [int(self.id[r]) for r in pending[self.queue[pending] == q][:depth]]
+                  for q, name in enumerate(QUEUE_NAMES[:2])}
+        seen = rows[(self.issue[rows] <= cycle) | np.isin(rows, [r for q in (0, 1)
+                                                                  for r in pending[self.queue[pending] == q][:depth]])]
+        issued_rows = rows[self.issue[rows] <= cycle]
+        d_table, s_table = {}, {}
+        for label, column in (("GBuf", self.gbuf), ("OBuf", self.obuf)):
+            for r in seen:
+                if column[r] >= 0:
+                    d_table[(label, int(column[r]))] = int(self.id[r])
+            for r in issued_rows:
+                if column[r] >= 0:
+                    s_table[(label, int(column[r]))] = (int(self.id[r]), int(self.done[r]))
+        now = np.flatnonzero(self.issue == cycle)
+        issued = [{"id": int(self.id[r]), "kind": KIND_NAMES[self.kind[r]], "bound_by": BOUND_NAMES[self.bound_by[r]],
+                   "depends_on": int(self.depends_on[r])} for r in now]
+        return {"cycle": cycle, "queues": queues, "d_table": d_table, "s_table": s_table, "issued": issued}
+
+    # --- export -----------------------------------------------------------------------------------------
+    def to_table(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in _FIELDS}
+
+    def to_csv(self) -> str:
+        """One line per command: the columns of the trace, kind and bound_by by name."""
+        out = io.StringIO()
+        out.write(",".join(_FIELDS) + "\n")
+        names = self.kind_names(), self.bound_names()
+        for i in range(len(self)):
+            values = [str(int(getattr(self, f)[i])) for f in _FIELDS]
+            values[1], values[-1] = names[0][i], names[1][i]
+            out.write(",".join(values) + "\n")
+        return out.getvalue()
+
+    def to_json(self) -> str:
+        """Summary (policy, total, utilization, breakdown) and the columns as lists."""
+        return json.dumps({
+            "policy": self.policy, "preset": self.timing.name, "total_cycles": int(self.total_cycles),
+            "mac_utilization": self.mac_utilization, "breakdown": self.breakdown(),
+            "columns": {name: getattr(self, name).tolist() for name in _FIELDS},
+            "kind_names": list(KIND_NAMES), "bound_names": list(BOUND_NAMES),
+        })
+
+
+def _union_length(starts: np.ndarray, ends: np.ndarray, limit: int) -> int:
+    """Length of the union of intervals [start, end) clipped to [0, limit)."""
+    starts, ends = np.clip(starts, 0, limit), np.clip(ends, 0, limit)
+    keep = ends > starts
+    if not keep.any():
+        return 0
+    order = np.argsort(starts[keep], kind="stable")
+    s, e = starts[keep][order], ends[keep][order]
+    reach = np.maximum.accumulate(e)
+    before = np.concatenate(([s[0]], reach[:-1]))
+    return int(np.maximum(0, e - np.maximum(s, before)).sum())
+
+
+def check_hazards(commands: Commands, trace: Trace) -> list[str]:
+    """Every violation in `trace` of `commands`, re-derived from program order; [] when hazard-free.
+
+    Checks each input command issued once and in no refresh window; RAW, WAR and WAW on every GBuf / OBuf
+    entry (a command may use an entry only after the earlier conflicting access completed, except MACs
+    accumulating into one output entry and back-to-back writes of one kind, which only keep their order);
+    MACs only on an open row, after tRCD; PRE / ACT spacing (tRAS, tRTP, tRP); one command per cycle on the bus.
+    """
+    problems: list[str] = []
+    n = len(commands)
+    where = trace.of_commands() if trace.commands == n else np.full(n, -1)
+    if trace.commands != n or (where < 0).any() or (np.bincount(trace.id[trace.id < n], minlength=n) != 1).any():
+        return [f"the trace does not issue each of the {n} commands exactly once"]
+    issue, done = trace.issue[where], trace.done[where]
+    kind = commands.kind
+    for label, column, reads, writes in (
+        ("GBuf", commands.gbuf, (Kind.MAC,), (Kind.WR_INP,)),
+        ("OBuf", commands.obuf, (Kind.RD_OUT, Kind.MAC), (Kind.WR_BIAS, Kind.MAC)),
+    ):
+        users = np.flatnonzero(column >= 0)
+        entry, previous = -1, -1
+        for i in users[np.lexsort((users, column[users]))]:
+            if column[i] != entry:
+                entry, previous, write_done, readers = column[i], -1, -1, []
+            k = kind[i]
+            if label == "OBuf" and k == Kind.MAC and previous >= 0 and kind[previous] == Kind.MAC:
+                if issue[i] <= issue[previous]:  # accumulating MACs only keep their order
+                    problems.append(f"OBuf {entry}: MAC {i} accumulates before the earlier MAC {previous}")
+            elif k in writes and previous >= 0 and kind[previous] == k and k != Kind.MAC:
+                # WAW between writes of one pipeline (same latency): keeping their order suffices
+                if issue[i] <= issue[previous]:
+                    problems.append(f"WAW on {label} {entry}: command {i} issues before the earlier write {previous}")
+            else:
+                if issue[i] < write_done:
+                    problems.append(f"RAW/WAW on {label} {entry}: command {i} ({Kind(k).name}) issues at "
+                                    f"{issue[i]}, before an earlier write completes at {write_done}")
+                if k in writes:
+                    for r in readers:
+                        if issue[i] < done[r]:
+                            problems.append(f"WAR on {label} {entry}: command {i} ({Kind(k).name}) issues at "
+                                            f"{issue[i]}, before command {r} finishes reading at {done[r]}")
+            if k in writes:
+                write_done, readers = max(write_done, done[i]), []
+            if k in reads:
+                readers.append(i)
+            previous = i
+    # bus: one command per cycle
+    values, counts = np.unique(trace.issue, return_counts=True)
+    for cycle in values[counts > 1]:
+        problems.append(f"command bus: {int(counts[values == cycle][0])} commands issue in cycle {int(cycle)}")
+    problems.extend(_row_problems(trace))
+    return problems
+
+
+def _row_problems(trace: Trace) -> list[str]:
+    t: EngineTiming = trace.timing
+    gap = t.gap
+    problems = []
+    order = np.argsort(trace.issue, kind="stable")
+    open_row, act, pre, last_mac, ref_end = -1, None, None, None, -1
+    for r in order:
+        k, c = trace.kind[r], int(trace.issue[r])
+        if k == Kind.REF:
+            open_row, ref_end = -1, int(trace.done[r])
+            continue
+        if c < ref_end:
+            problems.append(f"command {int(trace.id[r])} issues at {c}, inside a refresh window ending at {ref_end}")
+        if not t.rows:
+            continue
+        if k == Kind.ACT:
+            if open_row >= 0:
+                problems.append(f"ACT at {c} while row {open_row} is open")
+            if pre is not None and c < pre + gap[Kind.PRE][Kind.ACT]:
+                problems.append(f"ACT at {c} within tRP of PRE at {pre}")
+            if act is not None and c < act + gap[Kind.ACT][Kind.ACT]:
+                problems.append(f"ACT at {c} within tRC of ACT at {act}")
+            open_row, act = int(trace.row[r]), c
+        elif k == Kind.PRE:
+            if act is not None and c < act + gap[Kind.ACT][Kind.PRE]:
+                problems.append(f"PRE at {c} within tRAS of ACT at {act}")
+            if last_mac is not None and c < last_mac + gap[Kind.MAC][Kind.PRE]:
+                problems.append(f"PRE at {c} within tRTP of MAC at {last_mac}")
+            open_row, pre = -1, c
+        elif k == Kind.MAC:
+            if open_row != trace.row[r]:
+                problems.append(f"MAC {int(trace.id[r])} at {c} on row {int(trace.row[r])}, open row {open_row}")
+            elif c < act + gap[Kind.ACT][Kind.MAC]:
+                problems.append(f"MAC {int(trace.id[r])} at {c} within tRCD of ACT at {act}")
+            last_mac = c
+    return problems

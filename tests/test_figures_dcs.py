@@ -1,0 +1,80 @@
+"""Figures of the command engine: Fig. 7, 8, 9 and 18 against the paper and their qualitative claims."""
+
+import numpy as np
+import pytest
+
+from pimlab import paper
+from pimlab.figures import fig07, fig08, fig09, fig18
+from pimlab.trace import check_hazards
+
+
+def test_fig7_reconstruction_gives_the_papers_cycles():
+    data = fig07.fig7()
+    assert paper.FIG7_STATIC_CYCLES.within(data.static_cycles)  # tolerance 0: exact
+    assert paper.FIG7_DCS_CYCLES.within(data.dcs_cycles)
+    assert check_hazards(data.dcs_commands, data.dcs) == []
+    assert [r.status for r in fig07.scorecard()] == ["within", "within"]
+
+
+def test_fig7_knobs_change_the_result_and_reject_bad_values():
+    slower = fig07.fig7(t_rd_out=12)
+    assert slower.static_cycles > fig07.fig7().static_cycles
+    with pytest.raises(ValueError, match="t_mac"):
+        fig07.fig7(t_mac=0)
+
+
+@pytest.fixture(scope="module")
+def fig8_data():
+    return fig08.fig8(dims=(64, 128, 256, 512))
+
+
+def test_fig8_static_utilization_at_head_dim_and_trend(fig8_data):
+    at_128 = 100 * fig8_data.static_utilization[list(fig8_data.dims).index(128)]
+    assert paper.FIG8_STATIC_MAC_UTIL_D128.within(at_128)  # issue 3: within 3 points
+    assert np.all(np.diff(fig8_data.static_utilization) > 0)  # falls as dimensions shrink
+    assert np.all(fig8_data.dcs_utilization > 1.4 * fig8_data.static_utilization)  # DCS clearly higher
+    totals = fig8_data.static_breakdown.sum(axis=1)
+    assert np.all(totals > 0) and fig8_data.static_breakdown.shape == (4, 6)
+
+
+def test_fig8_small_dims_are_dominated_by_stalls_and_io(fig8_data):
+    keys = list(fig8_data.keys)
+    share = fig8_data.static_breakdown / fig8_data.static_breakdown.sum(axis=1, keepdims=True)
+    stalls = sum(share[:, keys.index(k)] for k in ("Pipeline penalty", "DT-GBuf", "DT-OutReg"))
+    assert stalls[0] > stalls[-1] and stalls[list(fig8_data.dims).index(128)] > 0.5
+
+
+def test_fig9_row_reuse_raises_dt_gbuf_under_static_and_dcs_hides_it():
+    data = fig09.fig9(groups=(1, 4), tokens=512)
+    gbuf, act = data.part("DT-GBuf"), data.part("ACT/PRE")
+    static, dcs, plain, reuse = 0, 1, 0, 1
+    g4 = 1
+    assert gbuf[g4, reuse, static] > 2 * gbuf[g4, plain, static]
+    assert act[g4, reuse, static] < act[g4, plain, static]
+    assert gbuf[g4, reuse, dcs] < 0.2 * gbuf[g4, reuse, static]
+    assert data.total_cycles[g4, reuse, dcs] < data.total_cycles[g4, plain, dcs]  # DCS turns reuse into a gain
+    assert (data.total_cycles[0, reuse] == data.total_cycles[0, plain]).all()  # MHA: nothing to reuse
+
+
+def test_fig18_dcs_beats_pingpong_by_up_to_about_the_papers_ratio():
+    data = fig18.fig18()
+    ratio = data.dcs_over_pingpong
+    assert np.all(ratio > 1.0)
+    assert paper.FIG18_DCS_OVER_PINGPONG.within(ratio.max())
+    with pytest.raises(ValueError, match="obuf_entries"):
+        fig18.fig18(obuf_entries=1)
+
+
+@pytest.mark.parametrize("call, word", [
+    (lambda: fig08.fig8(dims=()), "dims"), (lambda: fig08.fig8(dims=(8,)), "dim"),
+    (lambda: fig09.fig9(groups=(0,)), "group"), (lambda: fig18.fig18(tokens=4), "tokens"),
+])
+def test_figure_functions_reject_bad_input(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
+
+
+def test_fig18_software_pipelined_pingpong_narrows_the_gap():
+    plain, early = fig18.fig18(groups=(8,)), fig18.fig18(groups=(8,), prefetch=True)
+    assert early.pingpong_utilization[0] > plain.pingpong_utilization[0]
+    assert 1.0 < early.dcs_over_pingpong[0] < plain.dcs_over_pingpong[0]

@@ -1,0 +1,247 @@
+"""pimlab.schedule: exact cycles on hand-checkable streams, invariants on random ones, bad input."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pimlab.hardware import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
+from pimlab.isa import Commands, Instruction, Kind, compile_attention, compile_gemv, expand, fig7_stream
+from pimlab.schedule import FAST_MIN_COMMANDS, dependency_ids, find_period, schedule
+from pimlab.trace import Bound, check_hazards
+
+
+def _issues(trace):
+    """Issue cycles of the input commands in program order."""
+    return trace.issue[trace.of_commands()].tolist()
+
+
+def test_fig7_static_and_dcs_timelines_are_the_reconstruction():
+    static = schedule(expand(fig7_stream(1), 0), "static", fig7_engine(), 3, 1)
+    dcs = schedule(expand(fig7_stream(2), 0), "dcs", fig7_engine(), 3, 2)
+    # figures.md section 3: closed form static = 6 tCCDS + t_WR + 2 t_MAC + 2 t_RD = 6 + 4 + 6 + 18
+    assert _issues(static) == [0, 1, 2, 6, 7, 8, 11, 20, 21, 22, 25] and static.total_cycles == 34
+    assert _issues(dcs) == [0, 1, 2, 4, 5, 6, 9, 7, 8, 10, 13] and dcs.total_cycles == 22
+    m3 = dcs.of_commands()[3]
+    assert dcs.bound_by[m3] == Bound.DATA and dcs.depends_on[m3] == 0  # M3 waits exactly for W0
+
+
+def test_fig7_timing_knobs_move_the_static_closed_form():
+    for c, wr, mac, rd in ((1, 4, 2, 10), (2, 3, 5, 6), (1, 6, 3, 8)):
+        static = schedule(expand(fig7_stream(1), 0), "static", fig7_engine(c, wr, mac, rd), 3, 1)
+        assert static.total_cycles == 6 * c + wr + 2 * mac + 2 * rd
+
+
+_W, _B, _M, _R = Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT
+MICRO = {  # hardware.md "Reference micro-latencies of the public AiM model" (measured with aim_simulator)
+    "WR_GB 64": ([Instruction(_W, 1, 64, gpr_addr=0, gbuf_idx=0)], 128, False),
+    "MAC_ABK 8, open row": ([Instruction(_M, 1, 8, gbuf_idx=0, row=0, col=0, out_idx=0)], 16, False),
+    "MAC_ABK 64, new row": ([Instruction(_M, 1, 64, gbuf_idx=0, row=0, col=0, out_idx=0)], 226, True),
+    "WR_BIAS + MAC_ABK 8 + RD_MAC": ([Instruction(_B, 1, 1, gpr_addr=0, out_idx=0),
+                                      Instruction(_M, 1, 8, gbuf_idx=0, row=0, col=0, out_idx=0),
+                                      Instruction(_R, 1, 1, gpr_addr=0, out_idx=0)], 86, False),
+}
+
+
+def _repeat(body, times, new_row):
+    program = []
+    for r in range(times):
+        program += [replace(i, row=r) if new_row and i.op == _M else i for i in body]
+    return expand(program, 0)
+
+
+@pytest.mark.parametrize("name", MICRO)
+def test_aimsim_static_reproduces_reference_micro_latencies(name):
+    body, cycles, new_row = MICRO[name]
+    totals = [schedule(_repeat(body, n, new_row), "static", AIMSIM_ENGINE).total_cycles for n in (20, 21)]
+    assert totals[1] - totals[0] == cycles
+
+
+@pytest.mark.parametrize("name", MICRO)
+def test_aim_preset_static_steady_state_matches_micro_latencies(name):
+    """pimlab's own preset adds refresh; between refreshes each repetition costs the same cycles."""
+    body, cycles, new_row = MICRO[name]
+    times = 3 * AIM_ENGINE.tREFI // cycles + 2  # long enough for refresh to fire a few times
+    commands = _repeat(body, times, new_row)
+    trace = schedule(commands, "static", AIM_ENGINE)
+    per = len(commands) // times
+    starts = np.array(_issues(trace))[::per]
+    deltas = np.diff(starts)
+    assert np.median(deltas) == cycles and trace.count(Kind.REF) >= 2
+    assert deltas.max() > cycles  # the repetitions hit by a refresh take longer
+
+
+def test_aimsim_accounting_starts_at_cycle_1_and_ends_with_the_eoc_rule():
+    trace = schedule(expand([Instruction(_W, 1, 1, gpr_addr=0, gbuf_idx=0)], 0), "static", AIMSIM_ENGINE)
+    # register mode needs a TMOD first (channels start in MAC mode): TMOD at 1, WR_GB at 33, EOC +4
+    assert trace.issue.tolist() == [1, 33] and trace.total_cycles == 37
+    assert trace.kind.tolist() == [Kind.MODE, Kind.WR_INP]
+
+
+def test_dependency_ids_are_the_previous_user_of_each_entry():
+    assert dependency_ids(np.array([0, 1, -1, 0, 1, 0])).tolist() == [-1, -1, -1, 0, 1, 3]
+
+
+def test_row_change_after_mode_switch_costs_tmod_pre_act():
+    program = [Instruction(_M, 1, 1, gbuf_idx=0, row=0, col=0, out_idx=0), Instruction(_R, 1, 1, gpr_addr=0, out_idx=0),
+               Instruction(_M, 1, 1, gbuf_idx=0, row=1, col=0, out_idx=0)]
+    trace = schedule(expand(program, 0), "static", AIMSIM_ENGINE)
+    kinds = trace.kind.tolist()
+    mode, pre, act = (trace.issue[kinds.index(k, 4)] for k in (Kind.MODE, Kind.PRE, Kind.ACT))
+    assert pre - mode == 32 and act - pre == 32 and trace.issue[-1] - act == 56
+
+
+@st.composite
+def streams(draw):
+    n = draw(st.integers(1, 40))
+    gbuf_entries, obuf_entries = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2, 7]), min_size=n, max_size=n)))
+    gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=n, max_size=n)))
+    obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=n, max_size=n)))
+    row = np.array(draw(st.lists(st.integers(0, 2), min_size=n, max_size=n)))
+    commands = Commands.make(kind, np.where(np.isin(kind, [0, 1]), gbuf, -1), np.where(kind != 0, obuf, -1),
+                             np.where(kind == 1, row, -1))
+    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE, fig7_engine(), fig7_engine(2, 2, 5, 5)]))
+    if timing.refresh:
+        timing = replace(timing, tREFI=300, tRFC=40)  # refresh often enough to matter in short streams
+    return commands, timing, gbuf_entries, obuf_entries
+
+
+@settings(max_examples=50, deadline=None)
+@given(streams())
+def test_dcs_is_hazard_free_and_never_slower_than_static(case):
+    commands, timing, gbuf_entries, obuf_entries = case
+    static = schedule(commands, "static", timing, gbuf_entries, obuf_entries)
+    dcs = schedule(commands, "dcs", timing, gbuf_entries, obuf_entries)
+    assert check_hazards(commands, dcs) == []
+    assert dcs.total_cycles <= static.total_cycles
+    for trace in (static, dcs):
+        assert sum(trace.breakdown().values()) == trace.total_cycles
+
+
+@settings(max_examples=50, deadline=None)
+@given(streams())
+def test_pingpong_is_hazard_free_and_breakdown_adds_up(case):
+    commands, timing, gbuf_entries, obuf_entries = case
+    trace = schedule(commands, "pingpong", timing, gbuf_entries, obuf_entries)
+    assert check_hazards(commands, trace) == []
+    assert sum(trace.breakdown().values()) == trace.total_cycles
+
+
+def test_compiled_attention_is_hazard_free_under_every_policy():
+    for policy, entries, regions in (("static", 1, 1), ("pingpong", 2, 2), ("dcs", 4, 1)):
+        commands = expand(compile_attention("sv", 1024, 128, group=2, row_reuse=True, obuf_entries=entries,
+                                            buffer_regions=regions), 0)
+        trace = schedule(commands, policy, AIM_ENGINE, 64, entries)
+        assert check_hazards(commands, trace) == []
+
+
+def test_dcs_overlaps_io_with_mac_on_a_gemv():
+    static = schedule(expand(compile_gemv(256, 256), 0), "static")
+    dcs = schedule(expand(compile_gemv(256, 256, obuf_entries=2), 0), "dcs", obuf_entries=2)
+    assert dcs.mac_utilization > 1.5 * static.mac_utilization
+    assert static.count(Kind.MODE) > 0 and dcs.count(Kind.MODE) == 0
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(policy="greedy"), "policy"),
+    (dict(gbuf_entries=0), "gbuf_entries"),
+    (dict(obuf_entries=0), "obuf_entries"),
+    (dict(gbuf_entries=2), "gbuf entry"),
+    (dict(timing=3), "timing"),
+    (dict(timing="nosuch"), "preset"),
+])
+def test_bad_schedule_arguments_raise(kwargs, word):
+    commands = expand(compile_gemv(64, 32), 0)  # uses GBuf entries 0..3
+    with pytest.raises(ValueError, match=word):
+        schedule(commands, **kwargs)
+
+
+def test_empty_stream_raises():
+    with pytest.raises(ValueError, match="empty"):
+        schedule(Commands.make([]), "dcs")
+
+
+# --- the exact fast path ------------------------------------------------------------------------------------
+_COLUMNS = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue", "done", "depends_on", "bound_by")
+
+
+def _assert_same(fast, full):
+    assert fast.total_cycles == full.total_cycles
+    for name in _COLUMNS:
+        assert np.array_equal(getattr(fast, name), getattr(full, name)), name
+
+
+@pytest.mark.parametrize("op, group, reuse, policy, entries, regions", [
+    ("qk", 1, False, "static", 1, 1), ("qk", 2, True, "dcs", 2, 1), ("sv", 2, True, "dcs", 4, 1),
+    ("sv", 2, True, "pingpong", 2, 2), ("sv", 1, False, "static", 1, 1),
+])
+@pytest.mark.parametrize("timing", [AIM_ENGINE, AIMSIM_ENGINE], ids=["aim", "aimsim"])
+def test_fast_path_equals_the_full_simulation(op, group, reuse, policy, entries, regions, timing):
+    tokens = 4096 if op == "sv" and group > 1 else 8192
+    commands = expand(compile_attention(op, tokens, 128, group, reuse, obuf_entries=entries, buffer_regions=regions), 0)
+    assert len(commands) >= FAST_MIN_COMMANDS and find_period(commands) is not None
+    fast = schedule(commands, policy, timing, 64, entries, fast=True)
+    _assert_same(fast, schedule(commands, policy, timing, 64, entries, fast=False))
+    assert check_hazards(commands, fast) == []
+
+
+def test_find_period_of_a_qk_stream():
+    commands = expand(compile_attention("qk", 8192, 128, obuf_entries=1), 0)
+    start, end, period, depth = find_period(commands)
+    # after the 8 query writes: (8 MACs + 1 RD) per token tile, 8 tiles per row
+    assert (start, end, period) == (8, len(commands), 72) and depth == 9
+    assert find_period(Commands.make([0, 1, 2] * 3)) is None
+
+
+@st.composite
+def periodic_streams(draw):
+    body = draw(st.integers(2, 12))
+    gbuf_entries, obuf_entries = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2]), min_size=body, max_size=body)))
+    gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=body, max_size=body)))
+    obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=body, max_size=body)))
+    row_step = draw(st.integers(0, 1))
+    repeats = 700 // body + 10
+    kinds = np.tile(kind, repeats)
+    rows = np.repeat(np.arange(repeats) * row_step, body)
+    commands = Commands.make(kinds, np.where(np.isin(kinds, [0, 1]), np.tile(gbuf, repeats), -1),
+                             np.where(kinds != 0, np.tile(obuf, repeats), -1), np.where(kinds == 1, rows, -1))
+    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE, fig7_engine()]))
+    return commands, timing, gbuf_entries, obuf_entries, draw(st.sampled_from(["static", "pingpong", "dcs"]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(periodic_streams())
+def test_fast_path_equals_full_simulation_on_random_periodic_streams(monkeypatch_module, case):
+    commands, timing, gbuf_entries, obuf_entries, policy = case
+    full = schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=False)
+    _assert_same(schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=True), full)
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    """Let the fast path take streams of a few hundred commands."""
+    import pimlab.schedule as module
+
+    saved, module.FAST_MIN_COMMANDS = module.FAST_MIN_COMMANDS, 256
+    yield
+    module.FAST_MIN_COMMANDS = saved
+
+
+def test_engine_presets_and_timing_validation():
+    from pimlab.hardware import EngineTiming, engine_preset
+
+    module, timing = engine_preset("aimsim")
+    assert module.channels == 32 and not timing.refresh and timing.start_cycle == 1
+    assert engine_preset("aim")[1].refresh and engine_preset("fig7")[1].tCCD == 1
+    with pytest.raises(ValueError, match="preset"):
+        engine_preset("hbm")
+    with pytest.raises(ValueError, match="gap"):
+        EngineTiming("x", 1, (1,) * 8, ((0,) * 8,) * 7)
+    with pytest.raises(ValueError, match="tRFC"):
+        replace(AIM_ENGINE, tRFC=AIM_ENGINE.tREFI)
+    with pytest.raises(ValueError, match="t_rd_out"):
+        fig7_engine(t_rd_out=0)
