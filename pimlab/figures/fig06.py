@@ -1,11 +1,164 @@
-"""Fig. 6, HFP vs TCP channel activation (partitioning issue): not built yet."""
+"""Fig. 6: KV-cache partitioning over PIM channels, HFP vs TCP under TP and PP (Sec. IV)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
+from pimlab import paper
+from pimlab.hardware import AIM, Module, System
+from pimlab.mapping import (
+    SCHEMES,
+    Mapping,
+    TileCost,
+    default_cost,
+    full_activation_tokens,
+    map_batch,
+    max_batch,
+    place,
+    tcp_active_channels,
+)
+from pimlab.models import LLM, LLM_7B_32K
+from pimlab.reproduce import Record, compare
+from pimlab.validate import check_int
+from pimlab.workloads import MULTIFIELDQA, LengthDistribution
+
 FIGURE = "6"
-__all__: list[str] = []
+__all__ = [
+    "TOY_MODEL", "TOY_SYSTEM", "TOY_CONTEXT", "CONFIGS", "Fig6Data", "fig6", "fig6_toy", "fig6_paper_scale",
+    "Fig6Thresholds", "fig6_thresholds", "tcp_example", "sv_reduction_share",
+]
+
+# Fig. 6(a)'s example: 2 heads, 2 layers, batch 2, 2 modules x 4 channels. The paper's worked example uses
+# 16 banks and head dim 32. pimlab's choice [R]: 64 rows per bank, so that one (request, layer, head) of the
+# longer request (15K tokens: 60 rows) nearly fills a channel, as the paper describes ("a request typically
+# consumes nearly the entire memory capacity of a single PIM channel"), and the shorter one (10K) needs
+# more than half a channel.
+TOY_MODEL = LLM("toy (Fig. 6a)", layers=2, heads=2, kv_heads=2, head_dim=32, hidden=64, ffn=128,
+                context_window=1 << 20, vocab=256)
+TOY_SYSTEM = System("toy: 2 modules x 4 channels", "pim-only", Module(channels=4, rows=64), modules=2)
+TOY_CONTEXT = (15360, 10240)
+CONFIGS = (("hfp", "tp"), ("hfp", "pp"), ("tcp", "tp"), ("tcp", "pp"))  # Fig. 6 (b), (c), (d), (e)
 
 
-def scorecard() -> list:
-    """No records until this figure is built."""
-    return []
+@dataclass(frozen=True)
+class Fig6Data:
+    """One batch under HFP-TP, HFP-PP, TCP-TP and TCP-PP (all modules in TP, or all in PP)."""
+
+    system: str
+    model: str
+    context_tokens: np.ndarray
+    labels: tuple[str, ...]
+    mappings: tuple[Mapping, ...]
+    utilization: np.ndarray  # busy channel-time over all channel-time of the step
+    active_fraction: np.ndarray  # busy channel-time while the module's stage works (bubbles excluded)
+    bubble_fraction: np.ndarray  # module-time with no micro-batch in its stage
+    makespan_cycles: np.ndarray
+
+    def mapping(self, label: str) -> Mapping:
+        if label not in self.labels:
+            raise ValueError(f"label must be one of {', '.join(self.labels)}; got {label!r}")
+        return self.mappings[self.labels.index(label)]
+
+
+def fig6(system: System = TOY_SYSTEM, model: LLM = TOY_MODEL, context_tokens=TOY_CONTEXT,
+         cost: TileCost | None = None, policy: str = "static", configs=CONFIGS) -> Fig6Data:
+    """Map one batch under each (scheme, parallelism): "tp" puts every module in TP, "pp" every module in PP."""
+    mappings = []
+    for scheme, parallel in configs:
+        if parallel not in ("tp", "pp"):
+            raise ValueError(f"parallelism must be tp or pp, got {parallel!r}")
+        tp, pp = (system.modules, 1) if parallel == "tp" else (1, system.modules)
+        mappings.append(map_batch(system, model, context_tokens, scheme, tp, pp, cost=cost, policy=policy))
+    timelines = [m.timeline for m in mappings]
+    return Fig6Data(system.name, model.name, np.asarray(mappings[0].placement.context_tokens),
+                    tuple(f"{s.upper()}-{p.upper()}" for s, p in configs), tuple(mappings),
+                    np.array([t.utilization for t in timelines]), np.array([t.active_fraction for t in timelines]),
+                    np.array([t.bubble_fraction for t in timelines]),
+                    np.array([t.makespan_cycles for t in timelines], dtype=np.int64))
+
+
+def fig6_toy(cost: TileCost | None = None) -> Fig6Data:
+    """Fig. 6(b)-(e): the toy workload of Fig. 6(a)."""
+    return fig6(TOY_SYSTEM, TOY_MODEL, TOY_CONTEXT, cost)
+
+
+def fig6_paper_scale(modules: int = 8, dataset: LengthDistribution = MULTIFIELDQA, requests: int = 16, seed: int = 0,
+                     cost: TileCost | None = None) -> Fig6Data:
+    """AiM modules of 16 channels x 16 banks, a Table II batch: the largest prefix of `requests` seeded
+    requests that fits under both schemes in both parallelisms."""
+    system = System(f"{modules} AiM modules (16 ch x 16 banks)", "pim-only", AIM, modules=modules)
+    model = dataset.model
+    lengths = dataset.sample(check_int("requests", requests, 1, 4096), seed)
+    fits = min(max_batch(system, model, lengths, scheme, *shape)
+               for scheme in SCHEMES for shape in ((modules, 1), (1, modules)) if shape[0] <= model.kv_heads)
+    if fits == 0:
+        raise ValueError(f"modules must hold at least one {dataset.name} request; {modules} modules do not")
+    configs = CONFIGS if modules <= model.kv_heads else tuple(c for c in CONFIGS if c[1] == "pp")
+    return fig6(system, model, lengths[:fits], cost, configs=configs)
+
+
+@dataclass(frozen=True)
+class Fig6Thresholds:
+    """Channels one head keeps busy against its token count, under TCP and HFP."""
+
+    channels: int
+    head_dim: int
+    tokens: np.ndarray
+    qk_active: np.ndarray  # channels holding any token of the head's K
+    qk_full: np.ndarray  # channels whose first tile is full (every bank has a token)
+    sv_active: np.ndarray
+    sv_full: np.ndarray
+    hfp_active: np.ndarray  # HFP: the channel the (request, head) pair is pinned to
+    qk_full_tokens: int
+    sv_full_tokens: int
+
+
+def fig6_thresholds(module: Module = AIM, head_dim: int = 128, max_tokens: int = 512) -> Fig6Thresholds:
+    """Active channels vs tokens for QK^T and SV under TCP (the mapper's splits) and HFP (one channel)."""
+    tokens = np.arange(1, check_int("max_tokens", max_tokens, 1, 1 << 16) + 1)
+    qk_active, qk_full = tcp_active_channels(module, head_dim, tokens, "qk")
+    sv_active, sv_full = tcp_active_channels(module, head_dim, tokens, "sv")
+    one = LLM("one head", layers=1, heads=1, kv_heads=1, head_dim=head_dim, hidden=head_dim, ffn=head_dim,
+              context_window=1 << 30, vocab=1)
+    system = System("one module", "pim-only", module, modules=1)
+    # HFP pins the (request, head) pair to one channel whatever its length: count it from a placement
+    hfp = np.unique(place(system, one, [int(tokens[-1])], "hfp").channel).size
+    return Fig6Thresholds(module.channels, head_dim, tokens, qk_active, qk_full, sv_active, sv_full,
+                          np.full(tokens.size, hfp), full_activation_tokens(module, head_dim, "qk"),
+                          full_activation_tokens(module, head_dim, "sv"))
+
+
+def tcp_example(channels: int = 4, head_dim: int = 32, tokens: int = 16384) -> dict[str, int]:
+    """The paper's worked example (16 banks): tokens per channel for QK^T and for SV, from a TCP placement."""
+    module = Module(channels=check_int("channels", channels, 1, 64, power_of_two=True))
+    one = LLM("example head", layers=1, heads=1, kv_heads=1, head_dim=head_dim, hidden=head_dim, ffn=head_dim,
+              context_window=1 << 30, vocab=1)
+    p = place(System("example", "pim-only", module, modules=1), one, [tokens], "tcp")
+    k, v = p.tensor == 0, p.tensor == 1
+    return {"qk_tokens_per_channel": int(p.tokens[k].max()), "sv_tokens_per_channel": int(p.tokens[v].max()),
+            "sv_output_dims_per_channel": int((p.dim_stop - p.dim_start)[v].max()),
+            "channels": channels, "tokens": tokens, "head_dim": head_dim}
+
+
+def sv_reduction_share(model: LLM = LLM_7B_32K, tokens: int = 16384, module: Module = AIM,
+                       cost: TileCost | None = None, policy: str = "static") -> float:
+    """Share (%) of TCP's HUB reduction in one module's attention latency, one request at `tokens`."""
+    system = System("one module", "pim-only", module, modules=1)
+    cost = default_cost(module) if cost is None else cost
+    return 100 * map_batch(system, model, [tokens], "tcp", cost=cost, policy=policy).timeline.reduction_share
+
+
+def scorecard() -> list[Record]:
+    """Activation thresholds, the 4-channel example and the SV reduction share, all computed by the mapper."""
+    example = tcp_example()
+    return [
+        compare(paper.TCP_QK_FULL_ACTIVATION, full_activation_tokens(AIM, 128, "qk"),
+                "TCP full activation, QK^T (16x16, d_h 128)"),
+        compare(paper.TCP_SV_FULL_ACTIVATION, full_activation_tokens(AIM, 128, "sv"),
+                "TCP full activation, SV (16x16, d_h 128)"),
+        compare(paper.TCP_EXAMPLE_QK_TOKENS, example["qk_tokens_per_channel"], "4-ch example: QK^T tokens/channel"),
+        compare(paper.TCP_EXAMPLE_SV_TOKENS, example["sv_tokens_per_channel"], "4-ch example: SV tokens/channel"),
+        compare(paper.TCP_SV_REDUCTION_SHARE, sv_reduction_share(), "SV HUB reduction share, 7B at 16K"),
+    ]

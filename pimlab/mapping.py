@@ -1,0 +1,722 @@
+"""KV-cache partitioning over PIM modules and channels: HFP and TCP under TP and PP (paper Sec. IV, Fig. 6).
+
+A decode step's attention is a set of tasks, one per (request, layer, KV head). TP splits KV heads over
+the modules of a stage, PP splits layers into stages. Inside a module:
+
+- HFP (head-first, as CENT / AttAcc / NeuPIMs) pins each (request, head) pair to one channel, which holds
+  the pair's K and V of every layer of the stage; a pair whose home channel is full spills to the next
+  channel with room, so a channel holds as many pairs as its capacity allows.
+- TCP (token-centric) spreads every task over all channels: K by contiguous token segments of whole
+  16-token tiles (QK^T outputs are concatenated), V by (output-tile group, token segment) so that SV's
+  per-channel partial sums are reduced once per module through the HUB.
+
+The placement is columnar (one row per piece: a token range and head-dim range of one tensor of one task
+on one channel). Costs of the pieces come from a `TileCost` (`PeakRateCost`, or `EngineCost` from the
+command engine). The timeline lays the pieces out in time: layers in order with a barrier per layer (the
+TP modules of a stage meet there); under TCP a QK^T phase then an SV phase on every channel, the HUB
+reducing each head's partial sums while the channels run the next head's SV; under PP micro-batches
+pipelined through the stages. It measures channel utilization, pipeline bubbles and the reduction's cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from pimlab.hardware import AIM, Module, System
+from pimlab.models import LLM
+from pimlab.validate import check_choice, check_int
+
+SCHEMES = ("hfp", "tcp")
+POLICIES = ("static", "dcs")
+OPS = ("qk", "sv")  # work kinds of a channel; the HUB's reduction is kept apart
+K, V = 0, 1  # tensor codes of a placement row; a K piece is QK^T work, a V piece SV work
+QK, SV = 0, 1
+
+
+# --- per-tile costs ---------------------------------------------------------------------------------
+class TileCost(Protocol):
+    """Cycles one channel needs for one attention tile: `op` over `tokens` tokens and `head_dim` dims."""
+
+    name: str
+
+    def cycles(self, op: str, tokens: int, head_dim: int, group: int = 1, policy: str = "static") -> int: ...
+
+
+def _check_tile(op, tokens, head_dim, group, policy) -> tuple[str, int, int, int, str]:
+    return (check_choice("op", op, OPS), check_int("tokens", tokens, 0), check_int("head_dim", head_dim, 1),
+            check_int("group", group, 1), check_choice("policy", policy, POLICIES))
+
+
+@dataclass(frozen=True)
+class PeakRateCost:
+    """Cycles at the channel's peak rate: one MAC command per tCCD, every bank busy, no I/O or row cost.
+
+    QK^T: one MAC gives one score per bank (a tile of `banks` tokens) over `mac_lanes` dims.
+    SV: each bank owns one output dim and one MAC consumes `mac_lanes` scores from the GBuf.
+    A GQA group of g query heads repeats the MACs g times. The policy does not change a peak rate.
+    """
+
+    module: Module = AIM
+    name: str = "peak rate"
+
+    def cycles(self, op: str, tokens: int, head_dim: int, group: int = 1, policy: str = "static") -> int:
+        op, tokens, head_dim, group, policy = _check_tile(op, tokens, head_dim, group, policy)
+        m = self.module
+        if op == "qk":
+            macs = -(-tokens // m.banks) * -(-head_dim // m.mac_lanes)
+        else:
+            macs = -(-tokens // m.mac_lanes) * -(-head_dim // m.banks)
+        return macs * group * m.timing.tCCD
+
+
+@dataclass(frozen=True)
+class EngineCost:
+    """Cycles from pimlab's command engine: compile the tile (`isa`), schedule it (`schedule`), read the total.
+
+    Results are cached per distinct tile, so a mapping with many equal pieces costs a few compilations.
+    """
+
+    module: Module = AIM
+    row_reuse: bool = False  # GQA row-reuse mapping (Sec. V-C), passed to the compiler
+    name: str = "command engine"
+
+    def cycles(self, op: str, tokens: int, head_dim: int, group: int = 1, policy: str = "static") -> int:
+        op, tokens, head_dim, group, policy = _check_tile(op, tokens, head_dim, group, policy)
+        if tokens == 0:
+            return 0
+        return _engine_cycles(self.module, self.row_reuse, op, tokens, head_dim, group, policy)
+
+
+@lru_cache(maxsize=4096)
+def _engine_cycles(module, row_reuse, op, tokens, head_dim, group, policy) -> int:
+    from pimlab import isa, schedule  # the engine is optional for the mapper: import on first use
+
+    obuf = 1 if policy == "static" else 2  # the static AiMX controller has one OutReg; DCS adds an OBuf entry
+    program = isa.compile_attention(op, tokens, head_dim, group=group, row_reuse=row_reuse, module=module,
+                                    obuf_entries=obuf)
+    trace = schedule.schedule(isa.expand(program), policy=policy, gbuf_entries=module.gbuf_entries,
+                              obuf_entries=obuf)
+    return int(trace.total_cycles)
+
+
+def engine_available() -> bool:
+    """True when the command engine imports and costs a small tile."""
+    try:
+        EngineCost().cycles("qk", 16, 128)
+    except Exception:  # noqa: BLE001 - any failure means: fall back to peak rates
+        return False
+    return True
+
+
+def default_cost(module: Module = AIM) -> TileCost:
+    """The engine-backed cost when the engine works, else the peak-rate cost (same interface)."""
+    return EngineCost(module) if engine_available() else PeakRateCost(module)
+
+
+def tile_cycles(cost: TileCost, op: np.ndarray, tokens: np.ndarray, dims: np.ndarray, group: int = 1,
+                policy: str = "static") -> np.ndarray:
+    """Cycles of many pieces at once (op codes QK/SV): the cost is asked once per distinct tile."""
+    key = ((np.asarray(op, np.int64) << 50) | (np.asarray(tokens, np.int64) << 16) | np.asarray(dims, np.int64)).ravel()
+    if not key.size:
+        return np.zeros(np.shape(tokens), np.int64)
+    run = np.r_[0, np.flatnonzero(key[1:] != key[:-1]) + 1]  # neighbours often repeat: unique over runs only
+    unique, inverse = np.unique(key[run], return_inverse=True)
+    values = np.array([cost.cycles(OPS[int(k >> 50)], int((k >> 16) & (2**34 - 1)), int(k & 0xFFFF), group,
+                                   policy) for k in unique], dtype=np.int64)
+    return np.repeat(values[inverse], np.diff(np.r_[run, key.size])).reshape(np.shape(tokens))
+
+
+# --- layout helpers -----------------------------------------------------------------------------------
+def _split(total: np.ndarray, tile: int, parts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split each of `total` items into `parts` contiguous ranges of whole tiles; returns (start, stop) of shape
+    (len(total), parts), clipped to the total. Later parts get the extra tiles, so that the part ending in a
+    partial tile also holds a full one whenever there are more tiles than parts."""
+    total = np.asarray(total, np.int64)
+    tiles = -(-total // tile)
+    base, extra = tiles // parts, tiles % parts
+    j = np.arange(parts)
+    count = base[:, None] + (j[None, :] >= parts - extra[:, None])
+    stop_tiles = np.cumsum(count, axis=1)
+    start = np.minimum((stop_tiles - count) * tile, total[:, None])
+    stop = np.minimum(stop_tiles * tile, total[:, None])
+    return start, stop
+
+
+def sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
+    """TCP's SV layout: (output-tile groups, token segments) with groups x segments = channels.
+
+    Output tiles are `banks` dims (one output dim per bank); as many groups as there are output tiles,
+    up to the channels, and the remaining factor of the channels splits the tokens.
+    """
+    tiles = -(-head_dim // module.banks)
+    groups = max(d for d in range(1, module.channels + 1) if module.channels % d == 0 and d <= tiles)
+    return groups, module.channels // groups
+
+
+def kv_rows(module: Module, tensor: np.ndarray, tokens: np.ndarray, dims: np.ndarray) -> np.ndarray:
+    """All-bank rows a piece uses in the AiM layout.
+
+    K: a tile of `banks` tokens puts one token in each bank; a bank row holds row_bytes/(dims*dtype) tokens.
+    V: bank b holds output dim b of each group of `banks` dims; a bank row holds row_bytes/dtype tokens.
+    """
+    tokens = np.asarray(tokens, np.int64)
+    dims = np.asarray(dims, np.int64)
+    elems = module.row_bytes // module.dtype_bytes
+    per_bank_row = np.maximum(elems // np.maximum(dims, 1), 1)
+    tiles = -(-tokens // module.banks)
+    k_rows = -(-tiles // per_bank_row)
+    v_rows = -(-dims // module.banks) * -(-tokens // elems)
+    return np.where(np.asarray(tensor) == K, k_rows, v_rows)
+
+
+class CapacityError(ValueError):
+    """The batch's KV cache does not fit: says how much is needed and how much is available."""
+
+    def __init__(self, message: str, needed_bytes: int, available_bytes: int):
+        super().__init__(message)
+        self.needed_bytes, self.available_bytes = int(needed_bytes), int(available_bytes)
+
+
+def _gib(n_bytes: float) -> str:
+    return f"{n_bytes / 2**30:.3g} GiB"
+
+
+# --- placement ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Placement:
+    """Which module / channel / rows hold which tokens and dims of which (request, layer, KV head).
+
+    One row per piece; `tensor` is K or V; rows [row_start, row_stop) are all-bank rows of the channel
+    (every piece uses all banks: tokens go round-robin over banks for K, dims for V).
+    """
+
+    scheme: str
+    tp: int
+    pp: int
+    module: Module
+    modules: int
+    head_dim: int
+    layers: int
+    kv_heads: int
+    context_tokens: np.ndarray  # per request
+    reserved_rows: int  # per channel, for the weights
+    request: np.ndarray
+    layer: np.ndarray
+    head: np.ndarray
+    tensor: np.ndarray
+    module_index: np.ndarray
+    channel: np.ndarray
+    token_start: np.ndarray
+    token_stop: np.ndarray
+    dim_start: np.ndarray
+    dim_stop: np.ndarray
+    row_start: np.ndarray
+    row_stop: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.request.size)
+
+    @property
+    def tokens(self) -> np.ndarray:
+        return self.token_stop - self.token_start
+
+    @property
+    def available_rows(self) -> int:
+        """Rows per channel the KV cache may use."""
+        return self.module.rows - self.reserved_rows
+
+    def rows_used(self) -> np.ndarray:
+        """(modules, channels) rows of KV cache held, reserved rows excluded."""
+        flat = self.module_index * self.module.channels + self.channel
+        used = np.bincount(flat, self.row_stop - self.row_start, minlength=self.modules * self.module.channels)
+        return used.astype(np.int64).reshape(self.modules, self.module.channels)
+
+    def locate(self, request: int, layer: int, head: int, token: int, tensor: str = "K", dim: int = 0) -> dict:
+        """Module, channel, bank and row holding element `dim` of `token`'s K or V vector."""
+        check_choice("tensor", tensor, ("K", "V"))
+        code = K if tensor == "K" else V
+        hit = np.flatnonzero((self.request == request) & (self.layer == layer) & (self.head == head)
+                             & (self.tensor == code) & (self.token_start <= token) & (token < self.token_stop)
+                             & (self.dim_start <= dim) & (dim < self.dim_stop))
+        if hit.size != 1:
+            raise ValueError(f"token must be a placed token of request {request}, layer {layer}, head {head} "
+                             f"(and dim in [0, {self.head_dim})), got token {token}, dim {dim}")
+        i = int(hit[0])
+        offset, d = token - int(self.token_start[i]), dim - int(self.dim_start[i])
+        elems = self.module.row_bytes // self.module.dtype_bytes
+        banks = self.module.banks
+        if code == K:
+            bank, row = offset % banks, (offset // banks) // max(elems // self.head_dim, 1)
+        else:
+            rows_per_group = -(-int(self.tokens[i]) // elems)
+            bank, row = d % banks, (d // banks) * rows_per_group + offset // elems
+        return {"module": int(self.module_index[i]), "channel": int(self.channel[i]), "bank": int(bank),
+                "row": int(self.reserved_rows + self.row_start[i] + row)}
+
+
+def _check_system(system: System, model: LLM, scheme: str, tp: int, pp: int) -> None:
+    if not isinstance(system, System):
+        raise ValueError(f"system must be a pimlab System, got {type(system).__name__}")
+    if not isinstance(model, LLM):
+        raise ValueError(f"model must be a pimlab LLM, got {type(model).__name__}")
+    check_choice("scheme", scheme, SCHEMES)
+    check_int("tp", tp, 1, model.kv_heads)
+    check_int("pp", pp, 1, model.layers)
+    if tp * pp != system.modules:
+        raise ValueError(f"tp x pp must equal the system's {system.modules} modules, got tp={tp}, pp={pp}")
+    m = system.module
+    if model.head_dim % m.banks or model.head_dim % m.mac_lanes or model.head_dim > m.row_bytes // m.dtype_bytes:
+        raise ValueError(f"head_dim must be a multiple of {m.banks} banks and {m.mac_lanes} MAC lanes and at most "
+                         f"{m.row_bytes // m.dtype_bytes}, got {model.head_dim}")
+
+
+def _stage_layers(model: LLM, pp: int) -> list[np.ndarray]:
+    return np.array_split(np.arange(model.layers), pp)
+
+
+def _rank_heads(model: LLM, tp: int) -> list[np.ndarray]:
+    return np.array_split(np.arange(model.kv_heads), tp)
+
+
+def reserved_rows(system: System, model: LLM, weights_in_pim: bool) -> int:
+    """Rows per channel taken by the model's weights, spread evenly over every channel (PIM-only systems)."""
+    if not weights_in_pim:
+        return 0
+    m = system.module
+    per_channel = model.weight_bytes / system.channels
+    return int(-(-per_channel // (m.banks * m.row_bytes)))
+
+
+def place(system: System, model: LLM, context_tokens, scheme: str = "tcp", tp: int = 1, pp: int = 1,
+          weights_in_pim: bool = False) -> Placement:
+    """Place every token of every (request, layer, KV head) of a batch; CapacityError if it does not fit."""
+    _check_system(system, model, scheme, tp, pp)
+    context = model.check_context(context_tokens)
+    m = system.module
+    reserve = reserved_rows(system, model, weights_in_pim)
+    if reserve >= m.rows:
+        raise CapacityError(f"the weights alone need {reserve} rows per channel; a channel has {m.rows}",
+                            reserve * m.banks * m.row_bytes, m.rows * m.banks * m.row_bytes)
+    columns, templates = [], {}
+    requests = np.arange(context.size)
+    for stage, layers in enumerate(_stage_layers(model, pp)):
+        for rank, heads in enumerate(_rank_heads(model, tp)):
+            index = stage * tp + rank
+            shape = (layers.size, heads.size)
+            if shape not in templates:  # modules of one shape hold the same geometry: build it once
+                lay, hd = np.arange(shape[0]), np.arange(shape[1])
+                if scheme == "hfp":  # head-first: (request, head) pairs, each pair's layers consecutive
+                    r, h, l = (a.ravel() for a in np.meshgrid(requests, hd, lay, indexing="ij"))
+                    templates[shape] = _place_hfp(m, model.head_dim, context, r, h, l, shape[1], m.rows - reserve,
+                                                  index)
+                else:  # layer-major, so that each channel's pieces come out in execution order
+                    l, r, h = (a.ravel() for a in np.meshgrid(lay, requests, hd, indexing="ij"))
+                    templates[shape] = _place_tcp(m, model.head_dim, context, r, h, l, shape[0], m.rows - reserve,
+                                                  index)
+            t = templates[shape]  # request, layer, head, tensor, module, channel, ...
+            columns.append((t[0], t[1] + layers[0], t[2] + heads[0], t[3], np.full(t[4].size, index)) + t[5:])
+    joined = [np.concatenate(parts) for parts in zip(*columns)]
+    return Placement(scheme, tp, pp, m, system.modules, model.head_dim, model.layers, model.kv_heads, context,
+                     reserve, *joined)
+
+
+def _pieces(r, h, l, tensor, module_index, channel, t0, t1, d0, d1, rows, available, m: Module, what: str):
+    """Stack pieces channel by channel (program order) and check each channel's rows."""
+    flat = module_index * m.channels + channel
+    order = np.argsort(flat, kind="stable")
+    cum = np.cumsum(rows[order])
+    group_start = np.r_[0, np.flatnonzero(np.diff(flat[order])) + 1]
+    first = np.repeat(cum[group_start] - rows[order][group_start], np.diff(np.r_[group_start, order.size]))
+    stop = np.empty_like(rows)
+    stop[order] = cum - first
+    used = np.bincount(flat, rows, minlength=flat.max(initial=0) + 1)
+    if used.max(initial=0) > available:
+        bytes_per_row = m.banks * m.row_bytes
+        need, have = int(rows.sum()) * bytes_per_row, available * m.channels * bytes_per_row
+        worst = int(used.argmax())
+        raise CapacityError(
+            f"the batch does not fit under {what}: module {worst // m.channels} needs {_gib(need)} of KV cache "
+            f"(channel {worst % m.channels} alone {int(used.max())} rows) but has {_gib(have)} available "
+            f"({m.channels} channels x {available} rows)", need, have)
+    keep = rows > 0
+    return tuple(a[keep] for a in (r, l, h, tensor, module_index, channel, t0, t1, d0, d1, stop - rows, stop))
+
+
+def _place_hfp(m: Module, head_dim, context, r, h, l, n_heads, available, index):
+    tokens = context[r]
+    rows_k = kv_rows(m, np.full_like(tokens, K), tokens, np.full_like(tokens, head_dim))
+    rows_v = kv_rows(m, np.full_like(tokens, V), tokens, np.full_like(tokens, head_dim))
+    need = rows_k + rows_v
+    pair = r * n_heads + (h - h[0])  # tasks come (request, head, layer)-ordered: h[0] is the first head
+    channel = pair % m.channels  # the pair's home channel
+    if np.bincount(channel, need, minlength=m.channels).max(initial=0) > available:
+        channel = _spill(channel, need, available, m, index)
+    n = r.size
+    zero, full = np.zeros(n, np.int64), np.full(n, head_dim, np.int64)
+    both = np.arange(2 * n).reshape(2, n).T.ravel()  # K then V of each task, on the same channel
+    cat = [np.concatenate([a, a])[both] for a in (r, h, l)]
+    return _pieces(cat[0], cat[1], cat[2], np.r_[np.zeros(n, np.int64), np.ones(n, np.int64)][both],
+                   np.full(2 * n, index), np.concatenate([channel, channel])[both],
+                   np.concatenate([zero, zero])[both], np.concatenate([tokens, tokens])[both],
+                   np.concatenate([zero, zero])[both], np.concatenate([full, full])[both],
+                   np.concatenate([rows_k, rows_v])[both], available, m, "HFP")
+
+
+def _spill(home, need, available, m: Module, index) -> np.ndarray:
+    """Sequential first fit from each task's home channel onwards (wrapping): only when a home overflows."""
+    used = np.zeros(m.channels, np.int64)
+    channel = np.empty_like(home)
+    bytes_per_row = m.banks * m.row_bytes
+    for i, (start, rows) in enumerate(zip(home.tolist(), need.tolist())):
+        for step in range(m.channels):
+            c = (start + step) % m.channels
+            if used[c] + rows <= available:
+                used[c] += rows
+                channel[i] = c
+                break
+        else:
+            total = int(need.sum()) * bytes_per_row
+            raise CapacityError(
+                f"the batch does not fit under HFP: module {index} needs {_gib(total)} of KV cache and a "
+                f"(request, head, layer) task of {rows} rows finds no channel with room; available "
+                f"{_gib(available * m.channels * bytes_per_row)} ({m.channels} channels x {available} rows)",
+                total, available * m.channels * bytes_per_row)
+    return channel
+
+
+def _place_tcp(m: Module, head_dim, context, r, h, l, n_layers, available, index):
+    """Tasks come layer-major; pieces are emitted channel-major, then layer, tensor (K before V), task."""
+    n, C = r.size, m.channels
+    tokens = context[r]
+    k0, k1 = _split(tokens, m.banks, C)  # (n, C): QK^T tile = one token per bank
+    groups, segments = sv_grid(m, head_dim)
+    s0, s1 = _split(tokens, m.mac_lanes, segments)  # (n, segments): SV tile = mac_lanes scores
+    o0, o1 = _split(np.array([head_dim]), m.banks, groups)
+    c = np.arange(C)
+    g, j = c // segments, c % segments
+    zeros, full = np.zeros((n, C), np.int64), np.full((n, C), head_dim)
+    shape = (n_layers, n // n_layers, 2, C)
+
+    def arrange(k_part, v_part):  # (n, C) K and V parts -> channel, layer, tensor, task order
+        both = np.stack([np.broadcast_to(k_part, (n, C)), np.broadcast_to(v_part, (n, C))], 1)
+        return both.reshape(shape).transpose(3, 0, 2, 1).ravel()
+
+    t0, t1 = arrange(k0, s0[:, j]), arrange(k1, s1[:, j])
+    dim0, dim1 = arrange(zeros, o0[0, g][None, :]), arrange(full, o1[0, g][None, :])
+    tensor = arrange(np.full((n, C), K), np.full((n, C), V))
+    channel = arrange(c[None, :], c[None, :])
+    r_, h_, l_ = (arrange(a[:, None], a[:, None]) for a in (r, h, l))
+    rows = kv_rows(m, tensor, t1 - t0, dim1 - dim0)
+    return _pieces(r_, h_, l_, tensor, np.full(t0.size, index), channel, t0, t1, dim0, dim1, rows, available, m,
+                   "TCP")
+
+
+# --- one decode step in time ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Timeline:
+    """Channel occupancy of one decode step's attention: segments (module, channel, cycles, task, op).
+
+    Channel segments are sorted by (module, channel, start). HUB segments are TCP's SV reductions.
+    """
+
+    modules: int
+    channels: int
+    makespan_cycles: int
+    module: np.ndarray
+    channel: np.ndarray
+    start: np.ndarray
+    stop: np.ndarray
+    request: np.ndarray
+    layer: np.ndarray
+    head: np.ndarray
+    op: np.ndarray
+    micro_batch: np.ndarray
+    hub_module: np.ndarray
+    hub_start: np.ndarray
+    hub_stop: np.ndarray
+    hub_request: np.ndarray
+    hub_layer: np.ndarray
+    hub_head: np.ndarray
+    module_busy_cycles: np.ndarray  # per module: time its stage is processing a micro-batch
+    module_attention_cycles: np.ndarray  # per module: its own layer times (channels, then exposed reduction)
+    exposed_reduction_cycles: int  # layer time the HUB reductions add beyond the channels' work
+    _keys: np.ndarray = field(repr=False)
+
+    @property
+    def channel_busy_cycles(self) -> np.ndarray:
+        flat = self.module * self.channels + self.channel
+        busy = np.bincount(flat, self.stop - self.start, minlength=self.modules * self.channels)
+        return busy.astype(np.int64).reshape(self.modules, self.channels)
+
+    @property
+    def utilization(self) -> float:
+        """Busy channel-cycles over all channels x the step's length, in [0, 1]."""
+        total = self.modules * self.channels * self.makespan_cycles
+        return float((self.stop - self.start).sum() / total) if total else 0.0
+
+    @property
+    def active_fraction(self) -> float:
+        """Busy channel-cycles over channel-cycles of modules while their stage works (bubbles excluded)."""
+        total = self.channels * self.module_busy_cycles.sum()
+        return float((self.stop - self.start).sum() / total) if total else 0.0
+
+    @property
+    def bubble_fraction(self) -> float:
+        """Share of module-time with no micro-batch in the module's stage (pipeline fill and drain)."""
+        total = self.modules * self.makespan_cycles
+        return float(1 - self.module_busy_cycles.sum() / total) if total else 0.0
+
+    @property
+    def reduction_cycles(self) -> int:
+        """HUB cycles spent reducing SV partial sums (TCP), overlapped or not."""
+        return int((self.hub_stop - self.hub_start).sum())
+
+    @property
+    def reduction_share(self) -> float:
+        """Attention latency the SV reductions add (exposed cycles) over the modules' attention cycles."""
+        total = self.module_attention_cycles.sum()
+        return float(self.exposed_reduction_cycles / total) if total else 0.0
+
+    @property
+    def hub_work_share(self) -> float:
+        """HUB reduction cycles over the modules' attention cycles, as if nothing overlapped them."""
+        total = self.module_attention_cycles.sum()
+        return float(self.reduction_cycles / total) if total else 0.0
+
+    def occupancy(self, times) -> np.ndarray:
+        """(len(times), modules, channels): index of the segment each channel runs at each cycle, -1 idle."""
+        times = np.atleast_1d(np.asarray(times, np.int64))
+        if not self._keys.size:
+            return np.full((times.size, self.modules, self.channels), -1)
+        lanes = np.arange(self.modules * self.channels, dtype=np.int64)
+        span = np.int64(self.makespan_cycles + 1)
+        query = lanes[None, :] * span + times[:, None]
+        i = np.searchsorted(self._keys, query, side="right") - 1
+        ok = i >= 0
+        i = np.maximum(i, 0)
+        lane = self.module * self.channels + self.channel
+        hit = ok & (lane[i] == lanes[None, :]) & (times[:, None] < self.stop[i])
+        return np.where(hit, i, -1).reshape(times.size, self.modules, self.channels)
+
+    def active_channels(self, times) -> np.ndarray:
+        """Number of busy channels at each time."""
+        return (self.occupancy(times) >= 0).sum(axis=(1, 2))
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A batch mapped onto a system: placement, per-channel work of one decode step, and its timeline."""
+
+    scheme: str
+    tp: int
+    pp: int
+    micro_batches: int
+    cost_name: str
+    policy: str
+    placement: Placement
+    work_cycles: np.ndarray  # per placement row: cycles of that piece's QK^T (K) or SV (V) work
+    timeline: Timeline
+
+    def channel_work_cycles(self) -> np.ndarray:
+        """(modules, channels) cycles of QK^T and SV work in one decode step."""
+        p = self.placement
+        flat = p.module_index * p.module.channels + p.channel
+        return np.bincount(flat, self.work_cycles, minlength=p.modules * p.module.channels).astype(
+            np.int64).reshape(p.modules, p.module.channels)
+
+    @property
+    def utilization(self) -> float:
+        return self.timeline.utilization
+
+
+def map_batch(system: System, model: LLM, context_tokens, scheme: str = "tcp", tp: int = 1, pp: int = 1,
+              micro_batches: int | None = None, cost: TileCost | None = None, policy: str = "static",
+              hub_cycles_per_tile: int = 1, weights_in_pim: bool = False) -> Mapping:
+    """Place a batch and lay one decode step's attention out in time.
+
+    `micro_batches` (default min(batch, pp)) splits the requests for PP; `cost` defaults to peak rates
+    (fast; pass `EngineCost` or `default_cost()` for the command engine's cycles). `hub_cycles_per_tile` is
+    the HUB's cost to add one partial-sum tile (`banks` outputs) under TCP: pimlab's assumption, one 16-lane
+    add per tCK, not from the paper; a knob. `weights_in_pim` reserves every channel's share of the weights.
+    """
+    placement = place(system, model, context_tokens, scheme, tp, pp, weights_in_pim)
+    check_choice("policy", policy, POLICIES)
+    hub = check_int("hub_cycles_per_tile", hub_cycles_per_tile, 0, 10**6)
+    batch = placement.context_tokens.size
+    micro = check_int("micro_batches", min(batch, pp) if micro_batches is None else micro_batches, 1, batch)
+    cost = PeakRateCost(system.module) if cost is None else cost
+    if not hasattr(cost, "cycles"):
+        raise ValueError(f"cost must be a TileCost (with .cycles), got {type(cost).__name__}")
+    p = placement
+    op = np.where(p.tensor == K, QK, SV)
+    work = tile_cycles(cost, op, p.tokens, p.dim_stop - p.dim_start, model.group_size, policy)
+    micro_of_request = np.repeat(np.arange(micro), [a.size for a in np.array_split(np.arange(batch), micro)])
+    timeline = _timeline(p, model, work, op, micro_of_request, micro, hub)
+    return Mapping(scheme, tp, pp, micro, getattr(cost, "name", type(cost).__name__), policy, p, work, timeline)
+
+
+def _exclusive_cumsum_by_group(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Running sum of `values` within runs of equal sorted `groups`, excluding the current element."""
+    cum = np.cumsum(values)
+    starts = np.r_[0, np.flatnonzero(np.diff(groups)) + 1]
+    base = np.repeat(cum[starts] - values[starts], np.diff(np.r_[starts, values.size]))
+    return cum - values - base
+
+
+def _timeline(p: Placement, model: LLM, work, op, micro_of_request, n_micro: int, hub: int) -> Timeline:
+    M, C, tp, pp = p.modules, p.module.channels, p.tp, p.pp
+    stages = _stage_layers(model, pp)
+    first_layer = np.array([s[0] for s in stages])
+    L = max(s.size for s in stages)
+    B, H = p.context_tokens.size, p.kv_heads
+    k = micro_of_request[p.request]
+    local = p.layer - first_layer[p.module_index // tp]
+    phase = op if p.scheme == "tcp" else np.zeros_like(op)  # HFP has no barrier inside a layer
+    # serial order on a channel: micro-batch, layer, phase, then each task's QK^T before its SV
+    key = ((((((p.module_index * C + p.channel) * n_micro + k) * L + local) * 2 + phase) * B + p.request) * H
+           + p.head) * 2 + op
+    in_order = bool(np.all(key[1:] >= key[:-1]))  # TCP placements come out in this order: no sort needed
+    order = None if in_order else np.argsort(key, kind="stable")
+
+    def sort(a):
+        return a if order is None else a[order]
+
+    module, channel, request, layer, head = (sort(a) for a in (p.module_index, p.channel, p.request, p.layer, p.head))
+    op, k, local, phase, work = (sort(a) for a in (op, k, local, phase, work))
+    group = (((module * n_micro + k) * L + local) * 2 + phase) * C + channel
+    offset = _exclusive_cumsum_by_group(work, group) if work.size else work
+    load = np.bincount(group, work, minlength=M * n_micro * L * 2 * C).reshape(M, n_micro, L, 2, C)
+    phase_len = load.max(axis=4).astype(np.int64)  # (M, micro, L, 2)
+    phase_rel = np.cumsum(phase_len, axis=3) - phase_len  # phase starts relative to the module's layer start
+    seg_rel = phase_rel.reshape(-1)[((module * n_micro + k) * L + local) * 2 + phase] + offset
+    channels_len = phase_len.sum(axis=3)  # (M, micro, L)
+    # TCP: one HUB reduction per (request, head) and layer, adding the partial sums of its active token
+    # segments; it starts when the head's last SV piece ends and runs beside the channels' next SV pieces
+    hub_rel_start, hub_cycles, hs = _hub_reductions(p, sort, module, request, layer, head, k, local, op, seg_rel,
+                                                    work, n_micro, L, hub)
+    hub_group = (module[hs] * n_micro + k[hs]) * L + local[hs]
+    hub_end = np.zeros(M * n_micro * L, np.int64)
+    np.maximum.at(hub_end, hub_group, hub_rel_start + hub_cycles)
+    module_layer = np.maximum(channels_len, hub_end.reshape(M, n_micro, L))  # (M, micro, L)
+    exposed = int((module_layer - channels_len).sum())  # layer time the reductions add
+    layer_time = module_layer.reshape(pp, tp, n_micro, L).max(axis=1)  # TP modules meet at each layer's end
+    stage_time = layer_time.sum(axis=2)  # (pp, micro)
+    start = np.zeros((pp, n_micro), np.int64)
+    for s in range(pp):  # pipeline: a stage takes micro-batch j when it is free and the stage before is done
+        for j in range(n_micro):
+            start[s, j] = max(start[s - 1, j] + stage_time[s - 1, j] if s else 0,
+                              start[s, j - 1] + stage_time[s, j - 1] if j else 0)
+    makespan = int(start[-1, -1] + stage_time[-1, -1])
+    layer_start = start[:, :, None] + np.cumsum(layer_time, axis=2) - layer_time  # (pp, micro, L)
+    module_layer_start = np.repeat(layer_start, tp, axis=0).reshape(-1)  # (M * micro * L)
+    seg_start = module_layer_start[(module * n_micro + k) * L + local] + seg_rel
+    hub_begin = module_layer_start[hub_group] + hub_rel_start
+    keep = work > 0
+    busy = np.repeat(stage_time.sum(axis=1), tp)
+    columns = (("module", module), ("channel", channel), ("start", seg_start), ("request", request),
+               ("layer", layer), ("head", head), ("op", op), ("micro", k), ("work", work))
+    seg = {name: a if keep.all() else a[keep] for name, a in columns}  # empty pieces are not segments
+    keys = (seg["module"] * C + seg["channel"]) * np.int64(makespan + 1) + seg["start"]
+    return Timeline(M, C, makespan, seg["module"], seg["channel"], seg["start"], seg["start"] + seg["work"],
+                    seg["request"], seg["layer"], seg["head"], seg["op"], seg["micro"],
+                    module[hs], hub_begin, hub_begin + hub_cycles, request[hs], layer[hs], head[hs],
+                    busy.astype(np.int64), module_layer.sum(axis=(1, 2)).astype(np.int64), exposed, keys)
+
+
+def _hub_reductions(p: Placement, sort, module, request, layer, head, k, local, op, seg_rel, work, n_micro, L, hub):
+    """TCP's HUB reductions: (start relative to the layer, cycles, index of one SV piece) per task.
+
+    A task's partials are ready when its last SV piece ends; the HUB takes tasks in order, one at a time:
+    end_i = max(ready_i, end_(i-1)) + cycles_i, i.e. end_i = S_i + max_(j<=i)(ready_j - S_(j-1)).
+    """
+    empty = np.zeros(0, np.int64)
+    if p.scheme != "tcp":
+        return empty, empty, empty
+    B, H = p.context_tokens.size, p.kv_heads
+    sv = np.flatnonzero(op == SV)
+    task = (((module[sv] * n_micro + k[sv]) * L + local[sv]) * B + request[sv]) * H + head[sv]
+    tasks, first, inverse = np.unique(task, return_index=True, return_inverse=True)
+    ready = np.zeros(tasks.size, np.int64)
+    np.maximum.at(ready, inverse, seg_rel[sv] + work[sv])
+    segments = np.bincount(inverse, (sort(p.dim_start)[sv] == 0).astype(np.int64), minlength=tasks.size)
+    cycles = (segments.astype(np.int64) - 1) * -(-p.head_dim // p.module.banks) * hub
+    group = tasks // (B * H)  # (module, micro, layer): tasks come sorted by group, then request, head
+    done = _exclusive_cumsum_by_group(cycles, group)  # S_(j-1): HUB cycles of the group's earlier tasks
+    x = ready - done
+    rank = np.r_[0, np.cumsum(group[1:] != group[:-1])]
+    big = 4 * (int(np.abs(x).max(initial=0)) + 1)
+    best = np.maximum.accumulate(x + rank * big) - rank * big  # running max that restarts in each group
+    end = done + cycles + best
+    return end - cycles, cycles, sv[first]
+
+
+# --- activation thresholds and admission ----------------------------------------------------------------
+def tcp_active_channels(module: Module, head_dim: int, tokens, op: str) -> tuple[np.ndarray, np.ndarray]:
+    """For one head of `tokens` tokens under TCP: (channels with work, channels whose every tile is full).
+
+    Uses the same token/dim splits as `place`. A channel is fully active when it holds at least one whole
+    tile (every bank, or every MAC lane, has a token).
+    """
+    check_choice("op", op, OPS)
+    head_dim = check_int("head_dim", head_dim, 1)
+    tokens = np.atleast_1d(np.asarray(tokens, np.int64))
+    if op == "qk":
+        start, stop = _split(tokens, module.banks, module.channels)
+        tile = module.banks
+    else:
+        groups, segments = sv_grid(module, head_dim)
+        seg0, seg1 = _split(tokens, module.mac_lanes, segments)
+        start, stop = np.repeat(seg0, groups, axis=1), np.repeat(seg1, groups, axis=1)
+        tile = module.mac_lanes
+    held = stop - start
+    return (held > 0).sum(axis=1), (held >= tile).sum(axis=1)
+
+
+def full_activation_tokens(module: Module, head_dim: int, op: str, limit: int = 1 << 16) -> int:
+    """Smallest token count at which TCP keeps every channel of the module fully active for `op`."""
+    tokens = np.arange(1, check_int("limit", limit, 1) + 1)
+    _, full = tcp_active_channels(module, head_dim, tokens, op)
+    hit = np.flatnonzero(full == module.channels)
+    if not hit.size:
+        raise ValueError(f"limit must reach full activation for {op}; no token count up to {limit} does")
+    return int(tokens[hit[0]])
+
+
+def max_batch(system: System, model: LLM, context_tokens, scheme: str = "tcp", tp: int = 1, pp: int = 1,
+              weights_in_pim: bool = False) -> int:
+    """Largest prefix of the requests (in order) that fits; 0 if not even the first does.
+
+    Placement is monotone in the prefix (earlier pieces never move), so bisection finds it.
+    """
+    _check_system(system, model, scheme, tp, pp)
+    context = model.check_context(context_tokens)
+
+    def fits(n: int) -> bool:
+        try:
+            place(system, model, context[:n], scheme, tp, pp, weights_in_pim)
+        except CapacityError:
+            return False
+        return True
+
+    low, high = 0, context.size
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if fits(mid) else (low, mid - 1)
+    return low
+
+
+def admit(system: System, model: LLM, context_tokens, tp: int = 1, pp: int = 1,
+          weights_in_pim: bool = False) -> dict[str, int]:
+    """The largest batch (prefix of the requests) that fits under each scheme."""
+    return {scheme: max_batch(system, model, context_tokens, scheme, tp, pp, weights_in_pim) for scheme in SCHEMES}
+
+
+__all__ = [
+    "SCHEMES", "POLICIES", "OPS", "TileCost", "PeakRateCost", "EngineCost", "engine_available", "default_cost",
+    "tile_cycles", "sv_grid", "kv_rows", "CapacityError", "Placement", "place", "reserved_rows", "Timeline",
+    "Mapping", "map_batch", "tcp_active_channels", "full_activation_tokens", "max_batch", "admit",
+]

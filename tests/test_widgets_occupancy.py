@@ -1,0 +1,68 @@
+"""Tests of the ChannelOccupancy app and its static animated figure (pimlab_widgets.occupancy)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pimlab.figures import fig06
+from pimlab_widgets.occupancy import IDLE, TOY, ChannelOccupancy, occupancy_figure, occupancy_frames, workload_mapping
+
+
+def test_frames_sample_the_timeline():
+    mapping = fig06.fig6_toy().mapping("HFP-TP")
+    data = occupancy_frames(mapping, frames=20, colour_by="request")
+    busy = (data.grid >= 0).sum(axis=(1, 2))
+    assert busy.tolist() == mapping.timeline.active_channels(data.times).tolist()
+    assert set(np.unique(data.grid).tolist()) == {IDLE, 0, 1}
+    assert (data.task[data.grid == IDLE] == -1).all()
+    with pytest.raises(ValueError, match="colour_by must be one of"):
+        occupancy_frames(mapping, colour_by="module")
+
+
+def test_static_figure_animates_with_frames_slider_and_play():
+    data = occupancy_frames(fig06.fig6_toy().mapping("TCP-PP"), frames=12)
+    figure = occupancy_figure(data)
+    assert len(figure.frames) == 12 and len(figure.layout.sliders[0].steps) == 12
+    assert [b.label for b in figure.layout.updatemenus[0].buttons] == ["play", "pause"]
+    assert np.array_equal(figure.frames[3].data[0].z, data.grid[3])
+    assert figure.frames[3].data[1].x[0] == data.times[3]  # the cursor moves with the frame
+
+
+def test_app_steps_in_time_without_mapping_again():
+    app = ChannelOccupancy(frames=10)
+    first = app.data
+    title = app.figure.layout.title.text
+    assert app.set(frame=4) and app.data is first
+    assert app.figure.layout.title.text != title
+    assert app.figure.data[2].x[0] == first.times[4]
+    app.step()
+    assert app.app.controls["frame"].value == 5 and app.figure.data[2].x[0] == first.times[5]
+
+
+def test_app_switches_scheme_and_shows_bad_input_in_the_banner():
+    app = ChannelOccupancy(frames=10, scheme="hfp", tp=2)
+    hfp_z = np.asarray(app.figure.data[1].z, float)
+    assert app.set(scheme="tcp") and not app.error
+    assert not np.allclose(np.asarray(app.figure.data[1].z, float), hfp_z)
+    before = np.asarray(app.figure.data[1].z, float)
+    assert not app.set(tp=3)
+    assert "tp must" in app.error
+    assert np.allclose(np.asarray(app.figure.data[1].z, float), before)  # last good state kept
+    assert not app.set(tp=2, lengths="15360, 10240, 15360, 15360, 15360")
+    assert "does not fit" in app.error and "available" in app.error
+    assert app.set(lengths="15360, 10240") and not app.error
+
+
+def test_app_runs_a_table2_batch_on_a_bigger_system():
+    app = ChannelOccupancy(workload="multifieldqa", modules=4, channels=16, batch=3, seed=1, tp=4, frames=8)
+    assert app.data.grid.shape == (8, 4, 16) and not app.error
+    assert app.set(tp=1) and "PP=4" in app.figure.layout.title.text
+    assert len(app.static().frames) == 8
+
+
+def test_workload_mapping_validates():
+    with pytest.raises(ValueError, match="workload must be one of"):
+        workload_mapping("nope", "1", 1, 0, 1, 16, "tcp", 1)
+    with pytest.raises(ValueError, match="context lengths must be"):
+        workload_mapping(TOY, "12, x", 1, 0, 1, 16, "tcp", 2)

@@ -1,0 +1,345 @@
+"""ChannelOccupancy: which task each PIM channel runs over one decode step, HFP vs TCP under TP / PP (Fig. 6).
+
+Left: the modules x channels grid at one instant, coloured by request, head or layer (grey: idle).
+Right: every channel over time (the Gantt chart of Fig. 6 as an image) with a cursor at that instant.
+`occupancy_figure` is the static animated version (frames, play button, slider); `ChannelOccupancy` the
+live app (controls, play / step / time slider). Tasks are labelled R(request, head, layer), 1-based as
+in the paper.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pimlab.figures.fig06 import TOY_CONTEXT, TOY_MODEL, TOY_SYSTEM, Fig6Data, Fig6Thresholds
+from pimlab.hardware import Module, System
+from pimlab.mapping import EngineCost, Mapping, PeakRateCost, map_batch
+from pimlab.validate import check_choice, check_int
+from pimlab.workloads import DATASETS, dataset_named
+from pimlab_widgets.app import LiveApp, apply_figure
+from pimlab_widgets.controls import STYLE
+
+COLOUR_BY = ("request", "head", "layer")
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+           "#7f7f7f")
+OP_NAMES = ("QK^T", "SV")
+IDLE = -1  # colour id of an idle channel (no NaN: widget messages must be valid JSON)
+IDLE_COLOUR = "#e5e5e5"
+TOY = "toy (Fig. 6a)"
+WORKLOADS = (TOY,) + tuple(d.name for d in DATASETS)
+COSTS = ("peak rate", "engine static", "engine dcs")
+
+
+@dataclass(frozen=True)
+class OccupancyFrames:
+    """Sampled occupancy of a mapping: colour ids per (time, module, channel), IDLE (-1) where idle."""
+
+    label: str
+    times: np.ndarray  # cycles
+    grid: np.ndarray  # (times, modules, channels) colour id or IDLE
+    task: np.ndarray  # (times, modules, channels, 4): request, head, layer, op (1-based task ids; -1 idle)
+    colours: int
+    colour_by: str
+    makespan_cycles: int
+    utilization: float
+    active_fraction: float
+    bubble_fraction: float
+    reduction_cycles: int
+
+
+def occupancy_frames(mapping: Mapping, frames: int = 60, colour_by: str = "request",
+                     label: str = "") -> OccupancyFrames:
+    """Sample the mapping's timeline at `frames` instants (bin centres over the step)."""
+    frames = check_int("frames", frames, 2, 1000)
+    check_choice("colour_by", colour_by, COLOUR_BY)
+    t = mapping.timeline
+    times = ((np.arange(frames) + 0.5) * t.makespan_cycles / frames).astype(np.int64)
+    index = t.occupancy(times)
+    busy = index >= 0
+    safe = np.where(busy, index, 0)
+    fields = {"request": t.request, "head": t.head, "layer": t.layer}
+    grid = np.where(busy, fields[colour_by][safe], IDLE)
+    task = np.stack([t.request[safe] + 1, t.head[safe] + 1, t.layer[safe] + 1, t.op[safe]], axis=-1)
+    task[~busy] = -1
+    p = mapping.placement
+    colours = {"request": p.context_tokens.size, "head": p.kv_heads, "layer": p.layers}[colour_by]
+    return OccupancyFrames(label, times, grid, task, colours, colour_by, t.makespan_cycles, t.utilization,
+                           t.active_fraction, t.bubble_fraction, t.reduction_cycles)
+
+
+def _colourscale(n: int) -> list:
+    """Grey for IDLE, then one palette colour per id 0 .. n-1 (use with zmin=-1.5, zmax=n-0.5)."""
+    bands = [IDLE_COLOUR] + [PALETTE[i % len(PALETTE)] for i in range(n)]
+    scale = []
+    for i, colour in enumerate(bands):
+        scale += [[i / len(bands), colour], [(i + 1) / len(bands), colour]]
+    return scale
+
+
+def _frame_title(data: OccupancyFrames, i: int) -> str:
+    busy = int((data.grid[i] >= 0).sum())
+    return (f"{data.label}  t = {int(data.times[i])} / {data.makespan_cycles} cycles: {busy} of "
+            f"{data.grid[i].size} channels busy")
+
+
+def _summary(data: OccupancyFrames) -> str:
+    return (f"colour: {data.colour_by} (grey: idle). utilization {data.utilization:.1%}, active while working "
+            f"{data.active_fraction:.1%}, pipeline bubbles {data.bubble_fraction:.1%}, HUB reduction "
+            f"{data.reduction_cycles} cycles")
+
+
+def _grid_trace(data: OccupancyFrames, i: int) -> go.Heatmap:
+    n = max(data.colours, 1)
+    return go.Heatmap(z=data.grid[i], customdata=data.task[i], zmin=IDLE - 0.5, zmax=n - 0.5,
+                      colorscale=_colourscale(n), showscale=False, xgap=1, ygap=1,
+                      hovertemplate="module %{y} channel %{x}<br>R(%{customdata[0]},%{customdata[1]},"
+                                    "%{customdata[2]}) op %{customdata[3]} (0 QK^T, 1 SV)<extra></extra>")
+
+
+def _cursor(data: OccupancyFrames, i: int) -> go.Scatter:
+    rows = data.grid.shape[1] * data.grid.shape[2]
+    return go.Scatter(x=[data.times[i]] * 2, y=[-0.5, rows - 0.5], mode="lines", line=dict(color="black", width=2),
+                      hoverinfo="skip", showlegend=False)
+
+
+def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
+    modules, channels = data.grid.shape[1:]
+    figure = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65], horizontal_spacing=0.08,
+                           subplot_titles=("modules x channels now", "every channel over the step"))
+    figure.add_trace(_grid_trace(data, i), 1, 1)
+    gantt = data.grid.reshape(data.times.size, modules * channels).T
+    n = max(data.colours, 1)
+    figure.add_trace(go.Heatmap(z=gantt, x=data.times, zmin=IDLE - 0.5, zmax=n - 0.5, colorscale=_colourscale(n),
+                                showscale=False, hovertemplate="row %{y}, t %{x}: " + data.colour_by
+                                + " %{z}<extra></extra>"), 1, 2)
+    figure.add_trace(_cursor(data, i), 1, 2)
+    figure.update_xaxes(title_text="channel", row=1, col=1, dtick=max(1, channels // 8))
+    figure.update_yaxes(title_text="module", row=1, col=1, autorange="reversed", dtick=max(1, modules // 8))
+    figure.update_xaxes(title_text="cycles", row=1, col=2)
+    figure.update_yaxes(title_text="row = module x channels + channel", row=1, col=2, autorange="reversed")
+    figure.update_layout(
+        title=_frame_title(data, i), height=430, margin=dict(t=80, b=100, l=60, r=20),
+        plot_bgcolor="#eeeeee",
+        annotations=list(figure.layout.annotations) + [dict(
+            x=0, y=-0.3, xref="paper", yref="paper", showarrow=False, xanchor="left",
+            text=_summary(data))])
+    return figure
+
+
+def occupancy_figure(data: OccupancyFrames) -> go.Figure:
+    """Static animated figure: one frame per sampled instant, a play button and a time slider."""
+    figure = _base_figure(data, 0)
+    figure.frames = [go.Frame(name=str(i), data=[_grid_trace(data, i), _cursor(data, i)], traces=[0, 2],
+                              layout=dict(title=_frame_title(data, i))) for i in range(data.times.size)]
+    step = dict(frame=dict(duration=150, redraw=True), mode="immediate", transition=dict(duration=0))
+    figure.update_layout(
+        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.12, xanchor="left", yanchor="top",
+                          buttons=[dict(label="play", method="animate", args=[None, dict(fromcurrent=True, **step)]),
+                                   dict(label="pause", method="animate",
+                                        args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
+        sliders=[dict(active=0, x=0.12, y=-0.08, len=0.88, currentvalue=dict(prefix="cycle "),
+                      steps=[dict(label=str(int(t)), method="animate", args=[[str(i)], step])
+                             for i, t in enumerate(data.times)])])
+    return figure
+
+
+def frame_figure(data: OccupancyFrames, frame: int) -> go.Figure:
+    """The figure at one sampled instant (no animation frames): what the live app shows."""
+    return _base_figure(data, check_int("frame", frame, 0, data.times.size - 1))
+
+
+def utilization_figure(data: Fig6Data) -> go.Figure:
+    """Bars per (scheme, parallelism): utilization, channels active while working, pipeline bubbles."""
+    figure = go.Figure()
+    for values, name, colour in ((data.utilization, "channel utilization", "#1f77b4"),
+                                 (data.active_fraction, "active while the stage works", "#2ca02c"),
+                                 (data.bubble_fraction, "pipeline bubbles", "#d62728")):
+        figure.add_bar(x=list(data.labels), y=values, name=name, marker_color=colour,
+                       text=[f"{v:.0%}" for v in values], textposition="outside")
+    figure.update_layout(title=f"{data.model} on {data.system}, batch {data.context_tokens.size}", barmode="group",
+                         yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=380, legend=dict(orientation="h"))
+    return figure
+
+
+def thresholds_figure(data: Fig6Thresholds) -> go.Figure:
+    """Channels one head keeps busy against its tokens: TCP's QK^T and SV, and HFP's single channel."""
+    figure = go.Figure()
+    for y, name, colour, dash in ((data.qk_active, "TCP QK^T: channels with tokens", "#1f77b4", "dot"),
+                                  (data.qk_full, "TCP QK^T: fully active", "#1f77b4", None),
+                                  (data.sv_active, "TCP SV: channels with scores", "#ff7f0e", "dot"),
+                                  (data.sv_full, "TCP SV: fully active", "#ff7f0e", None),
+                                  (data.hfp_active, "HFP (one channel per head)", "#7f7f7f", None)):
+        figure.add_scatter(x=data.tokens, y=y, name=name, mode="lines", line=dict(color=colour, dash=dash, shape="hv"))
+    for tokens, label in ((data.qk_full_tokens, "QK^T"), (data.sv_full_tokens, "SV")):
+        figure.add_scatter(x=[tokens, tokens], y=[0, data.channels], mode="lines+text", showlegend=False,
+                           line=dict(color="black", width=1, dash="dash"), textposition="top left",
+                           text=["", f"{label}: all {data.channels} at {tokens} tokens"], hoverinfo="skip")
+    figure.update_layout(title=f"Channel activation of one head ({data.channels} channels, d_h = {data.head_dim})",
+                         xaxis=dict(title="tokens of the head", type="log"), yaxis=dict(title="active channels"),
+                         height=400, legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+# --- live app ------------------------------------------------------------------------------------------------
+def _lengths(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"context lengths must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"context lengths must list at least one integer, got {text!r}")
+    return values
+
+
+def _cost(name: str, module: Module):
+    check_choice("cost", name, COSTS)
+    if name == "peak rate":
+        return PeakRateCost(module), "static"
+    return EngineCost(module), name.split()[1]
+
+
+@lru_cache(maxsize=32)
+def workload_mapping(workload: str, lengths: str, batch: int, seed: int, modules: int, channels: int, scheme: str,
+                     tp: int, cost: str = "peak rate") -> Mapping:
+    """The mapping the app shows (cached: moving the time slider does not map again).
+
+    The toy uses Fig. 6(a)'s system and model with `lengths`; a Table II workload samples `batch` requests
+    with `seed` onto `modules` AiM modules of `channels` channels x 16 banks.
+    """
+    check_choice("workload", workload, WORKLOADS)
+    if workload == TOY:
+        system, model, context = TOY_SYSTEM, TOY_MODEL, _lengths(lengths)
+    else:
+        dataset = dataset_named(workload)
+        channels = check_int("channels", channels, 1, 64, power_of_two=True)
+        system = System(f"{modules} x {channels}-channel AiM", "pim-only", Module(channels=channels),
+                        modules=check_int("modules", modules, 1, 256))
+        model, context = dataset.model, dataset.sample(check_int("batch", batch, 1, 4096), seed)
+    tp = check_int("tp", tp, 1, system.modules)
+    if system.modules % tp:
+        raise ValueError(f"tp must divide the {system.modules} modules, got {tp}")
+    tile_cost, policy = _cost(cost, system.module)
+    return map_batch(system, model, context, scheme, tp, system.modules // tp, cost=tile_cost, policy=policy)
+
+
+def show_frame(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> None:
+    """Move a drawn figure to another instant of the same data: only the grid, the cursor and the title."""
+    grid, cursor = _grid_trace(data, frame), _cursor(data, frame)
+    with target.batch_update():
+        target.data[0].z, target.data[0].customdata = grid.z, grid.customdata
+        target.data[2].x = cursor.x
+        target.layout.title.text = _frame_title(data, frame)
+
+
+def show_data(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> None:
+    """Show new data of the same grid shape in a drawn figure: update arrays, colours and texts in place."""
+    modules, channels = data.grid.shape[1:]
+    n = max(data.colours, 1)
+    with target.batch_update():
+        for trace in target.data[:2]:
+            trace.colorscale, trace.zmax = _colourscale(n), n - 0.5
+        target.data[1].z = data.grid.reshape(data.times.size, modules * channels).T
+        target.data[1].x = data.times
+        target.data[1].hovertemplate = "row %{y}, t %{x}: " + data.colour_by + " %{z}<extra></extra>"
+        target.layout.annotations[-1].text = _summary(data)
+        show_frame(target, data, frame)
+
+
+class _FrameApp(LiveApp):
+    """A LiveApp that redraws only what moves when the time step changes (same sampled data)."""
+
+    def refresh(self) -> bool:
+        with self.banner.guard():
+            data = self.compute(**self.values)
+            if data[0] is self.data[0]:
+                show_frame(self.figure, *data)
+            elif data[0].grid.shape == self.data[0].grid.shape:
+                show_data(self.figure, *data)
+            else:
+                apply_figure(self.figure, self.draw(data))
+            self.data = data
+            return True
+        return False
+
+
+class ChannelOccupancy:
+    """Live app: workload, system, scheme, TP (PP = modules / TP), colour, and a played / stepped time slider."""
+
+    def __init__(self, workload: str = TOY, lengths: str = ", ".join(map(str, TOY_CONTEXT)), batch: int = 8,
+                 seed: int = 0, modules: int = 8, channels: int = 16, scheme: str = "tcp", tp: int = 2,
+                 colour_by: str = "request", cost: str = "peak rate", frames: int = 60):
+        self.frames = check_int("frames", frames, 2, 1000)
+        self._sampled: dict = {}
+        text = dict(style=STYLE, layout=widgets.Layout(width="190px"))
+        controls = {
+            "workload": widgets.Dropdown(options=WORKLOADS, value=workload, description="workload", style=STYLE),
+            "lengths": widgets.Text(value=lengths, description="toy lengths", style=STYLE),
+            "batch": widgets.BoundedIntText(value=batch, min=1, max=4096, description="batch", **text),
+            "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed", **text),
+            "modules": widgets.BoundedIntText(value=modules, min=1, max=256, description="modules", **text),
+            "channels": widgets.Dropdown(options=[4, 8, 16, 32], value=channels, description="channels", **text),
+            "scheme": widgets.ToggleButtons(options=[("HFP", "hfp"), ("TCP", "tcp")], value=scheme,
+                                            description="scheme", style=STYLE),
+            "tp": widgets.BoundedIntText(value=tp, min=1, max=256, description="TP (PP = modules/TP)", **text),
+            "colour_by": widgets.Dropdown(options=COLOUR_BY, value=colour_by, description="colour", **text),
+            "cost": widgets.Dropdown(options=COSTS, value=cost, description="tile cost", **text),
+            "frame": widgets.IntSlider(value=0, min=0, max=self.frames - 1, description="time step", style=STYLE),
+        }
+        self.play = widgets.Play(value=0, min=0, max=self.frames - 1, interval=250, description="play")
+        widgets.jslink((self.play, "value"), (controls["frame"], "value"))
+        self.step_button = widgets.Button(description="step", layout=widgets.Layout(width="70px"))
+        self.step_button.on_click(lambda _: self.step())
+        self.app = _FrameApp(controls, self._compute, self._draw,
+                             footer=widgets.HBox([self.play, self.step_button]))
+        self.widget = self.app.widget
+
+    def _compute(self, workload, lengths, batch, seed, modules, channels, scheme, tp, colour_by, cost, frame):
+        key = (workload, lengths, batch, seed, modules, channels, scheme, tp, cost, colour_by)
+        if key not in self._sampled:  # moving the time slider only redraws
+            mapping = workload_mapping(*key[:-1])
+            label = f"{scheme.upper()} TP={mapping.tp} PP={mapping.pp}"
+            self._sampled = {key: occupancy_frames(mapping, self.frames, colour_by, label)}
+        return self._sampled[key], frame
+
+    @staticmethod
+    def _draw(data) -> go.Figure:
+        frames, frame = data
+        return frame_figure(frames, frame)
+
+    @property
+    def data(self) -> OccupancyFrames:
+        return self.app.data[0]
+
+    @property
+    def error(self) -> str:
+        return self.app.error
+
+    @property
+    def figure(self) -> go.FigureWidget:
+        return self.app.figure
+
+    def set(self, **values) -> bool:
+        return self.app.set(**values)
+
+    def step(self) -> None:
+        """Advance the time slider one sampled instant (wrapping)."""
+        slider = self.app.controls["frame"]
+        slider.value = (slider.value + 1) % self.frames
+
+    def static(self) -> go.Figure:
+        """The current mapping as a static animated figure."""
+        return occupancy_figure(self.data)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+__all__ = ["ChannelOccupancy", "OccupancyFrames", "occupancy_frames", "occupancy_figure", "frame_figure",
+           "workload_mapping", "utilization_figure", "thresholds_figure", "COLOUR_BY", "WORKLOADS"]
