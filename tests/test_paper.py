@@ -14,12 +14,19 @@ def test_entries_are_complete_and_unique():
     assert len({n.key for n in numbers}) == len(numbers)
     for n in numbers:
         assert n.quote and n.figure and n.unit and n.tolerance_why, n.key
-        assert n.tolerance >= 0 and n.source in ("Q", "O")
+        assert n.tolerance >= 0 and n.source in ("Q", "O") and n.bound in ("value", "upper")
 
 
 def test_within_uses_the_stated_tolerance():
     n = paper.FIG8_STATIC_MAC_UTIL_D128
     assert n.within(n.value + n.tolerance) and not n.within(n.value + n.tolerance + 0.01)
+
+
+def test_upper_bounds_accept_anything_below():
+    n = paper.DPA_DISPATCHER_BUDGET_KB
+    assert n.bound == "upper" and n.within(0) and n.within(17.4) and n.within(200)
+    assert not n.within(200.5) and not n.within(-1)
+    assert paper.TCP_SV_REDUCTION_SHARE.within(0.05) and not paper.TCP_SV_REDUCTION_SHARE.within(0.3)
 
 
 def test_lookup():

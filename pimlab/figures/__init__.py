@@ -1,24 +1,22 @@
 """One module per figure of the paper: a function returning plain data, and the figure's scorecard.
 
-Notebooks, the CLI and the tests all read figures through here. Each module names its `FIGURE` id and
-has `scorecard()`, which returns `pimlab.reproduce.Record`s comparing pimlab with `pimlab.paper`.
+Notebooks, the CLI and the tests all read figures through here. Each module names its `FIGURE` id,
+exports its public names in `__all__`, and has `scorecard()`, which returns `pimlab.reproduce.Record`s
+comparing pimlab with `pimlab.paper`. The package re-exports every public name (`pimlab.figures.fig2`)
+except one that equals its module's name: `pimlab.figures.fig19` stays the module, so its function is
+`from pimlab.figures.fig19 import fig19`.
 """
 
 from __future__ import annotations
 
-from pimlab.figures import fig02, fig06, fig07, fig08, fig09, fig10, fig18, fig19, table04
-from pimlab.figures.fig02 import *  # noqa: F403
-from pimlab.figures.fig06 import *  # noqa: F403
-from pimlab.figures.fig07 import *  # noqa: F403
-from pimlab.figures.fig08 import *  # noqa: F403
-from pimlab.figures.fig09 import *  # noqa: F403
-from pimlab.figures.fig10 import *  # noqa: F403
-from pimlab.figures.fig18 import *  # noqa: F403
-from pimlab.figures.fig19 import *  # noqa: F403
-from pimlab.figures.table04 import *  # noqa: F403
+import importlib
+
 from pimlab.reproduce import Record
 
-MODULES = (table04, fig02, fig06, fig07, fig08, fig09, fig10, fig18, fig19)
+_MODULE_NAMES = ("table04", "fig02", "fig06", "fig07", "fig08", "fig09", "fig10", "fig18", "fig19")
+MODULES = tuple(importlib.import_module(f"{__name__}.{name}") for name in _MODULE_NAMES)
+for _module in MODULES:
+    globals().update({name: getattr(_module, name) for name in _module.__all__ if name not in _MODULE_NAMES})
 
 
 def figure_ids() -> list[str]:
