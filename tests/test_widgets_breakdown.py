@@ -1,0 +1,139 @@
+"""Breakdown bars and utilization lines (Figs. 8, 9, 18): drawn from the figure data; apps accept and reject input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from pimlab.figures.fig08 import fig8
+from pimlab.figures.fig09 import fig9
+from pimlab.figures.fig18 import fig18
+from pimlab.hardware import AIM
+from pimlab_widgets.breakdown import (
+    breakdown_figure,
+    fig8_app,
+    fig8_figure,
+    fig9_app,
+    fig9_figure,
+    fig18_app,
+    fig18_figure,
+    parse_ints,
+)
+
+SMALL8 = dict(dims=(64, 128), min_macs=512)
+SMALL9 = dict(groups=(1, 4), tokens=128)
+
+
+def _bars(figure):
+    return [t for t in figure.data if t.type == "bar"]
+
+
+def _stack_heights(figure) -> np.ndarray:
+    return np.sum([np.asarray(b.y, dtype=float) for b in _bars(figure)], axis=0)
+
+
+def test_parse_ints():
+    assert parse_ints("dims", " 64, 128;256 ") == (64, 128, 256)
+    for bad in ("", "64, x", "1.5"):
+        with pytest.raises(ValueError, match="dims must"):
+            parse_ints("dims", bad)
+
+
+def test_breakdown_views_stack_to_the_totals():
+    keys = ("MAC", "Pipeline penalty")
+    cycles = np.array([[[10, 30], [10, 10]], [[20, 60], [20, 20]]])  # [group, variant, key]
+    util = cycles[..., 0] / cycles.sum(-1)
+    plain = breakdown_figure(["a", "b"], ("static", "DCS"), keys, cycles, util)
+    assert _stack_heights(plain).tolist() == [40, 20, 80, 40]
+    assert [list(b.x[1]) for b in _bars(plain)][0] == ["static", "DCS", "static", "DCS"]
+    share = breakdown_figure(["a", "b"], ("static", "DCS"), keys, cycles, util, view="% of run")
+    assert np.allclose(_stack_heights(share), 100)
+    per_head = breakdown_figure(["a", "b"], ("static", "DCS"), keys, cycles, util, view="cycles per query head",
+                                per_group=np.array([1, 2]))
+    assert _stack_heights(per_head).tolist() == [40, 20, 40, 20]
+    lines = [t for t in plain.data if t.type == "scatter"]
+    assert [list(t.y) for t in lines] == [[25.0, 25.0], [50.0, 50.0]] and lines[0].yaxis == "y2"
+    with pytest.raises(ValueError, match="view"):
+        breakdown_figure(["a"], ("s",), keys, cycles[:1, :1], util[:1, :1], view="bogus")
+
+
+def test_fig8_bars_are_the_breakdown_of_each_schedule():
+    data = fig8(**SMALL8)
+    figure = fig8_figure(data)
+    heights = _stack_heights(figure).reshape(len(data.dims), 2)
+    assert heights[:, 0].tolist() == data.static_breakdown.sum(axis=1).tolist()
+    assert heights[:, 1].tolist() == data.dcs_breakdown.sum(axis=1).tolist()
+    dt_gbuf = next(b for b in _bars(figure) if b.name == "DT-GBuf")
+    assert list(dt_gbuf.y)[1::2] == data.dcs_breakdown[:, data.keys.index("DT-GBuf")].tolist()
+    static_line = next(t for t in figure.data if t.name == "MAC utilization, static")
+    assert np.allclose(static_line.y, 100 * data.static_utilization, atol=0.01)
+
+
+def test_fig9_variants_map_to_reuse_and_policy():
+    data = fig9(**SMALL9)
+    figure = fig9_figure(data)
+    dt_gbuf = np.asarray(next(b for b in _bars(figure) if b.name == "DT-GBuf").y).reshape(len(data.groups), 4)
+    part = data.part("DT-GBuf")  # [g, reuse, policy]
+    assert dt_gbuf[:, 0].tolist() == part[:, 0, 0].tolist()  # static
+    assert dt_gbuf[:, 1].tolist() == part[:, 1, 0].tolist()  # static + row reuse
+    assert dt_gbuf[:, 2].tolist() == part[:, 0, 1].tolist()  # DCS
+    assert dt_gbuf[:, 3].tolist() == part[:, 1, 1].tolist()  # DCS + row reuse
+    assert list(_bars(figure)[0].x[0])[::4] == ["MHA", "GQA g=4"]
+
+
+def test_fig18_bars_and_gain_labels():
+    data = fig18(groups=(1, 4), tokens=128)
+    figure = fig18_figure(data)
+    pingpong, dcs = _bars(figure)
+    assert np.allclose(pingpong.y, 100 * data.pingpong_utilization, atol=0.01)
+    assert np.allclose(dcs.y, 100 * data.dcs_utilization, atol=0.01)
+    assert list(dcs.text) == [f"{r:.2f}x" for r in data.dcs_over_pingpong]
+
+
+def _rejects(app, word: str, **bad) -> None:
+    """A bad value is named in the banner, the figure and data stay; putting the good value back clears it."""
+    before, data = app.figure.to_dict(), app.data
+    good = {name: app.controls[name].value for name in bad}
+    assert not app.set(**bad)
+    assert word in app.error
+    assert app.data is data and app.figure.to_dict() == before
+    assert app.set(**good) and app.error == ""
+
+
+def test_fig8_app_accepts_good_and_rejects_bad_input():
+    app = fig8_app(dims="64, 128", min_macs=512)
+    assert app.error == ""
+    assert app.set(dims="128, 256") and app.data[0].dims.tolist() == [128, 256]
+    expected = fig8(dims=(128, 256), min_macs=512)
+    assert app.data[0].static_breakdown.tolist() == expected.static_breakdown.tolist()
+    assert app.set(view="% of run") and np.allclose(_stack_heights(app.figure), 100)
+    _rejects(app, "dim", dims="8, 128")
+    _rejects(app, "dims", dims="many")
+    _rejects(app, "tMODCH", tMODCH=-1)
+    _rejects(app, "obuf_entries", obuf_entries=0)
+    assert app.set(tMODCH=0, dims="128") and app.error == ""
+    # without mode switches the static controller loses less to pipeline penalty
+    assert app.data[0].static_utilization[0] > expected.static_utilization[0]
+
+
+def test_fig9_app_accepts_good_and_rejects_bad_input():
+    app = fig9_app(groups="1, 4", tokens=128)
+    assert app.set(view="cycles per query head")
+    total = app.data[0].total_cycles  # [g, reuse, policy]
+    heights = _stack_heights(app.figure).reshape(2, 4)
+    assert np.allclose(heights[1, 0], total[1, 0, 0] / 4)
+    _rejects(app, "tokens", tokens=5)
+    _rejects(app, "group", groups="0")
+    assert app.set(groups="2") and app.data[0].groups.tolist() == [2]
+
+
+def test_fig18_app_accepts_good_and_rejects_bad_input():
+    app = fig18_app(groups="1, 4", tokens=128)
+    assert app.set(gbuf_entries=16)
+    assert app.data.gbuf_entries == 16
+    expected = fig18(groups=(1, 4), tokens=128, module=dataclasses.replace(AIM, gbuf_entries=16))
+    assert app.data.dcs_over_pingpong.tolist() == expected.dcs_over_pingpong.tolist()
+    _rejects(app, "obuf_entries", obuf_entries=1)
+    _rejects(app, "gbuf_entries", gbuf_entries=0)

@@ -1,0 +1,164 @@
+"""The Fig. 7 timeline builder and step-through app: drawn from the traces, state per cycle, bad knobs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pimlab.figures.fig07 import fig7
+from pimlab.isa import Kind
+from pimlab_widgets.pipeline import NOW_TRACE, PipelineStepper, command_label, fig7_figure, state_html, timeline_figure
+
+
+@pytest.fixture(scope="module")
+def app() -> PipelineStepper:
+    return PipelineStepper()
+
+
+def _bars(figure, panel: int):
+    axis = "x" if panel == 0 else f"x{panel + 1}"
+    return [t for t in figure.data if t.type == "bar" and t.xaxis == axis]
+
+
+def _now(app: PipelineStepper):
+    return [t for t in app.figure.data if t.name == NOW_TRACE]
+
+
+def _static_closed_form(tCCDS, t_wr_inp, t_mac, t_rd_out):
+    """figures.md section 3: W W W (c apart), t_WR, M M M, t_MAC, R, t_RD, M M M, t_MAC, R, t_RD."""
+    return 6 * tCCDS + t_wr_inp + 2 * t_mac + 2 * t_rd_out
+
+
+def test_command_labels_follow_fig7_names():
+    assert [command_label(k, i) for k, i in ((Kind.WR_INP, 0), (Kind.MAC, 3), (Kind.RD_OUT, 6), (Kind.ACT, 12))] == [
+        "W0", "M3", "R6", "ACT12"]
+
+
+def test_every_command_is_a_bar_from_issue_to_done():
+    data = fig7()
+    figure = timeline_figure([data.static, data.dcs])
+    for panel, trace in enumerate((data.static, data.dcs)):
+        bars = _bars(figure, panel)
+        base = np.concatenate([b.base for b in bars])
+        width = np.concatenate([b.x for b in bars])
+        names = sum((list(b.y) for b in bars), [])
+        order = np.argsort([int(n[1:]) for n in names])
+        rows = trace.of_commands()
+        assert base[order].tolist() == trace.issue[rows].tolist()
+        assert (base + width)[order].tolist() == trace.done[rows].tolist()
+    assert figure.layout.annotations[0].text.endswith(f"{data.static_cycles} cycles")
+    assert figure.layout.annotations[1].text.endswith(f"{data.dcs_cycles} cycles")
+
+
+def test_static_figure_has_one_frame_per_cycle_with_the_cursor_there():
+    data = fig7()
+    figure = fig7_figure(data)
+    end = max(data.static_cycles, data.dcs_cycles)
+    assert len(figure.frames) == end + 1
+    for cycle in (0, 4, end):
+        frame = figure.frames[cycle]
+        assert frame.layout.shapes[0].x0 == cycle and frame.layout.shapes[1].x0 == cycle
+        issued = np.flatnonzero(data.dcs.issue == cycle)
+        assert len(frame.data[1].y) == len(issued)
+
+
+def test_state_at_every_cycle_matches_the_trace(app):
+    data = app.data
+    bars = [t.to_plotly_json() for t in app.figure.data if t.type == "bar"]
+    for cycle in range(app.end_cycle + 1):
+        app.go(cycle)
+        assert app.cycle == cycle
+        assert app.state() == data.dcs.state_at(cycle)
+        assert app.figure.layout.shapes[0].x0 == cycle and app.figure.layout.shapes[1].x1 == cycle + 1
+        for marker, trace in zip(_now(app), (data.static, data.dcs)):
+            now = trace.issue == cycle
+            assert list(marker.y) == [
+                command_label(k, i) for k, i in zip(trace.kind[now], trace.id[now])]
+        for issued in data.dcs.state_at(cycle)["issued"]:
+            assert f"<b>{command_label(Kind[issued['kind']], issued['id'])}</b>" in app.panel.value
+    assert [t.to_plotly_json() for t in app.figure.data if t.type == "bar"] == bars  # a step redraws no bar
+    app.go(0)
+
+
+def test_panel_says_why_m3_issues_early():
+    data = fig7()
+    m3 = int(np.flatnonzero(data.dcs.id == 3)[0])
+    w0_done = int(data.dcs.done[data.dcs.id == 0][0])
+    assert data.dcs.issue[m3] == w0_done  # M3 issues the cycle W0 completes (before W2 does)
+    text = state_html(data.dcs, w0_done, others=[data.static])
+    assert "<b>M3</b>" in text and "data dependency: waited for W0" in text
+    assert "GBuf 0" in text and "D-Table" in text and "S-Table" in text
+
+
+def test_play_and_step_buttons_move_the_cursor(app):
+    app.play.value = 5
+    assert app.cycle == 5 and app.figure.layout.shapes[0].x0 == 5
+    app.forward.click()
+    assert app.cycle == 6
+    app.back.click()
+    app.back.click()
+    assert app.cycle == 4
+    app.go(10_000)
+    assert app.cycle == app.end_cycle
+    app.go(0)
+
+
+def test_good_knobs_reschedule_and_redraw():
+    app = PipelineStepper()
+    knobs = dict(tCCDS=2, t_wr_inp=5, t_mac=2, t_rd_out=6)
+    assert app.set(**knobs) and app.error == ""
+    expected = fig7(**knobs)
+    assert app.data.static_cycles == expected.static_cycles == _static_closed_form(**knobs)
+    assert app.data.dcs_cycles == expected.dcs_cycles
+    assert app.slider.max == app.play.max == max(expected.static_cycles, expected.dcs_cycles)
+    assert app.figure.layout.annotations[1].text.endswith(f"{expected.dcs_cycles} cycles")
+
+
+def test_cursor_is_clipped_when_the_run_gets_shorter():
+    app = PipelineStepper()
+    app.go(app.end_cycle)
+    assert app.set(t_rd_out=2)
+    assert app.cycle == app.end_cycle == max(app.data.static_cycles, app.data.dcs_cycles)
+    assert app.figure.layout.shapes[0].x0 == app.cycle
+
+
+@pytest.mark.parametrize("knob, value, word", [("t_mac", 0, "t_mac"), ("tCCDS", 0, "tCCDS"),
+                                               ("t_rd_out", 1000, "t_rd_out"), ("obuf_entries", 0, "obuf_entries")])
+def test_bad_knob_shows_in_banner_and_keeps_the_schedule(knob, value, word):
+    app = PipelineStepper()
+    app.go(7)
+    before, data, good = app.figure.to_dict(), app.data, app.values[knob]
+    assert not app.set(**{knob: value})
+    assert word in app.error and str(value) in app.error
+    assert app.banner.widget.layout.display is None
+    assert app.data is data and app.figure.to_dict() == before
+    app.go(8)  # the cursor still works on the last good schedule
+    assert app.state() == data.dcs.state_at(8)
+    assert app.set(**{knob: good}) and app.error == ""
+
+
+@settings(max_examples=25, deadline=None)
+@given(tCCDS=st.integers(1, 3), wr=st.integers(0, 6), mac=st.integers(0, 4), rd=st.integers(0, 10),
+       obuf_entries=st.integers(1, 3), at=st.floats(0, 1))
+def test_any_good_knobs_give_the_traces_state(tCCDS, wr, mac, rd, obuf_entries, at):
+    # execution times of at least tCCDS: the regime where figures.md's closed form holds
+    t_wr_inp, t_mac, t_rd_out = tCCDS + wr, tCCDS + mac, tCCDS + rd
+    app = _shared()
+    knobs = dict(tCCDS=tCCDS, t_wr_inp=t_wr_inp, t_mac=t_mac, t_rd_out=t_rd_out, obuf_entries=obuf_entries)
+    assert app.set(**knobs), app.error
+    assert app.data.static_cycles == _static_closed_form(tCCDS, t_wr_inp, t_mac, t_rd_out)
+    assert app.data.dcs_cycles <= app.data.static_cycles
+    cycle = int(at * app.end_cycle)
+    app.go(cycle)
+    assert app.state() == fig7(**knobs).dcs.state_at(cycle)
+
+
+_APP: list[PipelineStepper] = []
+
+
+def _shared() -> PipelineStepper:
+    if not _APP:
+        _APP.append(PipelineStepper())
+    return _APP[0]

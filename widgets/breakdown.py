@@ -1,0 +1,251 @@
+"""Latency-breakdown bars with MAC utilization (Figs. 8 and 9) and ping-pong vs DCS utilization (Fig. 18).
+
+`breakdown_figure` stacks the Fig. 8 categories (MAC, ACT/PRE, REF, DT-GBuf, DT-OutReg, pipeline penalty) for
+every (group, variant) bar and draws each variant's MAC utilization as a line on a second axis. The apps
+recompute through pimlab.figures with a cache per point, so redrawing or dropping points is instant and
+only a changed model input re-simulates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+
+from pimlab.figures.fig08 import Fig8Data, fig8
+from pimlab.figures.fig09 import Fig9Data, fig9
+from pimlab.figures.fig18 import Fig18Data, fig18
+from pimlab.hardware import AIM, AIM_TIMING, aim_engine
+from pimlab.validate import check_choice
+from pimlab_widgets.app import LiveApp
+from pimlab_widgets.controls import STYLE
+
+__all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "fig8_figure", "fig9_figure", "fig18_figure",
+           "fig8_compute", "fig9_compute", "fig18_compute", "fig8_app", "fig9_app", "fig18_app", "parse_ints",
+           "group_label"]
+
+PART_COLORS = {"MAC": "#ff7f0e", "ACT/PRE": "#7f7f7f", "REF": "#d62728", "DT-GBuf": "#1f77b4",
+               "DT-OutReg": "#2ca02c", "Pipeline penalty": "#c5b0d5"}
+VARIANT_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22")
+VIEWS = ("cycles", "cycles per query head", "% of run")
+POLICY_COLORS = {"ping-pong": "#9467bd", "DCS": "#ff7f0e"}
+
+
+def parse_ints(name: str, text) -> tuple[int, ...]:
+    """'64, 128, 256' -> (64, 128, 256); a ValueError names the field and the text otherwise."""
+    if isinstance(text, (list, tuple)):
+        return tuple(text)
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} must name at least one integer, got {text!r}")
+    return values
+
+
+def _box(value: int, description: str, width_px: int) -> widgets.IntText:
+    """An integer field; range checks are pimlab's, so a bad value reaches the banner instead of being clamped."""
+    return widgets.IntText(value=value, description=description, style=STYLE,
+                           layout=widgets.Layout(width=f"{width_px}px"))
+
+
+def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np.ndarray, view: str = "cycles",
+                     per_group: np.ndarray | None = None, title: str = "", group_title: str = "") -> go.Figure:
+    """Stacked breakdown bars on a two-level axis (group, variant) and a MAC-utilization line per variant.
+
+    cycles[group, variant, key]; utilization[group, variant] in 0..1. view: "cycles", "% of run", or
+    "cycles per query head" (cycles divided by `per_group[group]`, e.g. the GQA group size).
+    """
+    check_choice("view", view, VIEWS)
+    cycles = np.asarray(cycles, dtype=float)
+    if view == "% of run":
+        shown = 100 * cycles / np.maximum(cycles.sum(axis=-1, keepdims=True), 1)
+        y_title = "% of the run"
+    elif view == "cycles per query head":
+        scale = np.ones(len(groups)) if per_group is None else np.asarray(per_group, dtype=float)
+        shown = cycles / scale[:, None, None]
+        y_title = "cycles per query head"
+    else:
+        shown, y_title = cycles, "cycles"
+    outer = [str(g) for g in groups for _ in variants]
+    inner = [str(v) for _ in groups for v in variants]
+    figure = go.Figure()
+    for k, key in enumerate(keys):
+        figure.add_trace(go.Bar(x=[outer, inner], y=shown[:, :, k].ravel().tolist(), name=key,
+                                marker_color=PART_COLORS.get(key),
+                                hovertemplate=f"{key}: %{{y:,.4~g}}<extra>%{{x}}</extra>"))
+    for v, variant in enumerate(variants):
+        figure.add_trace(go.Scatter(x=[[str(g) for g in groups], [str(variant)] * len(groups)],
+                                    y=(100 * np.asarray(utilization)[:, v]).round(2).tolist(), yaxis="y2",
+                                    mode="lines+markers", name=f"MAC utilization, {variant}",
+                                    line=dict(color=VARIANT_COLORS[v % len(VARIANT_COLORS)], width=2),
+                                    marker=dict(size=8, symbol="diamond"),
+                                    hovertemplate="MAC utilization %{y:.1f}%<extra>%{x}</extra>"))
+    figure.update_layout(
+        barmode="stack", title=dict(text=title, font=dict(size=14), y=0.97, yanchor="top"), height=520,
+        margin=dict(t=115, b=60), xaxis=dict(title_text=group_title), yaxis=dict(title_text=y_title),
+        legend=dict(orientation="h", x=0, y=1.02, xanchor="left", yanchor="bottom", traceorder="normal"),
+        yaxis2=dict(title_text="MAC utilization (%)", overlaying="y", side="right", range=[0, 100],
+                    tickmode="linear", tick0=0, dtick=20, showgrid=False))
+    return figure
+
+
+# --- Fig. 8 -------------------------------------------------------------------------------------------------------
+
+def fig8_figure(data: Fig8Data, view: str = "cycles") -> go.Figure:
+    """Fig. 8: breakdown and MAC utilization per dimension, static beside DCS."""
+    cycles = np.stack([data.static_breakdown, data.dcs_breakdown], axis=1)
+    util = np.stack([data.static_utilization, data.dcs_utilization], axis=1)
+    mac = data.static_breakdown[:, list(data.keys).index("MAC")]
+    work = f"{mac.min():,}" if mac.min() == mac.max() else f"{mac.min():,}-{mac.max():,}"
+    return breakdown_figure(data.dims.tolist(), ("static", "DCS"), data.keys, cycles, util, view,
+                            title=f"Fig. 8: GEMV latency breakdown ({data.preset} timing, {work} MAC cycles "
+                                  f"per point; DCS with {data.obuf_entries} OBuf entries)",
+                            group_title="matrix dimension d_in = d_out")
+
+
+def _engine(tMODCH: int, refresh: bool):
+    """pimlab's AiM controller timing with the two knobs the apps expose."""
+    return aim_engine(dataclasses.replace(AIM_TIMING, tMODCH=tMODCH, refresh=bool(refresh)))
+
+
+@lru_cache(maxsize=512)
+def _fig8_point(dim: int, obuf_entries: int, min_macs: int, tMODCH: int, refresh: bool) -> Fig8Data:
+    return fig8((dim,), obuf_entries, min_macs, _engine(tMODCH, refresh))
+
+
+def _stack(points):
+    """Join single-point figure data along the first axis of its arrays; other fields come from the first point."""
+    first = points[0]
+    joined = {}
+    for field in dataclasses.fields(first):
+        value = getattr(first, field.name)
+        if isinstance(value, np.ndarray):
+            value = np.concatenate([getattr(p, field.name) for p in points])
+        joined[field.name] = value
+    return type(first)(**joined)
+
+
+def fig8_compute(dims="64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,
+                 refresh: bool = True, view: str = "cycles"):
+    """(Fig. 8 data, view) for the app, from one cached pimlab.figures.fig8 call per dimension."""
+    check_choice("view", view, VIEWS)
+    dims = parse_ints("dims", dims)
+    data = _stack([_fig8_point(d, obuf_entries, min_macs, tMODCH, bool(refresh)) for d in dims])
+    return data, view
+
+
+def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,
+             refresh: bool = True, view: str = "cycles") -> LiveApp:
+    """Dimensions, DCS's OBuf entries, MACs per point, the mode switch tMODCH and refresh drive Fig. 8."""
+    controls = {
+        "dims": widgets.Text(value=dims, description="dimensions", style=STYLE),
+        "obuf_entries": _box(obuf_entries, "DCS OBuf entries", 190),
+        "min_macs": _box(min_macs, "MACs per point", 200),
+        "tMODCH": _box(tMODCH, "tMODCH (cycles)", 190),
+        "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE),
+        "view": widgets.ToggleButtons(options=("cycles", "% of run"), value=view, style=STYLE),
+    }
+    return LiveApp(controls, fig8_compute, lambda data_view: fig8_figure(*data_view))
+
+
+# --- Fig. 9 -------------------------------------------------------------------------------------------------------
+
+FIG9_VARIANTS = ("static", "static RR", "DCS", "DCS RR")  # RR: row-reuse mapping
+
+
+def group_label(group: int) -> str:
+    return "MHA" if int(group) == 1 else f"GQA g={int(group)}"
+
+
+def fig9_figure(data: Fig9Data, view: str = "cycles") -> go.Figure:
+    """Fig. 9: {MHA, GQA g} x {static, DCS} x {no reuse, row reuse} breakdown bars of one KV head."""
+    # breakdown[g, reuse, policy, key] -> variants in the order static, static + reuse, DCS, DCS + reuse
+    cycles = data.breakdown.transpose(0, 2, 1, 3).reshape(len(data.groups), 4, len(data.keys))
+    util = data.utilization.transpose(0, 2, 1).reshape(len(data.groups), 4)
+    return breakdown_figure([group_label(g) for g in data.groups], FIG9_VARIANTS, data.keys, cycles, util, view,
+                            per_group=data.groups,
+                            title=f"Fig. 9: QK^T + SV of one KV head over {data.tokens:,} tokens "
+                                  f"(head dim {data.head_dim}; DCS with {data.obuf_entries} OBuf entries)",
+                            group_title="query heads per KV head; RR = row-reuse mapping")
+
+
+@lru_cache(maxsize=512)
+def _fig9_point(group: int, tokens: int, head_dim: int, obuf_entries: int, tMODCH: int, refresh: bool) -> Fig9Data:
+    return fig9((group,), tokens, head_dim, obuf_entries, _engine(tMODCH, refresh))
+
+
+def fig9_compute(groups="1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, obuf_entries: int = 2,
+                 tMODCH: int = 32, refresh: bool = True, view: str = "cycles"):
+    """(Fig. 9 data, view) for the app, from one cached pimlab.figures.fig9 call per group size."""
+    check_choice("view", view, VIEWS)
+    groups = parse_ints("groups", groups)
+    return _stack([_fig9_point(g, tokens, head_dim, obuf_entries, tMODCH, bool(refresh)) for g in groups]), view
+
+
+def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, obuf_entries: int = 2,
+             tMODCH: int = 32, refresh: bool = True, view: str = "cycles") -> LiveApp:
+    """Group sizes, tokens, head dim, DCS's OBuf entries, tMODCH and refresh drive Fig. 9."""
+    controls = {
+        "groups": widgets.Text(value=groups, description="group sizes g", style=STYLE),
+        "tokens": _box(tokens, "tokens", 170),
+        "head_dim": _box(head_dim, "head dim", 160),
+        "obuf_entries": _box(obuf_entries, "DCS OBuf entries", 190),
+        "tMODCH": _box(tMODCH, "tMODCH (cycles)", 190),
+        "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE),
+        "view": widgets.ToggleButtons(options=VIEWS, value=view, style=STYLE),
+    }
+    return LiveApp(controls, fig9_compute, lambda data_view: fig9_figure(*data_view))
+
+
+# --- Fig. 18 ------------------------------------------------------------------------------------------------------
+
+def fig18_figure(data: Fig18Data) -> go.Figure:
+    """Fig. 18: compute utilization of ping-pong buffering and DCS per attention setting, with DCS's gain."""
+    labels = [group_label(g) for g in data.groups]
+    ratio = data.dcs_over_pingpong
+    figure = go.Figure()
+    for name, util, cycles, text in (("ping-pong", data.pingpong_utilization, data.pingpong_cycles, None),
+                                     ("DCS", data.dcs_utilization, data.dcs_cycles, [f"{r:.2f}x" for r in ratio])):
+        figure.add_trace(go.Bar(x=labels, y=(100 * util).round(2).tolist(), name=name, text=text,
+                                textposition="outside", marker_color=POLICY_COLORS[name],
+                                customdata=np.asarray(cycles).tolist(),
+                                hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + name + "</extra>"))
+    figure.update_layout(
+        barmode="group", height=440, margin=dict(t=70, b=60), legend=dict(orientation="h", y=-0.2),
+        title=dict(font=dict(size=14),
+                   text=f"Fig. 18: attention MAC utilization, same buffer ({data.gbuf_entries} GBuf, "
+                        f"{data.obuf_entries} OBuf entries; ping-pong splits it in two): DCS up to {ratio.max():.2f}x"),
+        yaxis=dict(title_text="compute (MAC) utilization (%)", range=[0, 105]),
+        xaxis=dict(title_text=f"QK^T + SV of one KV head, {data.tokens:,} tokens, row reuse in GQA"))
+    return figure
+
+
+@lru_cache(maxsize=512)
+def _fig18_point(group: int, tokens: int, head_dim: int, gbuf_entries: int, obuf_entries: int) -> Fig18Data:
+    return fig18((group,), tokens, head_dim, obuf_entries, module=dataclasses.replace(AIM, gbuf_entries=gbuf_entries))
+
+
+def fig18_compute(groups="1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, gbuf_entries: int = 64,
+                  obuf_entries: int = 2) -> Fig18Data:
+    """Fig. 18 data for the app, from one cached pimlab.figures.fig18 call per group size."""
+    return _stack([_fig18_point(g, tokens, head_dim, gbuf_entries, obuf_entries)
+                   for g in parse_ints("groups", groups)])
+
+
+def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, gbuf_entries: int = 64,
+              obuf_entries: int = 2) -> LiveApp:
+    """Group sizes, tokens, head dim and the total buffer (GBuf and OBuf entries) drive Fig. 18."""
+    controls = {
+        "groups": widgets.Text(value=groups, description="group sizes g", style=STYLE),
+        "tokens": _box(tokens, "tokens", 170),
+        "head_dim": _box(head_dim, "head dim", 160),
+        "gbuf_entries": _box(gbuf_entries, "GBuf entries", 170),
+        "obuf_entries": _box(obuf_entries, "OBuf entries", 170),
+    }
+    return LiveApp(controls, fig18_compute, fig18_figure)
