@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pimlab.validate import check_int
+from pimlab.validate import check_int, check_named
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,4 @@ MODELS = (LLM_7B_32K, LLM_7B_128K_GQA, LLM_72B_32K, LLM_72B_128K_GQA)
 
 def model_named(name: str) -> LLM:
     """The Table I model called `name`."""
-    for model in MODELS:
-        if model.name == name:
-            return model
-    raise ValueError(f"model must be one of {', '.join(m.name for m in MODELS)}; got {name!r}")
+    return check_named("model", name, MODELS)

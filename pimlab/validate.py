@@ -35,6 +35,14 @@ def check_choice(name: str, value, choices) -> object:
     return value
 
 
+def check_named(what: str, name: str, items):
+    """The item of `items` whose `.name` is `name`."""
+    for item in items:
+        if item.name == name:
+            return item
+    raise ValueError(f"{what} must be one of {', '.join(item.name for item in items)}; got {name!r}")
+
+
 def _range(low, high, low_open: bool = False) -> str:
     left = "(" if low_open else "["
     return f"in {left}{low}, {high}]" if high is not None else (f"> {low}" if low_open else f">= {low}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pimlab.models import LLM, LLM_7B_32K, LLM_7B_128K_GQA
-from pimlab.validate import check_int, check_number
+from pimlab.validate import check_int, check_named, check_number
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,7 @@ DATASETS = (QMSUM, MUSIQUE, MULTIFIELDQA, LOOGLE_SD)
 
 def dataset_named(name: str) -> LengthDistribution:
     """The Table II distribution called `name`."""
-    for dataset in DATASETS:
-        if dataset.name == name:
-            return dataset
-    raise ValueError(f"dataset must be one of {', '.join(d.name for d in DATASETS)}; got {name!r}")
+    return check_named("dataset", name, DATASETS)
 
 
 @dataclass(frozen=True)
