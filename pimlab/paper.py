@@ -61,6 +61,37 @@ IO_INPUT_BUFFER_BYTES = PaperNumber(
     "gbuf_bytes", 2048, "B", "Sec. II-D",
     "limited I/O buffers—2KB input per channel and 4-byte output per bank [AiM_ISSCC]", 0.0, "exact")
 
+WR_INP_TILE_BYTES = PaperNumber(
+    "wr_inp_tile_bytes", 32, "B", "Sec. V-A",
+    "WR-INP writes a 32B tile to a Global Buffer (GBuf) entry", 0.0, "exact")
+RD_OUT_BYTES = PaperNumber(
+    "rd_out_bytes", 32, "B", "Sec. V-A",
+    "RD-OUT drains a 2B result from all 16 banks concurrently (32B in total).", 0.0, "exact")
+MODULE_CHANNELS = PaperNumber(
+    "module_channels", 16, "channels", "Sec. IV-C",
+    "Under a commercial PIM module [AiMX-White-Paper] configuration with 16 channels and 16 banks per channel",
+    0.0, "exact")
+MODULE_BANKS = PaperNumber(
+    "module_banks", 16, "banks", "Sec. IV-C",
+    "Under a commercial PIM module [AiMX-White-Paper] configuration with 16 channels and 16 banks per channel",
+    0.0, "exact")
+CENT_MODULES_7B = PaperNumber(
+    "cent_modules_7b", 8, "modules", "Sec. VIII-A",
+    "CENT [cent], a PIM-only system with 16GB per module ... configuring 128GB for 7B and 512GB for 72B models",
+    0.0, "exact: 128 GB of 16 GB modules")
+CENT_MODULES_72B = PaperNumber(
+    "cent_modules_72b", 32, "modules", "Sec. VIII-A",
+    "CENT [cent], a PIM-only system with 16GB per module ... configuring 128GB for 7B and 512GB for 72B models",
+    0.0, "exact: 512 GB of 16 GB modules")
+NEUPIMS_MODULES_7B = PaperNumber(
+    "neupims_modules_7b", 4, "modules", "Sec. VIII-A",
+    "NeuPIMs [heo2024neupims], a hybrid xPU+PIM system with 32GB per module ... configuring 128GB for 7B",
+    0.0, "exact: 128 GB of 32 GB modules")
+NEUPIMS_MODULES_72B = PaperNumber(
+    "neupims_modules_72b", 16, "modules", "Sec. VIII-A",
+    "NeuPIMs [heo2024neupims], a hybrid xPU+PIM system with 32GB per module ... and 512GB for 72B models",
+    0.0, "exact: 512 GB of 32 GB modules")
+
 # --- Fig. 4: PIM utilization --------------------------------------------------------------------
 FIG4_UTIL_DROP_32K = PaperNumber(
     "fig4_util_drop_32k", 48, "%", "Fig. 4",

@@ -1,4 +1,4 @@
-"""Table IV: the CENT and NeuPIMs module configurations, computed from the hardware model."""
+"""Table IV and the hardware sentences of the paper, computed from the hardware model."""
 
 from __future__ import annotations
 
@@ -11,12 +11,20 @@ __all__: list[str] = []
 
 
 def scorecard() -> list[Record]:
-    """Capacity and internal bandwidth of one module of each system, and the GBuf size."""
+    """Module capacity and bandwidth of each system, deployments, the module's organisation and I/O sizes."""
     return [
         compare(paper.CENT_CAPACITY_GB, CENT.module.capacity_bytes / GiB, "CENT module capacity"),
         compare(paper.CENT_INTERNAL_BW, CENT.module.internal_bandwidth_GBps / 1e3, "CENT internal bandwidth"),
         compare(paper.NEUPIMS_CAPACITY_GB, NEUPIMS.module.capacity_bytes / GiB, "NeuPIMs module capacity"),
         compare(paper.NEUPIMS_INTERNAL_BW, NEUPIMS.module.internal_bandwidth_GBps / 1e3,
                 "NeuPIMs internal bandwidth"),
+        compare(paper.CENT_MODULES_7B, CENT.with_capacity(128).modules, "CENT modules in 128 GB (7B)"),
+        compare(paper.CENT_MODULES_72B, CENT.with_capacity(512).modules, "CENT modules in 512 GB (72B)"),
+        compare(paper.NEUPIMS_MODULES_7B, NEUPIMS.with_capacity(128).modules, "NeuPIMs modules in 128 GB (7B)"),
+        compare(paper.NEUPIMS_MODULES_72B, NEUPIMS.with_capacity(512).modules, "NeuPIMs modules in 512 GB (72B)"),
+        compare(paper.MODULE_CHANNELS, AIM.channels, "channels per module"),
+        compare(paper.MODULE_BANKS, AIM.banks, "banks per channel"),
         compare(paper.IO_INPUT_BUFFER_BYTES, AIM.gbuf_bytes, "GBuf bytes per channel"),
+        compare(paper.WR_INP_TILE_BYTES, AIM.column_bytes, "WR-INP tile bytes"),
+        compare(paper.RD_OUT_BYTES, AIM.banks * AIM.dtype_bytes, "RD-OUT bytes (2 B from every bank)"),
     ]
