@@ -16,12 +16,16 @@ command engine). The timeline lays the pieces out in time: layers in order with 
 TP modules of a stage meet there); under TCP a QK^T phase then an SV phase on every channel, the HUB
 reducing each head's partial sums while the channels run the next head's SV; under PP micro-batches
 pipelined through the stages. It measures channel utilization, pipeline bubbles and the reduction's cost.
+
+Modules of one (layers, heads) shape hold and run the same pieces, so the placement and the timeline keep
+each shape once and expand their per-module columns only when asked: the work grows with the distinct
+shapes (one or two), not with the number of modules.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Protocol
 
 import numpy as np
@@ -186,12 +190,63 @@ def _gib(n_bytes: float) -> str:
 
 
 # --- placement ----------------------------------------------------------------------------------------
+PIECE_COLUMNS = ("request", "layer", "head", "tensor", "channel", "token_start", "token_stop", "dim_start", "dim_stop",
+                 "row_start", "row_stop")
+
+
+class _Expanded:
+    """A per-row column built by its owner's `_column(name)` on first use, then cached."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        value = obj.__dict__[self.name] = obj._column(self.name)
+        return value
+
+
+def _by_module(shape_of_item: np.ndarray, module_shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Items (sorted by shape) repeated for every module of their shape, module by module: (source index, module)."""
+    bounds = _shape_bounds(shape_of_item, module_shape)
+    counts = np.diff(bounds)[module_shape]
+    module = np.repeat(np.arange(module_shape.size), counts)
+    first_out = np.cumsum(counts) - counts
+    source = np.arange(module.size) + (bounds[module_shape] - first_out)[module]
+    return source, module
+
+
+def _shape_bounds(shape_of_item: np.ndarray, module_shape: np.ndarray) -> np.ndarray:
+    """Where each shape's items start and stop in `shape_of_item` (sorted)."""
+    return np.searchsorted(shape_of_item, np.arange(module_shape.max(initial=-1) + 2))
+
+
+def _per_channel(shape: np.ndarray, channel: np.ndarray, values: np.ndarray, module_shape: np.ndarray,
+                 channels: int) -> np.ndarray:
+    """(modules, channels) sums of `values` given once per shape (items with `shape` and `channel`)."""
+    shapes = module_shape.max(initial=-1) + 1
+    per_shape = np.bincount(shape * channels + channel, values, minlength=shapes * channels)
+    return per_shape.astype(np.int64).reshape(shapes, channels)[module_shape]
+
+
+def _from_module_first(owner, name: str, values: np.ndarray, module: np.ndarray) -> np.ndarray:
+    """Shapes count layers and heads from each module's first: add module's first layer (or head) to them."""
+    if name in ("layer", "head"):
+        return values + getattr(owner, f"module_first_{name}")[module]
+    return values
+
+
 @dataclass(frozen=True)
 class Placement:
     """Which module / channel / rows hold which tokens and dims of which (request, layer, KV head).
 
-    One row per piece; `tensor` is K or V; rows [row_start, row_stop) are all-bank rows of the channel
-    (every piece uses all banks: tokens go round-robin over banks for K, dims for V).
+    One row per piece, module by module; `tensor` is K or V; rows [row_start, row_stop) are all-bank rows of
+    the channel (every piece uses all banks: tokens go round-robin over banks for K, dims for V).
+
+    Stored compactly: modules with the same (layers, heads) shape hold the same pieces, so `pieces` holds each
+    shape's pieces once (column "shape"; layers and heads counted from the module's first) and module m uses
+    shape `module_shape[m]`. The per-piece columns (`request`, `channel`, ...) are expanded on first use.
     """
 
     scheme: str
@@ -204,21 +259,38 @@ class Placement:
     kv_heads: int
     context_tokens: np.ndarray  # per request
     reserved_rows: int  # per channel, for the weights
-    request: np.ndarray
-    layer: np.ndarray
-    head: np.ndarray
-    tensor: np.ndarray
-    module_index: np.ndarray
-    channel: np.ndarray
-    token_start: np.ndarray
-    token_stop: np.ndarray
-    dim_start: np.ndarray
-    dim_stop: np.ndarray
-    row_start: np.ndarray
-    row_stop: np.ndarray
+    pieces: dict  # column name (PIECE_COLUMNS and "shape") -> array over the pieces of each distinct shape
+    module_shape: np.ndarray  # per module: index of its shape
+    module_first_layer: np.ndarray  # per module
+    module_first_head: np.ndarray  # per module
+
+    request = _Expanded()
+    layer = _Expanded()
+    head = _Expanded()
+    tensor = _Expanded()
+    module_index = _Expanded()
+    channel = _Expanded()
+    token_start = _Expanded()
+    token_stop = _Expanded()
+    dim_start = _Expanded()
+    dim_stop = _Expanded()
+    row_start = _Expanded()
+    row_stop = _Expanded()
+
+    @cached_property
+    def _expansion(self) -> tuple[np.ndarray, np.ndarray]:
+        return _by_module(self.pieces["shape"], self.module_shape)
+
+    def _column(self, name: str) -> np.ndarray:
+        source, module = self._expansion
+        return module if name == "module_index" else _from_module_first(self, name, self.pieces[name][source], module)
+
+    def expand(self, values: np.ndarray) -> np.ndarray:
+        """Per-piece values given over `pieces` (each shape once) -> over every placed piece, module by module."""
+        return np.asarray(values)[self._expansion[0]]
 
     def __len__(self) -> int:
-        return int(self.request.size)
+        return int(np.diff(_shape_bounds(self.pieces["shape"], self.module_shape))[self.module_shape].sum())
 
     @property
     def tokens(self) -> np.ndarray:
@@ -229,11 +301,14 @@ class Placement:
         """Rows per channel the KV cache may use."""
         return self.module.rows - self.reserved_rows
 
+    def per_channel(self, values: np.ndarray) -> np.ndarray:
+        """(modules, channels) sums of per-piece `values` given over `pieces` (each shape once)."""
+        return _per_channel(self.pieces["shape"], self.pieces["channel"], values, self.module_shape,
+                            self.module.channels)
+
     def rows_used(self) -> np.ndarray:
         """(modules, channels) rows of KV cache held, reserved rows excluded."""
-        flat = self.module_index * self.module.channels + self.channel
-        used = np.bincount(flat, self.row_stop - self.row_start, minlength=self.modules * self.module.channels)
-        return used.astype(np.int64).reshape(self.modules, self.module.channels)
+        return self.per_channel(self.pieces["row_stop"] - self.pieces["row_start"])
 
     def locate(self, request: int, layer: int, head: int, token: int, tensor: str = "K", dim: int = 0) -> dict:
         """Module, channel, bank and row holding element `dim` of `token`'s K or V vector."""
@@ -301,11 +376,11 @@ def place(system: System, model: LLM, context_tokens, scheme: str = "tcp", tp: i
     if reserve >= m.rows:
         raise CapacityError(f"the weights alone need {reserve} rows per channel; a channel has {m.rows}",
                             reserve * m.banks * m.row_bytes, m.rows * m.banks * m.row_bytes)
-    columns, templates = [], {}
+    templates, module_shape, first_layer, first_head = {}, [], [], []
     requests = np.arange(context.size)
-    for stage, layers in enumerate(_stage_layers(model, pp)):
-        for rank, heads in enumerate(_rank_heads(model, tp)):
-            index = stage * tp + rank
+    for layers in _stage_layers(model, pp):
+        for heads in _rank_heads(model, tp):
+            index = len(module_shape)
             shape = (layers.size, heads.size)
             if shape not in templates:  # modules of one shape hold the same geometry: build it once
                 lay, hd = np.arange(shape[0]), np.arange(shape[1])
@@ -317,15 +392,18 @@ def place(system: System, model: LLM, context_tokens, scheme: str = "tcp", tp: i
                     l, r, h = (a.ravel() for a in np.meshgrid(lay, requests, hd, indexing="ij"))
                     templates[shape] = _place_tcp(m, model.head_dim, context, r, h, l, shape[0], m.rows - reserve,
                                                   index)
-            t = templates[shape]  # request, layer, head, tensor, module, channel, ...
-            columns.append((t[0], t[1] + layers[0], t[2] + heads[0], t[3], np.full(t[4].size, index)) + t[5:])
-    joined = [np.concatenate(parts) for parts in zip(*columns)]
+            module_shape.append(list(templates).index(shape))
+            first_layer.append(layers[0])
+            first_head.append(heads[0])
+    pieces = {name: np.concatenate(parts) for name, parts in zip(PIECE_COLUMNS, zip(*templates.values()))}
+    pieces["shape"] = np.repeat(np.arange(len(templates)), [t[0].size for t in templates.values()])
     return Placement(scheme, tp, pp, m, system.modules, model.head_dim, model.layers, model.kv_heads, context,
-                     reserve, *joined)
+                     reserve, pieces, np.array(module_shape), np.array(first_layer, np.int64),
+                     np.array(first_head, np.int64))
 
 
 def _pieces(r, h, l, tensor, module_index, channel, t0, t1, d0, d1, rows, available, m: Module, what: str):
-    """Stack pieces channel by channel (program order) and check each channel's rows."""
+    """Stack pieces channel by channel (program order) and check each channel's rows (PIECE_COLUMNS order)."""
     flat = module_index * m.channels + channel
     order = np.argsort(flat, kind="stable")
     cum = np.cumsum(rows[order])
@@ -343,7 +421,7 @@ def _pieces(r, h, l, tensor, module_index, channel, t0, t1, d0, d1, rows, availa
             f"(channel {worst % m.channels} alone {int(used.max())} rows) but has {_gib(have)} available "
             f"({m.channels} channels x {available} rows)", need, have)
     keep = rows > 0
-    return tuple(a[keep] for a in (r, l, h, tensor, module_index, channel, t0, t1, d0, d1, stop - rows, stop))
+    return tuple(a[keep] for a in (r, l, h, tensor, channel, t0, t1, d0, d1, stop - rows, stop))
 
 
 def _place_hfp(m: Module, head_dim, context, r, h, l, n_heads, available, index):
@@ -416,25 +494,30 @@ def _place_tcp(m: Module, head_dim, context, r, h, l, n_layers, available, index
 
 
 # --- one decode step in time ----------------------------------------------------------------------------
+SEGMENT_COLUMNS = ("module", "channel", "start", "stop", "request", "layer", "head", "op", "micro_batch")
+
+
 @dataclass(frozen=True)
 class Timeline:
     """Channel occupancy of one decode step's attention: segments (module, channel, cycles, task, op).
 
     Channel segments are sorted by (module, channel, start). HUB segments are TCP's SV reductions.
+
+    Stored compactly: modules of one shape run the same segments, each module from its own start of every
+    (micro-batch, layer) step. `segments` holds each shape's segments once (start relative to the step; layers
+    and heads counted from the module's first), `step_start` when each module starts each step. The per-segment
+    columns (`module`, `start`, `request`, ...) are expanded on first use; `occupancy`, `values_at` and the
+    fractions work from the compact form.
     """
 
     modules: int
     channels: int
     makespan_cycles: int
-    module: np.ndarray
-    channel: np.ndarray
-    start: np.ndarray
-    stop: np.ndarray
-    request: np.ndarray
-    layer: np.ndarray
-    head: np.ndarray
-    op: np.ndarray
-    micro_batch: np.ndarray
+    segments: dict  # shape, channel, step, rel_start, work, request, layer, head, op, micro: sorted by the first 4
+    module_shape: np.ndarray  # per module: index of its shape
+    module_first_layer: np.ndarray
+    module_first_head: np.ndarray
+    step_start: np.ndarray  # (modules, micro-batches x layers per stage): cycle each module starts each step
     hub_module: np.ndarray
     hub_start: np.ndarray
     hub_stop: np.ndarray
@@ -444,25 +527,76 @@ class Timeline:
     module_busy_cycles: np.ndarray  # per module: time its stage is processing a micro-batch
     module_attention_cycles: np.ndarray  # per module: its own layer times (channels, then exposed reduction)
     exposed_reduction_cycles: int  # layer time the HUB reductions add beyond the channels' work
-    _keys: np.ndarray = field(repr=False)
+
+    module = _Expanded()
+    channel = _Expanded()
+    start = _Expanded()
+    stop = _Expanded()
+    request = _Expanded()
+    layer = _Expanded()
+    head = _Expanded()
+    op = _Expanded()
+    micro_batch = _Expanded()
+
+    @cached_property
+    def _bounds(self) -> np.ndarray:
+        return _shape_bounds(self.segments["shape"], self.module_shape)
+
+    @cached_property
+    def _module_first_segment(self) -> np.ndarray:
+        """Index of each module's first segment in the expanded columns, then the total."""
+        return np.r_[0, np.cumsum(np.diff(self._bounds)[self.module_shape])]
+
+    @cached_property
+    def _expansion(self) -> tuple[np.ndarray, np.ndarray]:
+        return _by_module(self.segments["shape"], self.module_shape)
+
+    def _column(self, name: str) -> np.ndarray:
+        return self._values(name, *self._expansion)
+
+    def _values(self, name: str, source: np.ndarray, module: np.ndarray) -> np.ndarray:
+        """Column `name` of the segments `source` (indices into `segments`) run by `module`."""
+        seg = self.segments
+        if name == "module":
+            return module
+        if name in ("start", "stop"):
+            start = self.step_start[module, seg["step"][source]] + seg["rel_start"][source]
+            return start if name == "start" else start + seg["work"][source]
+        return _from_module_first(self, name, seg["micro" if name == "micro_batch" else name][source], module)
+
+    def values_at(self, name: str, index) -> np.ndarray:
+        """Column `name` at segment indices (from `occupancy`), without expanding the whole column."""
+        check_choice("name", name, SEGMENT_COLUMNS)
+        index = np.asarray(index, np.int64)
+        first = self._module_first_segment
+        if index.size and (index.min() < 0 or index.max() >= first[-1]):
+            raise ValueError(f"index must be in [0, {first[-1]}), got values from {index.min()} to {index.max()}")
+        module = np.searchsorted(first, index, side="right") - 1
+        return self._values(name, index - first[module] + self._bounds[self.module_shape[module]], module)
+
+    @cached_property
+    def _keys(self) -> np.ndarray:
+        """Sort keys of `segments`: (shape, channel, step, rel_start)."""
+        seg, steps = self.segments, self.step_start.shape[1]
+        return ((seg["shape"] * self.channels + seg["channel"]) * steps + seg["step"]) * np.int64(
+            self.makespan_cycles + 1) + seg["rel_start"]
 
     @property
     def channel_busy_cycles(self) -> np.ndarray:
-        flat = self.module * self.channels + self.channel
-        busy = np.bincount(flat, self.stop - self.start, minlength=self.modules * self.channels)
-        return busy.astype(np.int64).reshape(self.modules, self.channels)
+        seg = self.segments
+        return _per_channel(seg["shape"], seg["channel"], seg["work"], self.module_shape, self.channels)
 
     @property
     def utilization(self) -> float:
         """Busy channel-cycles over all channels x the step's length, in [0, 1]."""
         total = self.modules * self.channels * self.makespan_cycles
-        return float((self.stop - self.start).sum() / total) if total else 0.0
+        return float(self.channel_busy_cycles.sum() / total) if total else 0.0
 
     @property
     def active_fraction(self) -> float:
         """Busy channel-cycles over channel-cycles of modules while their stage works (bubbles excluded)."""
         total = self.channels * self.module_busy_cycles.sum()
-        return float((self.stop - self.start).sum() / total) if total else 0.0
+        return float(self.channel_busy_cycles.sum() / total) if total else 0.0
 
     @property
     def bubble_fraction(self) -> float:
@@ -488,19 +622,30 @@ class Timeline:
         return float(self.reduction_cycles / total) if total else 0.0
 
     def occupancy(self, times) -> np.ndarray:
-        """(len(times), modules, channels): index of the segment each channel runs at each cycle, -1 idle."""
+        """(len(times), modules, channels): index of the segment each channel runs at each cycle, -1 idle.
+
+        Per module, the step it is in (the last one it started by then); per channel, the shape's last segment
+        of that step starting by then, if it has not ended.
+        """
         times = np.atleast_1d(np.asarray(times, np.int64))
-        if not self._keys.size:
-            return np.full((times.size, self.modules, self.channels), -1)
-        lanes = np.arange(self.modules * self.channels, dtype=np.int64)
-        span = np.int64(self.makespan_cycles + 1)
-        query = lanes[None, :] * span + times[:, None]
-        i = np.searchsorted(self._keys, query, side="right") - 1
-        ok = i >= 0
+        M, C, seg = self.modules, self.channels, self.segments
+        if not seg["work"].size:
+            return np.full((times.size, M, C), -1)
+        steps, span = self.step_start.shape[1], np.int64(self.makespan_cycles + 1)
+        modules = np.arange(M)
+        flat_start = (modules[:, None] * span + self.step_start).ravel()
+        j = np.searchsorted(flat_start, modules[None, :] * span + times[:, None], side="right") - 1  # (times, M)
+        ok = (j >= modules * steps) & (times[:, None] >= 0) & (times[:, None] <= self.makespan_cycles)
+        j = np.maximum(j, 0)
+        rel = (times[:, None] - self.step_start.reshape(-1)[j])[:, :, None]
+        group = ((self.module_shape[None, :, None] * C + np.arange(C)) * steps + (j % steps)[:, :, None]) * span
+        keys = self._keys
+        i = np.searchsorted(keys, group + rel, side="right") - 1
+        hit = ok[:, :, None] & (i >= 0)
         i = np.maximum(i, 0)
-        lane = self.module * self.channels + self.channel
-        hit = ok & (lane[i] == lanes[None, :]) & (times[:, None] < self.stop[i])
-        return np.where(hit, i, -1).reshape(times.size, self.modules, self.channels)
+        hit &= (keys[i] >= group) & (rel < seg["rel_start"][i] + seg["work"][i])
+        index = i + (self._module_first_segment[:-1] - self._bounds[self.module_shape])[None, :, None]
+        return np.where(hit, index, -1)
 
     def active_channels(self, times) -> np.ndarray:
         """Number of busy channels at each time."""
@@ -518,15 +663,17 @@ class Mapping:
     cost_name: str
     policy: str
     placement: Placement
-    work_cycles: np.ndarray  # per placement row: cycles of that piece's QK^T (K) or SV (V) work
+    piece_work_cycles: np.ndarray  # per row of placement.pieces (each module shape once): QK^T (K) or SV (V) cycles
     timeline: Timeline
+
+    @property
+    def work_cycles(self) -> np.ndarray:
+        """Per placement row: cycles of that piece's QK^T (K) or SV (V) work."""
+        return self.placement.expand(self.piece_work_cycles)
 
     def channel_work_cycles(self) -> np.ndarray:
         """(modules, channels) cycles of QK^T and SV work in one decode step."""
-        p = self.placement
-        flat = p.module_index * p.module.channels + p.channel
-        return np.bincount(flat, self.work_cycles, minlength=p.modules * p.module.channels).astype(
-            np.int64).reshape(p.modules, p.module.channels)
+        return self.placement.per_channel(self.piece_work_cycles)
 
     @property
     def utilization(self) -> float:
@@ -551,12 +698,14 @@ def map_batch(system: System, model: LLM, context_tokens, scheme: str = "tcp", t
     cost = PeakRateCost(system.module) if cost is None else cost
     if not hasattr(cost, "cycles"):
         raise ValueError(f"cost must be a TileCost (with .cycles), got {type(cost).__name__}")
-    p = placement
-    op = np.where(p.tensor == K, QK, SV)
-    work = tile_cycles(cost, op, p.tokens, p.dim_stop - p.dim_start, model.group_size, policy)
+    q = placement.pieces  # each module shape once: modules of one shape do the same work
+    op = np.where(q["tensor"] == K, QK, SV)
+    work = tile_cycles(cost, op, q["token_stop"] - q["token_start"], q["dim_stop"] - q["dim_start"],
+                       model.group_size, policy)
     micro_of_request = np.repeat(np.arange(micro), [a.size for a in np.array_split(np.arange(batch), micro)])
-    timeline = _timeline(p, model, work, op, micro_of_request, micro, hub)
-    return Mapping(scheme, tp, pp, micro, getattr(cost, "name", type(cost).__name__), policy, p, work, timeline)
+    timeline = _timeline(placement, model, work, op, micro_of_request, micro, hub)
+    return Mapping(scheme, tp, pp, micro, getattr(cost, "name", type(cost).__name__), policy, placement, work,
+                   timeline)
 
 
 def _exclusive_cumsum_by_group(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -568,67 +717,68 @@ def _exclusive_cumsum_by_group(values: np.ndarray, groups: np.ndarray) -> np.nda
 
 
 def _timeline(p: Placement, model: LLM, work, op, micro_of_request, n_micro: int, hub: int) -> Timeline:
+    """Modules of one shape run the same pieces in the same order: lay each shape's pieces out relative to the
+    start of each (micro-batch, layer), time the pipeline over the modules, then shift every module's copy."""
     M, C, tp, pp = p.modules, p.module.channels, p.tp, p.pp
-    stages = _stage_layers(model, pp)
-    first_layer = np.array([s[0] for s in stages])
-    L = max(s.size for s in stages)
+    S = int(p.module_shape.max()) + 1
+    L = max(s.size for s in _stage_layers(model, pp))
     B, H = p.context_tokens.size, p.kv_heads
-    k = micro_of_request[p.request]
-    local = p.layer - first_layer[p.module_index // tp]
+    q = p.pieces  # layers and heads counted from the module's first
+    k = micro_of_request[q["request"]]
     phase = op if p.scheme == "tcp" else np.zeros_like(op)  # HFP has no barrier inside a layer
     # serial order on a channel: micro-batch, layer, phase, then each task's QK^T before its SV
-    key = ((((((p.module_index * C + p.channel) * n_micro + k) * L + local) * 2 + phase) * B + p.request) * H
-           + p.head) * 2 + op
-    in_order = bool(np.all(key[1:] >= key[:-1]))  # TCP placements come out in this order: no sort needed
-    order = None if in_order else np.argsort(key, kind="stable")
-
-    def sort(a):
-        return a if order is None else a[order]
-
-    module, channel, request, layer, head = (sort(a) for a in (p.module_index, p.channel, p.request, p.layer, p.head))
-    op, k, local, phase, work = (sort(a) for a in (op, k, local, phase, work))
-    group = (((module * n_micro + k) * L + local) * 2 + phase) * C + channel
-    offset = _exclusive_cumsum_by_group(work, group) if work.size else work
-    load = np.bincount(group, work, minlength=M * n_micro * L * 2 * C).reshape(M, n_micro, L, 2, C)
-    phase_len = load.max(axis=4).astype(np.int64)  # (M, micro, L, 2)
+    key = ((((((q["shape"] * C + q["channel"]) * n_micro + k) * L + q["layer"]) * 2 + phase) * B + q["request"]) * H
+           + q["head"]) * 2 + op
+    in_order = bool(np.all(key[1:] >= key[:-1]))  # TCP with one micro-batch comes out in this order
+    order = slice(None) if in_order else np.argsort(key, kind="stable")
+    s = {name: a[order] for name, a in (("shape", q["shape"]), ("channel", q["channel"]), ("request", q["request"]),
+                                        ("layer", q["layer"]), ("head", q["head"]), ("dim_start", q["dim_start"]),
+                                        ("op", op), ("micro", k), ("phase", phase), ("work", work))}
+    step = s["micro"] * L + s["layer"]  # (micro-batch, layer) of a piece, inside its module
+    shape_step = s["shape"] * (n_micro * L) + step  # and of its shape
+    group = (shape_step * 2 + s["phase"]) * C + s["channel"]
+    offset = _exclusive_cumsum_by_group(s["work"], group) if work.size else s["work"]
+    load = np.bincount(group, s["work"], minlength=S * n_micro * L * 2 * C).reshape(S, n_micro, L, 2, C)
+    phase_len = load.max(axis=4).astype(np.int64)  # (S, micro, L, 2)
     phase_rel = np.cumsum(phase_len, axis=3) - phase_len  # phase starts relative to the module's layer start
-    seg_rel = phase_rel.reshape(-1)[((module * n_micro + k) * L + local) * 2 + phase] + offset
-    channels_len = phase_len.sum(axis=3)  # (M, micro, L)
+    seg_rel = phase_rel.reshape(-1)[shape_step * 2 + s["phase"]] + offset
+    channels_len = phase_len.sum(axis=3)  # (S, micro, L)
     # TCP: one HUB reduction per (request, head) and layer, adding the partial sums of its active token
     # segments; it starts when the head's last SV piece ends and runs beside the channels' next SV pieces
-    hub_rel_start, hub_cycles, hs = _hub_reductions(p, sort, module, request, layer, head, k, local, op, seg_rel,
-                                                    work, n_micro, L, hub)
-    hub_group = (module[hs] * n_micro + k[hs]) * L + local[hs]
-    hub_end = np.zeros(M * n_micro * L, np.int64)
-    np.maximum.at(hub_end, hub_group, hub_rel_start + hub_cycles)
-    module_layer = np.maximum(channels_len, hub_end.reshape(M, n_micro, L))  # (M, micro, L)
-    exposed = int((module_layer - channels_len).sum())  # layer time the reductions add
+    hub_rel_start, hub_cycles, hs = _hub_reductions(p, s, shape_step, seg_rel, hub)
+    hub_end = np.zeros(S * n_micro * L, np.int64)
+    np.maximum.at(hub_end, shape_step[hs], hub_rel_start + hub_cycles)
+    shape_layer = np.maximum(channels_len, hub_end.reshape(S, n_micro, L))  # (S, micro, L)
+    module_layer = shape_layer[p.module_shape]  # (M, micro, L)
+    exposed = int((module_layer - channels_len[p.module_shape]).sum())  # layer time the reductions add
     layer_time = module_layer.reshape(pp, tp, n_micro, L).max(axis=1)  # TP modules meet at each layer's end
     stage_time = layer_time.sum(axis=2)  # (pp, micro)
     start = np.zeros((pp, n_micro), np.int64)
-    for s in range(pp):  # pipeline: a stage takes micro-batch j when it is free and the stage before is done
+    for st in range(pp):  # pipeline: a stage takes micro-batch j when it is free and the stage before is done
         for j in range(n_micro):
-            start[s, j] = max(start[s - 1, j] + stage_time[s - 1, j] if s else 0,
-                              start[s, j - 1] + stage_time[s, j - 1] if j else 0)
+            start[st, j] = max(start[st - 1, j] + stage_time[st - 1, j] if st else 0,
+                               start[st, j - 1] + stage_time[st, j - 1] if j else 0)
     makespan = int(start[-1, -1] + stage_time[-1, -1])
     layer_start = start[:, :, None] + np.cumsum(layer_time, axis=2) - layer_time  # (pp, micro, L)
     module_layer_start = np.repeat(layer_start, tp, axis=0).reshape(-1)  # (M * micro * L)
-    seg_start = module_layer_start[(module * n_micro + k) * L + local] + seg_rel
-    hub_begin = module_layer_start[hub_group] + hub_rel_start
-    keep = work > 0
-    busy = np.repeat(stage_time.sum(axis=1), tp)
-    columns = (("module", module), ("channel", channel), ("start", seg_start), ("request", request),
-               ("layer", layer), ("head", head), ("op", op), ("micro", k), ("work", work))
-    seg = {name: a if keep.all() else a[keep] for name, a in columns}  # empty pieces are not segments
-    keys = (seg["module"] * C + seg["channel"]) * np.int64(makespan + 1) + seg["start"]
-    return Timeline(M, C, makespan, seg["module"], seg["channel"], seg["start"], seg["start"] + seg["work"],
-                    seg["request"], seg["layer"], seg["head"], seg["op"], seg["micro"],
-                    module[hs], hub_begin, hub_begin + hub_cycles, request[hs], layer[hs], head[hs],
-                    busy.astype(np.int64), module_layer.sum(axis=(1, 2)).astype(np.int64), exposed, keys)
+    # every module runs its shape's pieces (empty pieces are not segments), shifted to its own layer starts
+    busy = np.flatnonzero(s["work"] > 0)
+    segments = {name: s[name][busy] for name in ("shape", "channel", "request", "layer", "head", "op", "micro", "work")}
+    segments.update(step=step[busy], rel_start=seg_rel[busy])
+    task, hub_module = _by_module(s["shape"][hs], p.module_shape)
+    h = hs[task]
+    hub_begin = module_layer_start[hub_module * (n_micro * L) + step[h]] + hub_rel_start[task]
+    return Timeline(M, C, makespan, segments, p.module_shape, p.module_first_layer, p.module_first_head,
+                    module_layer_start.reshape(M, n_micro * L), hub_module, hub_begin, hub_begin + hub_cycles[task],
+                    s["request"][h], s["layer"][h] + p.module_first_layer[hub_module],
+                    s["head"][h] + p.module_first_head[hub_module],
+                    np.repeat(stage_time.sum(axis=1), tp).astype(np.int64),
+                    module_layer.sum(axis=(1, 2)).astype(np.int64), exposed)
 
 
-def _hub_reductions(p: Placement, sort, module, request, layer, head, k, local, op, seg_rel, work, n_micro, L, hub):
-    """TCP's HUB reductions: (start relative to the layer, cycles, index of one SV piece) per task.
+def _hub_reductions(p: Placement, s: dict, shape_step, seg_rel, hub):
+    """TCP's HUB reductions: (start relative to the layer, cycles, index of one SV piece) per task of the sorted
+    pieces `s`, tasks sorted by (shape, micro-batch, layer, request, head).
 
     A task's partials are ready when its last SV piece ends; the HUB takes tasks in order, one at a time:
     end_i = max(ready_i, end_(i-1)) + cycles_i, i.e. end_i = S_i + max_(j<=i)(ready_j - S_(j-1)).
@@ -637,14 +787,14 @@ def _hub_reductions(p: Placement, sort, module, request, layer, head, k, local, 
     if p.scheme != "tcp":
         return empty, empty, empty
     B, H = p.context_tokens.size, p.kv_heads
-    sv = np.flatnonzero(op == SV)
-    task = (((module[sv] * n_micro + k[sv]) * L + local[sv]) * B + request[sv]) * H + head[sv]
+    sv = np.flatnonzero(s["op"] == SV)
+    task = (shape_step[sv] * B + s["request"][sv]) * H + s["head"][sv]
     tasks, first, inverse = np.unique(task, return_index=True, return_inverse=True)
     ready = np.zeros(tasks.size, np.int64)
-    np.maximum.at(ready, inverse, seg_rel[sv] + work[sv])
-    segments = np.bincount(inverse, (sort(p.dim_start)[sv] == 0).astype(np.int64), minlength=tasks.size)
+    np.maximum.at(ready, inverse, seg_rel[sv] + s["work"][sv])
+    segments = np.bincount(inverse, (s["dim_start"][sv] == 0).astype(np.int64), minlength=tasks.size)
     cycles = (segments.astype(np.int64) - 1) * -(-p.head_dim // p.module.banks) * hub
-    group = tasks // (B * H)  # (module, micro, layer): tasks come sorted by group, then request, head
+    group = tasks // (B * H)  # (shape, micro, layer): tasks come sorted by group, then request, head
     done = _exclusive_cumsum_by_group(cycles, group)  # S_(j-1): HUB cycles of the group's earlier tasks
     x = ready - done
     rank = np.r_[0, np.cumsum(group[1:] != group[:-1])]

@@ -315,3 +315,46 @@ def test_tcp_utilization_at_least_hfp_when_hfp_idles_a_channel(workload):
     hfp_idles = hfp.timeline.active_fraction < 1  # some channel waits while its module works
     assume(hfp_idles and (pairs_per_module < system.module.channels or len(set(lengths)) > 1))
     assert tcp.utilization >= hfp.utilization
+
+
+# --- compact storage: each module shape once, expanded per module on demand -----------------------------------
+def test_modules_of_one_shape_share_their_pieces():
+    p = place(TOY, TOY_MODEL, TOY_CONTEXT, "tcp", tp=2, pp=1)
+    assert p.module_shape.tolist() == [0, 0]  # one head per module: both modules have the same shape
+    one = p.module_index == 0
+    assert len(p) == p.request.size == 2 * one.sum()
+    for name in ("request", "layer", "tensor", "channel", "token_start", "token_stop", "row_start", "row_stop"):
+        assert np.array_equal(getattr(p, name)[one], getattr(p, name)[~one])
+    assert np.array_equal(p.head[one] + 1, p.head[~one])  # module 1 holds the second head
+    uneven = place(System("s", "pim-only", Module(channels=4), modules=2), small_model(layers=3), [100], "tcp", 1, 2)
+    assert uneven.module_shape.tolist() == [0, 1]  # PP: stages of 2 and 1 layers
+    assert sorted(set(uneven.layer[uneven.module_index == 1].tolist())) == [2]
+
+
+@settings(max_examples=30, deadline=None)
+@given(workloads(), st.sampled_from(SCHEMES), st.integers(0, 2**16))
+def test_compact_results_match_the_expanded_columns(workload, scheme, seed):
+    system, model, lengths, tp, pp = workload
+    try:
+        m = map_batch(system, model, lengths, scheme, tp, pp)
+    except CapacityError:
+        return
+    p, t, M, C = m.placement, m.timeline, system.modules, system.module.channels
+
+    def by_channel(module, channel, values):
+        return np.bincount(module * C + channel, values, minlength=M * C).reshape(M, C)
+
+    assert np.array_equal(p.rows_used(), by_channel(p.module_index, p.channel, p.row_stop - p.row_start))
+    assert np.array_equal(m.channel_work_cycles(), by_channel(p.module_index, p.channel, m.work_cycles))
+    assert np.array_equal(t.channel_busy_cycles, by_channel(t.module, t.channel, t.stop - t.start))
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, t.start.size, 20)
+    for name in ("module", "channel", "start", "stop", "request", "layer", "head", "op", "micro_batch"):
+        assert np.array_equal(t.values_at(name, index), getattr(t, name)[index])
+    times = np.r_[rng.integers(-2, t.makespan_cycles + 3, 12), t.start[index], t.stop[index]]
+    running = t.occupancy(times)
+    for a, time in enumerate(times.tolist()):  # brute force: the segment whose [start, stop) holds the time
+        on = (t.start <= time) & (time < t.stop)
+        expected = np.full((M, C), -1)
+        expected[t.module[on], t.channel[on]] = np.flatnonzero(on)
+        assert np.array_equal(running[a], expected)

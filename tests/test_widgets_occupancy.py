@@ -66,3 +66,14 @@ def test_workload_mapping_validates():
         workload_mapping("nope", "1", 1, 0, 1, 16, "tcp", 1)
     with pytest.raises(ValueError, match="context lengths must be"):
         workload_mapping(TOY, "12, x", 1, 0, 1, 16, "tcp", 2)
+
+
+def test_gantt_is_sent_as_typed_columns_of_every_channel_over_time():
+    app = ChannelOccupancy(scheme="hfp", frames=6)  # the toy: 2 modules x 4 channels, some idle
+    gantt, data = app.figure.data[1], app.data
+    assert gantt.z.ndim == gantt.x.ndim == gantt.y.ndim == 1  # 1-D typed arrays reach the browser as buffers
+    assert gantt.z.dtype == np.int16 and gantt.y.dtype == np.int32
+    assert len(gantt.z) == 2 * 4 * 6 and {-1, 0, 1} <= set(gantt.z.tolist())
+    for row, time, colour in zip(gantt.y.tolist(), gantt.x.tolist(), gantt.z.tolist()):
+        frame = data.times.tolist().index(time)
+        assert colour == data.grid[frame, row // 4, row % 4]

@@ -42,8 +42,8 @@ class OccupancyFrames:
 
     label: str
     times: np.ndarray  # cycles
-    grid: np.ndarray  # (times, modules, channels) colour id or IDLE
-    task: np.ndarray  # (times, modules, channels, 4): request, head, layer, op (1-based task ids; -1 idle)
+    grid: np.ndarray  # (times, modules, channels) colour id or IDLE (int16)
+    task: np.ndarray  # (times, modules, channels, 4): request, head, layer, op (1-based task ids; -1 idle; int32)
     colours: int
     colour_by: str
     makespan_cycles: int
@@ -62,11 +62,12 @@ def occupancy_frames(mapping: Mapping, frames: int = 60, colour_by: str = "reque
     times = ((np.arange(frames) + 0.5) * t.makespan_cycles / frames).astype(np.int64)
     index = t.occupancy(times)
     busy = index >= 0
-    safe = np.where(busy, index, 0)
-    fields = {"request": t.request, "head": t.head, "layer": t.layer}
-    grid = np.where(busy, fields[colour_by][safe], IDLE)
-    task = np.stack([t.request[safe] + 1, t.head[safe] + 1, t.layer[safe] + 1, t.op[safe]], axis=-1)
-    task[~busy] = -1
+    running = {name: t.values_at(name, index[busy]) for name in ("request", "head", "layer", "op")}
+    grid = np.full(index.shape, IDLE, np.int16)  # small typed arrays: cheap to send to the browser
+    grid[busy] = running[colour_by]
+    task = np.full(index.shape + (4,), -1, np.int32)
+    for j, (name, first) in enumerate((("request", 1), ("head", 1), ("layer", 1), ("op", 0))):
+        task[..., j][busy] = running[name] + first
     p = mapping.placement
     colours = {"request": p.context_tokens.size, "head": p.kv_heads, "layer": p.layers}[colour_by]
     return OccupancyFrames(label, times, grid, task, colours, colour_by, t.makespan_cycles, t.utilization,
@@ -94,6 +95,14 @@ def _summary(data: OccupancyFrames) -> str:
             f"{data.reduction_cycles} cycles")
 
 
+def _gantt(data: OccupancyFrames) -> dict:
+    """The Gantt heatmap as 1-D columns (x: cycles, y: row = module x channels + channel, z: colour id): typed
+    arrays reach the browser as binary buffers, where a 2-D z would be sent as nested lists."""
+    times, rows = data.times.size, data.grid.shape[1] * data.grid.shape[2]
+    return dict(x=np.tile(data.times.astype(np.float64), rows), y=np.repeat(np.arange(rows, dtype=np.int32), times),
+                z=data.grid.reshape(times, rows).T.ravel())
+
+
 def _grid_trace(data: OccupancyFrames, i: int) -> go.Heatmap:
     n = max(data.colours, 1)
     return go.Heatmap(z=data.grid[i], customdata=data.task[i], zmin=IDLE - 0.5, zmax=n - 0.5,
@@ -113,9 +122,8 @@ def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
     figure = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65], horizontal_spacing=0.08,
                            subplot_titles=("modules x channels now", "every channel over the step"))
     figure.add_trace(_grid_trace(data, i), 1, 1)
-    gantt = data.grid.reshape(data.times.size, modules * channels).T
     n = max(data.colours, 1)
-    figure.add_trace(go.Heatmap(z=gantt, x=data.times, zmin=IDLE - 0.5, zmax=n - 0.5, colorscale=_colourscale(n),
+    figure.add_trace(go.Heatmap(**_gantt(data), zmin=IDLE - 0.5, zmax=n - 0.5, colorscale=_colourscale(n),
                                 showscale=False, hovertemplate="row %{y}, t %{x}: " + data.colour_by
                                 + " %{z}<extra></extra>"), 1, 2)
     figure.add_trace(_cursor(data, i), 1, 2)
@@ -231,22 +239,19 @@ def workload_mapping(workload: str, lengths: str, batch: int, seed: int, modules
 
 def show_frame(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> None:
     """Move a drawn figure to another instant of the same data: only the grid, the cursor and the title."""
-    grid, cursor = _grid_trace(data, frame), _cursor(data, frame)
     with target.batch_update():
-        target.data[0].z, target.data[0].customdata = grid.z, grid.customdata
-        target.data[2].x = cursor.x
+        target.data[0].z, target.data[0].customdata = data.grid[frame], data.task[frame]
+        target.data[2].x = [data.times[frame]] * 2
         target.layout.title.text = _frame_title(data, frame)
 
 
 def show_data(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> None:
     """Show new data of the same grid shape in a drawn figure: update arrays, colours and texts in place."""
-    modules, channels = data.grid.shape[1:]
     n = max(data.colours, 1)
     with target.batch_update():
         for trace in target.data[:2]:
             trace.colorscale, trace.zmax = _colourscale(n), n - 0.5
-        target.data[1].z = data.grid.reshape(data.times.size, modules * channels).T
-        target.data[1].x = data.times
+        target.data[1].update(_gantt(data))
         target.data[1].hovertemplate = "row %{y}, t %{x}: " + data.colour_by + " %{z}<extra></extra>"
         target.layout.annotations[-1].text = _summary(data)
         show_frame(target, data, frame)
