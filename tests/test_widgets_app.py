@@ -65,3 +65,13 @@ def test_fig2_app_and_static_figure_agree():
     assert not app.set(max_context_k=64)  # beyond the 32K window
     assert "context_tokens must be in [1, 32768]" in app.error
     assert list(app.figure.data[0].y) == before
+
+
+def test_refused_choice_is_shown_and_restores_the_controls():
+    app = fig2_app()
+    before = (app.controls["gpus"].value, app.controls["model"].value, list(app.figure.data[0].y))
+    assert not app.set(gpus=3, model="llm-7b")  # a label, not an option: the dropdown refuses it
+    assert app.error.startswith("model must be one of LLM-7B-32K, LLM-7B-128K-GQA")
+    assert app.error.endswith("got 'llm-7b'")
+    assert (app.controls["gpus"].value, app.controls["model"].value, list(app.figure.data[0].y)) == before
+    assert app.set(gpus=3) and app.error == ""

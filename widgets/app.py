@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
+from traitlets import TraitError
 
 from pimlab_widgets.errors import ErrorBanner
 
@@ -24,6 +25,30 @@ def apply_figure(target: go.FigureWidget, source: go.Figure) -> None:
             target.data = ()
             target.add_traces(list(source.data))
         target.layout.update(source.layout.to_plotly_json(), overwrite=True)
+
+
+def assign_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, Any], what: str = "control") -> None:
+    """Set several controls, all or none: a value a control refuses raises ValueError and restores the others.
+
+    Bounded sliders clamp by themselves; a choice that is not among a dropdown's options is refused. Naming
+    a control that does not exist is a programming error and raises ValueError before anything changes.
+    """
+    unknown = [name for name in values if name not in controls]
+    if unknown:
+        raise ValueError(f"{what} must be one of {', '.join(controls)}; got {unknown[0]!r}")
+    before = {name: controls[name].value for name in values}
+    try:
+        for name, value in values.items():
+            try:
+                controls[name].value = value
+            except TraitError:
+                labels = getattr(controls[name], "_options_labels", ())
+                allowed = f"one of {', '.join(map(str, labels))}" if labels else "a value this control accepts"
+                raise ValueError(f"{name} must be {allowed}; got {value!r}") from None
+    except ValueError:
+        for name, value in before.items():
+            controls[name].value = value
+        raise
 
 
 class LiveApp:
@@ -59,16 +84,19 @@ class LiveApp:
         return self.banner.message
 
     def set(self, **values) -> bool:
-        """Set several controls at once and redraw once; True if the update was accepted."""
+        """Set several controls at once and redraw once; True if the update was accepted.
+
+        A value a control refuses is shown in the banner, like a ValueError of the model.
+        """
+        if not set(values) <= set(self.controls):
+            assign_controls(self.controls, values)  # raises before anything changes
         self._holding = True
         try:
-            for name, value in values.items():
-                if name not in self.controls:
-                    raise ValueError(f"control must be one of {', '.join(self.controls)}; got {name!r}")
-                self.controls[name].value = value
+            with self.banner.guard():
+                assign_controls(self.controls, values)
         finally:
             self._holding = False
-        return self.refresh()
+        return not self.banner.message and self.refresh()
 
     def refresh(self) -> bool:
         """Recompute and redraw from the controls; on ValueError show it and keep the last good state."""
