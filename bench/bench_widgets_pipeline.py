@@ -35,6 +35,9 @@ def main(repeats: int = 30) -> None:
     knobs = [dict(t_rd_out=5), dict(t_rd_out=9), dict(t_mac=2, tCCDS=2), dict(t_mac=3, tCCDS=1)]
     _report("Fig. 7 knob change (re-schedule + redraw)",
             _times_ms(lambda i: app.set(**knobs[i % len(knobs)]), repeats))
+    gbufs = (2, 1, 3, 64)
+    _report("Fig. 7 GBuf entries change (re-compile + re-schedule + redraw)",
+            _times_ms(lambda i: app.set(gbuf_entries=gbufs[i % len(gbufs)]), repeats))
 
     fig8 = fig8_app()  # simulates and caches the default points
     views = ("% of run", "cycles")
@@ -43,9 +46,18 @@ def main(repeats: int = 30) -> None:
     dims = ("128, 256, 512, 1024", "64, 128, 256, 512, 1024")
     _report("Fig. 8 dimension change (cached points + redraw)",
             _times_ms(lambda i: fig8.set(dims=dims[i % 2]), repeats))
-    tmodch = iter(range(33, 33 + repeats + 1))
-    _report("Fig. 8 timing change (re-simulates 5 dims x 2 policies, uncached)",
-            _times_ms(lambda i: fig8.set(tMODCH=next(tmodch)), min(repeats, 5)))
+    # each update below uses a value not simulated before (nothing cached); bars the knob does not affect are kept
+    fresh = iter(range(1, 1000))
+    _report("Fig. 8 tMODCH change (re-simulates the 5 static bars)",
+            _times_ms(lambda i: fig8.set(tMODCH=32 + next(fresh)), min(repeats, 5)))
+    _report("Fig. 8 OBuf entries change (re-simulates the 5 DCS bars)",
+            _times_ms(lambda i: fig8.set(obuf_entries=2 + next(fresh) % 60), min(repeats, 5)))
+    _report("Fig. 8 refresh toggle (re-simulates all 10 bars: new tMODCH and OBuf entries each time)",
+            _times_ms(lambda i: fig8.set(refresh=i % 2 == 0, tMODCH=100 + next(fresh),
+                                         obuf_entries=2 + next(fresh) % 60), min(repeats, 5)))
+    _report("Fig. 8 MACs per point change (re-simulates the bars whose GEMV count changes)",
+            _times_ms(lambda i: fig8.set(min_macs=4096 + 64 * next(fresh)), min(repeats, 5)))
+    fig8.set(min_macs=4096, tMODCH=32, obuf_entries=2, refresh=True)
 
 
 if __name__ == "__main__":

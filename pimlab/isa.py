@@ -25,7 +25,7 @@ from pimlab.validate import check_choice, check_int
 __all__ = [
     "Kind", "KIND_NAMES", "QUEUE_OF_KIND", "QUEUE_NAMES", "DATA_KINDS", "Instruction", "Commands", "expand",
     "instruction_table", "commands_from_table", "compile_gemv", "compile_attention", "attention_rows_needed",
-    "fig7_module", "fig7_stream",
+    "fig7_module", "fig7_stream", "FIG7_GBUF_ENTRIES",
 ]
 
 
@@ -405,14 +405,22 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
 # --- Fig. 7 -----------------------------------------------------------------------------------------------
 
 
-def fig7_module(obuf_entries: int = 2) -> Module:
-    """The toy channel of Fig. 7: a 3-entry GBuf (GB 0/1/2) and `obuf_entries` output entries."""
-    return Module(gbuf_entries=3, obuf_entries=check_int("obuf_entries", obuf_entries, 1, 16))
+FIG7_GBUF_ENTRIES = 3  # Fig. 7(a)'s GBuf: GB 0/1/2, one entry per input tile
 
 
-def fig7_stream(obuf_entries: int = 2) -> list[Instruction]:
+def fig7_module(obuf_entries: int = 2, gbuf_entries: int = FIG7_GBUF_ENTRIES) -> Module:
+    """The toy channel of Fig. 7: a `gbuf_entries` GBuf (3: GB 0/1/2) and `obuf_entries` output entries.
+
+    The GBuf may hold 1 to 64 entries, the AiM channel's 2 KB of 32 B tiles (`AIM.gbuf_entries`).
+    """
+    return Module(gbuf_entries=check_int("gbuf_entries", gbuf_entries, 1, AIM.gbuf_entries),
+                  obuf_entries=check_int("obuf_entries", obuf_entries, 1, 16))
+
+
+def fig7_stream(obuf_entries: int = 2, gbuf_entries: int = FIG7_GBUF_ENTRIES) -> list[Instruction]:
     """Fig. 7(a): a GEMV of d_in = 48 (3 input tiles) by d_out = 32 (2 output tiles).
 
-    Expanded: W0 W1 W2 | M3 M4 M5 -> O0 | R6 | M7 M8 M9 -> O1 | R10 (O0 again with one OutReg).
+    Expanded with the default 3-entry GBuf: W0 W1 W2 | M3 M4 M5 -> O0 | R6 | M7 M8 M9 -> O1 | R10 (O0 again
+    with one OutReg). A smaller GBuf streams the input in passes of `gbuf_entries` tiles (more loads).
     """
-    return compile_gemv(48, 32, module=fig7_module(obuf_entries))
+    return compile_gemv(48, 32, module=fig7_module(obuf_entries, gbuf_entries))

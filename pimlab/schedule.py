@@ -17,10 +17,16 @@ only) the mode switch. The policies differ only in their queues and readiness ru
   entry follow each other at tCCD (pimlab extends the flag to any two commands of one kind on one entry:
   they pass through one pipeline in order, so neither RAR nor same-kind WAW needs a wait).
 
-`schedule` first tries the exact fast path for long periodic streams (`_schedule_periodic`).
+`schedule` first tries the exact fast path for long periodic streams (`_schedule_periodic`: it replays
+periods whose controller state repeats, across refreshes too). The loop takes one shortcut, a closed form:
+under the static policy a run of commands of one kind issues at the fixed same-kind gap once that gap
+binds (`_Engine.run`). Tests compare both against the plain rules, column for column.
 """
 
 from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -43,7 +49,9 @@ def dependency_ids(entries: np.ndarray) -> np.ndarray:
     """D-Table assignment: for each command, the previous command touching the same entry (-1 none)."""
     entries = np.asarray(entries, dtype=np.int64)
     out = np.full(len(entries), -1, dtype=np.int64)
-    order = np.argsort(entries, kind="stable")  # by entry, program order within an entry
+    small = len(entries) and -(1 << 15) <= entries.min() and entries.max() < (1 << 15)
+    keys = entries.astype(np.int16) if small else entries  # 16-bit keys take numpy's linear-time radix sort
+    order = np.argsort(keys, kind="stable")  # by entry, program order within an entry
     sorted_entries = entries[order]
     same = (sorted_entries[1:] == sorted_entries[:-1]) & (sorted_entries[1:] >= 0)
     out[order[1:][same]] = order[:-1][same]
@@ -85,11 +93,25 @@ def schedule(commands: Commands, policy: str = "static", timing: EngineTiming | 
     fast=False always runs the full cycle-level loop.
     """
     timing = _validate(commands, policy, timing, gbuf_entries, obuf_entries)
-    if fast:
-        trace = _schedule_periodic(commands, policy, timing, gbuf_entries, obuf_entries)
-        if trace is not None:
-            return trace
-    return _Engine(commands, policy, timing, gbuf_entries, obuf_entries).run().trace()
+    with _cycle_collector_paused():
+        if fast:
+            trace = _schedule_periodic(commands, policy, timing, gbuf_entries, obuf_entries)
+            if trace is not None:
+                return trace
+        return _Engine(commands, policy, timing, gbuf_entries, obuf_entries).run().trace()
+
+
+@contextmanager
+def _cycle_collector_paused():
+    """The loop makes millions of small tuples that never form reference cycles; without this pause Python's
+    cycle collector would rescan the growing lists again and again (twice the run time on long streams)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def schedule_static(commands: Commands, timing=AIM_ENGINE, gbuf_entries: int = 64, obuf_entries: int = 1) -> Trace:
@@ -110,7 +132,8 @@ def schedule_dcs(commands: Commands, timing=AIM_ENGINE, gbuf_entries: int = 64, 
 class _Engine:
     """The scheduler core. State is plain Python (ints and lists) for speed; the trace is built at the end."""
 
-    def __init__(self, commands: Commands, policy: str, timing: EngineTiming, gbuf_entries: int, obuf_entries: int):
+    def __init__(self, commands: Commands, policy: str, timing: EngineTiming, gbuf_entries: int, obuf_entries: int,
+                 deps: tuple[np.ndarray, np.ndarray] | None = None):
         self.c, self.policy, self.t = commands, policy, timing
         self.gbuf_entries, self.obuf_entries = gbuf_entries, obuf_entries
         n = len(commands)
@@ -118,14 +141,14 @@ class _Engine:
         self.kind = commands.kind.tolist()
         self.row = commands.row.tolist()
         if policy == "static":
-            self.queues = [np.arange(n, dtype=np.int64).tolist()]  # one in-order queue
+            self.queues = [range(n)]  # one in-order queue
         else:
             q = QUEUE_OF_KIND[commands.kind]
             self.queues = [np.flatnonzero(q == 0).tolist(), np.flatnonzero(q == 1).tolist()]  # I/O, compute
         self.head = [0] * len(self.queues)
         if policy == "dcs":  # the D-Table
-            self.dep_g = dependency_ids(commands.gbuf).tolist()
-            self.dep_o = dependency_ids(commands.obuf).tolist()
+            deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+            self.dep_g, self.dep_o = deps[0].tolist(), deps[1].tolist()
         self.pingpong = policy == "pingpong"
         if self.pingpong:
             half_g, half_o = -(-gbuf_entries // 2), -(-obuf_entries // 2)
@@ -146,20 +169,22 @@ class _Engine:
         self.depends_on = [-1] * n
         self.bound_by = [0] * n
         self.extra: list[tuple] = []  # inserted: (id, kind, row, issue, done, depends_on, bound_by, src)
-        self.n_extra = 0  # inserted commands so far (ids n, n + 1, ...), some of them in `blocks`
         self.blocks: list[tuple] = []  # the fast path's replayed periods: (data arrays, inserted arrays)
+        self.replayed = {"whole state": 0, "before refresh": 0}  # commands the fast path replayed, by kind of repeat
         self.last_time = [-_NEVER] * 8  # latest issue cycle per kind
         self.last_id = [-1] * 8
         self.queue_time = [-_NEVER] * len(self.queues)
         self.queue_id = [-1] * len(self.queues)
+        self.log: list[int] = []  # data commands in issue order
+        # the controller's scalars (see _SCALARS); `run` keeps them in locals
         self.bus = timing.start_cycle - 1
         self.open_row, self.open_mac = -1, -1  # the open row and the MAC it was opened for
         self.mac_mode = True  # aim_simulator's channels start in MAC mode
-        self.next_ref = timing.tREFI if timing.refresh else _NEVER
         self.ref_end, self.ref_id = 0, -1
-        self.refreshes = 0
-        self.log: list[int] = []  # data commands in issue order
+        self.next_ref = timing.tREFI if timing.refresh else _NEVER
+        self.n_extra = 0  # inserted commands so far (ids n, n + 1, ...), some of them in `blocks`
         self.max_issued = -1
+        self.refreshes = 0
         static = policy == "static"
         gap = timing.gap
         # per later kind: the (earlier kind, distance, bound code) pairs this policy obeys
@@ -175,58 +200,219 @@ class _Engine:
         self.use_mode = static and timing.tMODCH > 0
         # a time this far before the bus cycle can no longer bind anything (fast path's state key)
         self.horizon = 1 + max(max(max(row) for row in gap), max(timing.latency), timing.tCCD)
-        is_mac = commands.kind == Kind.MAC
-        nxt = np.where(is_mac, np.arange(n), n)
-        self.next_mac = np.minimum.accumulate(nxt[::-1])[::-1]
-        self.next_mac = np.where(self.next_mac < n, self.next_mac, -1).tolist()
+        self.next_mac = None  # the fast path's look-ahead: index of the next MAC at or after each command
 
-    # --- readiness ---------------------------------------------------------------------------------------
-    def _action(self, q: int):
-        """(kind of the next action, earliest cycle, bound code, id it waits on) for queue q, or None if blocked."""
-        i = self.queues[q][self.head[q]]
-        k = self.kind[i]
-        action = k
-        if k == _MAC and self.t.rows and self.open_row != self.row[i]:
-            action = _PRE if self.open_row >= 0 else _ACT
-        best, code, dep = self.t.start_cycle, Bound.READY, -1
-        if self.ref_end > best:
-            best, code, dep = self.ref_end, Bound.REFRESH, self.ref_id
-        for a, distance, why in self.pairs[action]:
-            when = self.last_time[a] + distance
-            if when > best:
-                best, code, dep = when, why, self.last_id[a]
-        if action == k and self.policy != "static":
-            when = self.queue_time[q] + self.t.tCCD
-            if when > best:
-                best, code, dep = when, Bound.QUEUE, self.queue_id[q]
-            if self.policy == "dcs":
-                for d in (self.dep_g[i], self.dep_o[i]):
-                    if d < 0:
-                        continue
-                    if self.issue[d] < 0:
-                        return None
-                    # is-MAC flag, generalised to every kind: two commands of one kind on one entry (MACs
-                    # reading one input or accumulating into one output, two reads, two writes) flow through
-                    # one pipeline in order, so the second follows at tCCD; any other pair waits for completion
-                    when = self.issue[d] + self.t.tCCD if self.kind[d] == k else self.done[d]
-                    if when > best:
-                        best, code, dep = when, Bound.DATA, d
-            else:  # ping-pong: the side must own the regions it touches, used in program order
+    static_runs = True  # the static run shortcut (tests turn it off to compare with the plain rules)
+    _SCALARS = ("bus", "open_row", "open_mac", "mac_mode", "ref_end", "ref_id", "next_ref", "n_extra", "max_issued",
+                "refreshes")
+
+    # --- the loop ----------------------------------------------------------------------------------------
+    def run(self, period: tuple[int, int, int, int] | None = None) -> _Engine:
+        """Schedule every command; with `period` = (start, end, P, D) jump over repeating steady states.
+
+        Each pass looks at the head of each queue (`ready`: the action it needs next, ACT / PRE / mode switch
+        or the command itself, and the earliest cycle the policy's rules allow), issues the earliest (oldest
+        first on a tie, one command per cycle on the bus), or refreshes when that would cross tREFI. The
+        scalars live in locals here; `_cut` and `_handoff` see them through the engine's attributes.
+        """
+        t = self.t
+        n, queues, head, kind, row = self.n, self.queues, self.head, self.kind, self.row
+        issue, done, depends_on, bound_by, extra, log = (self.issue, self.done, self.depends_on, self.bound_by,
+                                                         self.extra, self.log)
+        last_time, last_id, queue_time, queue_id = self.last_time, self.last_id, self.queue_time, self.queue_id
+        pairs, latency, tCCD, first_cycle, rows_on, use_mode = (self.pairs, t.latency, t.tCCD, t.start_cycle, t.rows,
+                                                                 self.use_mode)
+        static, dcs, pingpong = self.policy == "static", self.policy == "dcs", self.pingpong
+        if dcs:
+            dep_g, dep_o = self.dep_g, self.dep_o
+        if pingpong:
+            uses, region, region_dep = self.uses, self.region, self.region_dep
+            compute_region, handoff, handoff_id = self.compute_region, self.handoff, self.handoff_id
+            buffer_done, buffer_last = self.buffer_done, self.buffer_last
+        ready_, data_, queue_, refresh_, bus_, handoff_ = (Bound.READY, Bound.DATA, Bound.QUEUE, Bound.REFRESH,
+                                                           Bound.BUS, Bound.HANDOFF)
+        bus, open_row, open_mac, mac_mode, ref_end, ref_id, next_ref, n_extra, max_issued, refreshes = (
+            getattr(self, name) for name in self._SCALARS)
+
+        def ready(q: int):
+            """(action, earliest cycle, bound code, id it waits on, command) for queue q's head; None if the head
+            is blocked, with waiting[q] the command it waits to see issued (-1: a ping-pong hand-off)."""
+            i = queues[q][head[q]]
+            k = action = kind[i]
+            if k == _MAC and rows_on and open_row != row[i]:
+                action = _PRE if open_row >= 0 else _ACT
+            best, code, dep = first_cycle, ready_, -1
+            if ref_end > best:
+                best, code, dep = ref_end, refresh_, ref_id
+            for a, distance, why in pairs[action]:
+                when = last_time[a] + distance
+                if when > best:
+                    best, code, dep = when, why, last_id[a]
+            if action == k and not static:
+                when = queue_time[q] + tCCD
+                if when > best:
+                    best, code, dep = when, queue_, queue_id[q]
+                if dcs:
+                    for d in (dep_g[i], dep_o[i]):
+                        if d < 0:
+                            continue
+                        if issue[d] < 0:
+                            waiting[q] = d
+                            return None
+                        # is-MAC flag, generalised to every kind: two commands of one kind on one entry (MACs
+                        # reading one input or accumulating into one output, two reads, two writes) flow through
+                        # one pipeline in order, so the second follows at tCCD; any other pair waits for completion
+                        when = issue[d] + tCCD if kind[d] == k else done[d]
+                        if when > best:
+                            best, code, dep = when, data_, d
+                else:  # ping-pong: the side must own the regions it touches, used in program order
+                    for b in (0, 1):
+                        if uses[b][i]:
+                            d = region_dep[b][i]
+                            if d >= 0 and issue[d] < 0:
+                                waiting[q] = d
+                                return None
+                            if region[b][i] != (compute_region[b] if q == 1 else 1 - compute_region[b]):
+                                waiting[q] = -1
+                                return None
+                            if handoff[b] > best:
+                                best, code, dep = handoff[b], handoff_, handoff_id[b]
+            if use_mode and (k == _MAC) != mac_mode:
+                action = _MODE  # issued when the command itself would pass its checks, then it waits tMODCH
+            return action, best, code, dep, i
+
+        def save() -> None:
+            for name, value in zip(self._SCALARS, (bus, open_row, open_mac, mac_mode, ref_end, ref_id, next_ref,
+                                                   n_extra, max_issued, refreshes)):
+                setattr(self, name, value)
+
+        cutting = period is not None
+        if cutting:
+            start, end, p, depth = period
+            boundary = start + -(-depth // p) * p  # first cut whose look-back window lies in the periodic part
+            self.seen, self.templates, self.window_seen, self.window_templates, self.depth = {}, {}, {}, {}, depth
+            self.rows_array = np.asarray(self.c.row)
+            is_mac = self.c.kind == Kind.MAC
+            nxt = np.minimum.accumulate(np.where(is_mac, np.arange(n), n)[::-1])[::-1]
+            self.next_mac = np.where(nxt < n, nxt, -1)
+        stale = _STALE
+        nq = len(queues)
+        cache = [stale] * nq  # each head's last readiness (before the bus check); None = blocked
+        waiting = [-1] * nq  # what a blocked head waits for (ids issue once, so an old value never matches again)
+        live = [q for q in range(nq) if queues[q]]
+        length = [len(queue) for queue in queues]
+        # static: the gap between two commands of one kind, and its bound code (for runs of one kind)
+        run_gap = [t.gap[k][k] if static and self.static_runs else 0 for k in range(8)]
+        run_code = [next((why for a, _, why in pairs[k] if a == k), Bound.STATIC) for k in range(8)]
+        log_append = log.append
+        while live:
+            chosen, at, bq = None, 0, 0
+            for q in live:
+                got = cache[q]
+                if got is stale:
+                    got = cache[q] = ready(q)
+                if got is None:
+                    continue
+                when = got[1] if got[1] > bus else bus + 1
+                if chosen is None or when < at or (when == at and got[4] < chosen[4]):
+                    chosen, at, bq = got, when, q
+            if chosen is None:
+                if not pingpong:
+                    raise RuntimeError("scheduler deadlock: no queue head can ever issue")
+                self._handoff(bus)
+                cache = [stale] * nq
+                continue
+            if at >= next_ref:  # refresh: every tREFI, whatever the stream; it closes the open row
+                rid = n + n_extra
+                n_extra += 1
+                extra.append((rid, _REF, -1, next_ref, next_ref + t.tRFC, -1, ready_, -1))
+                refreshes += 1
+                bus, ref_end, ref_id = next_ref, next_ref + t.tRFC, rid
+                last_time[_REF], last_id[_REF] = bus, rid
+                open_row = -1  # refresh precharges every bank (its precharge is folded into tRFC)
+                next_ref += t.tREFI
+                cache = [stale] * nq
+                continue
+            action, when, code, dep, i = chosen
+            if when <= bus:
+                code, dep = bus_, -1
+            bus = at
+            if action != kind[i]:  # a controller-inserted command before i
+                xid = n + n_extra
+                n_extra += 1
+                src = i if action == _ACT else (open_mac if action == _PRE else -1)
+                extra.append((xid, action, row[src] if src >= 0 else -1, at, at + latency[action], dep, code, src))
+                last_time[action], last_id[action] = at, xid
+                if action == _ACT:
+                    open_row, open_mac = row[i], i
+                elif action == _PRE:
+                    open_row = -1
+                else:
+                    mac_mode = not mac_mode
+                cache[bq] = stale
+                continue
+            issue[i], done[i] = at, at + latency[action]
+            log_append(i)
+            if i > max_issued:
+                max_issued = i
+            depends_on[i], bound_by[i] = dep, code
+            last_time[action], last_id[action] = at, i
+            queue_time[bq], queue_id[bq] = at, i
+            if pingpong:
                 for b in (0, 1):
-                    if self.uses[b][i]:
-                        d = self.region_dep[b][i]
-                        if d >= 0 and self.issue[d] < 0:
-                            return None
-                        owned = self.compute_region[b] if q == 1 else 1 - self.compute_region[b]
-                        if self.region[b][i] != owned:
-                            return None
-                        if self.handoff[b] > best:
-                            best, code, dep = self.handoff[b], Bound.HANDOFF, self.handoff_id[b]
-        if self.use_mode and (k == _MAC) != self.mac_mode:
-            action = _MODE  # issued when the command itself would pass its checks, then it waits tMODCH
-        return action, best, code, dep
+                    if uses[b][i]:
+                        buffer_done[b] = max(buffer_done[b], done[i])
+                        buffer_last[b] = i
+            head[bq] += 1
+            j = i + 1
+            if static and j < n and kind[j] == action and run_gap[action]:
+                # a run of one kind (static): command i met every constraint of its kind at `at`; the next one
+                # faces the same ones, except that the same-kind gap now ends at at + gap > at. So it issues
+                # then, bound by that gap, as long as it needs no row change and no refresh or period cut
+                # falls in between; and so on along the run. (What the full pass would do, in closed form.)
+                gap_k, lat, code = run_gap[action], latency[action], run_code[action]
+                when = at + gap_k
+                stop = boundary if cutting and boundary < n else n
+                open_mac_row = open_row if action == _MAC and rows_on else None
+                while (j < stop and kind[j] == action and when < next_ref
+                       and (open_mac_row is None or row[j] == open_mac_row)):
+                    issue[j], done[j], depends_on[j], bound_by[j] = when, when + lat, j - 1, code
+                    log_append(j)
+                    when += gap_k
+                    j += 1
+                if j > i + 1:
+                    bus = when - gap_k
+                    last_time[action], last_id[action] = bus, j - 1
+                    queue_time[0], queue_id[0] = bus, j - 1
+                    max_issued = max(max_issued, j - 1)
+                    head[0] = j
+            if head[bq] == length[bq]:
+                live = [r for r in live if r != bq]
+            # only the issuing queue's head changes, and a head blocked on this command unblocks. (DCS / ping-pong
+            # heads of the other queue depend on no other state the issue touches.)
+            cache[bq] = stale
+            for r in live:
+                if waiting[r] == i:
+                    cache[r] = stale
+            # a period cut once the oldest command not yet issued (the frontier) reaches the boundary; only the
+            # issuing queue's head moved, so the frontier can have reached it only if that head did
+            if cutting and live and (head[bq] == length[bq] or queues[bq][head[bq]] >= boundary):
+                frontier = queues[live[0]][head[live[0]]] if len(live) == 1 else min(queues[0][head[0]],
+                                                                                     queues[1][head[1]])
+                if frontier >= boundary:
+                    cut = start + (frontier - start) // p * p
+                    if cut + p < end:
+                        save()
+                        self._cut(cut, end, depth)
+                        bus, open_row, open_mac, mac_mode, ref_end, ref_id, next_ref, n_extra, max_issued, \
+                            refreshes = (getattr(self, name) for name in self._SCALARS)
+                        cache = [stale] * nq
+                        live = [r for r in range(nq) if head[r] < length[r]]
+                    boundary = cut + p
+        save()
+        return self
 
-    def _handoff(self) -> None:
+    def _handoff(self, bus: int) -> None:
         """Ping-pong: every head waits for a region; swap the regions the oldest head needs once idle."""
         heads = [self.queues[q][self.head[q]] for q in range(len(self.queues)) if self.head[q] < len(self.queues[q])]
         i, q = min((i, 0 if QUEUE_OF_KIND[self.kind[i]] == 0 else 1) for i in heads)
@@ -235,69 +421,13 @@ class _Engine:
                 owned = self.compute_region[b] if q == 1 else 1 - self.compute_region[b]
                 if self.region[b][i] != owned:
                     self.compute_region[b] = 1 - self.compute_region[b]
-                    self.handoff[b] = max(self.buffer_done[b], self.bus + 1)
+                    self.handoff[b] = max(self.buffer_done[b], bus + 1)
                     self.handoff_id[b] = self.buffer_last[b]
-
-    # --- the loop ----------------------------------------------------------------------------------------
-    def run(self, period: tuple[int, int, int, int] | None = None) -> _Engine:
-        """Schedule every command; with `period` = (start, end, P, D) jump over repeating steady states."""
-        queues, head = self.queues, self.head
-        live = [q for q in range(len(queues)) if queues[q]]
-        if period is not None:
-            start, end, p, depth = period
-            boundary = start + -(-depth // p) * p  # first cut whose look-back window lies in the periodic part
-            self.seen, self.templates, self.depth, self.cutting = {}, {}, depth, True
-            self.rows_array = np.asarray(self.c.row)
-        stale = _STALE
-        cache = [stale] * len(queues)  # each head's last readiness (before the bus check); None = blocked
-        while live:
-            best = None
-            for q in live:
-                got = cache[q]
-                if got is stale:
-                    got = cache[q] = self._action(q)
-                if got is None:
-                    continue
-                action, when, code, dep = got
-                if when <= self.bus:
-                    when, code, dep = self.bus + 1, Bound.BUS, -1
-                key = (when, queues[q][head[q]])
-                if best is None or key < best[0]:
-                    best = (key, q, action, code, dep)
-            if best is None:
-                if self.policy != "pingpong":
-                    raise RuntimeError("scheduler deadlock: no queue head can ever issue")
-                self._handoff()
-                cache = [stale] * len(queues)
-                continue
-            (when, i), q, action, code, dep = best
-            if when >= self.next_ref:
-                self._refresh()
-                cache = [stale] * len(queues)
-                continue
-            self._issue(q, i, action, when, code, dep)
-            # only the issuing queue's head changes; a blocked head may have been waiting for this command.
-            # (DCS / ping-pong heads of the other queue depend on no other state the issue touches.)
-            cache[q] = stale
-            for r in live:
-                if cache[r] is None:
-                    cache[r] = stale
-            if head[q] == len(queues[q]):
-                live = [r for r in live if r != q]
-            if period is not None and live and self.cutting:
-                frontier = min(queues[q][head[q]] for q in live)
-                if frontier >= boundary:
-                    cut = start + (frontier - start) // p * p
-                    if cut + p < end:
-                        self._cut(cut, end, depth)
-                        cache = [stale] * len(queues)
-                    boundary = cut + p
-                    live = [q for q in range(len(queues)) if head[q] < len(queues[q])]
-        return self
 
     # --- steady-state fast path --------------------------------------------------------------------------
     def _state_key(self, b: int, depth: int) -> tuple:
-        """Everything the future depends on, relative to cut index b, the bus cycle and the inserted count."""
+        """Everything the future depends on, relative to cut index b, the bus cycle and the inserted count,
+        except the refresh phase (cycles to the next REF), which `_cut` adds."""
         now, n, e0 = self.bus, self.n, self.n_extra
         floor = -self.horizon
 
@@ -310,7 +440,8 @@ class _Engine:
             return x - b if x < n else (x - n - e0, "x")
 
         lo = b - depth
-        window = tuple((rel(self.issue[i]), rel(self.done[i])) if self.issue[i] >= 0 else None
+        issue, done = self.issue, self.done
+        window = tuple((rel(issue[i]), rel(done[i])) if issue[i] >= 0 else None
                        for i in range(lo, max(self.max_issued, lo) + 1))
         heads = tuple(self.queues[q][self.head[q]] - b if self.head[q] < len(self.queues[q]) else None
                       for q in range(len(self.queues)))
@@ -320,6 +451,7 @@ class _Engine:
             nxt = self.next_mac[heads_min] if (heads_min := min(h for h in heads if h is not None) + b) < n else -1
             row_state = int(nxt >= 0 and self.row[nxt] == self.open_row)
         return (heads, window, row_state, self.mac_mode, rel(self.ref_end),
+                ref(self.ref_id, self.ref_end),
                 tuple(rel(t) for t in self.last_time), tuple(map(ref, self.last_id, self.last_time)),
                 tuple(rel(t) for t in self.queue_time), tuple(map(ref, self.queue_id, self.queue_time)),
                 tuple(self.compute_region), tuple(rel(t) for t in self.buffer_done),
@@ -327,100 +459,116 @@ class _Engine:
                 tuple(map(ref, self.handoff_id, self.handoff)))
 
     def _cut(self, b: int, end: int, depth: int) -> None:
-        """At a period boundary: remember the state; when it repeats, replay the period as often as is exact."""
-        key = self._state_key(b, depth)
+        """At a period boundary: remember the state; when it repeats, replay what happened in between.
+
+        A repeat of the whole state (refresh phase included) replays as far as the stretch goes. With refresh
+        on, a repeat of the stream's state with no refresh in between also replays, up to the next refresh.
+        """
+        stream = self._state_key(b, depth)
+        phase = None if self.next_ref >= _NEVER else self.next_ref - self.bus
         here = (b, self.bus, len(self.log), len(self.extra), self.refreshes, list(self.head), self.max_issued,
                 self.n_extra)
-        template = self.templates.get(key)
+        template = self._repeat(self.templates, self.seen, (stream, phase), here, end)
+        if template is not None:
+            self._replay(template, b, end)
+        elif phase is not None:
+            template = self._repeat(self.window_templates, self.window_seen, stream, here, end, no_refresh=True)
+            if template is not None:
+                self._replay(template, b, end, before_refresh=True)
+
+    def _repeat(self, templates: dict, seen: dict, key, here: tuple, end: int, no_refresh: bool = False):
+        """The template of the state `key` if known, else one from its last sighting; None if none fits."""
+        template = templates.get(key)
         if template is None:
-            before = self.seen.get(key)
-            self.seen[key] = here
-            if before is None or before[4] != self.refreshes:
-                return  # new state, or a refresh fell in between: nothing repeats yet
-            template = self._template(before, here)
-            self.templates[key] = template
-            if self.t.refresh and 4 * template[1] > self.t.tREFI:
-                self.cutting = False  # refresh every few periods: re-converging would cost more than it saves
-                return
-        self._replay(template, b, end)
+            before = seen.get(key)
+            seen[key] = here
+            b = here[0]
+            if before is None or b + (b - before[0]) > end or (no_refresh and before[4] != here[4]):
+                return None  # a new state, one whose repetition would not fit in the stretch, or a refresh between
+            template = templates[key] = self._template(before, here)
+        return template
 
     def _template(self, a, c) -> tuple:
-        """The actions between two cuts with equal states, relative to the first (tuples and numpy columns)."""
-        b0, t0, log0, e0, _, heads0, _, x0 = a
-        b1, t1, log1, e1, _, heads1, hi1, x1 = c
+        """The actions between two cuts with equal states, relative to the first, as numpy columns."""
+        b0, t0, log0, e0, refs0, heads0, _, x0 = a
+        b1, t1, log1, e1, refs1, heads1, hi1, x1 = c
         n = self.n
 
-        def enc(x):
-            return None if x < 0 else ((x - b0, 0) if x < n else (x - n - x0, 1))
+        def columns(ids, *values):  # rows of (*values, dependency kind 0 none / 1 data / 2 inserted, offset)
+            ids = np.asarray(ids, dtype=np.int64)
+            dep_kind = np.where(ids < 0, 0, np.where(ids < n, 1, 2))
+            dep_off = np.where(dep_kind == 1, ids - b0, np.where(dep_kind == 2, ids - n - x0, 0))
+            return np.array([*values, dep_kind, dep_off], dtype=np.int64).reshape(len(values) + 2, -1)
 
-        data = [(i - b0, self.issue[i] - t0, self.done[i] - t0, enc(self.depends_on[i]), self.bound_by[i])
-                for i in self.log[log0:log1]]
-        extra = [(x[1], x[7] - b0 if x[7] >= 0 else None, x[3] - t0, x[4] - t0, enc(x[5]), x[6])
-                 for x in self.extra[e0:e1]]
-        reach = max([d[0] for d in data] + [hi1 - b0] +
+        logged = self.log[log0:log1]
+        issue, done, bound_by = self.issue, self.done, self.bound_by
+        data = columns([self.depends_on[i] for i in logged], np.array(logged, dtype=np.int64) - b0,
+                       np.array([issue[i] for i in logged]) - t0, np.array([done[i] for i in logged]) - t0,
+                       [bound_by[i] for i in logged])
+        x = np.array(self.extra[e0:e1], dtype=np.int64).reshape(-1, 8).T  # id, kind, row, issue, done, dep, code, src
+        extra = columns(x[5], x[1], np.where(x[7] >= 0, x[7] - b0, _NO_SOURCE), x[3] - t0, x[4] - t0, x[6])
+        reach = max([int(data[0].max()) if len(logged) else 0, hi1 - b0] +
                     [self.queues[q][h] - b0 for q, h in enumerate(heads1) if h < len(self.queues[q])])
+        return (b1 - b0, t1 - t0, x1 - x0, refs1 - refs0, [h1 - h0 for h0, h1 in zip(heads0, heads1)], reach,
+                data, extra)
 
-        def columns(rows, dep_at):  # numpy columns; dependency as (kind 0 none / 1 data / 2 inserted, offset)
-            table = np.array([[v for k, v in enumerate(r) if k != dep_at] for r in rows], dtype=object).reshape(
-                len(rows), -1)
-            deps = [r[dep_at] for r in rows]
-            dep_kind = np.array([0 if d is None else 1 + d[1] for d in deps], dtype=np.int64)
-            dep_off = np.array([0 if d is None else d[0] for d in deps], dtype=np.int64)
-            cols = [np.array([_NO_SOURCE if v is None else v for v in col], dtype=np.int64) for col in table.T]
-            return cols, dep_kind, dep_off
+    def _replay(self, template, b: int, end: int, before_refresh: bool = False) -> None:
+        """Repeat the template `reps` times from cut b, shifted; then move the state past the repeats.
 
-        return (b1 - b0, t1 - t0, x1 - x0, [h1 - h0 for h0, h1 in zip(heads0, heads1)], data, extra, reach,
-                columns(data, 3), columns(extra, 4) if extra else None)
-
-    def _replay(self, template, b: int, end: int) -> None:
-        step, span, xstep, advance, data, extra, reach, data_cols, extra_cols = template
+        By default (a repeat of the whole state) as far as the stretch goes, into numpy blocks the trace picks
+        up at the end. before_refresh: only the repeats that end before the next refresh, written into the
+        lists and logs as if simulated, so that states seen before stay valid.
+        """
+        step, span, xstep, refs, advance, reach, data, extra = template
         reps = (end - 1 - reach - b) // step + 1  # every replayed period only looks at periodic commands
-        if self.next_ref < _NEVER:
-            reps = min(reps, (self.next_ref - 1 - self.bus) // span)  # stop before the next refresh
+        if before_refresh:
+            reps = min(reps, (self.next_ref - 1 - self.bus) // max(span, 1))
         if reps < 1 or span < 1:
             return
         n, t0, x0 = self.n, self.bus, self.n_extra
-        # the last periods go into the lists the loop reads; the ones before only into numpy blocks
-        tail = min(reps, 2 + (self.depth + reach) // step)
-        bulk = reps - tail
-        if bulk:
-            j = np.arange(bulk)[:, None]
+        j = np.arange(reps)[:, None]
 
-            def dep(kind, off):
-                return np.where(kind == 1, b + j * step + off, np.where(kind == 2, n + x0 + j * xstep + off, -1))
+        def dep(kind, off):
+            return np.where(kind == 1, b + j * step + off, np.where(kind == 2, n + x0 + j * xstep + off, -1)).ravel()
 
-            (r, ti, td, code), dk, do = data_cols
-            block_data = ((b + j * step + r).ravel(), (t0 + j * span + ti).ravel(), (t0 + j * span + td).ravel(),
-                          dep(dk, do).ravel(), np.broadcast_to(code, (bulk, len(code))).ravel())
-            block_extra = None
-            if extra_cols is not None:
-                (kind, src, ti, td, code), dk, do = extra_cols
-                where = np.where(src != _NO_SOURCE, b + j * step + src, -1)
-                rows = np.where(where >= 0, self.rows_array[np.maximum(where, 0)], -1)
-                ids = n + x0 + j * xstep + np.arange(len(kind))
-                block_extra = tuple(np.broadcast_to(a, (bulk, len(kind))).ravel() for a in (
-                    ids, kind, rows, t0 + j * span + ti, t0 + j * span + td, dep(dk, do), code))
+        r, ti, td, code, dk, do = data
+        idx, t_issue, t_done = (b + j * step + r).ravel(), (t0 + j * span + ti).ravel(), (t0 + j * span + td).ravel()
+        block_data = (idx, t_issue, t_done, dep(dk, do), np.broadcast_to(code, (reps, len(code))).ravel())
+        block_extra, sources = None, None
+        if extra.shape[1]:
+            kind, src, ti, td, code, dk, do = extra
+            sources = np.where(src != _NO_SOURCE, b + j * step + src, -1)
+            rows = np.where(sources >= 0, self.rows_array[np.maximum(sources, 0)], -1)
+            ids = n + x0 + j * xstep + np.arange(len(kind))
+            block_extra = tuple(np.broadcast_to(a, (reps, len(kind))).ravel() for a in (
+                ids, kind, rows, t0 + j * span + ti, t0 + j * span + td)) + (
+                dep(dk, do), np.broadcast_to(code, (reps, len(kind))).ravel())
+        issue, done = self.issue, self.done
+        if before_refresh:
+            depends_on, bound_by = self.depends_on, self.bound_by
+            for i, t_i, t_d, d, c in zip(*(a.tolist() for a in block_data)):
+                issue[i], done[i], depends_on[i], bound_by[i] = t_i, t_d, d, c
+            self.log.extend(idx.tolist())
+            self.replayed["before refresh"] += reps * step
+            if block_extra is not None:
+                self.extra.extend(zip(*(a.tolist() for a in block_extra), sources.ravel().tolist()))
+        else:
             self.blocks.append((block_data, block_extra))
-        issue, done, depends_on, bound_by, out = self.issue, self.done, self.depends_on, self.bound_by, self.extra
-        for j in range(bulk, reps):
-            base_b, base_t, base_x = b + j * step, t0 + j * span, x0 + j * xstep
-
-            def dec(d, base_b=base_b, base_x=base_x):
-                return -1 if d is None else (base_b + d[0] if d[1] == 0 else n + base_x + d[0])
-
-            for r, t_issue, t_done, d, code in data:
-                i = base_b + r
-                issue[i], done[i], depends_on[i], bound_by[i] = base_t + t_issue, base_t + t_done, dec(d), code
-            for k, (kind, src, t_issue, t_done, d, code) in enumerate(extra):
-                src = -1 if src is None else base_b + src
-                out.append((n + base_x + k, kind, self.row[src] if src >= 0 else -1, base_t + t_issue,
-                            base_t + t_done, dec(d), code, src))
+            self.replayed["whole state"] += reps * step
+            # the loop reads issue / done of the commands it may still look back to (up to depth before the frontier)
+            near = idx >= b + reps * step - self.depth
+            for i, t_i, t_d in zip(idx[near].tolist(), t_issue[near].tolist(), t_done[near].tolist()):
+                issue[i], done[i] = t_i, t_d
+            self.seen.clear()  # states seen before the jump are no longer followed by the log
+            self.window_seen.clear()
+            if self.next_ref < _NEVER:  # the whole state repeated, the refresh phase too
+                self.next_ref += reps * span
         self.n_extra = x0 + reps * xstep
+        self.refreshes += reps * refs
         self._shift(reps * step, reps * span, reps * xstep, [reps * a for a in advance])
-        self.seen.clear()  # states seen before the jump are no longer followed by the log
 
     def _shift(self, steps: int, cycles: int, inserted: int, advance: list[int]) -> None:
-        """Move the controller's state forward by whole periods (indices, cycles, inserted ids)."""
+        """Move the controller's state forward by whole periods (indices, cycles, inserted ids), in place."""
         n = self.n
 
         def sid(x):
@@ -431,67 +579,22 @@ class _Engine:
         self.ref_end += cycles
         self.ref_id = sid(self.ref_id)
         self.max_issued += steps
-        self.last_time = [t + cycles for t in self.last_time]
-        self.last_id = [sid(x) for x in self.last_id]
-        self.queue_time = [t + cycles for t in self.queue_time]
-        self.queue_id = [sid(x) for x in self.queue_id]
-        self.buffer_done = [t + cycles for t in self.buffer_done]
-        self.buffer_last = [sid(x) for x in self.buffer_last]
-        self.handoff = [t + cycles for t in self.handoff]
-        self.handoff_id = [sid(x) for x in self.handoff_id]
+        for times, ids in ((self.last_time, self.last_id), (self.queue_time, self.queue_id),
+                           (self.buffer_done, self.buffer_last), (self.handoff, self.handoff_id)):
+            times[:] = [t + cycles for t in times]
+            ids[:] = [sid(x) for x in ids]
         if self.open_row >= 0:
             self.open_mac += steps
             self.open_row = self.row[self.open_mac]
 
-    def _refresh(self) -> None:
-        t = self.t
-        at = self.next_ref
-        rid = self.n + self.n_extra
-        self.n_extra += 1
-        self.extra.append((rid, _REF, -1, at, at + t.tRFC, -1, Bound.READY, -1))
-        self.refreshes += 1
-        self.bus, self.ref_end, self.ref_id = at, at + t.tRFC, rid
-        self.last_time[_REF], self.last_id[_REF] = at, rid
-        self.open_row = -1  # refresh precharges every bank (its precharge is folded into tRFC)
-        self.next_ref += t.tREFI
-
-    def _issue(self, q: int, i: int, action: int, when: int, code: int, dep: int) -> None:
-        t = self.t
-        self.bus = when
-        if action != self.kind[i]:  # a controller-inserted command before i
-            xid = self.n + self.n_extra
-            self.n_extra += 1
-            src = i if action == _ACT else (self.open_mac if action == _PRE else -1)
-            row = self.row[src] if src >= 0 else -1
-            self.extra.append((xid, action, row, when, when + t.latency[action], dep, code, src))
-            self.last_time[action], self.last_id[action] = when, xid
-            if action == _ACT:
-                self.open_row, self.open_mac = self.row[i], i
-            elif action == _PRE:
-                self.open_row = -1
-            else:
-                self.mac_mode = not self.mac_mode
-            return
-        k = action
-        self.issue[i], self.done[i] = when, when + t.latency[k]
-        self.log.append(i)
-        if i > self.max_issued:
-            self.max_issued = i
-        self.depends_on[i], self.bound_by[i] = dep, code
-        self.last_time[k], self.last_id[k] = when, i
-        self.queue_time[q], self.queue_id[q] = when, i
-        if self.pingpong:
-            for b in (0, 1):
-                if self.uses[b][i]:
-                    self.buffer_done[b] = max(self.buffer_done[b], self.done[i])
-                    self.buffer_last[b] = i
-        self.head[q] += 1
-
     # --- result ------------------------------------------------------------------------------------------
     def trace(self) -> Trace:
         c, n = self.c, self.n
-        issue, done = np.array(self.issue, dtype=np.int64), np.array(self.done, dtype=np.int64)
-        depends_on, bound_by = np.array(self.depends_on, dtype=np.int64), np.array(self.bound_by, dtype=np.int64)
+
+        def array(values):
+            return np.fromiter(values, dtype=np.int64, count=len(values))
+
+        issue, done, depends_on, bound_by = map(array, (self.issue, self.done, self.depends_on, self.bound_by))
         extras = [np.array(self.extra, dtype=np.int64).reshape(-1, 8)[:, :7]]
         for data, extra in self.blocks:
             idx = data[0]
@@ -512,7 +615,7 @@ class _Engine:
             "depends_on": np.concatenate((depends_on, extra[:, 5])),
             "bound_by": np.concatenate((bound_by, extra[:, 6])),
         }
-        columns = {name: array[order] for name, array in columns.items()}
+        columns = {name: np.take(array, order) for name, array in columns.items()}
         total = total_cycles(columns["kind"], columns["issue"], columns["done"], self.t)
         return Trace(**columns, policy=self.policy, total_cycles=total, timing=self.t,
                      gbuf_entries=self.gbuf_entries, obuf_entries=self.obuf_entries, commands=n)
@@ -528,11 +631,12 @@ def total_cycles(kind: np.ndarray, issue: np.ndarray, done: np.ndarray, timing: 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 
 
-def find_period(commands: Commands, min_repeats: int = 8):
+def find_period(commands: Commands, min_repeats: int = 8, deps: tuple[np.ndarray, np.ndarray] | None = None):
     """(start, end, P, D) of the longest stretch around the stream's middle that repeats every P commands.
 
     Commands repeat when kind, GBuf / OBuf entry and "MAC on another row than the previous MAC" match;
     D is the longest look-back of a dependency inside the stretch. None when nothing repeats min_repeats times.
+    `deps` are the GBuf and OBuf `dependency_ids` if already known.
     """
     n = len(commands)
     kind = commands.kind
@@ -564,8 +668,8 @@ def find_period(commands: Commands, min_repeats: int = 8):
         return None
     start, end, p = best
     idx = np.arange(start, end)
-    look = [(idx - d[start:end])[d[start:end] >= 0] for d in (dependency_ids(commands.gbuf),
-                                                                dependency_ids(commands.obuf))]
+    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    look = [(idx - d[start:end])[d[start:end] >= 0] for d in deps]
     depth = max([int(x.max()) for x in look if len(x)] + [1])
     return start, end, p, depth
 
@@ -573,24 +677,30 @@ def find_period(commands: Commands, min_repeats: int = 8):
 def _schedule_periodic(commands, policy, timing, gbuf_entries, obuf_entries):
     """Exact fast path: jump over repeating steady states of a long stream; None when it does not apply.
 
-    At each period boundary the controller's whole state is keyed relative to the boundary, the bus cycle
-    and the inserted commands so far. When a key comes back with no refresh in between, the actions
-    between the two boundaries repeat exactly (the scheduler is deterministic and the commands ahead are
-    the same), so they are replayed, shifted, as many periods as stay inside the repeating stretch and
-    before the next refresh; then the plain loop resumes. Tests check the result equals the plain loop.
+    Invariant: the scheduler is deterministic, and inside the periodic stretch the commands ahead of a cut
+    (a period boundary) look the same from every cut. So at each cut the controller's whole state is keyed
+    relative to the cut, the bus cycle and the inserted commands so far (`_state_key`: the issue / done times
+    that can still bind, the queue heads, the open row, the mode, the ids that times point to, and the refresh
+    phase, cycles to the next REF). When a key comes back, everything between the two cuts, refreshes
+    included, repeats exactly, shifted; it is replayed as many times as stay inside the stretch (numpy
+    blocks), then the plain loop resumes. With refresh on, the key repeats once stream and refresh phase line
+    up again (a "super-period" of several periods and refreshes). Until then, a repeat of the state without
+    the refresh phase and with no refresh in between also holds up to the next refresh: those periods are
+    copied into the loop's lists, as if simulated, and the loop crosses the refresh itself. Tests check the
+    trace equals the plain loop's, column for column, with refresh on and off.
     """
     if len(commands) < FAST_MIN_COMMANDS:
         return None
-    period = find_period(commands)
+    deps = (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    period = find_period(commands, deps=deps)
     if period is None:
         return None
     start, end, p, depth = period
+    engine = _Engine(commands, policy, timing, gbuf_entries, obuf_entries, deps)
     if policy == "pingpong":  # ping-pong also looks back along each buffer region
-        engine = _Engine(commands, policy, timing, gbuf_entries, obuf_entries)
         idx = np.arange(start, end)
         for d in engine.region_dep:
             d = np.asarray(d)[start:end]
             if (d >= 0).any():
                 depth = max(depth, int((idx - d)[d >= 0].max()))
-        return engine.run((start, end, p, depth)).trace()
-    return _Engine(commands, policy, timing, gbuf_entries, obuf_entries).run((start, end, p, depth)).trace()
+    return engine.run((start, end, p, depth)).trace()

@@ -23,6 +23,36 @@ def test_fig7_knobs_change_the_result_and_reject_bad_values():
         fig07.fig7(t_mac=0)
 
 
+def test_fig7_gbuf_entries_knob():
+    assert (fig07.fig7(gbuf_entries=3).static_cycles, fig07.fig7(gbuf_entries=3).dcs_cycles) == (34, 22)
+    assert fig07.fig7(gbuf_entries=64).static_cycles == 34  # more entries than tiles change nothing
+    small = [fig07.fig7(gbuf_entries=g) for g in (2, 1)]
+    assert 34 < small[0].static_cycles < small[1].static_cycles  # the input streams in more passes
+    for data in small:
+        assert data.gbuf_entries == int(data.static_commands.gbuf.max()) + 1
+        assert check_hazards(data.dcs_commands, data.dcs) == [] and data.dcs_cycles <= data.static_cycles
+    for bad in (0, 65):
+        with pytest.raises(ValueError, match=f"gbuf_entries .*{bad}"):
+            fig07.fig7(gbuf_entries=bad)
+
+
+@pytest.mark.parametrize("dim, repeats, entries, rows", [(64, 40, 2, 16384), (100, 7, 3, 16384), (512, 9, 2, 40)])
+def test_gemv_stream_is_the_gemvs_compiled_one_after_another(dim, repeats, entries, rows):
+    from pimlab.hardware import Module
+    from pimlab.isa import compile_gemv, expand
+
+    module = Module(rows=rows)
+    instructions, first_row = [], 0
+    for _ in range(repeats):  # each GEMV on its own rows, wrapping around the channel
+        part = compile_gemv(dim, dim, module=module, obuf_entries=entries, first_row=first_row)
+        used = max(i.row for i in part if i.row >= 0) - first_row + 1
+        first_row = (first_row + used) % max(1, module.rows - used)
+        instructions += part
+    expected, stream = expand(instructions, 0), fig08.gemv_stream(dim, repeats, entries, module)
+    for name in ("kind", "gbuf", "obuf", "row", "col", "instr"):
+        assert np.array_equal(getattr(stream, name), getattr(expected, name)), name
+
+
 @pytest.fixture(scope="module")
 def fig8_data():
     return fig08.fig8(dims=(64, 128, 256, 512))

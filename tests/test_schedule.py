@@ -231,6 +231,93 @@ def monkeypatch_module():
     module.FAST_MIN_COMMANDS = saved
 
 
+def _fast_engine(monkeypatch):
+    """Run the next schedule(..., fast=True) and keep its engine, to see which repeats the fast path used."""
+    import pimlab.schedule as module
+
+    engines, trace = [], module._Engine.trace
+    monkeypatch.setattr(module._Engine, "trace", lambda self: engines.append(self) or trace(self))
+    return engines
+
+
+@pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])
+def test_fast_path_replays_across_refreshes_exactly(monkeypatch, policy, entries, regions):
+    """With refresh on, the whole state (refresh phase included) repeats after a few refresh windows."""
+    commands = expand(compile_attention("qk", 32768, 128, obuf_entries=entries, buffer_regions=regions), 0)
+    engines = _fast_engine(monkeypatch)
+    fast = schedule(commands, policy, AIM_ENGINE, 64, entries, fast=True)
+    _assert_same(fast, schedule(commands, policy, AIM_ENGINE, 64, entries, fast=False))
+    engine = engines[0]
+    assert engine.replayed["whole state"] > len(commands) // 3  # whole super-periods of several refreshes
+    assert fast.count(Kind.REF) > 10 and engine.refreshes == fast.count(Kind.REF)
+
+
+@pytest.mark.parametrize("policy, entries", [("static", 1), ("dcs", 2)])
+def test_fast_path_replays_between_refreshes_exactly(monkeypatch, policy, entries):
+    """A short stream whose state repeats only between refreshes: periods replay up to each refresh."""
+    from pimlab.figures.fig08 import gemv_stream
+
+    commands = gemv_stream(1024, 2, entries)
+    engines = _fast_engine(monkeypatch)
+    fast = schedule(commands, policy, AIM_ENGINE, 64, entries, fast=True)
+    _assert_same(fast, schedule(commands, policy, AIM_ENGINE, 64, entries, fast=False))
+    assert engines[0].replayed["before refresh"] > 0 and fast.count(Kind.REF) > 0
+    assert check_hazards(commands, fast) == []
+
+
+@settings(max_examples=25, deadline=None)
+@given(periodic_streams(), st.integers(150, 900))
+def test_fast_path_equals_full_simulation_with_frequent_refresh(monkeypatch_module, case, refresh_interval):
+    commands, timing, gbuf_entries, obuf_entries, policy = case
+    timing = replace(timing, refresh=True, tREFI=refresh_interval, tRFC=refresh_interval // 6)
+    full = schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=False)
+    _assert_same(schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=True), full)
+
+
+@settings(max_examples=50, deadline=None)
+@given(streams())
+def test_static_run_shortcut_equals_the_plain_rules(case):
+    import pimlab.schedule as module
+
+    commands, timing, gbuf_entries, obuf_entries = case
+    commands = Commands.make(np.repeat(commands.kind, 3), np.repeat(commands.gbuf, 3), np.repeat(commands.obuf, 3),
+                             np.repeat(commands.row, 3))  # runs of one kind
+    shortcut = schedule(commands, "static", timing, gbuf_entries, obuf_entries)
+    try:
+        module._Engine.static_runs = False
+        _assert_same(shortcut, schedule(commands, "static", timing, gbuf_entries, obuf_entries))
+    finally:
+        module._Engine.static_runs = True
+
+
+def test_static_run_shortcut_on_a_long_attention_stream():
+    import pimlab.schedule as module
+
+    commands = expand(compile_attention("sv", 2048, 128, group=2, row_reuse=True, obuf_entries=1), 0)
+    for timing in (AIM_ENGINE, AIMSIM_ENGINE):
+        shortcut = schedule(commands, "static", timing, fast=False)
+        try:
+            module._Engine.static_runs = False
+            _assert_same(shortcut, schedule(commands, "static", timing, fast=False))
+        finally:
+            module._Engine.static_runs = True
+
+
+def test_dcs_and_pingpong_never_switch_modes():
+    """The mode switch is the static controller's: DCS and ping-pong traces do not depend on tMODCH (the Fig. 8
+    app reuses DCS bars across tMODCH changes)."""
+    from pimlab.hardware import AIM_TIMING, aim_engine
+
+    commands = expand(compile_gemv(256, 256, obuf_entries=2), 0)
+    for policy in ("dcs", "pingpong"):
+        traces = [schedule(commands, policy, aim_engine(replace(AIM_TIMING, tMODCH=m)), 64, 2) for m in (0, 32, 97)]
+        for trace in traces[1:]:
+            _assert_same(trace, traces[0])
+        assert traces[0].count(Kind.MODE) == 0
+    static = [schedule(commands, "static", aim_engine(replace(AIM_TIMING, tMODCH=m)), 64, 2) for m in (32, 97)]
+    assert static[1].total_cycles > static[0].total_cycles
+
+
 def test_engine_presets_and_timing_validation():
     from pimlab.hardware import EngineTiming, engine_preset
 

@@ -116,6 +116,18 @@ def test_good_knobs_reschedule_and_redraw():
     assert app.figure.layout.annotations[1].text.endswith(f"{expected.dcs_cycles} cycles")
 
 
+def test_gbuf_knob_reschedules_with_fewer_entries_and_back():
+    app = PipelineStepper()
+    assert app.values["gbuf_entries"] == 3 and app.data.gbuf_entries == 3
+    assert app.set(gbuf_entries=2) and app.error == ""
+    expected = fig7(gbuf_entries=2)
+    assert app.data.gbuf_entries == 2 and app.data.static_cycles == expected.static_cycles
+    assert app.data.dcs_cycles == expected.dcs_cycles and app.slider.max == app.end_cycle
+    # two passes over the input (tiles 0-1, then tile 2): each output tile is read out once per pass
+    assert (app.data.static.kind == Kind.RD_OUT).sum() == 4 and (app.data.static.kind == Kind.WR_INP).sum() == 3
+    assert app.set(gbuf_entries=3) and (app.data.static_cycles, app.data.dcs_cycles) == (34, 22)
+
+
 def test_cursor_is_clipped_when_the_run_gets_shorter():
     app = PipelineStepper()
     app.go(app.end_cycle)
@@ -125,7 +137,9 @@ def test_cursor_is_clipped_when_the_run_gets_shorter():
 
 
 @pytest.mark.parametrize("knob, value, word", [("t_mac", 0, "t_mac"), ("tCCDS", 0, "tCCDS"),
-                                               ("t_rd_out", 1000, "t_rd_out"), ("obuf_entries", 0, "obuf_entries")])
+                                               ("t_rd_out", 1000, "t_rd_out"), ("obuf_entries", 0, "obuf_entries"),
+                                               ("gbuf_entries", 0, "gbuf_entries"),
+                                               ("gbuf_entries", 65, "gbuf_entries")])
 def test_bad_knob_shows_in_banner_and_keeps_the_schedule(knob, value, word):
     app = PipelineStepper()
     app.go(7)

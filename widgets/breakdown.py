@@ -15,7 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from pimlab.figures.fig08 import Fig8Data, fig8
+from pimlab.figures.fig08 import Fig8Data, fig8, gemv_point
 from pimlab.figures.fig09 import Fig9Data, fig9
 from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING, aim_engine
@@ -114,11 +114,6 @@ def _engine(tMODCH: int, refresh: bool):
     return aim_engine(dataclasses.replace(AIM_TIMING, tMODCH=tMODCH, refresh=bool(refresh)))
 
 
-@lru_cache(maxsize=512)
-def _fig8_point(dim: int, obuf_entries: int, min_macs: int, tMODCH: int, refresh: bool) -> Fig8Data:
-    return fig8((dim,), obuf_entries, min_macs, _engine(tMODCH, refresh))
-
-
 def _stack(points):
     """Join single-point figure data along the first axis of its arrays; other fields come from the first point."""
     first = points[0]
@@ -131,13 +126,27 @@ def _stack(points):
     return type(first)(**joined)
 
 
+@lru_cache(maxsize=1024)
+def _fig8_bar(dim: int, policy: str, entries: int, repeats: int, tMODCH: int, refresh: bool):
+    return gemv_point(dim, policy, entries, repeats, _engine(tMODCH, refresh))
+
+
 def fig8_compute(dims="64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,
                  refresh: bool = True, view: str = "cycles"):
-    """(Fig. 8 data, view) for the app, from one cached pimlab.figures.fig8 call per dimension."""
+    """(Fig. 8 data, view) for the app, from one cached bar per (dimension, policy).
+
+    A knob re-simulates only the bars it changes: static bars use one OutReg whatever `obuf_entries`, DCS
+    never switches modes (the mode switch is the static controller's), so its bars ignore tMODCH, and a bar
+    depends on `min_macs` only through its number of GEMVs.
+    """
     check_choice("view", view, VIEWS)
     dims = parse_ints("dims", dims)
-    data = _stack([_fig8_point(d, obuf_entries, min_macs, tMODCH, bool(refresh)) for d in dims])
-    return data, view
+    refresh = bool(refresh)
+
+    def bar(dim, policy, entries, repeats, timing, module):
+        return _fig8_bar(dim, policy, entries, repeats, tMODCH if policy == "static" else AIM_TIMING.tMODCH, refresh)
+
+    return fig8(dims, obuf_entries, min_macs, _engine(tMODCH, refresh), point=bar), view
 
 
 def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,

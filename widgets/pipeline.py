@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from pimlab.figures.fig07 import Fig7Data, fig7
-from pimlab.isa import QUEUE_NAMES, Kind
+from pimlab.isa import FIG7_GBUF_ENTRIES, QUEUE_NAMES, Kind
 from pimlab.schedule import dependency_ids
 from pimlab.trace import BOUND_NAMES, Bound, Trace
 from pimlab_widgets.app import apply_figure
@@ -271,11 +271,12 @@ class PipelineStepper:
     """
 
     KNOBS = (("tCCDS", "tCCDS"), ("t_wr_inp", "t_WR-INP"), ("t_mac", "t_MAC"), ("t_rd_out", "t_RD-OUT"),
-             ("obuf_entries", "OBuf entries (DCS)"))
+             ("obuf_entries", "OBuf entries (DCS)"), ("gbuf_entries", "GBuf entries"))
 
     def __init__(self, tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9, obuf_entries: int = 2,
-                 cycle: int = 0, interval_ms: int = 700):
-        given = dict(tCCDS=tCCDS, t_wr_inp=t_wr_inp, t_mac=t_mac, t_rd_out=t_rd_out, obuf_entries=obuf_entries)
+                 gbuf_entries: int = FIG7_GBUF_ENTRIES, cycle: int = 0, interval_ms: int = 700):
+        given = dict(tCCDS=tCCDS, t_wr_inp=t_wr_inp, t_mac=t_mac, t_rd_out=t_rd_out, obuf_entries=obuf_entries,
+                     gbuf_entries=gbuf_entries)
         self.knobs = {name: widgets.IntText(value=given[name], description=label, style=STYLE,
                                             layout=widgets.Layout(width="185px")) for name, label in self.KNOBS}
         self.banner = ErrorBanner()

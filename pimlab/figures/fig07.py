@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pimlab import paper
 from pimlab.hardware import EngineTiming, fig7_engine
-from pimlab.isa import Commands, Instruction, expand, fig7_module, fig7_stream
+from pimlab.isa import FIG7_GBUF_ENTRIES, Commands, Instruction, expand, fig7_module, fig7_stream
 from pimlab.reproduce import Record, compare
 from pimlab.schedule import schedule
 from pimlab.trace import Trace
@@ -42,14 +42,16 @@ class Fig7Data:
         return self.static_cycles / self.dcs_cycles
 
 
-def fig7(tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9, obuf_entries: int = 2) -> Fig7Data:
+def fig7(tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9, obuf_entries: int = 2,
+         gbuf_entries: int = FIG7_GBUF_ENTRIES) -> Fig7Data:
     """Schedule Fig. 7's stack (3 input tiles, 2 output tiles) statically and with DCS.
 
-    The defaults are the reconstructed example timing of figures.md section 3 [R] (34 vs 22 cycles).
+    The defaults are the reconstructed example timing of figures.md section 3 [R] (34 vs 22 cycles) and
+    Fig. 7(a)'s 3-entry GBuf; `gbuf_entries` (1 to 64) is shared by both schedules.
     """
     timing = fig7_engine(tCCDS, t_wr_inp, t_mac, t_rd_out)
-    module = fig7_module(obuf_entries)
-    static_instr, dcs_instr = fig7_stream(1), fig7_stream(obuf_entries)
+    module = fig7_module(obuf_entries, gbuf_entries)
+    static_instr, dcs_instr = fig7_stream(1, gbuf_entries), fig7_stream(obuf_entries, gbuf_entries)
     static_cmd, dcs_cmd = expand(static_instr, 0), expand(dcs_instr, 0)
     return Fig7Data(tuple(static_instr), tuple(dcs_instr), static_cmd, dcs_cmd,
                     schedule(static_cmd, "static", timing, module.gbuf_entries, 1),

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from pimlab import paper
 from pimlab.hardware import AIM, AIM_ENGINE, EngineTiming, Module
-from pimlab.isa import compile_gemv, expand
+from pimlab.isa import Commands, compile_gemv, expand
 from pimlab.reproduce import Record, compare
 from pimlab.schedule import schedule
 from pimlab.trace import BREAKDOWN_KEYS
 from pimlab.validate import check_int
 
 FIGURE = "8"
-__all__ = ["Fig8Data", "fig8", "gemv_stream"]
+__all__ = ["Fig8Data", "fig8", "gemv_stream", "gemv_repeats", "gemv_point"]
 
 
 @dataclass(frozen=True)
@@ -37,33 +38,63 @@ class Fig8Data:
         return self.static_breakdown.sum(axis=1) / self.dcs_breakdown.sum(axis=1)
 
 
-def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM):
-    """`repeats` back-to-back dim x dim GEMVs, each on its own rows, as one channel's commands."""
-    instructions, first_row = [], 0
-    for _ in range(repeats):
-        part = compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries, first_row=first_row)
-        rows = max(i.row for i in part if i.row >= 0) - first_row + 1
-        first_row = (first_row + rows) % max(1, module.rows - rows)
-        instructions += part
-    return expand(instructions, 0)
+@lru_cache(maxsize=256)
+def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM) -> Commands:
+    """`repeats` back-to-back dim x dim GEMVs, each on its own rows, as one channel's commands.
+
+    GEMV k is the first one's commands with its rows moved to start at row f_k (f_0 = 0, f_k+1 = (f_k + rows)
+    mod (channel rows - rows)) and its instruction indices after those of the GEMVs before it: what compiling
+    each GEMV with `first_row = f_k` gives (tests check). Cached: the stream does not depend on timing (an app
+    changing a timing knob reuses it; Commands are read-only).
+    """
+    check_int("repeats", repeats, 1, 1 << 20)
+    instructions = compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries)
+    one = expand(instructions, 0)
+    rows = int(one.row.max()) + 1
+    first = np.zeros(repeats, dtype=np.int64)
+    for k in range(1, repeats):
+        first[k] = (first[k - 1] + rows) % max(1, module.rows - rows)
+    is_mac = np.tile(one.row >= 0, repeats)
+    row = np.where(is_mac, np.tile(one.row, repeats) + np.repeat(first, len(one)), -1)
+    instr = np.tile(one.instr, repeats) + np.repeat(np.arange(repeats) * len(instructions), len(one))
+    return Commands(*(np.tile(column, repeats) for column in (one.kind, one.gbuf, one.obuf)), row,
+                    np.tile(one.col, repeats), instr)
+
+
+def gemv_repeats(dim: int, min_macs: int) -> int:
+    """Back-to-back GEMVs a point of dimension `dim` runs so that it has at least `min_macs` MAC commands."""
+    return max(1, -(-min_macs // (-(-int(dim) // 16)) ** 2))
+
+
+def gemv_point(dim: int, policy: str, entries: int, repeats: int, timing: EngineTiming = AIM_ENGINE,
+               module: Module = AIM) -> tuple[list[int], float]:
+    """One bar of Fig. 8: (breakdown cycles in BREAKDOWN_KEYS order, MAC utilization) of `repeats` GEMVs."""
+    stream = gemv_stream(int(dim), int(repeats), entries, module)
+    trace = schedule(stream, policy, timing, module.gbuf_entries, entries)
+    parts = trace.breakdown()
+    return [parts[k] for k in BREAKDOWN_KEYS], trace.mac_utilization
 
 
 def fig8(dims=(64, 128, 256, 512, 1024), obuf_entries: int = 2, min_macs: int = 16384,
-         timing: EngineTiming = AIM_ENGINE, module: Module = AIM) -> Fig8Data:
-    """Static and DCS schedules of square GEMVs; each point repeats the GEMV until it has `min_macs` MACs."""
+         timing: EngineTiming = AIM_ENGINE, module: Module = AIM, point=gemv_point) -> Fig8Data:
+    """Static and DCS schedules of square GEMVs; each point repeats the GEMV until it has `min_macs` MACs.
+
+    Static runs with one OutReg, DCS with `obuf_entries`. `point` computes one bar (an app passes a cached
+    `gemv_point`).
+    """
     dims = np.array([check_int("dim", d, 16, 8192) for d in np.atleast_1d(dims)], dtype=np.int64)
     if dims.size == 0:
         raise ValueError("dims must name at least one dimension in [16, 8192], got none")
     check_int("obuf_entries", obuf_entries, 1, 64)
     check_int("min_macs", min_macs, 1, 1 << 22)
-    repeats = np.array([max(1, -(-min_macs // (-(-int(d) // 16)) ** 2)) for d in dims], dtype=np.int64)
+    repeats = np.array([gemv_repeats(d, min_macs) for d in dims], dtype=np.int64)
     rows = {"static": [], "dcs": []}
     utils = {"static": [], "dcs": []}
     for d, r in zip(dims, repeats):
         for policy, entries in (("static", 1), ("dcs", obuf_entries)):
-            trace = schedule(gemv_stream(int(d), int(r), entries, module), policy, timing, module.gbuf_entries, entries)
-            rows[policy].append([trace.breakdown()[k] for k in BREAKDOWN_KEYS])
-            utils[policy].append(trace.mac_utilization)
+            parts, utilization = point(int(d), policy, entries, int(r), timing, module)
+            rows[policy].append(parts)
+            utils[policy].append(utilization)
     return Fig8Data(dims, repeats, BREAKDOWN_KEYS, np.array(rows["static"]), np.array(rows["dcs"]),
                     np.array(utils["static"]), np.array(utils["dcs"]), obuf_entries, timing.name)
 
