@@ -6,7 +6,7 @@ Run: python bench/bench_widgets_pipeline.py
 import statistics
 import time
 
-from pimlab_widgets.breakdown import fig8_app
+from pimlab_widgets.breakdown import APP_TOKENS, fig8_app, fig9_app, fig18_app
 from pimlab_widgets.pipeline import fig7_app
 
 BUDGET_MS = 100.0
@@ -58,6 +58,21 @@ def main(repeats: int = 30) -> None:
     _report("Fig. 8 MACs per point change (re-simulates the bars whose GEMV count changes)",
             _times_ms(lambda i: fig8.set(min_macs=4096 + 64 * next(fresh)), min(repeats, 5)))
     fig8.set(min_macs=4096, tMODCH=32, obuf_entries=2, refresh=True)
+
+    fig9, fig18 = fig9_app(), fig18_app()  # attention apps at APP_TOKENS tokens, default points cached
+    _report(f"Fig. 9 view change ({APP_TOKENS} tokens, cached bars + redraw)",
+            _times_ms(lambda i: fig9.set(view=views[i % 2]), repeats))
+    _report("Fig. 9 tMODCH change (re-simulates the 8 static bars)",
+            _times_ms(lambda i: fig9.set(tMODCH=32 + next(fresh)), min(repeats, 5)))
+    _report("Fig. 9 OBuf entries change (re-simulates the 8 DCS bars)",
+            _times_ms(lambda i: fig9.set(obuf_entries=2 + next(fresh) % 60), min(repeats, 5)))
+    _report("Fig. 9 refresh toggle (re-simulates all 16 bars)",
+            _times_ms(lambda i: fig9.set(refresh=i % 2 == 0, tMODCH=100 + next(fresh)), min(repeats, 5)))
+    _report(f"Fig. 9 tokens change ({APP_TOKENS} <-> {2 * APP_TOKENS}, all 16 bars, then cached)",
+            _times_ms(lambda i: fig9.set(tokens=APP_TOKENS * (1 + i % 2), tMODCH=32, refresh=True, obuf_entries=2),
+                      min(repeats, 4)))
+    _report("Fig. 18 GBuf entries change (re-simulates all 8 bars)",
+            _times_ms(lambda i: fig18.set(gbuf_entries=2 + next(fresh) % 62), min(repeats, 5)))
 
 
 if __name__ == "__main__":

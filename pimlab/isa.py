@@ -48,6 +48,13 @@ QUEUE_NAMES = ("I/O", "compute", "row/refresh")
 # queue of each kind, indexed by the kind code: 0 I/O, 1 compute, 2 row/refresh
 QUEUE_OF_KIND = np.array([0, 1, 0, 2, 2, 2, 2, 0], dtype=np.int8)
 _MAX_MASK = 2**64
+_ADDRESS_FIELDS = ("gpr_addr", "gbuf_idx", "row", "col", "out_idx")
+_ARGUMENTS = {  # the address fields each op takes (Table III); the others must be -1
+    Kind.WR_INP: frozenset({"gpr_addr", "gbuf_idx"}),
+    Kind.MAC: frozenset({"gbuf_idx", "row", "col", "out_idx"}),
+    Kind.RD_OUT: frozenset({"gpr_addr", "out_idx"}),
+    Kind.WR_BIAS: frozenset({"gpr_addr", "out_idx"}),
+}
 
 
 @dataclass(frozen=True)
@@ -74,13 +81,8 @@ class Instruction:
         object.__setattr__(self, "op", Kind(self.op))
         check_int("ch_mask", self.ch_mask, 1, _MAX_MASK - 1)
         check_int("op_size", self.op_size, 1, 1 << 20)
-        needs = {
-            Kind.WR_INP: ("gpr_addr", "gbuf_idx"),
-            Kind.MAC: ("gbuf_idx", "row", "col", "out_idx"),
-            Kind.RD_OUT: ("gpr_addr", "out_idx"),
-            Kind.WR_BIAS: ("gpr_addr", "out_idx"),
-        }[self.op]
-        for name in ("gpr_addr", "gbuf_idx", "row", "col", "out_idx"):
+        needs = _ARGUMENTS[self.op]
+        for name in _ADDRESS_FIELDS:
             value = getattr(self, name)
             if name in needs:
                 check_int(name, value, 0)

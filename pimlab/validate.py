@@ -7,9 +7,10 @@ import numbers
 
 def check_int(name: str, value, low: int = 1, high: int | None = None, power_of_two: bool = False) -> int:
     """Return `value` as int if it is an integer in [low, high] (and a power of two when asked)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer {_range(low, high)}, got {value!r}")
-    value = int(value)
+    if type(value) is not int:  # the common case skips the slow abstract-class check
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{name} must be an integer {_range(low, high)}, got {value!r}")
+        value = int(value)
     if value < low or (high is not None and value > high):
         raise ValueError(f"{name} must be an integer {_range(low, high)}, got {value}")
     if power_of_two and value & (value - 1):

@@ -16,7 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from pimlab.figures.fig08 import Fig8Data, fig8, gemv_point
-from pimlab.figures.fig09 import Fig9Data, fig9
+from pimlab.figures.fig09 import Fig9Data, attention_cycles, fig9
 from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING, aim_engine
 from pimlab.validate import check_choice
@@ -25,13 +25,16 @@ from pimlab_widgets.controls import STYLE
 
 __all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "fig8_figure", "fig9_figure", "fig18_figure",
            "fig8_compute", "fig9_compute", "fig18_compute", "fig8_app", "fig9_app", "fig18_app", "parse_ints",
-           "group_label"]
+           "group_label", "APP_TOKENS"]
 
 PART_COLORS = {"MAC": "#ff7f0e", "ACT/PRE": "#7f7f7f", "REF": "#d62728", "DT-GBuf": "#1f77b4",
                "DT-OutReg": "#2ca02c", "Pipeline penalty": "#c5b0d5"}
 VARIANT_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22")
 VIEWS = ("cycles", "cycles per query head", "% of run")
 POLICY_COLORS = {"ping-pong": "#9467bd", "DCS": "#ff7f0e"}
+# the attention apps' default context: a whole number of row periods, small enough that a knob that
+# re-simulates every bar stays within the update budget (bench/bench_widgets_pipeline.py); any length works
+APP_TOKENS = 512
 
 
 def parse_ints(name: str, text) -> tuple[int, ...]:
@@ -114,18 +117,6 @@ def _engine(tMODCH: int, refresh: bool):
     return aim_engine(dataclasses.replace(AIM_TIMING, tMODCH=tMODCH, refresh=bool(refresh)))
 
 
-def _stack(points):
-    """Join single-point figure data along the first axis of its arrays; other fields come from the first point."""
-    first = points[0]
-    joined = {}
-    for field in dataclasses.fields(first):
-        value = getattr(first, field.name)
-        if isinstance(value, np.ndarray):
-            value = np.concatenate([getattr(p, field.name) for p in points])
-        joined[field.name] = value
-    return type(first)(**joined)
-
-
 @lru_cache(maxsize=1024)
 def _fig8_bar(dim: int, policy: str, entries: int, repeats: int, tMODCH: int, refresh: bool):
     return gemv_point(dim, policy, entries, repeats, _engine(tMODCH, refresh))
@@ -184,20 +175,39 @@ def fig9_figure(data: Fig9Data, view: str = "cycles") -> go.Figure:
                             group_title="query heads per KV head; RR = row-reuse mapping")
 
 
-@lru_cache(maxsize=512)
-def _fig9_point(group: int, tokens: int, head_dim: int, obuf_entries: int, tMODCH: int, refresh: bool) -> Fig9Data:
-    return fig9((group,), tokens, head_dim, obuf_entries, _engine(tMODCH, refresh))
+@lru_cache(maxsize=4096)
+def _attention_bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, tMODCH, refresh, module, regions,
+                   prefetch):
+    parts, mac = attention_cycles(policy, tokens, head_dim, group, row_reuse, obuf_entries, _engine(tMODCH, refresh),
+                                  module, regions, prefetch)
+    return tuple(parts.items()), mac
 
 
-def fig9_compute(groups="1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, obuf_entries: int = 2,
+def _attention_bars(tMODCH: int, refresh: bool):
+    """A `bar` for fig9 / fig18 that caches each bar, keyed only on what can change it: DCS and ping-pong
+    never switch modes (tests/test_schedule.py), so their bars ignore tMODCH; a knob redraws only its bars.
+    Its timing is built from the two knobs (pass the figure the same `_engine(tMODCH, refresh)`)."""
+
+    def bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, timing, module, buffer_regions=1,
+            prefetch=False):
+        mode = tMODCH if policy == "static" else AIM_TIMING.tMODCH
+        parts, mac = _attention_bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, mode, bool(refresh),
+                                    module, buffer_regions, bool(prefetch))
+        return dict(parts), mac
+
+    return bar
+
+
+def fig9_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, obuf_entries: int = 2,
                  tMODCH: int = 32, refresh: bool = True, view: str = "cycles"):
-    """(Fig. 9 data, view) for the app, from one cached pimlab.figures.fig9 call per group size."""
+    """(Fig. 9 data, view) for the app, each bar from the per-bar cache."""
     check_choice("view", view, VIEWS)
-    groups = parse_ints("groups", groups)
-    return _stack([_fig9_point(g, tokens, head_dim, obuf_entries, tMODCH, bool(refresh)) for g in groups]), view
+    data = fig9(parse_ints("groups", groups), tokens, head_dim, obuf_entries, _engine(tMODCH, refresh),
+                bar=_attention_bars(tMODCH, refresh))
+    return data, view
 
 
-def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, obuf_entries: int = 2,
+def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, obuf_entries: int = 2,
              tMODCH: int = 32, refresh: bool = True, view: str = "cycles") -> LiveApp:
     """Group sizes, tokens, head dim, DCS's OBuf entries, tMODCH and refresh drive Fig. 9."""
     controls = {
@@ -235,19 +245,15 @@ def fig18_figure(data: Fig18Data) -> go.Figure:
     return figure
 
 
-@lru_cache(maxsize=512)
-def _fig18_point(group: int, tokens: int, head_dim: int, gbuf_entries: int, obuf_entries: int) -> Fig18Data:
-    return fig18((group,), tokens, head_dim, obuf_entries, module=dataclasses.replace(AIM, gbuf_entries=gbuf_entries))
-
-
-def fig18_compute(groups="1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, gbuf_entries: int = 64,
+def fig18_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, gbuf_entries: int = 64,
                   obuf_entries: int = 2) -> Fig18Data:
-    """Fig. 18 data for the app, from one cached pimlab.figures.fig18 call per group size."""
-    return _stack([_fig18_point(g, tokens, head_dim, gbuf_entries, obuf_entries)
-                   for g in parse_ints("groups", groups)])
+    """Fig. 18 data for the app, each bar from the per-bar cache."""
+    module = dataclasses.replace(AIM, gbuf_entries=gbuf_entries)
+    return fig18(parse_ints("groups", groups), tokens, head_dim, obuf_entries, _engine(AIM_TIMING.tMODCH, True), module,
+                 bar=_attention_bars(AIM_TIMING.tMODCH, True))
 
 
-def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = 1024, head_dim: int = 128, gbuf_entries: int = 64,
+def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, gbuf_entries: int = 64,
               obuf_entries: int = 2) -> LiveApp:
     """Group sizes, tokens, head dim and the total buffer (GBuf and OBuf entries) drive Fig. 18."""
     controls = {

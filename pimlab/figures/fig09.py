@@ -56,8 +56,11 @@ def attention_cycles(policy: str, tokens: int, head_dim: int, group: int, row_re
 
 
 def fig9(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_entries: int = 2,
-         timing: EngineTiming = AIM_ENGINE, module: Module = AIM) -> Fig9Data:
-    """Breakdown bars {MHA, GQA g} x {no reuse, row reuse} x {static (one OutReg), DCS}."""
+         timing: EngineTiming = AIM_ENGINE, module: Module = AIM, bar=attention_cycles) -> Fig9Data:
+    """Breakdown bars {MHA, GQA g} x {no reuse, row reuse} x {static (one OutReg), DCS}.
+
+    `bar` computes one bar (`attention_cycles` or a cached stand-in with its signature, as the app uses).
+    """
     groups = np.array([check_int("group", g, 1, 16) for g in np.atleast_1d(groups)], dtype=np.int64)
     if groups.size == 0:
         raise ValueError("groups must name at least one group size in [1, 16], got none")
@@ -67,7 +70,7 @@ def fig9(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_entr
     for gi, g in enumerate(groups):
         for ri, reuse in enumerate((False, True)):
             for pi, (policy, entries) in enumerate((("static", 1), ("dcs", obuf_entries))):
-                parts, mac = attention_cycles(policy, tokens, head_dim, int(g), reuse, entries, timing, module)
+                parts, mac = bar(policy, tokens, head_dim, int(g), reuse, entries, timing, module)
                 breakdown[gi, ri, pi] = [parts[k] for k in BREAKDOWN_KEYS]
                 utilization[gi, ri, pi] = mac / sum(parts.values())
     return Fig9Data(groups, BREAKDOWN_KEYS, breakdown, utilization, tokens, head_dim, obuf_entries)

@@ -37,12 +37,14 @@ class Fig18Data:
 
 
 def fig18(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_entries: int = 2,
-          timing: EngineTiming = AIM_ENGINE, module: Module = AIM, prefetch: bool = False) -> Fig18Data:
+          timing: EngineTiming = AIM_ENGINE, module: Module = AIM, prefetch: bool = False,
+          bar=attention_cycles) -> Fig18Data:
     """Ping-pong (buffers in two halves, hand-off when both idle) vs DCS, both with row-reuse mapping in GQA.
 
     Both policies get the same program order. prefetch=True software-pipelines it (each load before the
     previous RD-OUT), which lets ping-pong's in-order I/O queue overlap loads with MACs and narrows the gap
-    (pimlab's reading; the paper does not say how its ping-pong baseline orders commands).
+    (pimlab's reading; the paper does not say how its ping-pong baseline orders commands). `bar` computes
+    one bar (`attention_cycles` or a cached stand-in with its signature).
     """
     groups = np.array([check_int("group", g, 1, 16) for g in np.atleast_1d(groups)], dtype=np.int64)
     if groups.size == 0:
@@ -53,7 +55,7 @@ def fig18(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_ent
     cycles = {"pingpong": [], "dcs": []}
     for g in groups:
         for policy, regions in (("pingpong", 2), ("dcs", 1)):
-            parts, mac = attention_cycles(policy, tokens, head_dim, int(g), int(g) > 1, obuf_entries, timing, module,
+            parts, mac = bar(policy, tokens, head_dim, int(g), int(g) > 1, obuf_entries, timing, module,
                                           buffer_regions=regions, prefetch=prefetch)
             total = sum(parts.values())
             util[policy].append(mac / total)
