@@ -4,9 +4,9 @@ The only package of the kit that imports plotly or ipywidgets. Each app module p
 builder (a `go.Figure`, with frames where it animates) with a live app (`LiveApp`) over the same data.
 """
 
-from pimlab_widgets.app import LiveApp, apply_figure, assign_controls
+from pimlab_widgets.app import ControlledApp, LiveApp, apply_figure, assign_controls
 from pimlab_widgets.controls import dataset_picker, model_picker, system_picker
 from pimlab_widgets.errors import ErrorBanner
 
-__all__ = ["LiveApp", "apply_figure", "assign_controls", "ErrorBanner", "dataset_picker", "model_picker",
-           "system_picker"]
+__all__ = ["ControlledApp", "LiveApp", "apply_figure", "assign_controls", "ErrorBanner", "dataset_picker",
+           "model_picker", "system_picker"]

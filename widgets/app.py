@@ -51,7 +51,45 @@ def assign_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, 
         raise
 
 
-class LiveApp:
+class ControlledApp:
+    """What every app shares: `set(**values)` changes several controls and redraws once, a value a control
+    refuses goes to the banner (all or none), a single change redraws at once. A subclass has `banner`,
+    `controls` (name -> widget, each observed with `_on_change`) and `refresh() -> bool`.
+    """
+
+    controls: dict[str, widgets.ValueWidget]
+    banner: ErrorBanner
+    _holding = False
+
+    def set(self, **values) -> bool:
+        """Set several controls at once and redraw once; True if the update was accepted."""
+        if not set(values) <= set(self.controls):
+            assign_controls(self.controls, values)  # raises: naming an unknown control is a programming error
+        self._holding = True
+        try:
+            with self.banner.guard():
+                assign_controls(self.controls, values)
+        finally:
+            self._holding = False
+        return not self.banner.message and self.refresh()
+
+    def refresh(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def error(self) -> str:
+        """The message the banner shows ("" when the last update was good)."""
+        return self.banner.message
+
+    def _on_change(self, _change) -> None:
+        if not self._holding:
+            self.refresh()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class LiveApp(ControlledApp):
     """A live figure: `compute(**control values)` makes figure data, `draw(data)` makes a go.Figure.
 
     A ValueError from either is shown in the banner and the figure keeps its last good state.
@@ -67,7 +105,6 @@ class LiveApp:
         figure = draw(self.data)
         figure.frames = ()  # a FigureWidget does not play frames; the static figure does
         self.figure = go.FigureWidget(figure)
-        self._holding = False
         for control in controls.values():
             control.observe(self._on_change, names="value")
         rows = [widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
@@ -77,26 +114,6 @@ class LiveApp:
     @property
     def values(self) -> dict[str, Any]:
         return {name: control.value for name, control in self.controls.items()}
-
-    @property
-    def error(self) -> str:
-        """The message the banner shows ("" when the last update was good)."""
-        return self.banner.message
-
-    def set(self, **values) -> bool:
-        """Set several controls at once and redraw once; True if the update was accepted.
-
-        A value a control refuses is shown in the banner, like a ValueError of the model.
-        """
-        if not set(values) <= set(self.controls):
-            assign_controls(self.controls, values)  # raises before anything changes
-        self._holding = True
-        try:
-            with self.banner.guard():
-                assign_controls(self.controls, values)
-        finally:
-            self._holding = False
-        return not self.banner.message and self.refresh()
 
     def refresh(self) -> bool:
         """Recompute and redraw from the controls; on ValueError show it and keep the last good state."""
@@ -111,9 +128,3 @@ class LiveApp:
     def static(self) -> go.Figure:
         return self.draw(self.data)
 
-    def _on_change(self, _change) -> None:
-        if not self._holding:
-            self.refresh()
-
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)

@@ -21,7 +21,7 @@ from pimlab.figures.fig07 import Fig7Data, fig7
 from pimlab.isa import FIG7_GBUF_ENTRIES, QUEUE_NAMES, Kind
 from pimlab.schedule import dependency_ids
 from pimlab.trace import BOUND_NAMES, Bound, Trace
-from pimlab_widgets.app import apply_figure
+from pimlab_widgets.app import ControlledApp, apply_figure
 from pimlab_widgets.controls import STYLE
 from pimlab_widgets.errors import ErrorBanner
 
@@ -263,7 +263,7 @@ def fig7_figure(data: Fig7Data, cycle: int = 0, frames: bool = True) -> go.Figur
                                  f"({data.speedup:.2f}x)")
 
 
-class PipelineStepper:
+class PipelineStepper(ControlledApp):
     """The Fig. 7 step-through app: timing knobs, play / step / cycle slider, timelines and controller state.
 
     A knob change re-schedules (pimlab.figures.fig7) and redraws; a bad value is shown in the banner and
@@ -277,7 +277,7 @@ class PipelineStepper:
                  gbuf_entries: int = FIG7_GBUF_ENTRIES, cycle: int = 0, interval_ms: int = 700):
         given = dict(tCCDS=tCCDS, t_wr_inp=t_wr_inp, t_mac=t_mac, t_rd_out=t_rd_out, obuf_entries=obuf_entries,
                      gbuf_entries=gbuf_entries)
-        self.knobs = {name: widgets.IntText(value=given[name], description=label, style=STYLE,
+        self.controls = {name: widgets.IntText(value=given[name], description=label, style=STYLE,
                                             layout=widgets.Layout(width="185px")) for name, label in self.KNOBS}
         self.banner = ErrorBanner()
         self.data = fig7(**self.values)  # the defaults must be valid
@@ -293,23 +293,17 @@ class PipelineStepper:
         self.forward.on_click(lambda _: self.step(1))
         self.figure = go.FigureWidget(fig7_figure(self.data, cycle, frames=False))
         self.panel = widgets.HTML(state_html(self.data.dcs, cycle, others=[self.data.static]))
-        self._holding = False
-        for knob in self.knobs.values():
-            knob.observe(self._on_knob, names="value")
+        for knob in self.controls.values():
+            knob.observe(self._on_change, names="value")
         self.slider.observe(self._on_cycle, names="value")
-        controls = widgets.HBox(list(self.knobs.values()), layout=widgets.Layout(flex_flow="row wrap"))
+        controls = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
         player = widgets.HBox([self.play, self.back, self.slider, self.forward])
         self.widget = widgets.VBox([controls, self.banner.widget, player, self.figure, self.panel])
 
     # --- state ---------------------------------------------------------------------------------------------
     @property
     def values(self) -> dict[str, int]:
-        return {name: knob.value for name, knob in self.knobs.items()}
-
-    @property
-    def error(self) -> str:
-        """The message the banner shows ("" when the last update was good)."""
-        return self.banner.message
+        return {name: knob.value for name, knob in self.controls.items()}
 
     @property
     def cycle(self) -> int:
@@ -331,18 +325,6 @@ class PipelineStepper:
 
     def step(self, cycles: int = 1) -> None:
         self.go(self.cycle + cycles)
-
-    def set(self, **values) -> bool:
-        """Set several knobs at once and re-schedule once; True if the update was accepted."""
-        self._holding = True
-        try:
-            for name, value in values.items():
-                if name not in self.knobs:
-                    raise ValueError(f"knob must be one of {', '.join(self.knobs)}; got {name!r}")
-                self.knobs[name].value = value
-        finally:
-            self._holding = False
-        return self.refresh()
 
     def refresh(self) -> bool:
         """Re-schedule from the knobs; on ValueError show it and keep the last good schedule."""
@@ -374,15 +356,9 @@ class PipelineStepper:
                 marker.update(x=x, y=y)
         self.panel.value = state_html(self.data.dcs, cycle, others=[self.data.static])
 
-    def _on_knob(self, _change) -> None:
-        if not self._holding:
-            self.refresh()
-
     def _on_cycle(self, change) -> None:
         self._show_cycle(int(change["new"]))
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 def fig7_app(**knobs) -> PipelineStepper:
