@@ -75,3 +75,9 @@ def test_refused_choice_is_shown_and_restores_the_controls():
     assert app.error.endswith("got 'llm-7b'")
     assert (app.controls["gpus"].value, app.controls["model"].value, list(app.figure.data[0].y)) == before
     assert app.set(gpus=3) and app.error == ""
+
+
+def test_wrong_type_names_the_type_and_range():
+    app = fig2_app()
+    assert not app.set(gpus="two")
+    assert app.error == "gpus must be an integer in [1, 8]; got 'two'"

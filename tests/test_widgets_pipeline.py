@@ -176,3 +176,11 @@ def _shared() -> PipelineStepper:
     if not _APP:
         _APP.append(PipelineStepper())
     return _APP[0]
+
+
+def test_a_typed_word_goes_to_the_banner():
+    app = PipelineStepper()
+    before = app.data.static_cycles, app.data.dcs_cycles
+    assert not app.set(t_mac="fast", tCCDS=2)
+    assert app.error == "t_mac must be an integer; got 'fast'"
+    assert (app.data.static_cycles, app.data.dcs_cycles) == before and app.values["tCCDS"] == 1

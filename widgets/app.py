@@ -42,13 +42,23 @@ def assign_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, 
             try:
                 controls[name].value = value
             except TraitError:
-                labels = getattr(controls[name], "_options_labels", ())
-                allowed = f"one of {', '.join(map(str, labels))}" if labels else "a value this control accepts"
-                raise ValueError(f"{name} must be {allowed}; got {value!r}") from None
+                raise ValueError(f"{name} must be {_allowed(controls[name])}; got {value!r}") from None
     except ValueError:
         for name, value in before.items():
             controls[name].value = value
         raise
+
+
+def _allowed(control: widgets.ValueWidget) -> str:
+    """What a control accepts, in words, for the banner."""
+    labels = getattr(control, "_options_labels", ())
+    if labels:
+        return f"one of {', '.join(map(str, labels))}"
+    current = control.value
+    kind = "true or false" if isinstance(current, bool) else "an integer" if isinstance(current, int) else (
+        "a number" if isinstance(current, float) else "text" if isinstance(current, str) else "a valid value")
+    bounds = f" in [{control.min}, {control.max}]" if hasattr(control, "min") and hasattr(control, "max") else ""
+    return kind + bounds
 
 
 class ControlledApp:
