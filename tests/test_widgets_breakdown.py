@@ -19,8 +19,8 @@ from pimlab_widgets.breakdown import (
     fig9_figure,
     fig18_app,
     fig18_figure,
-    parse_ints,
 )
+from pimlab_widgets.controls import parse_ints
 
 SMALL8 = dict(dims=(64, 128), min_macs=512)
 SMALL9 = dict(groups=(1, 4), tokens=128)

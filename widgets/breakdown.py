@@ -21,10 +21,10 @@ from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING, aim_engine
 from pimlab.validate import check_choice
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE
+from pimlab_widgets.controls import STYLE, parse_ints
 
 __all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "fig8_figure", "fig9_figure", "fig18_figure",
-           "fig8_compute", "fig9_compute", "fig18_compute", "fig8_app", "fig9_app", "fig18_app", "parse_ints",
+           "fig8_compute", "fig9_compute", "fig18_compute", "fig8_app", "fig9_app", "fig18_app",
            "group_label", "APP_TOKENS"]
 
 PART_COLORS = {"MAC": "#ff7f0e", "ACT/PRE": "#7f7f7f", "REF": "#d62728", "DT-GBuf": "#1f77b4",
@@ -35,20 +35,6 @@ POLICY_COLORS = {"ping-pong": "#9467bd", "DCS": "#ff7f0e"}
 # the attention apps' default context: a whole number of row periods, small enough that a knob that
 # re-simulates every bar stays within the update budget (bench/bench_widgets_pipeline.py); any length works
 APP_TOKENS = 512
-
-
-def parse_ints(name: str, text) -> tuple[int, ...]:
-    """'64, 128, 256' -> (64, 128, 256); a ValueError names the field and the text otherwise."""
-    if isinstance(text, (list, tuple)):
-        return tuple(text)
-    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise ValueError(f"{name} must name at least one integer, got {text!r}")
-    return values
 
 
 def _box(value: int, description: str, width_px: int) -> widgets.IntText:

@@ -24,3 +24,17 @@ def system_picker(value: System = SYSTEMS[0], description: str = "system") -> wi
 def dataset_picker(value: LengthDistribution = QMSUM, description: str = "workload") -> widgets.Dropdown:
     return widgets.Dropdown(options=[(f"{d.name} ({d.benchmark})", d) for d in DATASETS], value=value,
                             description=description, style=STYLE)
+
+
+def parse_ints(name: str, text) -> tuple[int, ...]:
+    """'64, 128, 256' -> (64, 128, 256); a ValueError names the field and the text otherwise."""
+    if isinstance(text, (list, tuple)):
+        return tuple(text)
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+    if not values:
+        raise ValueError(f"{name} must name at least one integer, got {text!r}")
+    return values

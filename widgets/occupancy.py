@@ -23,7 +23,7 @@ from pimlab.mapping import EngineCost, Mapping, PeakRateCost, map_batch
 from pimlab.validate import check_choice, check_int
 from pimlab.workloads import DATASETS, dataset_named
 from pimlab_widgets.app import LiveApp, apply_figure
-from pimlab_widgets.controls import STYLE
+from pimlab_widgets.controls import STYLE, parse_ints
 
 COLOUR_BY = ("request", "head", "layer")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
@@ -195,17 +195,6 @@ def thresholds_figure(data: Fig6Thresholds) -> go.Figure:
 
 
 # --- live app ------------------------------------------------------------------------------------------------
-def _lengths(text: str) -> tuple[int, ...]:
-    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise ValueError(f"context lengths must be comma-separated integers, got {text!r}") from None
-    if not values:
-        raise ValueError(f"context lengths must list at least one integer, got {text!r}")
-    return values
-
-
 def _cost(name: str, module: Module):
     check_choice("cost", name, COSTS)
     if name == "peak rate":
@@ -223,7 +212,7 @@ def workload_mapping(workload: str, lengths: str, batch: int, seed: int, modules
     """
     check_choice("workload", workload, WORKLOADS)
     if workload == TOY:
-        system, model, context = TOY_SYSTEM, TOY_MODEL, _lengths(lengths)
+        system, model, context = TOY_SYSTEM, TOY_MODEL, parse_ints("context lengths", lengths)
     else:
         dataset = dataset_named(workload)
         channels = check_int("channels", channels, 1, 64, power_of_two=True)
