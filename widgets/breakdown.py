@@ -184,6 +184,12 @@ def _attention_bars(tMODCH: int, refresh: bool):
     return bar
 
 
+def _attention_controls(groups: str, tokens: int, head_dim: int) -> dict:
+    """The workload controls the attention apps (Figs. 9 and 18) share."""
+    return {"groups": widgets.Text(value=groups, description="group sizes g", style=STYLE),
+            "tokens": _box(tokens, "tokens", 170), "head_dim": _box(head_dim, "head dim", 160)}
+
+
 def fig9_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, obuf_entries: int = 2,
                  tMODCH: int = 32, refresh: bool = True, view: str = "cycles"):
     """(Fig. 9 data, view) for the app, each bar from the per-bar cache."""
@@ -197,9 +203,7 @@ def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int
              tMODCH: int = 32, refresh: bool = True, view: str = "cycles") -> LiveApp:
     """Group sizes, tokens, head dim, DCS's OBuf entries, tMODCH and refresh drive Fig. 9."""
     controls = {
-        "groups": widgets.Text(value=groups, description="group sizes g", style=STYLE),
-        "tokens": _box(tokens, "tokens", 170),
-        "head_dim": _box(head_dim, "head dim", 160),
+        **_attention_controls(groups, tokens, head_dim),
         "obuf_entries": _box(obuf_entries, "DCS OBuf entries", 190),
         "tMODCH": _box(tMODCH, "tMODCH (cycles)", 190),
         "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE),
@@ -243,9 +247,7 @@ def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: in
               obuf_entries: int = 2) -> LiveApp:
     """Group sizes, tokens, head dim and the total buffer (GBuf and OBuf entries) drive Fig. 18."""
     controls = {
-        "groups": widgets.Text(value=groups, description="group sizes g", style=STYLE),
-        "tokens": _box(tokens, "tokens", 170),
-        "head_dim": _box(head_dim, "head dim", 160),
+        **_attention_controls(groups, tokens, head_dim),
         "gbuf_entries": _box(gbuf_entries, "GBuf entries", 170),
         "obuf_entries": _box(obuf_entries, "OBuf entries", 170),
     }
