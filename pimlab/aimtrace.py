@@ -169,11 +169,13 @@ def simulate(source, policy: str = "static", preset: str = "aimsim", obuf_entrie
     instructions = source if isinstance(source, list) else read_trace(source, module.gbuf_entries)
     entries = obuf_entries if obuf_entries is not None else module.obuf_entries
     channels = sorted({c for i in instructions for c in i.channels})
+    if not channels:
+        raise ValueError("source must hold at least one instruction, got none")
     if channels[-1] >= module.channels:
         raise ValueError(f"channel masks must name channels below {module.channels}, got channel {channels[-1]}")
     cycles, mac, cache, slowest = [], 0, {}, None
     for commands in expand(instructions, channels):
-        key = tuple(np.concatenate([commands.kind, commands.gbuf, commands.obuf, commands.row, commands.col]).tolist())
+        key = np.concatenate([commands.kind, commands.gbuf, commands.obuf, commands.row, commands.col]).tobytes()
         if key not in cache:
             cache[key] = schedule(commands, policy, timing, module.gbuf_entries, entries)
         trace = cache[key]

@@ -8,7 +8,10 @@ import json
 import sys
 
 from pimlab import figures
+from pimlab.aimtrace import simulate
+from pimlab.hardware import ENGINE_PRESETS
 from pimlab.reproduce import format_table, to_json
+from pimlab.schedule import POLICIES
 
 
 def _figure_list(text: str) -> list[str]:
@@ -30,8 +33,6 @@ def _reproduce(args) -> int:
 
 
 def _simulate(args) -> int:
-    from pimlab.aimtrace import simulate
-
     result = simulate(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
     if args.csv:
         with open(args.csv, "w") as out:
@@ -57,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.set_defaults(run=_reproduce)
     simulate = commands.add_parser("simulate", help="schedule an AiM ISR trace file and print its cycles")
     simulate.add_argument("file", help="an aim_simulator ISR trace (AiM WR_GB / MAC_ABK / RD_MAC ... EOC)")
-    simulate.add_argument("--policy", choices=("static", "pingpong", "dcs"), default="static")
-    simulate.add_argument("--preset", choices=("aimsim", "aim", "fig7"), default="aimsim",
+    simulate.add_argument("--policy", choices=POLICIES, default="static")
+    simulate.add_argument("--preset", choices=ENGINE_PRESETS, default="aimsim",
                           help="aimsim: aim_simulator as it runs (32 channels, no refresh); aim: pimlab's AiM "
                                "(refresh every tREFI, cycles counted from 0 to the last completion)")
     simulate.add_argument("--obuf-entries", type=int, default=None, help="output entries (default: the preset's)")

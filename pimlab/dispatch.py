@@ -93,14 +93,6 @@ def dpa_program(op: str, head_dim: int = 128, group: int = 1, row_reuse: bool = 
     return DPAProgram(op, head_dim, group, row_reuse, module, tuple(lines))
 
 
-def _row_of(allocator: LazyChunkAllocator, request: int, stream: int, u: int) -> int:
-    """Translate one virtual row of a stream: VA = (u // rows_per_chunk) * streams + stream, then VA2PA."""
-    layout = allocator.layout
-    per = layout.rows_per_chunk
-    pa = allocator.translate(request, u // per * layout.streams + stream)
-    return layout.weight_rows + pa * per + u % per
-
-
 def decode(program: DPAProgram, allocator: LazyChunkAllocator, request: int, stream: int, tokens: int,
            channel: int = 0, obuf_entries: int | None = None) -> list[Instruction]:
     """Unroll `program` for one request at `tokens` tokens on one channel, translating rows through VA2PA.
@@ -129,25 +121,26 @@ def decode(program: DPAProgram, allocator: LazyChunkAllocator, request: int, str
         n_d = -(-program.head_dim // module.mac_lanes)
         per_row = module.columns_per_row // n_d
         units = range(-(-tiles // per_row))
+        rows = allocator.physical_rows(request, stream, len(units)).tolist()  # virtual row u -> DRAM row
 
         def work(u, h):
             first = emit.load(("q", h, d) for d in range(n_d))
-            row = _row_of(allocator, request, stream, u)
             for k in range(u * per_row, min(tiles, (u + 1) * per_row)):  # Dyn-Loop, Dyn-Modi col += n_d
                 out = emit.take_out()
-                emit.mac_run(first, n_d, row, (k - u * per_row) * n_d, out)
+                emit.mac_run(first, n_d, rows[u], (k - u * per_row) * n_d, out)
                 emit.read_out(out)
     else:
         n_o = -(-program.head_dim // module.banks)
         chunk = min(module.columns_per_row, module.gbuf_entries)
         units = [(c, j) for c in range(-(-tiles // chunk)) for j in range(n_o)]
+        rows = allocator.physical_rows(request, stream, len(units)).tolist()  # virtual row c * n_o + j
 
         def work(unit, h):
             c, j = unit
             lo, hi = c * chunk, min(tiles, (c + 1) * chunk)
             first = emit.load(("s", h, t) for t in range(lo, hi))
             out = emit.take_out()
-            emit.mac_run(first, hi - lo, _row_of(allocator, request, stream, c * n_o + j), 0, out)
+            emit.mac_run(first, hi - lo, rows[c * n_o + j], 0, out)
             emit.read_out(out)
 
     pairs = ([(u, h) for u in units for h in range(program.group)] if program.row_reuse

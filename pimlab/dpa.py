@@ -63,7 +63,8 @@ class KVLayout:
             raise ValueError(f"head_dim must fit one row ({self.module.columns_per_row * self.module.mac_lanes}), "
                              f"got {self.model.head_dim}")
         if self.chunks < 1:
-            raise ValueError(f"{self.model.name}'s weights leave no KV chunk free on {self.system.modules} modules")
+            raise ValueError(f"system must leave at least one KV chunk free after the weights; {self.model.name}'s "
+                             f"weights fill {self.system.modules} modules of {self.system.name}")
 
     @property
     def module(self):
@@ -146,10 +147,6 @@ class KVLayout:
     def kv_capacity_bytes(self) -> int:
         return self.chunks * self.chunk_bytes
 
-    def request_bytes(self, tokens) -> np.ndarray:
-        """Live KV bytes of requests holding `tokens` tokens, on one module."""
-        return np.asarray(tokens, dtype=np.int64) * self.streams * self.token_bytes
-
     def chunks_for(self, tokens) -> np.ndarray:
         """Chunks a request of `tokens` tokens maps on the module: each stream's partly used last chunks."""
         half = self.streams // 2
@@ -159,6 +156,12 @@ class KVLayout:
         """A static reservation for `tokens` tokens, rounded up to whole module rows (TCP) or channel rows (HFP)."""
         units = -(-int(tokens) // self.tokens_per_unit)
         return self.streams * units * self.tokens_per_unit * self.token_bytes
+
+
+def _check_layout(layout) -> KVLayout:
+    if not isinstance(layout, KVLayout):
+        raise ValueError(f"layout must be a KVLayout, got {type(layout).__name__}")
+    return layout
 
 
 class LazyChunkAllocator:
@@ -172,9 +175,7 @@ class LazyChunkAllocator:
     name = "DPA"
 
     def __init__(self, layout: KVLayout, admission_headroom: float = NAIVE_ADMISSION_HEADROOM):
-        if not isinstance(layout, KVLayout):
-            raise ValueError(f"layout must be a KVLayout, got {type(layout).__name__}")
-        self.layout = layout
+        self.layout = _check_layout(layout)
         self.admission_headroom = check_number("admission_headroom", admission_headroom, 0.0, 0.9, low_open=False)
         self.capacity_chunks = layout.chunks
         self.chunk_bytes = layout.chunk_bytes
@@ -324,9 +325,7 @@ class StaticAllocator:
     name = "static"
 
     def __init__(self, layout: KVLayout, reserve_factor: float = NAIVE_RESERVE_FACTOR):
-        if not isinstance(layout, KVLayout):
-            raise ValueError(f"layout must be a KVLayout, got {type(layout).__name__}")
-        self.layout = layout
+        self.layout = _check_layout(layout)
         self.reserve_factor = check_number("reserve_factor", reserve_factor, 1.0, 4.0, low_open=False)
         self.slot_tokens = int(np.ceil(layout.model.context_window * self.reserve_factor))
         self.slot_bytes = layout.reservation_bytes(self.slot_tokens)
@@ -415,11 +414,6 @@ class CapacityRun:
     va2pa: tuple = ()  # per snapshot: request -> VA2PA table (DPA only)
 
     @property
-    def fragmentation(self) -> float:
-        """Allocated but unused share of what is allocated (reserved tails; for DPA only last chunks)."""
-        return 1.0 - self.utilization / self.allocated_fraction if self.allocated_fraction else 0.0
-
-    @property
     def max_batch(self) -> int:
         return int(self.batch.max()) if self.batch.size else 0
 
@@ -477,7 +471,7 @@ def simulate(trace: DecodeTrace, allocator, snapshot_steps=()) -> CapacityRun:
     def tokens_at(r: int, s: int) -> int:
         return int(context[r] + s - admit[r] + 1)
 
-    def stop(r: int, s: int):
+    def stop(r: int):
         nonlocal live_base
         allocator.release(r)
         messages["release"] += 1
@@ -500,7 +494,7 @@ def simulate(trace: DecodeTrace, allocator, snapshot_steps=()) -> CapacityRun:
                 continue
             if kind == 0:
                 finish[r] = s
-                stop(r, s)
+                stop(r)
                 continue
             while True:  # grow, preempting the newest other request while memory is short
                 try:
@@ -512,7 +506,7 @@ def simulate(trace: DecodeTrace, allocator, snapshot_steps=()) -> CapacityRun:
                         raise
                     victim = victims[-1]
                     done = s - admit[victim]
-                    stop(victim, s)
+                    stop(victim)
                     context[victim] += done
                     remaining[victim] -= done
                     queue.appendleft(victim)
@@ -540,7 +534,7 @@ def simulate(trace: DecodeTrace, allocator, snapshot_steps=()) -> CapacityRun:
         allocs.append(allocator.allocated_bytes)
     while len(owners) < len(snapshot_steps):
         snap(snapshot_steps[len(owners)])
-    chunks = allocator.capacity_bytes // layout.chunk_bytes
+    chunks = layout.chunks
     step = np.array(steps, dtype=np.int64)
     batch = np.array(batches, dtype=np.int64)
     live_tokens = np.array(lives, dtype=np.int64)
@@ -571,11 +565,10 @@ def chunk_map(allocator, tokens: dict[int, int], bytes_per_token: int) -> tuple[
     """
     if isinstance(allocator, LazyChunkAllocator):
         return allocator.owner.copy(), allocator.owner >= 0
-    chunks = allocator.capacity_bytes // allocator.chunk_bytes
-    start = np.arange(chunks, dtype=np.int64) * allocator.chunk_bytes
+    start = np.arange(allocator.layout.chunks, dtype=np.int64) * allocator.chunk_bytes
     slot = start // allocator.slot_bytes
     inside = slot < allocator.slots
-    owner = np.full(chunks, -1, dtype=np.int64)
+    owner = np.full(start.size, -1, dtype=np.int64)
     owner[inside] = allocator.occupant[slot[inside]]
     slot_live = np.array([tokens.get(int(r), 0) * bytes_per_token for r in allocator.occupant], dtype=np.int64)
     used = inside & (owner >= 0)

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field, replace
 
 from pimlab.validate import check_choice, check_int, check_number
 
-GB = 1e9  # decimal gigabyte, as the paper's Table IV and bandwidth figures use
 GiB = 2**30
 
 
@@ -85,8 +84,8 @@ class Module:
         check_int("banks", self.banks, 1, 64, power_of_two=True)
         check_int("bank_groups", self.bank_groups, 1, self.banks, power_of_two=True)
         check_int("rows", self.rows, 1, 2**20)
-        check_int("row_bytes", self.row_bytes, self.column_bytes if self.column_bytes else 1, 2**16)
         check_int("column_bytes", self.column_bytes, 2, 1024, power_of_two=True)
+        check_int("row_bytes", self.row_bytes, self.column_bytes, 2**16)
         if self.row_bytes % self.column_bytes:
             raise ValueError(
                 f"row_bytes must be a multiple of column_bytes ({self.column_bytes}), got {self.row_bytes}"
@@ -198,12 +197,21 @@ class System:
         return self.modules * self.module.capacity_bytes
 
     @property
-    def internal_bandwidth_GBps(self) -> float:
-        return self.modules * self.module.internal_bandwidth_GBps
+    def macs_per_ns(self) -> float:
+        """Peak MACs per ns of every PIM channel of the system."""
+        return self.channels * self.module.channel_macs_per_ns
 
     @property
     def pim_peak_TFLOPs(self) -> float:
         return self.modules * self.module.peak_TFLOPs
+
+    @property
+    def internal_bandwidth_GBps(self) -> float:
+        return self.modules * self.module.internal_bandwidth_GBps
+
+    @property
+    def external_bandwidth_GBps(self) -> float:
+        return self.modules * self.module.external_bandwidth_GBps
 
     @property
     def xpu_peak_TFLOPs(self) -> float:
@@ -282,15 +290,16 @@ class EngineTiming:
     def __post_init__(self):
         check_int("tCCD", self.tCCD, 1, 1024)
         n = len(ENGINE_KINDS)
-        latency = tuple(check_int(f"latency[{ENGINE_KINDS[i]}]", int(v), 0, 1 << 20) for i, v in
-                        enumerate(self.latency))
-        if len(latency) != n:
-            raise ValueError(f"latency must give {n} values ({', '.join(ENGINE_KINDS)}), got {len(latency)}")
-        gap = tuple(tuple(check_int("gap entry", int(v), 0, 1 << 20) for v in row) for row in self.gap)
-        if len(gap) != n or any(len(row) != n for row in gap):
-            raise ValueError(f"gap must be a {n} x {n} table, got {len(gap)} rows")
-        object.__setattr__(self, "latency", latency)
-        object.__setattr__(self, "gap", gap)
+        if len(self.latency) != n:
+            raise ValueError(f"latency must give {n} values ({', '.join(ENGINE_KINDS)}), got {len(self.latency)}")
+        if len(self.gap) != n or any(len(row) != n for row in self.gap):
+            raise ValueError(f"gap must be a {n} x {n} table, got {len(self.gap)} rows of "
+                             f"{sorted({len(row) for row in self.gap})} values")
+        object.__setattr__(self, "latency", tuple(check_int(f"latency[{a}]", v, 0, 1 << 20)
+                                                  for a, v in zip(ENGINE_KINDS, self.latency)))
+        object.__setattr__(self, "gap", tuple(tuple(check_int(f"gap[{a}][{b}]", v, 0, 1 << 20)
+                                                    for b, v in zip(ENGINE_KINDS, row))
+                                              for a, row in zip(ENGINE_KINDS, self.gap)))
         check_int("tMODCH", self.tMODCH, 0, 1 << 20)
         check_int("tREFI", self.tREFI, 2, 1 << 30)
         check_int("tRFC", self.tRFC, 1, self.tREFI - 1)
@@ -298,8 +307,8 @@ class EngineTiming:
         if self.end_extra is not None:
             if len(self.end_extra) != n:
                 raise ValueError(f"end_extra must give {n} values, got {len(self.end_extra)}")
-            object.__setattr__(self, "end_extra", tuple(check_int("end_extra", int(v), 0, 1 << 20)
-                                                        for v in self.end_extra))
+            object.__setattr__(self, "end_extra", tuple(check_int(f"end_extra[{a}]", v, 0, 1 << 20)
+                                                        for a, v in zip(ENGINE_KINDS, self.end_extra)))
 
 
 def fig7_engine(tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9) -> EngineTiming:
@@ -328,11 +337,10 @@ def aim_engine(timing: Timing = AIM_TIMING, name: str = "aim", aimsim_accounting
     MAC latency = tCCD [A: MAC16 -> RDMAC16 is 2 cycles]; WR_BIAS completes like WR_GB (tCWLGB + tBL).
     """
     t = timing
-    K = _K
     gap = [[0] * len(ENGINE_KINDS) for _ in ENGINE_KINDS]
 
     def put(a, b, cycles):
-        gap[K[a]][K[b]] = cycles
+        gap[_K[a]][_K[b]] = cycles
 
     put("ACT", "ACT", t.tRC), put("ACT", "PRE", t.tRAS), put("ACT", "MAC", t.tRCD_MAC)
     put("PRE", "ACT", t.tRP), put("PRE", "PRE", t.tRP)
@@ -360,6 +368,7 @@ def aim_engine(timing: Timing = AIM_TIMING, name: str = "aim", aimsim_accounting
 AIM_ENGINE = aim_engine()
 AIMSIM = Module(channels=32, timing=AIMSIM_TIMING)  # [A] aim_simulator hard-codes 32 channels
 AIMSIM_ENGINE = aim_engine(AIMSIM_TIMING, "aimsim", aimsim_accounting=True)
+FIG7 = Module(gbuf_entries=3, obuf_entries=2)  # Fig. 7(a)'s toy channel: GBuf entries GB 0/1/2, two output entries
 FIG7_ENGINE = fig7_engine()
 ENGINE_PRESETS = ("aim", "aimsim", "fig7")
 
@@ -371,4 +380,4 @@ def engine_preset(name: str) -> tuple[Module, EngineTiming]:
         return AIM, AIM_ENGINE
     if name == "aimsim":
         return AIMSIM, AIMSIM_ENGINE
-    return Module(gbuf_entries=3, obuf_entries=2), FIG7_ENGINE
+    return FIG7, FIG7_ENGINE

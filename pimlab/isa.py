@@ -19,12 +19,12 @@ from enum import IntEnum
 
 import numpy as np
 
-from pimlab.hardware import AIM, Module
+from pimlab.hardware import AIM, FIG7, Module
 from pimlab.validate import check_choice, check_int
 
 __all__ = [
     "Kind", "KIND_NAMES", "QUEUE_OF_KIND", "QUEUE_NAMES", "DATA_KINDS", "Instruction", "Commands", "expand",
-    "instruction_table", "commands_from_table", "compile_gemv", "compile_attention", "attention_rows_needed",
+    "instruction_table", "compile_gemv", "compile_attention", "attention_rows_needed",
     "fig7_module", "fig7_stream", "FIG7_GBUF_ENTRIES",
 ]
 
@@ -95,21 +95,18 @@ class Instruction:
         return [i for i in range(self.ch_mask.bit_length()) if self.ch_mask >> i & 1]
 
     def __str__(self) -> str:
-        args = [f"{name}={getattr(self, name)}" for name in ("op_size", "gpr_addr", "gbuf_idx", "row", "col", "out_idx")
-                if getattr(self, name) != -1]
+        args = [f"{name}={getattr(self, name)}" for name in ("op_size", *_ADDRESS_FIELDS) if getattr(self, name) != -1]
         return f"{self.op.name}(ch_mask={self.ch_mask:#x}, {', '.join(args)})"
 
 
-_TABLE_FIELDS = ("op", "ch_mask", "op_size", "gpr_addr", "gbuf_idx", "row", "col", "out_idx")
+_TABLE_FIELDS = ("op", "ch_mask", "op_size", *_ADDRESS_FIELDS)
 
 
 def instruction_table(instructions) -> dict[str, np.ndarray]:
     """Instructions in columnar form: one int64 array per Table III field (ch_mask as uint64)."""
     instructions = list(instructions)
-    table = {name: np.array([int(getattr(i, name)) for i in instructions], dtype=np.int64)
-             for name in _TABLE_FIELDS if name != "ch_mask"}
-    table["ch_mask"] = np.array([i.ch_mask for i in instructions], dtype=np.uint64)
-    return {name: table[name] for name in _TABLE_FIELDS}
+    return {name: np.array([int(getattr(i, name)) for i in instructions],
+                           dtype=np.uint64 if name == "ch_mask" else np.int64) for name in _TABLE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -150,24 +147,9 @@ class Commands:
     def __len__(self) -> int:
         return len(self.kind)
 
-    @property
-    def queue(self) -> np.ndarray:
-        """DCS queue of each command: 0 I/O, 1 compute."""
-        return QUEUE_OF_KIND[self.kind].astype(np.int64)
-
     def counts(self) -> dict[str, int]:
-        """How many commands of each kind."""
-        return {Kind(k).name: int((self.kind == k).sum()) for k in DATA_KINDS if (self.kind == k).any()}
-
-    def to_table(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in ("kind", "gbuf", "obuf", "row", "col", "instr")}
-
-
-def commands_from_table(table: dict) -> Commands:
-    """Commands from columnar arrays (missing fields -1)."""
-    n = len(table["kind"])
-    return Commands(*(np.asarray(table.get(name, np.full(n, -1)), dtype=np.int64)
-                      for name in ("kind", "gbuf", "obuf", "row", "col", "instr")))
+        """How many commands of each kind (kinds that occur, in code order)."""
+        return {Kind(k).name: int(count) for k, count in enumerate(np.bincount(self.kind)) if count}
 
 
 def expand(instructions, channels=0):
@@ -176,25 +158,27 @@ def expand(instructions, channels=0):
     `channels` is one channel number (returns its `Commands`) or a sequence of them (returns a list of
     `Commands`, one per channel, in that order).
     """
-    if not isinstance(channels, (int, np.integer)):
-        return [expand(instructions, c) for c in channels]
-    channel = check_int("channel", channels, 0, 63)
+    single = isinstance(channels, (int, np.integer))
+    wanted = [check_int("channel", c, 0, 63) for c in ([channels] if single else channels)]
     table = instruction_table(instructions)
     if not len(table["op"]):
         raise ValueError("instructions must hold at least one instruction, got none")
+    out = [_channel_commands(table, channel) for channel in wanted]
+    return out[0] if single else out
+
+
+def _channel_commands(table: dict[str, np.ndarray], channel: int) -> Commands:
+    """The commands of one channel, from the instructions' columnar table."""
     mine = np.flatnonzero((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1))
-    op, size = table["op"][mine], table["op_size"][mine]
+    size = table["op_size"][mine]
     start = np.cumsum(size) - size
     k = np.arange(int(size.sum()), dtype=np.int64) - np.repeat(start, size)  # repetition within instruction
-    rep = {name: np.repeat(table[name][mine], size) for name in ("op", "gbuf_idx", "row", "col", "out_idx")}
-    kind = rep["op"]
+    kind, gbuf_idx, row, col, out_idx = (np.repeat(table[name][mine], size)
+                                         for name in ("op", "gbuf_idx", "row", "col", "out_idx"))
     is_mac = kind == Kind.MAC
-    gbuf = np.where(rep["gbuf_idx"] >= 0, rep["gbuf_idx"] + k, -1)
-    obuf = np.where(rep["out_idx"] >= 0, rep["out_idx"] + np.where(is_mac, 0, k), -1)
-    col = np.where(is_mac, rep["col"] + k, -1)
-    row = np.where(is_mac, rep["row"], -1)
-    del op
-    return Commands(kind, gbuf, obuf, row, col, np.repeat(mine, size))
+    gbuf = np.where(gbuf_idx >= 0, gbuf_idx + k, -1)
+    obuf = np.where(out_idx >= 0, out_idx + np.where(is_mac, 0, k), -1)
+    return Commands(kind, gbuf, obuf, np.where(is_mac, row, -1), np.where(is_mac, col + k, -1), np.repeat(mine, size))
 
 
 # --- compiler ---------------------------------------------------------------------------------------------
@@ -360,7 +344,7 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
     rows = np.asarray(rows, dtype=np.int64)
     if rows.ndim != 1 or len(rows) < needed:
         raise ValueError(f"rows must list at least {needed} physical rows (one per virtual row), got {rows.shape}")
-    if len(rows) and (rows.min() < 0 or rows.max() >= module.rows):
+    if rows.min() < 0 or rows.max() >= module.rows:
         raise ValueError(f"rows must lie in [0, {module.rows - 1}], got {int(rows.min())}..{int(rows.max())}")
     emit = Emitter(module.gbuf_entries, _obuf(module, obuf_entries), ch_mask, buffer_regions, prefetch)
     cols, banks, lanes = module.columns_per_row, module.banks, module.mac_lanes
@@ -407,10 +391,10 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
 # --- Fig. 7 -----------------------------------------------------------------------------------------------
 
 
-FIG7_GBUF_ENTRIES = 3  # Fig. 7(a)'s GBuf: GB 0/1/2, one entry per input tile
+FIG7_GBUF_ENTRIES = FIG7.gbuf_entries  # Fig. 7(a)'s GBuf: GB 0/1/2, one entry per input tile
 
 
-def fig7_module(obuf_entries: int = 2, gbuf_entries: int = FIG7_GBUF_ENTRIES) -> Module:
+def fig7_module(obuf_entries: int = FIG7.obuf_entries, gbuf_entries: int = FIG7_GBUF_ENTRIES) -> Module:
     """The toy channel of Fig. 7: a `gbuf_entries` GBuf (3: GB 0/1/2) and `obuf_entries` output entries.
 
     The GBuf may hold 1 to 64 entries, the AiM channel's 2 KB of 32 B tiles (`AIM.gbuf_entries`).
@@ -419,7 +403,7 @@ def fig7_module(obuf_entries: int = 2, gbuf_entries: int = FIG7_GBUF_ENTRIES) ->
                   obuf_entries=check_int("obuf_entries", obuf_entries, 1, 16))
 
 
-def fig7_stream(obuf_entries: int = 2, gbuf_entries: int = FIG7_GBUF_ENTRIES) -> list[Instruction]:
+def fig7_stream(obuf_entries: int = FIG7.obuf_entries, gbuf_entries: int = FIG7_GBUF_ENTRIES) -> list[Instruction]:
     """Fig. 7(a): a GEMV of d_in = 48 (3 input tiles) by d_out = 32 (2 output tiles).
 
     Expanded with the default 3-entry GBuf: W0 W1 W2 | M3 M4 M5 -> O0 | R6 | M7 M8 M9 -> O1 | R10 (O0 again

@@ -36,10 +36,6 @@ class LLM:
         """GQA group size g: query heads sharing one KV head (1 = MHA)."""
         return self.heads // self.kv_heads
 
-    @property
-    def gqa(self) -> bool:
-        return self.group_size > 1
-
     # --- sizes ----------------------------------------------------------------------------------
     @property
     def kv_bytes_per_token(self) -> int:

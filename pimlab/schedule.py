@@ -31,12 +31,11 @@ from contextlib import contextmanager
 import numpy as np
 
 from pimlab.hardware import AIM_ENGINE, ROW_PAIRS, EngineTiming, engine_preset
-from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
+from pimlab.isa import DATA_KINDS, QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound, Trace
 from pimlab.validate import check_choice, check_int
 
-__all__ = ["POLICIES", "FAST_MIN_COMMANDS", "schedule", "schedule_static", "schedule_pingpong", "schedule_dcs",
-           "dependency_ids", "find_period"]
+__all__ = ["POLICIES", "FAST_MIN_COMMANDS", "schedule", "dependency_ids", "find_period"]
 
 POLICIES = ("static", "pingpong", "dcs")
 _NEVER = 1 << 62
@@ -114,21 +113,6 @@ def _cycle_collector_paused():
             gc.enable()
 
 
-def schedule_static(commands: Commands, timing=AIM_ENGINE, gbuf_entries: int = 64, obuf_entries: int = 1) -> Trace:
-    """Static in-order schedule (AiMX-style fixed gaps)."""
-    return schedule(commands, "static", timing, gbuf_entries, obuf_entries)
-
-
-def schedule_pingpong(commands: Commands, timing=AIM_ENGINE, gbuf_entries: int = 64, obuf_entries: int = 2) -> Trace:
-    """Ping-pong buffering: two regions per buffer, hand-off when both idle."""
-    return schedule(commands, "pingpong", timing, gbuf_entries, obuf_entries)
-
-
-def schedule_dcs(commands: Commands, timing=AIM_ENGINE, gbuf_entries: int = 64, obuf_entries: int = 2) -> Trace:
-    """Dynamic command scheduling (D-Table, S-Table, two queues, is-MAC bypass)."""
-    return schedule(commands, "dcs", timing, gbuf_entries, obuf_entries)
-
-
 class _Engine:
     """The scheduler core. State is plain Python (ints and lists) for speed; the trace is built at the end."""
 
@@ -190,7 +174,7 @@ class _Engine:
         # per later kind: the (earlier kind, distance, bound code) pairs this policy obeys
         why = [[Bound.ROW if (a, b) in ROW_PAIRS else (Bound.MODE if a == _MODE else Bound.STATIC) for b in range(8)]
                for a in range(8)]
-        data = {int(k) for k in (Kind.WR_INP, Kind.MAC, Kind.RD_OUT, Kind.WR_BIAS)}
+        data = {int(k) for k in DATA_KINDS}
 
         def obeys(a, b):  # static: every pair; ping-pong: also the fixed gaps inside one side; DCS: rows only
             side = policy == "pingpong" and a in data and b in data and QUEUE_OF_KIND[a] == QUEUE_OF_KIND[b]
@@ -291,7 +275,6 @@ class _Engine:
             start, end, p, depth = period
             boundary = start + -(-depth // p) * p  # first cut whose look-back window lies in the periodic part
             self.seen, self.templates, self.window_seen, self.window_templates, self.depth = {}, {}, {}, {}, depth
-            self.rows_array = np.asarray(self.c.row)
             is_mac = self.c.kind == Kind.MAC
             nxt = np.minimum.accumulate(np.where(is_mac, np.arange(n), n)[::-1])[::-1]
             self.next_mac = np.where(nxt < n, nxt, -1)
@@ -538,7 +521,7 @@ class _Engine:
         if extra.shape[1]:
             kind, src, ti, td, code, dk, do = extra
             sources = np.where(src != _NO_SOURCE, b + j * step + src, -1)
-            rows = np.where(sources >= 0, self.rows_array[np.maximum(sources, 0)], -1)
+            rows = np.where(sources >= 0, self.c.row[np.maximum(sources, 0)], -1)
             ids = n + x0 + j * xstep + np.arange(len(kind))
             block_extra = tuple(np.broadcast_to(a, (reps, len(kind))).ravel() for a in (
                 ids, kind, rows, t0 + j * span + ti, t0 + j * span + td)) + (
@@ -667,11 +650,18 @@ def find_period(commands: Commands, min_repeats: int = 8, deps: tuple[np.ndarray
     if best is None:
         return None
     start, end, p = best
-    idx = np.arange(start, end)
     deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
-    look = [(idx - d[start:end])[d[start:end] >= 0] for d in deps]
-    depth = max([int(x.max()) for x in look if len(x)] + [1])
-    return start, end, p, depth
+    return start, end, p, max(_look_back(deps, start, end), 1)
+
+
+def _look_back(deps, start: int, end: int) -> int:
+    """Longest distance from a command in [start, end) back to the command it depends on in `deps` (0: none)."""
+    idx, depth = np.arange(start, end), 0
+    for d in deps:
+        d = np.asarray(d[start:end])
+        if (d >= 0).any():
+            depth = max(depth, int((idx - d)[d >= 0].max()))
+    return depth
 
 
 def _schedule_periodic(commands, policy, timing, gbuf_entries, obuf_entries):
@@ -698,9 +688,5 @@ def _schedule_periodic(commands, policy, timing, gbuf_entries, obuf_entries):
     start, end, p, depth = period
     engine = _Engine(commands, policy, timing, gbuf_entries, obuf_entries, deps)
     if policy == "pingpong":  # ping-pong also looks back along each buffer region
-        idx = np.arange(start, end)
-        for d in engine.region_dep:
-            d = np.asarray(d)[start:end]
-            if (d >= 0).any():
-                depth = max(depth, int((idx - d)[d >= 0].max()))
+        depth = max(depth, _look_back(engine.region_dep, start, end))
     return engine.run((start, end, p, depth)).trace()

@@ -130,12 +130,11 @@ class Trace:
         data = self.id < self.commands
         order = np.argsort(self.id[data], kind="stable")
         rows = np.flatnonzero(data)[order]  # trace rows in program order
-        pending = rows[self.issue[rows] > cycle]
-        queues = {name: [int(self.id[r]) for r in pending[self.queue[pending] == q][:depth]]
-                  for q, name in enumerate(QUEUE_NAMES[:2])}
-        seen = rows[(self.issue[rows] <= cycle) | np.isin(rows, [r for q in (0, 1)
-                                                                  for r in pending[self.queue[pending] == q][:depth]])]
-        issued_rows = rows[self.issue[rows] <= cycle]
+        is_issued = self.issue[rows] <= cycle
+        pending, issued_rows = rows[~is_issued], rows[is_issued]
+        shown = [pending[self.queue[pending] == q][:depth] for q in (0, 1)]  # the first `depth` of each queue
+        queues = {name: self.id[shown[q]].tolist() for q, name in enumerate(QUEUE_NAMES[:2])}
+        seen = rows[is_issued | np.isin(rows, np.concatenate(shown))]
         d_table, s_table = {}, {}
         for label, column in (("GBuf", self.gbuf), ("OBuf", self.obuf)):
             for r in seen:
@@ -150,18 +149,14 @@ class Trace:
         return {"cycle": cycle, "queues": queues, "d_table": d_table, "s_table": s_table, "issued": issued}
 
     # --- export -----------------------------------------------------------------------------------------
-    def to_table(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in _FIELDS}
-
     def to_csv(self) -> str:
         """One line per command: the columns of the trace, kind and bound_by by name."""
+        columns = [getattr(self, name).tolist() for name in _FIELDS]
+        columns[1], columns[-1] = self.kind_names(), self.bound_names()
         out = io.StringIO()
         out.write(",".join(_FIELDS) + "\n")
-        names = self.kind_names(), self.bound_names()
-        for i in range(len(self)):
-            values = [str(int(getattr(self, f)[i])) for f in _FIELDS]
-            values[1], values[-1] = names[0][i], names[1][i]
-            out.write(",".join(values) + "\n")
+        for values in zip(*columns):
+            out.write(",".join(map(str, values)) + "\n")
         return out.getvalue()
 
     def to_json(self) -> str:
@@ -234,9 +229,9 @@ def check_hazards(commands: Commands, trace: Trace) -> list[str]:
                 readers.append(i)
             previous = i
     # bus: one command per cycle
-    values, counts = np.unique(trace.issue, return_counts=True)
-    for cycle in values[counts > 1]:
-        problems.append(f"command bus: {int(counts[values == cycle][0])} commands issue in cycle {int(cycle)}")
+    cycles, counts = np.unique(trace.issue, return_counts=True)
+    for cycle, count in zip(cycles[counts > 1].tolist(), counts[counts > 1].tolist()):
+        problems.append(f"command bus: {count} commands issue in cycle {cycle}")
     problems.extend(_row_problems(trace))
     return problems
 

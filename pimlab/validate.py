@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 
 def check_int(name: str, value, low: int = 1, high: int | None = None, power_of_two: bool = False) -> int:
     """Return `value` as int if it is an integer in [low, high] (and a power of two when asked)."""
@@ -16,6 +18,14 @@ def check_int(name: str, value, low: int = 1, high: int | None = None, power_of_
     if power_of_two and value & (value - 1):
         raise ValueError(f"{name} must be a positive power of two, got {value}")
     return value
+
+
+def check_ints(name: str, values, item: str, low: int = 1, high: int | None = None) -> np.ndarray:
+    """`values` (one or many) as an int64 array of at least one integer, each checked as `item` in [low, high]."""
+    checked = np.array([check_int(item, v, low, high) for v in np.atleast_1d(values)], dtype=np.int64)
+    if checked.size == 0:
+        raise ValueError(f"{name} must name at least one {item} {_range(low, high)}, got none")
+    return checked
 
 
 def check_number(name: str, value, low: float = 0.0, high: float | None = None, low_open: bool = True) -> float:

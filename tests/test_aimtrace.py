@@ -53,6 +53,8 @@ def test_simulate_matches_the_scheduler_and_aimsim_accounting():
     assert simulate(program, "dcs", "aimsim").total_cycles < result.total_cycles
     with pytest.raises(ValueError, match="below 16"):
         simulate(program, "static", "aim")  # pimlab's module has 16 channels
+    with pytest.raises(ValueError, match="at least one instruction"):
+        simulate([])
 
 
 def test_cli_simulate_prints_json_and_text(tmp_path, capsys):

@@ -221,3 +221,13 @@ def test_fig19_bad_inputs():
         fig19(requests=2)
     with pytest.raises(ValueError, match="datasets must be Table II"):
         fig19(datasets=["QMSum"])
+
+
+def test_a_system_full_of_weights_is_refused():
+    from pimlab.dpa import KVLayout
+    from pimlab.hardware import AIM, System
+    from pimlab.models import LLM_72B_32K
+
+    tiny = System(name="one module", kind="pim-only", module=AIM, modules=1)
+    with pytest.raises(ValueError, match="system must leave at least one KV chunk free after the weights"):
+        KVLayout(LLM_72B_32K, tiny)

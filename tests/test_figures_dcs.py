@@ -98,6 +98,8 @@ def test_fig18_dcs_beats_pingpong_by_up_to_about_the_papers_ratio():
 @pytest.mark.parametrize("call, word", [
     (lambda: fig08.fig8(dims=()), "dims"), (lambda: fig08.fig8(dims=(8,)), "dim"),
     (lambda: fig09.fig9(groups=(0,)), "group"), (lambda: fig18.fig18(tokens=4), "tokens"),
+    (lambda: fig09.fig9(groups=()), r"groups must name at least one group in \[1, 16\], got none"),
+    (lambda: fig18.fig18(groups=(2, 17)), r"group must be an integer in \[1, 16\], got 17"),
 ])
 def test_figure_functions_reject_bad_input(call, word):
     with pytest.raises(ValueError, match=word):

@@ -38,6 +38,16 @@ def test_table_iv_presets():
     assert NEUPIMS.xpu_peak_TFLOPs == 4 * 256
 
 
+def test_system_peaks_scale_with_modules():
+    # 8 CENT modules = 256 channels, each 512 GB/s inside and 32 GB/s on its bus, 256 MAC/ns
+    assert CENT.channels == 256
+    assert CENT.internal_bandwidth_GBps == 256 * 512
+    assert CENT.external_bandwidth_GBps == 256 * 32
+    assert CENT.macs_per_ns == 256 * 256
+    assert CENT.pim_peak_TFLOPs == 2 * CENT.macs_per_ns / 1e3
+    assert CENT.with_modules(16).internal_bandwidth_GBps == 2 * CENT.internal_bandwidth_GBps
+
+
 def test_refresh_overhead_is_a_choice():
     assert AIM.timing.refresh_overhead == pytest.approx(210 / 3333)
     assert replace(AIM.timing, refresh=False).refresh_overhead == 0

@@ -38,6 +38,8 @@ def test_op_size_unrolls_consecutive_addresses_and_multicasts_by_mask():
     assert len(ch1) == 0
     assert ch2.kind.tolist() == [0, 0, 0, 2, 2] and ch2.obuf.tolist() == [-1, -1, -1, 0, 1]
     assert ch2.instr.tolist() == [0, 0, 0, 2, 2]
+    again = expand((i for i in program), [0, 2])  # a generator is read once for all channels
+    assert [c.kind.tolist() for c in again] == [ch0.kind.tolist(), ch2.kind.tolist()]
     table = instruction_table(program)
     assert table["op_size"].tolist() == [3, 2, 2] and table["ch_mask"].tolist() == [5, 1, 4]
 

@@ -328,6 +328,10 @@ def test_engine_presets_and_timing_validation():
         engine_preset("hbm")
     with pytest.raises(ValueError, match="gap"):
         EngineTiming("x", 1, (1,) * 8, ((0,) * 8,) * 7)
+    with pytest.raises(ValueError, match="latency must give 8 values"):
+        EngineTiming("x", 1, (1,) * 9, ((0,) * 8,) * 8)
+    with pytest.raises(ValueError, match=r"gap\[MAC\]\[RD_OUT\] must be an integer in \[0, 1048576\], got 2.5"):
+        EngineTiming("x", 1, (1,) * 8, tuple((0, 0, 2.5 if a == 1 else 0) + (0,) * 5 for a in range(8)))
     with pytest.raises(ValueError, match="tRFC"):
         replace(AIM_ENGINE, tRFC=AIM_ENGINE.tREFI)
     with pytest.raises(ValueError, match="t_rd_out"):

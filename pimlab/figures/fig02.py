@@ -10,7 +10,7 @@ from pimlab import paper
 from pimlab.hardware import A100, GPU, GiB
 from pimlab.models import LLM, LLM_7B_128K_GQA
 from pimlab.reproduce import Record, compare
-from pimlab.validate import check_int
+from pimlab.validate import check_ints
 
 FIGURE = "2"
 __all__ = ["Fig2Data", "fig2"]
@@ -46,9 +46,7 @@ def fig2(
     gpu: GPU = A100,
 ) -> Fig2Data:
     """Fig. 2(a) intensity and (b) footprint for each batch size over a context grid (4K to the window)."""
-    batches = np.array([check_int("batch size", b, 1, 4096) for b in np.atleast_1d(batch_sizes)], dtype=np.int64)
-    if batches.size == 0:
-        raise ValueError("batch_sizes must name at least one batch size in [1, 4096], got none")
+    batches = check_ints("batch_sizes", batch_sizes, "batch size", 1, 4096)
     if context_tokens is None:
         low = min(4096, model.context_window)
         context_tokens = np.unique(np.geomspace(low, model.context_window, 41).round().astype(np.int64))

@@ -115,16 +115,23 @@ class Fig6Thresholds:
     sv_full_tokens: int
 
 
+def _one_head(head_dim: int) -> LLM:
+    """A one-layer, one-head model: one (request, layer, head) task to place."""
+    return LLM("one head", layers=1, heads=1, kv_heads=1, head_dim=head_dim, hidden=head_dim, ffn=head_dim,
+               context_window=1 << 30, vocab=1)
+
+
+def _one_module(module: Module) -> System:
+    return System("one module", "pim-only", module, modules=1)
+
+
 def fig6_thresholds(module: Module = AIM, head_dim: int = 128, max_tokens: int = 512) -> Fig6Thresholds:
     """Active channels vs tokens for QK^T and SV under TCP (the mapper's splits) and HFP (one channel)."""
     tokens = np.arange(1, check_int("max_tokens", max_tokens, 1, 1 << 16) + 1)
     qk_active, qk_full = tcp_active_channels(module, head_dim, tokens, "qk")
     sv_active, sv_full = tcp_active_channels(module, head_dim, tokens, "sv")
-    one = LLM("one head", layers=1, heads=1, kv_heads=1, head_dim=head_dim, hidden=head_dim, ffn=head_dim,
-              context_window=1 << 30, vocab=1)
-    system = System("one module", "pim-only", module, modules=1)
     # HFP pins the (request, head) pair to one channel whatever its length: count it from a placement
-    hfp = np.unique(place(system, one, [int(tokens[-1])], "hfp").channel).size
+    hfp = np.unique(place(_one_module(module), _one_head(head_dim), [int(tokens[-1])], "hfp").channel).size
     return Fig6Thresholds(module.channels, head_dim, tokens, qk_active, qk_full, sv_active, sv_full,
                           np.full(tokens.size, hfp), full_activation_tokens(module, head_dim, "qk"),
                           full_activation_tokens(module, head_dim, "sv"))
@@ -133,9 +140,7 @@ def fig6_thresholds(module: Module = AIM, head_dim: int = 128, max_tokens: int =
 def tcp_example(channels: int = 4, head_dim: int = 32, tokens: int = 16384) -> dict[str, int]:
     """The paper's worked example (16 banks): tokens per channel for QK^T and for SV, from a TCP placement."""
     module = Module(channels=check_int("channels", channels, 1, 64, power_of_two=True))
-    one = LLM("example head", layers=1, heads=1, kv_heads=1, head_dim=head_dim, hidden=head_dim, ffn=head_dim,
-              context_window=1 << 30, vocab=1)
-    p = place(System("example", "pim-only", module, modules=1), one, [tokens], "tcp")
+    p = place(_one_module(module), _one_head(head_dim), [tokens], "tcp")
     k, v = p.tensor == 0, p.tensor == 1
     return {"qk_tokens_per_channel": int(p.tokens[k].max()), "sv_tokens_per_channel": int(p.tokens[v].max()),
             "sv_output_dims_per_channel": int((p.dim_stop - p.dim_start)[v].max()),
@@ -145,7 +150,7 @@ def tcp_example(channels: int = 4, head_dim: int = 32, tokens: int = 16384) -> d
 def sv_reduction_share(model: LLM = LLM_7B_32K, tokens: int = 16384, module: Module = AIM,
                        cost: TileCost | None = None, policy: str = "static") -> float:
     """Share (%) of TCP's HUB reduction in one module's attention latency, one request at `tokens`."""
-    system = System("one module", "pim-only", module, modules=1)
+    system = _one_module(module)
     cost = default_cost(module) if cost is None else cost
     return 100 * map_batch(system, model, [tokens], "tcp", cost=cost, policy=policy).timeline.reduction_share
 

@@ -13,7 +13,7 @@ from pimlab.isa import Commands, compile_gemv, expand
 from pimlab.reproduce import Record, compare
 from pimlab.schedule import schedule
 from pimlab.trace import BREAKDOWN_KEYS
-from pimlab.validate import check_int
+from pimlab.validate import check_int, check_ints
 
 FIGURE = "8"
 __all__ = ["Fig8Data", "fig8", "gemv_stream", "gemv_repeats", "gemv_point"]
@@ -82,9 +82,7 @@ def fig8(dims=(64, 128, 256, 512, 1024), obuf_entries: int = 2, min_macs: int = 
     Static runs with one OutReg, DCS with `obuf_entries`. `point` computes one bar (an app passes a cached
     `gemv_point`).
     """
-    dims = np.array([check_int("dim", d, 16, 8192) for d in np.atleast_1d(dims)], dtype=np.int64)
-    if dims.size == 0:
-        raise ValueError("dims must name at least one dimension in [16, 8192], got none")
+    dims = check_ints("dims", dims, "dim", 16, 8192)
     check_int("obuf_entries", obuf_entries, 1, 64)
     check_int("min_macs", min_macs, 1, 1 << 22)
     repeats = np.array([gemv_repeats(d, min_macs) for d in dims], dtype=np.int64)

@@ -11,12 +11,10 @@ from pimlab.isa import compile_attention, expand
 from pimlab.reproduce import Record
 from pimlab.schedule import schedule
 from pimlab.trace import BREAKDOWN_KEYS
-from pimlab.validate import check_int
+from pimlab.validate import check_int, check_ints
 
 FIGURE = "9"
 __all__ = ["Fig9Data", "fig9", "attention_cycles"]
-POLICY_LABELS = ("static", "dcs")
-REUSE_LABELS = ("no reuse", "row reuse")
 
 
 @dataclass(frozen=True)
@@ -61,9 +59,7 @@ def fig9(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_entr
 
     `bar` computes one bar (`attention_cycles` or a cached stand-in with its signature, as the app uses).
     """
-    groups = np.array([check_int("group", g, 1, 16) for g in np.atleast_1d(groups)], dtype=np.int64)
-    if groups.size == 0:
-        raise ValueError("groups must name at least one group size in [1, 16], got none")
+    groups = check_ints("groups", groups, "group", 1, 16)
     check_int("tokens", tokens, 16, 1 << 20)
     breakdown = np.zeros((len(groups), 2, 2, len(BREAKDOWN_KEYS)), dtype=np.int64)
     utilization = np.zeros((len(groups), 2, 2))

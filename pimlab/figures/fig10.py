@@ -12,7 +12,6 @@ from pimlab.dispatch import (
     OPS,
     DispatcherBuffers,
     dispatcher_buffers,
-    dpa_program,
     static_instructions,
 )
 from pimlab.dpa import PAPER_128GB, KVLayout
@@ -61,11 +60,9 @@ def fig10(model: LLM = LLM_7B_128K_GQA, system: System = PAPER_128GB, context_to
                          for t in context], dtype=np.int64)
     pairs_per_module = layout.streams // 2
     per_module = per_head * pairs_per_module * instruction_bytes
-    programs = sum(dpa_program(op, model.head_dim, group, row_reuse, layout.module).size_bytes(instruction_bytes)
-                   for op in OPS)
+    buffers = dispatcher_buffers(layout, group, row_reuse, instruction_bytes)
     return Fig10Data(model.name, system.name, instruction_bytes, context, per_head, per_module,
-                     per_module * system.modules, programs,
-                     dispatcher_buffers(layout, group, row_reuse, instruction_bytes))
+                     per_module * system.modules, buffers.program_bytes, buffers)
 
 
 def scorecard() -> list[Record]:

@@ -10,7 +10,7 @@ from pimlab import paper
 from pimlab.figures.fig09 import attention_cycles
 from pimlab.hardware import AIM, AIM_ENGINE, EngineTiming, Module
 from pimlab.reproduce import Record, compare
-from pimlab.validate import check_int
+from pimlab.validate import check_int, check_ints
 
 FIGURE = "18"
 __all__ = ["Fig18Data", "fig18"]
@@ -46,9 +46,7 @@ def fig18(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_ent
     (pimlab's reading; the paper does not say how its ping-pong baseline orders commands). `bar` computes
     one bar (`attention_cycles` or a cached stand-in with its signature).
     """
-    groups = np.array([check_int("group", g, 1, 16) for g in np.atleast_1d(groups)], dtype=np.int64)
-    if groups.size == 0:
-        raise ValueError("groups must name at least one group size in [1, 16], got none")
+    groups = check_ints("groups", groups, "group", 1, 16)
     check_int("obuf_entries", obuf_entries, 2, 64)
     check_int("tokens", tokens, 16, 1 << 20)
     util = {"pingpong": [], "dcs": []}
@@ -56,7 +54,7 @@ def fig18(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_ent
     for g in groups:
         for policy, regions in (("pingpong", 2), ("dcs", 1)):
             parts, mac = bar(policy, tokens, head_dim, int(g), int(g) > 1, obuf_entries, timing, module,
-                                          buffer_regions=regions, prefetch=prefetch)
+                             buffer_regions=regions, prefetch=prefetch)
             total = sum(parts.values())
             util[policy].append(mac / total)
             cycles[policy].append(total)

@@ -11,6 +11,7 @@ from pimlab.dpa import (
     NAIVE_ADMISSION_HEADROOM,
     NAIVE_RESERVE_FACTOR,
     PAPER_128GB,
+    PARTITIONINGS,
     CapacityRun,
     KVLayout,
     LazyChunkAllocator,
@@ -100,7 +101,7 @@ def fig19(
         raise ValueError(f"datasets must be Table II LengthDistributions, got {datasets!r}")
     requests = check_int("requests", requests, 8, 10**6)
     check_number("arrivals_per_step", arrivals_per_step, 0.0, 100.0)
-    check_choice("partitioning", partitioning, ("TCP", "HFP"))
+    check_choice("partitioning", partitioning, PARTITIONINGS)
     runs = [_runs(d, system, requests, seed, arrivals_per_step, reserve_factor, admission_headroom, partitioning)
             for d in datasets]
 
