@@ -1,4 +1,4 @@
-"""Time of the DCS apps' live updates against the 100 ms budget: the Fig. 7 step-through and the Fig. 8 app.
+"""Time of the DCS apps' live updates against the 100 ms budget: the Fig. 7 step-through and the Figs. 8, 9, 18 apps.
 
 Run: python bench/bench_widgets_pipeline.py
 """

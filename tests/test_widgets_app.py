@@ -7,6 +7,7 @@ import pytest
 from pimlab.figures import fig2
 from pimlab.models import LLM_7B_32K
 from pimlab_widgets import ErrorBanner, LiveApp, apply_figure
+from pimlab_widgets.controls import banded_colorscale
 from pimlab_widgets.fig02 import fig2_app, fig2_figure
 
 
@@ -47,6 +48,12 @@ def test_apply_figure_changes_trace_count():
     target = go.FigureWidget(go.Figure(go.Bar(y=[1])))
     apply_figure(target, go.Figure([go.Scatter(y=[1, 2]), go.Scatter(y=[3])]))
     assert [t.type for t in target.data] == ["scatter", "scatter"]
+
+
+def test_banded_colorscale_gives_each_colour_an_equal_flat_band():
+    assert banded_colorscale(["grey", "red", "blue", "green"]) == [
+        [0, "grey"], [0.25, "grey"], [0.25, "red"], [0.5, "red"], [0.5, "blue"], [0.75, "blue"], [0.75, "green"],
+        [1, "green"]]
 
 
 def test_banner_guard_passes_other_errors():

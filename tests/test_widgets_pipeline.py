@@ -128,12 +128,23 @@ def test_gbuf_knob_reschedules_with_fewer_entries_and_back():
     assert app.set(gbuf_entries=3) and (app.data.static_cycles, app.data.dcs_cycles) == (34, 22)
 
 
+def test_knob_change_redraws_markers_and_tables_at_the_cursor():
+    app = PipelineStepper()
+    app.go(7)
+    assert app.set(t_rd_out=5, t_wr_inp=6)
+    assert app.cycle == 7 and app.panel.value == state_html(app.data.dcs, 7, others=[app.data.static])
+    for marker, trace in zip(_now(app), (app.data.static, app.data.dcs)):
+        now = trace.issue == 7
+        assert list(marker.y) == [command_label(k, i) for k, i in zip(trace.kind[now], trace.id[now])]
+
+
 def test_cursor_is_clipped_when_the_run_gets_shorter():
     app = PipelineStepper()
     app.go(app.end_cycle)
     assert app.set(t_rd_out=2)
     assert app.cycle == app.end_cycle == max(app.data.static_cycles, app.data.dcs_cycles)
     assert app.figure.layout.shapes[0].x0 == app.cycle
+    assert app.panel.value == state_html(app.data.dcs, app.cycle, others=[app.data.static])
 
 
 @pytest.mark.parametrize("knob, value, word", [("t_mac", 0, "t_mac"), ("tCCDS", 0, "tCCDS"),

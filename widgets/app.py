@@ -27,7 +27,7 @@ def apply_figure(target: go.FigureWidget, source: go.Figure) -> None:
         target.layout.update(source.layout.to_plotly_json(), overwrite=True)
 
 
-def assign_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, Any], what: str = "control") -> None:
+def assign_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, Any]) -> None:
     """Set several controls, all or none: a value a control refuses raises ValueError and restores the others.
 
     Bounded sliders clamp by themselves; a choice that is not among a dropdown's options is refused. Naming
@@ -35,7 +35,7 @@ def assign_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, 
     """
     unknown = [name for name in values if name not in controls]
     if unknown:
-        raise ValueError(f"{what} must be one of {', '.join(controls)}; got {unknown[0]!r}")
+        raise ValueError(f"control must be one of {', '.join(controls)}; got {unknown[0]!r}")
     before = {name: controls[name].value for name in values}
     try:
         for name, value in values.items():
@@ -64,12 +64,17 @@ def _allowed(control: widgets.ValueWidget) -> str:
 class ControlledApp:
     """What every app shares: `set(**values)` changes several controls and redraws once, a value a control
     refuses goes to the banner (all or none), a single change redraws at once. A subclass has `banner`,
-    `controls` (name -> widget, each observed with `_on_change`) and `refresh() -> bool`.
+    `controls` (name -> widget, each observed with `_on_change`), `widget` and `refresh() -> bool`.
     """
 
     controls: dict[str, widgets.ValueWidget]
     banner: ErrorBanner
     _holding = False
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The controls' current values, by name."""
+        return {name: control.value for name, control in self.controls.items()}
 
     def set(self, **values) -> bool:
         """Set several controls at once and redraw once; True if the update was accepted."""
@@ -120,10 +125,6 @@ class LiveApp(ControlledApp):
         rows = [widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap")),
                 self.banner.widget, self.figure]
         self.widget = widgets.VBox(rows + ([footer] if footer is not None else []))
-
-    @property
-    def values(self) -> dict[str, Any]:
-        return {name: control.value for name, control in self.controls.items()}
 
     def refresh(self) -> bool:
         """Recompute and redraw from the controls; on ValueError show it and keep the last good state."""

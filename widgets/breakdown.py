@@ -103,6 +103,12 @@ def _engine(tMODCH: int, refresh: bool):
     return aim_engine(dataclasses.replace(AIM_TIMING, tMODCH=tMODCH, refresh=bool(refresh)))
 
 
+def _mode_switch(policy: str, tMODCH: int) -> int:
+    """The tMODCH a bar's cache key holds: only the static controller switches modes (tests/test_schedule.py),
+    so DCS and ping-pong bars share one entry whatever the knob."""
+    return tMODCH if policy == "static" else AIM_TIMING.tMODCH
+
+
 @lru_cache(maxsize=1024)
 def _fig8_bar(dim: int, policy: str, entries: int, repeats: int, tMODCH: int, refresh: bool):
     return gemv_point(dim, policy, entries, repeats, _engine(tMODCH, refresh))
@@ -113,15 +119,14 @@ def fig8_compute(dims="64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs
     """(Fig. 8 data, view) for the app, from one cached bar per (dimension, policy).
 
     A knob re-simulates only the bars it changes: static bars use one OutReg whatever `obuf_entries`, DCS
-    never switches modes (the mode switch is the static controller's), so its bars ignore tMODCH, and a bar
-    depends on `min_macs` only through its number of GEMVs.
+    bars ignore tMODCH (`_mode_switch`), and a bar depends on `min_macs` only through its number of GEMVs.
     """
     check_choice("view", view, VIEWS)
     dims = parse_ints("dims", dims)
     refresh = bool(refresh)
 
     def bar(dim, policy, entries, repeats, timing, module):
-        return _fig8_bar(dim, policy, entries, repeats, tMODCH if policy == "static" else AIM_TIMING.tMODCH, refresh)
+        return _fig8_bar(dim, policy, entries, repeats, _mode_switch(policy, tMODCH), refresh)
 
     return fig8(dims, obuf_entries, min_macs, _engine(tMODCH, refresh), point=bar), view
 
@@ -170,15 +175,15 @@ def _attention_bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, tMO
 
 
 def _attention_bars(tMODCH: int, refresh: bool):
-    """A `bar` for fig9 / fig18 that caches each bar, keyed only on what can change it: DCS and ping-pong
-    never switch modes (tests/test_schedule.py), so their bars ignore tMODCH; a knob redraws only its bars.
-    Its timing is built from the two knobs (pass the figure the same `_engine(tMODCH, refresh)`)."""
+    """A `bar` for fig9 / fig18 that caches each bar, keyed only on what can change it (`_mode_switch`), so a
+    knob re-simulates only its bars. Its timing is built from the two knobs (pass the figure the same
+    `_engine(tMODCH, refresh)`)."""
 
     def bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, timing, module, buffer_regions=1,
             prefetch=False):
-        mode = tMODCH if policy == "static" else AIM_TIMING.tMODCH
-        parts, mac = _attention_bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, mode, bool(refresh),
-                                    module, buffer_regions, bool(prefetch))
+        parts, mac = _attention_bar(policy, tokens, head_dim, group, row_reuse, obuf_entries,
+                                    _mode_switch(policy, tMODCH), bool(refresh), module, buffer_regions,
+                                    bool(prefetch))
         return dict(parts), mac
 
     return bar

@@ -19,7 +19,7 @@ from pimlab.figures.fig19 import STATIC_RESERVE_FACTOR_CALIBRATED, ChunkMapData,
 from pimlab.validate import check_int
 from pimlab.workloads import QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, dataset_picker
+from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
            "#7f7f7f")
@@ -34,9 +34,7 @@ def _light(color: str) -> str:
 
 def _colorscale() -> list:
     """Band 0 free; band 1 + 2k request colour k in use; band 2 + 2k its light shade (reserved, unused)."""
-    colors = [FREE] + [c for base in PALETTE for c in (base, _light(base))]
-    n = len(colors)
-    return [[edge / n, color] for i, color in enumerate(colors) for edge in (i, i + 1)]
+    return banded_colorscale([FREE] + [c for base in PALETTE for c in (base, _light(base))])
 
 
 def _grid(owner: np.ndarray, used: np.ndarray, columns: int) -> np.ndarray:
@@ -68,11 +66,11 @@ def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple
     frame = last if frame is None else check_int("frame", frame, 0, last)
     figure = make_subplots(rows=1, cols=2, subplot_titles=_titles(data, frame), horizontal_spacing=0.06)
     common = dict(coloraxis="coloraxis", hovertemplate="PA %{customdata}<extra></extra>")
-    pa = np.arange(_grid(data.dpa_owner[0], data.dpa_owner[0] >= 0, data.columns).size).reshape(-1, data.columns)
-    figure.add_trace(go.Heatmap(z=_grid(data.static_owner[frame], data.static_used[frame], data.columns),
-                                customdata=pa, name="static", **common), 1, 1)
-    figure.add_trace(go.Heatmap(z=_grid(data.dpa_owner[frame], data.dpa_owner[frame] >= 0, data.columns),
-                                customdata=pa, name="DPA", **common), 1, 2)
+    static = _grid(data.static_owner[frame], data.static_used[frame], data.columns)
+    dpa = _grid(data.dpa_owner[frame], data.dpa_owner[frame] >= 0, data.columns)
+    pa = np.arange(dpa.size).reshape(dpa.shape)
+    figure.add_trace(go.Heatmap(z=static, customdata=pa, name="static", **common), 1, 1)
+    figure.add_trace(go.Heatmap(z=dpa, customdata=pa, name="DPA", **common), 1, 2)
     x, y = ([], []) if inspect is None else ([inspect[2] % data.columns], [inspect[2] // data.columns])
     figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name="VA2PA", showlegend=False,
                                 marker=dict(symbol="square-open", size=14, color="black", line=dict(width=3))), 1, 2)

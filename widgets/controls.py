@@ -1,4 +1,5 @@
-"""Pickers every app shares: model (Table I), system (Table IV) and workload (Table II)."""
+"""What the apps share: pickers for model (Table I), system (Table IV) and workload (Table II), the control
+style, a comma-separated integer field's parser and the colour bands of categorical heatmaps."""
 
 from __future__ import annotations
 
@@ -38,3 +39,9 @@ def parse_ints(name: str, text) -> tuple[int, ...]:
     if not values:
         raise ValueError(f"{name} must name at least one integer, got {text!r}")
     return values
+
+
+def banded_colorscale(colors) -> list:
+    """A plotly colorscale of equal flat bands, `colors[i]` on the i-th of len(colors) equal parts of the range."""
+    n = len(colors)
+    return [[edge / n, color] for i, color in enumerate(colors) for edge in (i, i + 1)]

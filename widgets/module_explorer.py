@@ -12,7 +12,7 @@ from pimlab.hardware import AIM, GiB, Module
 from pimlab_widgets.app import LiveApp
 from pimlab_widgets.controls import STYLE
 
-POWERS_OF_TWO = [2**i for i in range(0, 7)]
+POWERS_OF_TWO = [2**i for i in range(1, 7)]  # channels and banks per channel on offer
 
 
 def module_figure(module: Module) -> go.Figure:
@@ -47,9 +47,9 @@ def _compute(channels, banks, tCCD, tBL, gbuf_entries):
 def module_explorer() -> LiveApp:
     """Channels, banks, tCCD, tBL and GBuf entries of the paper's AiM module."""
     controls = {
-        "channels": widgets.Dropdown(options=POWERS_OF_TWO[1:], value=AIM.channels, description="channels",
+        "channels": widgets.Dropdown(options=POWERS_OF_TWO, value=AIM.channels, description="channels",
                                      style=STYLE),
-        "banks": widgets.Dropdown(options=POWERS_OF_TWO[1:], value=AIM.banks, description="banks / channel",
+        "banks": widgets.Dropdown(options=POWERS_OF_TWO, value=AIM.banks, description="banks / channel",
                                   style=STYLE),
         "tCCD": widgets.IntSlider(value=AIM.timing.tCCD, min=1, max=8, description="tCCD (cycles)", style=STYLE),
         "tBL": widgets.IntSlider(value=AIM.timing.tBL, min=1, max=8, description="tBL (cycles)", style=STYLE),

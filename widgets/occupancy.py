@@ -23,7 +23,7 @@ from pimlab.mapping import EngineCost, Mapping, PeakRateCost, map_batch
 from pimlab.validate import check_choice, check_int
 from pimlab.workloads import DATASETS, dataset_named
 from pimlab_widgets.app import LiveApp, apply_figure
-from pimlab_widgets.controls import STYLE, parse_ints
+from pimlab_widgets.controls import STYLE, banded_colorscale, parse_ints
 
 COLOUR_BY = ("request", "head", "layer")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
@@ -76,11 +76,7 @@ def occupancy_frames(mapping: Mapping, frames: int = 60, colour_by: str = "reque
 
 def _colourscale(n: int) -> list:
     """Grey for IDLE, then one palette colour per id 0 .. n-1 (use with zmin=-1.5, zmax=n-0.5)."""
-    bands = [IDLE_COLOUR] + [PALETTE[i % len(PALETTE)] for i in range(n)]
-    scale = []
-    for i, colour in enumerate(bands):
-        scale += [[i / len(bands), colour], [(i + 1) / len(bands), colour]]
-    return scale
+    return banded_colorscale([IDLE_COLOUR] + [PALETTE[i % len(PALETTE)] for i in range(n)])
 
 
 def _frame_title(data: OccupancyFrames, i: int) -> str:

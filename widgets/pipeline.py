@@ -2,9 +2,9 @@
 
 `timeline_figure(traces)` draws one Gantt panel per schedule (one row per command, grouped by DCS queue and in
 program order within it; a bar from issue to completion, coloured by kind, labelled with its GBuf / OBuf
-entries) with a cycle cursor;
-with `frames=True` the cursor steps through the cycles without a kernel. `PipelineStepper` is the live
-app: timing knobs, play / step / cycle slider, and the controller's state at the cursor.
+entries) with a cycle cursor; with `frames=True` the cursor steps through the cycles without a kernel.
+`PipelineStepper` is the live app: timing knobs, play / step / cycle slider, and the controller's state at
+the cursor.
 """
 
 from __future__ import annotations
@@ -292,7 +292,7 @@ class PipelineStepper(ControlledApp):
         self.back.on_click(lambda _: self.step(-1))
         self.forward.on_click(lambda _: self.step(1))
         self.figure = go.FigureWidget(fig7_figure(self.data, cycle, frames=False))
-        self.panel = widgets.HTML(state_html(self.data.dcs, cycle, others=[self.data.static]))
+        self.panel = widgets.HTML(self._state_html(cycle))
         for knob in self.controls.values():
             knob.observe(self._on_change, names="value")
         self.slider.observe(self._on_cycle, names="value")
@@ -301,10 +301,6 @@ class PipelineStepper(ControlledApp):
         self.widget = widgets.VBox([controls, self.banner.widget, player, self.figure, self.panel])
 
     # --- state ---------------------------------------------------------------------------------------------
-    @property
-    def values(self) -> dict[str, int]:
-        return {name: knob.value for name, knob in self.controls.items()}
-
     @property
     def cycle(self) -> int:
         return int(self.slider.value)
@@ -333,10 +329,9 @@ class PipelineStepper(ControlledApp):
             cycle = min(self.cycle, max(data.static_cycles, data.dcs_cycles))
             figure = fig7_figure(data, cycle, frames=False)
             self.data = data
-            apply_figure(self.figure, figure)
-            self.play.max = self.end_cycle
-            self.slider.max = self.end_cycle  # clips the value, which redraws the cursor
-            self._show_cycle(self.cycle)
+            apply_figure(self.figure, figure)  # cursors and markers at `cycle`
+            self.panel.value = self._state_html(cycle)
+            self.play.max = self.slider.max = self.end_cycle  # a shorter run clips the slider to `cycle`
             return True
         return False
 
@@ -354,11 +349,13 @@ class PipelineStepper(ControlledApp):
                 self.figure.layout.shapes[panel].update(x0=cycle, x1=cycle + 1)
                 x, y = _now_points(trace, _row_labels(trace), cycle)
                 marker.update(x=x, y=y)
-        self.panel.value = state_html(self.data.dcs, cycle, others=[self.data.static])
+        self.panel.value = self._state_html(cycle)
+
+    def _state_html(self, cycle: int) -> str:
+        return state_html(self.data.dcs, cycle, others=[self.data.static])
 
     def _on_cycle(self, change) -> None:
         self._show_cycle(int(change["new"]))
-
 
 
 def fig7_app(**knobs) -> PipelineStepper:
