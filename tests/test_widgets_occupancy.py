@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pimlab.figures import fig06
-from pimlab_widgets.occupancy import IDLE, TOY, ChannelOccupancy, occupancy_figure, occupancy_frames, workload_mapping
+from pimlab.figures.fig06 import IDLE, TOY, map_workload, occupancy_frames
+from pimlab_widgets.occupancy import ChannelOccupancy, occupancy_figure
 
 
 def test_frames_sample_the_timeline():
@@ -63,9 +64,19 @@ def test_app_runs_a_table2_batch_on_a_bigger_system():
 
 def test_workload_mapping_validates():
     with pytest.raises(ValueError, match="workload must be one of"):
-        workload_mapping("nope", "1", 1, 0, 1, 16, "tcp", 1)
-    with pytest.raises(ValueError, match="context lengths must be"):
-        workload_mapping(TOY, "12, x", 1, 0, 1, 16, "tcp", 2)
+        map_workload("nope", (1,), 1, 0, 1, 16, "tcp", 1)
+    with pytest.raises(ValueError, match="tp must divide the 4 modules, got 3"):
+        map_workload("QMSum", (), 1, 0, 4, 16, "tcp", 3)
+    with pytest.raises(ValueError, match=r"context_tokens must be in \[1, "):
+        map_workload(TOY, (0,), 1, 0, 1, 16, "tcp", 2)
+
+
+def test_app_reports_unparsable_lengths_and_keeps_its_state():
+    app = ChannelOccupancy(frames=6)
+    before = app.data
+    assert not app.set(lengths="12, x")
+    assert app.error.startswith("context lengths must be comma-separated integers")
+    assert app.data is before
 
 
 def test_gantt_is_sent_as_typed_columns_of_every_channel_over_time():

@@ -9,69 +9,32 @@ in the paper.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import lru_cache
-
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from pimlab.figures.fig06 import TOY_CONTEXT, TOY_MODEL, TOY_SYSTEM, Fig6Data, Fig6Thresholds
-from pimlab.hardware import Module, System
-from pimlab.mapping import EngineCost, Mapping, PeakRateCost, map_batch
-from pimlab.validate import check_choice, check_int
-from pimlab.workloads import DATASETS, dataset_named
+from pimlab.figures.fig06 import (
+    COLOUR_BY,
+    COSTS,
+    IDLE,
+    TOY,
+    TOY_CONTEXT,
+    WORKLOADS,
+    Fig6Data,
+    Fig6Thresholds,
+    OccupancyFrames,
+    map_workload,
+    occupancy_frames,
+)
+from pimlab.validate import check_int
 from pimlab_widgets.app import LiveApp, apply_figure
 from pimlab_widgets.controls import STYLE, banded_colorscale, parse_ints
 
-COLOUR_BY = ("request", "head", "layer")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f")
 OP_NAMES = ("QK^T", "SV")
-IDLE = -1  # colour id of an idle channel (no NaN: widget messages must be valid JSON)
 IDLE_COLOUR = "#e5e5e5"
-TOY = "toy (Fig. 6a)"
-WORKLOADS = (TOY,) + tuple(d.name for d in DATASETS)
-COSTS = ("peak rate", "engine static", "engine dcs")
-
-
-@dataclass(frozen=True)
-class OccupancyFrames:
-    """Sampled occupancy of a mapping: colour ids per (time, module, channel), IDLE (-1) where idle."""
-
-    label: str
-    times: np.ndarray  # cycles
-    grid: np.ndarray  # (times, modules, channels) colour id or IDLE (int16)
-    task: np.ndarray  # (times, modules, channels, 4): request, head, layer, op (1-based task ids; -1 idle; int32)
-    colours: int
-    colour_by: str
-    makespan_cycles: int
-    utilization: float
-    active_fraction: float
-    bubble_fraction: float
-    reduction_cycles: int
-
-
-def occupancy_frames(mapping: Mapping, frames: int = 60, colour_by: str = "request",
-                     label: str = "") -> OccupancyFrames:
-    """Sample the mapping's timeline at `frames` instants (bin centres over the step)."""
-    frames = check_int("frames", frames, 2, 1000)
-    check_choice("colour_by", colour_by, COLOUR_BY)
-    t = mapping.timeline
-    times = ((np.arange(frames) + 0.5) * t.makespan_cycles / frames).astype(np.int64)
-    index = t.occupancy(times)
-    busy = index >= 0
-    running = {name: t.values_at(name, index[busy]) for name in ("request", "head", "layer", "op")}
-    grid = np.full(index.shape, IDLE, np.int16)  # small typed arrays: cheap to send to the browser
-    grid[busy] = running[colour_by]
-    task = np.full(index.shape + (4,), -1, np.int32)
-    for j, (name, first) in enumerate((("request", 1), ("head", 1), ("layer", 1), ("op", 0))):
-        task[..., j][busy] = running[name] + first
-    p = mapping.placement
-    colours = {"request": p.context_tokens.size, "head": p.kv_heads, "layer": p.layers}[colour_by]
-    return OccupancyFrames(label, times, grid, task, colours, colour_by, t.makespan_cycles, t.utilization,
-                           t.active_fraction, t.bubble_fraction, t.reduction_cycles)
 
 
 def _colourscale(n: int) -> list:
@@ -191,37 +154,6 @@ def thresholds_figure(data: Fig6Thresholds) -> go.Figure:
 
 
 # --- live app ------------------------------------------------------------------------------------------------
-def _cost(name: str, module: Module):
-    check_choice("cost", name, COSTS)
-    if name == "peak rate":
-        return PeakRateCost(module), "static"
-    return EngineCost(module), name.split()[1]
-
-
-@lru_cache(maxsize=32)
-def workload_mapping(workload: str, lengths: str, batch: int, seed: int, modules: int, channels: int, scheme: str,
-                     tp: int, cost: str = "peak rate") -> Mapping:
-    """The mapping the app shows (cached: moving the time slider does not map again).
-
-    The toy uses Fig. 6(a)'s system and model with `lengths`; a Table II workload samples `batch` requests
-    with `seed` onto `modules` AiM modules of `channels` channels x 16 banks.
-    """
-    check_choice("workload", workload, WORKLOADS)
-    if workload == TOY:
-        system, model, context = TOY_SYSTEM, TOY_MODEL, parse_ints("context lengths", lengths)
-    else:
-        dataset = dataset_named(workload)
-        channels = check_int("channels", channels, 1, 64, power_of_two=True)
-        system = System(f"{modules} x {channels}-channel AiM", "pim-only", Module(channels=channels),
-                        modules=check_int("modules", modules, 1, 256))
-        model, context = dataset.model, dataset.sample(check_int("batch", batch, 1, 4096), seed)
-    tp = check_int("tp", tp, 1, system.modules)
-    if system.modules % tp:
-        raise ValueError(f"tp must divide the {system.modules} modules, got {tp}")
-    tile_cost, policy = _cost(cost, system.module)
-    return map_batch(system, model, context, scheme, tp, system.modules // tp, cost=tile_cost, policy=policy)
-
-
 def show_frame(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> None:
     """Move a drawn figure to another instant of the same data: only the grid, the cursor and the title."""
     with target.batch_update():
@@ -291,9 +223,10 @@ class ChannelOccupancy:
         self.widget = self.app.widget
 
     def _compute(self, workload, lengths, batch, seed, modules, channels, scheme, tp, colour_by, cost, frame):
-        key = (workload, lengths, batch, seed, modules, channels, scheme, tp, cost, colour_by)
+        key = (workload, parse_ints("context lengths", lengths), batch, seed, modules, channels, scheme, tp, cost,
+               colour_by)
         if key not in self._sampled:  # moving the time slider only redraws
-            mapping = workload_mapping(*key[:-1])
+            mapping = map_workload(*key[:-1])
             label = f"{scheme.upper()} TP={mapping.tp} PP={mapping.pp}"
             self._sampled = {key: occupancy_frames(mapping, self.frames, colour_by, label)}
         return self._sampled[key], frame
@@ -331,5 +264,4 @@ class ChannelOccupancy:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-__all__ = ["ChannelOccupancy", "OccupancyFrames", "occupancy_frames", "occupancy_figure", "frame_figure",
-           "workload_mapping", "utilization_figure", "thresholds_figure", "COLOUR_BY", "WORKLOADS"]
+__all__ = ["ChannelOccupancy", "occupancy_figure", "frame_figure", "utilization_figure", "thresholds_figure"]

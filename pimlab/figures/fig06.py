@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -10,7 +11,9 @@ from pimlab import paper
 from pimlab.hardware import AIM, Module, System
 from pimlab.mapping import (
     SCHEMES,
+    EngineCost,
     Mapping,
+    PeakRateCost,
     TileCost,
     default_cost,
     full_activation_tokens,
@@ -21,13 +24,14 @@ from pimlab.mapping import (
 )
 from pimlab.models import LLM, LLM_7B_32K
 from pimlab.reproduce import Record, compare
-from pimlab.validate import check_int
-from pimlab.workloads import MULTIFIELDQA, LengthDistribution
+from pimlab.validate import check_choice, check_int
+from pimlab.workloads import DATASETS, MULTIFIELDQA, LengthDistribution, dataset_named
 
 FIGURE = "6"
 __all__ = [
     "TOY_MODEL", "TOY_SYSTEM", "TOY_CONTEXT", "CONFIGS", "Fig6Data", "fig6", "fig6_toy", "fig6_paper_scale",
-    "Fig6Thresholds", "fig6_thresholds", "tcp_example", "sv_reduction_share",
+    "Fig6Thresholds", "fig6_thresholds", "tcp_example", "sv_reduction_share", "COLOUR_BY", "IDLE", "TOY", "WORKLOADS",
+    "COSTS", "OccupancyFrames", "occupancy_frames", "tile_cost", "map_workload",
 ]
 
 # Fig. 6(a)'s example: 2 heads, 2 layers, batch 2, 2 modules x 4 channels. The paper's worked example uses
@@ -167,3 +171,81 @@ def scorecard() -> list[Record]:
         compare(paper.TCP_EXAMPLE_SV_TOKENS, example["sv_tokens_per_channel"], "4-ch example: SV tokens/channel"),
         compare(paper.TCP_SV_REDUCTION_SHARE, sv_reduction_share(), "SV HUB reduction share, 7B at 16K"),
     ]
+
+
+# --- channel occupancy over one step (the ChannelOccupancy app's data) ---------------------------------------
+COLOUR_BY = ("request", "head", "layer")
+IDLE = -1  # colour id of an idle channel (no NaN: widget messages must be valid JSON)
+TOY = "toy (Fig. 6a)"
+WORKLOADS = (TOY,) + tuple(d.name for d in DATASETS)
+COSTS = ("peak rate", "engine static", "engine dcs")
+
+
+@dataclass(frozen=True)
+class OccupancyFrames:
+    """Sampled occupancy of a mapping: colour ids per (time, module, channel), IDLE (-1) where idle."""
+
+    label: str
+    times: np.ndarray  # cycles
+    grid: np.ndarray  # (times, modules, channels) colour id or IDLE (int16)
+    task: np.ndarray  # (times, modules, channels, 4): request, head, layer, op (1-based task ids; -1 idle; int32)
+    colours: int
+    colour_by: str
+    makespan_cycles: int
+    utilization: float
+    active_fraction: float
+    bubble_fraction: float
+    reduction_cycles: int
+
+
+def occupancy_frames(mapping: Mapping, frames: int = 60, colour_by: str = "request",
+                     label: str = "") -> OccupancyFrames:
+    """Sample the mapping's timeline at `frames` instants (bin centres over the step)."""
+    frames = check_int("frames", frames, 2, 1000)
+    check_choice("colour_by", colour_by, COLOUR_BY)
+    t = mapping.timeline
+    times = ((np.arange(frames) + 0.5) * t.makespan_cycles / frames).astype(np.int64)
+    index = t.occupancy(times)
+    busy = index >= 0
+    running = {name: t.values_at(name, index[busy]) for name in ("request", "head", "layer", "op")}
+    grid = np.full(index.shape, IDLE, np.int16)  # small typed arrays: cheap to send to the browser
+    grid[busy] = running[colour_by]
+    task = np.full(index.shape + (4,), -1, np.int32)
+    for j, (name, first) in enumerate((("request", 1), ("head", 1), ("layer", 1), ("op", 0))):
+        task[..., j][busy] = running[name] + first
+    p = mapping.placement
+    colours = {"request": p.context_tokens.size, "head": p.kv_heads, "layer": p.layers}[colour_by]
+    return OccupancyFrames(label, times, grid, task, colours, colour_by, t.makespan_cycles, t.utilization,
+                           t.active_fraction, t.bubble_fraction, t.reduction_cycles)
+
+
+def tile_cost(name: str, module: Module) -> tuple[TileCost, str]:
+    """The tile cost and policy a cost name (one of COSTS) stands for."""
+    check_choice("cost", name, COSTS)
+    if name == "peak rate":
+        return PeakRateCost(module), "static"
+    return EngineCost(module), name.split()[1]
+
+
+@lru_cache(maxsize=32)
+def map_workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int, modules: int, channels: int,
+                 scheme: str, tp: int, cost: str = "peak rate") -> Mapping:
+    """The mapping of a workload the occupancy app names (cached: moving its time slider does not map again).
+
+    The toy uses Fig. 6(a)'s system and model with `lengths`; a Table II workload samples `batch` requests
+    with `seed` onto `modules` AiM modules of `channels` channels x 16 banks.
+    """
+    check_choice("workload", workload, WORKLOADS)
+    if workload == TOY:
+        system, model, context = TOY_SYSTEM, TOY_MODEL, list(lengths)
+    else:
+        dataset = dataset_named(workload)
+        channels = check_int("channels", channels, 1, 64, power_of_two=True)
+        system = System(f"{modules} x {channels}-channel AiM", "pim-only", Module(channels=channels),
+                        modules=check_int("modules", modules, 1, 256))
+        model, context = dataset.model, dataset.sample(check_int("batch", batch, 1, 4096), seed)
+    tp = check_int("tp", tp, 1, system.modules)
+    if system.modules % tp:
+        raise ValueError(f"tp must divide the {system.modules} modules, got {tp}")
+    cost_model, policy = tile_cost(cost, system.module)
+    return map_batch(system, model, context, scheme, tp, system.modules // tp, cost=cost_model, policy=policy)
