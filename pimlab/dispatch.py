@@ -14,9 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pimlab import geometry
 from pimlab.dpa import KVLayout, LazyChunkAllocator
 from pimlab.hardware import AIM, Module
-from pimlab.isa import Emitter, Instruction, attention_rows_needed, compile_attention
+from pimlab.isa import Emitter, Instruction, compile_attention
 from pimlab.validate import check_choice, check_int
 
 INSTRUCTION_BYTES = 8  # [R] figures.md 4.4: an assumed 64-bit encoding of one Table III or DPA instruction
@@ -76,7 +77,8 @@ def dpa_program(op: str, head_dim: int = 128, group: int = 1, row_reuse: bool = 
             ("RD-OUT", "op_size=1 gpr=auto out=MAC.out", 1),
         ]
     else:
-        n_o = -(-head_dim // module.banks)
+        _, _, d0, d1 = geometry.channel_ranges(module, "sv", [1], head_dim)  # a channel's dims under TCP
+        n_o = -(-int((d1 - d0).max()) // module.banks)
         chunk = min(module.columns_per_row, module.gbuf_entries)
         scores = ("DYN-LOOP", f"c in 0..ceil(tiles(T_cur) / {chunk}) - 1   (score chunks)")
         outputs = ("LOOP", f"j in 0..{n_o - 1}   (16-wide output tiles)")
@@ -111,36 +113,39 @@ def decode(program: DPAProgram, allocator: LazyChunkAllocator, request: int, str
     stream = check_int(f"stream (a {'K' if program.op == 'qk' else 'V'} stream)", stream, low, high)
     channel = check_int("channel", channel, 0, module.channels - 1)
     tokens = check_int("tokens", tokens, 1, allocator.mapped_tokens(request))
-    channel_tokens = int(layout.channel_tokens(tokens)[channel])
+    piece = layout.piece(program.op, tokens, channel)  # this channel's tokens x dims (geometry)
     obuf = module.obuf_entries if obuf_entries is None else check_int("obuf_entries", obuf_entries, 1, 4096)
     emit = Emitter(module.gbuf_entries, obuf, 1 << channel)
-    if channel_tokens == 0:
+    if piece.tokens == 0:
         return emit.out
-    tiles = -(-channel_tokens // module.banks)
+    tiles, per_row = piece.token_tiles, piece.tiles_per_row
+    rows = allocator.physical_rows(request, stream, piece.rows).tolist()  # virtual row -> DRAM row (VA2PA)
     if program.op == "qk":
-        n_d = -(-program.head_dim // module.mac_lanes)
-        per_row = module.columns_per_row // n_d
-        units = range(-(-tiles // per_row))
-        rows = allocator.physical_rows(request, stream, len(units)).tolist()  # virtual row u -> DRAM row
+        n_d = piece.dim_tiles
+        units = range(piece.rows)
 
         def work(u, h):
             first = emit.load(("q", h, d) for d in range(n_d))
             for k in range(u * per_row, min(tiles, (u + 1) * per_row)):  # Dyn-Loop, Dyn-Modi col += n_d
                 out = emit.take_out()
-                emit.mac_run(first, n_d, rows[u], (k - u * per_row) * n_d, out)
+                row, col = piece.address(k)
+                emit.mac_run(first, n_d, rows[row], col, out)
                 emit.read_out(out)
     else:
-        n_o = -(-program.head_dim // module.banks)
-        chunk = min(module.columns_per_row, module.gbuf_entries)
-        units = [(c, j) for c in range(-(-tiles // chunk)) for j in range(n_o)]
-        rows = allocator.physical_rows(request, stream, len(units)).tolist()  # virtual row c * n_o + j
+        chunk = min(per_row, module.gbuf_entries)
+        units = [(c, j) for c in range(-(-tiles // chunk)) for j in range(piece.dim_tiles)]
 
         def work(unit, h):
             c, j = unit
             lo, hi = c * chunk, min(tiles, (c + 1) * chunk)
             first = emit.load(("s", h, t) for t in range(lo, hi))
             out = emit.take_out()
-            emit.mac_run(first, hi - lo, rows[c * n_o + j], 0, out)
+            t = lo
+            while t < hi:  # Dyn-Modi: the next row once a row's columns are used
+                row, col = piece.address(t, j)
+                count = min(hi - t, per_row - col)
+                emit.mac_run(first + t - lo, count, rows[row], col, out)
+                t += count
             emit.read_out(out)
 
     pairs = ([(u, h) for u in units for h in range(program.group)] if program.row_reuse
@@ -152,30 +157,16 @@ def decode(program: DPAProgram, allocator: LazyChunkAllocator, request: int, str
 
 def static_rows(allocator: LazyChunkAllocator, request: int, stream: int, op: str, tokens: int,
                 channel: int = 0) -> np.ndarray:
-    """The physical rows the request's placement gives `compile_attention`, in its virtual-row order.
-
-    K: virtual row v is the stream's row v. V: the compiler numbers rows j * C + c (output tile j, score
-    chunk c, C chunks), while a growing stream stores them c * n_o + j so old rows keep their address.
-    """
-    layout = allocator.layout
-    module = layout.module
-    channel_tokens = int(layout.channel_tokens(tokens)[channel])
-    needed = attention_rows_needed(op, max(channel_tokens, 1), layout.model.head_dim, module)
-    if op == "qk":
-        stored = np.arange(needed)
-    else:
-        n_o = -(-layout.model.head_dim // module.banks)
-        chunks = needed // n_o
-        j, c = np.divmod(np.arange(needed), chunks)
-        stored = c * n_o + j
-    rows = allocator.physical_rows(request, stream, int(stored.max()) + 1)
-    return rows[stored]
+    """The physical rows the request's placement gives `compile_attention`, one per virtual row of the piece."""
+    piece = allocator.layout.piece(op, tokens, channel)
+    return allocator.physical_rows(request, stream, max(piece.rows, 1))
 
 
 def static_instructions(op: str, tokens: int, layout: KVLayout, group: int = 1, row_reuse: bool = False) -> int:
     """Instructions of one KV head's static stream at `tokens` tokens: the busiest channel's, multicast."""
-    channel_tokens = int(layout.channel_tokens(tokens)[0])
-    return len(compile_attention(op, channel_tokens, layout.model.head_dim, group, row_reuse, layout.module))
+    pieces = [layout.piece(op, tokens, c) for c in range(layout.module.channels)]
+    piece = max(pieces, key=lambda p: (p.rows, p.tokens))
+    return len(compile_attention(op, piece.tokens, piece.dims, group, row_reuse, layout.module))
 
 
 @dataclass(frozen=True)

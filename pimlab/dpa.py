@@ -3,9 +3,16 @@
 One module's KV memory is the unit: under tensor parallelism every module of a system holds the same
 share of each request (its KV heads), so one module's allocator stands for all of them. A request's
 KV cache on a module is `streams` parallel streams (K and V of each layer and KV head it holds); each
-stream spreads its tokens over all channels x banks (TCP), so a 1 MB chunk = channels x banks x rows
-holds consecutive tokens of one stream. A request's virtual chunk address (VA) grows with it, and the
-VA2PA table maps each VA to a physical chunk (PA) anywhere on the module.
+stream spreads its tokens over all channels x banks (TCP, laid out by `pimlab.geometry`), so a 1 MB chunk
+= channels x banks x rows holds consecutive tokens of one stream. A request's virtual chunk address (VA)
+grows with it, and the VA2PA table maps each VA to a physical chunk (PA) anywhere on the module.
+
+The default deployment is the paper's: CENT modules (16 GB, 32 channels x 16 banks), 8 of them for 7B
+(Sec. VIII-A), where a 1 MB chunk is one row of every bank and holds 4096 tokens of a K or V stream
+(d_h = 128). The paper says DPA leaves "only the last-used chunk per request" partly used; under TCP every
+stream's rows hold that stream's tokens only (the MACs stream one head's keys or values), so each stream
+has its own last chunk: a request wastes at most one chunk per stream, on average half a chunk (2048
+tokens) per stream.
 """
 
 from __future__ import annotations
@@ -16,14 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pimlab.hardware import AIM, System
+from pimlab import geometry
+from pimlab.hardware import AIM_128GB, CENT, System
 from pimlab.models import LLM
 from pimlab.validate import check_choice, check_int, check_number
 from pimlab.workloads import DecodeTrace
 
 PARTITIONINGS = ("TCP", "HFP")
-# [Q] 7B runs on 128 GB (Sec. VIII-A), here of the paper's 16-channel x 16-bank modules (Fig. 5): 16 of 8 GiB.
-PAPER_128GB = System(name="128 GB of 16-channel modules", kind="pim-only", module=AIM, modules=16)
+DEPLOYMENTS = (CENT, AIM_128GB)  # the paper's CENT deployment (default) and a named alternative
 # Knobs at their naive values: a static slot is exactly the context window; DPA admits while chunks are free.
 NAIVE_RESERVE_FACTOR = 1.0
 NAIVE_ADMISSION_HEADROOM = 0.0
@@ -33,15 +40,13 @@ NAIVE_ADMISSION_HEADROOM = 0.0
 class KVLayout:
     """Where one request's KV cache lands on one module of `system` running `model` (TP over modules).
 
-    Tokens are dealt to channels one 16-token tile at a time (TCP). On each channel a K stream fills one
-    row per `per_row` token tiles; a V stream fills `n_o` rows (one per 16 output dims) per 64 token
-    tiles: the layouts `pimlab.isa.compile_attention` compiles for, so a chunk (channels x banks x
-    `rows_per_chunk` rows) holds far fewer V tokens at the tail than K tokens. The module's weights take
-    its first rows; the KV region is the rest, in whole chunks.
+    A K or V stream takes, on every channel, the rows of its busiest channel under TCP
+    (`geometry.stream_rows`): exactly the layout the compiler and the mapper use. The module's weights
+    take its first rows; the KV region is the rest, in whole chunks.
     """
 
     model: LLM
-    system: System = PAPER_128GB
+    system: System = CENT
     chunk_bytes: int = 2**20  # [Q] "the host allocates 1MB chunks on demand"
     partitioning: str = "TCP"  # what a static reservation rounds to: a module row (TCP) or a channel row (HFP)
 
@@ -94,43 +99,23 @@ class KVLayout:
         """n_d: 32 B columns one key takes."""
         return -(-self.model.head_dim // self.module.mac_lanes)
 
-    def granule(self, op: str) -> tuple[int, int]:
-        """(rows per channel, tokens of the module) a K ("qk") or V ("sv") stream grows by at a time."""
-        check_choice("op", op, ("qk", "sv"))
-        m, tile = self.module, self.module.banks
-        if op == "qk":
-            return 1, m.columns_per_row // self.head_tiles * tile * m.channels
-        return -(-self.model.head_dim // m.banks), m.columns_per_row * m.mac_lanes * m.channels
-
     def stream_rows(self, op: str, tokens) -> np.ndarray:
-        """Rows per channel a K or V stream of `tokens` tokens needs (the busiest channel's
-        `isa.attention_rows_needed`)."""
-        rows, step = self.granule(op)
-        return rows * -(-np.asarray(tokens, dtype=np.int64) // step)
+        """Rows per channel a K ("qk") or V ("sv") stream of `tokens` tokens needs (TCP, busiest channel)."""
+        return geometry.stream_rows(self.module, op, tokens, self.model.head_dim)
 
     def stream_chunks(self, op: str, tokens) -> np.ndarray:
         return -(-self.stream_rows(op, tokens) // self.rows_per_chunk)
 
-    def stream_tokens(self, op: str, chunks) -> np.ndarray:
+    def stream_tokens(self, op: str, chunks) -> int:
         """Tokens a K or V stream can hold in `chunks` chunks."""
-        rows, step = self.granule(op)
-        return np.asarray(chunks, dtype=np.int64) * self.rows_per_chunk // rows * step
+        rows = check_int("chunks", int(chunks), 0) * self.rows_per_chunk
+        return geometry.stream_capacity_tokens(self.module, op, rows, self.model.head_dim)
 
-    def channel_tokens(self, tokens: int) -> np.ndarray:
-        """Tokens each channel holds when `tokens` are dealt tile by tile (the last tile may be partial)."""
-        tokens = check_int("tokens", tokens, 1)
-        tile, channels = self.module.banks, self.module.channels
-        tiles = -(-tokens // tile)
-        count = (tiles - np.arange(channels) + channels - 1) // channels * tile
-        last = (tiles - 1) % channels
-        count[last] -= tiles * tile - tokens
-        return np.clip(count, 0, None)
-
-    @property
-    def tokens_per_unit(self) -> int:
-        """Tokens of one stream in the smallest static reservation: a module row (TCP) or a channel row (HFP)."""
-        unit = self.module_row_bytes if self.partitioning == "TCP" else self.module.banks * self.module.row_bytes
-        return max(1, unit // self.token_bytes)
+    def piece(self, op: str, tokens: int, channel: int) -> geometry.Piece:
+        """The tokens x dims of a stream of `tokens` tokens that `channel` holds (TCP)."""
+        t0, t1, d0, d1 = geometry.channel_ranges(self.module, op, [tokens], self.model.head_dim)
+        return geometry.Piece(self.module, op, int(t1[0, channel] - t0[0, channel]),
+                              int(d1[0, channel] - d0[0, channel]))
 
     @property
     def weight_rows(self) -> int:
@@ -153,9 +138,13 @@ class KVLayout:
         return half * (self.stream_chunks("qk", tokens) + self.stream_chunks("sv", tokens))
 
     def reservation_bytes(self, tokens: int) -> int:
-        """A static reservation for `tokens` tokens, rounded up to whole module rows (TCP) or channel rows (HFP)."""
-        units = -(-int(tokens) // self.tokens_per_unit)
-        return self.streams * units * self.tokens_per_unit * self.token_bytes
+        """A static reservation for `tokens` tokens: every stream's rows, whole module rows under TCP or
+        whole rows of its one channel under HFP (`geometry.stream_rows` of either scheme)."""
+        scheme = self.partitioning.lower()
+        row_bytes = self.module_row_bytes if scheme == "tcp" else self.module.banks * self.module.row_bytes
+        rows = sum(geometry.stream_rows(self.module, op, int(tokens), self.model.head_dim, scheme)
+                   for op in geometry.OPS)
+        return self.streams // 2 * rows * row_bytes
 
 
 def _check_layout(layout) -> KVLayout:

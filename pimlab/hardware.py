@@ -244,11 +244,14 @@ AIM_TIMING = Timing()
 AIMSIM_TIMING = replace(Timing(), refresh=False, tREFI=7800)  # [A] as aim_simulator runs: no refresh fires
 AIM = Module()  # the paper's module: 16 channels x 16 banks of 512 MB channels
 # [Q Table IV] CENT: 32 PIM channels, 16 GB, 16 TB/s internal, PNM 3 TFLOPS. 32 AiM channels give it [D].
+# [Q Sec. VIII-A] the paper evaluates "primarily" on CENT, "16GB per module ... 128GB for 7B": 8 modules.
 CENT = System(name="CENT", kind="pim-only", module=Module(channels=32), modules=8, xpu_TFLOPs=3.0)
 # [Q Table IV] NeuPIMs: 32 PIM channels, 32 GB, 32 TB/s internal, 8 matrix units of 256 TFLOPS.
 # [D] 1 GB and 1 TB/s per channel follow from 32 banks of AiM rows per channel (pimlab's reading).
 NEUPIMS = System(name="NeuPIMs", kind="xpu+pim", module=Module(channels=32, banks=32, bank_groups=8), modules=4,
                  xpu_TFLOPs=256.0)
+# A named alternative deployment: 128 GB of the 16-channel AiM modules of Sec. IV-C / Fig. 5 (8 GiB each).
+AIM_128GB = System(name="128 GB of 16-channel AiM modules", kind="pim-only", module=AIM, modules=16)
 A100 = GPU()
 SYSTEMS = (CENT, NEUPIMS)
 

@@ -19,6 +19,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from pimlab.geometry import Piece
 from pimlab.hardware import AIM, FIG7, Module
 from pimlab.validate import check_choice, check_int
 
@@ -300,19 +301,9 @@ def compile_gemv(d_in: int, d_out: int, module: Module = AIM, obuf_entries: int 
 
 
 def attention_rows_needed(op: str, tokens: int, head_dim: int, module: Module = AIM) -> int:
-    """Virtual DRAM rows one KV head's K (op "qk") or V (op "sv") occupies on one channel."""
-    check_choice("op", op, ("qk", "sv"))
-    tokens = check_int("tokens", tokens, 1, 1 << 30)
-    head_dim = check_int("head_dim", head_dim, 1, 4096)
-    cols, banks, lanes = module.columns_per_row, module.banks, module.mac_lanes
-    if op == "qk":
-        n_d = _ceil(head_dim, lanes)
-        if n_d > cols:
-            raise ValueError(f"head_dim must need at most {cols} columns ({cols * lanes} elements), got {head_dim}")
-        tiles_per_row = cols // n_d
-        return _ceil(_ceil(tokens, banks), tiles_per_row)
-    n_o, n_t = _ceil(head_dim, banks), _ceil(tokens, lanes)
-    return n_o * _ceil(n_t, cols)
+    """Virtual DRAM rows one channel's K (op "qk") or V (op "sv") of `tokens` x `head_dim` occupies (`geometry`)."""
+    check_int("tokens", tokens, 1, 1 << 30)
+    return Piece(module, op, tokens, head_dim).rows
 
 
 def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_reuse: bool = False,
@@ -323,8 +314,8 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
     QK^T: bank b holds the key of token 16 k + b of token tile k; a key takes n_d = head_dim / 16
     columns, so virtual row v holds token tiles [v t, (v + 1) t) with t = 64 // n_d. The queries sit in
     the GBuf; each (query, token tile) is one MAC run of n_d and one RD-OUT of 16 scores.
-    SV: bank b holds V[:, 16 j + b] of output tile j, 16 tokens per column; virtual row v = j R + r holds
-    token tiles [64 r, 64 (r + 1)) of output tile j (R = rows per output tile). Scores stream through
+    SV: bank b holds V[:, 16 j + b] of output tile j, 16 tokens per column; virtual row r n_o + j holds
+    token tiles [64 r, 64 (r + 1)) of output tile j (`pimlab.geometry`). Scores stream through
     the GBuf one chunk at a time; each (query, chunk, output tile) is one MAC run and one RD-OUT.
     Without row reuse each query head walks all rows; with row reuse every query that shares an open row
     is served before the next row, which re-loads scores into the GBuf more often (Fig. 9).
@@ -347,36 +338,41 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
     if rows.min() < 0 or rows.max() >= module.rows:
         raise ValueError(f"rows must lie in [0, {module.rows - 1}], got {int(rows.min())}..{int(rows.max())}")
     emit = Emitter(module.gbuf_entries, _obuf(module, obuf_entries), ch_mask, buffer_regions, prefetch)
-    cols, banks, lanes = module.columns_per_row, module.banks, module.mac_lanes
+    piece = Piece(module, op, tokens, head_dim)  # the layout: which row and column hold which tile
+    n_tiles, per_row = piece.token_tiles, piece.tiles_per_row
     if op == "qk":
-        n_d = _ceil(head_dim, lanes)
+        n_d = piece.dim_tiles
         if n_d > emit.load_entries:
-            raise ValueError(f"head_dim must fit one GBuf load ({emit.load_entries * lanes} elements), got {head_dim}")
-        per_row, n_tiles = cols // n_d, _ceil(tokens, banks)
+            raise ValueError(f"head_dim must fit one GBuf load ({emit.load_entries * module.mac_lanes} elements), "
+                             f"got {head_dim}")
 
         def work(v, h):  # every token tile of virtual row v for query h
             first = emit.load(("q", h, d) for d in range(n_d))
             for k in range(v * per_row, min(n_tiles, (v + 1) * per_row)):
                 out = emit.take_out()
-                emit.mac_run(first, n_d, int(rows[v]), (k % per_row) * n_d, out)
+                row, col = piece.address(k)
+                emit.mac_run(first, n_d, int(rows[row]), col, out)
                 emit.read_out(out)
 
         units = range(needed)
     else:
-        n_o, n_t = _ceil(head_dim, banks), _ceil(tokens, lanes)
-        chunk = min(cols, emit.load_entries)  # token tiles per GBuf load; never crosses a row
-        rows_per_tile = _ceil(n_t, cols)
+        chunk = min(per_row, emit.load_entries)  # token tiles per GBuf load
 
         def work(unit, h):  # output tile j, token chunk c, for query h
             j, c = unit
-            lo, hi = c * chunk, min(n_t, (c + 1) * chunk)
+            lo, hi = c * chunk, min(n_tiles, (c + 1) * chunk)
             first = emit.load(("s", h, t) for t in range(lo, hi))
             out = emit.take_out()
-            emit.mac_run(first, hi - lo, int(rows[j * rows_per_tile + lo // cols]), lo % cols, out)
+            t = lo
+            while t < hi:  # one MAC run per row the chunk touches
+                row, col = piece.address(t, j)
+                count = min(hi - t, per_row - col)
+                emit.mac_run(first + t - lo, count, int(rows[row]), col, out)
+                t += count
             emit.read_out(out)
 
         # chunk outer, output tile inner: without row reuse a head loads each chunk of its scores once
-        units = [(j, c) for c in range(_ceil(n_t, chunk)) for j in range(n_o)]
+        units = [(j, c) for c in range(_ceil(n_tiles, chunk)) for j in range(piece.dim_tiles)]
     if row_reuse:
         for v in units:
             for h in range(group):

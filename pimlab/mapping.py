@@ -30,6 +30,8 @@ from typing import Protocol
 
 import numpy as np
 
+from pimlab import geometry
+from pimlab.geometry import sv_grid
 from pimlab.hardware import AIM, Module, System
 from pimlab.models import LLM
 from pimlab.validate import check_choice, check_int
@@ -134,47 +136,12 @@ def tile_cycles(cost: TileCost, op: np.ndarray, tokens: np.ndarray, dims: np.nda
     return np.repeat(values[inverse], np.diff(np.r_[run, key.size])).reshape(np.shape(tokens))
 
 
-# --- layout helpers -----------------------------------------------------------------------------------
-def _split(total: np.ndarray, tile: int, parts: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split each of `total` items into `parts` contiguous ranges of whole tiles; returns (start, stop) of shape
-    (len(total), parts), clipped to the total. Later parts get the extra tiles, so that the part ending in a
-    partial tile also holds a full one whenever there are more tiles than parts."""
-    total = np.asarray(total, np.int64)
-    tiles = -(-total // tile)
-    base, extra = tiles // parts, tiles % parts
-    j = np.arange(parts)
-    count = base[:, None] + (j[None, :] >= parts - extra[:, None])
-    stop_tiles = np.cumsum(count, axis=1)
-    start = np.minimum((stop_tiles - count) * tile, total[:, None])
-    stop = np.minimum(stop_tiles * tile, total[:, None])
-    return start, stop
-
-
-def sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
-    """TCP's SV layout: (output-tile groups, token segments) with groups x segments = channels.
-
-    Output tiles are `banks` dims (one output dim per bank); as many groups as there are output tiles,
-    up to the channels, and the remaining factor of the channels splits the tokens.
-    """
-    tiles = -(-head_dim // module.banks)
-    groups = max(d for d in range(1, module.channels + 1) if module.channels % d == 0 and d <= tiles)
-    return groups, module.channels // groups
-
-
+# --- layout: asked of pimlab.geometry ------------------------------------------------------------------------
 def kv_rows(module: Module, tensor: np.ndarray, tokens: np.ndarray, dims: np.ndarray) -> np.ndarray:
-    """All-bank rows a piece uses in the AiM layout.
-
-    K: a tile of `banks` tokens puts one token in each bank; a bank row holds row_bytes/(dims*dtype) tokens.
-    V: bank b holds output dim b of each group of `banks` dims; a bank row holds row_bytes/dtype tokens.
-    """
-    tokens = np.asarray(tokens, np.int64)
-    dims = np.asarray(dims, np.int64)
-    elems = module.row_bytes // module.dtype_bytes
-    per_bank_row = np.maximum(elems // np.maximum(dims, 1), 1)
-    tiles = -(-tokens // module.banks)
-    k_rows = -(-tiles // per_bank_row)
-    v_rows = -(-dims // module.banks) * -(-tokens // elems)
-    return np.where(np.asarray(tensor) == K, k_rows, v_rows)
+    """All-bank rows each piece uses (`geometry.rows_needed` of K or V by its tensor code)."""
+    tensor = np.asarray(tensor)
+    return np.where(tensor == K, geometry.rows_needed(module, "qk", tokens, dims),
+                    geometry.rows_needed(module, "sv", tokens, dims))
 
 
 class CapacityError(ValueError):
@@ -321,14 +288,9 @@ class Placement:
             raise ValueError(f"token must be a placed token of request {request}, layer {layer}, head {head} "
                              f"(and dim in [0, {self.head_dim})), got token {token}, dim {dim}")
         i = int(hit[0])
-        offset, d = token - int(self.token_start[i]), dim - int(self.dim_start[i])
-        elems = self.module.row_bytes // self.module.dtype_bytes
-        banks = self.module.banks
-        if code == K:
-            bank, row = offset % banks, (offset // banks) // max(elems // self.head_dim, 1)
-        else:
-            rows_per_group = -(-int(self.tokens[i]) // elems)
-            bank, row = d % banks, (d // banks) * rows_per_group + offset // elems
+        piece = geometry.Piece(self.module, "qk" if code == K else "sv", int(self.tokens[i]),
+                               int(self.dim_stop[i] - self.dim_start[i]))
+        bank, row, _ = piece.locate(token - int(self.token_start[i]), dim - int(self.dim_start[i]))
         return {"module": int(self.module_index[i]), "channel": int(self.channel[i]), "bank": int(bank),
                 "row": int(self.reserved_rows + self.row_start[i] + row)}
 
@@ -470,12 +432,9 @@ def _place_tcp(m: Module, head_dim, context, r, h, l, n_layers, available, index
     """Tasks come layer-major; pieces are emitted channel-major, then layer, tensor (K before V), task."""
     n, C = r.size, m.channels
     tokens = context[r]
-    k0, k1 = _split(tokens, m.banks, C)  # (n, C): QK^T tile = one token per bank
-    groups, segments = sv_grid(m, head_dim)
-    s0, s1 = _split(tokens, m.mac_lanes, segments)  # (n, segments): SV tile = mac_lanes scores
-    o0, o1 = _split(np.array([head_dim]), m.banks, groups)
+    k0, k1, _, _ = geometry.channel_ranges(m, "qk", tokens, head_dim)  # (n, C)
+    s0, s1, o0, o1 = geometry.channel_ranges(m, "sv", tokens, head_dim)
     c = np.arange(C)
-    g, j = c // segments, c % segments
     zeros, full = np.zeros((n, C), np.int64), np.full((n, C), head_dim)
     shape = (n_layers, n // n_layers, 2, C)
 
@@ -483,8 +442,8 @@ def _place_tcp(m: Module, head_dim, context, r, h, l, n_layers, available, index
         both = np.stack([np.broadcast_to(k_part, (n, C)), np.broadcast_to(v_part, (n, C))], 1)
         return both.reshape(shape).transpose(3, 0, 2, 1).ravel()
 
-    t0, t1 = arrange(k0, s0[:, j]), arrange(k1, s1[:, j])
-    dim0, dim1 = arrange(zeros, o0[0, g][None, :]), arrange(full, o1[0, g][None, :])
+    t0, t1 = arrange(k0, s0), arrange(k1, s1)
+    dim0, dim1 = arrange(zeros, o0), arrange(full, o1)
     tensor = arrange(np.full((n, C), K), np.full((n, C), V))
     channel = arrange(c[None, :], c[None, :])
     r_, h_, l_ = (arrange(a[:, None], a[:, None]) for a in (r, h, l))
@@ -813,16 +772,9 @@ def tcp_active_channels(module: Module, head_dim: int, tokens, op: str) -> tuple
     """
     check_choice("op", op, OPS)
     head_dim = check_int("head_dim", head_dim, 1)
-    tokens = np.atleast_1d(np.asarray(tokens, np.int64))
-    if op == "qk":
-        start, stop = _split(tokens, module.banks, module.channels)
-        tile = module.banks
-    else:
-        groups, segments = sv_grid(module, head_dim)
-        seg0, seg1 = _split(tokens, module.mac_lanes, segments)
-        start, stop = np.repeat(seg0, groups, axis=1), np.repeat(seg1, groups, axis=1)
-        tile = module.mac_lanes
-    held = stop - start
+    t0, t1, _, _ = geometry.channel_ranges(module, op, tokens, head_dim)
+    held = t1 - t0
+    tile = module.banks if op == "qk" else module.mac_lanes  # a whole tile fills every bank / MAC lane
     return (held > 0).sum(axis=1), (held >= tile).sum(axis=1)
 
 

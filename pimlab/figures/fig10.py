@@ -14,8 +14,8 @@ from pimlab.dispatch import (
     dispatcher_buffers,
     static_instructions,
 )
-from pimlab.dpa import PAPER_128GB, KVLayout
-from pimlab.hardware import System
+from pimlab.dpa import KVLayout
+from pimlab.hardware import CENT, System
 from pimlab.models import LLM, LLM_7B_128K_GQA
 from pimlab.reproduce import Record, compare
 from pimlab.validate import check_int
@@ -44,7 +44,7 @@ class Fig10Data:
         return float(np.polyfit(self.context_tokens, self.static_bytes_per_request, 1)[0])
 
 
-def fig10(model: LLM = LLM_7B_128K_GQA, system: System = PAPER_128GB, context_tokens=None, group: int | None = None,
+def fig10(model: LLM = LLM_7B_128K_GQA, system: System = CENT, context_tokens=None, group: int | None = None,
           row_reuse: bool = False, instruction_bytes: int = INSTRUCTION_BYTES) -> Fig10Data:
     """Static stream bytes and the DPA program's bytes for `model` over a context grid (1K to 1M by default)."""
     layout = KVLayout(model, system)

@@ -10,7 +10,6 @@ from pimlab import paper
 from pimlab.dpa import (
     NAIVE_ADMISSION_HEADROOM,
     NAIVE_RESERVE_FACTOR,
-    PAPER_128GB,
     PARTITIONINGS,
     CapacityRun,
     KVLayout,
@@ -18,7 +17,7 @@ from pimlab.dpa import (
     StaticAllocator,
     simulate,
 )
-from pimlab.hardware import System
+from pimlab.hardware import CENT, System
 from pimlab.reproduce import Record, compare
 from pimlab.validate import check_choice, check_int, check_number
 from pimlab.workloads import DATASETS, QMSUM, LengthDistribution, decode_trace
@@ -83,7 +82,7 @@ def _runs(dataset, system, requests, seed, arrivals_per_step, reserve_factor, ad
 
 def fig19(
     datasets=DATASETS,
-    system: System = PAPER_128GB,
+    system: System = CENT,
     requests: int = 1000,
     seed: int = 0,
     arrivals_per_step: float = 0.1,
@@ -167,7 +166,7 @@ class ChunkMapData:
         return check_int("frame", frame, 0, self.step.size - 1)
 
 
-def chunk_maps(dataset: LengthDistribution = QMSUM, system: System = PAPER_128GB, requests: int = 200,
+def chunk_maps(dataset: LengthDistribution = QMSUM, system: System = CENT, requests: int = 200,
                seed: int = 0, arrivals_per_step: float = 0.1, frames: int = 24,
                reserve_factor: float = NAIVE_RESERVE_FACTOR, admission_headroom: float = NAIVE_ADMISSION_HEADROOM,
                columns: int = 64) -> ChunkMapData:
