@@ -44,32 +44,35 @@ def test_decoded_stream_equals_the_static_compilers(tokens, op, group, row_reuse
     dpa = placed(tokens, seed)
     stream = head if op == "qk" else 4 + head
     got = decode(dpa_program(op, 128, group, row_reuse), dpa, 9, stream, tokens, channel)
-    channel_tokens = int(LAYOUT.channel_tokens(tokens)[channel])
-    if channel_tokens == 0:
+    piece = LAYOUT.piece(op, tokens, channel)
+    if piece.tokens == 0:
         assert got == []
         return
     rows = static_rows(dpa, 9, stream, op, tokens, channel)
-    assert got == compile_attention(op, channel_tokens, 128, group, row_reuse, LAYOUT.module, rows=rows,
+    assert got == compile_attention(op, piece.tokens, piece.dims, group, row_reuse, LAYOUT.module, rows=rows,
                                     ch_mask=1 << channel)
 
 
 def test_virtual_row_zero_resolves_per_request():
     """Fig. 10/11(a): one program, VA 0 -> PA 22 for request 1 and PA 33 for request 2."""
     dpa = LazyChunkAllocator(LAYOUT)
-    dpa.assign(1, 300, pa=[22] + list(range(40, 56)) + [60, 61, 62])  # 4 K chunks, then 4 x 4 V chunks
-    dpa.assign(2, 300, pa=[33] + list(range(70, 89)))
+    dpa.assign(1, 300, pa=[22] + list(range(40, 47)))  # one chunk per stream: 4 K streams, then 4 V streams
+    dpa.assign(2, 300, pa=[33] + list(range(70, 77)))
     program = dpa_program("qk")
     first_mac = [next(i for i in decode(program, dpa, r, 0, 300) if i.op == Kind.MAC) for r in (1, 2)]
     weight_rows = LAYOUT.weight_rows
     assert [i.row for i in first_mac] == [weight_rows + 2 * 22, weight_rows + 2 * 33]
-    # 300 tokens = 19 tiles: channel 0 holds tiles 0 and 16 -> two MAC + RD-OUT pairs after one WR-INP
-    assert decode(program, dpa, 1, 0, 300) == [
-        Instruction(Kind.WR_INP, 1, 8, gpr_addr=0, gbuf_idx=0),
-        Instruction(Kind.MAC, 1, 8, gbuf_idx=0, row=weight_rows + 44, col=0, out_idx=0),
-        Instruction(Kind.RD_OUT, 1, 1, gpr_addr=8, out_idx=0),
-        Instruction(Kind.MAC, 1, 8, gbuf_idx=0, row=weight_rows + 44, col=8, out_idx=0),
-        Instruction(Kind.RD_OUT, 1, 1, gpr_addr=9, out_idx=0),
+    # 300 tokens = 19 tiles in contiguous segments: channels 0-12 hold one tile, 13-15 two (channel 15: tiles
+    # 17 and 18) -> two MAC + RD-OUT pairs after one WR-INP of the query's 8 tiles
+    mask = 1 << 15
+    assert decode(program, dpa, 1, 0, 300, channel=15) == [
+        Instruction(Kind.WR_INP, mask, 8, gpr_addr=0, gbuf_idx=0),
+        Instruction(Kind.MAC, mask, 8, gbuf_idx=0, row=weight_rows + 44, col=0, out_idx=0),
+        Instruction(Kind.RD_OUT, mask, 1, gpr_addr=8, out_idx=0),
+        Instruction(Kind.MAC, mask, 8, gbuf_idx=0, row=weight_rows + 44, col=8, out_idx=0),
+        Instruction(Kind.RD_OUT, mask, 1, gpr_addr=9, out_idx=0),
     ]
+    assert len(decode(program, dpa, 1, 0, 300, channel=0)) == 3
 
 
 def test_decode_bad_inputs():
@@ -87,8 +90,8 @@ def test_decode_bad_inputs():
 def test_program_is_constant_and_the_static_stream_linear():
     layout = KVLayout(LLM_7B_32K)
     sizes = [static_instructions("qk", t, layout) for t in (4096, 8192, 16384, 32768)]
-    # one MAC + RD-OUT per 16-token tile of the busiest channel (tokens / 16 / 16 channels) plus one WR-INP
-    assert sizes == [1 + 2 * t // 256 for t in (4096, 8192, 16384, 32768)]
+    # one MAC + RD-OUT per 16-token tile of the busiest channel (tokens / 16 / 32 CENT channels) plus one WR-INP
+    assert sizes == [1 + 2 * t // 512 for t in (4096, 8192, 16384, 32768)]
     assert len(dpa_program("qk").lines) == len(dpa_program("qk", group=4).lines) == 8
     assert dpa_program("sv").size_bytes() == dpa_program("sv", row_reuse=True).size_bytes() == 7 * INSTRUCTION_BYTES
 

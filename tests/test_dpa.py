@@ -6,10 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pimlab import paper
-from pimlab.dpa import PAPER_128GB, KVLayout, LazyChunkAllocator, StaticAllocator, chunk_map, simulate
+from pimlab.dpa import KVLayout, LazyChunkAllocator, StaticAllocator, chunk_map, simulate
 from pimlab.figures.fig19 import STATIC_RESERVE_FACTOR_CALIBRATED, fig19
-from pimlab.hardware import CENT, Module, System
-from pimlab.isa import attention_rows_needed
+from pimlab.hardware import AIM_128GB, CENT, Module, System
 from pimlab.models import LLM, LLM_7B_32K, LLM_7B_128K_GQA
 from pimlab.workloads import QMSUM, DecodeTrace, decode_trace
 
@@ -30,23 +29,31 @@ def trace(context, output, arrival=None) -> DecodeTrace:
 # --- layout ---------------------------------------------------------------------------------------------------
 def test_layout_of_the_paper_system():
     layout = KVLayout(LLM_7B_32K)
-    assert layout.system is PAPER_128GB and layout.module_row_bytes == 16 * 16 * 2048
-    assert layout.rows_per_chunk == 2  # 1 MB = 2 rows of 16 channels x 16 banks x 2 KB
-    assert layout.streams == 2 * 32 * 32 // 16
-    # K: 8 token tiles of 16 per channel row -> 128 tokens x 16 channels; V: 8 rows per 64 tiles per channel
-    assert layout.granule("qk") == (1, 2048) and layout.granule("sv") == (8, 16384)
-    assert layout.chunks_for(1) == 64 * (1 + 4) and layout.chunks_for(16384) == 64 * (4 + 4)
-    assert KVLayout(LLM_7B_32K, CENT).rows_per_chunk == 1  # a 32-channel CENT device: 1 MB is one row
+    assert layout.system is CENT and layout.module_row_bytes == 32 * 16 * 2048
+    assert layout.rows_per_chunk == 1  # 1 MB = one row of 32 channels x 16 banks x 2 KB
+    assert layout.streams == 2 * 32 * 32 // 8
+    # K: 8 token tiles of 16 per channel row x 32 channels = 4096 tokens per chunk; V: 8 output-tile groups x
+    # 4 token segments, 1024 tokens per channel row -> 4 x 1024 = 4096 tokens per chunk
+    assert layout.stream_tokens("qk", 1) == layout.stream_tokens("sv", 1) == 4096
+    assert layout.chunks_for(1) == layout.chunks_for(4096) == 128 * 2 and layout.chunks_for(4097) == 128 * 4
+    other = KVLayout(LLM_7B_32K, AIM_128GB)  # the named alternative: 16 x 8 GiB 16-channel modules
+    assert other.rows_per_chunk == 2 and other.streams == 2 * 32 * 32 // 16
+    assert other.stream_tokens("qk", 1) == other.stream_tokens("sv", 1) == 4096
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 300_000))
-def test_stream_rows_are_the_busiest_channels_compiled_rows(tokens):
-    layout = KVLayout(LLM_7B_128K_GQA)
-    per_channel = layout.channel_tokens(tokens)
-    assert per_channel.sum() == tokens and per_channel.max() - per_channel.min() <= 16
+@given(st.integers(1, 300_000), st.sampled_from([CENT, AIM_128GB]))
+def test_stream_rows_count_tiles_dealt_round_robin(tokens, system):
+    """Independent count: deal 16-token tiles round-robin (K over all channels, V over the token segments of
+    8 output-tile groups, d_h = 128); the busiest channel's rows are what the allocator maps."""
+    layout = KVLayout(LLM_7B_128K_GQA, system)
+    channels = system.module.channels
+    tiles = -(-tokens // 16)
+    k_most = -(-tiles // channels)  # tiles of the busiest channel
+    v_most = -(-tiles // (channels // 8))
+    assert layout.stream_rows("qk", tokens) == -(-k_most // 8)  # 8 keys of 128 dims per 64-column row
+    assert layout.stream_rows("sv", tokens) == -(-v_most // 64)  # 64 columns of 16 tokens of one dim
     for op in ("qk", "sv"):
-        assert layout.stream_rows(op, tokens) == attention_rows_needed(op, int(per_channel.max()), 128)
         chunks = layout.stream_chunks(op, tokens)
         assert layout.stream_tokens(op, chunks) >= tokens > layout.stream_tokens(op, chunks - 1)
 
@@ -55,40 +62,40 @@ def test_layout_bad_inputs():
     with pytest.raises(ValueError, match="partitioning must be one of TCP, HFP; got 'XYZ'"):
         KVLayout(LLM_7B_32K, partitioning="XYZ")
     with pytest.raises(ValueError, match="chunk_bytes must be a multiple of one module row"):
-        KVLayout(LLM_7B_32K, chunk_bytes=3 * 2**18)
+        KVLayout(LLM_7B_32K, AIM_128GB, chunk_bytes=3 * 2**18)
     with pytest.raises(ValueError, match="modules must divide"):
-        KVLayout(TOY, PAPER_128GB)
+        KVLayout(TOY, AIM_128GB)
 
 
 # --- lazy chunks and VA2PA ----------------------------------------------------------------------------------------
 def test_same_virtual_address_different_physical_chunks():
     """Fig. 10/11(a): VA 0 resolves to PA 22 for request 1 and PA 33 for request 2."""
     dpa = LazyChunkAllocator(toy_layout())
-    assert dpa.capacity_chunks == 127 and dpa.chunks_for(100) == 1 + 4
-    dpa.assign(1, 100, pa=[22, 40, 41, 42, 43])
-    dpa.assign(2, 100, pa=[33, 50, 51, 52, 53])
+    assert dpa.capacity_chunks == 127 and dpa.chunks_for(100) == 1 + 1  # a K chunk and a V chunk
+    dpa.assign(1, 100, pa=[22, 40])
+    dpa.assign(2, 100, pa=[33, 50])
     assert dpa.translate(1, 0) == 22 and dpa.translate(2, 0) == 33
-    assert dpa.va2pa(1).tolist() == [22, 40, -1, 41, -1, 42, -1, 43]  # VA = w * 2 + stream; K needs 1 chunk
+    assert dpa.va2pa(1).tolist() == [22, 40]  # VA = w * 2 + stream
     assert dpa.physical_rows(1, 0, 2).tolist() == [1 + 2 * 22, 1 + 2 * 22 + 1]  # weights take row 0
     with pytest.raises(ValueError, match="va must be a mapped virtual chunk of request 1"):
         dpa.translate(1, 2)  # the K stream's second chunk is not mapped yet
     with pytest.raises(ValueError, match="request must be one of the assigned requests"):
         dpa.translate(3, 0)
     with pytest.raises(ValueError, match="pa must name free chunks"):
-        dpa.assign(3, 100, pa=[22, 60, 61, 62, 63])
+        dpa.assign(3, 100, pa=[22, 60])
 
 
 def test_grow_maps_non_contiguous_chunks_and_release_frees_them():
     dpa = LazyChunkAllocator(toy_layout())
-    dpa.assign(0, 4096)  # K 2 rows = 1 chunk, V 8 rows = 4 chunks
+    dpa.assign(0, 4096)  # K: 16 tiles per channel = 2 rows = 1 chunk; V: 2 segments x 2048 tokens = 2 rows = 1 chunk
     dpa.assign(1, 100)
     dpa.release(0)
-    assert dpa.free_chunks == 127 - 5
-    new = dpa.grow(1, 4097)  # K needs a second chunk; the freed chunks are reused first
-    assert new.tolist() == [0] and dpa.mapped_tokens(1) == 8192
+    assert dpa.free_chunks == 127 - 2
+    new = dpa.grow(1, 4097)  # K and V each need a second chunk; the freed chunks are reused first
+    assert new.tolist() == [0, 1] and dpa.mapped_tokens(1) == 8192
     assert dpa.grow(1, 5000).size == 0
     with pytest.raises(ValueError, match="tokens must fit the free memory"):
-        dpa.grow(1, 65536 * 4)
+        dpa.grow(1, 65536 * 4)  # 64 chunks per stream
 
 
 @settings(max_examples=40, deadline=None)
@@ -132,9 +139,10 @@ def test_static_slots():
 
 
 def test_hfp_rounds_to_channel_rows():
-    layout = KVLayout(LLM_7B_32K, partitioning="HFP")
-    assert layout.tokens_per_unit == 128 and KVLayout(LLM_7B_32K).tokens_per_unit == 2048
-    assert layout.reservation_bytes(1000) == layout.streams * 1024 * 256
+    # 1000 tokens on CENT, 128 (K, V) pairs per module. HFP: one channel holds the stream: K 63 tiles / 8 per
+    # row = 8 rows, V 8 output tiles x 1 row = 8 rows, of 16 banks x 2 KB. TCP: 1 module row (1 MB) each.
+    assert KVLayout(LLM_7B_32K, partitioning="HFP").reservation_bytes(1000) == 128 * 16 * 16 * 2048
+    assert KVLayout(LLM_7B_32K).reservation_bytes(1000) == 128 * 2 * 2**20
 
 
 # --- capacity over a decode trace ----------------------------------------------------------------------------------
@@ -154,20 +162,21 @@ def test_static_queues_what_dpa_admits():
 
 
 def test_grow_and_preemption():
-    layout = toy_layout(rows=32)  # 15 chunks
+    layout = toy_layout(rows=22)  # 10 chunks
     dpa = LazyChunkAllocator(layout)
     run = simulate(trace([16383, 1000], [3, 5]), dpa)
-    # step 1: request 0 reaches 16385 tokens and needs 5 more chunks; request 1 is preempted to make room
+    # step 0: 16384 tokens take 4 + 4 chunks, 1001 tokens 1 + 1: all 10. Step 1: request 0 reaches 16385
+    # tokens and needs a fifth chunk per stream; request 1 is preempted to make room
     assert run.preemptions == 1 and run.messages == {"assign": 3, "grow": 1, "release": 3}
     assert run.admit_step.tolist() == [0, 3] and run.finish_step.tolist() == [3, 7]
-    assert dpa.requests == [] and dpa.free_chunks == 15
+    assert dpa.requests == [] and dpa.free_chunks == 10
 
 
 def test_snapshots_show_the_chunk_map():
     layout = toy_layout()
     dpa = simulate(trace([1000, 5000], [4, 8]), LazyChunkAllocator(layout), snapshot_steps=[0, 5, 100])
     assert dpa.owner.shape == (3, 127)
-    assert (dpa.owner[0] == 0).sum() == 5 and (dpa.owner[0] == 1).sum() == 6
+    assert (dpa.owner[0] == 0).sum() == 2 and (dpa.owner[0] == 1).sum() == 4  # 1001 and 5001 tokens
     assert (dpa.owner[1] == 0).sum() == 0 and np.all(dpa.owner[2] == -1)
 
 

@@ -28,14 +28,16 @@ def test_peaks_follow_from_timing():
     assert slower.channel_internal_bandwidth_GBps == 256
 
 
-def test_table_iv_presets():
-    assert CENT.module.capacity_bytes == 16 * GiB and CENT.module.channels == 32
-    assert NEUPIMS.module.capacity_bytes == 32 * GiB and NEUPIMS.module.channels == 32
-    assert round(CENT.module.internal_bandwidth_GBps) == 16384
-    assert CENT.with_capacity(128).modules == 8 and CENT.with_capacity(512).modules == 32
-    assert NEUPIMS.with_capacity(128).modules == 4 and NEUPIMS.with_capacity(1024).modules == 32
-    assert CENT.with_modules(32).capacity_bytes == 512 * GiB
-    assert NEUPIMS.xpu_peak_TFLOPs == 4 * 256
+def test_table_iv_capacity_counts_addresses():
+    """Capacity from the address bits of aim_simulator's GDDR6 map (5 channel, 4 bank, 14 row and 10 column
+    bits of 2 B words for CENT's 32 channels), not from the product the presets compute."""
+    assert CENT.module.capacity_bytes == 2 ** (5 + 4 + 14 + 10) * 2
+    assert NEUPIMS.module.capacity_bytes == 2 ** (5 + 5 + 14 + 10) * 2  # 32 banks per channel: one more bit
+    for system, total_GiB in ((CENT, 128), (CENT, 512), (NEUPIMS, 128), (NEUPIMS, 1024)):
+        assert system.with_capacity(total_GiB).capacity_bytes == total_GiB * GiB
+    with pytest.raises(ValueError, match="capacity_GB must be a whole number of 16 GB modules, got 100"):
+        CENT.with_capacity(100)
+    assert NEUPIMS.xpu_peak_TFLOPs == NEUPIMS.modules * NEUPIMS.xpu_TFLOPs
 
 
 def test_system_peaks_scale_with_modules():
@@ -55,8 +57,9 @@ def test_refresh_overhead_is_a_choice():
 
 
 def test_gpu_baseline():
-    assert A100.memory_bytes == 80 * GiB
-    assert GPU(count=2).total_memory_bytes == 160 * GiB
+    assert GPU(count=2).total_memory_bytes == 2 * A100.total_memory_bytes
+    with pytest.raises(ValueError, match="count"):
+        GPU(count=0)
 
 
 @settings(max_examples=40, deadline=None)

@@ -87,7 +87,10 @@ def test_batch_that_fits_and_one_that_does_not():
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(1, 131072), min_size=1, max_size=64), st.integers(1, 2**40))
 def test_fit_check_agrees_with_footprint(lengths, capacity):
-    needed = LLM_7B_128K_GQA.weight_bytes + sum(lengths) * LLM_7B_128K_GQA.kv_bytes_per_token
+    # independent of check_fits: the footprint of each request alone (weights once), and Table I by hand
+    alone = sum(float(LLM_7B_128K_GQA.footprint_bytes(1, n)[0]) - LLM_7B_128K_GQA.weight_bytes for n in lengths)
+    assert alone == sum(lengths) * 2 * 32 * 8 * 128 * 2  # K and V x layers x KV heads x d_h x 2 B
+    needed = LLM_7B_128K_GQA.weight_bytes + alone
     if needed <= capacity:
         assert LLM_7B_128K_GQA.check_fits(lengths, capacity).sum() == sum(lengths)
     else:

@@ -10,10 +10,10 @@ from pimlab import paper
 from pimlab.hardware import A100, GPU, GiB
 from pimlab.models import LLM, LLM_7B_128K_GQA
 from pimlab.reproduce import Record, compare
-from pimlab.validate import check_ints
+from pimlab.validate import check_int, check_ints
 
 FIGURE = "2"
-__all__ = ["Fig2Data", "fig2"]
+__all__ = ["Fig2Data", "fig2", "oom_context_tokens"]
 
 
 @dataclass(frozen=True)
@@ -57,10 +57,16 @@ def fig2(
                     gpu.total_memory_bytes / GiB, gpu.name)
 
 
+def oom_context_tokens(model: LLM = LLM_7B_128K_GQA, batch: int = 8, gpu: GPU = A100) -> float:
+    """Context at which `batch` requests' weights plus KV cache reach the GPUs' memory (Fig. 2b's crossing)."""
+    batch = check_int("batch", batch, 1, 4096)
+    return (gpu.total_memory_bytes - model.weight_bytes) / (batch * model.kv_bytes_per_token)
+
+
 def scorecard() -> list[Record]:
-    """The A100 capacity line and where bs = 8 meets it."""
-    at_64k = fig2(batch_sizes=(8,), context_tokens=[64 * 1024])
+    """The A100 capacity line (an input) and where the bs = 8 curve meets it (derived from the presets)."""
     return [
-        compare(paper.A100_CAPACITY_GiB, at_64k.capacity_GiB, "A100 capacity line"),
-        compare(paper.FIG2_FOOTPRINT_BS8_64K, float(at_64k.footprint_GiB[0, 0]), "footprint, bs=8 at 64K"),
+        compare(paper.A100_CAPACITY_GiB, A100.total_memory_bytes / GiB, "A100 capacity line"),
+        compare(paper.FIG2_OOM_CONTEXT_BS8, float(np.log2(oom_context_tokens())),
+                "bs=8 meets the A100 line: log2(context)"),
     ]

@@ -160,15 +160,20 @@ def sv_reduction_share(model: LLM = LLM_7B_32K, tokens: int = 16384, module: Mod
 
 
 def scorecard() -> list[Record]:
-    """Activation thresholds, the 4-channel example and the SV reduction share, all computed by the mapper."""
+    """Activation thresholds, the 4-channel example and the SV reduction share, all from the mapper's TCP
+    placement (laid out by `pimlab.geometry`): modelled."""
     example = tcp_example()
+    sv_gap = ("with the layout that gives the 32-token SV threshold, d_h = 32 on 4 channels is 2 output tiles x 2 "
+              "token segments: 8K tokens per channel; 2K would need 8 token segments on 4 channels, which the "
+              "same paragraph's thresholds rule out (pimlab.geometry keeps the thresholds' layout)")
     return [
         compare(paper.TCP_QK_FULL_ACTIVATION, full_activation_tokens(AIM, 128, "qk"),
                 "TCP full activation, QK^T (16x16, d_h 128)"),
         compare(paper.TCP_SV_FULL_ACTIVATION, full_activation_tokens(AIM, 128, "sv"),
                 "TCP full activation, SV (16x16, d_h 128)"),
         compare(paper.TCP_EXAMPLE_QK_TOKENS, example["qk_tokens_per_channel"], "4-ch example: QK^T tokens/channel"),
-        compare(paper.TCP_EXAMPLE_SV_TOKENS, example["sv_tokens_per_channel"], "4-ch example: SV tokens/channel"),
+        compare(paper.TCP_EXAMPLE_SV_TOKENS, example["sv_tokens_per_channel"], "4-ch example: SV tokens/channel",
+                note=sv_gap),
         compare(paper.TCP_SV_REDUCTION_SHARE, sv_reduction_share(), "SV HUB reduction share, 7B at 16K"),
     ]
 

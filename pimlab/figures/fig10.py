@@ -66,7 +66,7 @@ def fig10(model: LLM = LLM_7B_128K_GQA, system: System = CENT, context_tokens=No
 
 
 def scorecard() -> list[Record]:
-    """The dispatcher's buffers per module against the paper's < 200 KB."""
+    """The dispatcher's buffers per module against the paper's < 200 KB (reconstructed: assumed encodings)."""
     data = fig10(context_tokens=[4096])
     return [compare(paper.DPA_DISPATCHER_BUDGET_KB, data.dispatcher.total_bytes / 1024,
                     "dispatcher buffers per module (VA2PA + programs + config)")]

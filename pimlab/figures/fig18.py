@@ -63,7 +63,8 @@ def fig18(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_ent
 
 
 def scorecard() -> list[Record]:
-    """The largest DCS-over-ping-pong utilization ratio over MHA and GQA g = 2, 4, 8."""
-    data = fig18()
-    return [compare(paper.FIG18_DCS_OVER_PINGPONG, float(data.dcs_over_pingpong.max()),
-                    "max DCS / ping-pong utilization")]
+    """The largest DCS-over-ping-pong ratio over MHA and GQA g = 2, 4, 8, as a range over both command orders
+    (as compiled, and software-pipelined): the paper does not say which order it ran (`pimlab.paper`)."""
+    maxima = sorted(float(fig18(prefetch=p).dcs_over_pingpong.max()) for p in (False, True))
+    return [compare(paper.FIG18_DCS_OVER_PINGPONG, maxima[1], "max DCS / ping-pong utilization, both orders",
+                    low=maxima[0], note="the range spans the two command orders; the paper states neither")]
