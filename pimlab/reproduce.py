@@ -85,9 +85,12 @@ def format_table(records: list[Record]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    notes = [f"  {r.figure}, {r.quantity} ({r.status}): {r.note}" for r in records if r.note]
+    notes: dict[str, list[str]] = {}  # one note, every record it explains
+    for r in records:
+        if r.note:
+            notes.setdefault(r.note, []).append(f"{r.figure}, {r.quantity} ({r.status})")
     if notes:
-        lines += ["", "notes:"] + notes
+        lines += ["", "notes:"] + [f"  {'; '.join(who)}: {note}" for note, who in notes.items()]
     return "\n".join([summary(records), ""] + lines)
 
 
