@@ -215,7 +215,8 @@ DCS_POWER_OVERHEAD = PaperNumber(
 OBUF_AREA_OVERHEAD = PaperNumber(
     "obuf_area_overhead", 0.47, "%", "Sec. VII-C",
     "the I/O-aware buffering incurs a minimal area overhead, occupying just 0.47% of the MAC unit area "
-    "[AiM_ISSCC] per PIM bank", 0.005, _SYNTHESIS, kind="input", kind_why="not modelled: shown as the paper's number only")
+    "[AiM_ISSCC] per PIM bank", 0.005, _SYNTHESIS,
+    kind="input", kind_why="not modelled: shown as the paper's number only")
 
 # --- Figs. 10/11 and 19: DPA ---------------------------------------------------------------------
 DPA_CHUNK_BYTES = PaperNumber(

@@ -47,7 +47,8 @@ def test_tcp_grid_by_hand():
     t0, t1, _, _ = channel_ranges(AIM, "qk", [300], 128)
     assert (t1 - t0)[0].tolist() == [16] * 13 + [32, 32, 300 - 16 * 17]
     assert geometry.sv_grid(Module(channels=4), 32) == (2, 2) and geometry.sv_grid(CENT.module, 128) == (8, 4)
-    assert stream_capacity_tokens(CENT.module, "qk", 1, 128) == stream_capacity_tokens(CENT.module, "sv", 1, 128) == 4096
+    cent = CENT.module
+    assert stream_capacity_tokens(cent, "qk", 1, 128) == stream_capacity_tokens(cent, "sv", 1, 128) == 4096
 
 
 def test_bad_pieces():

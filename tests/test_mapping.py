@@ -170,6 +170,16 @@ def test_full_activation_thresholds_against_the_paper():
         assert record.status == "within", record
 
 
+def test_hub_reduces_each_heads_partial_sums_once_per_layer():
+    # d_h 128 on 16 channels: 8 output-tile groups x 2 token segments, so each (request, layer, head) leaves 2
+    # partial sums per output tile: (2 - 1) x 8 tiles x 1 cycle per tile of HUB work, once per layer
+    model = LLM("one head", layers=2, heads=1, kv_heads=1, head_dim=128, hidden=16, ffn=16, context_window=1 << 20,
+                vocab=1)
+    t = map_batch(System("one", "pim-only", AIM, modules=1), model, [4096, 20], "tcp").timeline
+    assert t.hub_request.tolist().count(0) == 2 and t.reduction_cycles == 2 * 8 * 2
+    assert np.all(t.hub_stop - t.hub_start == 8)  # 20 tokens = 2 tiles: one per segment, both active
+
+
 def test_sv_reduction_share_against_the_paper():
     # the paper's 0.2% is an upper bound: pimlab.paper accepts [0, 0.2] %
     for cost in (PeakRateCost(AIM), None):
