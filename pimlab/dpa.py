@@ -174,6 +174,7 @@ class LazyChunkAllocator:
         self._top = self.capacity_chunks
         self._va2pa: dict[int, np.ndarray] = {}  # request -> table indexed by VA, -1 where unmapped
         self._levels: dict[int, tuple[int, int]] = {}  # request -> chunks per K stream, per V stream
+        self._chunks_of: dict[int, tuple[int, int]] = {}  # tokens -> chunks per K stream, per V stream (a cache)
 
     # --- state -----------------------------------------------------------------------------------
     @property
@@ -193,7 +194,16 @@ class LazyChunkAllocator:
         return list(self._va2pa)
 
     def chunks_for(self, tokens: int) -> int:
-        return int(self.layout.chunks_for(tokens))
+        k, v = self._stream_chunks(tokens)
+        return self.streams // 2 * (k + v)
+
+    def _stream_chunks(self, tokens: int) -> tuple[int, int]:
+        """Chunks per K stream and per V stream at `tokens` tokens (`KVLayout.stream_chunks`, remembered)."""
+        hit = self._chunks_of.get(tokens)
+        if hit is None:
+            hit = self._chunks_of[tokens] = (int(self.layout.stream_chunks("qk", tokens)),
+                                             int(self.layout.stream_chunks("sv", tokens)))
+        return hit
 
     def mapped_tokens(self, request: int) -> int:
         """Tokens the request's mapped chunks can hold."""
@@ -224,8 +234,8 @@ class LazyChunkAllocator:
         table = self._table(request)
         tokens = check_int("tokens", tokens, 1)
         old_k, old_v = self._levels[request]
-        new_k = max(old_k, int(self.layout.stream_chunks("qk", tokens)))
-        new_v = max(old_v, int(self.layout.stream_chunks("sv", tokens)))
+        k, v = self._stream_chunks(tokens)
+        new_k, new_v = max(old_k, k), max(old_v, v)
         half, streams = self.streams // 2, self.streams
         vas = np.concatenate([
             (np.arange(old_k, new_k)[:, None] * streams + np.arange(half)).ravel(),

@@ -150,7 +150,12 @@ def sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
     As many groups as there are output tiles (`banks` dims each), up to the channels; the remaining
     factor of the channels splits the tokens.
     """
-    tiles = _ceil(check_int("head_dim", head_dim, 1), module.banks)
+    return _sv_grid(module, check_int("head_dim", head_dim, 1))
+
+
+@lru_cache(maxsize=256)
+def _sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
+    tiles = _ceil(head_dim, module.banks)
     groups = max(d for d in range(1, module.channels + 1) if module.channels % d == 0 and d <= tiles)
     return groups, module.channels // groups
 
@@ -203,11 +208,23 @@ def stream_rows(module: Module, op: str, tokens, head_dim: int, scheme: str = "t
     return rows_needed(module, op, t1 - t0, d1 - d0).max(axis=1).reshape(np.shape(tokens))
 
 
-@lru_cache(maxsize=1 << 16)
 def _stream_rows_one(module: Module, op: str, tokens: int, head_dim: int, scheme: str) -> int:
-    """`stream_rows` of one length, cached: allocators ask it once per admission check and growth step."""
-    t0, t1, d0, d1 = channel_ranges(module, op, [tokens], head_dim, scheme)
-    return int(rows_needed(module, op, t1 - t0, d1 - d0).max())
+    """`stream_rows` of one length, the fast path allocators ask at every admission check and growth step.
+
+    The busiest channel holds the most whole tiles of `split` (ceil(tiles / parts)) and, for V, the widest
+    output-tile group; rows grow with both, so its rows are the maximum (tested against `channel_ranges`).
+    """
+    check_choice("op", op, OPS)
+    check_choice("scheme", scheme, SCHEMES)
+    if tokens <= 0:
+        return 0
+    if scheme == "hfp":
+        return rows_needed(module, op, tokens, head_dim)
+    if op == "qk":
+        return rows_needed(module, op, _ceil(_ceil(tokens, module.banks), module.channels) * module.banks, head_dim)
+    groups, segments = _sv_grid(module, head_dim)
+    most = _ceil(_ceil(tokens, module.mac_lanes), segments) * module.mac_lanes
+    return rows_needed(module, op, most, min(head_dim, _ceil(_ceil(head_dim, module.banks), groups) * module.banks))
 
 
 @lru_cache(maxsize=4096)

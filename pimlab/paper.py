@@ -62,8 +62,8 @@ class PaperNumber:
         return low - self.tolerance <= self.value <= got + self.tolerance
 
 
-_SYSTEM = ("the system model (a later issue) will compute it; pimlab is an analytic/cycle model, not the "
-           "authors' simulator")
+_SYSTEM = ("a placeholder, not scored yet: the system-model issue replaces it with the reading's precision (half "
+           "a unit of the last quoted digit) plus the system model's known fidelity, in words")
 _SYSTEM_KIND = "modelled by the end-to-end system model (not yet in the scorecard)"
 _UNIT = "quoted to the unit: half a unit"
 _EXACT = "an exact count or size quoted in full: no tolerance"
