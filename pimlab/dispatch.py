@@ -64,9 +64,10 @@ def dpa_program(op: str, head_dim: int = 128, group: int = 1, row_reuse: bool = 
     head_dim = check_int("head_dim", head_dim, 1, module.columns_per_row * module.mac_lanes)
     group = check_int("group", group, 1, 64)
     heads = ("LOOP", f"h in 0..{group - 1}   (query heads of the group)")
+    t0, t1, d0, d1 = geometry.channel_ranges(module, op, [1 << 20], head_dim)  # a channel's share under TCP
+    piece = geometry.Piece(module, op, int((t1 - t0).max()), int((d1 - d0).max()))
     if op == "qk":
-        n_d = -(-head_dim // module.mac_lanes)
-        per_row = module.columns_per_row // n_d
+        n_d, per_row = piece.dim_tiles, piece.tiles_per_row
         rows = ("DYN-LOOP", f"u in 0..ceil(tiles(T_cur) / {per_row}) - 1   (virtual rows)")
         loops = [rows, heads] if row_reuse else [heads, rows]
         body = [
@@ -77,9 +78,8 @@ def dpa_program(op: str, head_dim: int = 128, group: int = 1, row_reuse: bool = 
             ("RD-OUT", "op_size=1 gpr=auto out=MAC.out", 1),
         ]
     else:
-        _, _, d0, d1 = geometry.channel_ranges(module, "sv", [1], head_dim)  # a channel's dims under TCP
-        n_o = -(-int((d1 - d0).max()) // module.banks)
-        chunk = min(module.columns_per_row, module.gbuf_entries)
+        n_o = piece.dim_tiles
+        chunk = min(piece.tiles_per_row, module.gbuf_entries)
         scores = ("DYN-LOOP", f"c in 0..ceil(tiles(T_cur) / {chunk}) - 1   (score chunks)")
         outputs = ("LOOP", f"j in 0..{n_o - 1}   (16-wide output tiles)")
         loops = [scores, outputs, heads] if row_reuse else [heads, scores, outputs]

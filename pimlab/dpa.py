@@ -64,9 +64,7 @@ class KVLayout:
         if total % (2 * self.system.modules):
             raise ValueError(f"modules must divide the model's {total // 2} (layer, KV head) pairs, "
                              f"got {self.system.modules}")
-        if self.head_tiles > self.module.columns_per_row:
-            raise ValueError(f"head_dim must fit one row ({self.module.columns_per_row * self.module.mac_lanes}), "
-                             f"got {self.model.head_dim}")
+        geometry.Piece(self.module, "qk", 1, self.model.head_dim)  # a key must fit one row
         if self.chunks < 1:
             raise ValueError(f"system must leave at least one KV chunk free after the weights; {self.model.name}'s "
                              f"weights fill {self.system.modules} modules of {self.system.name}")
@@ -93,11 +91,6 @@ class KVLayout:
     def token_bytes(self) -> int:
         """Bytes one token adds to one stream (one head's key or value)."""
         return self.model.head_dim * self.model.dtype_bytes
-
-    @property
-    def head_tiles(self) -> int:
-        """n_d: 32 B columns one key takes."""
-        return -(-self.model.head_dim // self.module.mac_lanes)
 
     def stream_rows(self, op: str, tokens) -> np.ndarray:
         """Rows per channel a K ("qk") or V ("sv") stream of `tokens` tokens needs (TCP, busiest channel)."""

@@ -71,12 +71,8 @@ class PeakRateCost:
 
     def cycles(self, op: str, tokens: int, head_dim: int, group: int = 1, policy: str = "static") -> int:
         op, tokens, head_dim, group, policy = _check_tile(op, tokens, head_dim, group, policy)
-        m = self.module
-        if op == "qk":
-            macs = -(-tokens // m.banks) * -(-head_dim // m.mac_lanes)
-        else:
-            macs = -(-tokens // m.mac_lanes) * -(-head_dim // m.banks)
-        return macs * group * m.timing.tCCD
+        piece = geometry.Piece(self.module, op, tokens, head_dim)  # one MAC per (token tile, dim tile)
+        return piece.token_tiles * piece.dim_tiles * group * self.module.timing.tCCD
 
 
 @dataclass(frozen=True)
