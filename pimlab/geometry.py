@@ -45,13 +45,21 @@ def _ceil(a, b):
     return -(-a // b)
 
 
+def _counts(name: str, values) -> np.ndarray:
+    """Non-negative integer counts as an int64 array; a ValueError naming `name` otherwise."""
+    array = np.asarray(values)
+    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer) or np.any(array < 0):
+        raise ValueError(f"{name} must be non-negative integers, got {values!r}")
+    return array.astype(np.int64)
+
+
 def rows_needed(module: Module, op: str, tokens, dims):
     """All-bank rows one channel needs for `tokens` tokens x `dims` dims of K ("qk") or V ("sv").
 
     Broadcasts over array `tokens` and `dims`; 0 tokens or 0 dims need 0 rows.
     """
     check_choice("op", op, OPS)
-    tokens, dims = np.asarray(tokens, np.int64), np.asarray(dims, np.int64)
+    tokens, dims = _counts("tokens", tokens), _counts("head_dim", dims)
     cols, banks, lanes = module.columns_per_row, module.banks, module.mac_lanes
     if op == "qk":
         n_d = _ceil(dims, lanes)
@@ -181,7 +189,7 @@ def channel_ranges(module: Module, op: str, tokens, head_dim: int, scheme: str =
     check_choice("op", op, OPS)
     check_choice("scheme", scheme, SCHEMES)
     head_dim = check_int("head_dim", head_dim, 1, 4096)
-    tokens = np.atleast_1d(np.asarray(tokens, np.int64))
+    tokens = np.atleast_1d(_counts("tokens", tokens))
     C, n = module.channels, tokens.size
     if scheme == "hfp":
         t1 = np.zeros((n, C), np.int64)
@@ -203,7 +211,7 @@ def channel_ranges(module: Module, op: str, tokens, head_dim: int, scheme: str =
 def stream_rows(module: Module, op: str, tokens, head_dim: int, scheme: str = "tcp"):
     """Rows of the busiest channel for a stream of `tokens` tokens: what an allocator maps on every channel."""
     if np.ndim(tokens) == 0:
-        return _stream_rows_one(module, op, int(tokens), head_dim, scheme)
+        return _stream_rows_one(module, op, tokens, head_dim, scheme)
     t0, t1, d0, d1 = channel_ranges(module, op, tokens, head_dim, scheme)
     return rows_needed(module, op, t1 - t0, d1 - d0).max(axis=1).reshape(np.shape(tokens))
 
@@ -216,7 +224,7 @@ def _stream_rows_one(module: Module, op: str, tokens: int, head_dim: int, scheme
     """
     check_choice("op", op, OPS)
     check_choice("scheme", scheme, SCHEMES)
-    if tokens <= 0:
+    if check_int("tokens", tokens, 0) == 0:
         return 0
     if scheme == "hfp":
         return rows_needed(module, op, tokens, head_dim)

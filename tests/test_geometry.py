@@ -58,6 +58,12 @@ def test_bad_pieces():
         Piece(AIM, "qk", 1, 2048)
     with pytest.raises(ValueError, match=r"token must be an integer in \[0, 9\], got 10"):
         Piece(AIM, "qk", 10, 128).locate(10, 0)
+    with pytest.raises(ValueError, match="tokens must be an integer >= 0, got -5"):
+        stream_rows(AIM, "qk", -5, 128)
+    with pytest.raises(ValueError, match="tokens must be non-negative integers, got"):
+        channel_ranges(AIM, "sv", [100, -1], 128)
+    with pytest.raises(ValueError, match="scheme must be one of hfp, tcp; got 'xyz'"):
+        stream_rows(AIM, "qk", 5, 128, "xyz")
 
 
 # --- properties ----------------------------------------------------------------------------------------------
