@@ -188,9 +188,10 @@ FIG8_STATIC_MAC_UTIL_D128 = PaperNumber(
     "fig8_static_mac_util_128", 14.7, "%", "Fig. 8",
     "for small dimensions typical of Attention (128, corresponding to a head dimension), MAC utilization "
     "drops sharply to 14.7%.", 3.0,
-    "quoted to 0.1 (reading 0.05), widened to 3 points for the model's fidelity: pimlab's static controller "
-    "follows aim_simulator's command distances, while the paper's simulator may count the mode switch, "
-    "refresh and the first row activation differently, each worth a few points at d = 128",
+    "quoted to 0.1 (reading 0.05), widened to 3 points for what the model leaves open: whether the paper's "
+    "simulator refreshes (pimlab does; without refresh the value is about 1.3 points higher) and how it counts "
+    "the first row activation of a short run. The register/MAC mode switch, which causes most of the loss "
+    "(about 46% without it), is aim_simulator's, taken as is",
     kind="modelled", kind_why="the command engine's static schedule of a GEMV on aim_simulator's timing")
 FIG18_DCS_OVER_PINGPONG = PaperNumber(
     "fig18_dcs_over_pingpong", 1.4, "x", "Fig. 18",

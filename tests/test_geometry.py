@@ -159,3 +159,14 @@ def test_allocator_and_dispatcher_use_the_geometrys_rows(tokens, op, channel):
     macs = piece.macs()
     assert sorted(zip(decoded.row[mac].tolist(), decoded.col[mac].tolist())) == sorted(
         zip(physical[macs["row"]].tolist(), macs["col"].tolist()))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 200_000), st.sampled_from([CENT, System("16 ch", "pim-only", AIM, modules=1)]))
+def test_allocator_maps_the_mappers_busiest_rows(tokens, system):
+    model = one_head(128)
+    layout = KVLayout(model, System(system.name, "pim-only", system.module, modules=1))
+    p = place(System("one", "pim-only", system.module, modules=1), model, [tokens], "tcp")
+    for code, op in ((0, "qk"), (1, "sv")):
+        mine = p.tensor == code
+        assert layout.stream_rows(op, tokens) == int((p.row_stop - p.row_start)[mine].max())
