@@ -24,6 +24,7 @@ from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
            "#7f7f7f")
 FREE = "#f2f2f2"
+NO_CHUNK = -1  # band of the grid cells past the module's last chunk, drawn in the background colour
 
 
 def _light(color: str) -> str:
@@ -33,15 +34,16 @@ def _light(color: str) -> str:
 
 
 def _colorscale() -> list:
-    """Band 0 free; band 1 + 2k request colour k in use; band 2 + 2k its light shade (reserved, unused)."""
-    return banded_colorscale([FREE] + [c for base in PALETTE for c in (base, _light(base))])
+    """Band -1 no chunk (white); 0 free; 1 + 2k request colour k in use; 2 + 2k its light shade (reserved, unused)."""
+    return banded_colorscale(["#ffffff", FREE] + [c for base in PALETTE for c in (base, _light(base))])
 
 
 def _grid(owner: np.ndarray, used: np.ndarray, columns: int) -> np.ndarray:
-    """Chunk bands laid out row by row, `columns` chunks per row (NaN past the last chunk)."""
+    """Chunk bands laid out row by row, `columns` chunks per row; NO_CHUNK past the last chunk (not NaN,
+    which is not valid JSON in the widget's messages)."""
     band = np.where(owner < 0, 0, 1 + 2 * (owner % len(PALETTE)) + (~used))
     rows = -(-owner.size // columns)
-    grid = np.full(rows * columns, np.nan)
+    grid = np.full(rows * columns, NO_CHUNK)
     grid[:owner.size] = band
     return grid.reshape(rows, columns)
 
@@ -75,7 +77,8 @@ def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple
     figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name="VA2PA", showlegend=False,
                                 marker=dict(symbol="square-open", size=14, color="black", line=dict(width=3))), 1, 2)
     bands = 1 + 2 * len(PALETTE)
-    figure.update_layout(coloraxis=dict(colorscale=_colorscale(), cmin=-0.5, cmax=bands - 0.5, showscale=False),
+    figure.update_layout(coloraxis=dict(colorscale=_colorscale(), cmin=NO_CHUNK - 0.5, cmax=bands - 0.5,
+                                        showscale=False),
                          height=520, margin=dict(t=90, b=80, l=40, r=20), plot_bgcolor="white",
                          title=_title(data, frame, inspect))
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
