@@ -91,6 +91,11 @@ class Piece:
         check_int("head_dim", self.dims, 1, 4096)
         rows_needed(self.module, self.op, 0, self.dims)  # rejects a key wider than a row
 
+    def __repr__(self) -> str:
+        m = self.module
+        return (f"Piece({self.op}: {self.tokens} tokens x {self.dims} dims, {self.rows} rows of a {m.banks}-bank "
+                f"channel, {self.tiles_per_row} tiles per row)")
+
     @property
     def token_tile(self) -> int:
         """Tokens one tile holds: one per bank (K) or one per MAC lane (V)."""

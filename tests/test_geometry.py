@@ -36,6 +36,7 @@ def test_pieces_by_hand():
     assert (v.token_tile, v.dim_tiles, v.tiles_per_row, v.rows) == (16, 8, 64, 32)
     assert v.address(65, 3) == (1 * 8 + 3, 1) and v.locate(16 * 65, 50) == (2, 11, 1)
     assert Piece(AIM, "sv", 1, 16).rows == Piece(AIM, "qk", 1, 16).rows == 1 and Piece(AIM, "qk", 0, 16).rows == 0
+    assert repr(k) == "Piece(qk: 4096 tokens x 128 dims, 32 rows of a 16-bank channel, 8 tiles per row)"
 
 
 def test_tcp_grid_by_hand():
