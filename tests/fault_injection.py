@@ -164,9 +164,9 @@ def leave_out_one_row() -> None:
 
 ENGINE_TESTS = ("tests/test_trace.py", "tests/test_schedule.py")
 FAULTS = (
-    Fault("breakdown categories swapped", swap_breakdown_categories, ("tests/test_trace.py",)),
+    Fault("breakdown categories swapped", swap_breakdown_categories, ENGINE_TESTS),
     Fault("a MAC ending one cycle late", mac_one_cycle_late, ENGINE_TESTS),
-    Fault("one D-Table dependency dropped", drop_one_dependency, ("tests/test_schedule.py",)),
+    Fault("one D-Table dependency dropped", drop_one_dependency, ENGINE_TESTS[::-1]),
     Fault("one chunk mapped twice", map_one_chunk_twice, ("tests/test_dpa.py",)),
     Fault("the HUB reduction skipped", skip_hub_reduction, ("tests/test_mapping.py",)),
     Fault("one row of a KV stream left out of the geometry", leave_out_one_row, ("tests/test_geometry.py",)),
