@@ -24,13 +24,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pimlab import geometry
-from pimlab.hardware import AIM_128GB, CENT, System
+from pimlab.hardware import CENT, System
 from pimlab.models import LLM
 from pimlab.validate import check_choice, check_int, check_number
 from pimlab.workloads import DecodeTrace
 
 PARTITIONINGS = ("TCP", "HFP")
-DEPLOYMENTS = (CENT, AIM_128GB)  # the paper's CENT deployment (default) and a named alternative
 # Knobs at their naive values: a static slot is exactly the context window; DPA admits while chunks are free.
 NAIVE_RESERVE_FACTOR = 1.0
 NAIVE_ADMISSION_HEADROOM = 0.0
