@@ -171,3 +171,13 @@ def test_allocator_maps_the_mappers_busiest_rows(tokens, system):
     for code, op in ((0, "qk"), (1, "sv")):
         mine = p.tensor == code
         assert layout.stream_rows(op, tokens) == int((p.row_stop - p.row_start)[mine].max())
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.integers(1, 30_000), min_size=1, max_size=6), st.sampled_from([32, 128]))
+def test_hfp_places_whole_streams_with_the_geometrys_rows(lengths, head_dim):
+    p = place(System("one", "pim-only", AIM, modules=1), one_head(head_dim), lengths, "hfp")
+    for code, op in ((0, "qk"), (1, "sv")):
+        mine = p.tensor == code
+        assert (p.token_stop - p.token_start)[mine].tolist() == lengths  # one channel holds the whole stream
+        assert (p.row_stop - p.row_start)[mine].tolist() == [stream_rows(AIM, op, n, head_dim, "hfp") for n in lengths]
