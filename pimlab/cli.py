@@ -1,5 +1,6 @@
 """Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE]`,
-`python -m pimlab simulate FILE --policy static|pingpong|dcs [--preset NAME] [--json] [--csv OUT]`."""
+`python -m pimlab simulate FILE --policy static|pingpong|dcs [--preset NAME] [--json] [--csv OUT]
+[--chrome-trace OUT.json]`."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def _simulate(args) -> int:
     if args.csv:
         with open(args.csv, "w") as out:
             out.write(result.trace.to_csv())
+    if args.chrome_trace:
+        from pimlab.chrome_trace import write_chrome_trace
+
+        slowest = int(result.channels[int(result.channel_cycles.argmax())])
+        write_chrome_trace({slowest: result.trace}, args.chrome_trace)
     if args.json:
         print(json.dumps(result.summary(), indent=2))
         return 0
@@ -65,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--obuf-entries", type=int, default=None, help="output entries (default: the preset's)")
     simulate.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     simulate.add_argument("--csv", metavar="OUT", help="also write the slowest channel's trace as CSV")
+    simulate.add_argument("--chrome-trace", metavar="OUT.json",
+                          help="also write the slowest channel's schedule as a Chrome / Perfetto trace")
     simulate.set_defaults(run=_simulate)
     return parser
 
