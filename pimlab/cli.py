@@ -1,4 +1,4 @@
-"""Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE]`,
+"""Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE] [--out DIR]`,
 `python -m pimlab simulate FILE --policy static|pingpong|dcs [--preset NAME] [--json] [--csv OUT]
 [--chrome-trace OUT.json]`."""
 
@@ -30,6 +30,10 @@ def _reproduce(args) -> int:
     if args.json:
         with open(args.json, "w") as out:
             out.write(to_json(records) + "\n")
+    if args.out:
+        from pimlab.export import write_reproduction
+
+        print(write_reproduction(args.out, records, args.figures))
     return 0
 
 
@@ -61,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--figures", type=_figure_list, default=None,
                            help="comma-separated figure ids, e.g. 2,7,IV (default: all)")
     reproduce.add_argument("--json", metavar="FILE", help="also write the records as JSON")
+    reproduce.add_argument("--out", metavar="DIR", help="also write reproduction.json / .md and every figure "
+                           "(HTML; PNG and SVG with kaleido and a Chromium) into DIR")
     reproduce.set_defaults(run=_reproduce)
     simulate = commands.add_parser("simulate", help="schedule an AiM ISR trace file and print its cycles")
     simulate.add_argument("file", help="an aim_simulator ISR trace (AiM WR_GB / MAC_ABK / RD_MAC ... EOC)")
