@@ -39,7 +39,7 @@ def serve():
         server.shutdown()
 
 
-def check_page(page, url: str, figures: int) -> list[str]:
+def check_page(page, url: str, figures: int, wait_ms: int = 30_000) -> list[str]:
     """What is wrong with the page at `url`: requests leaving the site (blocked), local files missing, script
     errors, and fewer or more drawn plotly figures than `figures`. [] when the page is whole."""
     origin = url.split("/", 3)[:3]
@@ -58,7 +58,7 @@ def check_page(page, url: str, figures: int) -> list[str]:
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(url, wait_until="load", timeout=60_000)
     try:
-        page.wait_for_function(f"{DRAWN} >= {figures}", timeout=20_000 if figures else 1)
+        page.wait_for_function(f"{DRAWN} >= {figures}", timeout=wait_ms if figures else 1)
     except Exception:
         pass
     page.wait_for_timeout(300)
@@ -108,9 +108,9 @@ def test_the_check_fails_on_broken_pages(browser, serve, tmp_path):
     (tmp_path / "cdn.html").write_text(good.replace("<head>", '<head><script src="https://cdn.plot.ly/x.js"></script>'))
     base, figures = serve(tmp_path), MANIFEST[stem]["figures"]
     assert check_page(browser.new_page(), f"{base}/{MANIFEST[stem]['page']}", figures) == []  # the copy is whole
-    no_plotly = check_page(browser.new_page(), f"{base}/no-plotly.html", figures)
+    no_plotly = check_page(browser.new_page(), f"{base}/no-plotly.html", figures, wait_ms=5_000)
     assert any("missing" in p for p in no_plotly) and any("0 drawn" in p for p in no_plotly), no_plotly
-    bad = check_page(browser.new_page(), f"{base}/bad-figure.html", figures)
+    bad = check_page(browser.new_page(), f"{base}/bad-figure.html", figures, wait_ms=5_000)
     assert any(f"{figures - 1} drawn" in p for p in bad) and any("script error" in p for p in bad), bad
     cdn = check_page(browser.new_page(), f"{base}/cdn.html", figures)
     assert any("https://cdn.plot.ly/x.js" in p for p in cdn), cdn
