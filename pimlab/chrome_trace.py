@@ -1,11 +1,11 @@
 """A schedule as a Chrome / Perfetto trace (the Trace Event Format), to open in ui.perfetto.dev or chrome://tracing.
 
-One process per channel, one track per queue; commands the controller inserted (ACT, PRE, REF, mode switches)
-get their own track. A command is one complete event ("ph": "X") from issue to completion, named by its kind,
-with its buffer entries and the rule that bound its issue cycle in `args`. Commands of one queue overlap in
-time (a queue issues every tCCD, a command takes longer), and a track's slices must nest, so a queue spreads
-over as many lanes (threads) as it has commands in flight at once. Timestamps are microseconds, as the format
-requires: cycles x tCK.
+One process per channel (channels with identical streams share one), one track per queue; commands the
+controller inserted (ACT, PRE, REF, mode switches) get their own track. A command is one complete event
+("ph": "X") from issue to completion, named by its kind, with its buffer entries and the rule that bound its
+issue cycle in `args`. Commands of one queue overlap in time (a queue issues every tCCD, a command takes longer),
+and a track's slices must nest, so a queue spreads over as many lanes (threads) as it has commands in flight at
+once. Timestamps are microseconds, as the format requires: cycles x tCK.
 """
 
 from __future__ import annotations
@@ -83,8 +83,18 @@ def _events(trace: Trace, pid: int, label: str, tck_ns: float) -> list[str]:
     return out
 
 
+def _span(channels: list[int]) -> str:
+    """Channel numbers in words: "channel 3", "channels 0-31", "channels 0, 2, 5"."""
+    if len(channels) == 1:
+        return f"channel {channels[0]}"
+    if channels == list(range(channels[0], channels[-1] + 1)):
+        return f"channels {channels[0]}-{channels[-1]}"
+    return "channels " + ", ".join(map(str, channels))
+
+
 def chrome_trace(traces: Trace | Mapping[int, Trace], tck_ns: float | None = None) -> str:
-    """The Trace Event Format JSON of one trace, or of {channel: trace} (one process per channel).
+    """The Trace Event Format JSON of one trace, or of {channel: trace}: one process per channel, and one for
+    all channels that share one Trace object (identical streams), named by its channels.
 
     tck_ns converts cycles to time (default: the AiM module's tCK).
     """
@@ -95,12 +105,15 @@ def chrome_trace(traces: Trace | Mapping[int, Trace], tck_ns: float | None = Non
         raise ValueError("traces must hold at least one channel's trace, got none")
     if isinstance(tck_ns, bool) or not isinstance(tck_ns, (int, float)) or not tck_ns > 0:
         raise ValueError(f"tck_ns must be a positive number of nanoseconds, got {tck_ns!r}")
-    events: list[str] = []
+    shared: dict[int, tuple[Trace, list[int]]] = {}
     for channel, trace in traces.items():
         if not isinstance(trace, Trace):
             raise ValueError(f"traces must map channels to Trace objects, got {type(trace).__name__} for {channel!r}")
-        label = f"channel {channel} ({trace.policy}, {trace.total_cycles} cycles)"
-        events.extend(_events(trace, int(channel), label, tck_ns))
+        shared.setdefault(id(trace), (trace, []))[1].append(int(channel))
+    events: list[str] = []
+    for trace, channels in shared.values():
+        label = f"{_span(channels)} ({trace.policy}, {trace.total_cycles} cycles)"
+        events.extend(_events(trace, channels[0], label, tck_ns))
     meta = json.dumps({"tck_ns": tck_ns, "source": "pimlab"})
     return '{"displayTimeUnit":"ns","otherData":' + meta + ',"traceEvents":[\n' + ",\n".join(events) + "\n]}\n"
 

@@ -45,8 +45,7 @@ def _simulate(args) -> int:
     if args.chrome_trace:
         from pimlab.chrome_trace import write_chrome_trace
 
-        slowest = int(result.channels[int(result.channel_cycles.argmax())])
-        write_chrome_trace({slowest: result.trace}, args.chrome_trace)
+        write_chrome_trace(dict(zip(result.channels.tolist(), result.channel_traces)), args.chrome_trace)
     if args.json:
         print(json.dumps(result.summary(), indent=2))
         return 0
@@ -78,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     simulate.add_argument("--csv", metavar="OUT", help="also write the slowest channel's trace as CSV")
     simulate.add_argument("--chrome-trace", metavar="OUT.json",
-                          help="also write the slowest channel's schedule as a Chrome / Perfetto trace")
+                          help="also write the schedule as a Chrome / Perfetto trace (ui.perfetto.dev)")
     simulate.set_defaults(run=_simulate)
     return parser
 

@@ -65,7 +65,9 @@ def _write_images(figures: list, folder: Path) -> str:
     except Exception as error:  # kaleido raises its own types when no browser starts
         for path in paths:
             path.unlink(missing_ok=True)
-        return f"PNG / SVG skipped: kaleido found no working Chromium ({INSTALL_IMAGES}): {error}".splitlines()[0]
+        why = (str(error).strip() or type(error).__name__).splitlines()[0]
+        return ("PNG / SVG skipped: kaleido found no working Chromium (install one, e.g. apt-get install chromium, "
+                f"or point BROWSER_PATH at it): {why}")
     return ""
 
 

@@ -93,10 +93,17 @@ def test_bad_input_is_refused():
         chrome_trace({})
 
 
-def test_cli_writes_a_chrome_trace(tmp_path):
+def test_cli_writes_one_process_per_distinct_channel_schedule(tmp_path):
+    # two channels run one tile; the third (mask 0x4) also a second MAC_ABK: two distinct schedules
     path = tmp_path / "tile.trace"
-    path.write_text("AiM WR_GB 8 0 0x3\nAiM WR_BIAS 0 0x3\nAiM MAC_ABK 8 0x3 0\nAiM RD_MAC 0 0x3\nAiM EOC\n")
+    path.write_text("AiM WR_GB 8 0 0x7\nAiM WR_BIAS 0 0x7\nAiM MAC_ABK 8 0x7 0\nAiM MAC_ABK 8 0x4 0\n"
+                    "AiM RD_MAC 0 0x7\nAiM EOC\n")
     out = tmp_path / "schedule.json"
     assert main(["simulate", str(path), "--policy", "dcs", "--chrome-trace", str(out)]) == 0
     doc = check_format(out.read_text())
-    assert slices(doc) and {e["name"] for e in slices(doc)} >= {"WR_INP", "MAC", "RD_OUT"}
+    processes = {e["pid"]: e["args"]["name"] for e in doc["traceEvents"] if e["name"] == "process_name"}
+    (pair, both), (single, one) = sorted(processes.items(), key=lambda item: item[1].startswith("channel "))
+    assert both.startswith(f"channels {pair}-{pair + 1} ") and one.startswith(f"channel {single} ")
+    macs = {pid: sum(e["name"] == "MAC" for e in slices(doc) if e["pid"] == pid) for pid in processes}
+    assert macs[single] == macs[pair] + 8  # the extra MAC_ABK of 8 tiles
+    assert {e["name"] for e in slices(doc)} >= {"WR_INP", "MAC", "RD_OUT"}
