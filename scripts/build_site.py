@@ -108,6 +108,10 @@ def execute(path: Path, out: Path, strict: bool = False) -> tuple[str, float, li
     NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
                    store_widget_state=False).execute()
     nb.cells.pop(0)
+    for cell in nb.cells:  # number the cells as if the setup cell had not run
+        for item in [cell, *cell.get("outputs", [])]:
+            if item.get("execution_count"):
+                item["execution_count"] -= 1
     stderr = [f"{path.name}: a cell wrote to stderr:\n{cell.source}\n---\n{output.text}"
               for cell in nb.cells for output in cell.get("outputs", []) if output.get("name") == "stderr"]
     if strict and stderr:

@@ -107,10 +107,18 @@ def test_the_check_fails_on_broken_pages(browser, serve, tmp_path):
     # 3. one script from a CDN
     (tmp_path / "cdn.html").write_text(good.replace("<head>", '<head><script src="https://cdn.plot.ly/x.js"></script>'))
     base, figures = serve(tmp_path), MANIFEST[stem]["figures"]
-    assert check_page(browser.new_page(), f"{base}/{MANIFEST[stem]['page']}", figures) == []  # the copy is whole
-    no_plotly = check_page(browser.new_page(), f"{base}/no-plotly.html", figures, wait_ms=5_000)
+
+    def check(name: str, wait_ms: int = 30_000) -> list[str]:
+        page = browser.new_page()
+        try:
+            return check_page(page, f"{base}/{name}", figures, wait_ms)
+        finally:
+            page.close()
+
+    assert check(MANIFEST[stem]["page"]) == []  # the copy itself is whole
+    no_plotly = check("no-plotly.html", wait_ms=5_000)
     assert any("missing" in p for p in no_plotly) and any("0 drawn" in p for p in no_plotly), no_plotly
-    bad = check_page(browser.new_page(), f"{base}/bad-figure.html", figures, wait_ms=5_000)
+    bad = check("bad-figure.html", wait_ms=5_000)
     assert any(f"{figures - 1} drawn" in p for p in bad) and any("script error" in p for p in bad), bad
-    cdn = check_page(browser.new_page(), f"{base}/cdn.html", figures)
+    cdn = check("cdn.html")
     assert any("https://cdn.plot.ly/x.js" in p for p in cdn), cdn
