@@ -13,10 +13,15 @@ from pathlib import Path
 
 from pimlab.reproduce import Record, format_table, to_json
 
-__all__ = ["write_reproduction", "records_markdown"]
+__all__ = ["write_reproduction", "records_markdown", "record_cell"]
 
 INSTALL_WIDGETS = "pip install 'pimlab[widgets]' (plotly, ipywidgets, anywidget)"
 INSTALL_IMAGES = "pip install kaleido and a Chromium (Debian: apt-get install chromium)"
+
+
+def record_cell(value) -> str:
+    """A record's value as the tables show it: numbers to 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def records_markdown(records: list[Record]) -> str:
@@ -25,9 +30,8 @@ def records_markdown(records: list[Record]) -> str:
     if not rows:
         return "No records.\n"
     keys = list(rows[0])
-    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v).replace("|", "\\|")  # noqa: E731
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(cell(row[k]) for k in keys) + " |" for row in rows]
+    lines += ["| " + " | ".join(record_cell(row[k]).replace("|", "\\|") for k in keys) + " |" for row in rows]
     return "\n".join(lines) + "\n\n" + format_table(records).splitlines()[-1] + "\n"
 
 

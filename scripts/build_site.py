@@ -223,15 +223,17 @@ def convert(out: Path, stems: list[str]) -> dict:
 
 def write_index(out: Path, manifest: dict, summary: str) -> None:
     """index.html: the notebooks, the scorecard, the reproduce --out figures; no script at all."""
+    from pimlab.export import record_cell
+
     records = json.loads((out / "reproduce" / "reproduction.json").read_text())
     keys = list(records[0]) if records else []
-    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else html.escape(str(v))  # noqa: E731
     rows = "\n".join(
         f'<tr><td><a href="{m["page"]}">{html.escape(m["title"])}</a></td><td>{m["figures"]}</td>'
         f'<td><a href="{m["slides"]}">slides</a></td><td><a href="notebooks/{stem}.ipynb">.ipynb</a></td>'
         f'<td><a href="{BINDER}?urlpath=voila%2Frender%2Fnotebooks%2F{stem}.ipynb">Voila on Binder</a></td></tr>'
         for stem, m in manifest.items())
-    score = "\n".join("<tr>" + "".join(f"<td>{cell(r[k])}</td>" for k in keys) + "</tr>" for r in records)
+    score = "\n".join("<tr>" + "".join(f"<td>{html.escape(record_cell(r[k]))}</td>" for k in keys) + "</tr>"
+                      for r in records)
     figures = "\n".join(f'<li><a href="reproduce/figures/{p.name}">{p.stem}</a>'
                         + "".join(f' (<a href="reproduce/figures/{p.stem}.{ext}">{ext.upper()}</a>)'
                                   for ext in ("png", "svg") if p.with_suffix(f".{ext}").exists()) + "</li>"
