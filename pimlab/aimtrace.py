@@ -136,6 +136,7 @@ class SimulationResult:
     channel_cycles: np.ndarray  # total cycles of each of them
     trace: Trace  # the slowest channel's trace
     mac_cycles: int  # over all channels
+    channel_traces: tuple = ()  # the trace of each channel (one object shared by channels with identical streams)
 
     @property
     def total_cycles(self) -> int:
@@ -173,14 +174,15 @@ def simulate(source, policy: str = "static", preset: str = "aimsim", obuf_entrie
         raise ValueError("source must hold at least one instruction, got none")
     if channels[-1] >= module.channels:
         raise ValueError(f"channel masks must name channels below {module.channels}, got channel {channels[-1]}")
-    cycles, mac, cache, slowest = [], 0, {}, None
+    cycles, mac, cache, slowest, traces = [], 0, {}, None, []
     for commands in expand(instructions, channels):
         key = np.concatenate([commands.kind, commands.gbuf, commands.obuf, commands.row, commands.col]).tobytes()
         if key not in cache:
             cache[key] = schedule(commands, policy, timing, module.gbuf_entries, entries)
         trace = cache[key]
+        traces.append(trace)
         cycles.append(trace.total_cycles)
         mac += trace.mac_cycles
         if slowest is None or trace.total_cycles > slowest.total_cycles:
             slowest = trace
-    return SimulationResult(policy, timing.name, np.array(channels), np.array(cycles), slowest, mac)
+    return SimulationResult(policy, timing.name, np.array(channels), np.array(cycles), slowest, mac, tuple(traces))

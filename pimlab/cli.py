@@ -1,5 +1,6 @@
-"""Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE]`,
-`python -m pimlab simulate FILE --policy static|pingpong|dcs [--preset NAME] [--json] [--csv OUT]`."""
+"""Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE] [--out DIR]`,
+`python -m pimlab simulate FILE --policy static|pingpong|dcs [--preset NAME] [--json] [--csv OUT]
+[--chrome-trace OUT.json]`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ def _reproduce(args) -> int:
     if args.json:
         with open(args.json, "w") as out:
             out.write(to_json(records) + "\n")
+    if args.out:
+        from pimlab.export import write_reproduction
+
+        print(write_reproduction(args.out, records, args.figures))
     return 0
 
 
@@ -37,6 +42,10 @@ def _simulate(args) -> int:
     if args.csv:
         with open(args.csv, "w") as out:
             out.write(result.trace.to_csv())
+    if args.chrome_trace:
+        from pimlab.chrome_trace import write_chrome_trace
+
+        write_chrome_trace(dict(zip(result.channels.tolist(), result.channel_traces)), args.chrome_trace)
     if args.json:
         print(json.dumps(result.summary(), indent=2))
         return 0
@@ -55,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--figures", type=_figure_list, default=None,
                            help="comma-separated figure ids, e.g. 2,7,IV (default: all)")
     reproduce.add_argument("--json", metavar="FILE", help="also write the records as JSON")
+    reproduce.add_argument("--out", metavar="DIR", help="also write reproduction.json / .md and every figure "
+                           "(HTML; PNG and SVG with kaleido and a Chromium) into DIR")
     reproduce.set_defaults(run=_reproduce)
     simulate = commands.add_parser("simulate", help="schedule an AiM ISR trace file and print its cycles")
     simulate.add_argument("file", help="an aim_simulator ISR trace (AiM WR_GB / MAC_ABK / RD_MAC ... EOC)")
@@ -65,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--obuf-entries", type=int, default=None, help="output entries (default: the preset's)")
     simulate.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     simulate.add_argument("--csv", metavar="OUT", help="also write the slowest channel's trace as CSV")
+    simulate.add_argument("--chrome-trace", metavar="OUT.json",
+                          help="also write the schedule as a Chrome / Perfetto trace (ui.perfetto.dev)")
     simulate.set_defaults(run=_simulate)
     return parser
 

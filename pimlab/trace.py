@@ -159,6 +159,12 @@ class Trace:
             out.write(",".join(map(str, values)) + "\n")
         return out.getvalue()
 
+    def to_chrome_trace(self, tck_ns: float | None = None) -> str:
+        """This schedule in the Trace Event Format (ui.perfetto.dev, chrome://tracing); see pimlab.chrome_trace."""
+        from pimlab.chrome_trace import chrome_trace
+
+        return chrome_trace(self, tck_ns)
+
     def to_json(self) -> str:
         """Summary (policy, total, utilization, breakdown) and the columns as lists."""
         return json.dumps({
