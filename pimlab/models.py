@@ -58,6 +58,11 @@ class LLM:
     def weight_bytes(self) -> int:
         return self.params * self.dtype_bytes
 
+    @property
+    def step_params(self) -> int:
+        """Weights one decode step multiplies by: every decoder layer and the LM head (the embedding is a lookup)."""
+        return self.layers * self.layer_params + self.vocab * self.hidden
+
     def check_context(self, context_tokens) -> np.ndarray:
         """Context lengths as an int64 array, each in [1, context_window]."""
         lengths = np.atleast_1d(np.asarray(context_tokens))
@@ -88,7 +93,7 @@ class LLM:
         """FLOPs of one decode step for `batch` requests at context `context_tokens` (broadcasts)."""
         batch = check_int("batch", batch, 1, 1 << 20)
         context = self.check_context(context_tokens)
-        fc = 2 * (self.layers * self.layer_params + self.vocab * self.hidden)  # per token (no embedding MACs)
+        fc = 2 * self.step_params  # per token (no embedding MACs)
         attention = 4 * self.layers * self.heads * self.head_dim * context  # QK^T and SV per token
         return batch * (fc + attention).astype(np.float64)
 
@@ -121,7 +126,16 @@ LLM_72B_128K_GQA = LLM("LLM-72B-128K-GQA", layers=80, heads=64, kv_heads=8, head
                        context_window=128 * 1024, vocab=128256)  # reference: Llama3.1-70B, g = 8
 MODELS = (LLM_7B_32K, LLM_7B_128K_GQA, LLM_72B_32K, LLM_72B_128K_GQA)
 
+# The models CENT's public artifact (Yufeng98/CENT) runs [P]: Touvron et al., "Llama 2" (arXiv 2307.09288) and the
+# released configs (meta-llama/Llama-2-7b-hf, Llama-2-70b-hf config.json: hidden_size, intermediate_size,
+# num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size, max_position_embeddings 4096).
+LLAMA2_7B = LLM("Llama2-7B", layers=32, heads=32, kv_heads=32, head_dim=128, hidden=4096, ffn=11008,
+                context_window=4096, vocab=32000)
+LLAMA2_70B = LLM("Llama2-70B", layers=80, heads=64, kv_heads=8, head_dim=128, hidden=8192, ffn=28672,
+                 context_window=4096, vocab=32000)
+CENT_MODELS = (LLAMA2_7B, LLAMA2_70B)
+
 
 def model_named(name: str) -> LLM:
-    """The Table I model called `name`."""
-    return check_named("model", name, MODELS)
+    """The Table I model, or the Llama 2 model CENT runs, called `name`."""
+    return check_named("model", name, MODELS + CENT_MODELS)
