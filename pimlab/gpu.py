@@ -130,6 +130,36 @@ def gpu_max_batch(model, context_tokens, gpu: GPU = A100, n_gpus: int | None = N
     return int(free // per_request)
 
 
+def _bandwidth(gpu: GPU, efficiency: GPUEfficiency) -> float:
+    return gpu.hbm_bandwidth_GBps * 1e9 * efficiency.hbm  # bytes/s one GPU streams
+
+
+def gpu_stream_s(bytes_per_gpu: float, gpu: GPU = A100, efficiency: GPUEfficiency = A100_DECODE) -> float:
+    """Seconds one GPU takes to stream `bytes_per_gpu` from HBM (KV pages, metadata) at its achievable bandwidth."""
+    return bytes_per_gpu / _bandwidth(gpu, efficiency)
+
+
+def gpu_fc_s(model, batch: int, gpu: GPU = A100, n_gpus: int = 1,
+             efficiency: GPUEfficiency = A100_DECODE) -> tuple[float, float, float]:
+    """(fc, link, other) seconds of one decode step's non-attention work on `n_gpus` tensor-parallel GPUs.
+
+    fc: the weight-streaming / tensor-core roofline of every projection, FFN and the LM head; link: the two
+    all-reduces per layer over NVLink; other: the fixed per-layer cost. Shared by every GPU-hosted system model.
+    """
+    model = _model(model)
+    n_gpus = _check_tp(model, n_gpus)
+    batch = check_int("batch", batch, 1, 1 << 20)
+    fc = max(model.step_params * model.dtype_bytes / n_gpus / _bandwidth(gpu, efficiency),
+             2.0 * batch * model.step_params / n_gpus / (gpu.peak_TFLOPs * 1e12 * efficiency.tensor))
+    link = 0.0
+    if n_gpus > 1:
+        message = batch * model.hidden * model.dtype_bytes
+        one = (efficiency.allreduce_latency_s * math.log2(n_gpus)
+               + 2 * (n_gpus - 1) / n_gpus * message / (gpu.nvlink_GBps * 1e9 * efficiency.nvlink))
+        link = 2 * model.layers * one
+    return fc, link, model.layers * efficiency.layer_overhead_s
+
+
 def gpu_step(model, gpu: GPU = A100, n_gpus: int | None = None, batch: int | None = None, context_tokens=None, *,
              efficiency: GPUEfficiency = A100_DECODE, ignore_capacity: bool = False,
              beyond_window: bool = False) -> StepResult:
@@ -169,22 +199,11 @@ def gpu_step(model, gpu: GPU = A100, n_gpus: int | None = None, batch: int | Non
     if (lengths > model.context_window).any():
         whatifs.append("context past the model's window")
 
-    bandwidth = gpu.hbm_bandwidth_GBps * 1e9 * efficiency.hbm  # bytes/s one GPU streams
-    flops = gpu.peak_TFLOPs * 1e12 * efficiency.tensor
-    fc_bytes = model.step_params * model.dtype_bytes / n_gpus
-    fc_flops = 2.0 * batch * model.step_params / n_gpus
-    fc = max(fc_bytes / bandwidth, fc_flops / flops)
+    fc, link, other = gpu_fc_s(model, batch, gpu, n_gpus, efficiency)
     tokens = float(lengths.sum())
-    attention_bytes = tokens * kv_per_token
     attention_flops = 4.0 * model.layers * model.heads * model.head_dim * tokens / n_gpus  # QK^T and SV
-    attention = max(attention_bytes / bandwidth, attention_flops / flops)
-    link = 0.0
-    if n_gpus > 1:
-        message = batch * model.hidden * model.dtype_bytes
-        one = (efficiency.allreduce_latency_s * math.log2(n_gpus)
-               + 2 * (n_gpus - 1) / n_gpus * message / (gpu.nvlink_GBps * 1e9 * efficiency.nvlink))
-        link = 2 * model.layers * one
-    other = model.layers * efficiency.layer_overhead_s
+    attention = max(tokens * kv_per_token / _bandwidth(gpu, efficiency),
+                    attention_flops / (gpu.peak_TFLOPs * 1e12 * efficiency.tensor))
     latency = fc + attention + link + other
     return StepResult(system="a100", model=model.name, batch=batch, context_tokens=float(lengths.mean()),
                       latency_s=latency, tokens_per_s=batch / latency,

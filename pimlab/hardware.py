@@ -229,6 +229,7 @@ class GPU:
     count: int = 1
     nvlink_GBps: float = 300.0  # [P] NVLink 3: 12 links x 25 GB/s per direction (600 GB/s both ways) per GPU
     tdp_w: float = 400.0  # [P] NVIDIA A100 80GB SXM datasheet: max thermal design power 400 W
+    pcie_GBps: float = 31.5  # [P] PCIe 4.0 x16 to the host, per direction (16 GT/s x 16 lanes x 128/130 / 8)
 
     def __post_init__(self):
         check_int("memory_bytes", self.memory_bytes, 1)
@@ -237,6 +238,7 @@ class GPU:
         check_int("count", self.count, 1, 4096)
         check_number("nvlink_GBps", self.nvlink_GBps)
         check_number("tdp_w", self.tdp_w)
+        check_number("pcie_GBps", self.pcie_GBps)
 
     @property
     def total_memory_bytes(self) -> int:

@@ -135,7 +135,19 @@ LLAMA2_70B = LLM("Llama2-70B", layers=80, heads=64, kv_heads=8, head_dim=128, hi
                  context_window=4096, vocab=32000)
 CENT_MODELS = (LLAMA2_7B, LLAMA2_70B)
 
+# The models the other long-context systems report on [P, public configs], for their scorecard rows (pimlab.l3,
+# pimlab.cxlpnm). GPT-3 (Brown et al., arXiv 2005.14165, Table 2.1): 96 layers, 96 heads of 128, d_model 12288, a
+# 2-matrix FFN of 49152; pimlab's gated-FFN count (3 x hidden x ffn) gives the same weights with ffn = 2/3 x 49152.
+GPT3_175B = LLM("GPT3-175B", layers=96, heads=96, kv_heads=96, head_dim=128, hidden=12288, ffn=32768,
+                context_window=2048, vocab=50257)
+# Llama 3.1 (meta-llama/Llama-3.1-70B and -405B config.json): GQA with 8 KV heads, 128K window.
+LLAMA31_70B = LLM("Llama3.1-70B", layers=80, heads=64, kv_heads=8, head_dim=128, hidden=8192, ffn=28672,
+                  context_window=131072, vocab=128256)
+LLAMA31_405B = LLM("Llama3.1-405B", layers=126, heads=128, kv_heads=8, head_dim=128, hidden=16384, ffn=53248,
+                   context_window=131072, vocab=128256)
+OTHER_MODELS = (GPT3_175B, LLAMA31_70B, LLAMA31_405B)
+
 
 def model_named(name: str) -> LLM:
-    """The Table I model, or the Llama 2 model CENT runs, called `name`."""
-    return check_named("model", name, MODELS + CENT_MODELS)
+    """The model called `name`: Table I's, the Llama 2 models CENT runs, or the other systems' (OTHER_MODELS)."""
+    return check_named("model", name, MODELS + CENT_MODELS + OTHER_MODELS)
