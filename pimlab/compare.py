@@ -112,14 +112,21 @@ def _fits_or_zero(capacity, model, context, config) -> int:
         raise
 
 
-def default_systems(model: LLM, dense_only: bool = False) -> list[System]:
-    """GPU-only, L3 (with and without overlap), CXL-PNM recall / PNM-KV / PnG-KV (sparse and dense) for `model`."""
-    n_gpus = max(8, paper_gpus(model)) if model.weight_bytes < 0.9 * 8 * A100.memory_bytes else 16
-    systems = [gpu_system(model), l3_system(replace(L3_DEFAULT, n_gpus=n_gpus)),
-               l3_system(replace(L3_DEFAULT, n_gpus=n_gpus, overlap=False))]
+def default_systems(model: LLM, dense_only: bool = False, prices: Prices = PRICES, power: Power = POWER,
+                    budget_tokens: int = 4096, steady_fraction: float = 0.5) -> list[System]:
+    """GPU-only, L3 (with and without overlap), CXL-PNM recall / PNM-KV / PnG-KV (top-`budget_tokens` and dense).
+
+    The GPU-only system is memory-matched as in the paper; L3 and CXL-PNM get one 8-GPU server, 16 GPUs when the
+    weights need them (405B).
+    """
+    n_gpus = 16 if model.weight_bytes >= 0.9 * 8 * A100.memory_bytes else 8
+    systems = [gpu_system(model, prices=prices), l3_system(replace(L3_DEFAULT, n_gpus=n_gpus), prices, power),
+               l3_system(replace(L3_DEFAULT, n_gpus=n_gpus, overlap=False), prices, power)]
     for scheme in ("recall", "pnm-kv", "png-kv"):
-        for budget in ((None,) if dense_only else (4096, None)):
-            systems.append(cxl_system(replace(CXL_PNM_DEFAULT, scheme=scheme, n_gpus=n_gpus, budget_tokens=budget)))
+        for budget in ((None,) if dense_only else (budget_tokens, None)):
+            config = replace(CXL_PNM_DEFAULT, scheme=scheme, n_gpus=n_gpus, budget_tokens=budget,
+                             steady_fraction=steady_fraction)
+            systems.append(cxl_system(config, prices, power))
     return systems
 
 
@@ -189,48 +196,3 @@ def winners(systems: list[System], models, contexts, metric: str = "tokens_per_s
             table[i, j] = max(points, key=lambda p: getattr(p, metric)).system if points else ""
     return table
 
-
-def _best_ratio(pairs) -> float:
-    """Largest ratio over (numerator, denominator) pairs whose both sides run."""
-    ratios = [a / b for a, b in pairs if a > 0 and b > 0 and np.isfinite(a / b)]
-    return max(ratios) if ratios else float("nan")
-
-
-def others_scorecard() -> list:
-    """pimlab's values beside the L3 and CXL-PNM papers' numbers (pimlab.paper_others), as scorecard records."""
-    from dataclasses import replace as _replace
-
-    from pimlab import paper_others as ref
-    from pimlab.gpu import GPUEfficiency
-    from pimlab.l3 import hbm_pim_step
-    from pimlab.models import GPT3_175B, LLAMA2_7B, LLAMA31_70B, LLAMA31_405B, LLM_7B_32K, LLM_72B_32K
-    from pimlab.reproduce import compare as record
-
-    rows = []
-    eighty_gb = _replace(A100, memory_bytes=80 * 10**9)
-    rows.append(record(ref.L3_A100_BATCH_2K, gpu_max_batch(LLAMA2_7B, 2048, eighty_gb, 1,
-                                                           GPUEfficiency(memory_utilization=1.0))))
-    l3_vs_hbm = []
-    for model in (LLM_7B_32K, LLM_72B_32K, GPT3_175B):
-        for context in (2048, 8192, 32768):
-            if context > model.context_window:
-                continue
-            l3 = at_capacity(l3_system(), model, context)
-            hbm = gpu_max_batch(model, context, A100, 8)
-            if hbm >= 1 and l3.step is not None:
-                l3_vs_hbm.append((l3.tokens_per_s, hbm_pim_step(model, hbm, context).tokens_per_s))
-    rows.append(record(ref.L3_SPEEDUP_HBM_PIM, _best_ratio(l3_vs_hbm)))
-    rows.append(record(ref.L3_BATCH_VS_GPU, l3_max_batch(GPT3_175B, 2048) / gpu_max_batch(GPT3_175B, 2048, A100, 8)))
-    gains = {"tokens_per_s": [], "energy": [], "cost": []}
-    for model, n_gpus in ((LLAMA31_70B, 8), (LLAMA31_405B, 16)):
-        for context in (131072, 262144, 524288, 1048576):
-            base = at_capacity(cxl_system(_replace(CXL_PNM_DEFAULT, scheme="recall", n_gpus=n_gpus)), model, context)
-            for scheme in ("pnm-kv", "png-kv"):
-                new = at_capacity(cxl_system(_replace(CXL_PNM_DEFAULT, scheme=scheme, n_gpus=n_gpus)), model, context)
-                gains["tokens_per_s"].append((new.tokens_per_s, base.tokens_per_s))
-                gains["energy"].append((base.joules_per_token, new.joules_per_token))
-                gains["cost"].append((new.tokens_per_s_per_kusd, base.tokens_per_s_per_kusd))
-    rows.append(record(ref.CXL_THROUGHPUT, _best_ratio(gains["tokens_per_s"])))
-    rows.append(record(ref.CXL_ENERGY, _best_ratio(gains["energy"])))
-    rows.append(record(ref.CXL_COST, _best_ratio(gains["cost"])))
-    return rows

@@ -154,6 +154,8 @@ def cxl_max_batch(model, context_tokens, config: CxlPnmConfig = CXL_PNM_DEFAULT)
 
 def _busiest_group(cost: np.ndarray, groups: int) -> np.ndarray:
     """Indices of the requests on the busiest device group, placing each request whole, costliest first (greedy)."""
+    if (cost == cost[0]).all():  # equal requests: round robin, the busiest group holds ceil(B / groups) of them
+        return np.arange(-(-cost.size // groups))
     load = np.zeros(groups)
     owner = np.empty(cost.size, dtype=np.int64)
     for i in np.argsort(-cost, kind="stable"):

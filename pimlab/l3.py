@@ -9,10 +9,11 @@ Per decode step of a batch (every request emits one token):
 - attention: every request's K and V streamed by the DIMMs' bank PUs: sum(kv bytes) / (PIM bandwidth x eta_pim);
 - link: q, the new k and v, and the attention output of every layer over the GPUs' PCIe links;
 - exposed: with overlap, the pipeline fill of L3's two sub-batches (one layer of the faster side).
-With `overlap=True` (L3's scheduler) the GPU computes sub-batch 1's FC while the PIM computes sub-batch 0's
+With `overlap=True` (L3's adaptive scheduler) the GPU computes sub-batch 1's FC while the PIM computes sub-batch 0's
 attention; the step takes 2 x max(GPU, PIM) of a half batch, and only the slower side's parts appear in the
-breakdown (the faster side is hidden under it). Ranksets: one rankset per channel talks to the host while the
-others compute, so a transfer costs the PIM 1/ranksets of its compute for that time instead of all of it.
+breakdown (the faster side is hidden under it). The scheduler splits only when that beats running the whole batch
+in turn (a weight-bound GPU reads its weights twice for two half batches). Ranksets: one rankset per channel talks
+to the host while the others compute, so a transfer costs the PIM 1/ranksets of its compute for that time.
 """
 
 from __future__ import annotations
@@ -152,17 +153,18 @@ def l3_step(model, batch: int, context_tokens, config: L3Config = L3_DEFAULT, *,
         whatifs.append("capacity not checked")
     if (lengths > model.context_window).any():
         whatifs.append("context past the model's window")
-    if not config.overlap or batch == 1:
-        gpu, attention, link = _parts(model, lengths, config)
-        components = {"fc": gpu, "attention": attention, "link": link, "exposed": 0.0}
-    else:
+    gpu, attention, link = _parts(model, lengths, config)
+    components = {"fc": gpu, "attention": attention, "link": link, "exposed": 0.0}
+    if config.overlap and batch > 1:
         half = _parts(model, lengths[: math.ceil(batch / 2)], config)
         gpu, attention, link = half[0], half[1], half[2] / config.ranksets_per_channel  # one rankset talks
         pim = attention + link
         fill = min(gpu, pim) / model.layers  # the first layer of the faster side runs alone
-        components = ({"fc": 2 * gpu, "attention": 0.0, "link": 0.0} if gpu >= pim
-                      else {"fc": 0.0, "attention": 2 * attention, "link": 2 * link})
-        components["exposed"] = fill
+        pipelined = ({"fc": 2 * gpu, "attention": 0.0, "link": 0.0} if gpu >= pim
+                     else {"fc": 0.0, "attention": 2 * attention, "link": 2 * link})
+        pipelined["exposed"] = fill
+        if sum(pipelined.values()) < sum(components.values()):  # the adaptive scheduler splits only when it pays
+            components = pipelined
     latency = sum(components.values())
     return StepResult(system="l3", model=model.name, batch=batch, context_tokens=float(lengths.mean()),
                       latency_s=latency, tokens_per_s=batch / latency, components_s=components,
