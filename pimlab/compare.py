@@ -21,6 +21,7 @@ from pimlab.l3 import L3_DEFAULT, L3Config, l3_max_batch, l3_step
 from pimlab.models import LLM, model_named
 from pimlab.step import StepResult
 from pimlab.validate import check_int, check_number
+from pimlab.workloads import LengthDistribution
 
 
 @dataclass(frozen=True)
@@ -164,14 +165,41 @@ def at_capacity(system: System, model, context_tokens: int, batch: int | None = 
         batch = system.max_batch(model, context_tokens) if batch is None else batch
         if batch < 1:
             raise ValueError(f"not one request of {context_tokens} tokens fits {system.name}")
-        step = system.step(model, batch, context_tokens)
+        return _point(system, system.step(model, batch, context_tokens))
     except ValueError as error:
-        return Point(system.name, model.name, context_tokens, 0, None, 0.0, 0.0, 0.0, float("nan"), system.sparse,
-                     str(error))
+        return _failed(system, model, context_tokens, str(error))
+
+
+def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0) -> Point:
+    """`system` decoding a batch drawn from a Table II distribution (seeded): as many requests as fit at the mean
+    length, their lengths sampled; when the sample does not fit, 1% fewer requests at a time until it does."""
+    model = model_named(model) if isinstance(model, str) else model
+    mean = int(round(dataset.mean))
+    try:
+        batch = system.max_batch(model, mean)
+        if batch < 1:
+            raise ValueError(f"not one request of {mean} tokens fits {system.name}")
+        lengths = dataset.sample(batch, seed)
+        while True:
+            try:
+                return _point(system, system.step(model, batch, lengths[:batch]))
+            except ValueError as error:
+                if not str(error).startswith("batch must fit") or batch == 1:
+                    raise
+                batch -= max(1, batch // 100)
+    except ValueError as error:
+        return _failed(system, model, mean, str(error))
+
+
+def _point(system: System, step: StepResult) -> Point:
     rate = step.tokens_per_s
-    return Point(system.name, model.name, context_tokens, batch, step, rate, 1e3 * rate / system.price_usd,
-                 1e12 * rate / system.memory_bytes, system.power_w / rate, system.sparse,
-                 components_s=dict(step.components_s))
+    return Point(system.name, step.model, int(round(step.context_tokens)), step.batch, step, rate,
+                 1e3 * rate / system.price_usd, 1e12 * rate / system.memory_bytes, system.power_w / rate,
+                 system.sparse, components_s=dict(step.components_s))
+
+
+def _failed(system: System, model: LLM, context_tokens: int, error: str) -> Point:
+    return Point(system.name, model.name, context_tokens, 0, None, 0.0, 0.0, 0.0, float("nan"), system.sparse, error)
 
 
 def compare(systems: list[System], model, contexts) -> list[Point]:

@@ -104,13 +104,14 @@ def _lengths(model: LLM, context_tokens, batch: int, beyond_window: bool) -> np.
 
 
 def _selected(lengths: np.ndarray, config: CxlPnmConfig) -> np.ndarray:
-    """Tokens each request attends over: the budget, or every token when dense."""
+    """Tokens each request attends over: the budget, every token when dense, and every token of a request shorter
+    than the budget in a mixed batch (nothing to select); a budget above every context is refused."""
     if config.dense:
         return lengths
-    if (lengths < config.budget_tokens).any():
-        raise ValueError(f"budget_tokens must be at most the context ({int(lengths.min())} tokens), got "
+    if config.budget_tokens > lengths.max():
+        raise ValueError(f"budget_tokens must be at most the context ({int(lengths.max())} tokens), got "
                          f"{config.budget_tokens}; budget_tokens=None is dense attention")
-    return np.full_like(lengths, config.budget_tokens)
+    return np.minimum(lengths, config.budget_tokens)
 
 
 def _hbm_bytes_per_request(model: LLM, length: float, config: CxlPnmConfig) -> float:
@@ -152,6 +153,18 @@ def cxl_max_batch(model, context_tokens, config: CxlPnmConfig = CXL_PNM_DEFAULT)
     return min(limit, int(free // hbm)) if hbm else limit
 
 
+def _fits(model: LLM, lengths: np.ndarray, config: CxlPnmConfig) -> bool:
+    """Do the requests fit? Equal lengths: whole requests per device (group); mixed lengths: the devices' total
+    (whole-request packing loses at most one request per device, which pimlab does not model) and GPU HBM."""
+    if (lengths == lengths[0]).all():
+        return lengths.size <= cxl_max_batch(model, int(lengths[0]), config)
+    span = devices_per_request(model, int(lengths.max()), config)
+    pool = (config.n_devices // span) * span * config.device_bytes
+    hbm = sum(_hbm_bytes_per_request(model, float(n), config) for n in lengths)
+    free = config.n_gpus * gpu_free_bytes(model, config.gpu, config.n_gpus, config.gpu_efficiency)
+    return float(lengths.sum()) * model.kv_bytes_per_token <= pool and hbm <= free
+
+
 def _busiest_group(cost: np.ndarray, groups: int) -> np.ndarray:
     """Indices of the requests on the busiest device group, placing each request whole, costliest first (greedy)."""
     if (cost == cost[0]).all():  # equal requests: round robin, the busiest group holds ceil(B / groups) of them
@@ -174,19 +187,20 @@ def cxl_step(model, batch: int, context_tokens, config: CxlPnmConfig = CXL_PNM_D
     selected = _selected(lengths, config)
     whatifs = []
     kv = model.kv_bytes_per_token
-    limit = cxl_max_batch(model, int(lengths.max()), config)
-    if batch > limit:
+    if not _fits(model, lengths, config):
         if not ignore_capacity:
-            raise ValueError(f"batch must fit the KV cache: at most {limit} requests of {int(lengths.max())} tokens "
-                             f"of {model.name} fit {config.scheme} on {config.n_devices} x "
-                             f"{config.device_bytes / GB:.0f} GB devices and {config.n_gpus} {config.gpu.name}s, "
-                             f"got {batch}; ignore_capacity=True times it anyway")
+            raise ValueError(f"batch must fit the KV cache: {batch} requests of {model.name} ({int(lengths.sum())} "
+                             f"tokens) do not fit {config.scheme} on {config.n_devices} x "
+                             f"{config.device_bytes / GB:.0f} GB devices and {config.n_gpus} {config.gpu.name}s (at "
+                             f"most {cxl_max_batch(model, int(lengths.max()), config)} requests of the longest); "
+                             f"ignore_capacity=True times it anyway")
         whatifs.append("capacity not checked")
     if (lengths > model.context_window).any():
         whatifs.append("context past the model's window")
 
     fc, allreduce, other = gpu_fc_s(model, batch, config.gpu, config.n_gpus, config.gpu_efficiency)
-    summaries = np.zeros(batch) if config.dense else lengths * kv / config.page_tokens  # bytes per request
+    # page summaries read to select (none when dense, or for a request the budget already covers), bytes per request
+    summaries = np.where(selected < lengths, lengths * kv / config.page_tokens, 0.0)
     pages = selected * float(kv)  # KV bytes of the selected tokens, per request
     n_gpus = config.n_gpus
     if config.scheme == "recall":

@@ -119,3 +119,15 @@ def test_comparison_refuses_bad_controls():
         comparison(metric="joules")
     with pytest.raises(ValueError, match="gpu_usd must be a number > 0"):
         comparison(prices=Prices(gpu_usd=0.0))
+
+
+def test_every_system_runs_on_every_table_ii_dataset():
+    from pimlab.compare import on_dataset
+    from pimlab.workloads import DATASETS
+    for dataset in DATASETS:
+        for system in default_systems(dataset.model):
+            point = on_dataset(system, dataset.model, dataset, seed=1)
+            assert point.step is not None, (system.name, dataset.name, point.error)
+            assert point.batch >= 1 and dataset.min <= point.context_tokens <= dataset.max
+            mean_batch = system.max_batch(dataset.model, int(round(dataset.mean)))
+            assert 0.9 * mean_batch <= point.batch <= mean_batch  # a drawn batch is trimmed only to fit

@@ -78,7 +78,7 @@ def test_capacity_by_hand():
     (lambda: CxlPnmConfig(steady_fraction=-0.1), "steady_fraction must be a number"),
     (lambda: CxlPnmConfig(scheme="quest"), "scheme must be one of recall, pnm-kv, png-kv"),
     (lambda: CxlPnmConfig(budget_tokens=0), "budget_tokens must be an integer"),
-    (lambda: cxl_step(LLAMA31_70B, 89, 131072), "batch must fit the KV cache: at most 88 requests"),
+    (lambda: cxl_step(LLAMA31_70B, 89, 131072), "batch must fit the KV cache: 89 requests"),
     (lambda: cxl_step(LLAMA31_70B, 1, 40 * 2**20, beyond_window=True), "context_tokens must fit the 8 CXL devices"),
     (lambda: cxl_step(LLAMA31_405B, 1, 131072), "n_gpus must give Llama3.1-405B's"),
 ])
@@ -91,3 +91,10 @@ def test_per_request_lengths_place_the_longest_first():
     lengths = np.array([100000, 10000, 10000, 10000, 10000, 10000, 10000, 10000, 10000])
     step = cxl_step(LLAMA31_70B, 9, lengths, DENSE)
     assert step.components_s["attention"] == pytest.approx(100000 * 327680 / 880e9)  # alone on its device
+
+
+def test_a_request_shorter_than_the_budget_is_attended_whole_without_selection():
+    step = cxl_step(LLAMA31_70B, 2, np.array([2000, 100000]), dataclasses.replace(CXL_PNM_DEFAULT, n_devices=1))
+    # one device holds both: summaries of the long one only, 2000 + 4096 selected tokens
+    assert step.components_s["selection"] == pytest.approx(100000 * 327680 / 16 / 880e9)
+    assert step.components_s["attention"] == pytest.approx((2000 + 4096) * 327680 / 880e9)

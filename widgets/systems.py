@@ -34,7 +34,7 @@ def systems_figure(data: Comparison) -> go.Figure:
     """(a) max batch, (b) throughput by the chosen metric, (c) the step's parts, (d) the winners map."""
     figure = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
         "(a) largest batch that fits", f"(b) {METRIC_LABELS[data.metric]}",
-        f"(c) one step at {data.dataset}'s mean ({data.breakdown_context} tokens)",
+        f"(c) one step of a {data.dataset} batch (mean {data.breakdown_context} tokens)",
         f"(d) best by {METRIC_LABELS[data.metric]}"))
     k = data.contexts / 1024
     values = getattr(data, data.metric)
@@ -49,7 +49,8 @@ def systems_figure(data: Comparison) -> go.Figure:
     for j, (part, ms) in enumerate(data.breakdown_ms.items()):
         figure.add_trace(go.Bar(x=[family(n) + ("*" if s else "") + f" #{i}" for i, (n, s) in
                                    enumerate(zip(data.systems, data.sparse))], y=ms, name=part, legendgroup="parts",
-                                marker_color=COLORS[-(j + 1)], hovertemplate="%{x}: %{y:.3g} ms"), 2, 1)
+                                marker_color=COLORS[-(j + 1)], customdata=data.breakdown_batch,
+                                hovertemplate="%{x}: %{y:.3g} ms (batch %{customdata})"), 2, 1)
     families = sorted({w for w in data.winners.ravel() if w})
     codes = np.array([[families.index(w) if w else np.nan for w in row] for row in data.winners], dtype=float)
     figure.add_trace(go.Heatmap(z=codes, x=[f"{c:.0f}K" for c in k], y=list(data.winner_models),

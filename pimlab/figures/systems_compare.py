@@ -1,9 +1,9 @@
 """The long-context systems side by side (the systems_compare notebook), and the other papers' scorecard.
 
 `comparison(model, dataset)` runs every system (pimlab.compare.default_systems) at its largest batch from 4K to 1M
-tokens: batch, throughput (raw, per k$, per TB), time per output token, the step's parts at the dataset's mean
-length, and which system wins over (model, context). `scorecard()` sets pimlab beside the numbers of L3's and
-CXL-PNM's abstracts (pimlab.paper_others).
+tokens: batch, throughput (raw, per k$, per TB), time per output token, the parts of one step of a batch drawn
+from the dataset (Table II lengths), and which system wins over (model, context). `scorecard()` sets pimlab
+beside the numbers of L3's and CXL-PNM's abstracts (pimlab.paper_others).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pimlab.compare import (
     default_systems,
     l3_system,
     mixes_sparse_and_dense,
+    on_dataset,
 )
 from pimlab.gpu import GPUEfficiency, gpu_max_batch
 from pimlab.hardware import A100
@@ -65,7 +66,8 @@ class Comparison:
     tpot_ms: np.ndarray  # time per output token: one step's latency
     errors: tuple  # per system, per context: "" or why it cannot run
     breakdown_context: int  # the dataset's mean length
-    breakdown_ms: dict  # component -> per-system milliseconds at breakdown_context
+    breakdown_ms: dict  # component -> per-system milliseconds of one step of a batch drawn from the dataset
+    breakdown_batch: np.ndarray  # per system: the requests drawn (as many as fit at the mean length)
     mixes_sparse_and_dense: bool
     winner_models: tuple
     winners: np.ndarray  # winner_models x contexts: the family of the best system by `metric`, "" if none runs
@@ -80,8 +82,8 @@ def family(name: str) -> str:
 def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool = False,
                metric: str = "tokens_per_s", prices: Prices = PRICES, power: Power = POWER,
                budget_tokens: int = 4096, steady_fraction: float = 0.5, contexts=CONTEXTS,
-               winner_models=MODELS) -> Comparison:
-    """Every system for `model` at every context, the step's parts at `dataset`'s mean length, the winners map."""
+               winner_models=MODELS, seed: int = 0) -> Comparison:
+    """Every system for `model` at every context, one step of a batch drawn from `dataset`, the winners map."""
     model = model_named(model) if isinstance(model, str) else model
     dataset = dataset_named(dataset) if isinstance(dataset, str) else dataset
     if not isinstance(dataset, LengthDistribution):
@@ -95,8 +97,8 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
                          f"step is broken down, got {budget_tokens}")
     systems = default_systems(model, dense_only, prices, power, budget_tokens, steady_fraction)
     points = [[at_capacity(s, model, int(c)) for c in contexts] for s in systems]
-    at_mean = [at_capacity(s, model, mean) for s in systems]
-    breakdown = {k: np.array([1e3 * p.components_s.get(k, 0.0) for p in at_mean]) for k in COMPONENTS}
+    drawn = [on_dataset(s, model, dataset, seed) for s in systems]
+    breakdown = {k: np.array([1e3 * p.components_s.get(k, 0.0) for p in drawn]) for k in COMPONENTS}
     breakdown = {k: v for k, v in breakdown.items() if v.any()}
 
     def grid(attr, missing=np.nan):
@@ -116,7 +118,8 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
         tokens_per_s_per_TB=grid("tokens_per_s_per_TB"),
         tpot_ms=np.array([[1e3 * p.step.latency_s if p.step else np.nan for p in row] for row in points]),
         errors=tuple(tuple(p.error for p in row) for row in points), breakdown_context=mean,
-        breakdown_ms=breakdown, mixes_sparse_and_dense=mixes_sparse_and_dense([p for row in points for p in row]),
+        breakdown_ms=breakdown, breakdown_batch=np.array([p.batch for p in drawn]),
+        mixes_sparse_and_dense=mixes_sparse_and_dense([p for row in points for p in row]),
         winner_models=tuple(getattr(m, "name", m) for m in winner_models), winners=win, metric=metric)
 
 
