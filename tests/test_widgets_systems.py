@@ -11,7 +11,7 @@ def test_app_draws_every_system_and_warns_loudly():
     assert "SPARSE vs DENSE" in app.figure.layout.title.text and SPARSE_WARNING.startswith("SPARSE vs DENSE")
     assert app.set(dense_only=True)
     assert "SPARSE" not in app.figure.layout.title.text
-    assert all("top" not in t.name for t in app.figure.data if t.type == "scatter")
+    assert all("top" not in t.name for t in app.figure.data if t.type == "scatter" and t.name)
 
 
 def test_bad_inputs_go_to_the_banner_and_keep_the_figure():

@@ -20,9 +20,16 @@ COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e3
           "#17becf", "#aec7e8", "#ffbb78")
 METRIC_LABELS = {"tokens_per_s": "tokens/s", "tokens_per_s_per_kusd": "tokens/s per k$ (equal cost)",
                  "tokens_per_s_per_TB": "tokens/s per TB of memory (equal capacity)"}
+PARTS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#bab0ac")  # fc, selection, attention, ...
 PASTELS = ("#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd", "#fddaec")
 SPARSE_WARNING = ("SPARSE vs DENSE: dashed lines attend over a selected top-K subset of the tokens (approximate "
                   "attention); every other system reads every token. Tick 'dense only' for a like-for-like view.")
+
+
+def short_name(name: str, sparse: bool) -> str:
+    """A bar label: "L3 (8 A100 + 32 DIMM-PIM, no overlap)" -> "L3 no overlap", a sparse CXL scheme -> "... top-K*"."""
+    label = family(name) + (" no overlap" if "no overlap" in name else "")
+    return label + (" top-K*" if sparse else " dense" if name.startswith("CXL") else "")
 
 
 def sparse_warning(data: Comparison) -> str:
@@ -46,11 +53,16 @@ def systems_figure(data: Comparison) -> go.Figure:
         figure.add_trace(go.Scatter(y=values[i], name=name, showlegend=False, customdata=data.tpot_ms[i],
                                     hovertemplate="%{x:.0f}K: %{y:.4g}, %{customdata:.3g} ms/token", **common),
                          1, 2)
+    labels = [short_name(n, sp) for n, sp in zip(data.systems, data.sparse)]
+    total = sum(data.breakdown_ms.values())
+    share = 100 / np.where(total > 0, total, np.nan)
     for j, (part, ms) in enumerate(data.breakdown_ms.items()):
-        figure.add_trace(go.Bar(x=[family(n) + ("*" if s else "") + f" #{i}" for i, (n, s) in
-                                   enumerate(zip(data.systems, data.sparse))], y=ms, name=part, legendgroup="parts",
-                                marker_color=COLORS[-(j + 1)], customdata=data.breakdown_batch,
-                                hovertemplate="%{x}: %{y:.3g} ms (batch %{customdata})"), 2, 1)
+        figure.add_trace(go.Bar(x=labels, y=ms * share, name=part, legendgroup="parts", marker_color=PARTS[j % 6],
+                                customdata=np.stack([ms, data.breakdown_batch], axis=-1),
+                                hovertemplate="%{x}: %{customdata[0]:.3g} ms (batch %{customdata[1]})"), 2, 1)
+    figure.add_trace(go.Scatter(x=labels, y=np.where(total > 0, 104, np.nan), mode="text", showlegend=False,
+                                text=[f"{t:.3g} ms" if t > 0 else "" for t in total], textfont=dict(size=9),
+                                hoverinfo="skip"), 2, 1)
     families = sorted({w for w in data.winners.ravel() if w})
     codes = np.array([[families.index(w) if w else np.nan for w in row] for row in data.winners], dtype=float)
     figure.add_trace(go.Heatmap(z=codes, x=[f"{c:.0f}K" for c in k], y=list(data.winner_models),
@@ -62,7 +74,7 @@ def systems_figure(data: Comparison) -> go.Figure:
     figure.update_xaxes(type="log", title_text="context (K tokens)", row=1, col=2)
     figure.update_yaxes(type="log", title_text="requests", row=1, col=1)
     figure.update_yaxes(type="log", row=1, col=2)
-    figure.update_yaxes(title_text="ms", row=2, col=1)
+    figure.update_yaxes(title_text="% of the step (total above)", range=[0, 112], row=2, col=1)
     figure.update_xaxes(tickangle=30, tickfont=dict(size=9), row=2, col=1)
     warning = sparse_warning(data)
     title = f"Long-context systems on {data.model}"
