@@ -24,7 +24,7 @@ import numpy as np
 
 from pimlab.gpu import A100_DECODE, GPUEfficiency, gpu_fc_s, gpu_free_bytes, gpu_stream_s
 from pimlab.hardware import A100, GPU
-from pimlab.models import LLM, model_named
+from pimlab.models import LLM, as_model, request_lengths
 from pimlab.step import StepResult
 from pimlab.validate import check_choice, check_int, check_number
 
@@ -85,24 +85,6 @@ class CxlPnmConfig:
 CXL_PNM_DEFAULT = CxlPnmConfig()
 
 
-def _model(model) -> LLM:
-    return model_named(model) if isinstance(model, str) else model
-
-
-def _lengths(model: LLM, context_tokens, batch: int, beyond_window: bool) -> np.ndarray:
-    lengths = np.atleast_1d(np.asarray(context_tokens))
-    if lengths.size == 0 or lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 1).any():
-        raise ValueError(f"context_tokens must be a positive integer or a 1-D array of them, got {context_tokens!r}")
-    if not beyond_window and (lengths > model.context_window).any():
-        raise ValueError(f"context_tokens must be at most {model.name}'s window of {model.context_window} tokens "
-                         f"(beyond_window=True is a what-if), got {int(lengths.max())}")
-    if lengths.size == 1:
-        return np.full(batch, int(lengths[0]), dtype=np.int64)
-    if lengths.size != batch:
-        raise ValueError(f"batch must equal the number of context lengths given ({lengths.size}), got {batch}")
-    return lengths.astype(np.int64)
-
-
 def _selected(lengths: np.ndarray, config: CxlPnmConfig) -> np.ndarray:
     """Tokens each request attends over: the budget, every token when dense, and every token of a request shorter
     than the budget in a mixed batch (nothing to select); a budget above every context is refused."""
@@ -129,7 +111,7 @@ def _hbm_bytes_per_request(model: LLM, length: float, config: CxlPnmConfig) -> f
 def devices_per_request(model, context_tokens, config: CxlPnmConfig = CXL_PNM_DEFAULT) -> int:
     """CXL devices one request's KV cache spans: 1 when it fits one device (request-parallel), else its layers are
     split over the fewest devices that hold it [R]."""
-    model = _model(model)
+    model = as_model(model)
     request = check_number("context_tokens", context_tokens) * model.kv_bytes_per_token
     span = -(-int(request) // config.device_bytes)
     if span > config.n_devices:
@@ -143,7 +125,7 @@ def cxl_max_batch(model, context_tokens, config: CxlPnmConfig = CXL_PNM_DEFAULT)
 
     A request sits whole on one device, or on a group of `devices_per_request` devices when it is larger.
     """
-    model = _model(model)
+    model = as_model(model)
     length = check_number("context_tokens", context_tokens)
     free = config.n_gpus * gpu_free_bytes(model, config.gpu, config.n_gpus, config.gpu_efficiency)  # weights fit
     span = devices_per_request(model, length, config)
@@ -181,9 +163,9 @@ def _busiest_group(cost: np.ndarray, groups: int) -> np.ndarray:
 def cxl_step(model, batch: int, context_tokens, config: CxlPnmConfig = CXL_PNM_DEFAULT, *,
              ignore_capacity: bool = False, beyond_window: bool = False) -> StepResult:
     """One decode step of `batch` requests (components fc, selection, attention, link, exposed)."""
-    model = _model(model)
+    model = as_model(model)
     batch = check_int("batch", batch, 1, 1 << 20)
-    lengths = _lengths(model, context_tokens, batch, beyond_window)
+    lengths = request_lengths(model, context_tokens, batch, beyond_window)
     selected = _selected(lengths, config)
     whatifs = []
     kv = model.kv_bytes_per_token

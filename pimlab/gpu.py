@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pimlab.hardware import A100, GPU
-from pimlab.models import LLM, model_named
+from pimlab.models import LLM, as_model, request_lengths
 from pimlab.step import StepResult
 from pimlab.validate import check_int, check_number
 
@@ -73,10 +73,6 @@ def paper_gpus(model: LLM) -> int:
     return 2 if model.params < 20e9 else 8
 
 
-def _model(model) -> LLM:
-    return model_named(model) if isinstance(model, str) else model
-
-
 def _check_tp(model: LLM, n_gpus) -> int:
     n_gpus = check_int("n_gpus", n_gpus, 1, 1024)
     if model.heads % n_gpus:
@@ -91,24 +87,9 @@ def _kv_bytes_per_token_per_gpu(model: LLM, n_gpus: int) -> float:
     return model.kv_bytes_per_token * kv_heads_per_gpu / model.kv_heads
 
 
-def _lengths(model: LLM, context_tokens, batch, beyond_window: bool) -> np.ndarray:
-    """Per-request context lengths as int64 (a scalar is repeated `batch` times)."""
-    lengths = np.atleast_1d(np.asarray(context_tokens))
-    if lengths.size == 0 or lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
-        raise ValueError(f"context_tokens must be a positive integer or a 1-D array of them, got {context_tokens!r}")
-    if (lengths < 1).any():
-        raise ValueError(f"context_tokens must be >= 1, got {int(lengths.min())}")
-    if not beyond_window and (lengths > model.context_window).any():
-        raise ValueError(f"context_tokens must be at most {model.name}'s window of {model.context_window} tokens "
-                         f"(beyond_window=True is a what-if), got {int(lengths.max())}")
-    if batch is not None and lengths.size > 1 and lengths.size != batch:
-        raise ValueError(f"batch must equal the number of context lengths given ({lengths.size}), got {batch}")
-    return lengths.astype(np.int64)
-
-
 def gpu_free_bytes(model, gpu: GPU = A100, n_gpus: int = 1, efficiency: GPUEfficiency = A100_DECODE) -> float:
     """HBM one GPU has left for the KV cache after its share of the weights; a ValueError if the weights do not fit."""
-    model = _model(model)
+    model = as_model(model)
     n_gpus = _check_tp(model, n_gpus)
     free = gpu.memory_bytes * efficiency.memory_utilization - model.weight_bytes / n_gpus
     if free <= 0:
@@ -121,10 +102,10 @@ def gpu_free_bytes(model, gpu: GPU = A100, n_gpus: int = 1, efficiency: GPUEffic
 def gpu_max_batch(model, context_tokens, gpu: GPU = A100, n_gpus: int | None = None,
                   efficiency: GPUEfficiency = A100_DECODE, beyond_window: bool = False) -> int:
     """Most requests of `context_tokens` each whose paged KV cache fits the GPUs' HBM after the weights (may be 0)."""
-    model = _model(model)
+    model = as_model(model)
     n_gpus = paper_gpus(model) if n_gpus is None else n_gpus
     free = gpu_free_bytes(model, gpu, n_gpus, efficiency)
-    length = int(_lengths(model, context_tokens, None, beyond_window).max())
+    length = int(request_lengths(model, context_tokens, None, beyond_window).max())
     blocks = -(-length // efficiency.block_tokens)
     per_request = blocks * efficiency.block_tokens * _kv_bytes_per_token_per_gpu(model, n_gpus)
     return int(free // per_request)
@@ -146,7 +127,7 @@ def gpu_fc_s(model, batch: int, gpu: GPU = A100, n_gpus: int = 1,
     fc: the weight-streaming / tensor-core roofline of every projection, FFN and the LM head; link: the two
     all-reduces per layer over NVLink; other: the fixed per-layer cost. Shared by every GPU-hosted system model.
     """
-    model = _model(model)
+    model = as_model(model)
     n_gpus = _check_tp(model, n_gpus)
     batch = check_int("batch", batch, 1, 1 << 20)
     fc = max(model.step_params * model.dtype_bytes / n_gpus / _bandwidth(gpu, efficiency),
@@ -170,19 +151,20 @@ def gpu_step(model, gpu: GPU = A100, n_gpus: int | None = None, batch: int | Non
     refused unless `ignore_capacity` (a what-if the result records), as is a context past the model's window unless
     `beyond_window`.
     """
-    model = _model(model)
+    model = as_model(model)
     if context_tokens is None:
         raise ValueError("context_tokens must be given: one length for every request or one per request")
     n_gpus = paper_gpus(model) if n_gpus is None else _check_tp(model, n_gpus)
-    lengths = _lengths(model, context_tokens, batch, beyond_window)
+    if batch is not None:
+        batch = check_int("batch", batch, 1, 1 << 20)
+    lengths = request_lengths(model, context_tokens, batch, beyond_window)
     if batch is None:
         batch = lengths.size if lengths.size > 1 else gpu_max_batch(model, lengths, gpu, n_gpus, efficiency,
                                                                      beyond_window)
         if batch < 1:
             raise ValueError(f"context_tokens must leave room for one request of {model.name} on {n_gpus} "
                              f"{gpu.name}s, got {int(lengths.max())}")
-    batch = check_int("batch", batch, 1, 1 << 20)
-    lengths = np.broadcast_to(lengths, (batch,)) if lengths.size == 1 else lengths
+        lengths = np.full(batch, lengths[0]) if lengths.size == 1 else lengths
     whatifs = []
     kv_per_token = _kv_bytes_per_token_per_gpu(model, n_gpus)
     blocks = -(-lengths // efficiency.block_tokens)

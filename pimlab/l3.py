@@ -25,7 +25,7 @@ import numpy as np
 
 from pimlab.gpu import A100_DECODE, GPUEfficiency, gpu_fc_s, gpu_step
 from pimlab.hardware import A100, GPU
-from pimlab.models import LLM, model_named
+from pimlab.models import LLM, as_model, request_lengths
 from pimlab.step import StepResult
 from pimlab.validate import check_int, check_number
 
@@ -93,27 +93,9 @@ class L3Config:
 L3_DEFAULT = L3Config()
 
 
-def _model(model) -> LLM:
-    return model_named(model) if isinstance(model, str) else model
-
-
-def _lengths(model: LLM, context_tokens, batch: int, beyond_window: bool) -> np.ndarray:
-    lengths = np.atleast_1d(np.asarray(context_tokens))
-    if lengths.size == 0 or lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer) or (lengths < 1).any():
-        raise ValueError(f"context_tokens must be a positive integer or a 1-D array of them, got {context_tokens!r}")
-    if not beyond_window and (lengths > model.context_window).any():
-        raise ValueError(f"context_tokens must be at most {model.name}'s window of {model.context_window} tokens "
-                         f"(beyond_window=True is a what-if), got {int(lengths.max())}")
-    if lengths.size == 1:
-        return np.full(batch, int(lengths[0]), dtype=np.int64)
-    if lengths.size != batch:
-        raise ValueError(f"batch must equal the number of context lengths given ({lengths.size}), got {batch}")
-    return lengths.astype(np.int64)
-
-
 def l3_max_batch(model, context_tokens, config: L3Config = L3_DEFAULT) -> int:
     """Most requests of `context_tokens` (a mean length) whose KV fits the DIMM-PIM; the GPUs hold only weights."""
-    model = _model(model)
+    model = as_model(model)
     _check_weights(model, config)
     length = check_number("context_tokens", context_tokens)
     return int(config.capacity_bytes // (length * model.kv_bytes_per_token))
@@ -139,9 +121,9 @@ def _parts(model: LLM, lengths: np.ndarray, config: L3Config) -> tuple[float, fl
 def l3_step(model, batch: int, context_tokens, config: L3Config = L3_DEFAULT, *, ignore_capacity: bool = False,
             beyond_window: bool = False) -> StepResult:
     """One decode step of `batch` requests on L3 (components fc, attention, link, exposed)."""
-    model = _model(model)
+    model = as_model(model)
     batch = check_int("batch", batch, 1, 1 << 20)
-    lengths = _lengths(model, context_tokens, batch, beyond_window)
+    lengths = request_lengths(model, context_tokens, batch, beyond_window)
     _check_weights(model, config)
     whatifs = []
     kv = float(lengths.sum()) * model.kv_bytes_per_token

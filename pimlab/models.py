@@ -148,6 +148,31 @@ LLAMA31_405B = LLM("Llama3.1-405B", layers=126, heads=128, kv_heads=8, head_dim=
 OTHER_MODELS = (GPT3_175B, LLAMA31_70B, LLAMA31_405B)
 
 
+def as_model(model) -> LLM:
+    """`model` itself, or the model it names (see model_named)."""
+    return model_named(model) if isinstance(model, str) else model
+
+
+def request_lengths(model: LLM, context_tokens, batch: int | None = None, beyond_window: bool = False) -> np.ndarray:
+    """A batch's context lengths as int64: one length for every request (repeated `batch` times) or one per request.
+
+    A length past the model's window is refused unless `beyond_window` (a what-if the caller records).
+    """
+    lengths = np.atleast_1d(np.asarray(context_tokens))
+    if lengths.size == 0 or lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"context_tokens must be a positive integer or a 1-D array of them, got {context_tokens!r}")
+    if (lengths < 1).any():
+        raise ValueError(f"context_tokens must be >= 1, got {int(lengths.min())}")
+    if not beyond_window and (lengths > model.context_window).any():
+        raise ValueError(f"context_tokens must be at most {model.name}'s window of {model.context_window} tokens "
+                         f"(beyond_window=True is a what-if), got {int(lengths.max())}")
+    if batch is not None and lengths.size == 1:
+        return np.full(batch, int(lengths[0]), dtype=np.int64)
+    if batch is not None and lengths.size != batch:
+        raise ValueError(f"batch must equal the number of context lengths given ({lengths.size}), got {batch}")
+    return lengths.astype(np.int64)
+
+
 def model_named(name: str) -> LLM:
     """The model called `name`: Table I's, the Llama 2 models CENT runs, or the other systems' (OTHER_MODELS)."""
     return check_named("model", name, MODELS + CENT_MODELS + OTHER_MODELS)
