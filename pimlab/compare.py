@@ -170,13 +170,14 @@ def at_capacity(system: System, model, context_tokens: int, batch: int | None = 
         return _failed(system, model, context_tokens, str(error))
 
 
-def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0) -> Point:
-    """`system` decoding a batch drawn from a Table II distribution (seeded): as many requests as fit at the mean
-    length, their lengths sampled; when the sample does not fit, 1% fewer requests at a time until it does."""
+def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0, batch: int | None = None) -> Point:
+    """`system` decoding a batch drawn from a Table II distribution (seeded). With `batch=None`, as many requests as
+    fit at the mean length, trimmed by 1% at a time until the drawn lengths fit; else exactly `batch` requests."""
     model = model_named(model) if isinstance(model, str) else model
     mean = int(round(dataset.mean))
+    trim = batch is None
     try:
-        batch = system.max_batch(model, mean)
+        batch = system.max_batch(model, mean) if trim else check_int("batch", batch, 1, 1 << 20)
         if batch < 1:
             raise ValueError(f"not one request of {mean} tokens fits {system.name}")
         lengths = dataset.sample(batch, seed)
@@ -184,7 +185,7 @@ def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0
             try:
                 return _point(system, system.step(model, batch, lengths[:batch]))
             except ValueError as error:
-                if not str(error).startswith("batch must fit") or batch == 1:
+                if not trim or not str(error).startswith("batch must fit") or batch == 1:
                     raise
                 batch -= max(1, batch // 100)
     except ValueError as error:

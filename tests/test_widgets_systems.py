@@ -29,3 +29,11 @@ def test_metric_switch_relabels_the_throughput_panel():
     app = systems_app()
     assert app.set(metric="tokens_per_s_per_kusd")
     assert any("equal cost" in a.text for a in app.figure.layout.annotations)
+
+
+def test_a_batch_that_does_not_fit_is_named_under_the_figure():
+    app = systems_app()
+    assert app.set(batch=64)
+    notes = [a.text for a in app.figure.layout.annotations if "none from" in (a.text or "")]
+    assert notes and "GPU-only (2 A100): none from 8K tokens: batch must fit the KV cache" in notes[0]
+    assert not app.set(batch=-1) and "batch must be an integer in [0, 1048576]" in app.error

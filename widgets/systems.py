@@ -70,6 +70,17 @@ def systems_figure(data: Comparison) -> go.Figure:
                                 colorscale=banded_colorscale(PASTELS[:max(len(families), 1)]), zmin=-0.5,
                                 zmax=max(len(families), 1) - 0.5,
                                 hovertemplate="%{y} at %{x}: %{text}<extra></extra>"), 2, 2)
+    if data.window < data.contexts[-1]:
+        for col in (1, 2):
+            figure.add_vrect(x0=data.window / 1024, x1=k[-1], fillcolor="gray", opacity=0.12,
+                             line_width=0, row=1, col=col)
+        figure.add_annotation(x=np.log10(k[-1]), y=1, xref="x", yref="y domain", xanchor="right", yanchor="top",
+                              showarrow=False, text="past the window: what-if", font=dict(size=10, color="gray"))
+    if data.notes:
+        shown = data.notes[:4] + ((f"... and {len(data.notes) - 4} more",) if len(data.notes) > 4 else ())
+        figure.add_annotation(x=0, y=-0.1, xref="paper", yref="paper", xanchor="left", yanchor="top", align="left",
+                              showarrow=False, font=dict(size=10, color="#8a1c1c"),
+                              text="<br>".join(html.escape(n if len(n) < 150 else n[:147] + "...") for n in shown))
     figure.update_xaxes(type="log", title_text="context (K tokens)", row=1, col=1)
     figure.update_xaxes(type="log", title_text="context (K tokens)", row=1, col=2)
     figure.update_yaxes(type="log", title_text="requests", row=1, col=1)
@@ -80,21 +91,21 @@ def systems_figure(data: Comparison) -> go.Figure:
     title = f"Long-context systems on {data.model}"
     if warning:
         title += f"<br><span style='color:#d62728;font-size:12px'>&#9888; {html.escape(warning)}</span>"
-    figure.update_layout(title=title, barmode="stack", height=820, margin=dict(t=110, b=40),
+    figure.update_layout(title=title, barmode="stack", height=960, margin=dict(t=110, b=150),
                          legend=dict(font=dict(size=10)))
     return figure
 
 
-def _compute(model, dataset, metric, dense_only, budget_tokens, steady_fraction, gpu_usd, dimm_pim_usd,
+def _compute(model, dataset, metric, dense_only, batch, budget_tokens, steady_fraction, gpu_usd, dimm_pim_usd,
              cxl_pnm_device_usd):
     prices = Prices(gpu_usd=gpu_usd, dimm_pim_usd=dimm_pim_usd, cxl_pnm_device_usd=cxl_pnm_device_usd)
-    return comparison(model, dataset, dense_only=dense_only, metric=metric, prices=prices,
+    return comparison(model, dataset, dense_only=dense_only, metric=metric, prices=prices, batch=batch,
                       budget_tokens=budget_tokens, steady_fraction=steady_fraction)
 
 
 def systems_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, metric: str = "tokens_per_s",
                 dense_only: bool = False) -> LiveApp:
-    """Model, dataset, metric, dense-only, CXL-PNM's selection budget and steady share, and the prices."""
+    """Model, dataset, metric, dense-only, the batch, CXL-PNM's selection budget and steady share, and the prices."""
     defaults = Prices()
     money = dict(style=STYLE, layout=widgets.Layout(width="210px"))
     controls = {
@@ -104,6 +115,8 @@ def systems_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, metric: str = "toke
         "metric": widgets.Dropdown(options=[(METRIC_LABELS[m], m) for m in METRICS], value=metric,
                                    description="compare by", style=STYLE),
         "dense_only": widgets.Checkbox(value=dense_only, description="dense only", style=STYLE),
+        "batch": widgets.IntText(value=0, description="batch (0 = most that fit)", style=STYLE,
+                                 layout=widgets.Layout(width="220px")),
         "budget_tokens": widgets.IntText(value=4096, description="CXL top-K tokens", style=STYLE,
                                          layout=widgets.Layout(width="200px")),
         "steady_fraction": widgets.FloatText(value=0.5, description="PnG steady share", style=STYLE,

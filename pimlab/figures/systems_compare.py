@@ -72,6 +72,8 @@ class Comparison:
     winner_models: tuple
     winners: np.ndarray  # winner_models x contexts: the family of the best system by `metric`, "" if none runs
     metric: str
+    window: int  # the model's context window: longer contexts are a labelled what-if
+    notes: tuple  # why a system is missing where it is
 
 
 def family(name: str) -> str:
@@ -82,22 +84,27 @@ def family(name: str) -> str:
 def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool = False,
                metric: str = "tokens_per_s", prices: Prices = PRICES, power: Power = POWER,
                budget_tokens: int = 4096, steady_fraction: float = 0.5, contexts=CONTEXTS,
-               winner_models=MODELS, seed: int = 0) -> Comparison:
-    """Every system for `model` at every context, one step of a batch drawn from `dataset`, the winners map."""
+               winner_models=MODELS, seed: int = 0, batch: int = 0) -> Comparison:
+    """Every system for `model` at every context, one step of a batch drawn from `dataset`, the winners map.
+
+    `batch=0` runs each system at the largest batch it holds; a positive `batch` runs every system at that batch,
+    and a system that cannot hold it there is missing, with the reason in `notes`.
+    """
     model = model_named(model) if isinstance(model, str) else model
     dataset = dataset_named(dataset) if isinstance(dataset, str) else dataset
     if not isinstance(dataset, LengthDistribution):
         raise ValueError(f"dataset must be a Table II distribution, got {dataset!r}")
     check_choice("metric", metric, METRICS)
     check_int("budget_tokens", budget_tokens, 1)
+    fixed = check_int("batch", batch, 0, 1 << 20) or None
     contexts = np.array([check_int("contexts", c, 1) for c in contexts], dtype=np.int64)
     mean = int(round(dataset.mean))
     if budget_tokens > mean:
         raise ValueError(f"budget_tokens must be at most {dataset.name}'s mean context ({mean} tokens), where the "
                          f"step is broken down, got {budget_tokens}")
     systems = default_systems(model, dense_only, prices, power, budget_tokens, steady_fraction)
-    points = [[at_capacity(s, model, int(c)) for c in contexts] for s in systems]
-    drawn = [on_dataset(s, model, dataset, seed) for s in systems]
+    points = [[at_capacity(s, model, int(c), fixed) for c in contexts] for s in systems]
+    drawn = [on_dataset(s, model, dataset, seed, fixed) for s in systems]
     breakdown = {k: np.array([1e3 * p.components_s.get(k, 0.0) for p in drawn]) for k in COMPONENTS}
     breakdown = {k: v for k, v in breakdown.items() if v.any()}
 
@@ -109,7 +116,7 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
         other = model_named(other) if isinstance(other, str) else other
         candidates = default_systems(other, dense_only, prices, power, budget_tokens, steady_fraction)
         for j, c in enumerate(contexts):
-            running = [p for p in (at_capacity(s, other, int(c)) for s in candidates) if p.step is not None]
+            running = [p for p in (at_capacity(s, other, int(c), fixed) for s in candidates) if p.step is not None]
             win[i, j] = family(max(running, key=lambda p: getattr(p, metric)).system) if running else ""
     return Comparison(
         model=model.name, dataset=dataset.name, systems=tuple(s.name for s in systems),
@@ -120,7 +127,20 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
         errors=tuple(tuple(p.error for p in row) for row in points), breakdown_context=mean,
         breakdown_ms=breakdown, breakdown_batch=np.array([p.batch for p in drawn]),
         mixes_sparse_and_dense=mixes_sparse_and_dense([p for row in points for p in row]),
-        winner_models=tuple(getattr(m, "name", m) for m in winner_models), winners=win, metric=metric)
+        winner_models=tuple(getattr(m, "name", m) for m in winner_models), winners=win, metric=metric,
+        window=model.context_window, notes=_notes(systems, contexts, points, drawn, dataset))
+
+
+def _notes(systems, contexts, points, drawn, dataset) -> tuple:
+    """One line per system that cannot run somewhere: from which context, and why (its first error)."""
+    notes = []
+    for system, row, one in zip(systems, points, drawn):
+        failed = [(c, p.error) for c, p in zip(contexts, row) if p.step is None]
+        if failed:
+            notes.append(f"{system.name}: none from {failed[0][0] // 1024}K tokens: {failed[0][1]}")
+        if one.step is None:
+            notes.append(f"{system.name} on {dataset.name}: {one.error}")
+    return tuple(notes)
 
 
 def _best_ratio(pairs) -> float:
