@@ -18,7 +18,7 @@ from pimlab.cxlpnm import CXL_PNM_DEFAULT, CxlPnmConfig, cxl_max_batch, cxl_step
 from pimlab.gpu import gpu_max_batch, gpu_step, paper_gpus
 from pimlab.hardware import A100
 from pimlab.l3 import L3_DEFAULT, L3Config, l3_max_batch, l3_step
-from pimlab.models import LLM, model_named
+from pimlab.models import LLM, as_model
 from pimlab.step import StepResult
 from pimlab.validate import check_int, check_number
 from pimlab.workloads import LengthDistribution
@@ -159,7 +159,7 @@ class Point:
 
 def at_capacity(system: System, model, context_tokens: int, batch: int | None = None) -> Point:
     """`system` decoding `model` at `context_tokens` with its largest batch (or `batch`); errors become a Point."""
-    model = model_named(model) if isinstance(model, str) else model
+    model = as_model(model)
     context_tokens = check_int("context_tokens", context_tokens, 1)
     try:
         batch = system.max_batch(model, context_tokens) if batch is None else batch
@@ -173,7 +173,7 @@ def at_capacity(system: System, model, context_tokens: int, batch: int | None = 
 def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0, batch: int | None = None) -> Point:
     """`system` decoding a batch drawn from a Table II distribution (seeded). With `batch=None`, as many requests as
     fit at the mean length, trimmed by 1% at a time until the drawn lengths fit; else exactly `batch` requests."""
-    model = model_named(model) if isinstance(model, str) else model
+    model = as_model(model)
     mean = int(round(dataset.mean))
     trim = batch is None
     try:

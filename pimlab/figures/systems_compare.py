@@ -37,7 +37,7 @@ from pimlab.models import (
     LLM_7B_32K,
     LLM_72B_32K,
     MODELS,
-    model_named,
+    as_model,
 )
 from pimlab.reproduce import Record, compare
 from pimlab.step import COMPONENTS
@@ -90,7 +90,7 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
     `batch=0` runs each system at the largest batch it holds; a positive `batch` runs every system at that batch,
     and a system that cannot hold it there is missing, with the reason in `notes`.
     """
-    model = model_named(model) if isinstance(model, str) else model
+    model = as_model(model)
     dataset = dataset_named(dataset) if isinstance(dataset, str) else dataset
     if not isinstance(dataset, LengthDistribution):
         raise ValueError(f"dataset must be a Table II distribution, got {dataset!r}")
@@ -113,7 +113,7 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
 
     win = np.empty((len(winner_models), contexts.size), dtype=object)
     for i, other in enumerate(winner_models):
-        other = model_named(other) if isinstance(other, str) else other
+        other = as_model(other)
         candidates = default_systems(other, dense_only, prices, power, budget_tokens, steady_fraction)
         for j, c in enumerate(contexts):
             running = [p for p in (at_capacity(s, other, int(c), fixed) for s in candidates) if p.step is not None]
