@@ -227,12 +227,18 @@ class GPU:
     hbm_bandwidth_GBps: float = 2039.0  # [P] NVIDIA A100 80GB SXM: 2,039 GB/s
     peak_TFLOPs: float = 312.0  # [P] BF16 dense tensor-core peak
     count: int = 1
+    nvlink_GBps: float = 300.0  # [P] NVLink 3: 12 links x 25 GB/s per direction (600 GB/s both ways) per GPU
+    tdp_w: float = 400.0  # [P] NVIDIA A100 80GB SXM datasheet: max thermal design power 400 W
+    pcie_GBps: float = 31.5  # [P] PCIe 4.0 x16 to the host, per direction (16 GT/s x 16 lanes x 128/130 / 8)
 
     def __post_init__(self):
         check_int("memory_bytes", self.memory_bytes, 1)
         check_number("hbm_bandwidth_GBps", self.hbm_bandwidth_GBps)
         check_number("peak_TFLOPs", self.peak_TFLOPs)
         check_int("count", self.count, 1, 4096)
+        check_number("nvlink_GBps", self.nvlink_GBps)
+        check_number("tdp_w", self.tdp_w)
+        check_number("pcie_GBps", self.pcie_GBps)
 
     @property
     def total_memory_bytes(self) -> int:

@@ -58,6 +58,11 @@ class LLM:
     def weight_bytes(self) -> int:
         return self.params * self.dtype_bytes
 
+    @property
+    def step_params(self) -> int:
+        """Weights one decode step multiplies by: every decoder layer and the LM head (the embedding is a lookup)."""
+        return self.layers * self.layer_params + self.vocab * self.hidden
+
     def check_context(self, context_tokens) -> np.ndarray:
         """Context lengths as an int64 array, each in [1, context_window]."""
         lengths = np.atleast_1d(np.asarray(context_tokens))
@@ -88,7 +93,7 @@ class LLM:
         """FLOPs of one decode step for `batch` requests at context `context_tokens` (broadcasts)."""
         batch = check_int("batch", batch, 1, 1 << 20)
         context = self.check_context(context_tokens)
-        fc = 2 * (self.layers * self.layer_params + self.vocab * self.hidden)  # per token (no embedding MACs)
+        fc = 2 * self.step_params  # per token (no embedding MACs)
         attention = 4 * self.layers * self.heads * self.head_dim * context  # QK^T and SV per token
         return batch * (fc + attention).astype(np.float64)
 
@@ -121,7 +126,53 @@ LLM_72B_128K_GQA = LLM("LLM-72B-128K-GQA", layers=80, heads=64, kv_heads=8, head
                        context_window=128 * 1024, vocab=128256)  # reference: Llama3.1-70B, g = 8
 MODELS = (LLM_7B_32K, LLM_7B_128K_GQA, LLM_72B_32K, LLM_72B_128K_GQA)
 
+# The models CENT's public artifact (Yufeng98/CENT) runs [P]: Touvron et al., "Llama 2" (arXiv 2307.09288) and the
+# released configs (meta-llama/Llama-2-7b-hf, Llama-2-70b-hf config.json: hidden_size, intermediate_size,
+# num_hidden_layers, num_attention_heads, num_key_value_heads, vocab_size, max_position_embeddings 4096).
+LLAMA2_7B = LLM("Llama2-7B", layers=32, heads=32, kv_heads=32, head_dim=128, hidden=4096, ffn=11008,
+                context_window=4096, vocab=32000)
+LLAMA2_70B = LLM("Llama2-70B", layers=80, heads=64, kv_heads=8, head_dim=128, hidden=8192, ffn=28672,
+                 context_window=4096, vocab=32000)
+CENT_MODELS = (LLAMA2_7B, LLAMA2_70B)
+
+# The models the other long-context systems report on [P, public configs], for their scorecard rows (pimlab.l3,
+# pimlab.cxlpnm). GPT-3 (Brown et al., arXiv 2005.14165, Table 2.1): 96 layers, 96 heads of 128, d_model 12288, a
+# 2-matrix FFN of 49152; pimlab's gated-FFN count (3 x hidden x ffn) gives the same weights with ffn = 2/3 x 49152.
+GPT3_175B = LLM("GPT3-175B", layers=96, heads=96, kv_heads=96, head_dim=128, hidden=12288, ffn=32768,
+                context_window=2048, vocab=50257)
+# Llama 3.1 (meta-llama/Llama-3.1-70B and -405B config.json): GQA with 8 KV heads, 128K window.
+LLAMA31_70B = LLM("Llama3.1-70B", layers=80, heads=64, kv_heads=8, head_dim=128, hidden=8192, ffn=28672,
+                  context_window=131072, vocab=128256)
+LLAMA31_405B = LLM("Llama3.1-405B", layers=126, heads=128, kv_heads=8, head_dim=128, hidden=16384, ffn=53248,
+                   context_window=131072, vocab=128256)
+OTHER_MODELS = (GPT3_175B, LLAMA31_70B, LLAMA31_405B)
+
+
+def as_model(model) -> LLM:
+    """`model` itself, or the model it names (see model_named)."""
+    return model_named(model) if isinstance(model, str) else model
+
+
+def request_lengths(model: LLM, context_tokens, batch: int | None = None, beyond_window: bool = False) -> np.ndarray:
+    """A batch's context lengths as int64: one length for every request (repeated `batch` times) or one per request.
+
+    A length past the model's window is refused unless `beyond_window` (a what-if the caller records).
+    """
+    lengths = np.atleast_1d(np.asarray(context_tokens))
+    if lengths.size == 0 or lengths.ndim != 1 or not np.issubdtype(lengths.dtype, np.integer):
+        raise ValueError(f"context_tokens must be a positive integer or a 1-D array of them, got {context_tokens!r}")
+    if (lengths < 1).any():
+        raise ValueError(f"context_tokens must be >= 1, got {int(lengths.min())}")
+    if not beyond_window and (lengths > model.context_window).any():
+        raise ValueError(f"context_tokens must be at most {model.name}'s window of {model.context_window} tokens "
+                         f"(beyond_window=True is a what-if), got {int(lengths.max())}")
+    if batch is not None and lengths.size == 1:
+        return np.full(batch, int(lengths[0]), dtype=np.int64)
+    if batch is not None and lengths.size != batch:
+        raise ValueError(f"batch must equal the number of context lengths given ({lengths.size}), got {batch}")
+    return lengths.astype(np.int64)
+
 
 def model_named(name: str) -> LLM:
-    """The Table I model called `name`."""
-    return check_named("model", name, MODELS)
+    """The model called `name`: Table I's, the Llama 2 models CENT runs, or the other systems' (OTHER_MODELS)."""
+    return check_named("model", name, MODELS + CENT_MODELS + OTHER_MODELS)

@@ -22,6 +22,7 @@ order). Every entry states:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 KINDS = ("input", "derived", "modelled", "calibrated", "reconstructed")
 BOUNDS = ("value", "upper")
@@ -30,6 +31,8 @@ BOUNDS = ("value", "upper")
 @dataclass(frozen=True)
 class PaperNumber:
     """One number the paper reports, and what kind of pimlab number is compared with it."""
+
+    SOURCES: ClassVar[tuple] = ("Q", "O")  # quoted, or read off a figure (see the module docstring)
 
     key: str
     value: float
@@ -48,8 +51,8 @@ class PaperNumber:
             raise ValueError(f"kind of {self.key} must be one of {', '.join(KINDS)}, got {self.kind!r}")
         if self.bound not in BOUNDS:
             raise ValueError(f"bound of {self.key} must be one of {', '.join(BOUNDS)}, got {self.bound!r}")
-        if self.source not in ("Q", "O"):
-            raise ValueError(f"source of {self.key} must be Q or O, got {self.source!r}")
+        if self.source not in self.SOURCES:
+            raise ValueError(f"source of {self.key} must be one of {', '.join(self.SOURCES)}, got {self.source!r}")
         if not (self.kind_why and self.tolerance_why) or self.tolerance < 0:
             raise ValueError(f"{self.key} must state kind_why, tolerance_why and a tolerance >= 0")
 

@@ -96,3 +96,15 @@ def test_fit_check_agrees_with_footprint(lengths, capacity):
     else:
         with pytest.raises(ValueError, match="batch must fit"):
             LLM_7B_128K_GQA.check_fits(lengths, capacity)
+
+
+def test_llama2_parameter_counts_match_the_released_checkpoints():
+    from pimlab.models import LLAMA2_7B, LLAMA2_70B
+    # meta-llama/Llama-2-{7b,70b}-hf report 6,738,415,616 and 68,976,648,192 parameters; pimlab leaves out only the
+    # RMSNorm weights (2 per layer plus a final one, `hidden` each)
+    for model, released in ((LLAMA2_7B, 6_738_415_616), (LLAMA2_70B, 68_976_648_192)):
+        norms = (2 * model.layers + 1) * model.hidden
+        assert model.params + norms == released
+    assert LLAMA2_7B.kv_bytes_per_token == 512 * 1024  # MHA: 2 x 32 x 32 x 128 x 2 B
+    assert LLAMA2_70B.kv_bytes_per_token == 320 * 1024  # GQA 8 KV heads: 2 x 80 x 8 x 128 x 2 B
+    assert model_named("Llama2-70B") is LLAMA2_70B and LLAMA2_70B not in MODELS

@@ -1,0 +1,227 @@
+"""Long-context systems side by side: one step function per system, compared at capacity, per TB and per dollar.
+
+A `System` wraps what the comparison needs of any system model: a step function `step(model, batch, context_tokens)
+-> StepResult`, a capacity function `max_batch(model, context_tokens) -> int`, its memory, price and power, and
+whether its attention is sparse. GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT and NeuPIMs plug in from
+the system model the same way (see `PIM_SYSTEMS_TO_ADD`). Prices are labelled assumptions: public prices for these
+devices mostly do not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from pimlab.cxlpnm import CXL_PNM_DEFAULT, CxlPnmConfig, cxl_max_batch, cxl_step
+from pimlab.gpu import gpu_max_batch, gpu_step, paper_gpus
+from pimlab.hardware import A100
+from pimlab.l3 import L3_DEFAULT, L3Config, l3_max_batch, l3_step
+from pimlab.models import LLM, as_model
+from pimlab.step import StepResult
+from pimlab.validate import check_int, check_number
+from pimlab.workloads import LengthDistribution
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Purchase prices in US dollars. Every default is an assumption (no list prices are published for these parts)."""
+
+    gpu_usd: float = 15_000.0  # assumption: an A100-80GB SXM module, a typical 2023-24 street price
+    dimm_pim_usd: float = 1_000.0  # assumption: a 64 GB DDR4 DIMM-PIM (a ~$250 RDIMM plus bank/rank PUs)
+    cxl_pnm_device_usd: float = 6_000.0  # assumption: a 512 GB LPDDR5X CXL device with a PNM engine
+    cxl_memory_device_usd: float = 4_000.0  # assumption: the same device without the PNM engine (recall baseline)
+
+    def __post_init__(self):
+        for name in ("gpu_usd", "dimm_pim_usd", "cxl_pnm_device_usd", "cxl_memory_device_usd"):
+            check_number(name, getattr(self, name))  # a price must be > 0: a free part divides by zero
+
+
+@dataclass(frozen=True)
+class Power:
+    """Board power in watts while decoding: the GPU's is its datasheet TDP, the rest are assumptions."""
+
+    dimm_pim_w: float = 15.0  # assumption: a loaded 64 GB DDR4 RDIMM is ~10 W; its PUs add some
+    cxl_device_w: float = 60.0  # assumption: a 512 GB LPDDR5X CXL device with its controller and PNM engine
+
+    def __post_init__(self):
+        check_number("dimm_pim_w", self.dimm_pim_w)
+        check_number("cxl_device_w", self.cxl_device_w)
+
+
+PRICES = Prices()
+POWER = Power()
+
+
+@dataclass(frozen=True)
+class System:
+    """What the comparison needs of one system (any model of pimlab's that returns a StepResult fits)."""
+
+    name: str
+    step: Callable  # step(model, batch, context_tokens) -> StepResult
+    max_batch: Callable  # max_batch(model, context_tokens) -> int (0 when not even one request fits)
+    memory_bytes: float  # every byte of the system's memory (HBM, DIMMs, CXL devices, PIM modules)
+    price_usd: float
+    power_w: float
+    sparse: bool = False  # attention over a selected subset of the tokens (an approximation)
+    note: str = ""
+
+    def __post_init__(self):
+        check_number("price_usd", self.price_usd)
+        check_number("power_w", self.power_w)
+        check_number("memory_bytes", self.memory_bytes)
+
+
+def gpu_system(model: LLM, n_gpus: int | None = None, prices: Prices = PRICES) -> System:
+    """GPU-only: A100s with FlashDecoding and PagedAttention, memory-matched as in the paper by default."""
+    n = paper_gpus(model) if n_gpus is None else check_int("n_gpus", n_gpus, 1, 1024)
+    return System(f"GPU-only ({n} A100)", step=lambda m, b, c: gpu_step(m, A100, n, b, c, beyond_window=True),
+                  max_batch=lambda m, c: gpu_max_batch(m, c, A100, n, beyond_window=True),
+                  memory_bytes=n * A100.memory_bytes, price_usd=n * prices.gpu_usd, power_w=n * A100.tdp_w)
+
+
+def l3_system(config: L3Config = L3_DEFAULT, prices: Prices = PRICES, power: Power = POWER) -> System:
+    """L3: GPUs for FC, DIMM-PIM for the KV cache and decode attention."""
+    dimms = config.channels * config.dimms_per_channel
+    return System(f"L3 ({config.n_gpus} A100 + {dimms} DIMM-PIM{'' if config.overlap else ', no overlap'})",
+                  step=lambda m, b, c: l3_step(m, b, c, config, beyond_window=True),
+                  max_batch=lambda m, c: l3_max_batch(m, c, config),
+                  memory_bytes=config.n_gpus * config.gpu.memory_bytes + config.capacity_bytes,
+                  price_usd=config.n_gpus * prices.gpu_usd + dimms * prices.dimm_pim_usd,
+                  power_w=config.n_gpus * config.gpu.tdp_w + dimms * power.dimm_pim_w)
+
+
+def cxl_system(config: CxlPnmConfig = CXL_PNM_DEFAULT, prices: Prices = PRICES, power: Power = POWER) -> System:
+    """CXL-PNM in one of its schemes (recall baseline, PNM-KV, PnG-KV), sparse or dense."""
+    device_usd = prices.cxl_memory_device_usd if config.scheme == "recall" else prices.cxl_pnm_device_usd
+    budget = "dense" if config.dense else f"top {config.budget_tokens} tokens"
+    return System(f"CXL {config.scheme} ({budget})", step=lambda m, b, c: cxl_step(m, b, c, config, beyond_window=True),
+                  max_batch=lambda m, c: _fits_or_zero(cxl_max_batch, m, c, config),
+                  memory_bytes=config.n_gpus * config.gpu.memory_bytes + config.capacity_bytes,
+                  price_usd=config.n_gpus * prices.gpu_usd + config.n_devices * device_usd,
+                  power_w=config.n_gpus * config.gpu.tdp_w + config.n_devices * power.cxl_device_w,
+                  sparse=not config.dense)
+
+
+def _fits_or_zero(capacity, model, context, config) -> int:
+    try:
+        return capacity(model, context, config)
+    except ValueError as error:
+        if str(error).startswith("context_tokens must fit"):
+            return 0  # one request is larger than the whole system
+        raise
+
+
+def default_systems(model: LLM, dense_only: bool = False, prices: Prices = PRICES, power: Power = POWER,
+                    budget_tokens: int = 4096, steady_fraction: float = 0.5) -> list[System]:
+    """GPU-only, L3 (with and without overlap), CXL-PNM recall / PNM-KV / PnG-KV (top-`budget_tokens` and dense).
+
+    The GPU-only system is memory-matched as in the paper; L3 and CXL-PNM get one 8-GPU server, 16 GPUs when the
+    weights need them (405B).
+    """
+    n_gpus = 16 if model.weight_bytes >= 0.9 * 8 * A100.memory_bytes else 8
+    systems = [gpu_system(model, prices=prices), l3_system(replace(L3_DEFAULT, n_gpus=n_gpus), prices, power),
+               l3_system(replace(L3_DEFAULT, n_gpus=n_gpus, overlap=False), prices, power)]
+    for scheme in ("recall", "pnm-kv", "png-kv"):
+        for budget in ((None,) if dense_only else (budget_tokens, None)):
+            config = replace(CXL_PNM_DEFAULT, scheme=scheme, n_gpus=n_gpus, budget_tokens=budget,
+                             steady_fraction=steady_fraction)
+            systems.append(cxl_system(config, prices, power))
+    return systems
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# PIM_SYSTEMS_TO_ADD: at merge, the lead adds PIMphony on CENT and on NeuPIMs, and CENT and NeuPIMs without PIMphony,
+# as `System(name, step=..., max_batch=..., memory_bytes=..., price_usd=..., power_w=...)` built from the system
+# model's step function (pimlab.system), and appends them in `default_systems`. Nothing else here changes.
+PIM_SYSTEMS_TO_ADD = ("PIMphony on CENT", "PIMphony on NeuPIMs", "CENT", "NeuPIMs")
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Point:
+    """One system at one model and context, at its largest batch (or the reason it cannot run)."""
+
+    system: str
+    model: str
+    context_tokens: int
+    batch: int
+    step: StepResult | None
+    tokens_per_s: float
+    tokens_per_s_per_kusd: float
+    tokens_per_s_per_TB: float
+    joules_per_token: float
+    sparse: bool
+    error: str = ""
+    components_s: dict = field(default_factory=dict)
+
+
+def at_capacity(system: System, model, context_tokens: int, batch: int | None = None) -> Point:
+    """`system` decoding `model` at `context_tokens` with its largest batch (or `batch`); errors become a Point."""
+    model = as_model(model)
+    context_tokens = check_int("context_tokens", context_tokens, 1)
+    try:
+        batch = system.max_batch(model, context_tokens) if batch is None else batch
+        if batch < 1:
+            raise ValueError(f"not one request of {context_tokens} tokens fits {system.name}")
+        return _point(system, system.step(model, batch, context_tokens))
+    except ValueError as error:
+        return _failed(system, model, context_tokens, str(error))
+
+
+def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0, batch: int | None = None) -> Point:
+    """`system` decoding a batch drawn from a Table II distribution (seeded). With `batch=None`, as many requests as
+    fit at the mean length, trimmed by 1% at a time until the drawn lengths fit; else exactly `batch` requests."""
+    model = as_model(model)
+    mean = int(round(dataset.mean))
+    trim = batch is None
+    try:
+        batch = system.max_batch(model, mean) if trim else check_int("batch", batch, 1, 1 << 20)
+        if batch < 1:
+            raise ValueError(f"not one request of {mean} tokens fits {system.name}")
+        lengths = dataset.sample(batch, seed)
+        while True:
+            try:
+                return _point(system, system.step(model, batch, lengths[:batch]))
+            except ValueError as error:
+                if not trim or not str(error).startswith("batch must fit") or batch == 1:
+                    raise
+                batch -= max(1, batch // 100)
+    except ValueError as error:
+        return _failed(system, model, mean, str(error))
+
+
+def _point(system: System, step: StepResult) -> Point:
+    rate = step.tokens_per_s
+    return Point(system.name, step.model, int(round(step.context_tokens)), step.batch, step, rate,
+                 1e3 * rate / system.price_usd, 1e12 * rate / system.memory_bytes, system.power_w / rate,
+                 system.sparse, components_s=dict(step.components_s))
+
+
+def _failed(system: System, model: LLM, context_tokens: int, error: str) -> Point:
+    return Point(system.name, model.name, context_tokens, 0, None, 0.0, 0.0, 0.0, float("nan"), system.sparse, error)
+
+
+def compare(systems: list[System], model, contexts) -> list[Point]:
+    """Every system at every context (a list of Points, systems varying fastest)."""
+    return [at_capacity(s, model, int(c)) for c in np.atleast_1d(contexts) for s in systems]
+
+
+def mixes_sparse_and_dense(points) -> bool:
+    """True when the points compare sparse attention with dense attention: the notebook must say so loudly."""
+    kinds = {p.sparse for p in points if p.step is not None}
+    return len(kinds) == 2
+
+
+def winners(systems: list[System], models, contexts, metric: str = "tokens_per_s") -> np.ndarray:
+    """The name of the best system (by `metric` of Point) for each (model, context); "" where none runs."""
+    if metric not in ("tokens_per_s", "tokens_per_s_per_kusd", "tokens_per_s_per_TB"):
+        raise ValueError(f"metric must be tokens_per_s, tokens_per_s_per_kusd or tokens_per_s_per_TB, got {metric!r}")
+    table = np.empty((len(models), len(contexts)), dtype=object)
+    for i, model in enumerate(models):
+        for j, context in enumerate(contexts):
+            points = [p for p in compare(systems, model, [context]) if p.step is not None]
+            table[i, j] = max(points, key=lambda p: getattr(p, metric)).system if points else ""
+    return table
+

@@ -1,0 +1,40 @@
+"""The systems app: it draws every system, warns when sparse meets dense, and shows bad inputs in its banner."""
+
+from pimlab.workloads import QMSUM
+from pimlab_widgets.systems import SPARSE_WARNING, systems_app
+
+
+def test_app_draws_every_system_and_warns_loudly():
+    app = systems_app()
+    names = {trace.name for trace in app.figure.data if trace.type == "scatter"}
+    assert {"GPU-only (2 A100)", "CXL pnm-kv (top 4096 tokens)"} <= names
+    assert "SPARSE vs DENSE" in app.figure.layout.title.text and SPARSE_WARNING.startswith("SPARSE vs DENSE")
+    assert app.set(dense_only=True)
+    assert "SPARSE" not in app.figure.layout.title.text
+    assert all("top" not in t.name for t in app.figure.data if t.type == "scatter" and t.name)
+
+
+def test_bad_inputs_go_to_the_banner_and_keep_the_figure():
+    app = systems_app()
+    title = app.figure.layout.title.text
+    for values, message in (({"gpu_usd": 0.0}, "gpu_usd must be a number > 0"),
+                            ({"steady_fraction": 1.5}, "steady_fraction must be a number in [0.0, 1.0]"),
+                            ({"budget_tokens": 100000, "dataset": QMSUM}, "budget_tokens must be at most QMSum's")):
+        assert not app.set(**values)
+        assert message in app.error and app.figure.layout.title.text == title
+        assert app.set(gpu_usd=15000.0, steady_fraction=0.5, budget_tokens=4096)
+
+
+def test_metric_switch_relabels_the_throughput_panel():
+    app = systems_app()
+    assert app.set(metric="tokens_per_s_per_kusd")
+    assert any("equal cost" in a.text for a in app.figure.layout.annotations)
+
+
+def test_a_batch_that_does_not_fit_is_named_under_the_figure():
+    app = systems_app()
+    assert app.set(batch=64)
+    notes = [a.text for a in app.figure.layout.annotations if "none from" in (a.text or "")]
+    # LLM-7B-128K-GQA on 2 A100s: 64 x 16K x 128 KiB / 2 GPUs = 64 GiB fits the 64.3 GiB each has left; 32K does not
+    assert notes and "GPU-only (2 A100): none from 32K tokens: batch must fit the KV cache" in notes[0]
+    assert not app.set(batch=-1) and "batch must be an integer in [0, 1048576]" in app.error
