@@ -1,4 +1,4 @@
-"""The public AiM simulator's ISR trace files (arkhadem/aim_simulator): read, write, and simulate them.
+"""The public AiM simulator's ISR trace files (arkhadem/aim_simulator): read, write, and replay them (`replay_trace`).
 
 A line is `AiM <OPCODE> <fields...>` (fields separated by spaces or commas, `#` starts a comment):
 `WR_GB opsize GPR mask`, `WR_BIAS GPR mask`, `MAC_ABK opsize mask row`, `RD_MAC GPR mask`, `SYNC`, `EOC`.
@@ -16,14 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pimlab.hardware import EngineTiming, Module, engine_preset
+from pimlab.engine.timing import EngineTiming, engine_preset
+from pimlab.hardware import Module
 from pimlab.isa import Instruction, Kind, expand
 from pimlab.schedule import schedule
 from pimlab.trace import BREAKDOWN_KEYS, Trace
 from pimlab.validate import check_choice, check_int
 
 __all__ = ["FILE_CHANNELS", "parse_trace", "read_trace", "format_trace", "write_trace", "SimulationResult",
-           "simulate", "file_mask", "pimlab_mask"]
+           "replay_trace", "file_mask", "pimlab_mask"]
 
 FILE_CHANNELS = 32  # aim_simulator's masks name 32 channels
 _FIELDS = {"WR_GB": ("opsize", "gpr", "mask"), "WR_BIAS": ("gpr", "mask"), "MAC_ABK": ("opsize", "mask", "row"),
@@ -155,7 +156,7 @@ class SimulationResult:
                 "breakdown": self.breakdown(), "breakdown_keys": list(BREAKDOWN_KEYS)}
 
 
-def simulate(source, policy: str = "static", preset: str = "aimsim", obuf_entries: int | None = None,
+def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_entries: int | None = None,
              module: Module | None = None, timing: EngineTiming | None = None) -> SimulationResult:
     """Schedule a trace (a path, or a list of instructions) on every channel it names.
 

@@ -7,15 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pimlab.hardware import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
+from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
 from pimlab.isa import Commands, Instruction, Kind, compile_attention, compile_gemv, expand, fig7_stream
-from pimlab.schedule import FAST_MIN_COMMANDS, dependency_ids, find_period, schedule
+from pimlab.engine.periodic import FAST_MIN_COMMANDS
+from pimlab.schedule import dependency_ids, find_period, schedule
 from pimlab.trace import Bound, check_hazards
 
 
 def _issues(trace):
     """Issue cycles of the input commands in program order."""
-    return trace.issue[trace.of_commands()].tolist()
+    return trace.issue_cycles[trace.of_commands()].tolist()
 
 
 def test_fig7_static_and_dcs_timelines_are_the_reconstruction():
@@ -76,7 +77,7 @@ def test_aim_preset_static_steady_state_matches_micro_latencies(name):
 def test_aimsim_accounting_starts_at_cycle_1_and_ends_with_the_eoc_rule():
     trace = schedule(expand([Instruction(_W, 1, 1, gpr_addr=0, gbuf_idx=0)], 0), "static", AIMSIM_ENGINE)
     # register mode needs a TMOD first (channels start in MAC mode): TMOD at 1, WR_GB at 33, EOC +4
-    assert trace.issue.tolist() == [1, 33] and trace.total_cycles == 37
+    assert trace.issue_cycles.tolist() == [1, 33] and trace.total_cycles == 37
     assert trace.kind.tolist() == [Kind.MODE, Kind.WR_INP]
 
 
@@ -89,8 +90,8 @@ def test_row_change_after_mode_switch_costs_tmod_pre_act():
                Instruction(_M, 1, 1, gbuf_idx=0, row=1, col=0, out_idx=0)]
     trace = schedule(expand(program, 0), "static", AIMSIM_ENGINE)
     kinds = trace.kind.tolist()
-    mode, pre, act = (trace.issue[kinds.index(k, 4)] for k in (Kind.MODE, Kind.PRE, Kind.ACT))
-    assert pre - mode == 32 and act - pre == 32 and trace.issue[-1] - act == 56
+    mode, pre, act = (trace.issue_cycles[kinds.index(k, 4)] for k in (Kind.MODE, Kind.PRE, Kind.ACT))
+    assert pre - mode == 32 and act - pre == 32 and trace.issue_cycles[-1] - act == 56
 
 
 @st.composite
@@ -165,7 +166,7 @@ def test_empty_stream_raises():
 
 
 # --- the exact fast path ------------------------------------------------------------------------------------
-_COLUMNS = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue", "done", "depends_on", "bound_by")
+_COLUMNS = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on", "bound_by")
 
 
 def _assert_same(fast, full):
@@ -306,7 +307,7 @@ def test_static_run_shortcut_on_a_long_attention_stream():
 def test_dcs_and_pingpong_never_switch_modes():
     """The mode switch is the static controller's: DCS and ping-pong traces do not depend on tMODCH (the Fig. 8
     app reuses DCS bars across tMODCH changes)."""
-    from pimlab.hardware import AIM_TIMING, aim_engine
+    from pimlab.engine.timing import AIM_TIMING, aim_engine
 
     commands = expand(compile_gemv(256, 256, obuf_entries=2), 0)
     for policy in ("dcs", "pingpong"):
@@ -319,7 +320,7 @@ def test_dcs_and_pingpong_never_switch_modes():
 
 
 def test_engine_presets_and_timing_validation():
-    from pimlab.hardware import EngineTiming, engine_preset
+    from pimlab.engine.timing import EngineTiming, engine_preset
 
     module, timing = engine_preset("aimsim")
     assert module.channels == 32 and not timing.refresh and timing.start_cycle == 1

@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from pimlab.hardware import AIM_ENGINE, fig7_engine
+from pimlab.engine.timing import AIM_ENGINE, fig7_engine
 from pimlab.isa import Commands, Kind, compile_gemv, expand, fig7_stream
 from pimlab.schedule import schedule
 from pimlab.trace import BOUND_NAMES, BREAKDOWN_KEYS, Bound, check_hazards
@@ -53,13 +53,13 @@ def test_csv_and_json_exports():
     assert lines[4].split(",")[1] == "MAC"
     data = json.loads(static.to_json())
     assert data["total_cycles"] == 34 and data["breakdown"]["DT-OutReg"] == 18
-    assert data["columns"]["issue"][:3] == [0, 1, 2]
+    assert data["columns"]["issue_cycles"][:3] == [0, 1, 2]
 
 
 def _moved(trace, command_id, new_issue):
-    issue = trace.issue.copy()
+    issue = trace.issue_cycles.copy()
     issue[trace.id == command_id] = new_issue
-    return replace(trace, issue=issue)
+    return replace(trace, issue_cycles=issue)
 
 
 def test_checker_finds_planted_violations():
@@ -73,7 +73,7 @@ def test_checker_finds_planted_violations():
     early_write = Commands.make([Kind.WR_INP, Kind.MAC, Kind.WR_INP], [0, 0, 0], [-1, 0, -1], [-1, 0, -1])
     ok = schedule(early_write, "dcs", fig7_engine(), 1, 1)
     assert check_hazards(early_write, ok) == []
-    assert any("WAR" in p for p in check_hazards(early_write, _moved(ok, 2, ok.issue[ok.id == 1][0] + 1)))
+    assert any("WAR" in p for p in check_hazards(early_write, _moved(ok, 2, ok.issue_cycles[ok.id == 1][0] + 1)))
 
 
 def test_checker_finds_row_and_missing_command_violations():
@@ -82,11 +82,11 @@ def test_checker_finds_row_and_missing_command_violations():
     assert check_hazards(commands, trace) == []
     act = int(trace.id[trace.kind == Kind.ACT][0])
     first_mac = int(trace.id[trace.kind == Kind.MAC][0])
-    found = check_hazards(commands, _moved(trace, first_mac, int(trace.issue[trace.id == act][0]) + 1))
+    found = check_hazards(commands, _moved(trace, first_mac, int(trace.issue_cycles[trace.id == act][0]) + 1))
     assert any("tRCD" in p for p in found)
     keep = trace.id != 0
     dropped = replace(trace, **{name: getattr(trace, name)[keep] for name in
-                                ("id", "kind", "queue", "gbuf", "obuf", "row", "issue", "done", "depends_on",
+                                ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on",
                                  "bound_by")})
     assert "exactly once" in check_hazards(commands, dropped)[0]
-    assert np.all(trace.issue[1:] > trace.issue[:-1])  # issue order, one per cycle
+    assert np.all(trace.issue_cycles[1:] > trace.issue_cycles[:-1])  # issue order, one per cycle

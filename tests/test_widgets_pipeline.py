@@ -46,8 +46,8 @@ def test_every_command_is_a_bar_from_issue_to_done():
         names = sum((list(b.y) for b in bars), [])
         order = np.argsort([int(n[1:]) for n in names])
         rows = trace.of_commands()
-        assert base[order].tolist() == trace.issue[rows].tolist()
-        assert (base + width)[order].tolist() == trace.done[rows].tolist()
+        assert base[order].tolist() == trace.issue_cycles[rows].tolist()
+        assert (base + width)[order].tolist() == trace.done_cycles[rows].tolist()
     assert figure.layout.annotations[0].text.endswith(f"{data.static_cycles} cycles")
     assert figure.layout.annotations[1].text.endswith(f"{data.dcs_cycles} cycles")
 
@@ -60,7 +60,7 @@ def test_static_figure_has_one_frame_per_cycle_with_the_cursor_there():
     for cycle in (0, 4, end):
         frame = figure.frames[cycle]
         assert frame.layout.shapes[0].x0 == cycle and frame.layout.shapes[1].x0 == cycle
-        issued = np.flatnonzero(data.dcs.issue == cycle)
+        issued = np.flatnonzero(data.dcs.issue_cycles == cycle)
         assert len(frame.data[1].y) == len(issued)
 
 
@@ -73,7 +73,7 @@ def test_state_at_every_cycle_matches_the_trace(app):
         assert app.state() == data.dcs.state_at(cycle)
         assert app.figure.layout.shapes[0].x0 == cycle and app.figure.layout.shapes[1].x1 == cycle + 1
         for marker, trace in zip(_now(app), (data.static, data.dcs)):
-            now = trace.issue == cycle
+            now = trace.issue_cycles == cycle
             assert list(marker.y) == [
                 command_label(k, i) for k, i in zip(trace.kind[now], trace.id[now])]
         for issued in data.dcs.state_at(cycle)["issued"]:
@@ -85,8 +85,8 @@ def test_state_at_every_cycle_matches_the_trace(app):
 def test_panel_says_why_m3_issues_early():
     data = fig7()
     m3 = int(np.flatnonzero(data.dcs.id == 3)[0])
-    w0_done = int(data.dcs.done[data.dcs.id == 0][0])
-    assert data.dcs.issue[m3] == w0_done  # M3 issues the cycle W0 completes (before W2 does)
+    w0_done = int(data.dcs.done_cycles[data.dcs.id == 0][0])
+    assert data.dcs.issue_cycles[m3] == w0_done  # M3 issues the cycle W0 completes (before W2 does)
     text = state_html(data.dcs, w0_done, others=[data.static])
     assert "<b>M3</b>" in text and "data dependency: waited for W0" in text
     assert "GBuf 0" in text and "D-Table" in text and "S-Table" in text
@@ -134,7 +134,7 @@ def test_knob_change_redraws_markers_and_tables_at_the_cursor():
     assert app.set(t_rd_out=5, t_wr_inp=6)
     assert app.cycle == 7 and app.panel.value == state_html(app.data.dcs, 7, others=[app.data.static])
     for marker, trace in zip(_now(app), (app.data.static, app.data.dcs)):
-        now = trace.issue == 7
+        now = trace.issue_cycles == 7
         assert list(marker.y) == [command_label(k, i) for k, i in zip(trace.kind[now], trace.id[now])]
 
 

@@ -8,7 +8,8 @@ from functools import lru_cache
 import numpy as np
 
 from pimlab import paper
-from pimlab.hardware import AIM, AIM_ENGINE, EngineTiming, Module
+from pimlab.engine.timing import AIM_ENGINE, EngineTiming
+from pimlab.hardware import AIM, Module
 from pimlab.isa import Commands, compile_gemv, expand
 from pimlab.reproduce import Record, compare
 from pimlab.schedule import schedule

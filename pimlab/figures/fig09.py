@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pimlab.hardware import AIM, AIM_ENGINE, EngineTiming, Module
+from pimlab.engine.timing import AIM_ENGINE, EngineTiming
+from pimlab.hardware import AIM, Module
 from pimlab.isa import compile_attention, expand
 from pimlab.reproduce import Record
 from pimlab.schedule import schedule
