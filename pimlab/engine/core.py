@@ -2,8 +2,9 @@
 
 Each pass asks the policy's queue heads for their earliest legal cycle (`head_ready`: the controller's own
 rules, then the policy's), issues the earliest (oldest first on a tie), or refreshes when that would cross
-tREFI. Before a MAC on another row the controller inserts PRE / ACT, and for a policy that switches modes
-the register / MAC mode switch. The rules every policy obeys: DRAM row timing, the data bus (burst and
+tREFI. Before a MAC on another row the controller inserts PRE / ACT (an ACT waits for the refresh when the
+refresh would close the row before its MAC could issue), and for a policy that switches modes the register /
+MAC mode switch. The rules every policy obeys: DRAM row timing, the data bus (burst and
 turnaround), refresh; the static controller's fixed gaps bind as far as the policy `obeys` them.
 """
 
@@ -68,6 +69,7 @@ class Engine:
         self.affects = [{b for b in range(len(Kind)) if any(a == k for a, _, _ in self.pairs[b])} for k in Kind]
         self.latency = timing.latency_cycles.per_kind()
         self.use_mode = policy.mode_switch and timing.tMODCH > 0
+        self.tRCD = timing.row_cycles[(Kind.ACT, Kind.MAC)]
         self.bus = timing.start_cycle - 1
         self.open_row, self.open_mac = -1, -1  # the open row and the MAC it was opened for
         self.mac_mode = True  # aim_simulator's channels start in MAC mode
@@ -95,6 +97,8 @@ class Engine:
             when = last_time[a] + distance
             if when > best:
                 best, code, dep = when, why, self.last_id[a]
+        if action == _ACT and best + self.tRCD > self.next_ref - 1:
+            best, code, dep = self.next_ref, Bound.REFRESH, -1  # refresh would close the row before its MAC
         if action == k:
             got = self.policy.earliest(self, q, i, best, code, dep)
             if got is None:

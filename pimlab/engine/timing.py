@@ -118,6 +118,10 @@ class EngineTiming:
         check_int("tREFI", self.tREFI, 2, 1 << 30)
         check_int("tRFC", self.tRFC, 1, self.tREFI - 1)
         check_int("start_cycle", self.start_cycle, 0, _LIMIT)
+        need = self.tRFC + self.tMODCH + self.row_cycles[(Kind.ACT, Kind.MAC)] + 2
+        if self.refresh and self.rows and self.tREFI <= need:
+            raise ValueError(f"tREFI must exceed tRFC + tMODCH + tRCD (ACT -> MAC) + 2 = {need} cycles, so that a "
+                             f"MAC can issue between two refreshes; got {self.tREFI}")
 
     def bus_distance(self, earlier: Kind, later: Kind) -> int:
         """Data-bus distance between two transfers: the turnaround when the direction changes, else the burst."""
