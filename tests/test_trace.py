@@ -85,8 +85,7 @@ def test_checker_finds_row_and_missing_command_violations():
     found = check_hazards(commands, _moved(trace, first_mac, int(trace.issue_cycles[trace.id == act][0]) + 1))
     assert any("tRCD" in p for p in found)
     keep = trace.id != 0
-    dropped = replace(trace, **{name: getattr(trace, name)[keep] for name in
-                                ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on",
-                                 "bound_by")})
+    columns = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on", "bound_by")
+    dropped = replace(trace, **{name: getattr(trace, name)[keep] for name in columns})
     assert "exactly once" in check_hazards(commands, dropped)[0]
     assert np.all(trace.issue_cycles[1:] > trace.issue_cycles[:-1])  # issue order, one per cycle

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pimlab.hardware import AIM_TIMING, AIMSIM, AIMSIM_TIMING, FIG7, AIM, Module, Timing
+from pimlab.hardware import AIM, AIM_TIMING, AIMSIM, AIMSIM_TIMING, FIG7, Module, Timing
 from pimlab.isa import Kind
 from pimlab.validate import check_choice, check_int
 

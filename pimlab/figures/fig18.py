@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from pimlab import paper
-from pimlab.figures.fig09 import attention_cycles
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming
+from pimlab.figures.fig09 import attention_cycles
 from pimlab.hardware import AIM, Module
 from pimlab.reproduce import Record, compare
 from pimlab.validate import check_int, check_ints
