@@ -246,29 +246,28 @@ def _entry_problems(label, entry, users, kind, issue, done, reads, writes) -> li
 
 def _row_problems(trace: Trace) -> list[str]:
     """Refresh windows, and (with rows) ACT / PRE / MAC spacing from the timing's row table."""
-    t = trace.timing
-    rows = t.row_cycles
-    problems = []
-    open_row, last, ref_end = -1, {}, -1
+    problems, ref_end, open_row, last = [], -1, -1, {}
     for r in np.argsort(trace.issue_cycles, kind="stable"):
         k, c = Kind(int(trace.kind[r])), int(trace.issue_cycles[r])
         if k == Kind.REF:
             open_row, ref_end = -1, int(trace.done_cycles[r])
-            continue
-        if c < ref_end:
+        elif c < ref_end:
             problems.append(f"command {int(trace.id[r])} issues at {c}, inside a refresh window ending at {ref_end}")
-        if not t.rows or k not in (Kind.ACT, Kind.PRE, Kind.MAC):
-            continue
-        for earlier, name in ((Kind.PRE, "tRP"), (Kind.ACT, "tRC" if k == Kind.ACT else "tRAS/tRCD"),
-                              (Kind.MAC, "tRTP")):
-            if earlier in last and c < last[earlier] + rows[(earlier, k)]:
-                problems.append(f"{k.name} at {c} within {name} of {earlier.name} at {last[earlier]}")
-        if k == Kind.ACT and open_row >= 0:
-            problems.append(f"ACT at {c} while row {open_row} is open")
-        if k == Kind.MAC and open_row != trace.row[r]:
-            problems.append(f"MAC {int(trace.id[r])} at {c} on row {int(trace.row[r])}, open row {open_row}")
-        open_row = int(trace.row[r]) if k == Kind.ACT else (-1 if k == Kind.PRE else open_row)
-        last[k] = c
+        if trace.timing.rows and k in (Kind.ACT, Kind.PRE, Kind.MAC):
+            problems += _row_command_problems(trace, r, k, c, open_row, last)
+            open_row = int(trace.row[r]) if k == Kind.ACT else (-1 if k == Kind.PRE else open_row)
+            last[k] = c
+    return problems
+
+
+def _row_command_problems(trace: Trace, r: int, k: Kind, c: int, open_row: int, last: dict) -> list[str]:
+    """One ACT / PRE / MAC at cycle c: its distance to the latest ACT, PRE, MAC, and the open row."""
+    problems = [f"{k.name} at {c} within {trace.timing.row_cycles[(a, k)]} cycles of {a.name} at {last[a]}"
+                for a in (Kind.PRE, Kind.ACT, Kind.MAC) if a in last and c < last[a] + trace.timing.row_cycles[(a, k)]]
+    if k == Kind.ACT and open_row >= 0:
+        problems.append(f"ACT at {c} while row {open_row} is open")
+    if k == Kind.MAC and open_row != trace.row[r]:
+        problems.append(f"MAC {int(trace.id[r])} at {c} on row {int(trace.row[r])}, open row {open_row}")
     return problems
 
 

@@ -83,7 +83,7 @@ def test_checker_finds_row_and_missing_command_violations():
     act = int(trace.id[trace.kind == Kind.ACT][0])
     first_mac = int(trace.id[trace.kind == Kind.MAC][0])
     found = check_hazards(commands, _moved(trace, first_mac, int(trace.issue_cycles[trace.id == act][0]) + 1))
-    assert any("tRCD" in p for p in found)
+    assert any("MAC at" in p and "of ACT at" in p for p in found)  # within tRCD
     keep = trace.id != 0
     columns = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on", "bound_by")
     dropped = replace(trace, **{name: getattr(trace, name)[keep] for name in columns})

@@ -123,25 +123,28 @@ class Engine:
             if got is None:
                 if not self.policy.unblock(self):
                     raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
-                cache = [_STALE] * nq
             elif at >= self.next_ref:
                 self._refresh()
-                cache = [_STALE] * nq
-            else:
-                action, i = got[0], got[4]
-                code, dep = (Bound.BUS, -1) if got[1] <= self.bus else (got[2], got[3])
-                self.bus = at
-                if action != self.kind[i]:
-                    self._insert(action, i, at, dep, code)
-                else:
-                    self._issue(q, i, at, dep, code)
-                    if self.head[q] == len(self.queues[q]):
-                        live = [r for r in live if r != q]
-                self._invalidate(cache, live, q, action, i)
-                if action == self.kind[i] and self.replay is not None and live and self.replay.after_issue(q):
-                    cache = [_STALE] * nq
-                    live = [r for r in range(nq) if self.head[r] < len(self.queues[r])]
+            elif self._step(q, at, got, live, cache):
+                continue
+            cache = [_STALE] * nq
+            live = [r for r in range(nq) if self.head[r] < len(self.queues[r])]
         return self
+
+    def _step(self, q: int, at: int, got: tuple, live: list[int], cache: list) -> bool:
+        """Issue queue q's head action at cycle `at`; False when every cached readiness is now stale."""
+        action, i = got[0], got[4]
+        code, dep = (Bound.BUS, -1) if got[1] <= self.bus else (got[2], got[3])
+        self.bus = at
+        if action != self.kind[i]:
+            self._insert(action, i, at, dep, code)
+            self._invalidate(cache, live, q, action, i)
+            return True
+        self._issue(q, i, at, dep, code)
+        if self.head[q] == len(self.queues[q]):
+            live.remove(q)
+        self._invalidate(cache, live, q, action, i)
+        return not (self.replay is not None and live and self.replay.after_issue(q))
 
     def _choose(self, live: list[int], cache: list):
         """(queue, cycle, readiness) of the head that issues next: earliest, oldest first on a tie."""
