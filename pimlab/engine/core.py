@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pimlab.engine.policies import Policy
 from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound, Trace
 
@@ -20,6 +21,7 @@ __all__ = ["Engine", "pair_rules", "total_cycles"]
 NEVER = 1 << 62
 _STALE = object()  # a cached readiness that must be recomputed
 _ACT, _PRE, _MAC, _MODE, _REF = int(Kind.ACT), int(Kind.PRE), int(Kind.MAC), int(Kind.MODE), int(Kind.REF)
+_READY, _REFRESH, _QUEUE, _BUS = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.BUS
 
 
 def pair_rules(timing, policy) -> list[list[tuple[int, int, int]]]:
@@ -70,6 +72,10 @@ class Engine:
         self.latency = timing.latency_cycles.per_kind()
         self.use_mode = policy.mode_switch and timing.tMODCH > 0
         self.tRCD = timing.row_cycles[(Kind.ACT, Kind.MAC)]
+        self.rows_on, self.first_cycle, self.tCCD = timing.rows, timing.start_cycle, timing.tCCD
+        self.spacing = policy.queue_spacing  # each command at least tCCD after the previous one of its queue
+        self.own_rules = type(policy).earliest is not Policy.earliest
+        self.tracks_issue = type(policy).issued is not Policy.issued
         self.bus = timing.start_cycle - 1
         self.open_row, self.open_mac = -1, -1  # the open row and the MAC it was opened for
         self.mac_mode = True  # aim_simulator's channels start in MAC mode
@@ -87,23 +93,26 @@ class Engine:
         """
         i = self.queues[q][self.head[q]]
         k = action = self.kind[i]
-        if k == _MAC and self.timing.rows and self.open_row != self.row[i]:
+        if k == _MAC and self.rows_on and self.open_row != self.row[i]:
             action = _PRE if self.open_row >= 0 else _ACT
-        best, code, dep = self.timing.start_cycle, Bound.READY, -1
+        best, code, dep = self.first_cycle, _READY, -1
         if self.ref_end > best:
-            best, code, dep = self.ref_end, Bound.REFRESH, self.ref_id
+            best, code, dep = self.ref_end, _REFRESH, self.ref_id
         last_time = self.last_time
         for a, distance, why in self.pairs[action]:
             when = last_time[a] + distance
             if when > best:
                 best, code, dep = when, why, self.last_id[a]
-        if action == _ACT and best + self.tRCD > self.next_ref - 1:
-            best, code, dep = self.next_ref, Bound.REFRESH, -1  # refresh would close the row before its MAC
+        if action == _ACT and best + self.tRCD >= self.next_ref:
+            best, code, dep = self.next_ref, _REFRESH, -1  # refresh would close the row before its MAC
         if action == k:
-            got = self.policy.earliest(self, q, i, best, code, dep)
-            if got is None:
-                return None
-            best, code, dep = got
+            if self.spacing and self.queue_time[q] + self.tCCD > best:
+                best, code, dep = self.queue_time[q] + self.tCCD, _QUEUE, self.queue_id[q]
+            if self.own_rules:
+                got = self.policy.earliest(self, q, i, best, code, dep)
+                if got is None:
+                    return None
+                best, code, dep = got
         if self.use_mode and (k == _MAC) != self.mac_mode:
             action = _MODE  # issued when the command itself would pass its checks; then it waits tMODCH
         return action, best, code, dep, i
@@ -134,7 +143,7 @@ class Engine:
     def _step(self, q: int, at: int, got: tuple, live: list[int], cache: list) -> bool:
         """Issue queue q's head action at cycle `at`; False when every cached readiness is now stale."""
         action, i = got[0], got[4]
-        code, dep = (Bound.BUS, -1) if got[1] <= self.bus else (got[2], got[3])
+        code, dep = (_BUS, -1) if got[1] <= self.bus else (got[2], got[3])
         self.bus = at
         if action != self.kind[i]:
             self._insert(action, i, at, dep, code)
@@ -207,7 +216,8 @@ class Engine:
         self.last_time[k], self.last_id[k] = at, i
         self.queue_time[q], self.queue_id[q] = at, i
         self.head[q] += 1
-        self.policy.issued(self, q, i)
+        if self.tracks_issue:
+            self.policy.issued(self, q, i)
 
     # --- result ----------------------------------------------------------------------------------------
     def trace(self) -> Trace:

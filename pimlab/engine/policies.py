@@ -33,12 +33,13 @@ class Policy:
     """Base class. One instance schedules one stream; the engine calls the methods below.
 
     mode_switch: the controller switches between register I/O and MAC mode (tMODCH) before a command of the
-    other mode. `queues` lists the command indices of each queue in issue order; `obeys(a, b)` says whether the
+    other mode. queue_spacing: a command issues at least tCCD after the previous command of its queue. `queues` lists the command indices of each queue in issue order; `obeys(a, b)` says whether the
     static controller's fixed gap from kind a to kind b binds; `earliest` applies the policy's own readiness rules.
     """
 
     name = "policy"
     mode_switch = False
+    queue_spacing = False  # each command at least tCCD after the previous command of its queue
 
     def __init__(self, commands: Commands, timing, gbuf_entries: int, obuf_entries: int, deps=None):
         """deps: the GBuf and OBuf `dependency_ids`, when the caller already has them."""
@@ -91,15 +92,11 @@ class Static(Policy):
 class _TwoQueues(Policy):
     """An I/O queue (WR-INP, RD-OUT, WR-BIAS) and a compute queue (MAC), each spaced at least tCCD."""
 
+    queue_spacing = True
+
     def queues(self):
         q = QUEUE_OF_KIND[self.commands.kind]
         return [np.flatnonzero(q == 0).tolist(), np.flatnonzero(q == 1).tolist()]
-
-    def earliest(self, engine, q, i, best, code, dep):
-        when = engine.queue_time[q] + self.timing.tCCD
-        if when > best:
-            return when, Bound.QUEUE, engine.queue_id[q]
-        return best, code, dep
 
 
 class DCS(_TwoQueues):
@@ -122,7 +119,6 @@ class DCS(_TwoQueues):
         return engine.issue_cycles[d] + self.timing.tCCD if engine.kind[d] == kind else engine.done_cycles[d]
 
     def earliest(self, engine, q, i, best, code, dep):
-        best, code, dep = super().earliest(engine, q, i, best, code, dep)
         k = engine.kind[i]
         for d in (self.dep_g[i], self.dep_o[i]):
             if d < 0:
@@ -168,7 +164,6 @@ class PingPong(_TwoQueues):
         return self.compute_region[b] if q == 1 else 1 - self.compute_region[b]
 
     def earliest(self, engine, q, i, best, code, dep):
-        best, code, dep = super().earliest(engine, q, i, best, code, dep)
         for b in (0, 1):
             if not self.uses[b][i]:
                 continue
