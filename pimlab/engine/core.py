@@ -27,7 +27,8 @@ _READY, _REFRESH, _QUEUE, _BUS = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.
 def pair_rules(timing, policy) -> list[list[tuple[int, int, int]]]:
     """Per later kind: the (earlier kind, distance, Bound code) rules that bind under `policy`.
 
-    Row timing and the data bus bind every policy; a static fixed gap binds when policy.obeys(a, b). Where two
+    Row timing and the data bus bind every policy; a static fixed gap binds when policy.obeys(a, b); tMODCH after
+    a mode switch binds the policies that switch modes. Where two
     rules name one pair the longer distance wins (the first one listed on a tie: row, static, data bus).
     """
     rules = [dict() for _ in Kind]
@@ -35,6 +36,8 @@ def pair_rules(timing, policy) -> list[list[tuple[int, int, int]]]:
     candidates += [(a, b, d, Bound.MODE if a == Kind.MODE else Bound.STATIC)
                    for (a, b), d in timing.static_gap_cycles.items() if policy.obeys(a, b)]
     candidates += [(a, b, timing.bus_distance(a, b), Bound.DATA_BUS) for a in Kind for b in Kind]
+    if policy.mode_switch:  # every command waits tMODCH after the mode switch
+        candidates += [(Kind.MODE, b, timing.tMODCH, Bound.MODE) for b in Kind if b not in (Kind.REF, Kind.MODE)]
     for a, b, distance, code in candidates:
         if distance and distance > rules[b].get(a, (0, 0))[0]:
             rules[b][int(a)] = (distance, code)
@@ -70,6 +73,7 @@ class Engine:
         self.pairs = pair_rules(timing, policy)
         self.affects = [{b for b in range(len(Kind)) if any(a == k for a, _, _ in self.pairs[b])} for k in Kind]
         self.latency = timing.latency_cycles.per_kind()
+        self.latency[_REF], self.latency[_MODE] = timing.tRFC, timing.tMODCH
         self.use_mode = policy.mode_switch and timing.tMODCH > 0
         self.tRCD = timing.row_cycles[(Kind.ACT, Kind.MAC)]
         self.rows_on, self.first_cycle, self.tCCD = timing.rows, timing.start_cycle, timing.tCCD

@@ -20,6 +20,7 @@ import numpy as np
 from pimlab.engine.core import NEVER, Engine
 from pimlab.engine.policies import dependency_ids
 from pimlab.isa import Commands, Kind
+from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "schedule_periodic", "Replay"]
 
@@ -103,7 +104,7 @@ class Replay:
 
     def __init__(self, engine: Engine, start: int, end: int, period: int, depth: int):
         self.e, self.start, self.end, self.p, self.depth = engine, start, end, period, depth
-        self.boundary = start + -(-depth // period) * period  # first cut whose look-back lies in the stretch
+        self.boundary = start + ceil_div(depth, period) * period  # first cut whose look-back lies in the stretch
         self.seen, self.templates, self.window_seen, self.window_templates = {}, {}, {}, {}
         self.replayed = {"whole state": 0, "before refresh": 0}  # commands replayed, by kind of repeat
         n = engine.n

@@ -12,6 +12,7 @@ import numpy as np
 
 from pimlab.isa import DATA_KINDS, QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound
+from pimlab.validate import ceil_div
 
 __all__ = ["Policy", "Static", "PingPong", "DCS", "POLICIES", "policy_class", "register", "dependency_ids"]
 
@@ -145,7 +146,7 @@ class PingPong(_TwoQueues):
 
     def __init__(self, commands, timing, gbuf_entries, obuf_entries, deps=None):
         super().__init__(commands, timing, gbuf_entries, obuf_entries, deps)
-        half_g, half_o = -(-gbuf_entries // 2), -(-obuf_entries // 2)
+        half_g, half_o = ceil_div(gbuf_entries, 2), ceil_div(obuf_entries, 2)
         region = (np.where(commands.gbuf >= half_g, 1, 0), np.where(commands.obuf >= half_o, 1, 0))
         self.region = tuple(r.tolist() for r in region)
         self.uses = ((commands.gbuf >= 0).tolist(), (commands.obuf >= 0).tolist())

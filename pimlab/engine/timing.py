@@ -79,7 +79,8 @@ class KindTable:
 class EngineTiming:
     """What the command schedulers need of one channel's timing, in cycles of tCK.
 
-    latency_cycles[k]: from issue until a command of kind k completes (its S-Table expiration).
+    latency_cycles[k]: from issue until a command of kind k completes (its S-Table expiration); REF takes tRFC
+    and the mode switch tMODCH, after which every command waits (policies that switch modes only).
     row_cycles[a, b]: DRAM row timing from the latest command of kind a to one of kind b; every policy obeys it.
     static_gap_cycles[a, b]: the static (AiMX / aim_simulator) controller's fixed distances; a policy says which
     of them it obeys. bus_burst_cycles: WR-INP, WR-BIAS and RD-OUT hold the data bus this long (0: no data-bus
@@ -162,8 +163,7 @@ def _aim_static_gaps(t: Timing) -> dict:
             (R, B): t.tRTW}
     gaps.update({(a, b): t.tCCD for a in (W, B) for b in (W, B)})
     gaps.update({(R, b): t.tRD_MAC_block for b in (A, P, M, R, T)})  # RD_MAC blocks the stream
-    gaps.update({(T, b): t.tMODCH for b in (A, P, M, W, B, R)})  # every command waits nMODCH after TMOD
-    return gaps
+    return gaps  # every command waits tMODCH after TMOD: the core's rule for the policies that switch modes
 
 
 def aim_engine(timing: Timing = AIM_TIMING, name: str = "aim", aimsim_accounting: bool = False) -> EngineTiming:
@@ -176,8 +176,7 @@ def aim_engine(timing: Timing = AIM_TIMING, name: str = "aim", aimsim_accounting
     """
     t = timing
     A, P, M, R, W, B = Kind.ACT, Kind.PRE, Kind.MAC, Kind.RD_OUT, Kind.WR_INP, Kind.WR_BIAS
-    latency = {W: t.t_wr_inp, M: t.tCCD, R: t.t_rd_out, A: t.tRCD_MAC, P: t.tRP, Kind.REF: t.tRFC,
-               Kind.MODE: t.tMODCH, B: t.t_wr_inp}
+    latency = {W: t.t_wr_inp, M: t.tCCD, R: t.t_rd_out, A: t.tRCD_MAC, P: t.tRP, B: t.t_wr_inp}
     rows = {(A, A): t.tRC, (A, P): t.tRAS, (A, M): t.tRCD_MAC, (P, A): t.tRP, (P, P): t.tRP, (M, P): t.tRTP}
     turnaround = {(W, R): t.tWTR_GB, (B, R): t.tWTR_BIAS, (R, W): t.tRTW, (R, B): t.tRTW}
     end = {W: t.eoc_io_cycles, R: t.eoc_io_cycles, B: t.eoc_io_cycles, M: t.eoc_mac_cycles}
