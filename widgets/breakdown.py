@@ -9,6 +9,7 @@ recompute through pimlab.figures, which memoize each bar on its frozen inputs: t
 from __future__ import annotations
 
 import dataclasses
+
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go

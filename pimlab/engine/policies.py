@@ -34,8 +34,11 @@ class Policy:
     """Base class. One instance schedules one stream; the engine calls the methods below.
 
     mode_switch: the controller switches between register I/O and MAC mode (tMODCH) before a command of the
-    other mode. queue_spacing: a command issues at least tCCD after the previous command of its queue. `queues` lists the command indices of each queue in issue order; `obeys(a, b)` says whether the
-    static controller's fixed gap from kind a to kind b binds; `earliest` applies the policy's own readiness rules.
+    other mode. queue_spacing: a command issues at least tCCD after the previous command of its queue.
+    `queues` lists the command indices of each queue in issue order; `obeys(a, b)` says whether the static
+    controller's fixed gap from kind a to kind b binds; `earliest` applies the policy's own readiness rules
+    (it may read the engine's issue_cycles / done_cycles / kind and must depend only on its own queue and on
+    the commands it waits for).
     """
 
     name = "policy"
