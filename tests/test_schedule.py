@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from pimlab.engine.periodic import FAST_MIN_COMMANDS
+from pimlab.engine.periodic import FAST_MIN_COMMANDS, find_periods
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
 from pimlab.isa import Commands, Instruction, Kind, compile_attention, compile_gemv, expand, fig7_stream
 from pimlab.schedule import dependency_ids, find_period, schedule
@@ -220,13 +220,15 @@ def _assert_same(fast, full):
 
 @pytest.mark.parametrize("op, group, reuse, policy, entries, regions", [
     ("qk", 1, False, "static", 1, 1), ("qk", 2, True, "dcs", 2, 1), ("sv", 2, True, "dcs", 4, 1),
-    ("sv", 2, True, "pingpong", 2, 2), ("sv", 1, False, "static", 1, 1),
+    ("sv", 2, True, "pingpong", 2, 2), ("sv", 1, False, "static", 1, 1), ("qk", 4, False, "dcs", 2, 1),
 ])
 @pytest.mark.parametrize("timing", [AIM_ENGINE, AIMSIM_ENGINE], ids=["aim", "aimsim"])
 def test_fast_path_equals_the_full_simulation(op, group, reuse, policy, entries, regions, timing):
     tokens = 4096 if op == "sv" and group > 1 else 8192
     commands = expand(compile_attention(op, tokens, 128, group, reuse, obuf_entries=entries, buffer_regions=regions), 0)
     assert len(commands) >= FAST_MIN_COMMANDS and find_period(commands) is not None
+    if group > 1 and not reuse:  # each query head walks all rows: one periodic stretch per head
+        assert len(find_periods(commands)) >= group
     fast = schedule(commands, policy, timing, 64, entries, fast=True)
     _assert_same(fast, schedule(commands, policy, timing, 64, entries, fast=False))
     assert check_hazards(commands, fast) == []

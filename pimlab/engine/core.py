@@ -27,21 +27,25 @@ _READY, _REFRESH, _QUEUE, _BUS = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.
 def pair_rules(timing, policy) -> list[list[tuple[int, int, int]]]:
     """Per later kind: the (earlier kind, distance, Bound code) rules that bind under `policy`.
 
-    Row timing and the data bus bind every policy; a static fixed gap binds when policy.obeys(a, b); tMODCH after
-    a mode switch binds the policies that switch modes. Where two
-    rules name one pair the longer distance wins (the first one listed on a tie: row, static, data bus).
+    Where two rules name one pair the longer distance wins (the first one listed on a tie: row, static, data
+    bus, mode switch).
     """
     rules = [dict() for _ in Kind]
-    candidates = [(a, b, d, Bound.ROW) for (a, b), d in timing.row_cycles.items()]
-    candidates += [(a, b, d, Bound.MODE if a == Kind.MODE else Bound.STATIC)
-                   for (a, b), d in timing.static_gap_cycles.items() if policy.obeys(a, b)]
-    candidates += [(a, b, timing.bus_distance(a, b), Bound.DATA_BUS) for a in Kind for b in Kind]
-    if policy.mode_switch:  # every command waits tMODCH after the mode switch
-        candidates += [(Kind.MODE, b, timing.tMODCH, Bound.MODE) for b in Kind if b not in (Kind.REF, Kind.MODE)]
-    for a, b, distance, code in candidates:
+    for a, b, distance, code in _pair_candidates(timing, policy):
         if distance and distance > rules[b].get(a, (0, 0))[0]:
             rules[b][int(a)] = (distance, code)
     return [[(a, d, code) for a, (d, code) in sorted(rule.items())] for rule in rules]
+
+
+def _pair_candidates(timing, policy) -> list[tuple]:
+    """Row timing and the data bus bind every policy; a static fixed gap binds when policy.obeys(a, b); tMODCH
+    after a mode switch binds the policies that switch modes."""
+    out = [(a, b, d, Bound.ROW) for (a, b), d in timing.row_cycles.items()]
+    out += [(a, b, d, Bound.STATIC) for (a, b), d in timing.static_gap_cycles.items() if policy.obeys(a, b)]
+    out += [(a, b, timing.bus_distance(a, b), Bound.DATA_BUS) for a in Kind for b in Kind]
+    if policy.mode_switch:
+        out += [(Kind.MODE, b, timing.tMODCH, Bound.MODE) for b in Kind if b not in (Kind.REF, Kind.MODE)]
+    return out
 
 
 def total_cycles(kind: np.ndarray, issue_cycles: np.ndarray, done_cycles: np.ndarray, timing) -> int:
@@ -99,16 +103,7 @@ class Engine:
         k = action = self.kind[i]
         if k == _MAC and self.rows_on and self.open_row != self.row[i]:
             action = _PRE if self.open_row >= 0 else _ACT
-        best, code, dep = self.first_cycle, _READY, -1
-        if self.ref_end > best:
-            best, code, dep = self.ref_end, _REFRESH, self.ref_id
-        last_time = self.last_time
-        for a, distance, why in self.pairs[action]:
-            when = last_time[a] + distance
-            if when > best:
-                best, code, dep = when, why, self.last_id[a]
-        if action == _ACT and best + self.tRCD >= self.next_ref:
-            best, code, dep = self.next_ref, _REFRESH, -1  # refresh would close the row before its MAC
+        best, code, dep = self._shared_rules(action)
         if action == k:
             if self.spacing and self.queue_time[q] + self.tCCD > best:
                 best, code, dep = self.queue_time[q] + self.tCCD, _QUEUE, self.queue_id[q]
@@ -120,6 +115,21 @@ class Engine:
         if self.use_mode and (k == _MAC) != self.mac_mode:
             action = _MODE  # issued when the command itself would pass its checks; then it waits tMODCH
         return action, best, code, dep, i
+
+    def _shared_rules(self, action: int) -> tuple[int, int, int]:
+        """(earliest cycle, Bound code, id) of `action` under the rules every policy shares: start, refresh, the
+        pair rules (row timing, data bus, the fixed gaps the policy obeys)."""
+        best, code, dep = self.first_cycle, _READY, -1
+        if self.ref_end > best:
+            best, code, dep = self.ref_end, _REFRESH, self.ref_id
+        last_time = self.last_time
+        for a, distance, why in self.pairs[action]:
+            when = last_time[a] + distance
+            if when > best:
+                best, code, dep = when, why, self.last_id[a]
+        if action == _ACT and best + self.tRCD >= self.next_ref:
+            best, code, dep = self.next_ref, _REFRESH, -1  # refresh would close the row before its MAC
+        return best, code, dep
 
     def oldest_head(self) -> tuple[int, int]:
         """(command, queue) of the oldest command not yet issued."""

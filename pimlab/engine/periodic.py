@@ -22,25 +22,53 @@ from pimlab.engine.policies import dependency_ids
 from pimlab.isa import Commands, Kind
 from pimlab.validate import ceil_div
 
-__all__ = ["FAST_MIN_COMMANDS", "find_period", "schedule_periodic", "Replay"]
+__all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "schedule_periodic", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 _NO_SOURCE = -(1 << 40)  # an inserted command with no source MAC (its row index may be negative otherwise)
 
 
 def find_period(commands: Commands, min_repeats: int = 8, deps: tuple[np.ndarray, np.ndarray] | None = None):
-    """(start, end, P, D) of the longest stretch around the stream's middle that repeats every P commands.
+    """(start, end, P, D) of the longest stretch around the stream's first third that repeats every P commands.
 
     Commands repeat when kind, GBuf / OBuf entry and "MAC on another row than the previous MAC" match;
     D is the longest look-back of a dependency inside the stretch. None when nothing repeats min_repeats times.
     `deps` are the GBuf and OBuf `dependency_ids` if already known.
     """
-    n = len(commands)
-    sig = _signature(commands)
+    found = _stretch(_signature(commands), 0, len(commands), min_repeats)
+    if found is None:
+        return None
+    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    return (*found, max(look_back(deps, found[0], found[1]), 1))
+
+
+def find_periods(commands: Commands, min_repeats: int = 8, min_commands: int = 1024,
+                 deps: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[int, int, int, int]]:
+    """Every periodic stretch `find_period` finds in the stream and, recursively, in what lies before and after
+    it (or in the two halves of a part with none), in stream order; parts under `min_commands` are skipped."""
+    sig, found, todo = _signature(commands), [], [(0, len(commands))]
+    while todo:
+        lo, hi = todo.pop()
+        if hi - lo < min_commands:
+            continue
+        got = _stretch(sig, lo, hi, min_repeats)
+        if got is None:
+            todo += [(lo, (lo + hi) // 2), ((lo + hi) // 2, hi)] if hi - lo >= 4 * min_commands else []
+        else:
+            found.append(got)
+            todo += [(lo, got[0]), (got[1], hi)]
+    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    return [(a, b, p, max(look_back(deps, a, b), 1)) for a, b, p in sorted(found)]
+
+
+def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
+    """(start, end, P) of the longest stretch of sig[lo:hi] around its first third that repeats every P; None."""
+    part = sig[lo:hi]
+    n = len(part)
     probe, width = n // 3, min(64, n // 16)
     if width < 1:
         return None
-    raw, block = sig.tobytes(), sig[probe:probe + width].tobytes()
+    raw, block = part.tobytes(), part[probe:probe + width].tobytes()
     best, at = None, probe * 8 + 8
     for _ in range(16):  # candidate periods: where the probe block recurs; keep the longest stretch
         at = raw.find(block, at)
@@ -48,18 +76,14 @@ def find_period(commands: Commands, min_repeats: int = 8, deps: tuple[np.ndarray
             break
         if at % 8 == 0:
             p = at // 8 - probe
-            bad = np.flatnonzero(sig[:-p] != sig[p:])
+            bad = np.flatnonzero(part[:-p] != part[p:])
             before, after = bad[bad < probe], bad[bad >= probe]
             start = int(before[-1]) + 1 if len(before) else 0
             end = (int(after[0]) if len(after) else n - p) + p
             if end - start >= min_repeats * p and (best is None or end - start > best[1] - best[0]):
                 best = (start, end, p)
         at += 8 - at % 8 if at % 8 else 8
-    if best is None:
-        return None
-    start, end, p = best
-    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
-    return start, end, p, max(look_back(deps, start, end), 1)
+    return None if best is None else (lo + best[0], lo + best[1], best[2])
 
 
 def _signature(commands: Commands) -> np.ndarray:
@@ -88,29 +112,35 @@ def schedule_periodic(commands, policy_cls, timing, gbuf_entries, obuf_entries):
     if len(commands) < FAST_MIN_COMMANDS:
         return None
     deps = (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
-    period = find_period(commands, deps=deps)
-    if period is None:
+    stretches = find_periods(commands, deps=deps)
+    if not stretches:
         return None
-    start, end, p, depth = period
     policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
-    depth = max(depth, look_back(policy.look_back(), start, end))
+    stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b))) for a, b, p, d in stretches]
     engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
-    engine.replay = Replay(engine, start, end, p, depth)
+    engine.replay = Replay(engine, stretches)
     return engine.run().trace()
 
 
 class Replay:
     """Cuts the engine's run at period boundaries and replays repeating stretches (see the module docstring)."""
 
-    def __init__(self, engine: Engine, start: int, end: int, period: int, depth: int):
-        self.e, self.start, self.end, self.p, self.depth = engine, start, end, period, depth
-        self.boundary = start + ceil_div(depth, period) * period  # first cut whose look-back lies in the stretch
-        self.seen, self.templates, self.window_seen, self.window_templates = {}, {}, {}, {}
+    def __init__(self, engine: Engine, stretches: list[tuple[int, int, int, int]]):
+        """stretches: (start, end, period, look-back depth) of each periodic stretch, in stream order."""
+        self.e, self.stretches = engine, stretches
         self.replayed = {"whole state": 0, "before refresh": 0}  # commands replayed, by kind of repeat
         n = engine.n
         nxt = np.minimum.accumulate(np.where(engine.commands.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
         self.next_mac = np.where(nxt < n, nxt, -1)  # index of the next MAC at or after each command
         self.horizon = engine.timing.horizon_cycles
+        self._enter(0)
+
+    def _enter(self, k: int) -> None:
+        """Start watching stretch k: states and templates of another stretch do not carry over."""
+        self.k = k
+        self.start, self.end, self.p, self.depth = self.stretches[k]
+        self.boundary = self.start + ceil_div(self.depth, self.p) * self.p  # first cut with its look-back inside
+        self.seen, self.templates, self.window_seen, self.window_templates = {}, {}, {}, {}
 
     def after_issue(self, q: int) -> bool:
         """Called after queue q issued: cut once the oldest command not yet issued reaches the boundary.
@@ -119,6 +149,8 @@ class Replay:
         if e.head[q] < len(e.queues[q]) and e.queues[q][e.head[q]] < self.boundary:
             return False  # only q's head moved, so the frontier can have reached the boundary only if it did
         frontier = min(e.queues[r][h] for r, h in enumerate(e.head) if h < len(e.queues[r]))
+        while frontier >= self.end - self.p and self.k + 1 < len(self.stretches):
+            self._enter(self.k + 1)
         if frontier < self.boundary:
             return False
         cut = self.start + (frontier - self.start) // self.p * self.p
