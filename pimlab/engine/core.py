@@ -58,9 +58,6 @@ def total_cycles(kind: np.ndarray, issue_cycles: np.ndarray, done_cycles: np.nda
 class Engine:
     """One stream under one policy. State is plain Python (ints and lists) for speed; the Trace is built last."""
 
-    SCALARS = ("bus", "open_row", "open_mac", "mac_mode", "ref_end", "ref_id", "next_ref", "n_inserted",
-               "max_issued", "refreshes")
-
     def __init__(self, commands: Commands, policy, timing, gbuf_entries: int, obuf_entries: int):
         self.commands, self.policy, self.timing = commands, policy, timing
         self.gbuf_entries, self.obuf_entries = gbuf_entries, obuf_entries
