@@ -174,14 +174,14 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
         raise ValueError("source must hold at least one instruction, got none")
     if channels[-1] >= module.channels:
         raise ValueError(f"channel masks must name channels below {module.channels}, got channel {channels[-1]}")
-    cycles, mac, cache, slowest = [], 0, {}, None
-    for commands in expand(instructions, channels):
-        key = np.concatenate([commands.kind, commands.gbuf, commands.obuf, commands.row, commands.col]).tobytes()
-        if key not in cache:
-            cache[key] = schedule(commands, policy, timing, module.gbuf_entries, entries)
-        trace = cache[key]
-        cycles.append(trace.total_cycles)
-        mac += trace.mac_cycles
-        if slowest is None or trace.total_cycles > slowest.total_cycles:
-            slowest = trace
+    masks = np.array([i.ch_mask for i in instructions], dtype=np.uint64)
+    traces, per_channel = {}, []
+    for c in channels:  # channels that receive the same instructions get the same stream: schedule it once
+        key = ((masks >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
+        if key not in traces:
+            traces[key] = schedule(expand(instructions, c), policy, timing, module.gbuf_entries, entries)
+        per_channel.append(traces[key])
+    cycles = [trace.total_cycles for trace in per_channel]
+    mac = sum(trace.mac_cycles for trace in per_channel)
+    slowest = per_channel[int(np.argmax(cycles))]
     return SimulationResult(policy, timing.name, np.array(channels), np.array(cycles), slowest, mac)
