@@ -108,7 +108,8 @@ class DCS(_TwoQueues):
     the id (DID) of the last command touching its GBuf / OBuf entry; it issues once that command has completed
     (S-Table expiration), at least tCCD after the previous command of its queue. The is-MAC flag lets two
     commands of one kind on one entry follow at tCCD (pimlab extends it from MACs to any kind: they pass one
-    pipeline in order). No mode switch, no fixed gaps between command types."""
+    pipeline in order). No mode switch, no fixed gaps between command types; like every policy it obeys the
+    row timing and the data bus (burst, write-to-read and read-to-write turnaround) that the core loop applies."""
 
     name = "dcs"
 
