@@ -78,13 +78,13 @@ class Fig8Data:
         return self.static_breakdown.sum(axis=1) / self.dcs_breakdown.sum(axis=1)
 
 
-@lru_cache(maxsize=256)
 def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM, buffer_regions: int = 1) -> Commands:
     """`repeats` back-to-back dim x dim GEMVs, each on its own rows, as one channel's commands.
 
     GEMV k is the first one's commands with its rows moved to start at row f_k (f_0 = 0, f_k+1 = (f_k + rows)
     mod (channel rows - rows)) and its instruction indices after those of the GEMVs before it: what compiling
-    each GEMV with `first_row = f_k` gives (tests check). Cached: the stream does not depend on timing.
+    each GEMV with `first_row = f_k` gives (tests check). Not cached: a long point's stream takes hundreds of MB,
+    while the bars (`gemv_point`) are memoized and small.
     """
     check_int("repeats", repeats, 1, 1 << 20)
     instructions = compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries, buffer_regions=buffer_regions)
