@@ -181,8 +181,10 @@ def _union_length(starts: np.ndarray, ends: np.ndarray, limit: int) -> int:
     keep = ends > starts
     if not keep.any():
         return 0
-    order = np.argsort(starts[keep], kind="stable")
-    s, e = starts[keep][order], ends[keep][order]
+    s, e = starts[keep], ends[keep]
+    if (s[1:] < s[:-1]).any():  # a Trace is in issue order already; sort only when it is not
+        order = np.argsort(s, kind="stable")
+        s, e = s[order], e[order]
     reach = np.maximum.accumulate(e)
     before = np.concatenate(([s[0]], reach[:-1]))
     return int(np.maximum(0, e - np.maximum(s, before)).sum())
