@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from pimlab.hardware import AIM_ENGINE, AIMSIM_ENGINE
+from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE
 from pimlab.isa import compile_attention, expand
 from pimlab.schedule import find_period, schedule
 

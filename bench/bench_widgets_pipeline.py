@@ -50,9 +50,9 @@ def main(repeats: int = 30) -> None:
     fresh = iter(range(1, 1000))
     _report("Fig. 8 tMODCH change (re-simulates the 5 static bars)",
             _times_ms(lambda i: fig8.set(tMODCH=32 + next(fresh)), min(repeats, 5)))
-    _report("Fig. 8 OBuf entries change (re-simulates the 5 DCS bars)",
+    _report("Fig. 8 OBuf entries change (re-simulates the 5 ping-pong and 5 DCS bars)",
             _times_ms(lambda i: fig8.set(obuf_entries=2 + next(fresh) % 60), min(repeats, 5)))
-    _report("Fig. 8 refresh toggle (re-simulates all 10 bars: new tMODCH and OBuf entries each time)",
+    _report("Fig. 8 refresh toggle (re-simulates all 20 bars: new tMODCH and OBuf entries each time)",
             _times_ms(lambda i: fig8.set(refresh=i % 2 == 0, tMODCH=100 + next(fresh),
                                          obuf_entries=2 + next(fresh) % 60), min(repeats, 5)))
     _report("Fig. 8 MACs per point change (re-simulates the bars whose GEMV count changes)",
@@ -71,7 +71,7 @@ def main(repeats: int = 30) -> None:
     _report(f"Fig. 9 tokens change ({APP_TOKENS} <-> {2 * APP_TOKENS}, all 16 bars, then cached)",
             _times_ms(lambda i: fig9.set(tokens=APP_TOKENS * (1 + i % 2), tMODCH=32, refresh=True, obuf_entries=2),
                       min(repeats, 4)))
-    _report("Fig. 18 GBuf entries change (re-simulates all 8 bars)",
+    _report("Fig. 18 GBuf entries change (re-simulates all 32 bars: 4 schedulers, 2 command orders)",
             _times_ms(lambda i: fig18.set(gbuf_entries=2 + next(fresh) % 62), min(repeats, 5)))
 
 

@@ -1,4 +1,4 @@
-"""The public AiM simulator's ISR trace files (arkhadem/aim_simulator): read, write, and simulate them.
+"""The public AiM simulator's ISR trace files (arkhadem/aim_simulator): read, write, and replay them (`replay_trace`).
 
 A line is `AiM <OPCODE> <fields...>` (fields separated by spaces or commas, `#` starts a comment):
 `WR_GB opsize GPR mask`, `WR_BIAS GPR mask`, `MAC_ABK opsize mask row`, `RD_MAC GPR mask`, `SYNC`, `EOC`.
@@ -16,14 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pimlab.hardware import EngineTiming, Module, engine_preset
+from pimlab.engine.timing import EngineTiming, engine_preset
+from pimlab.hardware import Module
 from pimlab.isa import Instruction, Kind, expand
 from pimlab.schedule import schedule
 from pimlab.trace import BREAKDOWN_KEYS, Trace
 from pimlab.validate import check_choice, check_int
 
 __all__ = ["FILE_CHANNELS", "parse_trace", "read_trace", "format_trace", "write_trace", "SimulationResult",
-           "simulate", "file_mask", "pimlab_mask"]
+           "replay_trace", "file_mask", "pimlab_mask"]
 
 FILE_CHANNELS = 32  # aim_simulator's masks name 32 channels
 _FIELDS = {"WR_GB": ("opsize", "gpr", "mask"), "WR_BIAS": ("gpr", "mask"), "MAC_ABK": ("opsize", "mask", "row"),
@@ -156,7 +157,7 @@ class SimulationResult:
                 "breakdown": self.breakdown(), "breakdown_keys": list(BREAKDOWN_KEYS)}
 
 
-def simulate(source, policy: str = "static", preset: str = "aimsim", obuf_entries: int | None = None,
+def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_entries: int | None = None,
              module: Module | None = None, timing: EngineTiming | None = None) -> SimulationResult:
     """Schedule a trace (a path, or a list of instructions) on every channel it names.
 
@@ -174,15 +175,15 @@ def simulate(source, policy: str = "static", preset: str = "aimsim", obuf_entrie
         raise ValueError("source must hold at least one instruction, got none")
     if channels[-1] >= module.channels:
         raise ValueError(f"channel masks must name channels below {module.channels}, got channel {channels[-1]}")
-    cycles, mac, cache, slowest, traces = [], 0, {}, None, []
-    for commands in expand(instructions, channels):
-        key = np.concatenate([commands.kind, commands.gbuf, commands.obuf, commands.row, commands.col]).tobytes()
-        if key not in cache:
-            cache[key] = schedule(commands, policy, timing, module.gbuf_entries, entries)
-        trace = cache[key]
-        traces.append(trace)
-        cycles.append(trace.total_cycles)
-        mac += trace.mac_cycles
-        if slowest is None or trace.total_cycles > slowest.total_cycles:
-            slowest = trace
-    return SimulationResult(policy, timing.name, np.array(channels), np.array(cycles), slowest, mac, tuple(traces))
+    masks = np.array([i.ch_mask for i in instructions], dtype=np.uint64)
+    traces, per_channel = {}, []
+    for c in channels:  # channels that receive the same instructions get the same stream: schedule it once
+        key = ((masks >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
+        if key not in traces:
+            traces[key] = schedule(expand(instructions, c), policy, timing, module.gbuf_entries, entries)
+        per_channel.append(traces[key])
+    cycles = [trace.total_cycles for trace in per_channel]
+    mac = sum(trace.mac_cycles for trace in per_channel)
+    slowest = per_channel[int(np.argmax(cycles))]
+    return SimulationResult(policy, timing.name, np.array(channels), np.array(cycles), slowest, mac,
+                            tuple(per_channel))

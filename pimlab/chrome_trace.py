@@ -28,7 +28,7 @@ _LANES_PER_TRACK = 1000  # tid = track * 1000 + lane
 def _columns(trace: Trace) -> dict[str, np.ndarray]:
     """The only place that reads a Trace: its public columns, by the names this module uses."""
     return {"id": trace.id, "kind": trace.kind, "queue": trace.queue, "gbuf": trace.gbuf, "obuf": trace.obuf,
-            "row": trace.row, "issue_cycles": trace.issue, "done_cycles": trace.done,
+            "row": trace.row, "issue_cycles": trace.issue_cycles, "done_cycles": trace.done_cycles,
             "depends_on": trace.depends_on, "bound_by": trace.bound_by,
             "inserted": trace.id >= trace.commands}
 

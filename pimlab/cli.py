@@ -9,8 +9,8 @@ import json
 import sys
 
 from pimlab import figures
-from pimlab.aimtrace import simulate
-from pimlab.hardware import ENGINE_PRESETS
+from pimlab.aimtrace import replay_trace
+from pimlab.engine.timing import ENGINE_PRESETS
 from pimlab.reproduce import format_table, to_json
 from pimlab.schedule import POLICIES
 
@@ -38,7 +38,7 @@ def _reproduce(args) -> int:
 
 
 def _simulate(args) -> int:
-    result = simulate(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
+    result = replay_trace(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
     if args.csv:
         with open(args.csv, "w") as out:
             out.write(result.trace.to_csv())
@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.set_defaults(run=_reproduce)
     simulate = commands.add_parser("simulate", help="schedule an AiM ISR trace file and print its cycles")
     simulate.add_argument("file", help="an aim_simulator ISR trace (AiM WR_GB / MAC_ABK / RD_MAC ... EOC)")
-    simulate.add_argument("--policy", choices=POLICIES, default="static")
+    simulate.add_argument("--policy", choices=tuple(POLICIES), default="static")
     simulate.add_argument("--preset", choices=ENGINE_PRESETS, default="aimsim",
                           help="aimsim: aim_simulator as it runs (32 channels, no refresh); aim: pimlab's AiM "
                                "(refresh every tREFI, cycles counted from 0 to the last completion)")

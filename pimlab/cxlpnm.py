@@ -26,7 +26,7 @@ from pimlab.gpu import A100_DECODE, GPUEfficiency, gpu_fc_s, gpu_free_bytes, gpu
 from pimlab.hardware import A100, GPU
 from pimlab.models import LLM, as_model, request_lengths
 from pimlab.step import StepResult
-from pimlab.validate import check_choice, check_int, check_number
+from pimlab.validate import ceil_div, check_choice, check_int, check_number
 
 GB = 10**9
 SCHEMES = ("recall", "pnm-kv", "png-kv")
@@ -113,7 +113,7 @@ def devices_per_request(model, context_tokens, config: CxlPnmConfig = CXL_PNM_DE
     split over the fewest devices that hold it [R]."""
     model = as_model(model)
     request = check_number("context_tokens", context_tokens) * model.kv_bytes_per_token
-    span = -(-int(request) // config.device_bytes)
+    span = ceil_div(int(request), config.device_bytes)
     if span > config.n_devices:
         raise ValueError(f"context_tokens must fit the {config.n_devices} CXL devices: {context_tokens} tokens of "
                          f"{model.name} need {request / GB:.0f} GB, the devices hold {config.capacity_bytes / GB:.0f}")
@@ -150,7 +150,7 @@ def _fits(model: LLM, lengths: np.ndarray, config: CxlPnmConfig) -> bool:
 def _busiest_group(cost: np.ndarray, groups: int) -> np.ndarray:
     """Indices of the requests on the busiest device group, placing each request whole, costliest first (greedy)."""
     if (cost == cost[0]).all():  # equal requests: round robin, the busiest group holds ceil(B / groups) of them
-        return np.arange(-(-cost.size // groups))
+        return np.arange(ceil_div(cost.size, groups))
     load = np.zeros(groups)
     owner = np.empty(cost.size, dtype=np.int64)
     for i in np.argsort(-cost, kind="stable"):

@@ -18,7 +18,7 @@ from pimlab import geometry
 from pimlab.dpa import KVLayout, LazyChunkAllocator
 from pimlab.hardware import AIM, Module
 from pimlab.isa import Emitter, Instruction, compile_attention
-from pimlab.validate import check_choice, check_int
+from pimlab.validate import ceil_div, check_choice, check_int
 
 INSTRUCTION_BYTES = 8  # [R] an assumed 64-bit encoding of one Table III or DPA instruction (the paper gives none)
 CONFIG_ENTRY_BYTES = 12  # [R] per request: id (2 B), current token count (4 B), VA2PA base and length (2 x 3 B)
@@ -133,7 +133,7 @@ def decode(program: DPAProgram, allocator: LazyChunkAllocator, request: int, str
                 emit.read_out(out)
     else:
         chunk = min(per_row, module.gbuf_entries)
-        units = [(c, j) for c in range(-(-tiles // chunk)) for j in range(piece.dim_tiles)]
+        units = [(c, j) for c in range(ceil_div(tiles, chunk)) for j in range(piece.dim_tiles)]
 
         def work(unit, h):
             c, j = unit
@@ -187,7 +187,7 @@ def dispatcher_buffers(layout: KVLayout, group: int = 1, row_reuse: bool = False
                        ) -> DispatcherBuffers:
     """The dispatcher's buffer sizes for one module: VA2PA (one PA per chunk), programs, configuration."""
     max_requests = check_int("max_requests", max_requests, 1, 1 << 16)
-    entry_bytes = -(-(int(layout.chunks).bit_length() + 1) // 8)  # a PA plus a valid bit
+    entry_bytes = ceil_div(int(layout.chunks).bit_length() + 1, 8)  # a PA plus a valid bit
     programs = sum(dpa_program(op, layout.model.head_dim, group, row_reuse, layout.module).size_bytes(
         instruction_bytes) for op in OPS)
     return DispatcherBuffers(layout.chunks * entry_bytes, programs, max_requests * CONFIG_ENTRY_BYTES)

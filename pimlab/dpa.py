@@ -26,7 +26,7 @@ import numpy as np
 from pimlab import geometry
 from pimlab.hardware import CENT, System
 from pimlab.models import LLM
-from pimlab.validate import check_choice, check_int, check_number
+from pimlab.validate import ceil_div, check_choice, check_int, check_number
 from pimlab.workloads import DecodeTrace
 
 PARTITIONINGS = ("TCP", "HFP")
@@ -96,7 +96,7 @@ class KVLayout:
         return geometry.stream_rows(self.module, op, tokens, self.model.head_dim)
 
     def stream_chunks(self, op: str, tokens) -> np.ndarray:
-        return -(-self.stream_rows(op, tokens) // self.rows_per_chunk)
+        return ceil_div(self.stream_rows(op, tokens), self.rows_per_chunk)
 
     def stream_tokens(self, op: str, chunks) -> int:
         """Tokens a K or V stream can hold in `chunks` chunks."""
@@ -112,8 +112,8 @@ class KVLayout:
     @property
     def weight_rows(self) -> int:
         """Rows (of every bank of every channel) the module's share of the weights takes, before the KV region."""
-        per_module = -(-self.model.weight_bytes // self.system.modules)
-        return -(-per_module // self.module_row_bytes)
+        per_module = ceil_div(self.model.weight_bytes, self.system.modules)
+        return ceil_div(per_module, self.module_row_bytes)
 
     @property
     def chunks(self) -> int:

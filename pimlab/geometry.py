@@ -32,17 +32,13 @@ from functools import lru_cache
 import numpy as np
 
 from pimlab.hardware import Module
-from pimlab.validate import check_choice, check_int
+from pimlab.validate import ceil_div, check_choice, check_int
 
 __all__ = ["OPS", "SCHEMES", "Piece", "rows_needed", "sv_grid", "split", "channel_ranges", "stream_rows",
            "stream_capacity_tokens"]
 
 OPS = ("qk", "sv")
 SCHEMES = ("hfp", "tcp")
-
-
-def _ceil(a, b):
-    return -(-a // b)
 
 
 def _counts(name: str, values) -> np.ndarray:
@@ -62,14 +58,14 @@ def rows_needed(module: Module, op: str, tokens, dims):
     tokens, dims = _counts("tokens", tokens), _counts("head_dim", dims)
     cols, banks, lanes = module.columns_per_row, module.banks, module.mac_lanes
     if op == "qk":
-        n_d = _ceil(dims, lanes)
+        n_d = ceil_div(dims, lanes)
         if np.any(n_d > cols):
             raise ValueError(f"head_dim must need at most {cols} columns ({cols * lanes} elements), "
                              f"got {int(np.max(dims))}")
         per_row = cols // np.maximum(n_d, 1)
-        rows = _ceil(_ceil(tokens, banks), per_row)
+        rows = ceil_div(ceil_div(tokens, banks), per_row)
     else:
-        rows = _ceil(dims, banks) * _ceil(_ceil(tokens, lanes), cols)
+        rows = ceil_div(dims, banks) * ceil_div(ceil_div(tokens, lanes), cols)
     rows = np.where((tokens > 0) & (dims > 0), rows, 0)
     return int(rows) if rows.ndim == 0 else rows
 
@@ -103,12 +99,12 @@ class Piece:
 
     @property
     def token_tiles(self) -> int:
-        return _ceil(self.tokens, self.token_tile)
+        return ceil_div(self.tokens, self.token_tile)
 
     @property
     def dim_tiles(self) -> int:
         """Columns per key, n_d (K); output tiles of `banks` dims, n_o (V)."""
-        return _ceil(self.dims, self.module.mac_lanes if self.op == "qk" else self.module.banks)
+        return ceil_div(self.dims, self.module.mac_lanes if self.op == "qk" else self.module.banks)
 
     @property
     def tiles_per_row(self) -> int:
@@ -168,7 +164,7 @@ def sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
 
 @lru_cache(maxsize=256)
 def _sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
-    tiles = _ceil(head_dim, module.banks)
+    tiles = ceil_div(head_dim, module.banks)
     groups = max(d for d in range(1, module.channels + 1) if module.channels % d == 0 and d <= tiles)
     return groups, module.channels // groups
 
@@ -178,7 +174,7 @@ def split(total, tile: int, parts: int) -> tuple[np.ndarray, np.ndarray]:
     (len(total), parts). Later parts get the extra tiles, so the part ending in a partial tile also holds
     a full one whenever there are more tiles than parts."""
     total = np.atleast_1d(np.asarray(total, np.int64))
-    tiles = _ceil(total, tile)
+    tiles = ceil_div(total, tile)
     base, extra = tiles // parts, tiles % parts
     j = np.arange(parts)
     count = base[:, None] + (j[None, :] >= parts - extra[:, None])
@@ -234,10 +230,12 @@ def _stream_rows_one(module: Module, op: str, tokens: int, head_dim: int, scheme
     if scheme == "hfp":
         return rows_needed(module, op, tokens, head_dim)
     if op == "qk":
-        return rows_needed(module, op, _ceil(_ceil(tokens, module.banks), module.channels) * module.banks, head_dim)
+        per_channel = ceil_div(ceil_div(tokens, module.banks), module.channels) * module.banks
+        return rows_needed(module, op, per_channel, head_dim)
     groups, segments = _sv_grid(module, head_dim)
-    most = _ceil(_ceil(tokens, module.mac_lanes), segments) * module.mac_lanes
-    return rows_needed(module, op, most, min(head_dim, _ceil(_ceil(head_dim, module.banks), groups) * module.banks))
+    most = ceil_div(ceil_div(tokens, module.mac_lanes), segments) * module.mac_lanes
+    dims = min(head_dim, ceil_div(ceil_div(head_dim, module.banks), groups) * module.banks)
+    return rows_needed(module, op, most, dims)
 
 
 @lru_cache(maxsize=4096)

@@ -25,7 +25,7 @@ import numpy as np
 from pimlab.hardware import A100, GPU
 from pimlab.models import LLM, as_model, request_lengths
 from pimlab.step import StepResult
-from pimlab.validate import check_int, check_number
+from pimlab.validate import ceil_div, check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def gpu_max_batch(model, context_tokens, gpu: GPU = A100, n_gpus: int | None = N
     n_gpus = paper_gpus(model) if n_gpus is None else n_gpus
     free = gpu_free_bytes(model, gpu, n_gpus, efficiency)
     length = int(request_lengths(model, context_tokens, None, beyond_window).max())
-    blocks = -(-length // efficiency.block_tokens)
+    blocks = ceil_div(length, efficiency.block_tokens)
     per_request = blocks * efficiency.block_tokens * _kv_bytes_per_token_per_gpu(model, n_gpus)
     return int(free // per_request)
 
@@ -167,7 +167,7 @@ def gpu_step(model, gpu: GPU = A100, n_gpus: int | None = None, batch: int | Non
         lengths = np.full(batch, lengths[0]) if lengths.size == 1 else lengths
     whatifs = []
     kv_per_token = _kv_bytes_per_token_per_gpu(model, n_gpus)
-    blocks = -(-lengths // efficiency.block_tokens)
+    blocks = ceil_div(lengths, efficiency.block_tokens)
     needed = float(blocks.sum()) * efficiency.block_tokens * kv_per_token
     free = gpu_free_bytes(model, gpu, n_gpus, efficiency)
     if needed > free:

@@ -28,13 +28,21 @@ class Timing:
     tRAS: int = 54  # [A] ACT -> PRE
     tRC: int = 89  # [A] ACT -> ACT, same bank (44.5 ns)
     tRTP: int = 12  # [A] MAC/RD -> PRE
-    tCL: int = 50  # [A] read latency
-    tCWL: int = 6  # [A] write latency
-    tWR: int = 33  # [A] write recovery
-    tRRD_S: int = 5  # [A] ACT -> ACT, other bank group
-    tRRD_L: int = 6  # [A] ACT -> ACT, same bank group
+    # The next seven bind nothing yet: PIM commands reach the GBuf and the output registers, not the DRAM
+    # array. The real-programs issue will read them for host memory reads and writes (RD / WR of a bank).
+    tCL: int = 50  # [A] read latency (host RD; unused until host reads are modelled)
+    tCWL: int = 6  # [A] write latency (host WR; unused until host writes are modelled)
+    tWR: int = 33  # [A] write recovery (host WR -> PRE; unused until host writes are modelled)
+    tRRD_S: int = 5  # [A] ACT -> ACT, other bank group (per-bank ACT; AiM's ACT16 opens all banks at once)
+    tRRD_L: int = 6  # [A] ACT -> ACT, same bank group (per-bank ACT; unused, as tRRD_S)
     t_wr_inp: int = 3  # [A] WR_GB latency = tCWLGB + tBL
     t_rd_out: int = 2  # [A] RD_MAC latency = tCLREG + tBL
+    tWTR_GB: int = 12  # [A] WR_GB -> RD_MAC distance: data-bus write-to-read turnaround after a GBuf write
+    tWTR_BIAS: int = 14  # [A] WR_BIAS -> RD_MAC distance: write-to-read turnaround after an output-register write
+    tRTW: int = 5  # [A] RD_MAC -> WR_GB / WR_BIAS distance: data-bus read-to-write turnaround
+    tRD_MAC_block: int = 3  # [A] RD_MAC blocks the command stream: nothing else issues before RD_MAC + 3
+    eoc_io_cycles: int = 4  # [A] EOC completes 4 cycles after the last WR_GB / RD_MAC / WR_BIAS issues
+    eoc_mac_cycles: int = 2  # [A] EOC completes 2 cycles after the last MAC issues
     tMODCH: int = 32  # [A] register-I/O <-> MAC mode switch the AiM controller inserts (16 ns)
     tREFI: int = 3333  # [A] preset nREFI; aim_simulator never fires refresh: pimlab's own choice to model it
     tRFC: int = 210  # [A] preset nRFC (105 ns); pimlab charges it every tREFI (refresh=True)
@@ -44,7 +52,8 @@ class Timing:
         check_number("tck_ns", self.tck_ns)
         for name in (
             "tCCD", "tBL", "tRCD_MAC", "tRCD_RD", "tRCD_WR", "tRP", "tRAS", "tRC", "tRTP", "tCL", "tCWL",
-            "tWR", "tRRD_S", "tRRD_L", "t_wr_inp", "t_rd_out", "tREFI", "tRFC",
+            "tWR", "tRRD_S", "tRRD_L", "t_wr_inp", "t_rd_out", "tREFI", "tRFC", "tWTR_GB", "tWTR_BIAS", "tRTW",
+            "tRD_MAC_block", "eoc_io_cycles", "eoc_mac_cycles",
         ):
             check_int(name, getattr(self, name), 1)
         check_int("tMODCH", self.tMODCH, 0)
@@ -262,131 +271,17 @@ A100 = GPU()
 SYSTEMS = (CENT, NEUPIMS)
 
 
-# --- command-engine timing (pimlab.schedule) -----------------------------------------------------
-# Command kinds index the tables below in pimlab.isa.Kind order.
-ENGINE_KINDS = ("WR_INP", "MAC", "RD_OUT", "ACT", "PRE", "REF", "MODE", "WR_BIAS")
-_K = {name: i for i, name in enumerate(ENGINE_KINDS)}
-# Pairs (earlier, later) every policy obeys: DRAM row timing. All other pairs bind only the static controller.
-ROW_PAIRS = frozenset((_K[a], _K[b]) for a, b in (
-    ("ACT", "ACT"), ("ACT", "PRE"), ("ACT", "MAC"), ("PRE", "ACT"), ("PRE", "PRE"), ("MAC", "PRE")))
-
-
-@dataclass(frozen=True)
-class EngineTiming:
-    """What the command schedulers need of one channel's timing, in cycles of tCK.
-
-    latency[k]: cycles from issue until a command of kind k completes (its S-Table expiration).
-    gap[a][b]: the static controller's minimum distance from the latest command of kind a to a command of
-    kind b (0 = none); the row pairs of ROW_PAIRS bind every policy. tMODCH = 0 means no mode switch.
-    rows=False treats every row as open (the Fig. 7 example). start_cycle / end_extra reproduce
-    aim_simulator's accounting (first command at cycle 1; the run ends end_extra[k] cycles after the issue
-    of the last command of kind k); with end_extra None the run ends when the last command completes.
-    """
-
-    name: str
-    tCCD: int  # spacing of commands in one DCS / ping-pong queue
-    latency: tuple
-    gap: tuple
-    tMODCH: int = 0
-    rows: bool = True
-    refresh: bool = False
-    tREFI: int = 3333
-    tRFC: int = 210
-    start_cycle: int = 0
-    end_extra: tuple | None = None
-    note: str = ""
-
-    def __post_init__(self):
-        check_int("tCCD", self.tCCD, 1, 1024)
-        n = len(ENGINE_KINDS)
-        if len(self.latency) != n:
-            raise ValueError(f"latency must give {n} values ({', '.join(ENGINE_KINDS)}), got {len(self.latency)}")
-        if len(self.gap) != n or any(len(row) != n for row in self.gap):
-            raise ValueError(f"gap must be a {n} x {n} table, got {len(self.gap)} rows of "
-                             f"{sorted({len(row) for row in self.gap})} values")
-        object.__setattr__(self, "latency", tuple(check_int(f"latency[{a}]", v, 0, 1 << 20)
-                                                  for a, v in zip(ENGINE_KINDS, self.latency)))
-        object.__setattr__(self, "gap", tuple(tuple(check_int(f"gap[{a}][{b}]", v, 0, 1 << 20)
-                                                    for b, v in zip(ENGINE_KINDS, row))
-                                              for a, row in zip(ENGINE_KINDS, self.gap)))
-        check_int("tMODCH", self.tMODCH, 0, 1 << 20)
-        check_int("tREFI", self.tREFI, 2, 1 << 30)
-        check_int("tRFC", self.tRFC, 1, self.tREFI - 1)
-        check_int("start_cycle", self.start_cycle, 0, 1 << 20)
-        if self.end_extra is not None:
-            if len(self.end_extra) != n:
-                raise ValueError(f"end_extra must give {n} values, got {len(self.end_extra)}")
-            object.__setattr__(self, "end_extra", tuple(check_int(f"end_extra[{a}]", v, 0, 1 << 20)
-                                                        for a, v in zip(ENGINE_KINDS, self.end_extra)))
-
-
-def fig7_engine(tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9) -> EngineTiming:
-    """Fig. 7's reconstructed example (figures.md section 3) [R]: no rows, refresh or mode switch.
-
-    The static gap to the previous command is tCCDS for the same type and the earlier command's execution
-    time otherwise; the defaults are the recommended set that gives 34 (static) and 22 (DCS) cycles.
-    """
-    lat = [check_int(name, v, 1, 64) for name, v in
-           (("t_wr_inp", t_wr_inp), ("t_mac", t_mac), ("t_rd_out", t_rd_out))]
-    check_int("tCCDS", tCCDS, 1, 16)
-    latency = (lat[0], lat[1], lat[2], 0, 0, 0, 0, lat[0])
-    data = (_K["WR_INP"], _K["MAC"], _K["RD_OUT"], _K["WR_BIAS"])
-    gap = tuple(tuple((tCCDS if a == b else latency[a]) if a in data and b in data else 0
-                      for b in range(len(ENGINE_KINDS))) for a in range(len(ENGINE_KINDS)))
-    return EngineTiming("fig7", tCCDS, latency, gap, rows=False,
-                        note="figures.md section 3 reconstruction [R]: tCCDS=1, t_WR-INP=4, t_MAC=3, t_RD-OUT=9")
-
-
-def aim_engine(timing: Timing = AIM_TIMING, name: str = "aim", aimsim_accounting: bool = False) -> EngineTiming:
-    """The AiM channel controller as aim_simulator implements it [A] (hardware.md, pair-distance table).
-
-    Static policy: the pair distances below, the TMOD mode switch (tMODCH) between register I/O and MAC,
-    RD_MAC blocking every later command for 3 cycles, open-page rows. DCS and ping-pong keep only the row
-    pairs and the completion latencies: their I/O-aware datapath needs no mode switch (pimlab's reading).
-    MAC latency = tCCD [A: MAC16 -> RDMAC16 is 2 cycles]; WR_BIAS completes like WR_GB (tCWLGB + tBL).
-    """
-    t = timing
-    gap = [[0] * len(ENGINE_KINDS) for _ in ENGINE_KINDS]
-
-    def put(a, b, cycles):
-        gap[_K[a]][_K[b]] = cycles
-
-    put("ACT", "ACT", t.tRC), put("ACT", "PRE", t.tRAS), put("ACT", "MAC", t.tRCD_MAC)
-    put("PRE", "ACT", t.tRP), put("PRE", "PRE", t.tRP)
-    put("MAC", "PRE", t.tRTP), put("MAC", "MAC", t.tCCD), put("MAC", "RD_OUT", t.tCCD)
-    for a in ("WR_INP", "WR_BIAS"):
-        put(a, "WR_INP", t.tCCD), put(a, "WR_BIAS", t.tCCD)
-    put("WR_INP", "RD_OUT", 12)  # [A] nWRGB -> RDMAC16 distance
-    put("WR_BIAS", "RD_OUT", 14)  # [A] WRMAC16 -> RDMAC16 distance
-    put("RD_OUT", "WR_INP", 5), put("RD_OUT", "WR_BIAS", 5)  # [A] RDMAC16 -> WRGB / WRMAC16
-    for b in ("ACT", "PRE", "MAC", "RD_OUT", "MODE"):
-        put("RD_OUT", b, 3)  # [A] RD_MAC blocks the stream: nothing issues before RDMAC16 + 3
-    for b in ("ACT", "PRE", "MAC", "WR_INP", "WR_BIAS", "RD_OUT"):
-        put("MODE", b, t.tMODCH)  # [A] every command waits nMODCH after TMOD
-    latency = (t.t_wr_inp, t.tCCD, t.t_rd_out, t.tRCD_MAC, t.tRP, t.tRFC, t.tMODCH, t.t_wr_inp)
-    end_extra = (4, 2, 4, 0, 0, 0, 0, 4) if aimsim_accounting else None  # [A] EOC completes +4 / +2 later
-    return EngineTiming(name, t.tCCD, latency, tuple(map(tuple, gap)), tMODCH=t.tMODCH, rows=True,
-                        refresh=t.refresh, tREFI=t.tREFI, tRFC=t.tRFC, start_cycle=1 if aimsim_accounting else 0,
-                        end_extra=end_extra,
-                        note="aim_simulator's accounting: no refresh, first command at cycle 1, EOC end rule"
-                        if aimsim_accounting else
-                        "pimlab's AiM: aim_simulator's controller rules plus refresh (tRFC every tREFI), "
-                        "counted from cycle 0 to the last completion")
-
-
-AIM_ENGINE = aim_engine()
+# --- command-engine timing: its home is pimlab.engine.timing ------------------------------------------
 AIMSIM = Module(channels=32, timing=AIMSIM_TIMING)  # [A] aim_simulator hard-codes 32 channels
-AIMSIM_ENGINE = aim_engine(AIMSIM_TIMING, "aimsim", aimsim_accounting=True)
 FIG7 = Module(gbuf_entries=3, obuf_entries=2)  # Fig. 7(a)'s toy channel: GBuf entries GB 0/1/2, two output entries
-FIG7_ENGINE = fig7_engine()
-ENGINE_PRESETS = ("aim", "aimsim", "fig7")
+_ENGINE_NAMES = ("EngineTiming", "aim_engine", "fig7_engine", "engine_preset", "ENGINE_PRESETS", "AIM_ENGINE",
+                 "AIMSIM_ENGINE", "FIG7_ENGINE")
 
 
-def engine_preset(name: str) -> tuple[Module, EngineTiming]:
-    """The module and engine timing of a named preset: "aim" (pimlab), "aimsim" (aim_simulator), "fig7"."""
-    check_choice("preset", name, ENGINE_PRESETS)
-    if name == "aim":
-        return AIM, AIM_ENGINE
-    if name == "aimsim":
-        return AIMSIM, AIMSIM_ENGINE
-    return FIG7, FIG7_ENGINE
+def __getattr__(name: str):
+    """The engine timing names, for code that imported them from here (pimlab.engine.timing imports this module)."""
+    if name in _ENGINE_NAMES:
+        from pimlab.engine import timing
+
+        return getattr(timing, name)
+    raise AttributeError(f"module 'pimlab.hardware' has no attribute {name!r}")

@@ -21,7 +21,7 @@ import numpy as np
 
 from pimlab.geometry import Piece
 from pimlab.hardware import AIM, FIG7, Module
-from pimlab.validate import check_choice, check_int
+from pimlab.validate import ceil_div, check_choice, check_int
 
 __all__ = [
     "Kind", "KIND_NAMES", "QUEUE_OF_KIND", "QUEUE_NAMES", "DATA_KINDS", "Instruction", "Commands", "expand",
@@ -185,10 +185,6 @@ def _channel_commands(table: dict[str, np.ndarray], channel: int) -> Commands:
 # --- compiler ---------------------------------------------------------------------------------------------
 
 
-def _ceil(a: int, b: int) -> int:
-    return -(-a // b)
-
-
 class Emitter:
     """Collects instructions; keeps track of which input tile sits in which GBuf entry (round-robin reuse)."""
 
@@ -199,7 +195,7 @@ class Emitter:
             raise ValueError(f"buffer_regions = 2 needs at least 2 GBuf and 2 output entries, got {gbuf_entries} "
                              f"and {obuf_entries}")
         # regions = 2 (ping-pong): region r of a buffer of n entries is [r ceil(n/2), ...); loads alternate
-        half_g, half_o = _ceil(gbuf_entries, regions), _ceil(obuf_entries, regions)
+        half_g, half_o = ceil_div(gbuf_entries, regions), ceil_div(obuf_entries, regions)
         self.g_span = [(r * half_g, min(gbuf_entries, (r + 1) * half_g)) for r in range(regions)]
         self.o_span = [(r * half_o, min(obuf_entries, (r + 1) * half_o)) for r in range(regions)]
         self.out: list[Instruction] = []
@@ -268,25 +264,26 @@ def _obuf(module: Module, obuf_entries) -> int:
 
 
 def compile_gemv(d_in: int, d_out: int, module: Module = AIM, obuf_entries: int | None = None,
-                 ch_mask: int = 1, first_row: int = 0) -> list[Instruction]:
+                 ch_mask: int = 1, first_row: int = 0, buffer_regions: int = 1) -> list[Instruction]:
     """GEMV y = W x on one channel, W (d_out x d_in) resident in the banks.
 
     Bank b holds output row 16 j + b of output tile j; its d_in weights fill n_in consecutive columns,
     tile after tile (flat column j n_in + i -> row first_row + flat // 64, column flat % 64). x streams
     through the GBuf in passes of up to `gbuf_entries` tiles; each output tile of each pass is one MAC
-    run (split at row ends) into the next output entry, then one RD-OUT.
+    run (split at row ends) into the next output entry, then one RD-OUT. buffer_regions = 2 compiles for
+    ping-pong buffering (passes of half the GBuf, loads and output entries alternating between the halves).
     """
     d_in, d_out = check_int("d_in", d_in, 1, 1 << 20), check_int("d_out", d_out, 1, 1 << 20)
     lanes, banks, cols = module.mac_lanes, module.banks, module.columns_per_row
-    n_in, n_out = _ceil(d_in, lanes), _ceil(d_out, banks)
-    rows_needed = _ceil(n_in * n_out, cols)
+    n_in, n_out = ceil_div(d_in, lanes), ceil_div(d_out, banks)
+    rows_needed = ceil_div(n_in * n_out, cols)
     check_int("first_row", first_row, 0, module.rows - 1)
     if first_row + rows_needed > module.rows:
         raise ValueError(f"d_in x d_out must fit the channel: it needs {rows_needed} rows per bank from row "
                          f"{first_row}, the channel has {module.rows}")
-    emit = Emitter(module.gbuf_entries, _obuf(module, obuf_entries), ch_mask)
-    for lo in range(0, n_in, module.gbuf_entries):
-        hi = min(n_in, lo + module.gbuf_entries)
+    emit = Emitter(module.gbuf_entries, _obuf(module, obuf_entries), ch_mask, buffer_regions)
+    for lo in range(0, n_in, emit.load_entries):
+        hi = min(n_in, lo + emit.load_entries)
         first = emit.load(("x", i) for i in range(lo, hi))
         for j in range(n_out):
             out = emit.take_out()
@@ -372,7 +369,7 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
             emit.read_out(out)
 
         # chunk outer, output tile inner: without row reuse a head loads each chunk of its scores once
-        units = [(j, c) for c in range(_ceil(n_tiles, chunk)) for j in range(piece.dim_tiles)]
+        units = [(j, c) for c in range(ceil_div(n_tiles, chunk)) for j in range(piece.dim_tiles)]
     if row_reuse:
         for v in units:
             for h in range(group):

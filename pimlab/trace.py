@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pimlab.hardware import EngineTiming
 from pimlab.isa import KIND_NAMES, QUEUE_NAMES, Commands, Kind
 
-__all__ = ["Trace", "BOUND_NAMES", "Bound", "BREAKDOWN_KEYS", "check_hazards"]
+__all__ = ["Trace", "BOUND_NAMES", "Bound", "BREAKDOWN_KEYS", "breakdown", "check_hazards"]
 
 
 class Bound:
@@ -26,12 +25,13 @@ class Bound:
     REFRESH = 6  # a refresh window
     MODE = 7  # the register / MAC mode switch
     HANDOFF = 8  # ping-pong: waited for both buffer regions to go idle and swap
+    DATA_BUS = 9  # the data bus: the previous transfer's burst, or the write-to-read / read-to-write turnaround
 
 
 BOUND_NAMES = ("ready", "data dependency", "queue spacing tCCD", "command bus", "static fixed gap", "row ACT/PRE",
-               "refresh", "mode switch", "buffer hand-off")
+               "refresh", "mode switch", "buffer hand-off", "data bus")
 BREAKDOWN_KEYS = ("MAC", "ACT/PRE", "REF", "DT-GBuf", "DT-OutReg", "Pipeline penalty")
-_FIELDS = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue", "done", "depends_on", "bound_by")
+_FIELDS = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on", "bound_by")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class Trace:
     """Issued commands in issue order, columnar. Ids below `commands` are program-order indices of the
     input stream; higher ids are commands the controller inserted (ACT, PRE, REF, MODE).
 
-    queue: 0 I/O, 1 compute, 2 row/refresh. row = -1 when none. issue / done in cycles.
+    queue: 0 I/O, 1 compute, 2 row/refresh. row = -1 when none. issue_cycles / done_cycles: when it issues
+    and completes.
     depends_on: the id whose timing set the issue cycle (-1 none); bound_by: a `Bound` code.
     """
 
@@ -49,13 +50,13 @@ class Trace:
     gbuf: np.ndarray
     obuf: np.ndarray
     row: np.ndarray
-    issue: np.ndarray
-    done: np.ndarray
+    issue_cycles: np.ndarray
+    done_cycles: np.ndarray
     depends_on: np.ndarray
     bound_by: np.ndarray
     policy: str
     total_cycles: int
-    timing: EngineTiming
+    timing: object  # the pimlab.engine.timing.EngineTiming it was scheduled with
     gbuf_entries: int
     obuf_entries: int
     commands: int  # how many commands the input stream had
@@ -86,23 +87,8 @@ class Trace:
         return int((self.kind == kind).sum())
 
     def breakdown(self) -> dict[str, int]:
-        """Cycles of the run by what they are spent on; the values sum exactly to total_cycles.
-
-        A cycle counts as MAC when a MAC occupies it; otherwise as the first of REF, ACT/PRE, DT-GBuf
-        (WR-INP in flight), DT-OutReg (RD-OUT or WR-BIAS in flight) that is under way; otherwise as
-        pipeline penalty (fixed gaps, mode switches, hand-offs, MAC latency, waiting on the bus).
-        """
-        end = np.where(self.kind == Kind.MAC, self.issue + self.timing.tCCD, self.done)
-        groups = (("MAC", (Kind.MAC,)), ("REF", (Kind.REF,)), ("ACT/PRE", (Kind.ACT, Kind.PRE)),
-                  ("DT-GBuf", (Kind.WR_INP,)), ("DT-OutReg", (Kind.RD_OUT, Kind.WR_BIAS)))
-        covered, parts, mask = 0, {}, np.zeros(len(self), dtype=bool)
-        for key, kinds in groups:
-            mask |= np.isin(self.kind, kinds)
-            now = _union_length(self.issue[mask], end[mask], self.total_cycles)
-            parts[key] = now - covered
-            covered = now
-        parts["Pipeline penalty"] = self.total_cycles - covered
-        return {key: int(parts[key]) for key in BREAKDOWN_KEYS}
+        """Cycles of the run by what they are spent on (`breakdown`)."""
+        return breakdown(self)
 
     def bound_names(self) -> list[str]:
         return [BOUND_NAMES[b] for b in self.bound_by]
@@ -130,7 +116,7 @@ class Trace:
         data = self.id < self.commands
         order = np.argsort(self.id[data], kind="stable")
         rows = np.flatnonzero(data)[order]  # trace rows in program order
-        is_issued = self.issue[rows] <= cycle
+        is_issued = self.issue_cycles[rows] <= cycle
         pending, issued_rows = rows[~is_issued], rows[is_issued]
         shown = [pending[self.queue[pending] == q][:depth] for q in (0, 1)]  # the first `depth` of each queue
         queues = {name: self.id[shown[q]].tolist() for q, name in enumerate(QUEUE_NAMES[:2])}
@@ -142,8 +128,8 @@ class Trace:
                     d_table[(label, int(column[r]))] = int(self.id[r])
             for r in issued_rows:
                 if column[r] >= 0:
-                    s_table[(label, int(column[r]))] = (int(self.id[r]), int(self.done[r]))
-        now = np.flatnonzero(self.issue == cycle)
+                    s_table[(label, int(column[r]))] = (int(self.id[r]), int(self.done_cycles[r]))
+        now = np.flatnonzero(self.issue_cycles == cycle)
         issued = [{"id": int(self.id[r]), "kind": KIND_NAMES[self.kind[r]], "bound_by": BOUND_NAMES[self.bound_by[r]],
                    "depends_on": int(self.depends_on[r])} for r in now]
         return {"cycle": cycle, "queues": queues, "d_table": d_table, "s_table": s_table, "issued": issued}
@@ -175,106 +161,140 @@ class Trace:
         })
 
 
+def breakdown(trace: Trace) -> dict[str, int]:
+    """Cycles of the run by what they are spent on; the values sum exactly to total_cycles.
+
+    A cycle counts as MAC when a MAC occupies it; otherwise as the first of REF, ACT/PRE, DT-GBuf
+    (WR-INP in flight), DT-OutReg (RD-OUT or WR-BIAS in flight) that is under way; otherwise as
+    pipeline penalty (fixed gaps, mode switches, hand-offs, MAC latency, waiting on a bus).
+    """
+    end = np.where(trace.kind == Kind.MAC, trace.issue_cycles + trace.timing.tCCD, trace.done_cycles)
+    groups = (("MAC", (Kind.MAC,)), ("REF", (Kind.REF,)), ("ACT/PRE", (Kind.ACT, Kind.PRE)),
+              ("DT-GBuf", (Kind.WR_INP,)), ("DT-OutReg", (Kind.RD_OUT, Kind.WR_BIAS)))
+    covered, parts, mask = 0, {}, np.zeros(len(trace), dtype=bool)
+    for key, kinds in groups:
+        mask |= np.isin(trace.kind, kinds)
+        now = _union_length(trace.issue_cycles[mask], end[mask], trace.total_cycles)
+        parts[key] = now - covered
+        covered = now
+    parts["Pipeline penalty"] = trace.total_cycles - covered
+    return {key: int(parts[key]) for key in BREAKDOWN_KEYS}
+
+
 def _union_length(starts: np.ndarray, ends: np.ndarray, limit: int) -> int:
     """Length of the union of intervals [start, end) clipped to [0, limit)."""
     starts, ends = np.clip(starts, 0, limit), np.clip(ends, 0, limit)
     keep = ends > starts
     if not keep.any():
         return 0
-    order = np.argsort(starts[keep], kind="stable")
-    s, e = starts[keep][order], ends[keep][order]
+    s, e = starts[keep], ends[keep]
+    if (s[1:] < s[:-1]).any():  # a Trace is in issue order already; sort only when it is not
+        order = np.argsort(s, kind="stable")
+        s, e = s[order], e[order]
     reach = np.maximum.accumulate(e)
     before = np.concatenate(([s[0]], reach[:-1]))
     return int(np.maximum(0, e - np.maximum(s, before)).sum())
 
 
 def check_hazards(commands: Commands, trace: Trace) -> list[str]:
-    """Every violation in `trace` of `commands`, re-derived from program order; [] when hazard-free.
+    """Every violation in `trace` of `commands`, re-derived from program order and the timing's named fields;
+    [] when hazard-free. Independent of the engine: it reads no policy and no rule list of the scheduler.
 
     Checks each input command issued once and in no refresh window; RAW, WAR and WAW on every GBuf / OBuf
     entry (a command may use an entry only after the earlier conflicting access completed, except MACs
     accumulating into one output entry and back-to-back writes of one kind, which only keep their order);
-    MACs only on an open row, after tRCD; PRE / ACT spacing (tRAS, tRTP, tRP); one command per cycle on the bus.
+    MACs only on an open row, after tRCD; PRE / ACT spacing (tRAS, tRTP, tRP, tRC); one command per cycle on
+    the command bus; on the data bus, the burst between transfers and the write-to-read / read-to-write turnaround.
     """
-    problems: list[str] = []
     n = len(commands)
     where = trace.of_commands() if trace.commands == n else np.full(n, -1)
     if trace.commands != n or (where < 0).any() or (np.bincount(trace.id[trace.id < n], minlength=n) != 1).any():
         return [f"the trace does not issue each of the {n} commands exactly once"]
-    issue, done = trace.issue[where], trace.done[where]
-    kind = commands.kind
+    issue, done = trace.issue_cycles[where], trace.done_cycles[where]
+    problems: list[str] = []
     for label, column, reads, writes in (
         ("GBuf", commands.gbuf, (Kind.MAC,), (Kind.WR_INP,)),
         ("OBuf", commands.obuf, (Kind.RD_OUT, Kind.MAC), (Kind.WR_BIAS, Kind.MAC)),
     ):
         users = np.flatnonzero(column >= 0)
-        entry, previous = -1, -1
-        for i in users[np.lexsort((users, column[users]))]:
-            if column[i] != entry:
-                entry, previous, write_done, readers = column[i], -1, -1, []
-            k = kind[i]
-            if label == "OBuf" and k == Kind.MAC and previous >= 0 and kind[previous] == Kind.MAC:
-                if issue[i] <= issue[previous]:  # accumulating MACs only keep their order
-                    problems.append(f"OBuf {entry}: MAC {i} accumulates before the earlier MAC {previous}")
-            elif k in writes and previous >= 0 and kind[previous] == k and k != Kind.MAC:
-                # WAW between writes of one pipeline (same latency): keeping their order suffices
-                if issue[i] <= issue[previous]:
-                    problems.append(f"WAW on {label} {entry}: command {i} issues before the earlier write {previous}")
-            else:
-                if issue[i] < write_done:
-                    problems.append(f"RAW/WAW on {label} {entry}: command {i} ({Kind(k).name}) issues at "
-                                    f"{issue[i]}, before an earlier write completes at {write_done}")
-                if k in writes:
-                    for r in readers:
-                        if issue[i] < done[r]:
-                            problems.append(f"WAR on {label} {entry}: command {i} ({Kind(k).name}) issues at "
-                                            f"{issue[i]}, before command {r} finishes reading at {done[r]}")
-            if k in writes:
-                write_done, readers = max(write_done, done[i]), []
-            if k in reads:
-                readers.append(i)
-            previous = i
-    # bus: one command per cycle
-    cycles, counts = np.unique(trace.issue, return_counts=True)
+        order = users[np.lexsort((users, column[users]))]
+        for entry in np.unique(column[users]):
+            mine = order[column[order] == entry]
+            problems += _entry_problems(label, int(entry), mine, commands.kind, issue, done, reads, writes)
+    cycles, counts = np.unique(trace.issue_cycles, return_counts=True)
     for cycle, count in zip(cycles[counts > 1].tolist(), counts[counts > 1].tolist()):
         problems.append(f"command bus: {count} commands issue in cycle {cycle}")
-    problems.extend(_row_problems(trace))
+    return problems + _row_problems(trace) + _data_bus_problems(trace)
+
+
+def _entry_problems(label, entry, users, kind, issue, done, reads, writes) -> list[str]:
+    """RAW / WAR / WAW on one buffer entry; `users` in program order."""
+    problems, previous, write_done, readers = [], -1, -1, []
+    for i in users:
+        k = kind[i]
+        repeat = previous >= 0 and kind[previous] == k
+        if repeat and k in writes and (k != Kind.MAC or label == "OBuf"):
+            # MACs accumulating into one output, or writes of one pipeline (same latency): order suffices
+            if issue[i] <= issue[previous]:
+                problems.append(f"order on {label} {entry}: {Kind(k).name} {i} issues before the earlier {previous}")
+        else:
+            if issue[i] < write_done:
+                problems.append(f"RAW/WAW on {label} {entry}: command {i} ({Kind(k).name}) issues at "
+                                f"{issue[i]}, before an earlier write completes at {write_done}")
+            if k in writes:
+                problems += [f"WAR on {label} {entry}: command {i} ({Kind(k).name}) issues at {issue[i]}, before "
+                             f"command {r} finishes reading at {done[r]}" for r in readers if issue[i] < done[r]]
+        if k in writes:
+            write_done, readers = max(write_done, done[i]), []
+        if k in reads:
+            readers.append(i)
+        previous = i
     return problems
 
 
 def _row_problems(trace: Trace) -> list[str]:
-    t: EngineTiming = trace.timing
-    gap = t.gap
-    problems = []
-    order = np.argsort(trace.issue, kind="stable")
-    open_row, act, pre, last_mac, ref_end = -1, None, None, None, -1
-    for r in order:
-        k, c = trace.kind[r], int(trace.issue[r])
+    """Refresh windows, and (with rows) ACT / PRE / MAC spacing from the timing's row table."""
+    problems, ref_end, open_row, last = [], -1, -1, {}
+    for r in np.argsort(trace.issue_cycles, kind="stable"):
+        k, c = Kind(int(trace.kind[r])), int(trace.issue_cycles[r])
         if k == Kind.REF:
-            open_row, ref_end = -1, int(trace.done[r])
-            continue
-        if c < ref_end:
+            open_row, ref_end = -1, int(trace.done_cycles[r])
+        elif c < ref_end:
             problems.append(f"command {int(trace.id[r])} issues at {c}, inside a refresh window ending at {ref_end}")
-        if not t.rows:
-            continue
-        if k == Kind.ACT:
-            if open_row >= 0:
-                problems.append(f"ACT at {c} while row {open_row} is open")
-            if pre is not None and c < pre + gap[Kind.PRE][Kind.ACT]:
-                problems.append(f"ACT at {c} within tRP of PRE at {pre}")
-            if act is not None and c < act + gap[Kind.ACT][Kind.ACT]:
-                problems.append(f"ACT at {c} within tRC of ACT at {act}")
-            open_row, act = int(trace.row[r]), c
-        elif k == Kind.PRE:
-            if act is not None and c < act + gap[Kind.ACT][Kind.PRE]:
-                problems.append(f"PRE at {c} within tRAS of ACT at {act}")
-            if last_mac is not None and c < last_mac + gap[Kind.MAC][Kind.PRE]:
-                problems.append(f"PRE at {c} within tRTP of MAC at {last_mac}")
-            open_row, pre = -1, c
-        elif k == Kind.MAC:
-            if open_row != trace.row[r]:
-                problems.append(f"MAC {int(trace.id[r])} at {c} on row {int(trace.row[r])}, open row {open_row}")
-            elif c < act + gap[Kind.ACT][Kind.MAC]:
-                problems.append(f"MAC {int(trace.id[r])} at {c} within tRCD of ACT at {act}")
-            last_mac = c
+        if trace.timing.rows and k in (Kind.ACT, Kind.PRE, Kind.MAC):
+            problems += _row_command_problems(trace, r, k, c, open_row, last)
+            open_row = int(trace.row[r]) if k == Kind.ACT else (-1 if k == Kind.PRE else open_row)
+            last[k] = c
+    return problems
+
+
+def _row_command_problems(trace: Trace, r: int, k: Kind, c: int, open_row: int, last: dict) -> list[str]:
+    """One ACT / PRE / MAC at cycle c: its distance to the latest ACT, PRE, MAC, and the open row."""
+    problems = [f"{k.name} at {c} within {trace.timing.row_cycles[(a, k)]} cycles of {a.name} at {last[a]}"
+                for a in (Kind.PRE, Kind.ACT, Kind.MAC) if a in last and c < last[a] + trace.timing.row_cycles[(a, k)]]
+    if k == Kind.ACT and open_row >= 0:
+        problems.append(f"ACT at {c} while row {open_row} is open")
+    if k == Kind.MAC and open_row != trace.row[r]:
+        problems.append(f"MAC {int(trace.id[r])} at {c} on row {int(trace.row[r])}, open row {open_row}")
+    return problems
+
+
+def _data_bus_problems(trace: Trace) -> list[str]:
+    """WR-INP / WR-BIAS (writes) and RD-OUT (reads) on the data bus: each transfer at least bus_burst_cycles
+    after the previous one; a change of direction at least the turnaround of that pair of kinds."""
+    t = trace.timing
+    writes, reads = (Kind.WR_INP, Kind.WR_BIAS), (Kind.RD_OUT,)
+    on_bus = np.flatnonzero(np.isin(trace.kind, writes + reads))
+    on_bus = on_bus[np.argsort(trace.issue_cycles[on_bus], kind="stable")]
+    problems, last = [], {}  # kind -> latest issue cycle
+    for r in on_bus:
+        k, c = Kind(int(trace.kind[r])), int(trace.issue_cycles[r])
+        for earlier, when in last.items():
+            turn = (earlier in writes) != (k in writes)
+            need = max(t.bus_burst_cycles, t.bus_turnaround_cycles[(earlier, k)] if turn else 0)
+            if c < when + need:
+                what = "turnaround" if turn and need > t.bus_burst_cycles else "burst"
+                problems.append(f"data bus: {k.name} {int(trace.id[r])} at {c} within the {what} ({need} cycles) "
+                                f"of {earlier.name} at {when}")
+        last[k] = c
     return problems

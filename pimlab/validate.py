@@ -57,3 +57,8 @@ def check_named(what: str, name: str, items):
 def _range(low, high, low_open: bool = False) -> str:
     left = "(" if low_open else "["
     return f"in {left}{low}, {high}]" if high is not None else (f"> {low}" if low_open else f">= {low}")
+
+
+def ceil_div(a: int, b: int) -> int:
+    """The smallest integer >= a / b, for integers a >= 0 and b >= 1 (pimlab's one rounding-up division)."""
+    return -(-a // b)

@@ -65,7 +65,7 @@ def swap_breakdown_categories() -> None:
 
 def _done_field(trace) -> str:
     names = [f.name for f in dataclasses.fields(trace)]
-    return next(n for n in ("done", "complete", "end", "done_cycle") if n in names)
+    return next(n for n in ("done_cycles", "done", "complete", "end", "done_cycle") if n in names)
 
 
 def mac_one_cycle_late() -> None:

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from pimlab.aimtrace import file_mask, format_trace, parse_trace, pimlab_mask, read_trace, simulate, write_trace
+from pimlab.aimtrace import file_mask, format_trace, parse_trace, pimlab_mask, read_trace, replay_trace, write_trace
 from pimlab.cli import main
-from pimlab.hardware import AIMSIM_ENGINE
+from pimlab.engine.timing import AIMSIM_ENGINE
 from pimlab.isa import Instruction, Kind, compile_attention, expand
 from pimlab.schedule import schedule
 
@@ -46,15 +46,15 @@ def test_compiled_stream_round_trips_through_a_file(tmp_path):
 
 def test_simulate_matches_the_scheduler_and_aimsim_accounting():
     program = parse_trace(EXAMPLE)
-    result = simulate(program, "static", "aimsim")
+    result = replay_trace(program, "static", "aimsim")
     alone = schedule(expand(program, 0), "static", AIMSIM_ENGINE)
     assert result.total_cycles == alone.total_cycles and len(result.channels) == 32
     assert sum(result.breakdown().values()) == result.total_cycles
-    assert simulate(program, "dcs", "aimsim").total_cycles < result.total_cycles
+    assert replay_trace(program, "dcs", "aimsim").total_cycles < result.total_cycles
     with pytest.raises(ValueError, match="below 16"):
-        simulate(program, "static", "aim")  # pimlab's module has 16 channels
+        replay_trace(program, "static", "aim")  # pimlab's module has 16 channels
     with pytest.raises(ValueError, match="at least one instruction"):
-        simulate([])
+        replay_trace([])
 
 
 def test_cli_simulate_prints_json_and_text(tmp_path, capsys):
@@ -62,7 +62,7 @@ def test_cli_simulate_prints_json_and_text(tmp_path, capsys):
     path.write_text(EXAMPLE)
     assert main(["simulate", str(path), "--policy", "static", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["total_cycles"] == simulate(str(path)).total_cycles and summary["preset"] == "aimsim"
+    assert summary["total_cycles"] == replay_trace(str(path)).total_cycles and summary["preset"] == "aimsim"
     assert main(["simulate", str(path), "--policy", "dcs", "--csv", str(tmp_path / "t.csv")]) == 0
     assert "total cycles" in capsys.readouterr().out and (tmp_path / "t.csv").read_text().startswith("id,")
     assert main(["simulate", str(tmp_path / "missing.trace")]) == 2
@@ -92,6 +92,6 @@ def test_long_instructions_split_at_the_gbuf_size():
 def test_example_trace_cycles_by_hand_from_the_controller_rules():
     # TMOD@1 (channels start in MAC mode) -> WR_GB x8 @33..47 -> WR_BIAS @49 -> TMOD @50 -> ACT @82 ->
     # MAC x8 @138..152 -> TMOD @154 (MAC -> RD_MAC 2) -> RD_MAC @186 -> EOC completes 4 cycles later
-    result = simulate(parse_trace(EXAMPLE), "static", "aimsim")
+    result = replay_trace(parse_trace(EXAMPLE), "static", "aimsim")
     assert result.total_cycles == 190
-    assert result.trace.issue.tolist() == [1, *range(33, 48, 2), 49, 50, 82, *range(138, 153, 2), 154, 186]
+    assert result.trace.issue_cycles.tolist() == [1, *range(33, 48, 2), 49, 50, 82, *range(138, 153, 2), 154, 186]

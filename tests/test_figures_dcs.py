@@ -64,7 +64,17 @@ def test_fig8_static_utilization_at_head_dim_and_trend(fig8_data):
     assert np.all(np.diff(fig8_data.static_utilization) > 0)  # falls as dimensions shrink
     assert np.all(fig8_data.dcs_utilization > 1.4 * fig8_data.static_utilization)  # DCS clearly higher
     totals = fig8_data.static_breakdown.sum(axis=1)
-    assert np.all(totals > 0) and fig8_data.static_breakdown.shape == (4, 6)
+    assert np.all(totals > 0) and fig8_data.breakdown.shape == (4, 4, 6)
+
+
+def test_fig8_splits_dcs_gain_into_mode_switch_and_out_of_order(fig8_data):
+    util = {v: fig8_data.of(v)[1] for v in fig8_data.variants}
+    # dropping the mode switch alone recovers most of the gap; DCS and ping-pong add the rest
+    assert np.all(util["static"] < util["static, no mode switch"])
+    assert np.all(util["static, no mode switch"] <= util["DCS"]) and np.all(util["ping-pong"] <= util["DCS"])
+    # the mode switch is the only difference between the first two: same MAC work, fewer cycles
+    mac = fig8_data.breakdown[:, :2, fig8_data.keys.index("MAC")]
+    assert (mac[:, 0] == mac[:, 1]).all()
 
 
 def test_fig8_small_dims_are_dominated_by_stalls_and_io(fig8_data):
@@ -87,10 +97,12 @@ def test_fig9_row_reuse_raises_dt_gbuf_under_static_and_dcs_hides_it():
 
 
 def test_fig18_dcs_beats_pingpong_by_up_to_about_the_papers_ratio():
-    data = fig18.fig18()
-    ratio = data.dcs_over_pingpong
+    data = fig18.fig18(variants=("ping-pong", "DCS"))
+    ratio = data.dcs_over_pingpong("plain")
     assert np.all(ratio > 1.0)
-    assert paper.FIG18_DCS_OVER_PINGPONG.within(ratio.max(), low=fig18.fig18(prefetch=True).dcs_over_pingpong.max())
+    piped = data.dcs_over_pingpong("software-pipelined")
+    assert np.all(piped > 1.0)
+    assert paper.FIG18_DCS_OVER_PINGPONG.within(ratio.max(), low=min(ratio.max(), piped.max()))
     with pytest.raises(ValueError, match="obuf_entries"):
         fig18.fig18(obuf_entries=1)
 
@@ -107,6 +119,7 @@ def test_figure_functions_reject_bad_input(call, word):
 
 
 def test_fig18_software_pipelined_pingpong_narrows_the_gap():
-    plain, early = fig18.fig18(groups=(8,)), fig18.fig18(groups=(8,), prefetch=True)
-    assert early.pingpong_utilization[0] > plain.pingpong_utilization[0]
-    assert 1.0 < early.dcs_over_pingpong[0] < plain.dcs_over_pingpong[0]
+    data = fig18.fig18(groups=(8,), variants=("ping-pong", "DCS"))
+    plain, early = data.of("ping-pong", "plain")[0], data.of("ping-pong", "software-pipelined")[0]
+    assert early[0] > plain[0]
+    assert 1.0 < data.dcs_over_pingpong("software-pipelined")[0] < data.dcs_over_pingpong("plain")[0]

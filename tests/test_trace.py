@@ -5,10 +5,11 @@ from dataclasses import replace
 
 import numpy as np
 
-from pimlab.hardware import AIM_ENGINE, fig7_engine
+from pimlab.engine.timing import AIM_ENGINE, fig7_engine
 from pimlab.isa import Commands, Kind, compile_gemv, expand, fig7_stream
 from pimlab.schedule import schedule
 from pimlab.trace import BOUND_NAMES, BREAKDOWN_KEYS, Bound, check_hazards
+from tests.test_schedule import _breakdown_by_cycle
 
 
 def _fig7(policy):
@@ -27,10 +28,10 @@ def test_breakdown_of_fig7_by_hand():
     assert dcs.mac_utilization == 6 / 22
 
 
-def test_breakdown_counts_refresh_and_rows_and_sums_to_total():
+def test_breakdown_counts_refresh_and_rows_cycle_by_cycle():
     trace = schedule(expand(compile_gemv(1024, 1024), 0), "static", AIM_ENGINE)
     parts = trace.breakdown()
-    assert tuple(parts) == BREAKDOWN_KEYS and sum(parts.values()) == trace.total_cycles
+    assert tuple(parts) == BREAKDOWN_KEYS and parts == _breakdown_by_cycle(trace)  # an independent count
     assert parts["REF"] == trace.count(Kind.REF) * AIM_ENGINE.tRFC  # refresh never overlaps a MAC
     assert parts["MAC"] == trace.mac_cycles and parts["ACT/PRE"] > 0
 
@@ -53,13 +54,13 @@ def test_csv_and_json_exports():
     assert lines[4].split(",")[1] == "MAC"
     data = json.loads(static.to_json())
     assert data["total_cycles"] == 34 and data["breakdown"]["DT-OutReg"] == 18
-    assert data["columns"]["issue"][:3] == [0, 1, 2]
+    assert data["columns"]["issue_cycles"][:3] == [0, 1, 2]
 
 
 def _moved(trace, command_id, new_issue):
-    issue = trace.issue.copy()
+    issue = trace.issue_cycles.copy()
     issue[trace.id == command_id] = new_issue
-    return replace(trace, issue=issue)
+    return replace(trace, issue_cycles=issue)
 
 
 def test_checker_finds_planted_violations():
@@ -73,7 +74,7 @@ def test_checker_finds_planted_violations():
     early_write = Commands.make([Kind.WR_INP, Kind.MAC, Kind.WR_INP], [0, 0, 0], [-1, 0, -1], [-1, 0, -1])
     ok = schedule(early_write, "dcs", fig7_engine(), 1, 1)
     assert check_hazards(early_write, ok) == []
-    assert any("WAR" in p for p in check_hazards(early_write, _moved(ok, 2, ok.issue[ok.id == 1][0] + 1)))
+    assert any("WAR" in p for p in check_hazards(early_write, _moved(ok, 2, ok.issue_cycles[ok.id == 1][0] + 1)))
 
 
 def test_checker_finds_row_and_missing_command_violations():
@@ -82,11 +83,10 @@ def test_checker_finds_row_and_missing_command_violations():
     assert check_hazards(commands, trace) == []
     act = int(trace.id[trace.kind == Kind.ACT][0])
     first_mac = int(trace.id[trace.kind == Kind.MAC][0])
-    found = check_hazards(commands, _moved(trace, first_mac, int(trace.issue[trace.id == act][0]) + 1))
-    assert any("tRCD" in p for p in found)
+    found = check_hazards(commands, _moved(trace, first_mac, int(trace.issue_cycles[trace.id == act][0]) + 1))
+    assert any("MAC at" in p and "of ACT at" in p for p in found)  # within tRCD
     keep = trace.id != 0
-    dropped = replace(trace, **{name: getattr(trace, name)[keep] for name in
-                                ("id", "kind", "queue", "gbuf", "obuf", "row", "issue", "done", "depends_on",
-                                 "bound_by")})
+    columns = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on", "bound_by")
+    dropped = replace(trace, **{name: getattr(trace, name)[keep] for name in columns})
     assert "exactly once" in check_hazards(commands, dropped)[0]
-    assert np.all(trace.issue[1:] > trace.issue[:-1])  # issue order, one per cycle
+    assert np.all(trace.issue_cycles[1:] > trace.issue_cycles[:-1])  # issue order, one per cycle

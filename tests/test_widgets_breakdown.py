@@ -62,11 +62,12 @@ def test_breakdown_views_stack_to_the_totals():
 def test_fig8_bars_are_the_breakdown_of_each_schedule():
     data = fig8(**SMALL8)
     figure = fig8_figure(data)
-    heights = _stack_heights(figure).reshape(len(data.dims), 2)
+    heights = _stack_heights(figure).reshape(len(data.dims), 4)
     assert heights[:, 0].tolist() == data.static_breakdown.sum(axis=1).tolist()
-    assert heights[:, 1].tolist() == data.dcs_breakdown.sum(axis=1).tolist()
+    assert heights[:, 3].tolist() == data.dcs_breakdown.sum(axis=1).tolist()
+    assert list(_bars(figure)[0].x[1])[:4] == ["static", "static, no mode switch", "ping-pong", "DCS"]
     dt_gbuf = next(b for b in _bars(figure) if b.name == "DT-GBuf")
-    assert list(dt_gbuf.y)[1::2] == data.dcs_breakdown[:, data.keys.index("DT-GBuf")].tolist()
+    assert list(dt_gbuf.y)[3::4] == data.dcs_breakdown[:, data.keys.index("DT-GBuf")].tolist()
     static_line = next(t for t in figure.data if t.name == "MAC utilization, static")
     assert np.allclose(static_line.y, 100 * data.static_utilization, atol=0.01)
 
@@ -86,10 +87,13 @@ def test_fig9_variants_map_to_reuse_and_policy():
 def test_fig18_bars_and_gain_labels():
     data = fig18(groups=(1, 4), tokens=128)
     figure = fig18_figure(data)
-    pingpong, dcs = _bars(figure)
-    assert np.allclose(pingpong.y, 100 * data.pingpong_utilization, atol=0.01)
-    assert np.allclose(dcs.y, 100 * data.dcs_utilization, atol=0.01)
-    assert list(dcs.text) == [f"{r:.2f}x" for r in data.dcs_over_pingpong]
+    bars = {b.name: b for b in _bars(figure)}
+    assert list(bars) == ["static", "static, no mode switch", "ping-pong", "DCS"]
+    both = [data.of("ping-pong", order)[0] for order in data.orders]
+    assert np.allclose(bars["ping-pong"].y, 100 * np.concatenate(both), atol=0.01)
+    assert list(bars["DCS"].x[1]) == ["plain", "plain", "software-pipelined", "software-pipelined"]
+    ratios = np.concatenate([data.dcs_over_pingpong(order) for order in data.orders])
+    assert list(bars["DCS"].text) == [f"{r:.2f}x" for r in ratios]
 
 
 def _rejects(app, word: str, **bad) -> None:
@@ -134,6 +138,6 @@ def test_fig18_app_accepts_good_and_rejects_bad_input():
     assert app.set(gbuf_entries=16)
     assert app.data.gbuf_entries == 16
     expected = fig18(groups=(1, 4), tokens=128, module=dataclasses.replace(AIM, gbuf_entries=16))
-    assert app.data.dcs_over_pingpong.tolist() == expected.dcs_over_pingpong.tolist()
+    assert app.data.utilization.tolist() == expected.utilization.tolist()
     _rejects(app, "obuf_entries", obuf_entries=1)
     _rejects(app, "gbuf_entries", gbuf_entries=0)

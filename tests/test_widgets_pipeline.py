@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pimlab.figures.fig07 import fig7
 from pimlab.isa import Kind
+from pimlab.trace import check_hazards
 from pimlab_widgets.pipeline import NOW_TRACE, PipelineStepper, command_label, fig7_figure, state_html, timeline_figure
 
 
@@ -46,8 +47,8 @@ def test_every_command_is_a_bar_from_issue_to_done():
         names = sum((list(b.y) for b in bars), [])
         order = np.argsort([int(n[1:]) for n in names])
         rows = trace.of_commands()
-        assert base[order].tolist() == trace.issue[rows].tolist()
-        assert (base + width)[order].tolist() == trace.done[rows].tolist()
+        assert base[order].tolist() == trace.issue_cycles[rows].tolist()
+        assert (base + width)[order].tolist() == trace.done_cycles[rows].tolist()
     assert figure.layout.annotations[0].text.endswith(f"{data.static_cycles} cycles")
     assert figure.layout.annotations[1].text.endswith(f"{data.dcs_cycles} cycles")
 
@@ -60,20 +61,32 @@ def test_static_figure_has_one_frame_per_cycle_with_the_cursor_there():
     for cycle in (0, 4, end):
         frame = figure.frames[cycle]
         assert frame.layout.shapes[0].x0 == cycle and frame.layout.shapes[1].x0 == cycle
-        issued = np.flatnonzero(data.dcs.issue == cycle)
+        issued = np.flatnonzero(data.dcs.issue_cycles == cycle)
         assert len(frame.data[1].y) == len(issued)
 
 
-def test_state_at_every_cycle_matches_the_trace(app):
+# Fig. 7(d) by hand (figures.md's reconstruction): DCS issue cycle of W0 W1 W2 M3 M4 M5 R6 M7 M8 M9 R10
+FIG7_DCS_ISSUE = [0, 1, 2, 4, 5, 6, 9, 7, 8, 10, 13]
+FIG7_QUEUES = {"I/O": [0, 1, 2, 6, 10], "compute": [3, 4, 5, 7, 8, 9]}
+
+
+def _hand_state(cycle: int) -> tuple[list[int], dict]:
+    """(commands issued at `cycle`, queued commands per queue) from the hand-worked schedule."""
+    issued = [i for i, c in enumerate(FIG7_DCS_ISSUE) if c == cycle]
+    return issued, {q: [i for i in ids if FIG7_DCS_ISSUE[i] > cycle] for q, ids in FIG7_QUEUES.items()}
+
+
+def test_state_at_every_cycle_is_the_hand_worked_schedule(app):
     data = app.data
     bars = [t.to_plotly_json() for t in app.figure.data if t.type == "bar"]
     for cycle in range(app.end_cycle + 1):
         app.go(cycle)
         assert app.cycle == cycle
-        assert app.state() == data.dcs.state_at(cycle)
+        issued, queues = _hand_state(cycle)
+        assert [c["id"] for c in app.state()["issued"]] == issued and app.state()["queues"] == queues
         assert app.figure.layout.shapes[0].x0 == cycle and app.figure.layout.shapes[1].x1 == cycle + 1
         for marker, trace in zip(_now(app), (data.static, data.dcs)):
-            now = trace.issue == cycle
+            now = trace.issue_cycles == cycle
             assert list(marker.y) == [
                 command_label(k, i) for k, i in zip(trace.kind[now], trace.id[now])]
         for issued in data.dcs.state_at(cycle)["issued"]:
@@ -85,8 +98,8 @@ def test_state_at_every_cycle_matches_the_trace(app):
 def test_panel_says_why_m3_issues_early():
     data = fig7()
     m3 = int(np.flatnonzero(data.dcs.id == 3)[0])
-    w0_done = int(data.dcs.done[data.dcs.id == 0][0])
-    assert data.dcs.issue[m3] == w0_done  # M3 issues the cycle W0 completes (before W2 does)
+    w0_done = int(data.dcs.done_cycles[data.dcs.id == 0][0])
+    assert data.dcs.issue_cycles[m3] == w0_done  # M3 issues the cycle W0 completes (before W2 does)
     text = state_html(data.dcs, w0_done, others=[data.static])
     assert "<b>M3</b>" in text and "data dependency: waited for W0" in text
     assert "GBuf 0" in text and "D-Table" in text and "S-Table" in text
@@ -134,7 +147,7 @@ def test_knob_change_redraws_markers_and_tables_at_the_cursor():
     assert app.set(t_rd_out=5, t_wr_inp=6)
     assert app.cycle == 7 and app.panel.value == state_html(app.data.dcs, 7, others=[app.data.static])
     for marker, trace in zip(_now(app), (app.data.static, app.data.dcs)):
-        now = trace.issue == 7
+        now = trace.issue_cycles == 7
         assert list(marker.y) == [command_label(k, i) for k, i in zip(trace.kind[now], trace.id[now])]
 
 
@@ -160,7 +173,7 @@ def test_bad_knob_shows_in_banner_and_keeps_the_schedule(knob, value, word):
     assert app.banner.widget.layout.display is None
     assert app.data is data and app.figure.to_dict() == before
     app.go(8)  # the cursor still works on the last good schedule
-    assert app.state() == data.dcs.state_at(8)
+    assert [c["id"] for c in app.state()["issued"]] == _hand_state(8)[0] == [8]
     assert app.set(**{knob: good}) and app.error == ""
 
 
@@ -175,9 +188,16 @@ def test_any_good_knobs_give_the_traces_state(tCCDS, wr, mac, rd, obuf_entries, 
     assert app.set(**knobs), app.error
     assert app.data.static_cycles == _static_closed_form(tCCDS, t_wr_inp, t_mac, t_rd_out)
     assert app.data.dcs_cycles <= app.data.static_cycles
+    assert check_hazards(app.data.dcs_commands, app.data.dcs) == []  # the independent checker
     cycle = int(at * app.end_cycle)
     app.go(cycle)
-    assert app.state() == fig7(**knobs).dcs.state_at(cycle)
+    state = app.state()
+    # each DCS queue issues in program order: what is still queued is a contiguous tail of the queue
+    kinds = app.data.dcs_commands.kind
+    for name, ids in state["queues"].items():
+        queue = [i for i in range(len(kinds)) if (kinds[i] == Kind.MAC) == (name == "compute")]
+        tail = queue[len(queue) - len([i for i in queue if i >= (ids[0] if ids else len(kinds))]):]
+        assert ids == tail[:len(ids)] and all(c["id"] not in ids for c in state["issued"])
 
 
 _APP: list[PipelineStepper] = []

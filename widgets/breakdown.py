@@ -2,23 +2,23 @@
 
 `breakdown_figure` stacks the Fig. 8 categories (MAC, ACT/PRE, REF, DT-GBuf, DT-OutReg, pipeline penalty) for
 every (group, variant) bar and draws each variant's MAC utilization as a line on a second axis. The apps
-recompute through pimlab.figures with a cache per point, so redrawing or dropping points is instant and
-only a changed model input re-simulates.
+recompute through pimlab.figures, which memoize each bar on its frozen inputs: the apps pass a
+`dataclasses.replace` of the timing and keep no cache of their own.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
-from pimlab.figures.fig08 import Fig8Data, fig8, gemv_point
-from pimlab.figures.fig09 import Fig9Data, attention_cycles, fig9
+from pimlab.engine.timing import aim_engine
+from pimlab.figures.fig08 import Fig8Data, fig8
+from pimlab.figures.fig09 import Fig9Data, fig9
 from pimlab.figures.fig18 import Fig18Data, fig18
-from pimlab.hardware import AIM, AIM_TIMING, aim_engine
+from pimlab.hardware import AIM, AIM_TIMING
 from pimlab.validate import check_choice
 from pimlab_widgets.app import LiveApp
 from pimlab_widgets.controls import STYLE, parse_ints
@@ -31,7 +31,7 @@ PART_COLORS = {"MAC": "#ff7f0e", "ACT/PRE": "#7f7f7f", "REF": "#d62728", "DT-GBu
                "DT-OutReg": "#2ca02c", "Pipeline penalty": "#c5b0d5"}
 VARIANT_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22")
 VIEWS = ("cycles", "cycles per query head", "% of run")
-POLICY_COLORS = {"ping-pong": "#9467bd", "DCS": "#ff7f0e"}
+POLICY_COLORS = {"static": "#8c564b", "static, no mode switch": "#c49c94", "ping-pong": "#9467bd", "DCS": "#ff7f0e"}
 # the attention apps' default context: a whole number of row periods, small enough that a knob that
 # re-simulates every bar stays within the update budget (bench/bench_widgets_pipeline.py); any length works
 APP_TOKENS = 512
@@ -87,14 +87,12 @@ def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np
 # --- Fig. 8 -------------------------------------------------------------------------------------------------------
 
 def fig8_figure(data: Fig8Data, view: str = "cycles") -> go.Figure:
-    """Fig. 8: breakdown and MAC utilization per dimension, static beside DCS."""
-    cycles = np.stack([data.static_breakdown, data.dcs_breakdown], axis=1)
-    util = np.stack([data.static_utilization, data.dcs_utilization], axis=1)
-    mac = data.static_breakdown[:, list(data.keys).index("MAC")]
+    """Fig. 8: breakdown and MAC utilization per dimension, the scheduler variants side by side."""
+    mac = data.breakdown[:, 0, list(data.keys).index("MAC")]
     work = f"{mac.min():,}" if mac.min() == mac.max() else f"{mac.min():,}-{mac.max():,}"
-    return breakdown_figure(data.dims.tolist(), ("static", "DCS"), data.keys, cycles, util, view,
+    return breakdown_figure(data.dims.tolist(), data.variants, data.keys, data.breakdown, data.utilization, view,
                             title=f"Fig. 8: GEMV latency breakdown ({data.preset} timing, {work} MAC cycles "
-                                  f"per point; DCS with {data.obuf_entries} OBuf entries)",
+                                  f"per point; ping-pong and DCS with {data.obuf_entries} OBuf entries)",
                             group_title="matrix dimension d_in = d_out")
 
 
@@ -103,32 +101,11 @@ def _engine(tMODCH: int, refresh: bool):
     return aim_engine(dataclasses.replace(AIM_TIMING, tMODCH=tMODCH, refresh=bool(refresh)))
 
 
-def _mode_switch(policy: str, tMODCH: int) -> int:
-    """The tMODCH a bar's cache key holds: only the static controller switches modes (tests/test_schedule.py),
-    so DCS and ping-pong bars share one entry whatever the knob."""
-    return tMODCH if policy == "static" else AIM_TIMING.tMODCH
-
-
-@lru_cache(maxsize=1024)
-def _fig8_bar(dim: int, policy: str, entries: int, repeats: int, tMODCH: int, refresh: bool):
-    return gemv_point(dim, policy, entries, repeats, _engine(tMODCH, refresh))
-
-
 def fig8_compute(dims="64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,
                  refresh: bool = True, view: str = "cycles"):
-    """(Fig. 8 data, view) for the app, from one cached bar per (dimension, policy).
-
-    A knob re-simulates only the bars it changes: static bars use one OutReg whatever `obuf_entries`, DCS
-    bars ignore tMODCH (`_mode_switch`), and a bar depends on `min_macs` only through its number of GEMVs.
-    """
+    """(Fig. 8 data, view) for the app; the figure memoizes each bar, so a knob re-simulates only its bars."""
     check_choice("view", view, VIEWS)
-    dims = parse_ints("dims", dims)
-    refresh = bool(refresh)
-
-    def bar(dim, policy, entries, repeats, timing, module):
-        return _fig8_bar(dim, policy, entries, repeats, _mode_switch(policy, tMODCH), refresh)
-
-    return fig8(dims, obuf_entries, min_macs, _engine(tMODCH, refresh), point=bar), view
+    return fig8(parse_ints("dims", dims), obuf_entries, min_macs, _engine(tMODCH, refresh)), view
 
 
 def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,
@@ -166,29 +143,6 @@ def fig9_figure(data: Fig9Data, view: str = "cycles") -> go.Figure:
                             group_title="query heads per KV head; RR = row-reuse mapping")
 
 
-@lru_cache(maxsize=4096)
-def _attention_bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, tMODCH, refresh, module, regions,
-                   prefetch):
-    parts, mac = attention_cycles(policy, tokens, head_dim, group, row_reuse, obuf_entries, _engine(tMODCH, refresh),
-                                  module, regions, prefetch)
-    return tuple(parts.items()), mac
-
-
-def _attention_bars(tMODCH: int, refresh: bool):
-    """A `bar` for fig9 / fig18 that caches each bar, keyed only on what can change it (`_mode_switch`), so a
-    knob re-simulates only its bars. Its timing is built from the two knobs (pass the figure the same
-    `_engine(tMODCH, refresh)`)."""
-
-    def bar(policy, tokens, head_dim, group, row_reuse, obuf_entries, timing, module, buffer_regions=1,
-            prefetch=False):
-        parts, mac = _attention_bar(policy, tokens, head_dim, group, row_reuse, obuf_entries,
-                                    _mode_switch(policy, tMODCH), bool(refresh), module, buffer_regions,
-                                    bool(prefetch))
-        return dict(parts), mac
-
-    return bar
-
-
 def _attention_controls(groups: str, tokens: int, head_dim: int) -> dict:
     """The workload controls the attention apps (Figs. 9 and 18) share."""
     return {"groups": widgets.Text(value=groups, description="group sizes g", style=STYLE),
@@ -197,11 +151,9 @@ def _attention_controls(groups: str, tokens: int, head_dim: int) -> dict:
 
 def fig9_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, obuf_entries: int = 2,
                  tMODCH: int = 32, refresh: bool = True, view: str = "cycles"):
-    """(Fig. 9 data, view) for the app, each bar from the per-bar cache."""
+    """(Fig. 9 data, view) for the app; the figure memoizes each bar."""
     check_choice("view", view, VIEWS)
-    data = fig9(parse_ints("groups", groups), tokens, head_dim, obuf_entries, _engine(tMODCH, refresh),
-                bar=_attention_bars(tMODCH, refresh))
-    return data, view
+    return fig9(parse_ints("groups", groups), tokens, head_dim, obuf_entries, _engine(tMODCH, refresh)), view
 
 
 def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, obuf_entries: int = 2,
@@ -220,32 +172,38 @@ def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int
 # --- Fig. 18 ------------------------------------------------------------------------------------------------------
 
 def fig18_figure(data: Fig18Data) -> go.Figure:
-    """Fig. 18: compute utilization of ping-pong buffering and DCS per attention setting, with DCS's gain."""
-    labels = [group_label(g) for g in data.groups]
-    ratio = data.dcs_over_pingpong
+    """Fig. 18: compute utilization of each scheduler per attention setting and command order; DCS's gain over
+    ping-pong on its bars."""
+    x = [[group_label(g) for _ in data.orders for g in data.groups],
+         [order for order in data.orders for _ in data.groups]]
     figure = go.Figure()
-    for name, util, cycles, text in (("ping-pong", data.pingpong_utilization, data.pingpong_cycles, None),
-                                     ("DCS", data.dcs_utilization, data.dcs_cycles, [f"{r:.2f}x" for r in ratio])):
-        figure.add_trace(go.Bar(x=labels, y=(100 * util).round(2).tolist(), name=name, text=text,
-                                textposition="outside", marker_color=POLICY_COLORS[name],
-                                customdata=np.asarray(cycles).tolist(),
-                                hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + name + "</extra>"))
+    for variant in data.variants:
+        util = np.concatenate([data.of(variant, order)[0] for order in data.orders])
+        cycles = np.concatenate([data.of(variant, order)[1] for order in data.orders])
+        gain = variant == "DCS" and "ping-pong" in data.variants
+        text = [f"{r:.2f}x" for order in data.orders for r in data.dcs_over_pingpong(order)] if gain else None
+        figure.add_trace(go.Bar(x=x, y=(100 * util).round(2).tolist(), name=variant, text=text,
+                                textposition="outside", marker_color=POLICY_COLORS.get(variant),
+                                customdata=cycles.tolist(),
+                                hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + variant + "</extra>"))
+    best = max(data.dcs_over_pingpong(order).max() for order in data.orders)
     figure.update_layout(
-        barmode="group", height=440, margin=dict(t=70, b=60), legend=dict(orientation="h", y=-0.2),
+        barmode="group", height=440, margin=dict(t=70, b=60), legend=dict(orientation="h", y=-0.25),
         title=dict(font=dict(size=14),
                    text=f"Fig. 18: attention MAC utilization, same buffer ({data.gbuf_entries} GBuf, "
-                        f"{data.obuf_entries} OBuf entries; ping-pong splits it in two): DCS up to {ratio.max():.2f}x"),
+                        f"{data.obuf_entries} OBuf entries; ping-pong splits it in two): DCS up to {best:.2f}x "
+                        "ping-pong"),
         yaxis=dict(title_text="compute (MAC) utilization (%)", range=[0, 105]),
-        xaxis=dict(title_text=f"QK^T + SV of one KV head, {data.tokens:,} tokens, row reuse in GQA"))
+        xaxis=dict(title_text=f"QK^T + SV of one KV head, {data.tokens:,} tokens, row reuse in GQA; "
+                              "plain or software-pipelined command order"))
     return figure
 
 
 def fig18_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, gbuf_entries: int = 64,
                   obuf_entries: int = 2) -> Fig18Data:
-    """Fig. 18 data for the app, each bar from the per-bar cache."""
+    """Fig. 18 data for the app; the figure memoizes each bar."""
     module = dataclasses.replace(AIM, gbuf_entries=gbuf_entries)
-    return fig18(parse_ints("groups", groups), tokens, head_dim, obuf_entries, _engine(AIM_TIMING.tMODCH, True), module,
-                 bar=_attention_bars(AIM_TIMING.tMODCH, True))
+    return fig18(parse_ints("groups", groups), tokens, head_dim, obuf_entries, _engine(AIM_TIMING.tMODCH, True), module)
 
 
 def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, gbuf_entries: int = 64,

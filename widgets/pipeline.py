@@ -88,12 +88,12 @@ def _why(trace: Trace, row: int) -> str:
     d = int(where[0])
     name = command_label(trace.kind[d], dep)
     if code == Bound.DATA:
-        return f"{text}: waited for {name} (issued {int(trace.issue[d])}, done {int(trace.done[d])})"
-    return f"{text} after {name} (issued {int(trace.issue[d])})"
+        return f"{text}: waited for {name} (issued {int(trace.issue_cycles[d])}, done {int(trace.done_cycles[d])})"
+    return f"{text} after {name} (issued {int(trace.issue_cycles[d])})"
 
 
 def _now_points(trace: Trace, labels: list[str], cycle: int) -> tuple[list, list]:
-    rows = np.flatnonzero(trace.issue == cycle)
+    rows = np.flatnonzero(trace.issue_cycles == cycle)
     return [float(cycle) + 0.5] * len(rows), [labels[r] for r in rows]
 
 
@@ -134,14 +134,14 @@ def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = Fals
         names = [command_label(k, i) for k, i in zip(trace.kind, trace.id)]
         hover = [f"{n} {KIND_LABELS[Kind(int(k))]} {_entries(g, o)}<br>issue {s}, done {d}<br>{_why(trace, r)}"
                  for r, (n, k, g, o, s, d) in enumerate(zip(names, trace.kind, trace.gbuf, trace.obuf,
-                                                            trace.issue, trace.done))]
+                                                            trace.issue_cycles, trace.done_cycles))]
         for kind in Kind:
             rows = np.flatnonzero(trace.kind == kind)
             if not len(rows):
                 continue
             figure.add_trace(go.Bar(
-                orientation="h", y=labels[rows].tolist(), base=trace.issue[rows].tolist(),
-                x=np.maximum(trace.done[rows] - trace.issue[rows], 1).tolist(),
+                orientation="h", y=labels[rows].tolist(), base=trace.issue_cycles[rows].tolist(),
+                x=np.maximum(trace.done_cycles[rows] - trace.issue_cycles[rows], 1).tolist(),
                 text=[_entries(trace.gbuf[r], trace.obuf[r]) for r in rows], textposition="outside",
                 textfont=dict(size=10), cliponaxis=False,
                 marker=dict(color=KIND_COLORS[kind], line=dict(color="white", width=1)),
@@ -247,7 +247,7 @@ def state_html(trace: Trace, cycle: int, others: Sequence[Trace] = ()) -> str:
     lines = [f"<b>cycle {cycle}</b>, {POLICY_NAMES.get(trace.policy, trace.policy)} issues: "
              + ("; ".join(issued) if issued else "nothing")]
     for other in others:
-        rows = np.flatnonzero(other.issue == cycle)
+        rows = np.flatnonzero(other.issue_cycles == cycle)
         said = [f"<b>{command_label(other.kind[r], other.id[r])}</b> — {html.escape(_why(other, r))}" for r in rows]
         lines.append(f"{POLICY_NAMES.get(other.policy, other.policy)} issues: " + ("; ".join(said) or "nothing"))
     return ("<div style='font-size:13px'>" + "<br>".join(lines) + "</div>"

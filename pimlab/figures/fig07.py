@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pimlab import paper
-from pimlab.hardware import EngineTiming, fig7_engine
+from pimlab.engine.timing import EngineTiming, fig7_engine
 from pimlab.isa import FIG7_GBUF_ENTRIES, Commands, Instruction, expand, fig7_module, fig7_stream
 from pimlab.reproduce import Record, compare
 from pimlab.schedule import schedule

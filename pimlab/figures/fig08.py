@@ -1,54 +1,93 @@
-"""Fig. 8: latency breakdown and MAC utilization of a GEMV against matrix dimension, static vs DCS."""
+"""Fig. 8: latency breakdown and MAC utilization of a GEMV against matrix dimension, four schedulers side by side.
+
+Static (pimlab's AiM controller), the same without the register / MAC mode switch, ping-pong buffering, and
+DCS: the second bar shows how much of DCS's gain is the mode switch the static controller pays, the last two
+how much is out-of-order, dependency-driven issue (what the paper credits).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
 
 from pimlab import paper
-from pimlab.hardware import AIM, AIM_ENGINE, EngineTiming, Module
+from pimlab.engine.timing import AIM_ENGINE, EngineTiming
+from pimlab.hardware import AIM, Module
 from pimlab.isa import Commands, compile_gemv, expand
 from pimlab.reproduce import Record, compare
 from pimlab.schedule import schedule
 from pimlab.trace import BREAKDOWN_KEYS
-from pimlab.validate import check_int, check_ints
+from pimlab.validate import ceil_div, check_choice, check_int, check_ints
 
 FIGURE = "8"
-__all__ = ["Fig8Data", "fig8", "gemv_stream", "gemv_repeats", "gemv_point"]
+__all__ = ["Fig8Data", "fig8", "gemv_stream", "gemv_repeats", "gemv_point", "VARIANTS", "variant_setup"]
+
+# (policy, output entries: one OutReg or the figure's, buffer regions, mode switch kept)
+VARIANTS = {"static": ("static", 1, 1, True), "static, no mode switch": ("static", 1, 1, False),
+            "ping-pong": ("pingpong", None, 2, True), "DCS": ("dcs", None, 1, True)}
+
+
+def variant_setup(variant: str, obuf_entries: int, timing: EngineTiming) -> tuple[str, int, int, EngineTiming]:
+    """(policy, output entries, buffer regions, timing) of one bar. Only the static policy switches modes, so the
+    other policies run with tMODCH = 0 whatever the knob (the same bars, one cache entry)."""
+    policy, entries, regions, mode = VARIANTS[check_choice("variant", variant, tuple(VARIANTS))]
+    keep = mode and policy == "static"
+    return policy, entries or obuf_entries, regions, timing if keep or timing.tMODCH == 0 else replace(timing,
+                                                                                                      tMODCH=0)
 
 
 @dataclass(frozen=True)
 class Fig8Data:
-    """Rows are dimensions (d_in = d_out); breakdown columns follow `keys` (cycles of the whole run)."""
+    """Rows are dimensions (d_in = d_out); breakdown[dim, variant, key] in cycles of the whole run."""
 
     dims: np.ndarray
     repeats: np.ndarray  # back-to-back GEMVs per point (so that refresh shows at its average rate)
+    variants: tuple[str, ...]
     keys: tuple[str, ...]
-    static_breakdown: np.ndarray
-    dcs_breakdown: np.ndarray
-    static_utilization: np.ndarray  # MAC cycles / total cycles, 0..1
-    dcs_utilization: np.ndarray
-    obuf_entries: int  # DCS's output entries (static has one OutReg)
+    breakdown: np.ndarray
+    utilization: np.ndarray  # [dim, variant]: MAC cycles / total cycles, 0..1
+    obuf_entries: int  # ping-pong's and DCS's output entries (static has one OutReg)
     preset: str
+
+    def of(self, variant: str) -> tuple[np.ndarray, np.ndarray]:
+        """(breakdown[dim, key], utilization[dim]) of one variant."""
+        v = self.variants.index(variant)
+        return self.breakdown[:, v], self.utilization[:, v]
+
+    @property
+    def static_breakdown(self) -> np.ndarray:
+        return self.of("static")[0]
+
+    @property
+    def dcs_breakdown(self) -> np.ndarray:
+        return self.of("DCS")[0]
+
+    @property
+    def static_utilization(self) -> np.ndarray:
+        return self.of("static")[1]
+
+    @property
+    def dcs_utilization(self) -> np.ndarray:
+        return self.of("DCS")[1]
 
     @property
     def speedup(self) -> np.ndarray:
+        """Static over DCS cycles per dimension."""
         return self.static_breakdown.sum(axis=1) / self.dcs_breakdown.sum(axis=1)
 
 
-@lru_cache(maxsize=256)
-def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM) -> Commands:
+def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM, buffer_regions: int = 1) -> Commands:
     """`repeats` back-to-back dim x dim GEMVs, each on its own rows, as one channel's commands.
 
     GEMV k is the first one's commands with its rows moved to start at row f_k (f_0 = 0, f_k+1 = (f_k + rows)
     mod (channel rows - rows)) and its instruction indices after those of the GEMVs before it: what compiling
-    each GEMV with `first_row = f_k` gives (tests check). Cached: the stream does not depend on timing (an app
-    changing a timing knob reuses it; Commands are read-only).
+    each GEMV with `first_row = f_k` gives (tests check). Not cached: a long point's stream takes hundreds of MB,
+    while the bars (`gemv_point`) are memoized and small.
     """
     check_int("repeats", repeats, 1, 1 << 20)
-    instructions = compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries)
+    instructions = compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries, buffer_regions=buffer_regions)
     one = expand(instructions, 0)
     rows = int(one.row.max()) + 1
     first = np.zeros(repeats, dtype=np.int64)
@@ -63,42 +102,48 @@ def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM)
 
 def gemv_repeats(dim: int, min_macs: int) -> int:
     """Back-to-back GEMVs a point of dimension `dim` runs so that it has at least `min_macs` MAC commands."""
-    return max(1, -(-min_macs // (-(-int(dim) // 16)) ** 2))
+    return max(1, ceil_div(min_macs, ceil_div(int(dim), 16) ** 2))
 
 
-def gemv_point(dim: int, policy: str, entries: int, repeats: int, timing: EngineTiming = AIM_ENGINE,
-               module: Module = AIM) -> tuple[list[int], float]:
-    """One bar of Fig. 8: (breakdown cycles in BREAKDOWN_KEYS order, MAC utilization) of `repeats` GEMVs."""
-    stream = gemv_stream(int(dim), int(repeats), entries, module)
-    trace = schedule(stream, policy, timing, module.gbuf_entries, entries)
+def gemv_point(dim: int, variant: str, obuf_entries: int, repeats: int, timing: EngineTiming = AIM_ENGINE,
+               module: Module = AIM) -> tuple[tuple[int, ...], float]:
+    """One bar of Fig. 8: (breakdown cycles in BREAKDOWN_KEYS order, MAC utilization) of `repeats` GEMVs.
+
+    Memoized on its frozen inputs (the timing and module included): an app that changes a knob passes a
+    `dataclasses.replace` of them and gets a fresh result; a value seen before answers from the cache.
+    """
+    policy, entries, regions, timing = variant_setup(variant, obuf_entries, timing)
+    return _gemv_point(int(dim), policy, entries, regions, int(repeats), timing, module)
+
+
+@lru_cache(maxsize=4096)
+def _gemv_point(dim, policy, entries, regions, repeats, timing, module):
+    trace = schedule(gemv_stream(dim, repeats, entries, module, regions), policy, timing, module.gbuf_entries,
+                     entries)
     parts = trace.breakdown()
-    return [parts[k] for k in BREAKDOWN_KEYS], trace.mac_utilization
+    return tuple(parts[k] for k in BREAKDOWN_KEYS), trace.mac_utilization
 
 
 def fig8(dims=(64, 128, 256, 512, 1024), obuf_entries: int = 2, min_macs: int = 16384,
-         timing: EngineTiming = AIM_ENGINE, module: Module = AIM, point=gemv_point) -> Fig8Data:
-    """Static and DCS schedules of square GEMVs; each point repeats the GEMV until it has `min_macs` MACs.
+         timing: EngineTiming = AIM_ENGINE, module: Module = AIM, variants=tuple(VARIANTS)) -> Fig8Data:
+    """The four schedules (`VARIANTS`) of square GEMVs; each point repeats the GEMV until it has `min_macs` MACs.
 
-    Static runs with one OutReg, DCS with `obuf_entries`. `point` computes one bar (an app passes a cached
-    `gemv_point`).
+    Static runs with one OutReg, ping-pong and DCS with `obuf_entries` (ping-pong splits them in two halves).
     """
     dims = check_ints("dims", dims, "dim", 16, 8192)
-    check_int("obuf_entries", obuf_entries, 1, 64)
+    check_int("obuf_entries", obuf_entries, 2, 64)
     check_int("min_macs", min_macs, 1, 1 << 22)
+    variants = tuple(check_choice("variant", v, tuple(VARIANTS)) for v in variants)
     repeats = np.array([gemv_repeats(d, min_macs) for d in dims], dtype=np.int64)
-    rows = {"static": [], "dcs": []}
-    utils = {"static": [], "dcs": []}
-    for d, r in zip(dims, repeats):
-        for policy, entries in (("static", 1), ("dcs", obuf_entries)):
-            parts, utilization = point(int(d), policy, entries, int(r), timing, module)
-            rows[policy].append(parts)
-            utils[policy].append(utilization)
-    return Fig8Data(dims, repeats, BREAKDOWN_KEYS, np.array(rows["static"]), np.array(rows["dcs"]),
-                    np.array(utils["static"]), np.array(utils["dcs"]), obuf_entries, timing.name)
+    bars = [[gemv_point(int(d), v, obuf_entries, int(r), timing, module) for v in variants]
+            for d, r in zip(dims, repeats)]
+    breakdown = np.array([[parts for parts, _ in row] for row in bars], dtype=np.int64)
+    utilization = np.array([[u for _, u in row] for row in bars])
+    return Fig8Data(dims, repeats, variants, BREAKDOWN_KEYS, breakdown, utilization, obuf_entries, timing.name)
 
 
 def scorecard() -> list[Record]:
     """Static MAC utilization at dimension 128 (a head dimension)."""
-    data = fig8(dims=(128,))
+    data = fig8(dims=(128,), variants=("static",))
     return [compare(paper.FIG8_STATIC_MAC_UTIL_D128, 100 * float(data.static_utilization[0]),
                     "static MAC utilization at d=128, %")]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from pimlab.hardware import AIM, AIM_ENGINE, EngineTiming, Module
+from pimlab.engine.timing import AIM_ENGINE, EngineTiming
+from pimlab.figures.fig08 import variant_setup
+from pimlab.hardware import AIM, Module
 from pimlab.isa import compile_attention, expand
 from pimlab.reproduce import Record
 from pimlab.schedule import schedule
@@ -14,7 +17,7 @@ from pimlab.trace import BREAKDOWN_KEYS
 from pimlab.validate import check_int, check_ints
 
 FIGURE = "9"
-__all__ = ["Fig9Data", "fig9", "attention_cycles"]
+__all__ = ["Fig9Data", "fig9", "attention_cycles", "attention_bar"]
 
 
 @dataclass(frozen=True)
@@ -38,37 +41,44 @@ class Fig9Data:
         return self.breakdown[..., self.keys.index(key)]
 
 
+@lru_cache(maxsize=4096)
 def attention_cycles(policy: str, tokens: int, head_dim: int, group: int, row_reuse: bool, obuf_entries: int,
                      timing: EngineTiming = AIM_ENGINE, module: Module = AIM, buffer_regions: int = 1,
-                     prefetch: bool = False):
-    """(breakdown dict, MAC cycles) of QK^T then SV of one KV head, each scheduled on its own."""
-    total, mac = dict.fromkeys(BREAKDOWN_KEYS, 0), 0
+                     prefetch: bool = False) -> tuple[tuple[int, ...], int]:
+    """(breakdown cycles in BREAKDOWN_KEYS order, MAC cycles) of QK^T then SV of one KV head, each scheduled on
+    its own. Memoized on its frozen inputs (timing and module included)."""
+    total, mac = np.zeros(len(BREAKDOWN_KEYS), dtype=np.int64), 0
     for op in ("qk", "sv"):
         stream = expand(compile_attention(op, tokens, head_dim, group, row_reuse, module, obuf_entries=obuf_entries,
                                           buffer_regions=buffer_regions, prefetch=prefetch), 0)
         trace = schedule(stream, policy, timing, module.gbuf_entries, obuf_entries)
-        for key, cycles in trace.breakdown().items():
-            total[key] += cycles
+        total += [trace.breakdown()[k] for k in BREAKDOWN_KEYS]
         mac += trace.mac_cycles
-    return total, mac
+    return tuple(total.tolist()), mac
+
+
+def attention_bar(variant: str, tokens: int, head_dim: int, group: int, row_reuse: bool, obuf_entries: int,
+                  timing: EngineTiming = AIM_ENGINE, module: Module = AIM, prefetch: bool = False):
+    """One bar of a scheduler variant of `pimlab.figures.fig08.VARIANTS`: (breakdown, MAC cycles)."""
+    policy, entries, regions, timing = variant_setup(variant, obuf_entries, timing)
+    return attention_cycles(policy, int(tokens), int(head_dim), int(group), bool(row_reuse), entries, timing, module,
+                            regions, bool(prefetch))
 
 
 def fig9(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_entries: int = 2,
-         timing: EngineTiming = AIM_ENGINE, module: Module = AIM, bar=attention_cycles) -> Fig9Data:
-    """Breakdown bars {MHA, GQA g} x {no reuse, row reuse} x {static (one OutReg), DCS}.
-
-    `bar` computes one bar (`attention_cycles` or a cached stand-in with its signature, as the app uses).
-    """
+         timing: EngineTiming = AIM_ENGINE, module: Module = AIM) -> Fig9Data:
+    """Breakdown bars {MHA, GQA g} x {no reuse, row reuse} x {static (one OutReg), DCS}."""
     groups = check_ints("groups", groups, "group", 1, 16)
     check_int("tokens", tokens, 16, 1 << 20)
+    check_int("obuf_entries", obuf_entries, 1, 64)
     breakdown = np.zeros((len(groups), 2, 2, len(BREAKDOWN_KEYS)), dtype=np.int64)
     utilization = np.zeros((len(groups), 2, 2))
     for gi, g in enumerate(groups):
         for ri, reuse in enumerate((False, True)):
-            for pi, (policy, entries) in enumerate((("static", 1), ("dcs", obuf_entries))):
-                parts, mac = bar(policy, tokens, head_dim, int(g), reuse, entries, timing, module)
-                breakdown[gi, ri, pi] = [parts[k] for k in BREAKDOWN_KEYS]
-                utilization[gi, ri, pi] = mac / sum(parts.values())
+            for pi, variant in enumerate(("static", "DCS")):
+                parts, mac = attention_bar(variant, tokens, head_dim, int(g), reuse, obuf_entries, timing, module)
+                breakdown[gi, ri, pi] = parts
+                utilization[gi, ri, pi] = mac / sum(parts)
     return Fig9Data(groups, BREAKDOWN_KEYS, breakdown, utilization, tokens, head_dim, obuf_entries)
 
 

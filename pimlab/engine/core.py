@@ -1,0 +1,265 @@
+"""The core loop every policy shares: one channel, one command per cycle on the command bus.
+
+Each pass asks the policy's queue heads for their earliest legal cycle (`head_ready`: the controller's own
+rules, then the policy's), issues the earliest (oldest first on a tie), or refreshes when that would cross
+tREFI. Before a MAC on another row the controller inserts PRE / ACT (an ACT waits for the refresh when the
+refresh would close the row before its MAC could issue), and for a policy that switches modes the register /
+MAC mode switch. The rules every policy obeys: DRAM row timing, the data bus (burst and
+turnaround), refresh; the static controller's fixed gaps bind as far as the policy `obeys` them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pimlab.engine.policies import Policy
+from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
+from pimlab.trace import Bound, Trace
+
+__all__ = ["Engine", "pair_rules", "total_cycles"]
+
+NEVER = 1 << 62
+_STALE = object()  # a cached readiness that must be recomputed
+_ACT, _PRE, _MAC, _MODE, _REF = int(Kind.ACT), int(Kind.PRE), int(Kind.MAC), int(Kind.MODE), int(Kind.REF)
+_READY, _REFRESH, _QUEUE, _BUS = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.BUS
+
+
+def pair_rules(timing, policy) -> list[list[tuple[int, int, int]]]:
+    """Per later kind: the (earlier kind, distance, Bound code) rules that bind under `policy`.
+
+    Where two rules name one pair the longer distance wins (the first one listed on a tie: row, static, data
+    bus, mode switch).
+    """
+    rules = [dict() for _ in Kind]
+    for a, b, distance, code in _pair_candidates(timing, policy):
+        if distance and distance > rules[b].get(a, (0, 0))[0]:
+            rules[b][int(a)] = (distance, code)
+    return [[(a, d, code) for a, (d, code) in sorted(rule.items())] for rule in rules]
+
+
+def _pair_candidates(timing, policy) -> list[tuple]:
+    """Row timing and the data bus bind every policy; a static fixed gap binds when policy.obeys(a, b); tMODCH
+    after a mode switch binds the policies that switch modes."""
+    out = [(a, b, d, Bound.ROW) for (a, b), d in timing.row_cycles.items()]
+    out += [(a, b, d, Bound.STATIC) for (a, b), d in timing.static_gap_cycles.items() if policy.obeys(a, b)]
+    out += [(a, b, timing.bus_distance(a, b), Bound.DATA_BUS) for a in Kind for b in Kind]
+    if policy.mode_switch:
+        out += [(Kind.MODE, b, timing.tMODCH, Bound.MODE) for b in Kind if b not in (Kind.REF, Kind.MODE)]
+    return out
+
+
+def total_cycles(kind: np.ndarray, issue_cycles: np.ndarray, done_cycles: np.ndarray, timing) -> int:
+    """Length of the run: the last completion, or aim_simulator's EOC rule when the timing has one."""
+    if timing.end_extra_cycles is None:
+        return int(done_cycles.max())
+    return int((issue_cycles + np.asarray(timing.end_extra_cycles.per_kind())[kind]).max())
+
+
+class Engine:
+    """One stream under one policy. State is plain Python (ints and lists) for speed; the Trace is built last."""
+
+    def __init__(self, commands: Commands, policy, timing, gbuf_entries: int, obuf_entries: int):
+        self.commands, self.policy, self.timing = commands, policy, timing
+        self.gbuf_entries, self.obuf_entries = gbuf_entries, obuf_entries
+        self.n = n = len(commands)
+        self.kind, self.row = commands.kind.tolist(), commands.row.tolist()
+        self.queues = policy.queues()
+        nq = len(self.queues)
+        self.head, self.queue_time, self.queue_id, self.waiting = [0] * nq, [-NEVER] * nq, [-1] * nq, [-1] * nq
+        self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by = [-1] * n, [-1] * n, [-1] * n, [0] * n
+        self.inserted: list[tuple] = []  # (id, kind, row, issue, done, depends_on, bound_by, source MAC)
+        self.blocks: list[tuple] = []  # the fast path's replayed periods: (data arrays, inserted arrays)
+        self.log: list[int] = []  # data commands in issue order
+        self.last_time, self.last_id = [-NEVER] * len(Kind), [-1] * len(Kind)  # latest issue of each kind
+        self.pairs = pair_rules(timing, policy)
+        self.affects = [{b for b in range(len(Kind)) if any(a == k for a, _, _ in self.pairs[b])} for k in Kind]
+        self.latency = timing.latency_cycles.per_kind()
+        self.latency[_REF], self.latency[_MODE] = timing.tRFC, timing.tMODCH
+        self.use_mode = policy.mode_switch and timing.tMODCH > 0
+        self.tRCD = timing.row_cycles[(Kind.ACT, Kind.MAC)]
+        self.rows_on, self.first_cycle, self.tCCD = timing.rows, timing.start_cycle, timing.tCCD
+        self.spacing = policy.queue_spacing  # each command at least tCCD after the previous one of its queue
+        self.own_rules = type(policy).earliest is not Policy.earliest
+        self.tracks_issue = type(policy).issued is not Policy.issued
+        self.bus = timing.start_cycle - 1
+        self.open_row, self.open_mac = -1, -1  # the open row and the MAC it was opened for
+        self.mac_mode = True  # aim_simulator's channels start in MAC mode
+        self.ref_end, self.ref_id = 0, -1
+        self.next_ref = timing.tREFI if timing.refresh else NEVER
+        self.n_inserted = 0  # inserted commands so far (ids n, n + 1, ...), some of them in `blocks`
+        self.max_issued, self.refreshes = -1, 0
+        self.replay = None  # the periodic fast path, when it drives this run
+
+    # --- readiness -------------------------------------------------------------------------------------
+    def head_ready(self, q: int):
+        """(action, earliest cycle, Bound code, id it waits on, command) for queue q's head; None if blocked.
+
+        The action is the command itself, or the ACT / PRE / mode switch the controller inserts before it.
+        """
+        i = self.queues[q][self.head[q]]
+        k = action = self.kind[i]
+        if k == _MAC and self.rows_on and self.open_row != self.row[i]:
+            action = _PRE if self.open_row >= 0 else _ACT
+        best, code, dep = self._shared_rules(action)
+        if action == k:
+            if self.spacing and self.queue_time[q] + self.tCCD > best:
+                best, code, dep = self.queue_time[q] + self.tCCD, _QUEUE, self.queue_id[q]
+            if self.own_rules:
+                got = self.policy.earliest(self, q, i, best, code, dep)
+                if got is None:
+                    return None
+                best, code, dep = got
+        if self.use_mode and (k == _MAC) != self.mac_mode:
+            action = _MODE  # issued when the command itself would pass its checks; then it waits tMODCH
+        return action, best, code, dep, i
+
+    def _shared_rules(self, action: int) -> tuple[int, int, int]:
+        """(earliest cycle, Bound code, id) of `action` under the rules every policy shares: start, refresh, the
+        pair rules (row timing, data bus, the fixed gaps the policy obeys)."""
+        best, code, dep = self.first_cycle, _READY, -1
+        if self.ref_end > best:
+            best, code, dep = self.ref_end, _REFRESH, self.ref_id
+        last_time = self.last_time
+        for a, distance, why in self.pairs[action]:
+            when = last_time[a] + distance
+            if when > best:
+                best, code, dep = when, why, self.last_id[a]
+        if action == _ACT and best + self.tRCD >= self.next_ref:
+            best, code, dep = self.next_ref, _REFRESH, -1  # refresh would close the row before its MAC
+        return best, code, dep
+
+    def oldest_head(self) -> tuple[int, int]:
+        """(command, queue) of the oldest command not yet issued."""
+        return min((self.queues[q][h], q) for q, h in enumerate(self.head) if h < len(self.queues[q]))
+
+    # --- the loop --------------------------------------------------------------------------------------
+    def run(self) -> Engine:
+        """Issue every command, one per pass (see the module docstring)."""
+        nq = len(self.queues)
+        cache = [_STALE] * nq  # each head's last readiness; None = blocked
+        live = [q for q in range(nq) if len(self.queues[q])]
+        while live:
+            q, at, got = self._choose(live, cache)
+            if got is None:
+                if not self.policy.unblock(self):
+                    raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
+            elif at >= self.next_ref:
+                self._refresh()
+            elif self._step(q, at, got, live, cache):
+                continue
+            cache = [_STALE] * nq
+            live = [r for r in range(nq) if self.head[r] < len(self.queues[r])]
+        return self
+
+    def _step(self, q: int, at: int, got: tuple, live: list[int], cache: list) -> bool:
+        """Issue queue q's head action at cycle `at`; False when every cached readiness is now stale."""
+        action, i = got[0], got[4]
+        code, dep = (_BUS, -1) if got[1] <= self.bus else (got[2], got[3])
+        self.bus = at
+        if action != self.kind[i]:
+            self._insert(action, i, at, dep, code)
+            self._invalidate(cache, live, q, action, i)
+            return True
+        self._issue(q, i, at, dep, code)
+        if self.head[q] == len(self.queues[q]):
+            live.remove(q)
+        self._invalidate(cache, live, q, action, i)
+        return not (self.replay is not None and live and self.replay.after_issue(q))
+
+    def _choose(self, live: list[int], cache: list):
+        """(queue, cycle, readiness) of the head that issues next: earliest, oldest first on a tie."""
+        chosen, at, bq, bus = None, 0, -1, self.bus
+        for q in live:
+            got = cache[q]
+            if got is _STALE:
+                got = cache[q] = self.head_ready(q)
+            if got is None:
+                continue
+            when = got[1] if got[1] > bus else bus + 1
+            if chosen is None or when < at or (when == at and got[4] < chosen[4]):
+                chosen, at, bq = got, when, q
+        return bq, at, chosen
+
+    def _invalidate(self, cache: list, live: list[int], q: int, action: int, i: int) -> None:
+        """After `action` issued from queue q: recompute q's head, heads waiting on i, heads it can bind."""
+        cache[q] = _STALE
+        affects, waiting = self.affects[action], self.waiting
+        for r in live:
+            got = cache[r]
+            if got is _STALE:
+                continue
+            if (got is None and waiting[r] == i) or (got is not None and got[0] in affects):
+                cache[r] = _STALE
+
+    def _refresh(self) -> None:
+        """REF at next_ref: every tREFI, whatever the stream; it closes the open row."""
+        rid, at = self.n + self.n_inserted, self.next_ref
+        self.n_inserted += 1
+        self.inserted.append((rid, _REF, -1, at, at + self.timing.tRFC, -1, Bound.READY, -1))
+        self.refreshes += 1
+        self.bus, self.ref_end, self.ref_id = at, at + self.timing.tRFC, rid
+        self.last_time[_REF], self.last_id[_REF] = at, rid
+        self.open_row = -1  # refresh precharges every bank (its precharge is folded into tRFC)
+        self.next_ref += self.timing.tREFI
+
+    def _insert(self, action: int, i: int, at: int, dep: int, code: int) -> None:
+        """A controller-inserted ACT, PRE or mode switch before command i."""
+        xid = self.n + self.n_inserted
+        self.n_inserted += 1
+        src = i if action == _ACT else (self.open_mac if action == _PRE else -1)
+        self.inserted.append((xid, action, self.row[src] if src >= 0 else -1, at, at + self.latency[action], dep,
+                              code, src))
+        self.last_time[action], self.last_id[action] = at, xid
+        if action == _ACT:
+            self.open_row, self.open_mac = self.row[i], i
+        elif action == _PRE:
+            self.open_row = -1
+        else:
+            self.mac_mode = not self.mac_mode
+
+    def _issue(self, q: int, i: int, at: int, dep: int, code: int) -> None:
+        k = self.kind[i]
+        self.issue_cycles[i], self.done_cycles[i] = at, at + self.latency[k]
+        self.depends_on[i], self.bound_by[i] = dep, code
+        self.log.append(i)
+        if i > self.max_issued:
+            self.max_issued = i
+        self.last_time[k], self.last_id[k] = at, i
+        self.queue_time[q], self.queue_id[q] = at, i
+        self.head[q] += 1
+        if self.tracks_issue:
+            self.policy.issued(self, q, i)
+
+    # --- result ----------------------------------------------------------------------------------------
+    def trace(self) -> Trace:
+        n, c = self.n, self.commands
+
+        def array(values):
+            return np.fromiter(values, dtype=np.int64, count=len(values))
+
+        issue, done, depends_on, bound_by = map(array, (self.issue_cycles, self.done_cycles, self.depends_on,
+                                                         self.bound_by))
+        parts = [np.array(self.inserted, dtype=np.int64).reshape(-1, 8)[:, :7]]
+        for data, inserted in self.blocks:
+            idx = data[0]
+            issue[idx], done[idx], depends_on[idx], bound_by[idx] = data[1:]
+            if inserted is not None:
+                parts.append(np.stack(inserted, axis=1))
+        extra = np.concatenate(parts)
+        kind = np.concatenate((c.kind, extra[:, 1]))
+        issue = np.concatenate((issue, extra[:, 3]))
+        order = np.argsort(issue, kind="stable")
+        columns = {
+            "id": np.concatenate((np.arange(n), extra[:, 0])), "kind": kind,
+            "queue": QUEUE_OF_KIND[kind].astype(np.int64),
+            "gbuf": np.concatenate((c.gbuf, np.full(len(extra), -1))),
+            "obuf": np.concatenate((c.obuf, np.full(len(extra), -1))),
+            "row": np.concatenate((np.where(c.kind == Kind.MAC, c.row, -1), extra[:, 2])),
+            "issue_cycles": issue, "done_cycles": np.concatenate((done, extra[:, 4])),
+            "depends_on": np.concatenate((depends_on, extra[:, 5])),
+            "bound_by": np.concatenate((bound_by, extra[:, 6])),
+        }
+        columns = {name: np.take(column, order) for name, column in columns.items()}
+        total = total_cycles(columns["kind"], columns["issue_cycles"], columns["done_cycles"], self.timing)
+        return Trace(**columns, policy=self.policy.name, total_cycles=total, timing=self.timing,
+                     gbuf_entries=self.gbuf_entries, obuf_entries=self.obuf_entries, commands=n)

@@ -1,0 +1,342 @@
+"""The exact fast path for long periodic streams: replay periods whose controller state repeats.
+
+Invariant: the scheduler is deterministic, and inside the periodic stretch the commands ahead of a cut (a period
+boundary) look the same from every cut. So at each cut the controller's whole state is keyed relative to the cut,
+the bus cycle and the inserted commands so far (`Replay.state_key`: the issue / done times that can still bind,
+the queue heads, the open row, the mode, the ids those times point to, the policy's own state (`Policy.state`),
+and the refresh phase, cycles to the next REF). When a key comes back, everything between the two cuts,
+refreshes included, repeats exactly, shifted: it is replayed as many times as stay inside the stretch (numpy
+blocks), then the loop resumes. With refresh on, the key repeats once stream and refresh phase line up again (a
+"super-period" of several periods and refreshes). Until then, a repeat of the state without the refresh phase
+and with no refresh in between also holds up to the next refresh: those periods are copied into the loop's lists,
+as if simulated, and the loop crosses the refresh itself. Any policy works that keys and shifts its own state.
+Tests check the trace equals the plain loop's, column for column.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pimlab.engine.core import NEVER, Engine
+from pimlab.engine.policies import dependency_ids
+from pimlab.isa import Commands, Kind
+from pimlab.validate import ceil_div
+
+__all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "schedule_periodic", "Replay"]
+
+FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
+_NO_SOURCE = -(1 << 40)  # an inserted command with no source MAC (its row index may be negative otherwise)
+
+
+def find_period(commands: Commands, min_repeats: int = 8, deps: tuple[np.ndarray, np.ndarray] | None = None):
+    """(start, end, P, D) of the longest stretch around the stream's first third that repeats every P commands.
+
+    Commands repeat when kind, GBuf / OBuf entry and "MAC on another row than the previous MAC" match;
+    D is the longest look-back of a dependency inside the stretch. None when nothing repeats min_repeats times.
+    `deps` are the GBuf and OBuf `dependency_ids` if already known.
+    """
+    found = _stretch(_signature(commands), 0, len(commands), min_repeats)
+    if found is None:
+        return None
+    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    return (*found, max(look_back(deps, found[0], found[1]), 1))
+
+
+def find_periods(commands: Commands, min_repeats: int = 8, min_commands: int = 1024,
+                 deps: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[int, int, int, int]]:
+    """Every periodic stretch `find_period` finds in the stream and, recursively, in what lies before and after
+    it (or in the two halves of a part with none), in stream order; parts under `min_commands` are skipped."""
+    sig, found, todo = _signature(commands), [], [(0, len(commands))]
+    while todo:
+        lo, hi = todo.pop()
+        if hi - lo < min_commands:
+            continue
+        got = _stretch(sig, lo, hi, min_repeats)
+        if got is None:
+            todo += [(lo, (lo + hi) // 2), ((lo + hi) // 2, hi)] if hi - lo >= 4 * min_commands else []
+        else:
+            found.append(got)
+            todo += [(lo, got[0]), (got[1], hi)]
+    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    return [(a, b, p, max(look_back(deps, a, b), 1)) for a, b, p in sorted(found)]
+
+
+def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
+    """(start, end, P) of the longest stretch of sig[lo:hi] around its first third that repeats every P; None."""
+    part = sig[lo:hi]
+    n = len(part)
+    probe, width = n // 3, min(64, n // 16)
+    if width < 1:
+        return None
+    raw, block = part.tobytes(), part[probe:probe + width].tobytes()
+    best, at = None, probe * 8 + 8
+    for _ in range(16):  # candidate periods: where the probe block recurs; keep the longest stretch
+        at = raw.find(block, at)
+        if at < 0 or at // 8 - probe > n // min_repeats:
+            break
+        if at % 8 == 0:
+            p = at // 8 - probe
+            bad = np.flatnonzero(part[:-p] != part[p:])
+            before, after = bad[bad < probe], bad[bad >= probe]
+            start = int(before[-1]) + 1 if len(before) else 0
+            end = (int(after[0]) if len(after) else n - p) + p
+            if end - start >= min_repeats * p and (best is None or end - start > best[1] - best[0]):
+                best = (start, end, p)
+        at += 8 - at % 8 if at % 8 else 8
+    return None if best is None else (lo + best[0], lo + best[1], best[2])
+
+
+def _signature(commands: Commands) -> np.ndarray:
+    """One int64 per command: kind, entries, and whether a MAC changes row."""
+    kind = commands.kind
+    mac = np.flatnonzero(kind == Kind.MAC)
+    change = np.zeros(len(commands), dtype=np.int64)
+    if len(mac):
+        rows = commands.row[mac]
+        change[mac] = np.concatenate(([1], rows[1:] != rows[:-1]))
+    return ((kind * 8192 + commands.gbuf + 1) * 8192 + commands.obuf + 1) * 2 + change
+
+
+def look_back(deps, start: int, end: int) -> int:
+    """Longest distance from a command in [start, end) back to the command it depends on in `deps` (0: none)."""
+    idx, depth = np.arange(start, end), 0
+    for d in deps:
+        d = np.asarray(d[start:end])
+        if (d >= 0).any():
+            depth = max(depth, int((idx - d)[d >= 0].max()))
+    return depth
+
+
+def schedule_periodic(commands, policy_cls, timing, gbuf_entries, obuf_entries):
+    """The Trace through the fast path; None when the stream is short or has no periodic stretch."""
+    if len(commands) < FAST_MIN_COMMANDS:
+        return None
+    deps = (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    stretches = find_periods(commands, deps=deps)
+    if not stretches:
+        return None
+    policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
+    stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b))) for a, b, p, d in stretches]
+    engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
+    engine.replay = Replay(engine, stretches)
+    return engine.run().trace()
+
+
+class Replay:
+    """Cuts the engine's run at period boundaries and replays repeating stretches (see the module docstring)."""
+
+    def __init__(self, engine: Engine, stretches: list[tuple[int, int, int, int]]):
+        """stretches: (start, end, period, look-back depth) of each periodic stretch, in stream order."""
+        self.e, self.stretches = engine, stretches
+        self.replayed = {"whole state": 0, "before refresh": 0}  # commands replayed, by kind of repeat
+        n = engine.n
+        nxt = np.minimum.accumulate(np.where(engine.commands.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
+        self.next_mac = np.where(nxt < n, nxt, -1)  # index of the next MAC at or after each command
+        self.horizon = engine.timing.horizon_cycles
+        self._enter(0)
+
+    def _enter(self, k: int) -> None:
+        """Start watching stretch k: states and templates of another stretch do not carry over."""
+        self.k = k
+        self.start, self.end, self.p, self.depth = self.stretches[k]
+        self.boundary = self.start + ceil_div(self.depth, self.p) * self.p  # first cut with its look-back inside
+        self.seen, self.templates, self.window_seen, self.window_templates = {}, {}, {}, {}
+
+    def after_issue(self, q: int) -> bool:
+        """Called after queue q issued: cut once the oldest command not yet issued reaches the boundary.
+        True when the engine's state moved (its cached readiness is stale)."""
+        e = self.e
+        if e.head[q] < len(e.queues[q]) and e.queues[q][e.head[q]] < self.boundary:
+            return False  # only q's head moved, so the frontier can have reached the boundary only if it did
+        frontier = min(e.queues[r][h] for r, h in enumerate(e.head) if h < len(e.queues[r]))
+        while frontier >= self.end - self.p and self.k + 1 < len(self.stretches):
+            self._enter(self.k + 1)
+        if frontier < self.boundary:
+            return False
+        cut = self.start + (frontier - self.start) // self.p * self.p
+        self.boundary = cut + self.p
+        if cut + self.p >= self.end:
+            return False
+        self.cut(cut)
+        return True
+
+    def state_key(self, b: int) -> tuple:
+        """Everything the future depends on, relative to cut index b, the bus cycle and the inserted count,
+        except the refresh phase (cycles to the next REF), which `cut` adds."""
+        e = self.e
+        now, n, x0, floor = e.bus, e.n, e.n_inserted, -self.horizon
+
+        def rel(t):
+            return max(t - now, floor)
+
+        def ref(x, t):  # an id only matters while its time can still bind
+            if x < 0 or t - now <= floor:
+                return None
+            return x - b if x < n else (x - n - x0, "x")
+
+        lo = b - self.depth
+        issue, done = e.issue_cycles, e.done_cycles
+        window = tuple((rel(issue[i]), rel(done[i])) if issue[i] >= 0 else None
+                       for i in range(lo, max(e.max_issued, lo) + 1))
+        heads = tuple(e.queues[q][h] - b if h < len(e.queues[q]) else None for q, h in enumerate(e.head))
+        return (heads, window, self._row_state(b, heads), e.mac_mode, rel(e.ref_end), ref(e.ref_id, e.ref_end),
+                tuple(map(rel, e.last_time)), tuple(map(ref, e.last_id, e.last_time)),
+                tuple(map(rel, e.queue_time)), tuple(map(ref, e.queue_id, e.queue_time)),
+                e.policy.state(rel, ref))
+
+    def _row_state(self, b: int, heads: tuple) -> int:
+        """-1 no open row; 1 if the next MAC ahead uses the open row, else 0."""
+        e = self.e
+        if e.open_row < 0:
+            return -1
+        first = min(h for h in heads if h is not None) + b
+        nxt = self.next_mac[first] if first < e.n else -1
+        return int(nxt >= 0 and e.row[nxt] == e.open_row)
+
+    def cut(self, b: int) -> None:
+        """At a period boundary: remember the state; when it repeats, replay what happened in between.
+
+        A repeat of the whole state (refresh phase included) replays as far as the stretch goes. With refresh
+        on, a repeat of the stream's state with no refresh in between also replays, up to the next refresh.
+        """
+        e = self.e
+        stream = self.state_key(b)
+        phase = None if e.next_ref >= NEVER else e.next_ref - e.bus
+        here = (b, e.bus, len(e.log), len(e.inserted), e.refreshes, list(e.head), e.max_issued, e.n_inserted)
+        template = self._repeat(self.templates, self.seen, (stream, phase), here)
+        if template is not None:
+            self._replay(template, b)
+        elif phase is not None:
+            template = self._repeat(self.window_templates, self.window_seen, stream, here, no_refresh=True)
+            if template is not None:
+                self._replay(template, b, before_refresh=True)
+
+    def _repeat(self, templates: dict, seen: dict, key, here: tuple, no_refresh: bool = False):
+        """The template of the state `key` if known, else one from its last sighting; None if none fits."""
+        template = templates.get(key)
+        if template is None:
+            before = seen.get(key)
+            seen[key] = here
+            b = here[0]
+            if before is None or b + (b - before[0]) > self.end or (no_refresh and before[4] != here[4]):
+                return None  # a new state, one whose repetition would not fit in the stretch, or a refresh between
+            template = templates[key] = self._template(before, here)
+        return template
+
+    def _template(self, a, c) -> tuple:
+        """The actions between two cuts with equal states, relative to the first, as numpy columns."""
+        e = self.e
+        b0, t0, log0, e0, _, heads0, _, x0 = a
+        b1, t1, log1, e1, refs1, heads1, hi1, x1 = c
+        n = e.n
+
+        def columns(ids, *values):  # rows of (*values, dependency kind 0 none / 1 data / 2 inserted, offset)
+            ids = np.asarray(ids, dtype=np.int64)
+            dep_kind = np.where(ids < 0, 0, np.where(ids < n, 1, 2))
+            dep_off = np.where(dep_kind == 1, ids - b0, np.where(dep_kind == 2, ids - n - x0, 0))
+            return np.array([*values, dep_kind, dep_off], dtype=np.int64).reshape(len(values) + 2, -1)
+
+        logged = e.log[log0:log1]
+        issue, done, bound_by = e.issue_cycles, e.done_cycles, e.bound_by
+        data = columns([e.depends_on[i] for i in logged], np.array(logged, dtype=np.int64) - b0,
+                       np.array([issue[i] for i in logged]) - t0, np.array([done[i] for i in logged]) - t0,
+                       [bound_by[i] for i in logged])
+        x = np.array(e.inserted[e0:e1], dtype=np.int64).reshape(-1, 8).T  # id, kind, row, issue, done, dep, code, src
+        extra = columns(x[5], x[1], np.where(x[7] >= 0, x[7] - b0, _NO_SOURCE), x[3] - t0, x[4] - t0, x[6])
+        reach = max([int(data[0].max()) if len(logged) else 0, hi1 - b0] +
+                    [e.queues[q][h] - b0 for q, h in enumerate(heads1) if h < len(e.queues[q])])
+        refs = refs1 - a[4]
+        return (b1 - b0, t1 - t0, x1 - x0, refs, [h1 - h0 for h0, h1 in zip(heads0, heads1)], reach, data, extra)
+
+    def _replay(self, template, b: int, before_refresh: bool = False) -> None:
+        """Repeat the template `reps` times from cut b, shifted; then move the state past the repeats.
+
+        By default (a repeat of the whole state) as far as the stretch goes, into numpy blocks the trace picks
+        up at the end. before_refresh: only the repeats that end before the next refresh, written into the
+        lists and logs as if simulated, so that states seen before stay valid.
+        """
+        e = self.e
+        step, span, xstep, refs, advance, reach, data, extra = template
+        reps = (self.end - 1 - reach - b) // step + 1  # every replayed period only looks at periodic commands
+        if before_refresh:
+            reps = min(reps, (e.next_ref - 1 - e.bus) // max(span, 1))
+        if reps < 1 or span < 1:
+            return
+        j = np.arange(reps)[:, None]
+        block_data = self._block_data(data, b, step, span, xstep, j)
+        block_extra, sources = self._block_inserted(extra, b, step, span, xstep, j)
+        if before_refresh:
+            self._write_lists(block_data, block_extra, sources)
+            self.replayed["before refresh"] += reps * step
+        else:
+            self._keep_blocks(block_data, block_extra, b + reps * step)
+            self.replayed["whole state"] += reps * step
+            if e.next_ref < NEVER:  # the whole state repeated, the refresh phase too
+                e.next_ref += reps * span
+        e.n_inserted += reps * xstep
+        e.refreshes += reps * refs
+        self._shift(reps * step, reps * span, reps * xstep, [reps * a for a in advance])
+
+    def _dep(self, kind, off, b, step, xstep, j):
+        x0 = self.e.n_inserted
+        return np.where(kind == 1, b + j * step + off, np.where(kind == 2, self.e.n + x0 + j * xstep + off, -1)).ravel()
+
+    def _block_data(self, data, b, step, span, xstep, j):
+        t0 = self.e.bus
+        r, ti, td, code, dk, do = data
+        idx = (b + j * step + r).ravel()
+        return (idx, (t0 + j * span + ti).ravel(), (t0 + j * span + td).ravel(), self._dep(dk, do, b, step, xstep, j),
+                np.broadcast_to(code, (len(j), len(code))).ravel())
+
+    def _block_inserted(self, extra, b, step, span, xstep, j):
+        if not extra.shape[1]:
+            return None, None
+        e, t0, reps = self.e, self.e.bus, len(j)
+        kind, src, ti, td, code, dk, do = extra
+        sources = np.where(src != _NO_SOURCE, b + j * step + src, -1)
+        rows = np.where(sources >= 0, e.commands.row[np.maximum(sources, 0)], -1)
+        ids = e.n + e.n_inserted + j * xstep + np.arange(len(kind))
+        block = tuple(np.broadcast_to(a, (reps, len(kind))).ravel() for a in (
+            ids, kind, rows, t0 + j * span + ti, t0 + j * span + td)) + (
+            self._dep(dk, do, b, step, xstep, j), np.broadcast_to(code, (reps, len(kind))).ravel())
+        return block, sources
+
+    def _write_lists(self, block_data, block_extra, sources) -> None:
+        """Replayed periods into the loop's lists, as if simulated."""
+        e = self.e
+        for i, t_i, t_d, d, c in zip(*(a.tolist() for a in block_data)):
+            e.issue_cycles[i], e.done_cycles[i], e.depends_on[i], e.bound_by[i] = t_i, t_d, d, c
+        e.log.extend(block_data[0].tolist())
+        if block_extra is not None:
+            e.inserted.extend(zip(*(a.tolist() for a in block_extra), sources.ravel().tolist()))
+
+    def _keep_blocks(self, block_data, block_extra, frontier: int) -> None:
+        """Replayed periods as numpy blocks; the lists get only what the loop may still look back to."""
+        e = self.e
+        e.blocks.append((block_data, block_extra))
+        idx, t_issue, t_done = block_data[:3]
+        near = idx >= frontier - self.depth
+        for i, t_i, t_d in zip(idx[near].tolist(), t_issue[near].tolist(), t_done[near].tolist()):
+            e.issue_cycles[i], e.done_cycles[i] = t_i, t_d
+        self.seen.clear()  # states seen before the jump are no longer followed by the log
+        self.window_seen.clear()
+
+    def _shift(self, steps: int, cycles: int, inserted: int, advance: list[int]) -> None:
+        """Move the controller's state forward by whole periods (indices, cycles, inserted ids), in place."""
+        e, n = self.e, self.e.n
+
+        def sid(x):
+            return x if x < 0 else (x + steps if x < n else x + inserted)
+
+        e.head[:] = [h + a for h, a in zip(e.head, advance)]
+        e.bus += cycles
+        e.ref_end += cycles
+        e.ref_id = sid(e.ref_id)
+        e.max_issued += steps
+        for times, ids in ((e.last_time, e.last_id), (e.queue_time, e.queue_id)):
+            times[:] = [t + cycles for t in times]
+            ids[:] = [sid(x) for x in ids]
+        e.policy.shift(cycles, sid)
+        if e.open_row >= 0:
+            e.open_mac += steps
+            e.open_row = e.row[e.open_mac]
