@@ -572,24 +572,152 @@ def batch_lengths(kind: str, model: LLM, modules: int, tp: int, pp: int, techniq
 
 
 def layouts(kind: str, model: LLM, modules: int) -> list[tuple[int, int]]:
-    """Every (tp, pp) the system can hold for the model."""
+    """The (tp, pp) layouts searched: tp x pp = modules (tp a power of two), 2 or 4 units per module, and
+    CENT's own deployment (one decoder block per stage, tp = 1)."""
+    system_ = system_for(kind, modules)
     out = []
-    for pp in range(1, model.layers + 1):
-        for tp in (1, 2, 4, 8, 16, 32, 64):
-            if tp > model.kv_heads or tp * pp > modules * system_for(kind, modules).module.channels // 8:
-                continue
-            try:
-                Layout(system_for(kind, modules), model, tp, pp)
-            except ValueError:
-                continue
-            if tp * pp >= modules or modules % (tp * pp) == 0:
+    for per_module in (1, 2, 4):
+        units = modules * per_module
+        tp = 1
+        while tp <= min(model.kv_heads, units):
+            pp = units // tp
+            if units % tp == 0 and pp <= model.layers and (tp <= modules or per_module == 1):
                 out.append((tp, pp))
-    return out
+            tp *= 2
+    out.append((1, model.layers))
+    valid = []
+    for tp, pp in dict.fromkeys(out):
+        try:
+            Layout(system_, model, tp, pp)
+        except ValueError:
+            continue
+        valid.append((tp, pp))
+    return valid
+
+
+@dataclass(frozen=True)
+class Search:
+    """A (tp, pp) search: every layout's step (or why it failed) and the best by tokens/s."""
+
+    results: dict  # (tp, pp) -> StepResult, or the error message
+    best: tuple  # (tp, pp)
+
+    @property
+    def step(self) -> StepResult:
+        return self.results[self.best]
+
+    def __repr__(self) -> str:
+        return f"Search(best tp={self.best[0]}, pp={self.best[1]}: {self.step!r}; {len(self.results)} layouts)"
+
+
+def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baseline", **options) -> Search:
+    """Try every layout; each admits as many requests of `pool` (in order) as it can hold; the best wins.
+
+    This is the paper's "optimal TP/PP settings": the batch each layout admits differs (stages hold
+    different weights), so capacity, bubbles and balance all take part in the choice.
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    dpa = Techniques.parse(techniques).dpa
+    results = {}
+    for tp, pp in layouts(kind, model, modules):
+        layout = Layout(system_for(kind, modules), model, tp, pp)
+        try:
+            n = admitted(layout, pool, dpa)
+            if n == 0:
+                raise ValueError("not one request fits")
+            results[(tp, pp)] = run_step(kind, model, modules, tp, pp, pool[:n], techniques, **options)
+        except ValueError as error:
+            results[(tp, pp)] = str(error)
+    ok = {k: r for k, r in results.items() if isinstance(r, StepResult)}
+    if not ok:
+        raise ValueError(f"model must fit the system: no layout of {model.name} on {modules} {kind} modules "
+                         f"admits a request")
+    return Search(results, max(ok, key=lambda k: ok[k].tokens_per_s))
+
+
+# --- serving: a run of requests ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServeResult:
+    """A run of requests through one layout: output tokens over time, and the batch it held."""
+
+    tokens: int
+    seconds: float
+    steps: int
+    mean_batch: float
+    max_batch: int
+    mac_utilization: float  # time-weighted over the run
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds
+
+    def __repr__(self) -> str:
+        return (f"ServeResult({self.tokens} tokens in {1e3 * self.seconds:.4g} ms = {self.tokens_per_s:.4g} tok/s; "
+                f"{self.steps} steps, batch mean {self.mean_batch:.1f}, max {self.max_batch})")
+
+
+def serve(kind: str, model: LLM, modules: int, tp: int, pp: int, dataset, techniques: str = "baseline",
+          requests: int = 48, mean_output_tokens: int = 256, every: int = 32, seed: int = 0,
+          **options) -> ServeResult:
+    """Decode a closed run of `requests` requests drawn from a Table II `dataset` (all waiting at the start).
+
+    Requests are admitted in order while their KV fits: a static slot of the context window, or under DPA
+    the 1 MB chunks of the tokens the request will reach (so no admitted request runs out). Each step every
+    live request emits a token and grows; a finished one frees its memory and the next is admitted. The
+    step time is evaluated every `every` steps at the live batch and held in between. The run is measured
+    while requests are still waiting (the saturated system), not while the last ones drain.
+    """
+    from pimlab.workloads import decode_trace
+
+    check_int("every", every, 1, 1 << 20)
+    trace = decode_trace(dataset, check_int("requests", requests, 1, 1 << 16), seed, mean_output_tokens)
+    layout = Layout(system_for(kind, modules), model, tp, pp)
+    dpa = Techniques.parse(techniques).dpa
+    room = kv_capacity_bytes(layout)
+    final = trace.context_tokens + trace.output_tokens
+    cost = kv_reservation_bytes(layout, final, dpa)
+    if cost[0] > room:
+        raise ValueError(f"batch must admit at least one request: {model.name} on {modules} {kind} modules "
+                         f"(tp={tp}, pp={pp}) has no room for the first")
+    done = np.zeros(len(trace), dtype=np.int64)  # tokens emitted so far
+    live, nxt, used = [], 0, 0.0
+    tokens = steps = 0
+    seconds = util_s = batch_sum = 0.0
+    max_batch, held = 0, None
+    while nxt < len(trace):
+        while nxt < len(trace) and used + cost[nxt] <= room:
+            live.append(nxt)
+            used += cost[nxt]
+            nxt += 1
+        if not live:
+            raise ValueError(f"batch must admit request {nxt}: its KV reservation exceeds the free room")
+        if held is None or steps % every == 0:
+            lengths = [int(trace.context_tokens[r] + done[r]) for r in live]
+            held = run_step(kind, model, modules, tp, pp, lengths, techniques, ignore_capacity=True,
+                            beyond_window=True, **options)
+        seconds += held.latency_s
+        util_s += held.mac_utilization * held.latency_s
+        batch_sum += len(live)
+        max_batch = max(max_batch, len(live))
+        tokens += len(live)
+        steps += 1
+        for r in live:
+            done[r] += 1
+        finished = [r for r in live if done[r] >= trace.output_tokens[r]]
+        for r in finished:
+            live.remove(r)
+            used -= cost[r]
+        if finished:
+            held = None
+    if not steps:
+        raise ValueError(f"requests must be more than one batch to measure a saturated run, got {requests}")
+    return ServeResult(tokens, seconds, steps, batch_sum / steps, max_batch, util_s / seconds)
 
 
 __all__ = [
     "TECHNIQUES", "SYSTEM_KINDS", "Techniques", "Layout", "StepConfig", "step", "run_step", "system_for",
     "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
     "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "model_named",
-    "batch_lengths",
+    "batch_lengths", "Search", "search",
+    "ServeResult", "serve",
 ]
