@@ -383,7 +383,7 @@ def _unit_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
     qk, sv, total = _attention(cfg, lengths)
     macs_attention = 2.0 * heads * m.head_dim * lengths.sum()
     macs_fc = n * m.layer_params / lay.tp
-    part = {"qk": qk[0] * tck, "sv": sv[0] * tck, "macs": macs_attention + macs_fc,
+    part = {"qk": qk[0] * tck, "sv": sv[0] * tck, "macs": (macs_attention + macs_fc) * lay.tp,
             "attention_commands": total[1:] * lay.tp, "fc_commands": np.zeros(4)}
     if cfg.kind == "cent":
         fc = _pim_fc(cfg) * n
