@@ -24,6 +24,7 @@ class PaperNumber:
     tolerance_why: str
     source: str = "Q"
     bound: str = "value"  # "value": |pimlab - value| <= tolerance; "upper": 0 <= pimlab <= value + tolerance
+    kind: str = ""  # what pimlab's value is: input, derived, modelled, calibrated, reconstructed (issue 10 adds it)
 
     def within(self, pimlab_value: float) -> bool:
         got = float(pimlab_value)
@@ -238,6 +239,26 @@ FIG17_SPEEDUP_SHORT = PaperNumber(
     "fig17_speedup_256_tokens", 2.1, "x", "Fig. 17",
     "even at short contexts (e.g., 256 tokens), PIMphony achieved a 2.1x speedup over the baselines.",
     0.7, _MODEL)
+
+# --- issue 10: the system figures' remaining numbers (Figs. 4, 17) -------------------------------------------
+_OCR_PLACE = "a bar label read from the figure (OCR); its placement is pimlab's best reading"
+_NEUPIMS_LABELS = "Fig. 17(b) NeuPIMs bar labels: 2.0, 2.3, 2.6, 3.4, 5.0 (4K -> 1M)."
+FIG4_GAIN_4K = PaperNumber(
+    "fig4_gain_4k", 1.4, "x", "Fig. 4", "Fig. 4 annotation: '1.4x' (read as PIMphony over CENT at 4K).",
+    0.4, _OCR_PLACE + "; 0.4 covers the reading", "O", kind="modelled")
+FIG4_GAIN_32K = PaperNumber(
+    "fig4_gain_32k", 1.9, "x", "Fig. 4", "Fig. 4 annotation: '1.9x' (read as PIMphony over CENT at 32K).",
+    0.5, _OCR_PLACE + "; 0.5 covers the reading", "O", kind="modelled")
+FIG17_NEUPIMS_SPEEDUP_4K = PaperNumber(
+    "fig17_neupims_speedup_4k", 2.0, "x", "Fig. 17", _NEUPIMS_LABELS,
+    0.7, _OCR_PLACE, "O", kind="modelled")
+FIG17_NEUPIMS_SPEEDUP_64K = PaperNumber(
+    "fig17_neupims_speedup_64k", 2.6, "x", "Fig. 17", _NEUPIMS_LABELS,
+    0.8, _OCR_PLACE, "O", kind="modelled")
+FIG17_CENT_SPEEDUP_64K = PaperNumber(
+    "fig17_cent_speedup_64k", 4.8, "x", "Fig. 17",
+    "Fig. 17(b) CENT bar labels: 1.3, 4.8, 12.7, 46.6 (one label of the five contexts missing from the OCR).",
+    1.5, _OCR_PLACE + "; the missing label makes 4.8's context uncertain", "O", kind="modelled")
 
 
 def all_numbers() -> tuple[PaperNumber, ...]:

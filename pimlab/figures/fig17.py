@@ -107,4 +107,10 @@ def scorecard() -> list[Record]:
                 "PIMphony over NeuPIMs at 1M tokens"),
         compare(paper.FIG17_SPEEDUP_SHORT, float(cent.speedup_by_context[at(cent, short)]),
                 "PIMphony over CENT at 256 tokens"),
+        compare(paper.FIG17_CENT_SPEEDUP_64K, float(cent.speedup_by_context[at(cent, 65536)]),
+                "PIMphony over CENT at 64K tokens"),
+        compare(paper.FIG17_NEUPIMS_SPEEDUP_4K, float(neupims.speedup_by_context[at(neupims, 4096)]),
+                "PIMphony over NeuPIMs at 4K tokens"),
+        compare(paper.FIG17_NEUPIMS_SPEEDUP_64K, float(neupims.speedup_by_context[at(neupims, 65536)]),
+                "PIMphony over NeuPIMs at 64K tokens"),
     ]
