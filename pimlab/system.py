@@ -157,7 +157,7 @@ class Layout:
 
 
 # --- per-tile costs from the command engine (cached per tile shape) ---------------------------------
-_GRID_TOKENS = tuple(16 * 2**k for k in range(10))  # 16 .. 8192 tokens on one channel, exact engine runs
+_GRID_TOKENS = tuple(16 * 2**k for k in range(9))  # 16 .. 4096 tokens on one channel, exact engine runs
 _COUNTS = ("cycles", "mac", "act", "wr_inp", "rd_out")
 
 
@@ -189,7 +189,7 @@ def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool
                      module: Module, engine: str = "aim") -> np.ndarray:
     """Engine cycles and command counts of `op` over `tokens` tokens of one KV head on one channel.
 
-    Exact at 16, 32, ..., 8192 tokens; between them linear, and beyond 8192 linear in the last interval
+    Exact at 16, 32, ..., 4096 tokens; between them linear, and beyond 4096 linear in the last interval
     (a head's work repeats row after row, so its cost grows linearly once refresh is averaged in).
     Returns an array (..., 5): cycles, MAC cycles, ACTs, WR-INPs, RD-OUTs.
     """
@@ -204,23 +204,24 @@ def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool
     return out
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=1024)
+def _gemv_exact(d_in: int, tiles: int, policy: str, module: Module, engine: str) -> np.ndarray:
+    obuf = 1 if policy == "static" else 2
+    return _run(isa.compile_gemv(d_in, tiles * module.banks, module=module, obuf_entries=obuf), module, policy,
+                engine)
+
+
 def gemv_counts(d_in: int, d_out: int, policy: str, module: Module, engine: str = "aim") -> np.ndarray:
     """Engine cycles and command counts of one GEMV (d_out x d_in) on one channel.
 
-    Exact up to 64 output tiles; beyond, linear in output tiles (every tile repeats the same commands).
+    Exact up to 16 output tiles; beyond, linear in output tiles from 8 to 16 (every output tile repeats the
+    same commands, and 8 tiles already span several refresh intervals).
     """
     tiles = -(-d_out // module.banks)
-    obuf = 1 if policy == "static" else 2
-
-    def exact(n_tiles: int) -> np.ndarray:
-        return _run(isa.compile_gemv(d_in, n_tiles * module.banks, module=module, obuf_entries=obuf), module,
-                    policy, engine)
-
-    if tiles <= 64:
-        return exact(tiles)
-    a, b = exact(32), exact(64)
-    return b + (tiles - 64) * (b - a) / 32
+    if tiles <= 16:
+        return _gemv_exact(d_in, tiles, policy, module, engine)
+    a, b = _gemv_exact(d_in, 8, policy, module, engine), _gemv_exact(d_in, 16, policy, module, engine)
+    return b + (tiles - 16) * (b - a) / 8
 
 
 # --- CENT's analytic parts ------------------------------------------------------------------------------

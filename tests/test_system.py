@@ -68,9 +68,11 @@ def test_interpolated_tile_cost_close_to_engine():
 
 
 def test_gemv_extrapolation_close_to_engine():
-    got = system.gemv_counts(1024, 16 * 100, "static", AIM)[0]
-    exact = schedule.schedule(isa.expand(isa.compile_gemv(1024, 1600, module=AIM))).total_cycles
-    assert got == pytest.approx(exact, rel=0.02)
+    for d_in in (1024, 4096):
+        got = system.gemv_counts(d_in, 16 * 100, "static", AIM)[0]
+        exact = schedule.schedule(isa.expand(isa.compile_gemv(d_in, 1600, module=AIM))).total_cycles
+        # a line through 8 and 16 output tiles; where refreshes fall in the longer run moves it by up to ~2.5%
+        assert got == pytest.approx(exact, rel=0.03)
 
 
 def test_techniques_speed_up_gqa_in_order():
