@@ -35,7 +35,7 @@ def one_million_point():
 
 
 def one_million_step():
-    lengths = fig17_module.variation_lengths(1 << 20, 4)
+    lengths = fig17_module.variation_lengths(1 << 20, 2)
     model = replace(LLM_72B_128K_GQA, context_window=int(lengths.max()))
     return system.run_step("cent", model, 64, 8, 8, lengths, "tcp+dcs+dpa")
 
