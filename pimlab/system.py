@@ -115,8 +115,8 @@ class Layout:
                                  f"tp={self.tp}, pp={self.pp} ({units} units)")
         elif ch // self.units_per_module < 1 or self.units_per_module * modules < units:
             raise ValueError(f"tp x pp must fit the {modules} modules of {ch} channels, got {units} units")
-        if self.tp > 1 and self.tp % min(self.tp, self.units_per_module) and self.units_per_module > 1:
-            raise ValueError(f"tp must keep a stage's units on one module or on whole modules, got tp={self.tp}")
+        if self.model.kv_heads % self.tp:
+            raise ValueError(f"tp must divide {self.model.name}'s {self.model.kv_heads} KV heads, got {self.tp}")
 
     @property
     def units(self) -> int:
