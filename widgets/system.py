@@ -17,6 +17,7 @@ from pimlab.figures.fig17 import CONTEXTS, ScalabilityData, scalability_point
 from pimlab.figures.fig20 import GpuComparison
 from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA
 from pimlab.step import COMPONENTS
+from pimlab.validate import check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 from pimlab_widgets.app import LiveApp
 from pimlab_widgets.controls import STYLE, dataset_picker, model_picker
@@ -262,9 +263,13 @@ def utilization_figure(data: UtilizationData) -> go.Figure:
 
 def utilization_app() -> LiveApp:
     """The random seed of the 3-sigma contexts drives Fig. 4 (the batches are the figure's labels)."""
-    controls = {"seed": widgets.BoundedIntText(value=0, min=0, max=99, description="seed", style=STYLE,
-                                               layout=widgets.Layout(width="150px"))}
-    return LiveApp(controls, lambda seed: fig04(seed), utilization_figure)
+    controls = {"seed": widgets.IntText(value=0, description="seed (0-99)", style=STYLE,
+                                        layout=widgets.Layout(width="170px"))}
+
+    def compute(seed):
+        return fig04(check_int("seed", seed, 0, 99))
+
+    return LiveApp(controls, compute, utilization_figure)
 
 
 # --- Fig. 20: GPUs --------------------------------------------------------------------------------------
