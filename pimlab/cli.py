@@ -9,6 +9,8 @@ import argparse
 import json
 import sys
 
+import numpy as np
+
 from pimlab import figures
 from pimlab.aimtrace import simulate
 from pimlab.hardware import ENGINE_PRESETS
@@ -56,13 +58,15 @@ def _step(args) -> int:
 
     model = system.model_named(args.model)
     dataset = dataset_named(args.dataset) if args.dataset else None
-    if args.system == "a100":
-        try:
-            from pimlab.gpu import gpu_step
-        except ImportError as error:
-            raise ValueError("system a100 needs pimlab.gpu (the GPU roofline), which this build lacks") from error
-        lengths = args.context if dataset is None else dataset.sample(args.batch or 1, 0)
-        result = gpu_step(model, n_gpus=args.modules, batch=args.batch or 1, context_tokens=lengths)
+    if args.system == "a100":  # --modules counts GPUs; without --batch, as many requests as their memory holds
+        from pimlab.figures.fig20 import gpu_batch
+
+        pool = np.full(args.batch or 4096, args.context) if dataset is None else dataset.sample(args.batch or 4096, 0)
+        if args.context is not None and args.context > model.context_window and not args.beyond_window:
+            raise ValueError(f"context must be at most {model.name}'s window of {model.context_window} tokens, "
+                             f"got {args.context}; --beyond-window allows it as a what-if")
+        lengths = pool if args.batch or args.ignore_capacity else gpu_batch(model, args.modules, pool)
+        result = system.gpu_step(model, args.modules, lengths)
     else:
         lengths = system.batch_lengths(args.system, model, args.modules, args.tp, args.pp, args.techniques,
                                        args.context, dataset, args.batch, ignore_capacity=args.ignore_capacity)

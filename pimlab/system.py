@@ -636,6 +636,27 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
     return Search(results, max(ok, key=lambda k: ok[k].tokens_per_s))
 
 
+# --- the GPU baseline --------------------------------------------------------------------------------------
+def gpu_step(model: LLM, n_gpus: int, lengths) -> StepResult:
+    """ADAPTER (issue 10, item 4 belongs to pimlab.gpu): A100s through pimlab.gpu's roofline when present; until
+    then a bare roofline (every byte at peak HBM bandwidth, every FLOP at peak: no efficiency factors)."""
+    from pimlab.hardware import A100
+
+    lengths = np.atleast_1d(np.asarray(lengths, dtype=np.int64))
+    n_gpus = check_int("modules (GPUs)", n_gpus, 1, 4096)
+    try:
+        from pimlab.gpu import gpu_step as roofline
+    except ImportError:
+        roofline = None
+    if roofline is not None:
+        return roofline(model, n_gpus=n_gpus, batch=int(lengths.size), context_tokens=lengths)
+    flops = float(np.sum(model.decode_flops(1, lengths)))
+    moved = model.weight_bytes + float(lengths.sum()) * model.kv_bytes_per_token
+    seconds = max(moved / (n_gpus * A100.hbm_bandwidth_GBps * 1e9), flops / (n_gpus * A100.peak_TFLOPs * 1e12))
+    return StepResult("a100", model.name, int(lengths.size), float(lengths.mean()), seconds, lengths.size / seconds,
+                      components_s={"other": seconds}, whatifs=("bare roofline: pimlab.gpu is not installed",))
+
+
 # --- serving: a run of requests ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ServeResult:
@@ -720,5 +741,5 @@ __all__ = [
     "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
     "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "model_named",
     "batch_lengths", "Search", "search",
-    "ServeResult", "serve",
+    "ServeResult", "serve", "gpu_step",
 ]

@@ -2,8 +2,8 @@
 
 The paper quotes no number for this figure, only its ordering: the largest gains on non-GQA models with a
 large KV cache, narrower gains on 72B (the GPU is strong on FC), and gains on GQA models too. The GPU
-side is `pimlab.gpu.gpu_step` (A100 roofline with FlashDecoding and PagedAttention) for the batch that
-fits the GPUs' memory in 16-token pages.
+side is `pimlab.system.gpu_step` (pimlab.gpu's A100 roofline with FlashDecoding and PagedAttention) for
+the batch that fits the GPUs' memory in 16-token pages.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from pimlab.figures.fig13 import SYSTEM_MODULES
 from pimlab.hardware import A100
 from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA, LLM_72B_32K, LLM_72B_128K_GQA
 from pimlab.reproduce import Record
-from pimlab.step import StepResult
 from pimlab.validate import check_choice, check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 
@@ -29,22 +28,6 @@ GPU_CASES = ((LLM_7B_32K, QMSUM), (LLM_72B_32K, QMSUM), (LLM_7B_128K_GQA, MULTIF
              (LLM_72B_128K_GQA, MULTIFIELDQA))  # [Q Fig. 20 caption] x-axis, (a) QMSum, (b) multifieldqa
 GPUS = {7: 2, 72: 8}  # [Q Sec. VIII-C] memory-matched A100-80GB: 2 for 7B, 8 for 72B
 PAGE_TOKENS = 16  # PagedAttention's block size (vLLM default)
-
-
-def _gpu_step(model, n_gpus: int, lengths: np.ndarray) -> StepResult:
-    """ADAPTER (issue 10, item 4 belongs to pimlab.gpu): the A100 roofline of pimlab.gpu when present; until
-    then a bare roofline (no efficiency factors: every byte at peak HBM bandwidth, every FLOP at peak)."""
-    try:
-        from pimlab.gpu import gpu_step
-    except ImportError:
-        gpu_step = None
-    if gpu_step is not None:
-        return gpu_step(model, n_gpus=n_gpus, batch=int(lengths.size), context_tokens=lengths)
-    flops = float(np.sum(model.decode_flops(1, lengths)))
-    moved = model.weight_bytes + float(lengths.sum()) * model.kv_bytes_per_token
-    seconds = max(moved / (n_gpus * A100.hbm_bandwidth_GBps * 1e9), flops / (n_gpus * A100.peak_TFLOPs * 1e12))
-    return StepResult("a100", model.name, int(lengths.size), float(lengths.mean()), seconds, lengths.size / seconds,
-                      components_s={"other": seconds})
 
 
 def gpu_batch(model, n_gpus: int, pool: np.ndarray) -> np.ndarray:
@@ -85,7 +68,7 @@ def fig20(kind: str = "cent", requests: int = 256, seed: int = 0) -> GpuComparis
         size = 72 if model.layers == 80 else 7
         pool = dataset.sample(requests, seed)
         names.append(f"{model.name} / {dataset.name}")
-        gpu.append(_gpu_step(model, GPUS[size], gpu_batch(model, GPUS[size], pool)).tokens_per_s)
+        gpu.append(system.gpu_step(model, GPUS[size], gpu_batch(model, GPUS[size], pool)).tokens_per_s)
         modules = SYSTEM_MODULES[(kind, size)]
         base.append(system.search(kind, model, modules, pool, "baseline").step.tokens_per_s)
         best.append(system.search(kind, model, modules, pool, "tcp+dcs+dpa").step.tokens_per_s)
