@@ -166,8 +166,8 @@ def _engine_timing(engine: str):
     return aim_engine(AIM_TIMING) if engine == "aim" else aim_engine(AIMSIM_TIMING, "aimsim", aimsim_accounting=True)
 
 
-def _run(program, module: Module, policy: str, engine: str) -> np.ndarray:
-    obuf = 1 if policy == "static" else 2
+def _run(program, module: Module, policy: str, engine: str, obuf: int | None = None) -> np.ndarray:
+    obuf = (1 if policy == "static" else 2) if obuf is None else obuf
     trace = schedule.schedule(isa.expand(program), policy=policy, timing=_engine_timing(engine),
                               gbuf_entries=module.gbuf_entries, obuf_entries=obuf)
     kinds = isa.Kind
@@ -175,25 +175,70 @@ def _run(program, module: Module, policy: str, engine: str) -> np.ndarray:
                      trace.count(kinds.RD_OUT)], dtype=np.float64)
 
 
+CENT_LATCHES = 32  # [C] run_sim.py --reuse_size 32: output latches CENT's GEMV fills before it reads them out
+
+
+def cent_attention_program(program: list, op: str, module: Module) -> list:
+    """pimlab's attention program as CENT's traces run it: every MAC run starts from an accumulator seeded by
+    WR_BIAS, and QK^T writes the whole GBuf again (the query, padded to 64 entries) before each DRAM row."""
+    out, row = [], None
+    for instruction in program:
+        if instruction.op == isa.Kind.MAC:
+            if op == "qk" and instruction.row != row:
+                out.append(isa.Instruction(isa.Kind.WR_INP, instruction.ch_mask, module.gbuf_entries, gpr_addr=0,
+                                           gbuf_idx=0))
+                row = instruction.row
+            out.append(isa.Instruction(isa.Kind.WR_BIAS, instruction.ch_mask, 1, gpr_addr=0,
+                                       out_idx=instruction.out_idx))
+        out.append(instruction)
+    return out
+
+
+def cent_gemv_program(d_in: int, tiles: int, module: Module, latches: int = CENT_LATCHES) -> list:
+    """GEMV as CENT's FC traces run it: x in chunks of one GBuf load (one WR_GB each); per chunk, groups of
+    `latches` output tiles: a WR_BIAS, one MAC run (one DRAM row: output tile j, chunk c at row j x chunks + c)
+    into its own latch, then one RD_MAC per latch."""
+    chunk = min(module.gbuf_entries, module.columns_per_row)
+    n_in = -(-d_in // module.mac_lanes)
+    chunks = -(-n_in // chunk)
+    program, gpr = [], 0
+    for c in range(chunks):
+        size = min(chunk, n_in - c * chunk)
+        program.append(isa.Instruction(isa.Kind.WR_INP, 1, size, gpr_addr=gpr, gbuf_idx=0))
+        gpr += size
+        for first in range(0, tiles, latches):
+            group = range(first, min(tiles, first + latches))
+            program.append(isa.Instruction(isa.Kind.WR_BIAS, 1, len(group), gpr_addr=gpr, out_idx=0))
+            program += [isa.Instruction(isa.Kind.MAC, 1, size, gbuf_idx=0, row=j * chunks + c, col=0, out_idx=k)
+                        for k, j in enumerate(group)]
+            program.append(isa.Instruction(isa.Kind.RD_OUT, 1, len(group), gpr_addr=gpr, out_idx=0))
+            gpr += 2 * len(group)
+    return program
+
+
 @lru_cache(maxsize=256)
 def _attention_table(op: str, head_dim: int, group: int, row_reuse: bool, policy: str, module: Module,
-                     engine: str) -> np.ndarray:
+                     engine: str, bias: bool = False) -> np.ndarray:
     """(len(_GRID_TOKENS), counts) engine results of one KV head's `op` at each grid token count."""
     obuf = 1 if policy == "static" else 2
-    return np.array([_run(isa.compile_attention(op, t, head_dim, group=group, row_reuse=row_reuse, module=module,
-                                                obuf_entries=obuf), module, policy, engine)
-                     for t in _GRID_TOKENS])
+
+    def program(t):
+        p = isa.compile_attention(op, t, head_dim, group=group, row_reuse=row_reuse, module=module,
+                                  obuf_entries=obuf)
+        return cent_attention_program(p, op, module) if bias else p
+
+    return np.array([_run(program(t), module, policy, engine) for t in _GRID_TOKENS])
 
 
 def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool, policy: str,
-                     module: Module, engine: str = "aim") -> np.ndarray:
+                     module: Module, engine: str = "aim", bias: bool = False) -> np.ndarray:
     """Engine cycles and command counts of `op` over `tokens` tokens of one KV head on one channel.
 
     Exact at 16, 32, ..., 4096 tokens; between them linear, and beyond 4096 linear in the last interval
     (a head's work repeats row after row, so its cost grows linearly once refresh is averaged in).
     Returns an array (..., 5): cycles, MAC cycles, ACTs, WR-INPs, RD-OUTs.
     """
-    table = _attention_table(op, head_dim, group, row_reuse, policy, module, engine)
+    table = _attention_table(op, head_dim, group, row_reuse, policy, module, engine, bias)
     t = np.asarray(tokens, dtype=np.float64)
     grid = np.array(_GRID_TOKENS, dtype=np.float64)
     slope = (table[-1] - table[-2]) / (grid[-1] - grid[-2])
@@ -205,22 +250,31 @@ def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool
 
 
 @lru_cache(maxsize=1024)
-def _gemv_exact(d_in: int, tiles: int, policy: str, module: Module, engine: str) -> np.ndarray:
+def _gemv_exact(d_in: int, tiles: int, policy: str, module: Module, engine: str, cent: bool) -> np.ndarray:
+    if cent:
+        return _run(cent_gemv_program(d_in, tiles, module), module, policy, engine, obuf=CENT_LATCHES)
     obuf = 1 if policy == "static" else 2
     return _run(isa.compile_gemv(d_in, tiles * module.banks, module=module, obuf_entries=obuf), module, policy,
                 engine)
 
 
-def gemv_counts(d_in: int, d_out: int, policy: str, module: Module, engine: str = "aim") -> np.ndarray:
+def gemv_counts(d_in: int, d_out: int, policy: str, module: Module, engine: str = "aim",
+                cent: bool = False) -> np.ndarray:
     """Engine cycles and command counts of one GEMV (d_out x d_in) on one channel.
 
     Exact up to 16 output tiles; beyond, linear in output tiles from 8 to 16 (every output tile repeats the
-    same commands, and 8 tiles already span several refresh intervals).
+    same commands, and 8 tiles already span several refresh intervals). `cent=True` runs CENT's own GEMV
+    sequence (`cent_gemv_program`) instead of pimlab's compiler.
     """
     tiles = -(-d_out // module.banks)
+    if cent:  # CENT's groups of 32 latches repeat every 32 output tiles: exact up to 64, then a line
+        if tiles <= 64:
+            return _gemv_exact(d_in, tiles, policy, module, engine, True)
+        a, b = _gemv_exact(d_in, 32, policy, module, engine, True), _gemv_exact(d_in, 64, policy, module, engine, True)
+        return b + (tiles - 64) * (b - a) / 32
     if tiles <= 16:
-        return _gemv_exact(d_in, tiles, policy, module, engine)
-    a, b = _gemv_exact(d_in, 8, policy, module, engine), _gemv_exact(d_in, 16, policy, module, engine)
+        return _gemv_exact(d_in, tiles, policy, module, engine, False)
+    a, b = _gemv_exact(d_in, 8, policy, module, engine, False), _gemv_exact(d_in, 16, policy, module, engine, False)
     return b + (tiles - 16) * (b - a) / 8
 
 
@@ -342,7 +396,7 @@ def _pim_fc(cfg: StepConfig) -> np.ndarray:
     """Counts of one request's FC of one layer on one channel of a unit (d_out split over tp x channels)."""
     lay, mod = cfg.layout, cfg.layout.system.module
     share = lay.tp * lay.unit_channels
-    return sum(gemv_counts(d_in, -(-d_out // share), cfg.techniques.policy, mod, cfg.engine)
+    return sum(gemv_counts(d_in, -(-d_out // share), cfg.techniques.policy, mod, cfg.engine, cent=True)
                for d_in, d_out in _fc_matrices(lay.model))
 
 
@@ -352,7 +406,9 @@ def _attention(cfg: StepConfig, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
     lay, tech, mod = cfg.layout, cfg.techniques, cfg.layout.system.module
     m, ch = lay.model, lay.unit_channels
     kvh = -(-m.kv_heads // lay.tp)
-    args = (m.head_dim, m.group_size, tech.dcs and m.group_size > 1, tech.policy, mod, cfg.engine)
+    # CENT's baseline runs CENT's own attention sequence; with TCP, PIMphony's compiler generates the attention code
+    cent_code = cfg.kind == "cent" and not tech.tcp
+    args = (m.head_dim, m.group_size, tech.dcs and m.group_size > 1, tech.policy, mod, cfg.engine, cent_code)
     if tech.tcp:  # every (request, head): its 16-token tiles dealt over all channels; the busiest holds the ceil
         per_channel = np.ceil(np.ceil(lengths / mod.banks) / ch) * mod.banks
         qk = attention_counts("qk", per_channel, *args).sum(0) * kvh
@@ -470,7 +526,7 @@ def _lm_head_s(cfg: StepConfig, requests: int) -> float:
         return max(2.0 * requests * m.vocab * m.hidden / (lay.unit_modules * lay.tp * lay.system.xpu_TFLOPs * 1e12),
                    m.vocab * m.hidden * m.dtype_bytes / bw)
     share = lay.tp * lay.unit_channels
-    c = gemv_counts(m.hidden, -(-m.vocab // share), cfg.techniques.policy, lay.system.module, cfg.engine)
+    c = gemv_counts(m.hidden, -(-m.vocab // share), cfg.techniques.policy, lay.system.module, cfg.engine, cent=True)
     return c[0] * lay.system.module.timing.tck_ns * 1e-9
 
 
