@@ -24,7 +24,7 @@ aim_sim.py) at commit 863bd7d; [N] casys-kaist/NeuPIMs; [Q] the PIMphony paper.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -482,6 +482,11 @@ def _npu_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
     return {"fc": _npu_fc_s(cfg, lengths.size), "nmu": moved / bw, "softmax": 0.0}
 
 
+@lru_cache(maxsize=4096)
+def _unit_layer_cached(cfg: StepConfig, lengths: tuple) -> dict:
+    return _unit_layer(cfg, np.asarray(lengths, dtype=np.int64))
+
+
 def _stage_times(cfg: StepConfig, micro: list[np.ndarray]):
     """(stage x micro-batch) seconds, per-component sums of each micro-batch's round trip, MACs, counts."""
     lay = cfg.layout
@@ -493,8 +498,9 @@ def _stage_times(cfg: StepConfig, micro: list[np.ndarray]):
               "attention_s": 0.0, "fc_s": 0.0}
     link = cxl_vector_s(lay.model.hidden, lay.system.modules) if pp > 1 else 0.0
     allreduce = cxl_allreduce_s(lay.model, lay.tp, lay.system.modules)
+    shape = replace(cfg, lengths=(1,))  # micro-batches of equal lengths cost the same: cache on (config, lengths)
     for j, lengths in enumerate(micro):
-        p = _unit_layer(cfg, lengths)
+        p = dict(_unit_layer_cached(shape, tuple(int(x) for x in lengths)))
         if cfg.kind == "cent":
             layer = p["fc"] + p["qk"] + p["sv"] + p["softmax"] + p["nmu"]
             exposed = 0.0

@@ -117,6 +117,22 @@ def test_bad_configurations_raise(kwargs, word):
         system.run_step("cent", LLM_7B_32K, 8, args["tp"], args["pp"], args["lengths"])
 
 
+def test_model_that_does_not_fit_is_refused():
+    from pimlab.models import LLM_72B_32K
+
+    with pytest.raises(ValueError, match="model must fit the system"):
+        system.run_step("cent", LLM_72B_32K, 1, 1, 1, [1000])
+
+
+def test_serving_run_dpa_holds_more_requests():
+    from pimlab.workloads import QMSUM
+
+    static = system.serve("neupims", LLM_7B_32K, 4, 4, 1, QMSUM, "tcp+dcs", requests=64)
+    dpa = system.serve("neupims", LLM_7B_32K, 4, 4, 1, QMSUM, "tcp+dcs+dpa", requests=64)
+    assert dpa.mean_batch > 1.5 * static.mean_batch  # QMSum's mean is under half the 32K window
+    assert dpa.tokens_per_s > static.tokens_per_s  # the NPU's FC is shared by the larger batch
+
+
 def test_cli_step_json(capsys):
     code = main(["step", "--system", "cent", "--model", "Llama2-7B", "--modules", "8", "--tp", "1", "--pp", "32",
                  "--context", "4096", "--batch", "32", "--techniques", "baseline", "--ignore-capacity",
