@@ -118,6 +118,10 @@ class Layout:
         if self.model.kv_heads % self.tp:
             raise ValueError(f"tp must divide {self.model.name}'s {self.model.kv_heads} KV heads, got {self.tp}")
 
+    def __repr__(self) -> str:
+        return (f"Layout({self.model.name} on {self.system.modules} {self.system.name} modules: tp {self.tp} x "
+                f"pp {self.pp}, {self.unit_channels} channels per unit)")
+
     @property
     def units(self) -> int:
         return self.tp * self.pp
@@ -338,6 +342,11 @@ class StepConfig:
             if t > window and not self.beyond_window:
                 raise ValueError(f"context must be at most {self.layout.model.name}'s window of {window} tokens, "
                                  f"got {t}; --beyond-window (beyond_window=True) allows it as a what-if")
+
+    def __repr__(self) -> str:
+        return (f"StepConfig({self.kind}, {self.layout!r}, {len(self.lengths)} requests, {self.techniques.name}, "
+                f"engine {self.engine}{'' if self.host_serial else ', host bursts on the buses'}"
+                f"{''.join(f'; what-if: {w}' for w in whatifs(self))})")
 
 
 def whatifs(cfg: StepConfig) -> tuple:
