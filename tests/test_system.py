@@ -161,3 +161,18 @@ def test_components_add_up_and_utilization_bounded(kind, tech, lengths):
     assert all(v >= -1e-15 for v in r.components_s.values())
     assert 0 < r.mac_utilization <= 1
     assert r.tokens_per_s == pytest.approx(len(lengths) / r.latency_s)
+
+
+def test_cent_deployments_channel_groups():
+    llama70 = system.model_named("Llama2-70B")
+    # CENT: ceil(80 blocks / 32 devices) = 3 blocks per device, 32 // 3 = 10 channels each (2 idle)
+    assert system.Layout(system.system_for("cent", 32), llama70, 1, 80).unit_channels == 10
+    assert system.Layout(system.system_for("cent", 8), LLAMA2_7B, 1, 32).unit_channels == 8
+    assert system.Layout(system.system_for("cent", 8), LLAMA2_7B, 2, 2).unit_channels == 64  # 2 modules each
+
+
+@settings(max_examples=15, deadline=None)
+@given(lengths=st.lists(st.integers(16, 30000), min_size=1, max_size=10), extra=st.integers(16, 30000))
+def test_one_more_request_never_shortens_a_step(lengths, extra):
+    run = lambda ls: system.run_step("cent", LLM_7B_32K, 8, 8, 1, ls, "tcp+dcs", ignore_capacity=True)  # noqa: E731
+    assert run(lengths + [extra]).latency_s >= run(lengths).latency_s
