@@ -1,12 +1,16 @@
 """Command line: `python -m pimlab reproduce [--figures 2,7] [--json FILE] [--out DIR]`,
 `python -m pimlab simulate FILE --policy static|pingpong|dcs [--preset NAME] [--json] [--csv OUT]
-[--chrome-trace OUT.json]`."""
+[--chrome-trace OUT.json]`,
+`python -m pimlab step --system cent|neupims|a100 --model M --modules N --tp T --pp P (--context L | --dataset D)
+[--batch B] [--techniques baseline|tcp|tcp+dcs|tcp+dcs+dpa] [--ignore-capacity] [--beyond-window] [--json]`."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+
+import numpy as np
 
 from pimlab import figures
 from pimlab.aimtrace import replay_trace
@@ -57,6 +61,41 @@ def _simulate(args) -> int:
     return 0
 
 
+def _step(args) -> int:
+    from pimlab import system
+    from pimlab.workloads import dataset_named
+
+    model = system.model_named(args.model)
+    dataset = dataset_named(args.dataset) if args.dataset else None
+    if args.system == "a100":  # --modules counts GPUs; without --batch, as many requests as their memory holds
+        from pimlab.figures.fig20 import gpu_batch
+
+        pool = np.full(args.batch or 4096, args.context) if dataset is None else dataset.sample(args.batch or 4096, 0)
+        if args.context is not None and args.context > model.context_window and not args.beyond_window:
+            raise ValueError(f"context must be at most {model.name}'s window of {model.context_window} tokens, "
+                             f"got {args.context}; --beyond-window allows it as a what-if")
+        lengths = pool if args.batch or args.ignore_capacity else gpu_batch(model, args.modules, pool)
+        result = system.gpu_step(model, args.modules, lengths)
+    else:
+        lengths = system.batch_lengths(args.system, model, args.modules, args.tp, args.pp, args.techniques,
+                                       args.context, dataset, args.batch, ignore_capacity=args.ignore_capacity)
+        result = system.run_step(args.system, model, args.modules, args.tp, args.pp, lengths, args.techniques,
+                                 ignore_capacity=args.ignore_capacity, beyond_window=args.beyond_window)
+    if args.json:
+        print(json.dumps({"system": result.system, "model": result.model, "batch": result.batch,
+                          "context_tokens": result.context_tokens, "techniques": args.techniques,
+                          "tp": args.tp, "pp": args.pp, "modules": args.modules,
+                          "step_latency_ms": result.latency_ms, "tokens_per_s": result.tokens_per_s,
+                          "mac_utilization": result.mac_utilization,
+                          "components_ms": {k: 1e3 * float(v) for k, v in result.components_s.items()},
+                          "whatifs": list(result.whatifs)}, indent=2))
+        return 0
+    print(result)
+    if result.whatifs:
+        print("what-if: " + "; ".join(result.whatifs))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pimlab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -79,6 +118,21 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--chrome-trace", metavar="OUT.json",
                           help="also write the schedule as a Chrome / Perfetto trace (ui.perfetto.dev)")
     simulate.set_defaults(run=_simulate)
+    step = commands.add_parser("step", help="one decode step of a batch on CENT, NeuPIMs or A100s")
+    step.add_argument("--system", choices=("cent", "neupims", "a100"), required=True)
+    step.add_argument("--model", required=True, help="a Table I model (LLM-7B-32K, ...) or Llama2-7B / Llama2-70B")
+    step.add_argument("--modules", type=int, required=True, help="PIM modules (for a100: GPUs)")
+    step.add_argument("--tp", type=int, default=1)
+    step.add_argument("--pp", type=int, default=1)
+    where = step.add_mutually_exclusive_group(required=True)
+    where.add_argument("--context", type=int, help="every request's context tokens")
+    where.add_argument("--dataset", help="a Table II dataset: QMSum, Musique, multifieldqa, Loogle-SD")
+    step.add_argument("--batch", type=int, default=None, help="requests (default: as many as the allocator admits)")
+    step.add_argument("--techniques", default="baseline", choices=("baseline", "tcp", "tcp+dcs", "tcp+dcs+dpa"))
+    step.add_argument("--ignore-capacity", action="store_true", help="what-if: time the batch whether or not it fits")
+    step.add_argument("--beyond-window", action="store_true", help="what-if: allow a context past the model's window")
+    step.add_argument("--json", action="store_true", help="print step_latency_ms, tokens_per_s, ... as JSON")
+    step.set_defaults(run=_step)
     return parser
 
 

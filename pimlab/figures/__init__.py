@@ -13,7 +13,9 @@ import importlib
 
 from pimlab.reproduce import Record
 
-_MODULE_NAMES = ("table04", "fig02", "fig06", "fig07", "fig08", "fig09", "fig10", "fig18", "fig19", "systems_compare")
+_MODULE_NAMES = ("table04", "fig02", "fig04", "fig06", "fig07", "fig08", "fig09", "fig10", "fig18", "fig19",
+                 "fig13", "fig14", "fig15", "fig16", "fig17", "fig20",
+                 "systems_compare")
 MODULES = tuple(importlib.import_module(f"{__name__}.{name}") for name in _MODULE_NAMES)
 for _module in MODULES:
     globals().update({name: getattr(_module, name) for name in _module.__all__ if name not in _MODULE_NAMES})

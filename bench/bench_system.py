@@ -1,0 +1,81 @@
+"""System model speed: one end-to-end point at 1M tokens, a (TP, PP) search, the Fig. 17 sweep, a serving run.
+
+Run: python bench/bench_system.py (prints times and their ratio to the budget; not a test). "Cold" runs
+start with empty tile caches (the engine compiles and schedules each tile shape once); "warm" reuse them.
+"""
+
+import time
+from dataclasses import replace
+
+import numpy as np
+
+from pimlab import system
+from pimlab.figures import fig17 as fig17_module
+from pimlab.models import LLM_7B_32K, LLM_72B_128K_GQA
+from pimlab.workloads import QMSUM
+
+
+def timed(fn, *args, **kwargs) -> float:
+    start = time.perf_counter()
+    fn(*args, **kwargs)
+    return time.perf_counter() - start
+
+
+def clear_caches():
+    system._attention_table.cache_clear()
+    system._gemv_exact.cache_clear()
+    system._unit_layer_cached.cache_clear()
+    fig17_module.scalability_point.cache_clear()
+    fig17_module.fig17.cache_clear()
+
+
+def one_million_point():
+    lengths = fig17_module.variation_lengths(1 << 20, 64)
+    model = replace(LLM_72B_128K_GQA, context_window=int(lengths.max()))
+    return system.search("cent", model, 64, lengths, "tcp+dcs+dpa")
+
+
+def one_million_step():
+    lengths = fig17_module.variation_lengths(1 << 20, 2)
+    model = replace(LLM_72B_128K_GQA, context_window=int(lengths.max()))
+    return system.run_step("cent", model, 64, 8, 8, lengths, "tcp+dcs+dpa")
+
+
+def main():
+    budget = 1.0
+    clear_caches()
+    seconds = timed(one_million_step)
+    print(f"LLM-72B-128K-GQA, 1M tokens, 1024 GB, one step (tp 8, pp 8), cold: {seconds:.3f} s "
+          f"({seconds / budget:.2f} of the 1 s budget)")
+    for label in ("cold", "warm"):
+        if label == "cold":
+            clear_caches()
+        seconds = timed(one_million_point)
+        print(f"LLM-72B-128K-GQA, 1M tokens, 1024 GB, (tp, pp) search, {label}: {seconds:.3f} s "
+              f"({seconds / budget:.2f} of the 1 s budget)")
+    lengths = np.full(32, 4096)
+    for label in ("cold", "warm"):
+        seconds = timed(system.run_step, "cent", system.model_named("Llama2-7B"), 8, 1, 32, lengths,
+                        ignore_capacity=True)
+        print(f"CENT Llama2-7B deployment step, {label}: {1e3 * seconds:.1f} ms")
+    clear_caches()
+    seconds = timed(lambda: (fig17_module.fig17("cent"), fig17_module.fig17("neupims")))
+    print(f"Fig. 17 sweep, both systems, cold: {seconds:.1f} s ({seconds / 30:.2f} of the 30 s budget)")
+    try:
+        from pimlab.workloads import MUSIQUE
+        from pimlab_widgets.system import throughput_app
+
+        app = throughput_app()
+        for label, values in (("dataset", dict(dataset=MUSIQUE)), ("layout", dict(layout="4, 2")),
+                              ("host bursts", dict(host_serial=False))):
+            seconds = timed(app.set, **values)
+            print(f"throughput app update ({label}): {1e3 * seconds:.0f} ms ({seconds / 0.1:.1f} of the 100 ms budget)")
+    except ImportError:
+        print("pimlab_widgets not installed: app updates not measured")
+    run = system.serve("cent", LLM_7B_32K, 8, 8, 1, QMSUM, "tcp+dcs+dpa", requests=96)
+    seconds = timed(system.serve, "cent", LLM_7B_32K, 8, 8, 1, QMSUM, "tcp+dcs+dpa", requests=96)
+    print(f"serving run, 96 QMSum requests ({run.steps} steps, {run.tokens} tokens): {seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

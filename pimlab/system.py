@@ -1,0 +1,816 @@
+"""End-to-end decode: one step of a batch on a PIM-only (CENT) or xPU+PIM (NeuPIMs) system, TP x PP.
+
+A step is every request in flight emitting one token. The model is laid out in `pp` pipeline stages of
+`tp` units each; a unit is a group of PIM channels (whole modules, or an equal share of one module's
+channels, as CENT puts several decoder blocks on one device). Per layer and request a unit runs:
+
+- FC (Q, K, V, O, FFN): GEMV on PIM through the command engine (CENT), or on the NPU as a roofline of
+  its FLOPs and the bandwidth it reads weights with (NeuPIMs);
+- attention (QK^T, SV) on PIM: per-channel tiles costed by the command engine, placed head-first (HFP:
+  CENT pins (request, head) pairs to channels, NeuPIMs one request per channel, balanced greedily) or
+  token-centric (TCP: every head's tokens over all channels of the unit);
+- softmax, RMSNorm and rotary on the near-memory units (CENT's accelerator formulas) or the NPU;
+- the hand-off to the next stage and TP's all-reduce over CXL (CENT's link formulas).
+
+Micro-batches flow through the stages; a step lasts the longer of the busiest stage's work and the
+longest round trip of one micro-batch, so pipeline bubbles appear when there are fewer micro-batches
+than stages or their contexts differ. The techniques switch TCP (placement), DCS (the engine's
+scheduling policy for attention and GEMV, with GQA row reuse) and DPA (lazy-chunk batch admission).
+
+Sources: [C] Yufeng98/CENT `cent_simulation/` (run_sim.py, cent_power_calculator.py, cxl_latency.py,
+aim_sim.py) at commit 863bd7d; [N] casys-kaist/NeuPIMs; [Q] the PIMphony paper.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+import numpy as np
+
+from pimlab import isa, schedule
+from pimlab.hardware import AIM_TIMING, AIMSIM_TIMING, CENT, NEUPIMS, Module, System, aim_engine
+from pimlab.models import LLM
+from pimlab.step import StepResult
+from pimlab.validate import check_choice, check_int
+
+TECHNIQUES = ("baseline", "tcp", "tcp+dcs", "tcp+dcs+dpa")
+SYSTEM_KINDS = ("cent", "neupims")
+ENGINES = ("aim", "aimsim")  # pimlab's AiM (refresh on) or aim_simulator's accounting (no refresh), as CENT runs
+
+# --- CENT's near-memory accelerator, in cycles of its 2 GHz clock [C cent_power_calculator.py, run_sim.py] ---
+SB_RD_CYCLE = 1.0  # shared-buffer read
+SB_WR_CYCLE = 1.0  # shared-buffer write
+EXP_LANE_CYCLE = 11.0  # one exponent lane
+RV_RMSNORM_CYCLE = 26.0  # RISC-V part of RMSNorm
+RV_COUNT = 8  # RISC-V cores
+RV_SFT_CYCLE_PIPELINE = 16.0 * SB_WR_CYCLE + 2.0 / RV_COUNT + 1.0 * SB_RD_CYCLE  # per head of softmax
+ROPE_PASS_CYCLES = 43 + 49 + 2 + 49 + 46  # COPY_BK_GB + MAC_BK_GB + permute + MAC_BK_GB + COPY_GB_BK (run_sim.py)
+# --- CENT's CXL link [C cxl_latency.py]: multicast halves the lane bandwidth and doubles the PCIe latency ---
+CXL_LANES = 144  # run_sim.py --PCIE_lanes default, shared by the devices
+CXL_GBps_PER_LANE = 8 * 0.5
+CXL_ONE_HOP_NS = 25 * 4 + (5 + 20 + 5) * 2 + 20  # 4 CXL ports, 2 PCIe hops, 1 switch: 180 ns
+CXL_FLIT_BYTES, CXL_MSG_BYTES, CXL_MSGS_PER_FLIT = 256, 64, 3
+CENT_INOUT_S = 0.15e-3  # [C] utils.InOut_latency: token latency - 32 x block - embedding in simulation_results.csv
+# --- host bursts of CENT's traces [C, counted in the Llama2-7B 4096-token block trace of CENT's artifact] ---
+# Softmax stages every 32 B of scores as 4 host writes and 2 host reads (131,072 W + 65,536 R for 4 blocks x 32
+# heads x 4096 tokens); norm, activation, rotary and the KV write move 30 hidden vectors per block (30,720 bursts).
+# aim_simulator's trace front end takes one host request per cycle for the whole device (196,608 requests in
+# 198,416 cycles), so a device's bursts are serial: `host_serial=True` charges them so, False on each channel's bus.
+SCORE_BURSTS_PER_32B = 6
+VECTOR_BURSTS_PER_BLOCK = 30
+# --- NeuPIMs [N]: the NPU reads weights at the module's external bandwidth; two sub-batches overlap NPU and PIM ---
+NEUPIMS_SUB_BATCHES = 2
+
+
+@dataclass(frozen=True)
+class Techniques:
+    """Which of PIMphony's techniques are on; parsed from "baseline", "tcp", "tcp+dcs", "tcp+dcs+dpa"."""
+
+    tcp: bool = False
+    dcs: bool = False
+    dpa: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Techniques:
+        check_choice("techniques", text, TECHNIQUES)
+        parts = set(text.split("+"))
+        return cls("tcp" in parts, "dcs" in parts, "dpa" in parts)
+
+    @property
+    def name(self) -> str:
+        on = [n for n in ("tcp", "dcs", "dpa") if getattr(self, n)]
+        return "+".join(on) or "baseline"
+
+    @property
+    def policy(self) -> str:
+        return "dcs" if self.dcs else "static"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A model laid out over a system in `pp` stages of `tp` units; a unit owns `unit_channels` channels.
+
+    A unit spans whole modules, or an equal group of one module's channels (CENT: 4 blocks of Llama2-7B per
+    32-channel device, 8 channels each; 3 blocks of Llama2-70B per device, 10 channels each, 2 left idle).
+    """
+
+    system: System
+    model: LLM
+    tp: int = 1
+    pp: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.system, System):
+            raise ValueError(f"system must be a pimlab System, got {type(self.system).__name__}")
+        if not isinstance(self.model, LLM):
+            raise ValueError(f"model must be a pimlab LLM, got {type(self.model).__name__}")
+        check_int("tp", self.tp, 1, self.model.kv_heads)
+        check_int("pp", self.pp, 1, self.model.layers)
+        units, modules, ch = self.tp * self.pp, self.system.modules, self.system.module.channels
+        if units <= modules:
+            if modules % units:
+                raise ValueError(f"tp x pp must divide the {modules} modules or share modules equally, got "
+                                 f"tp={self.tp}, pp={self.pp} ({units} units)")
+        elif ch // self.units_per_module < 1 or self.units_per_module * modules < units:
+            raise ValueError(f"tp x pp must fit the {modules} modules of {ch} channels, got {units} units")
+        if self.model.kv_heads % self.tp:
+            raise ValueError(f"tp must divide {self.model.name}'s {self.model.kv_heads} KV heads, got {self.tp}")
+
+    def __repr__(self) -> str:
+        return (f"Layout({self.model.name} on {self.system.modules} {self.system.name} modules: tp {self.tp} x "
+                f"pp {self.pp}, {self.unit_channels} channels per unit)")
+
+    @property
+    def units(self) -> int:
+        return self.tp * self.pp
+
+    @property
+    def units_per_module(self) -> int:
+        """Units sharing one module (1 when a unit spans one or more whole modules)."""
+        return max(1, -(-self.units // self.system.modules))
+
+    @property
+    def unit_channels(self) -> int:
+        m = self.system.module.channels
+        if self.units <= self.system.modules:
+            return m * (self.system.modules // self.units)
+        return m // self.units_per_module
+
+    @property
+    def unit_modules(self) -> float:
+        """Modules one unit spans (a fraction when several units share a module)."""
+        return self.unit_channels / self.system.module.channels
+
+    @property
+    def stage_layers(self) -> np.ndarray:
+        """Layers of each stage (the first stages take the extra layers)."""
+        return np.array([len(a) for a in np.array_split(np.arange(self.model.layers), self.pp)])
+
+    @property
+    def unit_capacity_bytes(self) -> int:
+        return self.unit_channels * self.system.module.channel_capacity_bytes
+
+    def stage_weight_bytes(self) -> np.ndarray:
+        """Weights one unit of each stage holds: its layers' share, plus the LM head and embedding on the last."""
+        m = self.model
+        w = self.stage_layers * m.layer_params * m.dtype_bytes / self.tp
+        w[-1] += 2 * m.vocab * m.hidden * m.dtype_bytes / self.tp
+        return w
+
+
+# --- per-tile costs from the command engine (cached per tile shape) ---------------------------------
+_GRID_TOKENS = tuple(16 * 2**k for k in range(9))  # 16 .. 4096 tokens on one channel, exact engine runs
+_COUNTS = ("cycles", "mac", "act", "wr_inp", "rd_out")
+
+
+def _engine_timing(engine: str):
+    check_choice("engine", engine, ENGINES)
+    return aim_engine(AIM_TIMING) if engine == "aim" else aim_engine(AIMSIM_TIMING, "aimsim", aimsim_accounting=True)
+
+
+def _run(program, module: Module, policy: str, engine: str, obuf: int | None = None) -> np.ndarray:
+    obuf = (1 if policy == "static" else 2) if obuf is None else obuf
+    trace = schedule.schedule(isa.expand(program), policy=policy, timing=_engine_timing(engine),
+                              gbuf_entries=module.gbuf_entries, obuf_entries=obuf)
+    kinds = isa.Kind
+    return np.array([trace.total_cycles, trace.mac_cycles, trace.count(kinds.ACT), trace.count(kinds.WR_INP),
+                     trace.count(kinds.RD_OUT)], dtype=np.float64)
+
+
+CENT_LATCHES = 32  # [C] run_sim.py --reuse_size 32: output latches CENT's GEMV fills before it reads them out
+
+
+def cent_attention_program(program: list, op: str, module: Module) -> list:
+    """pimlab's attention program as CENT's traces run it: every MAC run starts from an accumulator seeded by
+    WR_BIAS, and QK^T writes the whole GBuf again (the query, padded to 64 entries) before each DRAM row."""
+    out, row = [], None
+    for instruction in program:
+        if instruction.op == isa.Kind.MAC:
+            if op == "qk" and instruction.row != row:
+                out.append(isa.Instruction(isa.Kind.WR_INP, instruction.ch_mask, module.gbuf_entries, gpr_addr=0,
+                                           gbuf_idx=0))
+                row = instruction.row
+            out.append(isa.Instruction(isa.Kind.WR_BIAS, instruction.ch_mask, 1, gpr_addr=0,
+                                       out_idx=instruction.out_idx))
+        out.append(instruction)
+    return out
+
+
+def cent_gemv_program(d_in: int, tiles: int, module: Module, latches: int = CENT_LATCHES) -> list:
+    """GEMV as CENT's FC traces run it: x in chunks of one GBuf load (one WR_GB each); per chunk, groups of
+    `latches` output tiles: a WR_BIAS, one MAC run (one DRAM row: output tile j, chunk c at row j x chunks + c)
+    into its own latch, then one RD_MAC per latch."""
+    chunk = min(module.gbuf_entries, module.columns_per_row)
+    n_in = -(-d_in // module.mac_lanes)
+    chunks = -(-n_in // chunk)
+    program, gpr = [], 0
+    for c in range(chunks):
+        size = min(chunk, n_in - c * chunk)
+        program.append(isa.Instruction(isa.Kind.WR_INP, 1, size, gpr_addr=gpr, gbuf_idx=0))
+        gpr += size
+        for first in range(0, tiles, latches):
+            group = range(first, min(tiles, first + latches))
+            program.append(isa.Instruction(isa.Kind.WR_BIAS, 1, len(group), gpr_addr=gpr, out_idx=0))
+            program += [isa.Instruction(isa.Kind.MAC, 1, size, gbuf_idx=0, row=j * chunks + c, col=0, out_idx=k)
+                        for k, j in enumerate(group)]
+            program.append(isa.Instruction(isa.Kind.RD_OUT, 1, len(group), gpr_addr=gpr, out_idx=0))
+            gpr += 2 * len(group)
+    return program
+
+
+@lru_cache(maxsize=256)
+def _attention_table(op: str, head_dim: int, group: int, row_reuse: bool, policy: str, module: Module,
+                     engine: str, bias: bool = False) -> np.ndarray:
+    """(len(_GRID_TOKENS), counts) engine results of one KV head's `op` at each grid token count."""
+    obuf = 1 if policy == "static" else 2
+
+    def program(t):
+        p = isa.compile_attention(op, t, head_dim, group=group, row_reuse=row_reuse, module=module,
+                                  obuf_entries=obuf)
+        return cent_attention_program(p, op, module) if bias else p
+
+    return np.array([_run(program(t), module, policy, engine) for t in _GRID_TOKENS])
+
+
+def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool, policy: str,
+                     module: Module, engine: str = "aim", bias: bool = False) -> np.ndarray:
+    """Engine cycles and command counts of `op` over `tokens` tokens of one KV head on one channel.
+
+    Exact at 16, 32, ..., 4096 tokens; between them linear, and beyond 4096 linear in the last interval
+    (a head's work repeats row after row, so its cost grows linearly once refresh is averaged in).
+    Returns an array (..., 5): cycles, MAC cycles, ACTs, WR-INPs, RD-OUTs.
+    """
+    table = _attention_table(op, head_dim, group, row_reuse, policy, module, engine, bias)
+    t = np.asarray(tokens, dtype=np.float64)
+    grid = np.array(_GRID_TOKENS, dtype=np.float64)
+    slope = (table[-1] - table[-2]) / (grid[-1] - grid[-2])
+    out = np.stack([np.interp(t, np.r_[0.0, grid], np.r_[0.0, table[:, k]]) for k in range(table.shape[1])], -1)
+    beyond = t > grid[-1]
+    if np.any(beyond):
+        out[beyond] = table[-1] + (t[beyond, None] - grid[-1]) * slope
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _gemv_exact(d_in: int, tiles: int, policy: str, module: Module, engine: str, cent: bool) -> np.ndarray:
+    if cent:
+        return _run(cent_gemv_program(d_in, tiles, module), module, policy, engine, obuf=CENT_LATCHES)
+    obuf = 1 if policy == "static" else 2
+    return _run(isa.compile_gemv(d_in, tiles * module.banks, module=module, obuf_entries=obuf), module, policy,
+                engine)
+
+
+def gemv_counts(d_in: int, d_out: int, policy: str, module: Module, engine: str = "aim",
+                cent: bool = False) -> np.ndarray:
+    """Engine cycles and command counts of one GEMV (d_out x d_in) on one channel.
+
+    Exact up to 16 output tiles; beyond, linear in output tiles from 8 to 16 (every output tile repeats the
+    same commands, and 8 tiles already span several refresh intervals). `cent=True` runs CENT's own GEMV
+    sequence (`cent_gemv_program`) instead of pimlab's compiler.
+    """
+    tiles = -(-d_out // module.banks)
+    if cent:  # CENT's groups of 32 latches repeat every 32 output tiles: exact up to 64, then a line
+        if tiles <= 64:
+            return _gemv_exact(d_in, tiles, policy, module, engine, True)
+        a, b = _gemv_exact(d_in, 32, policy, module, engine, True), _gemv_exact(d_in, 64, policy, module, engine, True)
+        return b + (tiles - 64) * (b - a) / 32
+    if tiles <= 16:
+        return _gemv_exact(d_in, tiles, policy, module, engine, False)
+    a, b = _gemv_exact(d_in, 8, policy, module, engine, False), _gemv_exact(d_in, 16, policy, module, engine, False)
+    return b + (tiles - 16) * (b - a) / 8
+
+
+# --- CENT's analytic parts ------------------------------------------------------------------------------
+def cent_accelerator_cycles(model: LLM, tokens: float, heads: float, channels: int) -> dict[str, float]:
+    """Cycles of CENT's near-memory accelerator for one block and request [C run_sim.calculate_acc_latency]."""
+    vec = channels * 2.0 * SB_RD_CYCLE + 1.0 + SB_WR_CYCLE
+    exp = channels * SB_RD_CYCLE + EXP_LANE_CYCLE + SB_WR_CYCLE
+    rms = 2.0 * (model.hidden / 16.0 / 16.0 / channels * vec + SB_RD_CYCLE + SB_WR_CYCLE + 1.0 + RV_RMSNORM_CYCLE)
+    softmax = tokens * heads / 16.0 / channels * (exp + vec) + heads * SB_RD_CYCLE + heads * RV_SFT_CYCLE_PIPELINE
+    rope = (1.0 + 1.0 / model.group_size) * model.hidden / (channels * 16.0) * ROPE_PASS_CYCLES
+    return {"rmsnorm": rms, "softmax": softmax, "rotary": rope}
+
+
+def cxl_vector_s(elements: int, modules: int) -> float:
+    """One vector of BF16 `elements` over one CXL hop [C cxl_latency.vector_latency], seconds."""
+    lanes = max(1, CXL_LANES // modules)
+    flits = math.ceil(elements * 2 / CXL_MSG_BYTES / CXL_MSGS_PER_FLIT)
+    return (CXL_ONE_HOP_NS + flits * CXL_FLIT_BYTES / (lanes * CXL_GBps_PER_LANE) * 1e9 / 2**30) * 1e-9
+
+
+def cxl_allreduce_s(model: LLM, tp: int, modules: int) -> float:
+    """TP's broadcasts and gathers of one Llama block over CXL [C cxl_latency.llama_latency], seconds."""
+    if tp == 1:
+        return 0.0
+    lanes = max(1, CXL_LANES // modules)
+    bw = lanes * CXL_GBps_PER_LANE
+
+    def msg(flits):
+        return (CXL_ONE_HOP_NS + flits * CXL_FLIT_BYTES / bw * 1e9 / 2**30) * 1e-9
+
+    def flits(n):
+        return math.ceil(n * 2 / CXL_MSG_BYTES / CXL_MSGS_PER_FLIT)
+
+    e, f = model.hidden, model.ffn
+    return (5 * msg(flits(e)) + 5 * msg(flits(e / tp) * (tp - 1)) + msg(flits(f / tp) * (tp - 1)) + msg(flits(f)))
+
+
+# --- the configuration of one step ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class StepConfig:
+    """What one step is asked for. `lengths` are the batch's context tokens (a tuple, one per request)."""
+
+    kind: str  # "cent" or "neupims"
+    layout: Layout
+    lengths: tuple
+    techniques: Techniques = field(default_factory=Techniques)
+    engine: str = "aim"
+    host_serial: bool = True  # CENT: a device's host bursts go one per cycle, as CENT's simulator runs them
+    ignore_capacity: bool = False
+    beyond_window: bool = False
+
+    def __post_init__(self):
+        check_choice("system", self.kind, SYSTEM_KINDS)
+        check_choice("engine", self.engine, ENGINES)
+        if not self.lengths:
+            raise ValueError("batch must hold at least one request, got none")
+        window = self.layout.model.context_window
+        for t in self.lengths:
+            check_int("context_tokens", t, 1)
+            if t > window and not self.beyond_window:
+                raise ValueError(f"context must be at most {self.layout.model.name}'s window of {window} tokens, "
+                                 f"got {t}; --beyond-window (beyond_window=True) allows it as a what-if")
+
+    def __repr__(self) -> str:
+        return (f"StepConfig({self.kind}, {self.layout!r}, {len(self.lengths)} requests, {self.techniques.name}, "
+                f"engine {self.engine}{'' if self.host_serial else ', host bursts on the buses'}"
+                f"{''.join(f'; what-if: {w}' for w in whatifs(self))})")
+
+
+def whatifs(cfg: StepConfig) -> tuple:
+    flags = []
+    if cfg.ignore_capacity:
+        flags.append("capacity not checked")
+    if cfg.beyond_window:
+        flags.append("context past the model's window allowed")
+    return tuple(flags)
+
+
+# --- capacity: the allocator adapter ---------------------------------------------------------------------
+CHUNK_BYTES = 2**20  # [Q] "the host allocates 1MB chunks on demand" (DPA)
+
+
+def kv_reservation_bytes(layout: Layout, lengths, dpa: bool, window: int | None = None) -> np.ndarray:
+    """KV bytes each request takes on one unit of the fullest stage: static (the window) or DPA (1 MB chunks).
+
+    The one place that asks how much a request reserves; pimlab.dpa's allocators model the same rule
+    request by request (re-point here when its public API settles).
+    """
+    m = layout.model
+    layers = int(layout.stage_layers.max())
+    per_token = 2 * layers * m.kv_heads * m.head_dim * m.dtype_bytes / layout.tp
+    lengths = np.asarray(lengths, dtype=np.float64)
+    if dpa:
+        return np.ceil(lengths * per_token / CHUNK_BYTES) * CHUNK_BYTES
+    window = m.context_window if window is None else window
+    return np.full(lengths.shape, np.maximum(window, lengths) * per_token)
+
+
+def kv_capacity_bytes(layout: Layout) -> float:
+    """KV room of the fullest unit: its channels' capacity minus the weights it holds."""
+    return float(layout.unit_capacity_bytes - layout.stage_weight_bytes().max())
+
+
+def admitted(layout: Layout, lengths, dpa: bool) -> int:
+    """How many of the requests (in order) fit their KV reservations; raises when the weights do not fit."""
+    room = kv_capacity_bytes(layout)
+    if room <= 0:
+        raise ValueError(f"model must fit the system: {layout.model.name}'s weights need "
+                         f"{layout.stage_weight_bytes().max() / 2**30:.1f} GiB on a unit of "
+                         f"{layout.unit_capacity_bytes / 2**30:.1f} GiB (tp={layout.tp}, pp={layout.pp})")
+    need = np.cumsum(kv_reservation_bytes(layout, lengths, dpa))
+    return int(np.searchsorted(need, room, side="right"))
+
+
+# --- one step ---------------------------------------------------------------------------------------------
+def _fc_matrices(m: LLM) -> list[tuple[int, int]]:
+    qd, kvd = m.heads * m.head_dim, m.kv_heads * m.head_dim
+    return [(m.hidden, qd), (m.hidden, kvd), (m.hidden, kvd), (qd, m.hidden), (m.hidden, m.ffn), (m.hidden, m.ffn),
+            (m.ffn, m.hidden)]
+
+
+def _pim_fc(cfg: StepConfig) -> np.ndarray:
+    """Counts of one request's FC of one layer on one channel of a unit (d_out split over tp x channels)."""
+    lay, mod = cfg.layout, cfg.layout.system.module
+    share = lay.tp * lay.unit_channels
+    return sum(gemv_counts(d_in, -(-d_out // share), cfg.techniques.policy, mod, cfg.engine, cent=True)
+               for d_in, d_out in _fc_matrices(lay.model))
+
+
+def _attention(cfg: StepConfig, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(qk, sv) counts of one layer of a micro-batch on its unit's busiest channel (the critical path), and
+    the counts summed over the unit's channels (for energy)."""
+    lay, tech, mod = cfg.layout, cfg.techniques, cfg.layout.system.module
+    m, ch = lay.model, lay.unit_channels
+    kvh = -(-m.kv_heads // lay.tp)
+    # CENT's baseline runs CENT's own attention sequence; with TCP, PIMphony's compiler generates the attention code
+    cent_code = cfg.kind == "cent" and not tech.tcp
+    args = (m.head_dim, m.group_size, tech.dcs and m.group_size > 1, tech.policy, mod, cfg.engine, cent_code)
+    if tech.tcp:  # every (request, head): its 16-token tiles dealt over all channels; the busiest holds the ceil
+        per_channel = np.ceil(np.ceil(lengths / mod.banks) / ch) * mod.banks
+        qk = attention_counts("qk", per_channel, *args).sum(0) * kvh
+        sv = attention_counts("sv", per_channel, *args).sum(0) * kvh
+        sv[0] += kvh * lengths.size * (m.head_dim // mod.banks) * ch  # HUB adds each channel's partial tile: 1 tCK
+        return qk, sv, (qk + sv) * ch
+    qk1 = attention_counts("qk", lengths, *args)
+    sv1 = attention_counts("sv", lengths, *args)
+    if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
+        items_qk, items_sv = np.repeat(qk1, kvh, 0), np.repeat(sv1, kvh, 0)
+    else:  # [N] NeuPIMs: one request (all its heads) per channel
+        items_qk, items_sv = qk1 * kvh, sv1 * kvh
+    load = items_qk[:, 0] + items_sv[:, 0]
+    bins = np.zeros(ch)
+    owner = np.empty(load.size, dtype=np.int64)
+    for i in np.argsort(-load, kind="stable"):  # greedy: the longest item to the least-loaded channel
+        owner[i] = int(np.argmin(bins))
+        bins[owner[i]] += load[i]
+    busiest = owner == int(np.argmax(bins))
+    return items_qk[busiest].sum(0), items_sv[busiest].sum(0), (items_qk + items_sv).sum(0)
+
+
+def _unit_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
+    """Seconds of one layer of a micro-batch on one unit, by component; plus MACs and command counts."""
+    lay, mod = cfg.layout, cfg.layout.system.module
+    m, tck = lay.model, mod.timing.tck_ns * 1e-9
+    n = lengths.size
+    heads = m.heads / lay.tp
+    qk, sv, total = _attention(cfg, lengths)
+    macs_attention = 2.0 * heads * m.head_dim * lengths.sum()
+    macs_fc = n * m.layer_params / lay.tp
+    part = {"qk": qk[0] * tck, "sv": sv[0] * tck, "macs": (macs_attention + macs_fc) * lay.tp,
+            "attention_commands": total[1:] * lay.tp, "fc_commands": np.zeros(4)}
+    if cfg.kind == "cent":
+        fc = _pim_fc(cfg) * n
+        part["fc"] = fc[0] * tck
+        part["fc_commands"] = fc[1:] * lay.unit_channels * lay.tp
+        acc = cent_accelerator_cycles(m, float(lengths.mean()), heads, mod.channels)
+        share = lay.units_per_module  # [C] the device's accelerator serves its blocks one after another
+        part["nmu"] = n * (acc["rmsnorm"] + acc["rotary"]) * share * tck
+        scores = SCORE_BURSTS_PER_32B * heads * lengths.sum() * m.dtype_bytes / 32
+        vectors = n * VECTOR_BURSTS_PER_BLOCK * m.hidden * m.dtype_bytes / 32
+
+        def host(bursts):  # serial through the device's front end, or spread over the unit's channel buses
+            return bursts * share if cfg.host_serial else bursts / lay.unit_channels * mod.timing.tBL
+
+        part["softmax"] = (host(scores) + n * acc["softmax"] * share) * tck
+        part["nmu"] += host(vectors) * tck
+        part["host_bursts"] = scores + vectors
+    else:
+        part.update(_npu_layer(cfg, lengths))
+        part["host_bursts"] = 0.0
+    return part
+
+
+def _npu_fc_s(cfg: StepConfig, requests: float) -> float:
+    """NeuPIMs: one layer's FC of `requests` requests on the NPU, the roofline of its FLOPs and weight reads."""
+    lay = cfg.layout
+    m, sysm, modules = lay.model, lay.system, lay.unit_modules
+    flops = 2.0 * requests * m.layer_params / lay.tp
+    bw = modules * sysm.module.external_bandwidth_GBps * 1e9
+    return max(flops / (modules * sysm.xpu_TFLOPs * 1e12), m.layer_params * m.dtype_bytes / lay.tp / bw)
+
+
+def _npu_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
+    """NeuPIMs: FC on the NPU; softmax and norms move scores and activations PIM <-> NPU once each way."""
+    lay = cfg.layout
+    m = lay.model
+    bw = lay.unit_modules * lay.system.module.external_bandwidth_GBps * 1e9
+    moved = 2.0 * (m.heads / lay.tp * lengths.sum() + 4 * m.hidden * lengths.size) * m.dtype_bytes
+    return {"fc": _npu_fc_s(cfg, lengths.size), "nmu": moved / bw, "softmax": 0.0}
+
+
+@lru_cache(maxsize=4096)
+def _unit_layer_cached(cfg: StepConfig, lengths: tuple) -> dict:
+    return _unit_layer(cfg, np.asarray(lengths, dtype=np.int64))
+
+
+def _stage_times(cfg: StepConfig, micro: list[np.ndarray]):
+    """(stage x micro-batch) seconds, per-component sums of each micro-batch's round trip, MACs, counts."""
+    lay = cfg.layout
+    layers = lay.stage_layers
+    pp = lay.pp
+    t = np.zeros((pp, len(micro)))
+    comps = [dict.fromkeys(("fc", "qk", "softmax", "sv", "nmu", "link", "exposed"), 0.0) for _ in micro]
+    totals = {"macs": 0.0, "attention_commands": np.zeros(4), "fc_commands": np.zeros(4), "host_bursts": 0.0,
+              "attention_s": 0.0, "fc_s": 0.0}
+    link = cxl_vector_s(lay.model.hidden, lay.system.modules) if pp > 1 else 0.0
+    allreduce = cxl_allreduce_s(lay.model, lay.tp, lay.system.modules)
+    shape = replace(cfg, lengths=(1,))  # micro-batches of equal lengths cost the same: cache on (config, lengths)
+    for j, lengths in enumerate(micro):
+        p = dict(_unit_layer_cached(shape, tuple(int(x) for x in lengths)))
+        if cfg.kind == "cent":
+            layer = p["fc"] + p["qk"] + p["sv"] + p["softmax"] + p["nmu"]
+            exposed = 0.0
+        else:  # [N] sub-batches: the NPU's FC of one overlaps PIM attention of the other (flow shop)
+            k = min(NEUPIMS_SUB_BATCHES, lengths.size)
+            fc_k, at_k = _npu_fc_s(cfg, lengths.size / k), (p["qk"] + p["sv"]) / k
+            layer = fc_k + (k - 1) * max(fc_k, at_k) + at_k + p["nmu"]
+            p["fc"] = layer - p["qk"] - p["sv"] - p["nmu"]  # the FC time attention does not hide
+            exposed = 0.0
+        per_stage = layers * (layer + allreduce) + link
+        t[:, j] = per_stage
+        total_layers = layers.sum()
+        for name in ("fc", "qk", "softmax", "sv", "nmu"):
+            comps[j][name] = total_layers * p[name]
+        comps[j]["exposed"] = total_layers * exposed
+        comps[j]["link"] = total_layers * allreduce + pp * link
+        for key in ("macs", "attention_commands", "fc_commands", "host_bursts"):
+            totals[key] = totals[key] + total_layers * p[key]
+        totals["attention_s"] += total_layers * (p["qk"] + p["sv"] + p["softmax"])
+        totals["fc_s"] += total_layers * p["fc"]
+    return t, comps, totals
+
+
+def _lm_head_s(cfg: StepConfig, requests: int) -> float:
+    lay = cfg.layout
+    m = lay.model
+    if cfg.kind == "neupims":
+        bw = lay.unit_modules * lay.system.module.external_bandwidth_GBps * 1e9 * lay.tp
+        return max(2.0 * requests * m.vocab * m.hidden / (lay.unit_modules * lay.tp * lay.system.xpu_TFLOPs * 1e12),
+                   m.vocab * m.hidden * m.dtype_bytes / bw)
+    share = lay.tp * lay.unit_channels
+    c = gemv_counts(m.hidden, -(-m.vocab // share), cfg.techniques.policy, lay.system.module, cfg.engine, cent=True)
+    return c[0] * lay.system.module.timing.tck_ns * 1e-9
+
+
+def step(cfg: StepConfig) -> StepResult:
+    """One decode step of `cfg`'s batch: latency per token, tokens/s, MAC utilization, components."""
+    lay = cfg.layout
+    lengths = np.asarray(cfg.lengths, dtype=np.int64)
+    if not cfg.ignore_capacity:
+        fit = admitted(lay, lengths, cfg.techniques.dpa)
+        if fit < lengths.size:
+            how = "DPA's 1 MB chunks" if cfg.techniques.dpa else "static reservations of the context window"
+            raise ValueError(f"batch must fit the system: {lengths.size} requests under {how} do not fit, "
+                             f"at most {fit} do (tp={lay.tp}, pp={lay.pp}); use --ignore-capacity to time it anyway")
+    b = lengths.size
+    n_micro = min(b, lay.pp)
+    # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
+    micro = [lengths[j::n_micro] for j in range(n_micro)]
+    t, comps, totals = _stage_times(cfg, micro)
+    head = _lm_head_s(cfg, max(len(mb) for mb in micro))
+    inout = CENT_INOUT_S if cfg.kind == "cent" else 0.0
+    round_trip = t.sum(0) + head + inout
+    period = float(max(t.sum(1).max(), round_trip.max()))
+    j = int(np.argmax(round_trip))
+    components = {k: v for k, v in comps[j].items() if v}
+    components["other"] = head + inout
+    components["bubble"] = period - round_trip[j]
+    macs = totals["macs"] + b * lay.model.vocab * lay.model.hidden
+    peak_macs = lay.system.macs_per_ns * 1e9 * period
+    from pimlab.energy import step_energy  # energy reads the step's counts and times
+
+    return StepResult(cfg.kind, lay.model.name, int(b), float(lengths.mean()), period, b / period,
+                      components_s=components, mac_utilization=float(macs / peak_macs),
+                      energy_j=step_energy(cfg, totals, period), whatifs=whatifs(cfg))
+
+
+# --- models CENT's artifact runs -------------------------------------------------------------------------
+# ADAPTER (issue 10, item 7 belongs to pimlab.models): until pimlab.models defines LLAMA2_7B / LLAMA2_70B,
+# these stand in for them. Sources [P]: meta-llama/Llama-2-7b-hf and Llama-2-70b-hf config.json.
+def _llama2_models() -> tuple[LLM, ...]:
+    from pimlab import models
+
+    if hasattr(models, "LLAMA2_7B") and hasattr(models, "LLAMA2_70B"):
+        return models.LLAMA2_7B, models.LLAMA2_70B
+    return (LLM("Llama2-7B", layers=32, heads=32, kv_heads=32, head_dim=128, hidden=4096, ffn=11008,
+                context_window=4096, vocab=32000),
+            LLM("Llama2-70B", layers=80, heads=64, kv_heads=8, head_dim=128, hidden=8192, ffn=28672,
+                context_window=4096, vocab=32000))
+
+
+def model_named(name: str) -> LLM:
+    """A Table I model or one of the Llama 2 models CENT's artifact runs."""
+    from pimlab.models import MODELS
+
+    for model in (*MODELS, *_llama2_models()):
+        if model.name == name:
+            return model
+    names = ", ".join(m.name for m in (*MODELS, *_llama2_models()))
+    raise ValueError(f"model must be one of {names}; got {name!r}")
+
+
+# --- conveniences ----------------------------------------------------------------------------------------
+def system_for(kind: str, modules: int) -> System:
+    """The CENT or NeuPIMs system (Table IV) with `modules` modules."""
+    check_choice("system", kind, SYSTEM_KINDS)
+    return (CENT if kind == "cent" else NEUPIMS).with_modules(check_int("modules", modules, 1, 4096))
+
+
+def run_step(kind: str, model: LLM, modules: int, tp: int, pp: int, lengths, techniques: str = "baseline",
+             **options) -> StepResult:
+    """One step from plain arguments (what the CLI and the figures call)."""
+    lengths = tuple(int(x) for x in np.atleast_1d(lengths))
+    cfg = StepConfig(kind, Layout(system_for(kind, modules), model, tp, pp), lengths,
+                     Techniques.parse(techniques), **options)
+    return step(cfg)
+
+
+def batch_lengths(kind: str, model: LLM, modules: int, tp: int, pp: int, techniques: str = "baseline",
+                  context: int | None = None, dataset=None, batch: int | None = None, seed: int = 0,
+                  ignore_capacity: bool = False) -> np.ndarray:
+    """The batch's context lengths: `batch` requests at `context`, or drawn from a Table II `dataset`.
+
+    Without `batch`, as many requests as the allocator admits (static reservations, or DPA's chunks).
+    """
+    if (context is None) == (dataset is None):
+        raise ValueError("give exactly one of context and dataset")
+    if context is not None:
+        check_int("context", context, 1)
+    if batch is not None:
+        batch = check_int("batch", batch, 1, 1 << 16)
+        return np.full(batch, context) if context is not None else dataset.sample(batch, seed)
+    if ignore_capacity:
+        raise ValueError("batch must be given when capacity is not checked (--ignore-capacity)")
+    pool = np.full(1 << 14, context) if context is not None else dataset.sample(1 << 14, seed)
+    layout = Layout(system_for(kind, modules), model, tp, pp)
+    n = admitted(layout, pool, Techniques.parse(techniques).dpa)
+    if n == 0:
+        raise ValueError(f"batch must admit at least one request: not one request of {int(pool[0])} tokens fits "
+                         f"{model.name} on {modules} {kind} modules (tp={tp}, pp={pp})")
+    return pool[:n]
+
+
+def layouts(kind: str, model: LLM, modules: int) -> list[tuple[int, int]]:
+    """The (tp, pp) layouts searched: tp x pp = modules (tp a power of two), 2 or 4 units per module, and
+    CENT's own deployment (one decoder block per stage, tp = 1)."""
+    system_ = system_for(kind, modules)
+    out = []
+    for per_module in (1, 2, 4):
+        units = modules * per_module
+        tp = 1
+        while tp <= min(model.kv_heads, units):
+            pp = units // tp
+            if units % tp == 0 and pp <= model.layers and (tp <= modules or per_module == 1):
+                out.append((tp, pp))
+            tp *= 2
+    out.append((1, model.layers))
+    valid = []
+    for tp, pp in dict.fromkeys(out):
+        try:
+            Layout(system_, model, tp, pp)
+        except ValueError:
+            continue
+        valid.append((tp, pp))
+    return valid
+
+
+@dataclass(frozen=True)
+class Search:
+    """A (tp, pp) search: every layout's step (or why it failed) and the best by tokens/s."""
+
+    results: dict  # (tp, pp) -> StepResult, or the error message
+    best: tuple  # (tp, pp)
+
+    @property
+    def step(self) -> StepResult:
+        return self.results[self.best]
+
+    def __repr__(self) -> str:
+        return f"Search(best tp={self.best[0]}, pp={self.best[1]}: {self.step!r}; {len(self.results)} layouts)"
+
+
+def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baseline", **options) -> Search:
+    """Try every layout; each admits as many requests of `pool` (in order) as it can hold; the best wins.
+
+    This is the paper's "optimal TP/PP settings": the batch each layout admits differs (stages hold
+    different weights), so capacity, bubbles and balance all take part in the choice.
+    """
+    pool = np.asarray(pool, dtype=np.int64)
+    dpa = Techniques.parse(techniques).dpa
+    results = {}
+    for tp, pp in layouts(kind, model, modules):
+        layout = Layout(system_for(kind, modules), model, tp, pp)
+        try:
+            n = admitted(layout, pool, dpa)
+            if n == 0:
+                raise ValueError("not one request fits")
+            results[(tp, pp)] = run_step(kind, model, modules, tp, pp, pool[:n], techniques, **options)
+        except ValueError as error:
+            results[(tp, pp)] = str(error)
+    ok = {k: r for k, r in results.items() if isinstance(r, StepResult)}
+    if not ok:
+        raise ValueError(f"model must fit the system: no layout of {model.name} on {modules} {kind} modules "
+                         f"admits a request")
+    return Search(results, max(ok, key=lambda k: ok[k].tokens_per_s))
+
+
+# --- the GPU baseline --------------------------------------------------------------------------------------
+def gpu_step(model: LLM, n_gpus: int, lengths) -> StepResult:
+    """ADAPTER (issue 10, item 4 belongs to pimlab.gpu): A100s through pimlab.gpu's roofline when present; until
+    then a bare roofline (every byte at peak HBM bandwidth, every FLOP at peak: no efficiency factors)."""
+    from pimlab.hardware import A100
+
+    lengths = np.atleast_1d(np.asarray(lengths, dtype=np.int64))
+    n_gpus = check_int("modules (GPUs)", n_gpus, 1, 4096)
+    try:
+        from pimlab.gpu import gpu_step as roofline
+    except ImportError:
+        roofline = None
+    if roofline is not None:
+        return roofline(model, n_gpus=n_gpus, batch=int(lengths.size), context_tokens=lengths)
+    flops = float(np.sum(model.decode_flops(1, lengths)))
+    moved = model.weight_bytes + float(lengths.sum()) * model.kv_bytes_per_token
+    seconds = max(moved / (n_gpus * A100.hbm_bandwidth_GBps * 1e9), flops / (n_gpus * A100.peak_TFLOPs * 1e12))
+    return StepResult("a100", model.name, int(lengths.size), float(lengths.mean()), seconds, lengths.size / seconds,
+                      components_s={"other": seconds}, whatifs=("bare roofline: pimlab.gpu is not installed",))
+
+
+# --- serving: a run of requests ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ServeResult:
+    """A run of requests through one layout: output tokens over time, and the batch it held."""
+
+    tokens: int
+    seconds: float
+    steps: int
+    mean_batch: float
+    max_batch: int
+    mac_utilization: float  # time-weighted over the run
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.seconds
+
+    def __repr__(self) -> str:
+        return (f"ServeResult({self.tokens} tokens in {1e3 * self.seconds:.4g} ms = {self.tokens_per_s:.4g} tok/s; "
+                f"{self.steps} steps, batch mean {self.mean_batch:.1f}, max {self.max_batch})")
+
+
+def serve(kind: str, model: LLM, modules: int, tp: int, pp: int, dataset, techniques: str = "baseline",
+          requests: int = 48, mean_output_tokens: int = 256, every: int = 32, seed: int = 0,
+          **options) -> ServeResult:
+    """Decode a closed run of `requests` requests drawn from a Table II `dataset` (all waiting at the start).
+
+    Requests are admitted in order while their KV fits: a static slot of the context window, or under DPA
+    the 1 MB chunks of the tokens the request will reach (so no admitted request runs out). Each step every
+    live request emits a token and grows; a finished one frees its memory and the next is admitted. The
+    step time is evaluated every `every` steps at the live batch and held in between. The run is measured
+    while requests are still waiting (the saturated system), not while the last ones drain.
+    """
+    from pimlab.workloads import decode_trace
+
+    check_int("every", every, 1, 1 << 20)
+    trace = decode_trace(dataset, check_int("requests", requests, 1, 1 << 16), seed, mean_output_tokens)
+    layout = Layout(system_for(kind, modules), model, tp, pp)
+    dpa = Techniques.parse(techniques).dpa
+    room = kv_capacity_bytes(layout)
+    final = trace.context_tokens + trace.output_tokens
+    cost = kv_reservation_bytes(layout, final, dpa)
+    if cost[0] > room:
+        raise ValueError(f"batch must admit at least one request: {model.name} on {modules} {kind} modules "
+                         f"(tp={tp}, pp={pp}) has no room for the first")
+    done = np.zeros(len(trace), dtype=np.int64)  # tokens emitted so far
+    live, nxt, used = [], 0, 0.0
+    tokens = steps = 0
+    seconds = util_s = batch_sum = 0.0
+    max_batch, held = 0, None
+    while nxt < len(trace):
+        while nxt < len(trace) and used + cost[nxt] <= room:
+            live.append(nxt)
+            used += cost[nxt]
+            nxt += 1
+        if not live:
+            raise ValueError(f"batch must admit request {nxt}: its KV reservation exceeds the free room")
+        if held is None or steps % every == 0:
+            lengths = [int(trace.context_tokens[r] + done[r]) for r in live]
+            held = run_step(kind, model, modules, tp, pp, lengths, techniques, ignore_capacity=True,
+                            beyond_window=True, **options)
+        seconds += held.latency_s
+        util_s += held.mac_utilization * held.latency_s
+        batch_sum += len(live)
+        max_batch = max(max_batch, len(live))
+        tokens += len(live)
+        steps += 1
+        for r in live:
+            done[r] += 1
+        finished = [r for r in live if done[r] >= trace.output_tokens[r]]
+        for r in finished:
+            live.remove(r)
+            used -= cost[r]
+        if finished:
+            held = None
+    if not steps:
+        raise ValueError(f"requests must be more than one batch to measure a saturated run, got {requests}")
+    return ServeResult(tokens, seconds, steps, batch_sum / steps, max_batch, util_s / seconds)
+
+
+__all__ = [
+    "TECHNIQUES", "SYSTEM_KINDS", "Techniques", "Layout", "StepConfig", "step", "run_step", "system_for",
+    "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
+    "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "model_named",
+    "batch_lengths", "Search", "search",
+    "ServeResult", "serve", "gpu_step",
+]

@@ -1,0 +1,296 @@
+"""System apps: decode-step breakdowns (Figs. 13/14), (TP, PP) grids (Fig. 15), energy (Fig. 16), scalability
+(Fig. 17), utilization (Fig. 4) and the GPU comparison (Fig. 20), each a static figure builder and a LiveApp."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from pimlab import system
+from pimlab.figures.fig04 import UtilizationData, fig04
+from pimlab.figures.fig13 import SYSTEM_MODULES, ThroughputBars
+from pimlab.figures.fig15 import TpPpData
+from pimlab.figures.fig16 import ATTENTION_PARTS, EnergyData
+from pimlab.figures.fig17 import CONTEXTS, ScalabilityData, scalability_point
+from pimlab.figures.fig20 import GpuComparison
+from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA
+from pimlab.step import COMPONENTS
+from pimlab.validate import check_int
+from pimlab.workloads import MULTIFIELDQA, QMSUM
+from pimlab_widgets.app import LiveApp
+from pimlab_widgets.controls import STYLE, dataset_picker, model_picker
+
+TECH_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
+PART_COLORS = {"fc": "#1f77b4", "qk": "#ff7f0e", "softmax": "#d62728", "sv": "#2ca02c", "nmu": "#9467bd",
+               "link": "#8c564b", "bubble": "#e377c2", "exposed": "#bcbd22", "other": "#7f7f7f",
+               "attention": "#17becf", "selection": "#aec7e8"}
+
+
+def _kind_picker(value: str = "cent") -> widgets.Dropdown:
+    return widgets.Dropdown(options=[("CENT (PIM-only)", "cent"), ("NeuPIMs (xPU+PIM)", "neupims")], value=value,
+                            description="system", style=STYLE)
+
+
+# --- Figs. 13/14: one step, technique by technique ------------------------------------------------------
+def bars_figure(data: ThroughputBars) -> go.Figure:
+    """Speedup over the baseline per case, one bar per technique step (the paper's incremental bars)."""
+    figure = go.Figure()
+    for k, tech in enumerate(data.techniques):
+        figure.add_trace(go.Bar(x=list(data.cases), y=data.speedup[:, k], name=tech, marker_color=TECH_COLORS[k],
+                                customdata=np.stack([data.tokens_per_s[:, k], data.batch[:, k]], -1),
+                                hovertemplate="%{y:.2f}x (%{customdata[0]:.0f} tok/s, batch %{customdata[1]:.1f})"))
+    name = "PIM-only (CENT)" if data.system == "cent" else "xPU+PIM (NeuPIMs)"
+    figure.update_layout(barmode="group", title=f"Throughput of {name}, panel ({data.panel})", height=420,
+                         yaxis_title="speedup over the baseline", legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def steps_figure(steps: dict) -> go.Figure:
+    """Per-token time by component for each technique (stacked), tokens/s on top."""
+    figure = go.Figure()
+    names = list(steps)
+    for part in COMPONENTS:
+        y = [1e3 * steps[n].components_s.get(part, 0.0) / steps[n].batch for n in names]
+        if any(y):
+            figure.add_trace(go.Bar(x=names, y=y, name=part, marker_color=PART_COLORS[part],
+                                    hovertemplate=part + ": %{y:.3g} ms per token"))
+    for n in names:
+        r = steps[n]
+        figure.add_annotation(x=n, y=1e3 * r.latency_s / r.batch, text=f"{r.tokens_per_s:.0f} tok/s<br>batch {r.batch}",
+                              showarrow=False, yanchor="bottom")
+    first = steps[names[0]]
+    flags = f" [what-if: {', '.join(first.whatifs)}]" if first.whatifs else ""
+    figure.update_layout(barmode="stack", height=440, yaxis_title="ms of step time per output token",
+                         title=f"{first.model} on {first.system}: one decode step{flags}",
+                         legend=dict(orientation="h", y=-0.2))
+    return figure
+
+
+def _steps(kind, model, dataset, modules, layout, host_serial, ignore_capacity, requests=256):
+    pool = dataset.sample(requests, 0)
+    if model.context_window < int(pool.max()):
+        raise ValueError(f"model must hold the workload: {dataset.name} reaches {int(pool.max())} tokens, "
+                         f"{model.name}'s window is {model.context_window}")
+    out = {}
+    for tech in system.TECHNIQUES:
+        if layout == "best":
+            out[tech] = system.search(kind, model, modules, pool, tech, host_serial=host_serial).step
+            continue
+        tp, pp = layout
+        batch = pool[:max(1, system.admitted(system.Layout(system.system_for(kind, modules), model, tp, pp), pool,
+                                             "dpa" in tech))] if not ignore_capacity else pool[:32]
+        out[tech] = system.run_step(kind, model, modules, tp, pp, batch, tech, host_serial=host_serial,
+                                    ignore_capacity=ignore_capacity)
+    return out
+
+
+def parse_layout(text: str):
+    """"best" or "tp, pp" (e.g. "8, 1") from the layout field."""
+    text = str(text).strip().lower()
+    if text == "best":
+        return "best"
+    try:
+        tp, pp = (int(p) for p in text.replace("x", ",").split(","))
+    except ValueError:
+        raise ValueError(f"layout must be 'best' or 'tp, pp' such as '8, 1', got {text!r}") from None
+    return tp, pp
+
+
+def throughput_app(kind: str = "cent", model=LLM_7B_32K, dataset=QMSUM) -> LiveApp:
+    """System, model, workload, modules, layout and CENT's host-burst accounting drive one step per technique."""
+    modules = SYSTEM_MODULES[(kind, 7 if model.layers == 32 else 72)]
+    controls = {
+        "kind": _kind_picker(kind), "model": model_picker(model), "dataset": dataset_picker(dataset),
+        "modules": widgets.BoundedIntText(value=modules, min=1, max=64, description="modules", style=STYLE,
+                                          layout=widgets.Layout(width="150px")),
+        "layout": widgets.Text(value=f"{modules}, 1", description="layout (tp, pp or best)", style=STYLE),
+        "host_serial": widgets.Checkbox(value=True, description="CENT host bursts serial (as CENT's simulator)",
+                                        style=STYLE),
+        "ignore_capacity": widgets.Checkbox(value=False, description="what-if: ignore capacity (32 requests)",
+                                            style=STYLE),
+    }
+
+    def compute(kind, model, dataset, modules, layout, host_serial, ignore_capacity):
+        return _steps(kind, model, dataset, modules, parse_layout(layout), host_serial, ignore_capacity)
+
+    return LiveApp(controls, compute, steps_figure)
+
+
+# --- Fig. 15: the (TP, PP) grid ------------------------------------------------------------------------
+def tp_pp_figure(data: TpPpData) -> go.Figure:
+    labels = [f"TP{tp} x PP{pp}" for tp, pp in data.layouts]
+    figure = go.Figure()
+    for k, tech in enumerate(data.techniques):
+        figure.add_trace(go.Bar(x=labels, y=data.tokens_per_s[:, k], name=tech, marker_color=TECH_COLORS[k],
+                                customdata=data.mean_batch[:, k],
+                                hovertemplate="%{y:.0f} tok/s, mean batch %{customdata:.1f}"))
+    figure.update_layout(barmode="group", title=f"(TP, PP) on 8 CENT modules: {data.case}", height=420,
+                         yaxis_title="tokens/s (serving run)", legend=dict(orientation="h", y=-0.2))
+    return figure
+
+
+def search_figure(search: system.Search) -> go.Figure:
+    """tokens/s of every layout of one search; refused layouts listed under the plot."""
+    ok = {k: v for k, v in search.results.items() if isinstance(v, system.StepResult)}
+    labels = [f"TP{tp} x PP{pp}" for tp, pp in ok]
+    colors = ["#2ca02c" if k == search.best else "#1f77b4" for k in ok]
+    figure = go.Figure(go.Bar(x=labels, y=[r.tokens_per_s for r in ok.values()], marker_color=colors,
+                              customdata=[r.batch for r in ok.values()],
+                              hovertemplate="%{y:.0f} tok/s, batch %{customdata}"))
+    refused = [f"TP{tp} x PP{pp}" for (tp, pp), r in search.results.items() if not isinstance(r, system.StepResult)]
+    note = f"refused (capacity): {', '.join(refused)}" if refused else "every layout admits a batch"
+    figure.update_layout(title=f"Every layout, best in green; {note}", height=400, yaxis_title="tokens/s")
+    return figure
+
+
+def tp_pp_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, techniques: str = "tcp+dcs+dpa") -> LiveApp:
+    """Model, workload, system size and techniques drive a one-step search over every layout."""
+    controls = {
+        "kind": _kind_picker("cent"), "model": model_picker(model), "dataset": dataset_picker(dataset),
+        "modules": widgets.BoundedIntText(value=8, min=1, max=64, description="modules", style=STYLE,
+                                          layout=widgets.Layout(width="150px")),
+        "techniques": widgets.Dropdown(options=system.TECHNIQUES, value=techniques, description="techniques",
+                                       style=STYLE),
+    }
+
+    def compute(kind, model, dataset, modules, techniques):
+        return system.search(kind, model, modules, dataset.sample(256, 0), techniques)
+
+    return LiveApp(controls, compute, search_figure)
+
+
+# --- Fig. 16: energy -----------------------------------------------------------------------------------
+def energy_figure(data: EnergyData) -> go.Figure:
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("energy per token: FC and attention (mJ)",
+                                                           "attention energy per token by part (mJ)"))
+    x = [f"{c.split(' / ')[0]}<br>{b}" for c in data.cases for b in data.bars]
+    figure.add_trace(go.Bar(x=x, y=1e3 * data.fc_j.ravel(), name="FC", marker_color="#1f77b4"), 1, 1)
+    figure.add_trace(go.Bar(x=x, y=1e3 * data.attention_j.ravel(), name="attention", marker_color="#ff7f0e"), 1, 1)
+    colors = ("#2ca02c", "#9467bd", "#d62728", "#7f7f7f")
+    for k, part in enumerate(ATTENTION_PARTS):
+        figure.add_trace(go.Bar(x=x, y=1e3 * data.attention_parts_j[..., k].ravel(), name=part,
+                                marker_color=colors[k]), 1, 2)
+    figure.update_layout(barmode="stack", height=460, title="CENT vs CENT + PIMphony (CENT's power model)",
+                         legend=dict(orientation="h", y=-0.3))
+    return figure
+
+
+def energy_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA) -> LiveApp:
+    """Model, workload and CENT's host-burst accounting drive the energy bars of one case."""
+    controls = {"model": model_picker(model), "dataset": dataset_picker(dataset),
+                "host_serial": widgets.Checkbox(value=True, description="CENT host bursts serial", style=STYLE)}
+
+    def compute(model, dataset, host_serial):
+        from pimlab.figures.fig16 import BARS, _per_token
+
+        pool = dataset.sample(256, 0)
+        modules = SYSTEM_MODULES[("cent", 72 if model.layers == 80 else 7)]
+        rows = [_per_token(system.search("cent", model, modules, pool, bar, host_serial=host_serial).step)
+                for bar in BARS]
+        return EnergyData((f"{model.name} / {dataset.name}",), BARS, np.array([[r[0] for r in rows]]),
+                          np.array([[r[1] for r in rows]]), np.array([[r[2] for r in rows]]),
+                          np.array([[r[3] for r in rows]]))
+
+    return LiveApp(controls, compute, energy_figure)
+
+
+# --- Fig. 17: scalability -----------------------------------------------------------------------------
+def scalability_figure(data: ScalabilityData) -> go.Figure:
+    figure = make_subplots(rows=1, cols=3, subplot_titles=(
+        f"(a) tokens/s at {data.capacity_context // 1024}K", f"(b) speedup at {data.context_capacity_GB} GB",
+        "(c) MAC utilization (%)"))
+    caps = [f"{c} GB" for c in data.capacities_GB]
+    figure.add_trace(go.Bar(x=caps, y=data.baseline_by_capacity, name="baseline", marker_color="#7f7f7f"), 1, 1)
+    figure.add_trace(go.Bar(x=caps, y=data.pimphony_by_capacity, name="PIMphony", marker_color="#2ca02c"), 1, 1)
+    ctx = [f"{t // 1024}K" if t >= 1024 else str(t) for t in data.contexts]
+    figure.add_trace(go.Bar(x=ctx, y=data.speedup_by_context, name="speedup", marker_color="#1f77b4",
+                            text=[f"{s:.1f}x" for s in data.speedup_by_context], showlegend=False), 1, 2)
+    figure.add_trace(go.Scatter(x=ctx, y=100 * data.baseline_utilization, name="baseline util",
+                                line=dict(color="#7f7f7f")), 1, 3)
+    figure.add_trace(go.Scatter(x=ctx, y=100 * data.pimphony_utilization, name="PIMphony util",
+                                line=dict(color="#2ca02c")), 1, 3)
+    figure.update_layout(barmode="group", height=420, title=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts",
+                         legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def scalability_app(kind: str = "cent", capacity_GB: int = 512) -> LiveApp:
+    """System and capacity drive the context sweep (cached per point; a new capacity takes a few seconds)."""
+    controls = {"kind": _kind_picker(kind),
+                "capacity_GB": widgets.Dropdown(options=(128, 256, 512, 1024), value=capacity_GB,
+                                                description="capacity (GB)", style=STYLE)}
+
+    def compute(kind, capacity_GB):
+        from pimlab.figures.fig17 import CAPACITIES_GB
+
+        def rates(tech, pairs):
+            return [scalability_point(kind, c, t, tech) for c, t in pairs]
+
+        a = [(c, 65536) for c in CAPACITIES_GB]
+        b = [(capacity_GB, t) for t in CONTEXTS]
+        base_a, best_a = rates("baseline", a), rates("tcp+dcs+dpa", a)
+        base_b, best_b = rates("baseline", b), rates("tcp+dcs+dpa", b)
+
+        def tps(rs):
+            return np.array([r.tokens_per_s for r in rs])
+
+        def util(rs):
+            return np.array([r.mac_utilization for r in rs])
+
+        return ScalabilityData(kind, np.array(CAPACITIES_GB), 65536, tps(base_a), tps(best_a), np.array(CONTEXTS),
+                               capacity_GB, tps(base_b), tps(best_b), util(base_b), util(best_b))
+
+    return LiveApp(controls, compute, scalability_figure)
+
+
+# --- Fig. 4: utilization ---------------------------------------------------------------------------------
+def utilization_figure(data: UtilizationData) -> go.Figure:
+    figure = make_subplots(rows=1, cols=len(data.contexts),
+                           subplot_titles=[f"({'ab'[i]}) {c // 1024}K context" for i, c in enumerate(data.contexts)])
+    for i in range(len(data.contexts)):
+        for k, series in enumerate(data.series):
+            labels = [f"{c} GB<br>({b})" for c, b in zip(data.capacities_GB, data.batch[i, :, k])]
+            figure.add_trace(go.Bar(x=labels, y=100 * data.utilization[i, :, k], name=series,
+                                    marker_color=TECH_COLORS[k + 1 if k else 0], showlegend=i == 0,
+                                    legendgroup=series), 1, i + 1)
+    figure.update_yaxes(title_text="PIM MAC utilization (%)", row=1, col=1)
+    figure.update_layout(barmode="group", height=420, title=f"Fig. 4 reading: {data.whatif}",
+                         legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def utilization_app() -> LiveApp:
+    """The random seed of the 3-sigma contexts drives Fig. 4 (the batches are the figure's labels)."""
+    controls = {"seed": widgets.IntText(value=0, description="seed (0-99)", style=STYLE,
+                                        layout=widgets.Layout(width="170px"))}
+
+    def compute(seed):
+        return fig04(check_int("seed", seed, 0, 99))
+
+    return LiveApp(controls, compute, utilization_figure)
+
+
+# --- Fig. 20: GPUs --------------------------------------------------------------------------------------
+def gpu_figure(data: GpuComparison) -> go.Figure:
+    figure = go.Figure()
+    names = ("GPU (A100s)", data.system, f"{data.system} + PIMphony")
+    for k, name in enumerate(names):
+        figure.add_trace(go.Bar(x=list(data.cases), y=data.gain[:, k], name=name,
+                                marker_color=TECH_COLORS[(0, 1, 3)[k]]))
+    figure.update_layout(barmode="group", height=420, yaxis_title="throughput gain over the GPU",
+                         title="Memory-matched A100s vs PIM", legend=dict(orientation="h", y=-0.25))
+    return figure
+
+
+def gpu_app(kind: str = "cent") -> LiveApp:
+    """System drives the comparison with memory-matched A100s."""
+    from pimlab.figures.fig20 import fig20
+
+    return LiveApp({"kind": _kind_picker(kind)}, lambda kind: fig20(kind), gpu_figure)
+
+
+__all__ = ["bars_figure", "steps_figure", "throughput_app", "parse_layout", "tp_pp_figure", "search_figure",
+           "tp_pp_app", "energy_figure", "energy_app", "scalability_figure", "scalability_app", "utilization_figure",
+           "utilization_app", "gpu_figure", "gpu_app"]
