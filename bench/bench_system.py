@@ -11,7 +11,7 @@ import numpy as np
 
 from pimlab import system
 from pimlab.figures import fig17 as fig17_module
-from pimlab.models import LLM_7B_32K, LLM_72B_128K_GQA
+from pimlab.models import LLM_7B_32K, LLM_72B_128K_GQA, model_named
 from pimlab.workloads import QMSUM
 
 
@@ -55,7 +55,7 @@ def main():
               f"({seconds / budget:.2f} of the 1 s budget)")
     lengths = np.full(32, 4096)
     for label in ("cold", "warm"):
-        seconds = timed(system.run_step, "cent", system.model_named("Llama2-7B"), 8, 1, 32, lengths,
+        seconds = timed(system.run_step, "cent", model_named("Llama2-7B"), 8, 1, 32, lengths,
                         ignore_capacity=True)
         print(f"CENT Llama2-7B deployment step, {label}: {1e3 * seconds:.1f} ms")
     clear_caches()

@@ -63,9 +63,10 @@ def _simulate(args) -> int:
 
 def _step(args) -> int:
     from pimlab import system
+    from pimlab.models import model_named
     from pimlab.workloads import dataset_named
 
-    model = system.model_named(args.model)
+    model = model_named(args.model)
     dataset = dataset_named(args.dataset) if args.dataset else None
     if args.system == "a100":  # --modules counts GPUs; without --batch, as many requests as their memory holds
         from pimlab.figures.fig20 import gpu_batch
@@ -75,7 +76,8 @@ def _step(args) -> int:
             raise ValueError(f"context must be at most {model.name}'s window of {model.context_window} tokens, "
                              f"got {args.context}; --beyond-window allows it as a what-if")
         lengths = pool if args.batch or args.ignore_capacity else gpu_batch(model, args.modules, pool)
-        result = system.gpu_step(model, args.modules, lengths)
+        result = system.gpu_step(model, args.modules, lengths, ignore_capacity=args.ignore_capacity,
+                                 beyond_window=args.beyond_window)
     else:
         lengths = system.batch_lengths(args.system, model, args.modules, args.tp, args.pp, args.techniques,
                                        args.context, dataset, args.batch, ignore_capacity=args.ignore_capacity)

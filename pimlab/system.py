@@ -577,31 +577,6 @@ def step(cfg: StepConfig) -> StepResult:
                       energy_j=step_energy(cfg, totals, period), whatifs=whatifs(cfg))
 
 
-# --- models CENT's artifact runs -------------------------------------------------------------------------
-# ADAPTER (issue 10, item 7 belongs to pimlab.models): until pimlab.models defines LLAMA2_7B / LLAMA2_70B,
-# these stand in for them. Sources [P]: meta-llama/Llama-2-7b-hf and Llama-2-70b-hf config.json.
-def _llama2_models() -> tuple[LLM, ...]:
-    from pimlab import models
-
-    if hasattr(models, "LLAMA2_7B") and hasattr(models, "LLAMA2_70B"):
-        return models.LLAMA2_7B, models.LLAMA2_70B
-    return (LLM("Llama2-7B", layers=32, heads=32, kv_heads=32, head_dim=128, hidden=4096, ffn=11008,
-                context_window=4096, vocab=32000),
-            LLM("Llama2-70B", layers=80, heads=64, kv_heads=8, head_dim=128, hidden=8192, ffn=28672,
-                context_window=4096, vocab=32000))
-
-
-def model_named(name: str) -> LLM:
-    """A Table I model or one of the Llama 2 models CENT's artifact runs."""
-    from pimlab.models import MODELS
-
-    for model in (*MODELS, *_llama2_models()):
-        if model.name == name:
-            return model
-    names = ", ".join(m.name for m in (*MODELS, *_llama2_models()))
-    raise ValueError(f"model must be one of {names}; got {name!r}")
-
-
 # --- conveniences ----------------------------------------------------------------------------------------
 def system_for(kind: str, modules: int) -> System:
     """The CENT or NeuPIMs system (Table IV) with `modules` modules."""
@@ -708,24 +683,15 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
 
 
 # --- the GPU baseline --------------------------------------------------------------------------------------
-def gpu_step(model: LLM, n_gpus: int, lengths) -> StepResult:
-    """ADAPTER (issue 10, item 4 belongs to pimlab.gpu): A100s through pimlab.gpu's roofline when present; until
-    then a bare roofline (every byte at peak HBM bandwidth, every FLOP at peak: no efficiency factors)."""
-    from pimlab.hardware import A100
+def gpu_step(model: LLM, n_gpus: int, lengths, ignore_capacity: bool = False,
+             beyond_window: bool = False) -> StepResult:
+    """A100s running the batch `lengths` (pimlab.gpu's FlashDecoding + PagedAttention roofline)."""
+    from pimlab.gpu import gpu_step as roofline
 
     lengths = np.atleast_1d(np.asarray(lengths, dtype=np.int64))
     n_gpus = check_int("modules (GPUs)", n_gpus, 1, 4096)
-    try:
-        from pimlab.gpu import gpu_step as roofline
-    except ImportError:
-        roofline = None
-    if roofline is not None:
-        return roofline(model, n_gpus=n_gpus, batch=int(lengths.size), context_tokens=lengths)
-    flops = float(np.sum(model.decode_flops(1, lengths)))
-    moved = model.weight_bytes + float(lengths.sum()) * model.kv_bytes_per_token
-    seconds = max(moved / (n_gpus * A100.hbm_bandwidth_GBps * 1e9), flops / (n_gpus * A100.peak_TFLOPs * 1e12))
-    return StepResult("a100", model.name, int(lengths.size), float(lengths.mean()), seconds, lengths.size / seconds,
-                      components_s={"other": seconds}, whatifs=("bare roofline: pimlab.gpu is not installed",))
+    return roofline(model, n_gpus=n_gpus, batch=int(lengths.size), context_tokens=lengths,
+                    ignore_capacity=ignore_capacity, beyond_window=beyond_window)
 
 
 # --- serving: a run of requests ---------------------------------------------------------------------------
@@ -810,7 +776,7 @@ def serve(kind: str, model: LLM, modules: int, tp: int, pp: int, dataset, techni
 __all__ = [
     "TECHNIQUES", "SYSTEM_KINDS", "Techniques", "Layout", "StepConfig", "step", "run_step", "system_for",
     "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
-    "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "model_named",
+    "admitted", "kv_reservation_bytes", "kv_capacity_bytes",
     "batch_lengths", "Search", "search",
     "ServeResult", "serve", "gpu_step",
 ]

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from pimlab import isa, schedule, system
 from pimlab.cli import main
 from pimlab.hardware import AIM
-from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA
+from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA, model_named
 
-LLAMA2_7B = system.model_named("Llama2-7B")
+LLAMA2_7B = model_named("Llama2-7B")
 
 # Yufeng98/CENT cent_simulation/simulation_results.csv, row "Llama2-7B,8,32,1,32,8,<seqlen>" (8 devices, PP 32,
 # TP 1, 8 channels per block): acc latency, CXL latency and token latency in ms, throughput in tokens/s.
@@ -164,7 +164,7 @@ def test_components_add_up_and_utilization_bounded(kind, tech, lengths):
 
 
 def test_cent_deployments_channel_groups():
-    llama70 = system.model_named("Llama2-70B")
+    llama70 = model_named("Llama2-70B")
     # CENT: ceil(80 blocks / 32 devices) = 3 blocks per device, 32 // 3 = 10 channels each (2 idle)
     assert system.Layout(system.system_for("cent", 32), llama70, 1, 80).unit_channels == 10
     assert system.Layout(system.system_for("cent", 8), LLAMA2_7B, 1, 32).unit_channels == 8
