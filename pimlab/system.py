@@ -35,6 +35,14 @@ from pimlab.models import LLM
 from pimlab.step import StepResult
 from pimlab.validate import check_choice, check_int
 
+# Why the system figures' scorecard rows miss the paper where they do (printed under the scorecard as notes).
+GAP_HOST_SERIAL = ("CENT's softmax score staging runs as serial host bursts (as CENT's artifact and simulator run it: "
+                   "host_serial=True) in all four configurations; it grows with the context and caps what TCP, DCS "
+                   "and DPA can win on CENT (the apps switch it off)")
+GAP_NEUPIMS_BASELINE = ("the NeuPIMs baseline maps one request per PIM channel, as NeuPIMs does; with the few "
+                        "requests static slots admit, most channels idle, so PIMphony gains more over it than the "
+                        "paper reports")
+
 TECHNIQUES = ("baseline", "tcp", "tcp+dcs", "tcp+dcs+dpa")
 SYSTEM_KINDS = ("cent", "neupims")
 ENGINES = ("aim", "aimsim")  # pimlab's AiM (refresh on) or aim_simulator's accounting (no refresh), as CENT runs
