@@ -2,8 +2,8 @@
 
 A `System` wraps what the comparison needs of any system model: a step function `step(model, batch, context_tokens)
 -> StepResult`, a capacity function `max_batch(model, context_tokens) -> int`, its memory, price and power, and
-whether its attention is sparse. GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT and NeuPIMs plug in from
-the system model the same way (see `PIM_SYSTEMS_TO_ADD`). Prices are labelled assumptions: public prices for these
+whether its attention is sparse. GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT and NeuPIMs come from
+the system model (pimlab.system) the same way (`pim_system`). Prices are labelled assumptions: public prices for these
 devices mostly do not exist.
 """
 
@@ -114,8 +114,9 @@ def _fits_or_zero(capacity, model, context, config) -> int:
 
 
 def default_systems(model: LLM, dense_only: bool = False, prices: Prices = PRICES, power: Power = POWER,
-                    budget_tokens: int = 4096, steady_fraction: float = 0.5) -> list[System]:
-    """GPU-only, L3 (with and without overlap), CXL-PNM recall / PNM-KV / PnG-KV (top-`budget_tokens` and dense).
+                    budget_tokens: int = 4096, steady_fraction: float = 0.5, pim: bool = True) -> list[System]:
+    """PIMphony on CENT and NeuPIMs and both without it (with `pim`), GPU-only, L3 (with and without overlap),
+    CXL-PNM recall / PNM-KV / PnG-KV (top-`budget_tokens` and dense).
 
     The GPU-only system is memory-matched as in the paper; L3 and CXL-PNM get one 8-GPU server, 16 GPUs when the
     weights need them (405B).
@@ -128,15 +129,70 @@ def default_systems(model: LLM, dense_only: bool = False, prices: Prices = PRICE
             config = replace(CXL_PNM_DEFAULT, scheme=scheme, n_gpus=n_gpus, budget_tokens=budget,
                              steady_fraction=steady_fraction)
             systems.append(cxl_system(config, prices, power))
-    return systems
+    return (pim_systems(model) if pim else []) + systems
 
 
-# ------------------------------------------------------------------------------------------------------------------
-# PIM_SYSTEMS_TO_ADD: at merge, the lead adds PIMphony on CENT and on NeuPIMs, and CENT and NeuPIMs without PIMphony,
-# as `System(name, step=..., max_batch=..., memory_bytes=..., price_usd=..., power_w=...)` built from the system
-# model's step function (pimlab.system), and appends them in `default_systems`. Nothing else here changes.
-PIM_SYSTEMS_TO_ADD = ("PIMphony on CENT", "PIMphony on NeuPIMs", "CENT", "NeuPIMs")
-# ------------------------------------------------------------------------------------------------------------------
+# --- PIMphony, CENT and NeuPIMs: the system model (pimlab.system) behind the same interface ----------------------
+@dataclass(frozen=True)
+class PimPrices:
+    """Prices and powers of the PIM systems. Every default is an assumption: no AiM module has a list price."""
+
+    pim_module_usd: float = 2_000.0  # assumption: a 16 GB GDDR6-AiM module with its CXL controller
+    npu_usd: float = 10_000.0  # assumption: NeuPIMs' NPU die and board (xPU+PIM only)
+    pim_module_w: float = 25.0  # assumption: a loaded 16 GB GDDR6 module with its PIM units and controller
+    npu_w: float = 150.0  # assumption: the NPU's board power
+
+    def __post_init__(self):
+        for name in ("pim_module_usd", "npu_usd", "pim_module_w", "npu_w"):
+            check_number(name, getattr(self, name))
+
+
+PIM_PRICES = PimPrices()
+
+
+def pim_modules(model: LLM, kind: str) -> int:
+    """Modules memory-matched as in the paper: 128 GB for the 7B models, 512 GB for 70B and larger."""
+    from pimlab.system import system_for
+
+    target = 128 * 2**30 if model.params < 20e9 else 512 * 2**30
+    return max(1, round(target / system_for(kind, 1).module.capacity_bytes))
+
+
+def pim_system(model: LLM, kind: str = "cent", techniques: str = "tcp+dcs+dpa", modules: int | None = None,
+               prices: PimPrices = PIM_PRICES) -> System:
+    """CENT or NeuPIMs, with or without PIMphony's techniques, one pipeline stage per module (tp = 1).
+
+    One fixed layout keeps a comparison point fast; `pimlab.system.search` finds the best (TP, PP) of one point.
+    """
+    from pimlab import system
+
+    n = pim_modules(model, kind) if modules is None else check_int("modules", modules, 1, 4096)
+    pp = min(n, model.layers)
+    dpa = system.Techniques.parse(techniques).dpa
+    pimphony = techniques != "baseline"
+
+    def step(m, batch, context):
+        return system.run_step(kind, m, n, 1, min(n, m.layers), np.full(batch, context), techniques,
+                               beyond_window=True)
+
+    def max_batch(m, context):
+        layout = system.Layout(system.system_for(kind, n), m, 1, min(n, m.layers))
+        return system.admitted(layout, np.full(1 << 14, context), dpa)
+
+    name = {"cent": "CENT", "neupims": "NeuPIMs"}[kind]
+    label = f"PIMphony on {name}" if pimphony else name
+    npu = kind == "neupims"
+    return System(f"{label} ({n} modules, pp {pp})", step=step, max_batch=max_batch,
+                  memory_bytes=system.system_for(kind, n).capacity_bytes,
+                  price_usd=n * prices.pim_module_usd + npu * prices.npu_usd,
+                  power_w=n * prices.pim_module_w + npu * prices.npu_w,
+                  note="dense attention; " + ("TCP + DCS + DPA" if pimphony else "no PIMphony technique"))
+
+
+def pim_systems(model: LLM, prices: PimPrices = PIM_PRICES) -> list[System]:
+    """PIMphony on CENT and on NeuPIMs, and CENT and NeuPIMs without it."""
+    return [pim_system(model, kind, techniques, prices=prices)
+            for kind in ("cent", "neupims") for techniques in ("tcp+dcs+dpa", "baseline")]
 
 
 @dataclass(frozen=True)

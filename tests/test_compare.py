@@ -7,7 +7,6 @@ import pytest
 
 from pimlab import paper, paper_others
 from pimlab.compare import (
-    PIM_SYSTEMS_TO_ADD,
     Power,
     Prices,
     at_capacity,
@@ -17,11 +16,13 @@ from pimlab.compare import (
     gpu_system,
     l3_system,
     mixes_sparse_and_dense,
+    pim_system,
     winners,
 )
 from pimlab.cxlpnm import CXL_PNM_DEFAULT
 from pimlab.figures.systems_compare import comparison, family, scorecard
 from pimlab.models import LLM_7B_32K, LLM_72B_128K_GQA, MODELS
+from pimlab.step import COMPONENTS
 
 
 def test_every_system_runs_every_table_i_model_from_4k_to_1m():
@@ -75,8 +76,13 @@ def test_bad_prices_and_powers_are_refused(make, message):
         make()
 
 
-def test_pim_systems_are_left_for_the_merge():
-    assert PIM_SYSTEMS_TO_ADD == ("PIMphony on CENT", "PIMphony on NeuPIMs", "CENT", "NeuPIMs")
+def test_pim_systems_join_the_comparison_memory_matched():
+    names = [s.name for s in default_systems(LLM_7B_32K)]
+    assert [n.split(" (")[0] for n in names[:4]] == ["PIMphony on CENT", "CENT", "PIMphony on NeuPIMs", "NeuPIMs"]
+    assert pim_system(LLM_7B_32K).memory_bytes == 128 * 2**30  # 8 CENT modules of 16 GiB, as the paper deploys 7B
+    base = at_capacity(pim_system(LLM_7B_32K, "cent", "baseline"), LLM_7B_32K, 32768)
+    full = at_capacity(pim_system(LLM_7B_32K, "cent"), LLM_7B_32K, 32768)
+    assert full.tokens_per_s > base.tokens_per_s  # PIMphony's techniques help CENT at 32K
 
 
 def test_scorecard_rows_follow_the_registry():
@@ -108,7 +114,7 @@ def test_comparison_data_shapes_and_loud_sparse_flag():
     assert data.tokens_per_s.shape == data.batch.shape == (n, 9) and data.contexts[-1] == 1 << 20
     assert data.mixes_sparse_and_dense and not comparison("LLM-7B-32K", "QMSum", dense_only=True).mixes_sparse_and_dense
     assert data.breakdown_context == 13966  # QMSum's mean length (Table II)
-    assert set(data.breakdown_ms) <= {"fc", "selection", "attention", "link", "exposed", "other"}
+    assert set(data.breakdown_ms) <= set(COMPONENTS)
     assert set(data.winners.ravel()) <= {family(s) for s in data.systems} | {""}
     # the GPU-only system cannot hold one request of LLM-7B-32K at 1M tokens: batch 0, an error, no throughput
     gpu = data.systems.index("GPU-only (2 A100)")

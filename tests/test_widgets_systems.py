@@ -35,6 +35,6 @@ def test_a_batch_that_does_not_fit_is_named_under_the_figure():
     app = systems_app()
     assert app.set(batch=64)
     notes = [a.text for a in app.figure.layout.annotations if "none from" in (a.text or "")]
-    # LLM-7B-128K-GQA on 2 A100s: 64 x 16K x 128 KiB / 2 GPUs = 64 GiB fits the 64.3 GiB each has left; 32K does not
-    assert notes and "GPU-only (2 A100): none from 32K tokens: batch must fit the KV cache" in notes[0]
+    # LLM-7B-128K-GQA: 64 x 16K tokens x 128 KiB = 128 GiB of KV cannot fit 8 CENT modules (128 GiB) beside the weights
+    assert notes and notes[0].startswith("PIMphony on CENT (8 modules, pp 8): none from 16K tokens: batch must fit")
     assert not app.set(batch=-1) and "batch must be an integer in [0, 1048576]" in app.error
