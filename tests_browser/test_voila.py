@@ -30,7 +30,7 @@ def test_notebook_renders_without_errors(page, voila_url, name):
 
 def test_fig2_app_answers_its_slider(page, voila_url):
     open_app(page, voila_url, "fig02_long_context_pressure.ipynb")
-    gpus = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="A100s")).first
+    gpus = page.locator(".widget-slider", has=page.locator(".widget-label", has_text="A100 GPUs")).first
     handle = gpus.locator(".noUi-handle")
     handle.focus()
     handle.press("ArrowRight")

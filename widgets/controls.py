@@ -1,44 +1,143 @@
-"""What the apps share: pickers for model (Table I), system (Table IV) and workload (Table II), the control
-style, a comma-separated integer field's parser and the colour bands of categorical heatmaps."""
+"""What the apps share: pickers for model (Table I), system (Table IV) and workload (Table II), validated
+number boxes, the responsive control grid and collapsible help, a comma-separated integer field's parser
+and the colour bands of categorical heatmaps."""
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import ipywidgets as widgets
+from traitlets import Float, Unicode
 
 from pimlab.hardware import SYSTEMS, System
 from pimlab.models import LLM, LLM_7B_128K_GQA, MODELS
 from pimlab.workloads import DATASETS, QMSUM, LengthDistribution
 
 STYLE = {"description_width": "initial"}
+# a control fills one cell of a grid that wraps to the width it gets (JupyterLab's ~800 px column or Voila)
+CELL = widgets.Layout(width="auto")
 
 
 def model_picker(value: LLM = LLM_7B_128K_GQA, description: str = "model") -> widgets.Dropdown:
     return widgets.Dropdown(options=[(m.name, m) for m in MODELS], value=value, description=description,
-                            style=STYLE)
+                            style=STYLE, layout=CELL)
 
 
 def system_picker(value: System = SYSTEMS[0], description: str = "system") -> widgets.Dropdown:
     return widgets.Dropdown(options=[(f"{s.name} ({s.kind})", s) for s in SYSTEMS], value=value,
-                            description=description, style=STYLE)
+                            description=description, style=STYLE, layout=CELL)
 
 
 def dataset_picker(value: LengthDistribution = QMSUM, description: str = "workload") -> widgets.Dropdown:
     return widgets.Dropdown(options=[(f"{d.name} ({d.benchmark})", d) for d in DATASETS], value=value,
-                            description=description, style=STYLE)
+                            description=description, style=STYLE, layout=CELL)
 
 
-def parse_ints(name: str, text) -> tuple[int, ...]:
-    """'64, 128, 256' -> (64, 128, 256); a ValueError names the field and the text otherwise."""
-    if isinstance(text, (list, tuple)):
-        return tuple(text)
-    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+def label(control: widgets.Widget, name: str) -> str:
+    """The control's name as the student sees it: its description, else its Python name."""
+    return getattr(control, "description", "") or name
+
+
+class NumberBox(widgets.Text):
+    """A text box for one number in [min, max] that never clamps or truncates: `number()` parses what was
+    typed or raises ValueError naming the box as shown, the text and what is allowed. Updates on Enter."""
+
+    kind = Unicode("integer")  # "integer" or "number"
+    min = Float(-math.inf)
+    max = Float(math.inf)
+
+    def __init__(self, value, description: str, min=-math.inf, max=math.inf, kind: str = "integer", **kwargs):
+        kwargs.setdefault("layout", CELL)
+        super().__init__(value=_text(value), description=description, min=min, max=max, kind=kind, style=STYLE,
+                         continuous_update=False, **kwargs)
+
+    def allowed(self) -> str:
+        low, high = (_text(b) for b in (self.min, self.max))
+        if math.isinf(self.max):
+            return f"an {self.kind} >= {low}" if self.kind == "integer" else f"a number >= {low}"
+        return (f"an integer in [{low}, {high}]" if self.kind == "integer" else f"a number in [{low}, {high}]")
+
+    def number(self, text=None):
+        """The value `text` (default: what the box holds) stands for, checked against kind and range."""
+        text = self.value if text is None else text
+        value = _number(text)
+        ok = value is not None and math.isfinite(value) and self.min <= value <= self.max and (
+            self.kind != "integer" or value == int(value))
+        if not ok:
+            raise ValueError(f"{self.description} must be {self.allowed()}; got {_shown(text)}")
+        return int(value) if self.kind == "integer" else float(value)
+
+
+def int_box(value: int, description: str, min=-math.inf, max=math.inf) -> NumberBox:
+    return NumberBox(value, description, min, max, "integer")
+
+
+def float_box(value: float, description: str, min=-math.inf, max=math.inf) -> NumberBox:
+    return NumberBox(value, description, min, max, "number")
+
+
+def _text(value) -> str:
+    """How a number is written in a box: 8, 1.15, 0.0 -> '0'."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _shown(text) -> str:
+    return repr(text) if isinstance(text, str) else str(text)
+
+
+def _number(text):
+    """A number from typed text or a Python value; None if it is not one (bools are not numbers)."""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, numbers.Real):
+        return text
     try:
-        values = tuple(int(p) for p in parts)
+        return float(str(text).strip().replace("_", ""))
     except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+        return None
+
+
+def control_grid(controls, min_width_px: int = 210) -> widgets.GridBox:
+    """Controls in cells at least `min_width_px` wide, as many per row as the width allows."""
+    return widgets.GridBox(list(controls), layout=widgets.Layout(
+        grid_template_columns=f"repeat(auto-fill, minmax({min_width_px}px, 1fr))", grid_gap="4px 12px",
+        width="100%"))
+
+
+def help_box(html: str, title: str = "help") -> widgets.Accordion:
+    """Longer explanations, folded away until the student opens them."""
+    box = widgets.Accordion(children=[widgets.HTML(html)], selected_index=None)
+    box.set_title(0, title)
+    return box
+
+
+def si(value: float) -> str:
+    """A large number with an SI suffix: 3098673 -> '3.1M', 170427033 -> '170M', 512 -> '512'."""
+    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def parse_ints(name: str, text, low: int | None = None, high: int | None = None) -> tuple[int, ...]:
+    """'64, 128, 256' -> (64, 128, 256); a ValueError names the field, the text and what is allowed."""
+    bounds = "" if low is None else f" in [{low}, {high}]" if high is not None else f" >= {low}"
+    allowed = f"comma-separated integers{bounds}"
+    if isinstance(text, (list, tuple)):
+        parts = list(text)
+    else:
+        parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    values = [_number(p) for p in parts]
     if not values:
-        raise ValueError(f"{name} must name at least one integer, got {text!r}")
-    return values
+        raise ValueError(f"{name} must be {allowed}; got {_shown(text)} (empty)")
+    for part, value in zip(parts, values):
+        if value is None or not math.isfinite(value) or value != int(value) or (
+                low is not None and value < low) or (high is not None and value > high):
+            raise ValueError(f"{name} must be {allowed}; got {_shown(part)} in {_shown(text)}")
+    return tuple(int(v) for v in values)
 
 
 def banded_colorscale(colors) -> list:
