@@ -9,8 +9,9 @@ from typing import Any
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
+from traitlets import TraitError
 
-from pimlab_widgets.controls import NumberBox, _text, control_grid, help_box, label
+from pimlab_widgets.controls import TextInput, control_grid, help_box, label
 from pimlab_widgets.errors import ErrorBanner
 
 
@@ -30,17 +31,17 @@ def apply_figure(target: go.FigureWidget, source: go.Figure) -> None:
 
 
 def control_value(control: widgets.ValueWidget) -> Any:
-    """What a control stands for: a number box's parsed number (ValueError if it holds bad text), else its value."""
-    return control.number() if isinstance(control, NumberBox) else control.value
+    """What a control stands for: a text box's parsed value (ValueError if it holds bad text), else its value."""
+    return control.parse() if isinstance(control, TextInput) else control.value
 
 
 def checked(name: str, control: widgets.ValueWidget, value) -> Any:
     """`value` as `control` would hold it, or ValueError naming the control as shown, the value and what is
     allowed. Nothing is clamped, truncated or converted silently."""
     shown = label(control, name)
-    if isinstance(control, NumberBox):
-        control.number(value)
-        return value if isinstance(value, str) else _text(value)
+    if isinstance(control, TextInput):
+        control.parse(value)
+        return control.text_of(value)
     options = getattr(control, "_options_values", None)
     if options is not None:
         if not any(value is o or (type(value) is type(o) and value == o) for o in options):
@@ -84,11 +85,24 @@ def assign_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, 
             controls[name].value = checked(name, controls[name], values[name])
             follow()
     except ValueError:
-        for name, value in before.items():
-            if controls[name].value != value:
-                controls[name].value = value
-        follow()
+        restore_controls(controls, before, follow)
         raise
+
+
+def restore_controls(controls: dict[str, widgets.ValueWidget], values: dict[str, Any],
+                     follow: Callable[[], None] = lambda: None) -> None:
+    """Put controls back to `values`; a choice whose options depend on another control is retried after
+    `follow()` has restored its options."""
+    pending = dict(values)
+    for _ in range(2):
+        for name, value in list(pending.items()):
+            try:
+                if controls[name].value != value:
+                    controls[name].value = value
+                del pending[name]
+            except TraitError:
+                pass
+        follow()
 
 
 class ControlledApp:
@@ -111,13 +125,19 @@ class ControlledApp:
         """Set several controls at once and redraw once; True if the update was accepted."""
         if not set(values) <= set(self.controls):
             assign_controls(self.controls, values)  # raises: naming an unknown control is a programming error
+        before = {name: control.value for name, control in self.controls.items()}
         self._holding = True
         try:
             with self.banner.guard():
                 assign_controls(self.controls, values, self.follow)
+            if self.banner.message or self.refresh():
+                return not self.banner.message
+            message = self.banner.message  # the model refused: put every control back, keep the message
+            restore_controls(self.controls, before, self.follow)
+            self.banner.show(message)
+            return False
         finally:
             self._holding = False
-        return not self.banner.message and self.refresh()
 
     def follow(self) -> None:
         """Move control ranges to what the model allows for the other controls' values (default: fixed)."""

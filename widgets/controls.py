@@ -34,32 +34,49 @@ def dataset_picker(value: LengthDistribution = QMSUM, description: str = "worklo
                             description=description, style=STYLE, layout=CELL)
 
 
+def show(control: widgets.Widget, visible: bool) -> None:
+    """Show or hide a control (a hidden one keeps its value)."""
+    control.layout.display = None if visible else "none"
+
+
 def label(control: widgets.Widget, name: str) -> str:
     """The control's name as the student sees it: its description, else its Python name."""
     return getattr(control, "description", "") or name
 
 
-class NumberBox(widgets.Text):
-    """A text box for one number in [min, max] that never clamps or truncates: `number()` parses what was
-    typed or raises ValueError naming the box as shown, the text and what is allowed. Updates on Enter."""
+class TextInput(widgets.Text):
+    """A text box whose `parse()` turns what was typed into a value or raises ValueError naming the box as
+    shown, the text and what is allowed: nothing is clamped or truncated. Updates on Enter."""
 
-    kind = Unicode("integer")  # "integer" or "number"
+    def __init__(self, value, description: str, **kwargs):
+        kwargs.setdefault("layout", CELL)
+        super().__init__(value=self.text_of(value), description=description, style=STYLE, continuous_update=False,
+                         **kwargs)
+
+    def text_of(self, value) -> str:
+        return value if isinstance(value, str) else _text(value)
+
+    def parse(self, text=None):
+        raise NotImplementedError
+
+
+class NumberBox(TextInput):
+    """One number in [min, max]; `kind` "integer" refuses fractions."""
+
+    kind = Unicode("integer")
     min = Float(-math.inf)
     max = Float(math.inf)
 
     def __init__(self, value, description: str, min=-math.inf, max=math.inf, kind: str = "integer", **kwargs):
-        kwargs.setdefault("layout", CELL)
-        super().__init__(value=_text(value), description=description, min=min, max=max, kind=kind, style=STYLE,
-                         continuous_update=False, **kwargs)
+        super().__init__(value, description, min=min, max=max, kind=kind, **kwargs)
 
     def allowed(self) -> str:
         low, high = (_text(b) for b in (self.min, self.max))
-        if math.isinf(self.max):
-            return f"an {self.kind} >= {low}" if self.kind == "integer" else f"a number >= {low}"
-        return (f"an integer in [{low}, {high}]" if self.kind == "integer" else f"a number in [{low}, {high}]")
+        what = "an integer" if self.kind == "integer" else "a number"
+        return f"{what} >= {low}" if math.isinf(self.max) else f"{what} in [{low}, {high}]"
 
-    def number(self, text=None):
-        """The value `text` (default: what the box holds) stands for, checked against kind and range."""
+    def parse(self, text=None):
+        """The number `text` (default: what the box holds) stands for, checked against kind and range."""
         text = self.value if text is None else text
         value = _number(text)
         ok = value is not None and math.isfinite(value) and self.min <= value <= self.max and (
@@ -67,6 +84,31 @@ class NumberBox(widgets.Text):
         if not ok:
             raise ValueError(f"{self.description} must be {self.allowed()}; got {_shown(text)}")
         return int(value) if self.kind == "integer" else float(value)
+
+
+class IntsBox(TextInput):
+    """Comma-separated integers, each in [min, max], at most `most` of them."""
+
+    min = Float(-math.inf)
+    max = Float(math.inf)
+
+    def __init__(self, value, description: str, min=-math.inf, max=math.inf, most: int = 64, **kwargs):
+        self.most = most
+        super().__init__(value, description, min=min, max=max, **kwargs)
+
+    def text_of(self, value) -> str:
+        return value if isinstance(value, str) else ", ".join(_text(v) for v in value)
+
+    def parse(self, text=None) -> tuple[int, ...]:
+        text = self.value if text is None else text
+        values = parse_ints(self.description, text, _bound(self.min), _bound(self.max))
+        if len(values) > self.most:
+            raise ValueError(f"{self.description} must hold at most {self.most} integers; got {len(values)}")
+        return values
+
+
+def _bound(value: float) -> int | None:
+    return None if math.isinf(value) else int(value)
 
 
 def int_box(value: int, description: str, min=-math.inf, max=math.inf) -> NumberBox:
@@ -136,7 +178,8 @@ def parse_ints(name: str, text, low: int | None = None, high: int | None = None)
     for part, value in zip(parts, values):
         if value is None or not math.isfinite(value) or value != int(value) or (
                 low is not None and value < low) or (high is not None and value > high):
-            raise ValueError(f"{name} must be {allowed}; got {_shown(part)} in {_shown(text)}")
+            where = "" if len(parts) == 1 else f" in {_shown(text)}"
+            raise ValueError(f"{name} must be {allowed}; got {_shown(part)}{where}")
     return tuple(int(v) for v in values)
 
 
