@@ -41,7 +41,8 @@ def test_app_updates_and_keeps_last_good_state_on_bad_input():
     assert (ring.x[0], ring.y[0]) == (pa % 64, pa // 64) and f"VA 1 → PA {pa}" in app.figure.layout.title.text
     title = app.figure.layout.title.text
     assert not app.set(request=123456)
-    assert app.error.startswith("request must be running at step") and app.figure.layout.title.text == title
+    assert app.error.startswith("request must be one of first running, R9, ") and app.error.endswith("got 123456")
+    assert app.figure.layout.title.text == title
     assert not app.set(request=-1, va=10**6)
     assert "va must be a mapped virtual chunk" in app.error and app.figure.layout.title.text == title
     assert app.set(va=0, dataset=LOOGLE_SD, admission_headroom=0.1) and app.error == ""
