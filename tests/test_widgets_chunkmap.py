@@ -44,6 +44,6 @@ def test_app_updates_and_keeps_last_good_state_on_bad_input():
     assert app.error.startswith("request must be one of first running, R9, ") and app.error.endswith("got 123456")
     assert app.figure.layout.title.text == title
     assert not app.set(request=-1, va=10**6)
-    assert "va must be a mapped virtual chunk" in app.error and app.figure.layout.title.text == title
+    assert app.error == "VA must be an integer in [0, 511]; got 1000000" and app.figure.layout.title.text == title
     assert app.set(va=0, dataset=LOOGLE_SD, admission_headroom=0.1) and app.error == ""
     assert "Loogle-SD" in app.figure.layout.title.text
