@@ -15,23 +15,21 @@ from pimlab.models import LLM, LLM_7B_128K_GQA, MODELS
 from pimlab.workloads import DATASETS, QMSUM, LengthDistribution
 
 STYLE = {"description_width": "initial"}
-# a control fills one cell of a grid that wraps to the width it gets (JupyterLab's ~800 px column or Voila)
-CELL = widgets.Layout(width="auto")
 
 
 def model_picker(value: LLM = LLM_7B_128K_GQA, description: str = "model") -> widgets.Dropdown:
     return widgets.Dropdown(options=[(m.name, m) for m in MODELS], value=value, description=description,
-                            style=STYLE, layout=CELL)
+                            style=STYLE)
 
 
 def system_picker(value: System = SYSTEMS[0], description: str = "system") -> widgets.Dropdown:
     return widgets.Dropdown(options=[(f"{s.name} ({s.kind})", s) for s in SYSTEMS], value=value,
-                            description=description, style=STYLE, layout=CELL)
+                            description=description, style=STYLE)
 
 
 def dataset_picker(value: LengthDistribution = QMSUM, description: str = "workload") -> widgets.Dropdown:
     return widgets.Dropdown(options=[(f"{d.name} ({d.benchmark})", d) for d in DATASETS], value=value,
-                            description=description, style=STYLE, layout=CELL)
+                            description=description, style=STYLE)
 
 
 def show(control: widgets.Widget, visible: bool) -> None:
@@ -49,7 +47,6 @@ class TextInput(widgets.Text):
     shown, the text and what is allowed: nothing is clamped or truncated. Updates on Enter."""
 
     def __init__(self, value, description: str, **kwargs):
-        kwargs.setdefault("layout", CELL)
         super().__init__(value=self.text_of(value), description=description, style=STYLE, continuous_update=False,
                          **kwargs)
 
@@ -143,8 +140,12 @@ def _number(text):
 
 
 def control_grid(controls, min_width_px: int = 210) -> widgets.GridBox:
-    """Controls in cells at least `min_width_px` wide, as many per row as the width allows."""
-    return widgets.GridBox(list(controls), layout=widgets.Layout(
+    """Controls in cells at least `min_width_px` wide, as many per row as the width allows (JupyterLab's
+    ~700 px output column or Voila's full width); each control fills its cell."""
+    controls = list(controls)
+    for control in controls:
+        control.layout.width = "auto"
+    return widgets.GridBox(controls, layout=widgets.Layout(
         grid_template_columns=f"repeat(auto-fill, minmax({min_width_px}px, 1fr))", grid_gap="4px 12px",
         width="100%"))
 

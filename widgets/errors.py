@@ -22,7 +22,7 @@ class ErrorBanner:
 
     def show(self, message: str) -> None:
         name, sep, rest = message.partition(" ")
-        if sep and name in self.labels:
+        if sep and name in self.labels and not message.startswith(self.labels[name] + " "):
             message = f"{self.labels[name]} {rest}"
         self.message = message
         self.widget.value = (

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from pimlab.hardware import AIM, GiB, Module
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import CELL, STYLE, int_box
+from pimlab_widgets.controls import STYLE, int_box
 
 POWERS_OF_TWO = [2**i for i in range(1, 7)]  # channels and banks per channel on offer
 
@@ -56,9 +56,9 @@ def module_explorer() -> LiveApp:
     """Channels, banks, tCCD, tBL and GBuf entries of the paper's AiM module."""
     controls = {
         "channels": widgets.Dropdown(options=POWERS_OF_TWO, value=AIM.channels, description="channels",
-                                     style=STYLE, layout=CELL),
+                                     style=STYLE),
         "banks": widgets.Dropdown(options=POWERS_OF_TWO, value=AIM.banks, description="banks / channel",
-                                  style=STYLE, layout=CELL),
+                                  style=STYLE),
         "tCCD": widgets.IntSlider(value=AIM.timing.tCCD, min=1, max=8, description="tCCD (cycles)", style=STYLE),
         "tBL": widgets.IntSlider(value=AIM.timing.tBL, min=1, max=8, description="tBL (cycles)", style=STYLE),
         "gbuf_entries": int_box(AIM.gbuf_entries, "GBuf entries", 1, 4096),

@@ -31,7 +31,7 @@ from pimlab.figures.fig06 import (
 )
 from pimlab.validate import check_int
 from pimlab_widgets.app import LiveApp, apply_figure
-from pimlab_widgets.controls import CELL, STYLE, IntsBox, banded_colorscale, int_box, show, si
+from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, show, si
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f")
@@ -236,21 +236,19 @@ class ChannelOccupancy:
         self.frames = check_int("frames", frames, 2, 1000)
         self._sampled: dict = {}
         controls = {
-            "workload": widgets.Dropdown(options=WORKLOADS, value=workload, description="workload", style=STYLE,
-                                         layout=CELL),
+            "workload": widgets.Dropdown(options=WORKLOADS, value=workload, description="workload", style=STYLE),
             "lengths": IntsBox(lengths, "toy lengths", 1, TOY_MODEL.context_window, most=TOY_REQUESTS_MAX),
             "batch": int_box(batch, "batch", 1, 4096),
             "seed": int_box(seed, "seed", 0, 2**31 - 1),
             "modules": int_box(modules, "modules", 1, 256),
             "channels": widgets.Dropdown(options=[4, 8, 16, 32], value=channels, description="channels",
-                                         style=STYLE, layout=CELL),
+                                         style=STYLE),
             "scheme": widgets.ToggleButtons(options=[("HFP", "hfp"), ("TCP", "tcp")], value=scheme,
                                             description="scheme", style=dict(STYLE, button_width="60px")),
             "tp": widgets.Dropdown(options=_divisors(self._modules(workload, modules)), value=tp, description="TP",
-                                   style=STYLE, layout=CELL),
-            "colour_by": widgets.Dropdown(options=COLOUR_BY, value=colour_by, description="colour by", style=STYLE,
-                                          layout=CELL),
-            "cost": widgets.Dropdown(options=COSTS, value=cost, description="tile cost", style=STYLE, layout=CELL),
+                                   style=STYLE),
+            "colour_by": widgets.Dropdown(options=COLOUR_BY, value=colour_by, description="colour by", style=STYLE),
+            "cost": widgets.Dropdown(options=COSTS, value=cost, description="tile cost", style=STYLE),
             "frame": widgets.IntSlider(value=0, min=0, max=self.frames - 1, description="time step", style=STYLE),
         }
         self.play = widgets.Play(value=0, min=0, max=self.frames - 1, interval=250, description="play")
