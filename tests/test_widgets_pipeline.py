@@ -147,10 +147,12 @@ def test_cursor_is_clipped_when_the_run_gets_shorter():
     assert app.panel.value == state_html(app.data.dcs, app.cycle, others=[app.data.static])
 
 
-@pytest.mark.parametrize("knob, value, word", [("t_mac", 0, "t_mac"), ("tCCDS", 0, "tCCDS"),
-                                               ("t_rd_out", 1000, "t_rd_out"), ("obuf_entries", 0, "obuf_entries"),
-                                               ("gbuf_entries", 0, "gbuf_entries"),
-                                               ("gbuf_entries", 65, "gbuf_entries")])
+@pytest.mark.parametrize("knob, value, word", [("t_mac", 0, "t_MAC (cycles) must be an integer in [1, 64]"),
+                                               ("tCCDS", 0, "tCCDS (cycles) must be an integer in [1, 16]"),
+                                               ("t_rd_out", 1000, "t_RD-OUT (cycles) must be"),
+                                               ("obuf_entries", 0, "DCS OBuf entries must be"),
+                                               ("gbuf_entries", 0, "GBuf entries must be an integer in [1, 64]"),
+                                               ("gbuf_entries", 65, "GBuf entries must be")])
 def test_bad_knob_shows_in_banner_and_keeps_the_schedule(knob, value, word):
     app = PipelineStepper()
     app.go(7)
@@ -193,5 +195,5 @@ def test_a_typed_word_goes_to_the_banner():
     app = PipelineStepper()
     before = app.data.static_cycles, app.data.dcs_cycles
     assert not app.set(t_mac="fast", tCCDS=2)
-    assert app.error == "t_mac must be an integer; got 'fast'"
+    assert app.error == "t_MAC (cycles) must be an integer in [1, 64]; got 'fast'"
     assert (app.data.static_cycles, app.data.dcs_cycles) == before and app.values["tCCDS"] == 1
