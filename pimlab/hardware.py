@@ -1,6 +1,6 @@
 """AiM-style PIM hardware: timing, one module (channels x banks), PIM systems and the GPU baseline.
 
-Sources, as tagged in ../shared/spec/hardware.md: [A] arkhadem/aim_simulator GDDR6 AiM presets as
+Sources, as tagged in docs/sources.md §1: [A] arkhadem/aim_simulator GDDR6 AiM presets as
 resolved at run time, [C] CENT's simulation scripts, [Q] the PIMphony paper, [P] public
 specifications, [D] derived by arithmetic from the others. Cycles are integers of tCK.
 """
@@ -312,7 +312,7 @@ class EngineTiming:
 
 
 def fig7_engine(tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9) -> EngineTiming:
-    """Fig. 7's reconstructed example (figures.md section 3) [R]: no rows, refresh or mode switch.
+    """Fig. 7's reconstructed example (docs/sources.md §6.1) [R]: no rows, refresh or mode switch.
 
     The static gap to the previous command is tCCDS for the same type and the earlier command's execution
     time otherwise; the defaults are the recommended set that gives 34 (static) and 22 (DCS) cycles.
@@ -325,11 +325,11 @@ def fig7_engine(tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int
     gap = tuple(tuple((tCCDS if a == b else latency[a]) if a in data and b in data else 0
                       for b in range(len(ENGINE_KINDS))) for a in range(len(ENGINE_KINDS)))
     return EngineTiming("fig7", tCCDS, latency, gap, rows=False,
-                        note="figures.md section 3 reconstruction [R]: tCCDS=1, t_WR-INP=4, t_MAC=3, t_RD-OUT=9")
+                        note="docs/sources.md §6.1 reconstruction [R]: tCCDS=1, t_WR-INP=4, t_MAC=3, t_RD-OUT=9")
 
 
 def aim_engine(timing: Timing = AIM_TIMING, name: str = "aim", aimsim_accounting: bool = False) -> EngineTiming:
-    """The AiM channel controller as aim_simulator implements it [A] (hardware.md, pair-distance table).
+    """The AiM channel controller as aim_simulator implements it [A] (docs/sources.md §3.3, pair distances).
 
     Static policy: the pair distances below, the TMOD mode switch (tMODCH) between register I/O and MAC,
     RD_MAC blocking every later command for 3 cycles, open-page rows. DCS and ping-pong keep only the row

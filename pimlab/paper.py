@@ -1,7 +1,7 @@
 """The paper's reported numbers, each with its figure, quoted sentence and comparison tolerance.
 
 This module is only ever compared against: nothing in pimlab's model reads it. Source tags: "Q" quoted
-from the paper's text (arXiv 2412.20166 v3), "O" read from text inside a figure (shared/spec/figures.md).
+from the paper's text (arXiv 2412.20166 v3), "O" read from text inside a figure (docs/sources.md §1).
 A tolerance is absolute, in the number's unit, with the reason next to it. A number the paper gives as a
 bound ("below 0.2%", "less than 200KB") has `bound="upper"`: anything from 0 up to it (plus tolerance) agrees.
 """
@@ -41,7 +41,7 @@ A100_CAPACITY_GiB = PaperNumber(
     0.0, "the preset must be exactly the 80 GB part", "O")
 FIG2_FOOTPRINT_BS8_64K = PaperNumber(
     "fig2_footprint_bs8_64k", 80, "GiB", "Fig. 2",
-    "Fig. 2(b): the bs = 8 curve meets the A100-80GB line near 64K tokens (figures.md Fig. 2 check).",
+    "Fig. 2(b): the bs = 8 curve meets the A100-80GB line near 64K tokens (docs/sources.md §6.5).",
     8.0, "a reading of the plot, 10%: where the curve crosses the line is not printed", "O")
 CENT_CAPACITY_GB = PaperNumber(
     "cent_capacity", 16, "GiB", "Table IV", "CENT (PIM-only): PNM (3 TFLOPS), 32 PIM channels, 16GB, 16TB/s.",
@@ -117,7 +117,7 @@ TCP_EXAMPLE_QK_TOKENS = PaperNumber(
 TCP_EXAMPLE_SV_TOKENS = PaperNumber(
     "tcp_example_sv_tokens_per_channel", 2048, "tokens", "Fig. 6",
     "while [SV] assigns 2K tokens per channel and performs a single global reduction across channels",
-    0.0, "exact if reproduced; figures.md 4.2 notes the simple model gives 8K")
+    0.0, "exact if reproduced; docs/sources.md §6.2: the layout gives 8K")
 TCP_SV_REDUCTION_SHARE = PaperNumber(
     "tcp_sv_reduction_share", 0.2, "%", "Fig. 6",
     "SV performs a single inter-channel reduction per module, whose cost is minimal—below 0.2% of total "
@@ -175,17 +175,17 @@ DPA_AREA_OVERHEAD = PaperNumber(
 FIG19_STATIC_UTIL_AVG = PaperNumber(
     "fig19_static_util_avg", 36.2, "%", "Fig. 19",
     "this static approach leads to severe memory inefficiency, with an observed average capacity utilization "
-    "of only 36.2% (See Sec. VIII-C).", 3.0, "a trace-driven reconstruction; figures.md 4.3")
+    "of only 36.2% (See Sec. VIII-C).", 3.0, "a trace-driven reconstruction; docs/sources.md §6.3")
 FIG19_STATIC_UTIL_MIN = PaperNumber(
     "fig19_static_util_min", 31.0, "%", "Fig. 19",
-    "capacity utilization ranges from 31.0% to 40.5% across workloads", 3.0, "figures.md 4.3")
+    "capacity utilization ranges from 31.0% to 40.5% across workloads", 3.0, "docs/sources.md §6.3")
 FIG19_STATIC_UTIL_MAX = PaperNumber(
     "fig19_static_util_max", 40.5, "%", "Fig. 19",
-    "capacity utilization ranges from 31.0% to 40.5% across workloads", 3.0, "figures.md 4.3")
+    "capacity utilization ranges from 31.0% to 40.5% across workloads", 3.0, "docs/sources.md §6.3")
 FIG19_DPA_UTIL_AVG = PaperNumber(
     "fig19_dpa_util_avg", 75.6, "%", "Fig. 19",
     "Empirically, DPA raises average capacity utilization to 75.6%, more than doubling the static baseline.",
-    5.0, "a trace-driven reconstruction; figures.md 4.3")
+    5.0, "a trace-driven reconstruction; docs/sources.md §6.3")
 
 # --- Figs. 13-17, 20: system -------------------------------------------------------------------------
 PIM_ONLY_HEADLINE = PaperNumber(

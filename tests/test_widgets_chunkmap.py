@@ -12,7 +12,7 @@ def test_grid_bands():
     owner = np.array([-1, 0, 0, 11, 3])
     used = np.array([False, True, False, True, True])
     grid = _grid(owner, used, columns=4)
-    # free 0; request 0 in use 1, reserved 2; request 11 -> colour 1 in use 3; request 3 in use 7; -1 past the last chunk (no NaN: JSON)
+    # free 0; request 0 in use 1, reserved 2; request 11 -> colour 1 in use 3; request 3 in use 7; -1 past the end
     assert grid.shape == (2, 4) and grid[0].tolist() == [0, 1, 2, 3] and grid[1, 0] == 7 and (grid[1, 1:] == -1).all()
 
 

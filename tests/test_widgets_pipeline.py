@@ -27,7 +27,7 @@ def _now(app: PipelineStepper):
 
 
 def _static_closed_form(tCCDS, t_wr_inp, t_mac, t_rd_out):
-    """figures.md section 3: W W W (c apart), t_WR, M M M, t_MAC, R, t_RD, M M M, t_MAC, R, t_RD."""
+    """docs/sources.md §6.1: W W W (c apart), t_WR, M M M, t_MAC, R, t_RD, M M M, t_MAC, R, t_RD."""
     return 6 * tCCDS + t_wr_inp + 2 * t_mac + 2 * t_rd_out
 
 
@@ -170,7 +170,7 @@ def test_bad_knob_shows_in_banner_and_keeps_the_schedule(knob, value, word):
 @given(tCCDS=st.integers(1, 3), wr=st.integers(0, 6), mac=st.integers(0, 4), rd=st.integers(0, 10),
        obuf_entries=st.integers(1, 3), at=st.floats(0, 1))
 def test_any_good_knobs_give_the_traces_state(tCCDS, wr, mac, rd, obuf_entries, at):
-    # execution times of at least tCCDS: the regime where figures.md's closed form holds
+    # execution times of at least tCCDS: the regime where the closed form of docs/sources.md §6.1 holds
     t_wr_inp, t_mac, t_rd_out = tCCDS + wr, tCCDS + mac, tCCDS + rd
     app = _shared()
     knobs = dict(tCCDS=tCCDS, t_wr_inp=t_wr_inp, t_mac=t_mac, t_rd_out=t_rd_out, obuf_entries=obuf_entries)

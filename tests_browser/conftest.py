@@ -21,7 +21,8 @@ LAB_TOKEN = "pimlab-browser-check"
 SHOTS = Path(os.environ.get("PIMLAB_SCREENSHOTS", Path(tempfile.gettempdir()) / "pimlab-screenshots"))
 # no "news" toast over the page, and a notebook starts its kernel without asking (docs of JupyterLab's settings)
 LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
-                 "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True, "windowingMode": "none"}}
+                 "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True, "windowingMode": "none"},
+                 "@jupyterlab/docmanager-extension:plugin": {"autosave": False}}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -60,15 +61,20 @@ def _serve(command, log_path, env, url):
 
 @pytest.fixture(scope="session")
 def lab_url(tmp_path_factory):
-    """One JupyterLab server at the repository root for every notebook (started once: ~3 s)."""
+    """One JupyterLab server for every notebook (started once: ~3 s), over a copy of the kit's notebooks, docs
+    and README laid out as in the repository: running them never writes outputs into the working tree."""
     home = tmp_path_factory.mktemp("lab")
+    kit = home / "kit"
+    for part in ("notebooks", "docs"):
+        shutil.copytree(ROOT / part, kit / part, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(ROOT / "README.md", kit / "README.md")
     (home / "settings").mkdir()
     (home / "settings" / "overrides.json").write_text(json.dumps(LAB_OVERRIDES))
     env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
     port = _free_port()
     command = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               f"--ServerApp.token={LAB_TOKEN}", f"--ServerApp.root_dir={ROOT}",
+               f"--ServerApp.token={LAB_TOKEN}", f"--ServerApp.root_dir={kit}",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
                "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
                f"--LabApp.app_settings_dir={home / 'settings'}"]

@@ -13,7 +13,6 @@ import json
 import time
 
 import pytest
-
 from conftest import LAB_TOKEN, NOTEBOOKS, SHOTS
 
 NOTEBOOK_NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
@@ -72,7 +71,8 @@ _LAYOUT_PROBLEMS = """() => {
       if (area(box(label), box(other)) > 2) problems.push(`control "${text(label)}": label overlaps its input`);
     }
     const track = row.querySelector('.noUi-target, .slider-container');
-    if (track && box(track).width < 80) problems.push(`control "${text(label)}": slider track only ${box(track).width}px`);
+    if (track && box(track).width < 80)
+      problems.push(`control "${text(label)}": slider track only ${box(track).width}px`);
     const readout = row.querySelector('.widget-readout');
     if (track && readout && area(box(track), box(readout)) > 2)
       problems.push(`control "${text(label)}": readout overlaps the track`);
@@ -180,10 +180,12 @@ def test_notebook_in_jupyterlab(lab_page, lab_url, name):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name.removesuffix('.ipynb')}.png"), full_page=True)
     layout = page.evaluate(_LAYOUT_PROBLEMS)
+    stem = name.removesuffix(".ipynb")
 
     apps = page.evaluate(_APP_COUNT)
     unmoved = []
     for i in range(apps):
+        _app(page, i).screenshot(path=str(SHOTS / f"{stem}-app{i}.png"))
         before = page.evaluate(_SNAPSHOT, i)
         did = _change_first_control(page, i)
         deadline = time.time() + 30

@@ -139,7 +139,7 @@ def _number(text):
         return None
 
 
-def control_grid(controls, min_width_px: int = 210) -> widgets.GridBox:
+def control_grid(controls, min_width_px: int = 250) -> widgets.GridBox:
     """Controls in cells at least `min_width_px` wide, as many per row as the width allows (JupyterLab's
     ~700 px output column or Voila's full width); each control fills its cell."""
     controls = list(controls)
