@@ -89,7 +89,8 @@ _SNAPSHOT = """(i) => {
       v.querySelector(':scope > .widget-gridbox') && v.querySelector('.js-plotly-plot'))[i];
   const gd = app.querySelector('.js-plotly-plot');
   const banner = [...app.querySelectorAll(':scope > .widget-html')].map(h => h.innerText).join(' ');
-  return {figure: JSON.stringify([gd.data.map(t => [t.x, t.y, t.z, t.text, t.base, t.cells && t.cells.values]), gd.layout.title,
+  const traces = gd.data.map(t => [t.x, t.y, t.z, t.text, t.base, t.cells && t.cells.values]);
+  return {figure: JSON.stringify([traces, gd.layout.title,
                                   gd.layout.annotations, gd.layout.shapes]), banner: banner.trim()};
 }"""
 
