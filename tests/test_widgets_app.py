@@ -70,7 +70,7 @@ def test_fig2_app_and_static_figure_agree():
     assert "LLM-7B-32K" in app.figure.layout.title.text
     before = list(app.figure.data[0].y)
     assert not app.set(max_context_k=64)  # beyond the 32K window, where the slider now ends
-    assert app.error == "max context (K tokens) must be an integer in [4, 32]; got 64"
+    assert app.error == "max context (K) must be an integer in [4, 32]; got 64"
     assert list(app.figure.data[0].y) == before
 
 

@@ -28,7 +28,7 @@ _OUTPUT_PROBLEMS = """() => [...document.querySelectorAll('.jp-OutputArea-output
 ).map(o => o.innerText.slice(0, 1500))"""
 
 _UNDRAWN_PLOTS = """() => [...document.querySelectorAll('.jp-OutputArea .js-plotly-plot')]
-    .filter(p => !p.querySelector('.main-svg')).length"""
+    .filter(p => !p.querySelector('.main-svg') || !(p._fullData || []).length).length"""
 
 # boxes that must not overlap one another inside one plot, and must stay inside the plot's own box
 _LAYOUT_PROBLEMS = """() => {
@@ -40,7 +40,9 @@ _LAYOUT_PROBLEMS = """() => {
   document.querySelectorAll('.jp-OutputArea .js-plotly-plot').forEach((plot, p) => {
     const svg = plot.querySelector('.main-svg');
     if (!svg) return;
-    const frame = box(svg);
+    const frame = box(svg), column = box(plot.closest('.jp-OutputArea-output'));
+    if (frame.right > column.right + 2)
+      problems.push(`plot ${p}: ${Math.round(frame.width)} px wide, its column ${Math.round(column.width)} px`);
     const parts = [];
     const add = (sel, kind) => plot.querySelectorAll(sel).forEach(e => {
       const b = box(e); if (b.width > 0 && b.height > 0) parts.push({kind, e, b, t: text(e)});
@@ -89,9 +91,13 @@ _SNAPSHOT = """(i) => {
       v.querySelector(':scope > .widget-gridbox') && v.querySelector('.js-plotly-plot'))[i];
   const gd = app.querySelector('.js-plotly-plot');
   const banner = [...app.querySelectorAll(':scope > .widget-html')].map(h => h.innerText).join(' ');
-  const traces = gd.data.map(t => [t.x, t.y, t.z, t.text, t.base, t.cells && t.cells.values]);
-  return {figure: JSON.stringify([traces, gd.layout.title,
-                                  gd.layout.annotations, gd.layout.shapes]), banner: banner.trim()};
+  const full = gd._fullData || [], layout = gd._fullLayout || {};  // what is drawn
+  const traces = full.map(t => [t.x, t.y, t.z, t.text, t.base, t.cells && t.cells.values].map(v =>
+      v && v.length !== undefined ? Array.from(v) : v));
+  return {figure: JSON.stringify([traces, layout.title && layout.title.text,
+                                  (layout.annotations || []).map(a => a.text),
+                                  (layout.shapes || []).map(s => [s.x0, s.x1, s.y0, s.y1])]),
+          banner: banner.trim()};
 }"""
 
 

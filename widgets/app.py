@@ -11,7 +11,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from traitlets import TraitError
 
-from pimlab_widgets.controls import TextInput, control_grid, help_box, label
+from pimlab_widgets.controls import TextInput, control_grid, help_box, label, resize_nudge
 from pimlab_widgets.errors import ErrorBanner
 
 
@@ -185,7 +185,7 @@ class LiveApp(ControlledApp):
         for control in controls.values():
             control.observe(self._on_change, names="value")
         rows = [control_grid(controls.values())] + ([help_box(help)] if help else []) + [self.banner.widget]
-        self.widget = widgets.VBox(rows + [self.figure] + ([footer] if footer is not None else []))
+        self.widget = widgets.VBox(rows + [self.figure] + ([footer] if footer is not None else []) + [resize_nudge()])
 
     def follow(self) -> None:
         if self._follow is not None:

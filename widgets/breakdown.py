@@ -21,7 +21,7 @@ from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING, aim_engine
 from pimlab.validate import check_choice
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, IntsBox, int_box, parse_ints
+from pimlab_widgets.controls import STYLE, IntsBox, int_box, legend_below, parse_ints
 
 __all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "fig8_figure", "fig9_figure", "fig18_figure",
            "fig8_compute", "fig9_compute", "fig18_compute", "fig8_app", "fig9_app", "fig18_app",
@@ -47,11 +47,6 @@ def _view(value: str, views=VIEWS) -> widgets.ToggleButtons:
     return widgets.ToggleButtons(options=views, value=value, description="show", style=dict(STYLE, button_width=""))
 
 
-def _legend_below(figure: go.Figure, rows_px: int = 0) -> None:
-    """A horizontal legend at the bottom of the figure (under the axis titles), clear of the title."""
-    figure.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
-                                     font_size=11, traceorder="normal"),
-                         margin=dict(b=110 + rows_px))
 
 
 def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np.ndarray, view: str = "cycles",
@@ -91,7 +86,8 @@ def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np
         margin=dict(t=80), xaxis=dict(title_text=group_title), yaxis=dict(title_text=y_title),
         yaxis2=dict(title_text="MAC utilization (%)", overlaying="y", side="right", range=[0, 100],
                     tickmode="linear", tick0=0, dtick=20, showgrid=False))
-    _legend_below(figure, 20 * (len(variants) > 2))
+    figure.update_layout(margin=dict(b=60), legend_traceorder="normal")
+    legend_below(figure, 50 + 20 * (len(variants) > 2))
     return figure
 
 

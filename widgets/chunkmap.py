@@ -19,7 +19,7 @@ from pimlab.figures.fig19 import STATIC_RESERVE_FACTOR_CALIBRATED, ChunkMapData,
 from pimlab.validate import check_int
 from pimlab.workloads import QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, int_box, si
+from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, int_box, legend_below, si
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
            "#7f7f7f")
@@ -89,10 +89,10 @@ def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple
         figure.add_trace(trace, 1, 1)
     bands = 1 + 2 * len(PALETTE)
     figure.update_layout(coloraxis=dict(colorscale=_colorscale(), cmin=-1.5, cmax=bands - 0.5, showscale=False),
-                         height=520, margin=dict(t=100, b=60, l=40, r=20), plot_bgcolor="white",
+                         height=540, margin=dict(t=100, b=70, l=40, r=20), plot_bgcolor="white",
                          title=dict(text=_title(data, frame, inspect), font_size=14),
-                         legend=dict(orientation="h", x=0, y=-0.02, yanchor="top", font_size=11,
-                                     itemclick=False, itemdoubleclick=False))
+                         legend=dict(itemclick=False, itemdoubleclick=False))
+    legend_below(figure, 0)
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(title_text=f"PA = line x {data.columns} + column", row=1, col=1)
@@ -115,7 +115,7 @@ def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple
                           steps=[dict(label=si(s), method="animate",
                                       args=[[str(int(s))], dict(mode="immediate", frame=dict(redraw=True))])
                                  for s in data.step])],
-            height=figure.layout.height + 110, margin=dict(b=180))
+            height=figure.layout.height + 110, margin=dict(b=figure.layout.margin.b + 110))
     return figure
 
 

@@ -150,11 +150,28 @@ def control_grid(controls, min_width_px: int = 250) -> widgets.GridBox:
         width="100%"))
 
 
+def resize_nudge() -> widgets.HTML:
+    """An invisible element that has the page re-measure itself just after an app is shown: a FigureWidget takes
+    its width from its container when it draws, and a container not laid out yet gives plotly's 700 px default,
+    wider than JupyterLab's column (the widget re-fits on a window resize)."""
+    return widgets.HTML('<img src="data:," alt="" style="display:none" '
+                        """onerror="setTimeout(() => window.dispatchEvent(new Event('resize')), 300)">""",
+                        layout=widgets.Layout(height="0px", margin="0px"))
+
+
 def help_box(html: str, title: str = "help") -> widgets.Accordion:
     """Longer explanations, folded away until the student opens them."""
     box = widgets.Accordion(children=[widgets.HTML(html)], selected_index=None)
     box.set_title(0, title)
     return box
+
+
+def legend_below(figure, extra_px: int = 0) -> None:
+    """A horizontal legend at the very bottom of the figure, under the axis titles and any slider, and
+    `extra_px` more bottom margin for it: a legend on the right or at the top collides with titles at 800 px."""
+    margin = figure.layout.margin.b
+    figure.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
+                                     font_size=11), margin=dict(b=(80 if margin is None else margin) + extra_px))
 
 
 def si(value: float) -> str:

@@ -70,7 +70,7 @@ def fig2_app(model=LLM_7B_128K_GQA, batch: int = 8, max_context_k: int | None = 
         "model": model_picker(model),
         "batch": int_box(batch, "extra batch", 0, BATCH_MAX),
         "max_context_k": widgets.IntSlider(value=window_k if max_context_k is None else max_context_k, min=4,
-                                           max=window_k, step=4, description="max context (K tokens)",
+                                           max=window_k, step=4, description="max context (K)",
                                            style=STYLE),
         "gpus": widgets.IntSlider(value=gpus, min=1, max=GPUS_MAX, description="A100 GPUs", style=STYLE),
     }

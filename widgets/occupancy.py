@@ -31,7 +31,7 @@ from pimlab.figures.fig06 import (
 )
 from pimlab.validate import check_int
 from pimlab_widgets.app import LiveApp, apply_figure
-from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, show, si
+from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, legend_below, show, si
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f")
@@ -106,9 +106,9 @@ def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
     figure.update_xaxes(title_text="cycles", row=1, col=2, exponentformat="SI")
     figure.update_yaxes(title_text="module x channels + channel", row=1, col=2, autorange="reversed")
     figure.update_layout(
-        title=dict(text=_frame_title(data, i), font_size=14), height=430, margin=dict(t=90, b=60, l=60, r=10),
-        plot_bgcolor="#eeeeee", legend=dict(title_text=f"{data.colour_by}:", x=1.01, y=1, font_size=11,
-                                            tracegroupgap=0, itemclick=False, itemdoubleclick=False))
+        title=dict(text=_frame_title(data, i), font_size=14), height=460, margin=dict(t=90, b=60, l=60, r=10),
+        plot_bgcolor="#eeeeee", legend=dict(title_text=f"{data.colour_by}:", itemclick=False, itemdoubleclick=False))
+    legend_below(figure, 30)
     return figure
 
 
@@ -129,7 +129,7 @@ def occupancy_figure(data: OccupancyFrames) -> go.Figure:
                       currentvalue=dict(prefix="cycle ", font_size=12), font_size=10,
                       steps=[dict(label=si(t), method="animate", args=[[str(i)], step])
                              for i, t in enumerate(data.times)])],
-        height=figure.layout.height + 110, margin=dict(b=170))
+        height=figure.layout.height + 110, margin=dict(b=figure.layout.margin.b + 110))
     return figure
 
 
@@ -147,8 +147,8 @@ def utilization_figure(data: Fig6Data) -> go.Figure:
         figure.add_bar(x=list(data.labels), y=values, name=name, marker_color=colour,
                        text=[f"{v:.0%}" for v in values], textposition="outside")
     figure.update_layout(title=f"{data.model} on {data.system}, batch {data.context_tokens.size}", barmode="group",
-                         yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=400,
-                         legend=dict(orientation="h", y=-0.12, yanchor="top"), margin=dict(b=90))
+                         yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=420, margin=dict(b=60))
+    legend_below(figure, 30)
     return figure
 
 
@@ -170,7 +170,8 @@ def thresholds_figure(data: Fig6Thresholds) -> go.Figure:
     figure.update_layout(title=f"Channel activation of one head ({data.channels} channels, d_h = {data.head_dim})",
                          xaxis=dict(title="tokens of the head", type="log"),
                          yaxis=dict(title="active channels", range=[0, data.channels * 1.3]),
-                         height=440, legend=dict(orientation="h", y=-0.2, yanchor="top"), margin=dict(b=130))
+                         height=460, margin=dict(b=60))
+    legend_below(figure, 50)
     return figure
 
 

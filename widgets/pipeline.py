@@ -22,7 +22,7 @@ from pimlab.isa import FIG7_GBUF_ENTRIES, QUEUE_NAMES, Kind
 from pimlab.schedule import dependency_ids
 from pimlab.trace import BOUND_NAMES, Bound, Trace
 from pimlab_widgets.app import ControlledApp, apply_figure
-from pimlab_widgets.controls import STYLE, control_grid, help_box, int_box
+from pimlab_widgets.controls import STYLE, control_grid, help_box, int_box, legend_below, resize_nudge
 from pimlab_widgets.errors import ErrorBanner
 
 __all__ = ["KIND_COLORS", "command_label", "timeline_figure", "state_html", "fig7_figure", "PipelineStepper",
@@ -161,8 +161,9 @@ def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = Fals
     for name, first in groups:  # queue names at the right end of the last panel
         figure.add_annotation(x=end + 3, y=order[first], xref=_axis("x", len(traces) - 1), yref="y", text=name,
                               showarrow=False, xanchor="right", yanchor="top", font=dict(size=10, color="#666"))
-    figure.update_layout(barmode="overlay", shapes=_shapes(traces, cycle, groups), height=110 + 26 * len(order),
-                         margin=dict(t=80 if title else 50, b=50, l=10), title=title, bargap=0.25)
+    figure.update_layout(barmode="overlay", shapes=_shapes(traces, cycle, groups), height=140 + 26 * len(order),
+                         margin=dict(t=80 if title else 50, b=50, l=10, r=10), title=title, bargap=0.25)
+    legend_below(figure, 40)
     if frames:
         _add_frames(figure, traces, now_index, end, cycle, groups)
     return figure
@@ -188,7 +189,7 @@ def _add_frames(figure: go.Figure, traces: Sequence[Trace], now_index: list[int]
         sliders=[dict(active=cycle, x=0.1, y=0, len=0.9, xanchor="left", yanchor="top", pad=dict(t=50, b=10),
                       currentvalue=dict(prefix="cycle "),
                       steps=[dict(label=str(c), method="animate", args=[[str(c)], step]) for c in range(end + 1)])],
-        height=figure.layout.height + 110, margin=dict(b=160))
+        height=figure.layout.height + 110, margin=dict(b=figure.layout.margin.b + 110))
 
 
 # --- the controller's state at one cycle --------------------------------------------------------------------
@@ -306,7 +307,7 @@ class PipelineStepper(ControlledApp):
         self.slider.observe(self._on_cycle, names="value")
         player = widgets.HBox([self.play, self.back, self.slider, self.forward], layout=widgets.Layout(width="100%"))
         self.widget = widgets.VBox([control_grid(self.controls.values()), help_box(self.HELP), self.banner.widget,
-                                    player, self.figure, self.panel])
+                                    player, self.figure, self.panel, resize_nudge()])
 
     # --- state ---------------------------------------------------------------------------------------------
     @property
