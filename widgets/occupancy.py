@@ -303,6 +303,10 @@ class ChannelOccupancy:
         return self.app.error
 
     @property
+    def controls(self) -> dict:
+        return self.app.controls
+
+    @property
     def figure(self) -> go.FigureWidget:
         return self.app.figure
 
