@@ -13,6 +13,7 @@ import json
 import time
 
 import pytest
+
 from conftest import LAB_TOKEN, NOTEBOOKS, SHOTS
 
 NOTEBOOK_NAMES = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb"))
@@ -170,7 +171,7 @@ def test_notebook_in_jupyterlab(lab_page, lab_url, name):
     page.wait_for_function(f"() => {_CURRENT}.sessionContext.session.kernel.status === 'idle'", timeout=300_000)
     unrun = page.evaluate(f"""() => {_CURRENT}.content.widgets.filter(c => c.model.type === 'code'
         && c.model.sharedModel.source.trim() && !c.model.executionCount).length""")
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while (page.evaluate(_UNDRAWN_PLOTS) or page.get_by_text("Loading widget...").count()) and time.time() < deadline:
         time.sleep(0.5)
     problems = page.evaluate(_OUTPUT_PROBLEMS)

@@ -15,8 +15,20 @@ from pimlab_widgets.controls import TextInput, control_grid, help_box, label, re
 from pimlab_widgets.errors import ErrorBanner
 
 
+def live_figure(figure: go.Figure) -> go.FigureWidget:
+    """A FigureWidget of `figure` (no frames: a FigureWidget does not play them; the static figure does) that
+    fits the width of its column: a widget drawn before it is laid out is 700 px wide (plotly's default) until
+    a window resize, which it follows only when autosized and responsive (see controls.resize_nudge)."""
+    figure.frames = ()
+    widget = go.FigureWidget(figure)
+    widget.layout.autosize = True
+    widget._config = dict(widget._config, responsive=True)
+    return widget
+
+
 def apply_figure(target: go.FigureWidget, source: go.Figure) -> None:
-    """Make `target` show `source` (traces and layout, not frames) in one batched update."""
+    """Make `target` show `source` (traces and layout, not frames) in one batched update; it keeps fitting its
+    column (layout.autosize)."""
     with target.batch_update():
         same_shape = len(target.data) == len(source.data) and all(
             a.type == b.type for a, b in zip(target.data, source.data)
@@ -28,6 +40,7 @@ def apply_figure(target: go.FigureWidget, source: go.Figure) -> None:
             target.data = ()
             target.add_traces(list(source.data))
         target.layout.update(source.layout.to_plotly_json(), overwrite=True)
+        target.layout.autosize = True
 
 
 def control_value(control: widgets.ValueWidget) -> Any:
@@ -179,9 +192,7 @@ class LiveApp(ControlledApp):
         self.follow()
         self.banner = ErrorBanner(self._labels())
         self.data = compute(**self.values)  # the defaults must be valid
-        figure = draw(self.data)
-        figure.frames = ()  # a FigureWidget does not play frames; the static figure does
-        self.figure = go.FigureWidget(figure)
+        self.figure = live_figure(draw(self.data))
         for control in controls.values():
             control.observe(self._on_change, names="value")
         rows = [control_grid(controls.values())] + ([help_box(help)] if help else []) + [self.banner.widget]

@@ -21,7 +21,7 @@ from pimlab.figures.fig07 import Fig7Data, fig7
 from pimlab.isa import FIG7_GBUF_ENTRIES, QUEUE_NAMES, Kind
 from pimlab.schedule import dependency_ids
 from pimlab.trace import BOUND_NAMES, Bound, Trace
-from pimlab_widgets.app import ControlledApp, apply_figure
+from pimlab_widgets.app import ControlledApp, apply_figure, live_figure
 from pimlab_widgets.controls import STYLE, control_grid, help_box, int_box, legend_below, resize_nudge
 from pimlab_widgets.errors import ErrorBanner
 
@@ -300,7 +300,7 @@ class PipelineStepper(ControlledApp):
         self.forward = widgets.Button(description="step ▶", layout=widgets.Layout(width="80px"))
         self.back.on_click(lambda _: self.step(-1))
         self.forward.on_click(lambda _: self.step(1))
-        self.figure = go.FigureWidget(fig7_figure(self.data, cycle, frames=False))
+        self.figure = live_figure(fig7_figure(self.data, cycle, frames=False))
         self.panel = widgets.HTML(self._state_html(cycle))
         for knob in self.controls.values():
             knob.observe(self._on_change, names="value")
