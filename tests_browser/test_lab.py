@@ -91,7 +91,7 @@ _SNAPSHOT = """(i) => {
   const app = [...document.querySelectorAll('.jp-OutputArea .widget-vbox')].filter(v =>
       v.querySelector(':scope > .widget-gridbox') && v.querySelector('.js-plotly-plot'))[i];
   const gd = app.querySelector('.js-plotly-plot');
-  const banner = [...app.querySelectorAll(':scope > .widget-html')].map(h => h.innerText).join(' ');
+  const banner = [...app.querySelectorAll(':scope > .pimlab-banner')].map(h => h.innerText).join(' ');
   const full = gd._fullData || [], layout = gd._fullLayout || {};  // what is drawn
   const traces = full.map(t => [t.x, t.y, t.z, t.text, t.base, t.cells && t.cells.values].map(v =>
       v && v.length !== undefined ? Array.from(v) : v));

@@ -17,6 +17,7 @@ class ErrorBanner:
 
     def __init__(self, labels: dict[str, str] | None = None):
         self.widget = widgets.HTML(value="", layout=widgets.Layout(display="none"))
+        self.widget.add_class("pimlab-banner")  # for the browser checks
         self.message = ""
         self.labels = labels or {}
 
