@@ -163,7 +163,7 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
 
     Channels with identical streams are scheduled once. Like-for-like with aim_simulator when all masks are
     equal; with differing masks pimlab does not model RD_MAC blocking other channels or head-of-line
-    blocking in the request buffers (hardware.md), so it can be optimistic there.
+    blocking in the request buffers (docs/sources.md §3.3), so it can be optimistic there.
     """
     preset_module, preset_timing = engine_preset(preset)
     module = module or preset_module

@@ -20,7 +20,7 @@ from pimlab.hardware import AIM, Module
 from pimlab.isa import Emitter, Instruction, compile_attention
 from pimlab.validate import ceil_div, check_choice, check_int
 
-INSTRUCTION_BYTES = 8  # [R] an assumed 64-bit encoding of one Table III or DPA instruction (the paper gives none)
+INSTRUCTION_BYTES = 8  # [R] docs/sources.md §6.4: an assumed 64-bit encoding of one Table III or DPA instruction
 CONFIG_ENTRY_BYTES = 12  # [R] per request: id (2 B), current token count (4 B), VA2PA base and length (2 x 3 B)
 MAX_REQUESTS = 256  # [R] configuration-buffer entries per module (requests a module can hold at once)
 OPS = ("qk", "sv")

@@ -1,6 +1,6 @@
 """AiM-style PIM hardware: timing, one module (channels x banks), PIM systems and the GPU baseline.
 
-Sources, as tagged: [A] arkhadem/aim_simulator GDDR6 AiM presets as
+Sources, as tagged in docs/sources.md §1: [A] arkhadem/aim_simulator GDDR6 AiM presets as
 resolved at run time, [C] CENT's simulation scripts, [Q] the PIMphony paper, [P] public
 specifications, [D] derived by arithmetic from the others. Cycles are integers of tCK.
 """

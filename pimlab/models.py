@@ -18,8 +18,8 @@ class LLM:
     heads: int  # n_h [Q Table I]
     kv_heads: int  # n_h / g [Q Table I: GQA g = 4 (7B) and 8 (72B)]
     head_dim: int  # d_h [Q Table I]
-    hidden: int  # "4K-12K": d_model = 4096 / 8192 [figures.md 1.1, R]
-    ffn: int  # "4K-12K": d_ff = 12288 / 24576 [figures.md 1.1, R]
+    hidden: int  # "4K-12K": d_model = 4096 / 8192 [R, docs/sources.md §4]
+    ffn: int  # "4K-12K": d_ff = 12288 / 24576 [R, docs/sources.md §4]
     context_window: int  # CW [Q Table I]
     vocab: int  # [P] the reference model's vocabulary (Qwen1.5: 151936, Llama 3.1: 128256)
     dtype_bytes: int = 2  # FP16 / BF16 weights and KV cache
@@ -115,7 +115,7 @@ class LLM:
         return self.decode_bytes(batch, context_tokens)
 
 
-# Table I [Q]; hidden/FFN per figures.md 1.1 [R]; vocab from the reference model [P]
+# Table I [Q]; hidden/FFN per docs/sources.md §4 [R]; vocab from the reference model [P]
 LLM_7B_32K = LLM("LLM-7B-32K", layers=32, heads=32, kv_heads=32, head_dim=128, hidden=4096, ffn=12288,
                  context_window=32 * 1024, vocab=151936)  # reference: Qwen1.5-7B
 LLM_7B_128K_GQA = LLM("LLM-7B-128K-GQA", layers=32, heads=32, kv_heads=8, head_dim=128, hidden=4096, ffn=12288,

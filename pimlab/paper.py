@@ -1,7 +1,7 @@
 """The paper's reported numbers, each with its figure, quoted sentence, comparison tolerance and kind.
 
 This module is only ever compared against: nothing in pimlab's model reads it. Source tags: "Q" quoted
-from the paper's text (arXiv 2412.20166 v3), "O" read off a figure.
+from the paper's text (arXiv 2412.20166 v3), "O" read off a figure (docs/sources.md §1).
 
 To add a number, append one `PaperNumber(...)` at module level (the registry is this module's globals, in
 order). Every entry states:

@@ -10,7 +10,7 @@ from pimlab.engine.timing import AIMSIM_ENGINE
 from pimlab.isa import Instruction, Kind, compile_attention, expand
 from pimlab.schedule import schedule
 
-EXAMPLE = """# one score tile (hardware.md)
+EXAMPLE = """# one score tile (docs/sources.md §3.3)
 AiM WR_GB 8 0 0xffffffff
 AiM WR_BIAS 0 0xffffffff
 AiM MAC_ABK 8 0xffffffff 0

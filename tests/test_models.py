@@ -15,7 +15,7 @@ def test_table_i_shapes():
 
 
 def test_kv_bytes_per_token_by_hand():
-    # 2 (K and V) x 32 layers x 8 KV heads x 128 dims x 2 B = 128 KiB (figures.md Fig. 2 check)
+    # 2 (K and V) x 32 layers x 8 KV heads x 128 dims x 2 B = 128 KiB (docs/sources.md §4)
     assert LLM_7B_128K_GQA.kv_bytes_per_token == 128 * 1024
     assert LLM_7B_32K.kv_bytes_per_token == 512 * 1024
     assert LLM_72B_128K_GQA.kv_bytes_per_token == 2 * 80 * 8 * 128 * 2

@@ -22,7 +22,7 @@ def _issues(trace):
 def test_fig7_static_and_dcs_timelines_are_the_reconstruction():
     static = schedule(expand(fig7_stream(1), 0), "static", fig7_engine(), 3, 1)
     dcs = schedule(expand(fig7_stream(2), 0), "dcs", fig7_engine(), 3, 2)
-    # figures.md section 3: closed form static = 6 tCCDS + t_WR + 2 t_MAC + 2 t_RD = 6 + 4 + 6 + 18
+    # docs/sources.md §6.1: closed form static = 6 tCCDS + t_WR + 2 t_MAC + 2 t_RD = 6 + 4 + 6 + 18
     assert _issues(static) == [0, 1, 2, 6, 7, 8, 11, 20, 21, 22, 25] and static.total_cycles == 34
     assert _issues(dcs) == [0, 1, 2, 4, 5, 6, 9, 7, 8, 10, 13] and dcs.total_cycles == 22
     m3 = dcs.of_commands()[3]
@@ -36,7 +36,7 @@ def test_fig7_timing_knobs_move_the_static_closed_form():
 
 
 _W, _B, _M, _R = Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT
-MICRO = {  # hardware.md "Reference micro-latencies of the public AiM model" (measured with aim_simulator)
+MICRO = {  # docs/sources.md §3.3: reference costs measured with aim_simulator
     "WR_GB 64": ([Instruction(_W, 1, 64, gpr_addr=0, gbuf_idx=0)], 128, False),
     "MAC_ABK 8, open row": ([Instruction(_M, 1, 8, gbuf_idx=0, row=0, col=0, out_idx=0)], 16, False),
     "MAC_ABK 64, new row": ([Instruction(_M, 1, 64, gbuf_idx=0, row=0, col=0, out_idx=0)], 226, True),

@@ -69,8 +69,8 @@ def test_fig2_app_and_static_figure_agree():
     assert app.set(model=LLM_7B_32K, max_context_k=32)
     assert "LLM-7B-32K" in app.figure.layout.title.text
     before = list(app.figure.data[0].y)
-    assert not app.set(max_context_k=64)  # beyond the 32K window
-    assert "context_tokens must be in [1, 32768]" in app.error
+    assert not app.set(max_context_k=64)  # beyond the 32K window, where the slider now ends
+    assert app.error == "max context (K) must be an integer in [4, 32]; got 64"
     assert list(app.figure.data[0].y) == before
 
 
@@ -87,4 +87,4 @@ def test_refused_choice_is_shown_and_restores_the_controls():
 def test_wrong_type_names_the_type_and_range():
     app = fig2_app()
     assert not app.set(gpus="two")
-    assert app.error == "gpus must be an integer in [1, 8]; got 'two'"
+    assert app.error == "A100 GPUs must be an integer in [1, 8]; got 'two'"

@@ -68,7 +68,7 @@ def test_fig8_bars_are_the_breakdown_of_each_schedule():
     assert list(_bars(figure)[0].x[1])[:4] == ["static", "static, no mode switch", "ping-pong", "DCS"]
     dt_gbuf = next(b for b in _bars(figure) if b.name == "DT-GBuf")
     assert list(dt_gbuf.y)[3::4] == data.dcs_breakdown[:, data.keys.index("DT-GBuf")].tolist()
-    static_line = next(t for t in figure.data if t.name == "MAC utilization, static")
+    static_line = next(t for t in figure.data if t.name == "MAC util. static")
     assert np.allclose(static_line.y, 100 * data.static_utilization, atol=0.01)
 
 
@@ -113,10 +113,10 @@ def test_fig8_app_accepts_good_and_rejects_bad_input():
     expected = fig8(dims=(128, 256), min_macs=512)
     assert app.data[0].static_breakdown.tolist() == expected.static_breakdown.tolist()
     assert app.set(view="% of run") and np.allclose(_stack_heights(app.figure), 100)
-    _rejects(app, "dim", dims="8, 128")
-    _rejects(app, "dims", dims="many")
-    _rejects(app, "tMODCH", tMODCH=-1)
-    _rejects(app, "obuf_entries", obuf_entries=0)
+    _rejects(app, "d_in = d_out must be comma-separated integers in [16, 8192]; got '8' in '8, 128'", dims="8, 128")
+    _rejects(app, "d_in = d_out must be comma-separated integers in [16, 8192]; got 'many'", dims="many")
+    _rejects(app, "tMODCH (cycles) must be an integer in [0, 1024]; got -1", tMODCH=-1)
+    _rejects(app, "DCS OBuf entries must be an integer in [1, 64]; got 0", obuf_entries=0)
     assert app.set(tMODCH=0, dims="128") and app.error == ""
     # without mode switches the static controller loses less to pipeline penalty
     assert app.data[0].static_utilization[0] > expected.static_utilization[0]
@@ -128,8 +128,8 @@ def test_fig9_app_accepts_good_and_rejects_bad_input():
     total = app.data[0].total_cycles  # [g, reuse, policy]
     heights = _stack_heights(app.figure).reshape(2, 4)
     assert np.allclose(heights[1, 0], total[1, 0, 0] / 4)
-    _rejects(app, "tokens", tokens=5)
-    _rejects(app, "group", groups="0")
+    _rejects(app, "tokens must be an integer in [16, 1048576]; got 5", tokens=5)
+    _rejects(app, "group sizes g must be comma-separated integers in [1, 16]; got '0'", groups="0")
     assert app.set(groups="2") and app.data[0].groups.tolist() == [2]
 
 
@@ -139,5 +139,5 @@ def test_fig18_app_accepts_good_and_rejects_bad_input():
     assert app.data.gbuf_entries == 16
     expected = fig18(groups=(1, 4), tokens=128, module=dataclasses.replace(AIM, gbuf_entries=16))
     assert app.data.utilization.tolist() == expected.utilization.tolist()
-    _rejects(app, "obuf_entries", obuf_entries=1)
-    _rejects(app, "gbuf_entries", gbuf_entries=0)
+    _rejects(app, "OBuf entries must be an integer in [2, 64]; got 1", obuf_entries=1)
+    _rejects(app, "GBuf entries must be an integer in [", gbuf_entries=0)

@@ -12,8 +12,8 @@ def test_grid_bands():
     owner = np.array([-1, 0, 0, 11, 3])
     used = np.array([False, True, False, True, True])
     grid = _grid(owner, used, columns=4)
-    # free 0; request 0 in use 1, reserved 2; request 11 -> colour 1 in use 3; request 3 in use 7; -1: no chunk
-    assert grid.tolist() == [[0, 1, 2, 3], [7, -1, -1, -1]]
+    # free 0; request 0 in use 1, reserved 2; request 11 -> colour 1 in use 3; request 3 in use 7; -1 past the end
+    assert grid.shape == (2, 4) and grid[0].tolist() == [0, 1, 2, 3] and grid[1, 0] == 7 and (grid[1, 1:] == -1).all()
 
 
 def test_static_figure_animates_both_maps():
@@ -38,11 +38,12 @@ def test_app_updates_and_keeps_last_good_state_on_bad_input():
     assert app.set(frame=3, va=1) and app.error == ""
     request, _, pa = app.data.inspect
     ring = app.figure.data[2]
-    assert (ring.x[0], ring.y[0]) == (pa % 64, pa // 64) and f"VA 1 -> PA {pa}" in app.figure.layout.title.text
+    assert (ring.x[0], ring.y[0]) == (pa % 64, pa // 64) and f"VA 1 → PA {pa}" in app.figure.layout.title.text
     title = app.figure.layout.title.text
     assert not app.set(request=123456)
-    assert app.error.startswith("request must be running at step") and app.figure.layout.title.text == title
+    assert app.error.startswith("request must be one of first running, R9, ") and app.error.endswith("got 123456")
+    assert app.figure.layout.title.text == title
     assert not app.set(request=-1, va=10**6)
-    assert "va must be a mapped virtual chunk" in app.error and app.figure.layout.title.text == title
+    assert app.error == "VA must be an integer in [0, 511]; got 1000000" and app.figure.layout.title.text == title
     assert app.set(va=0, dataset=LOOGLE_SD, admission_headroom=0.1) and app.error == ""
     assert "Loogle-SD" in app.figure.layout.title.text

@@ -16,5 +16,5 @@ def test_gap_follows_banks_and_burst_time():
 def test_zero_gbuf_is_refused_and_figure_kept():
     app = module_explorer()
     assert not app.set(gbuf_entries=0)
-    assert app.error == "gbuf_entries must be an integer in [1, 4096], got 0"
-    assert "GBuf per channel</b>: 2048 B" in app.figure.layout.annotations[-1].text
+    assert app.error == "GBuf entries must be an integer in [1, 4096]; got 0"
+    assert "GBuf / channel</b>: 2,048 B" in app.figure.layout.annotations[-1].text

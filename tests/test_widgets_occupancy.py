@@ -47,8 +47,8 @@ def test_app_switches_scheme_and_shows_bad_input_in_the_banner():
     assert app.set(scheme="tcp") and not app.error
     assert not np.allclose(np.asarray(app.figure.data[1].z, float), hfp_z)
     before = np.asarray(app.figure.data[1].z, float)
-    assert not app.set(tp=3)
-    assert "tp must" in app.error
+    assert not app.set(tp=3)  # the toy has 2 modules: TP offers 1 and 2
+    assert app.error == "TP must be one of 1, 2; got 3"
     assert np.allclose(np.asarray(app.figure.data[1].z, float), before)  # last good state kept
     assert not app.set(tp=2, lengths="15360, 10240, 15360, 15360, 15360")
     assert "does not fit" in app.error and "available" in app.error
@@ -75,7 +75,7 @@ def test_app_reports_unparsable_lengths_and_keeps_its_state():
     app = ChannelOccupancy(frames=6)
     before = app.data
     assert not app.set(lengths="12, x")
-    assert app.error.startswith("context lengths must be comma-separated integers")
+    assert app.error == "toy lengths must be comma-separated integers in [1, 1048576]; got 'x' in '12, x'"
     assert app.data is before
 
 

@@ -28,7 +28,7 @@ def _now(app: PipelineStepper):
 
 
 def _static_closed_form(tCCDS, t_wr_inp, t_mac, t_rd_out):
-    """figures.md section 3: W W W (c apart), t_WR, M M M, t_MAC, R, t_RD, M M M, t_MAC, R, t_RD."""
+    """docs/sources.md §6.1: W W W (c apart), t_WR, M M M, t_MAC, R, t_RD, M M M, t_MAC, R, t_RD."""
     return 6 * tCCDS + t_wr_inp + 2 * t_mac + 2 * t_rd_out
 
 
@@ -160,10 +160,12 @@ def test_cursor_is_clipped_when_the_run_gets_shorter():
     assert app.panel.value == state_html(app.data.dcs, app.cycle, others=[app.data.static])
 
 
-@pytest.mark.parametrize("knob, value, word", [("t_mac", 0, "t_mac"), ("tCCDS", 0, "tCCDS"),
-                                               ("t_rd_out", 1000, "t_rd_out"), ("obuf_entries", 0, "obuf_entries"),
-                                               ("gbuf_entries", 0, "gbuf_entries"),
-                                               ("gbuf_entries", 65, "gbuf_entries")])
+@pytest.mark.parametrize("knob, value, word", [("t_mac", 0, "t_MAC (cycles) must be an integer in [1, 64]"),
+                                               ("tCCDS", 0, "tCCDS (cycles) must be an integer in [1, 16]"),
+                                               ("t_rd_out", 1000, "t_RD-OUT (cycles) must be"),
+                                               ("obuf_entries", 0, "DCS OBuf entries must be"),
+                                               ("gbuf_entries", 0, "GBuf entries must be an integer in [1, 64]"),
+                                               ("gbuf_entries", 65, "GBuf entries must be")])
 def test_bad_knob_shows_in_banner_and_keeps_the_schedule(knob, value, word):
     app = PipelineStepper()
     app.go(7)
@@ -181,7 +183,7 @@ def test_bad_knob_shows_in_banner_and_keeps_the_schedule(knob, value, word):
 @given(tCCDS=st.integers(1, 3), wr=st.integers(0, 6), mac=st.integers(0, 4), rd=st.integers(0, 10),
        obuf_entries=st.integers(1, 3), at=st.floats(0, 1))
 def test_any_good_knobs_give_the_traces_state(tCCDS, wr, mac, rd, obuf_entries, at):
-    # execution times of at least tCCDS: the regime where figures.md's closed form holds
+    # execution times of at least tCCDS: the regime where the closed form of docs/sources.md §6.1 holds
     t_wr_inp, t_mac, t_rd_out = tCCDS + wr, tCCDS + mac, tCCDS + rd
     app = _shared()
     knobs = dict(tCCDS=tCCDS, t_wr_inp=t_wr_inp, t_mac=t_mac, t_rd_out=t_rd_out, obuf_entries=obuf_entries)
@@ -213,5 +215,5 @@ def test_a_typed_word_goes_to_the_banner():
     app = PipelineStepper()
     before = app.data.static_cycles, app.data.dcs_cycles
     assert not app.set(t_mac="fast", tCCDS=2)
-    assert app.error == "t_mac must be an integer; got 'fast'"
+    assert app.error == "t_MAC (cycles) must be an integer in [1, 64]; got 'fast'"
     assert (app.data.static_cycles, app.data.dcs_cycles) == before and app.values["tCCDS"] == 1

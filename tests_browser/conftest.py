@@ -1,5 +1,6 @@
 """A Voila server over notebooks/ and a headless Chromium driven by Playwright (Debian's chromium)."""
 
+import json
 import os
 import shutil
 import socket
@@ -8,11 +9,20 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+LAB_TOKEN = "pimlab-browser-check"
+# one screenshot per notebook, in JupyterLab at 800 px; printed at the end of the run
+SHOTS = Path(os.environ.get("PIMLAB_SCREENSHOTS", Path(tempfile.gettempdir()) / "pimlab-screenshots"))
+# no "news" toast over the page, and a notebook starts its kernel without asking (docs of JupyterLab's settings)
+LAB_OVERRIDES = {"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": False},
+                 "@jupyterlab/notebook-extension:tracker": {"autoStartDefaultKernel": True, "windowingMode": "none"},
+                 "@jupyterlab/docmanager-extension:plugin": {"autosave": False}}
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -23,18 +33,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def voila_url(tmp_path_factory):
-    home = tmp_path_factory.mktemp("jupyter")
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"),
-               JUPYTER_DATA_DIR=str(home / "data"))
-    port = _free_port()
-    log = open(home / "voila.log", "w")
-    command = [sys.executable, "-m", "voila", str(NOTEBOOKS), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
-               "--show_tracebacks=True"]
+@contextmanager
+def _serve(command, log_path, env, url):
+    """Start a server, wait until `url` answers, yield it, then stop the server (by its own PID)."""
+    log = open(log_path, "w")
     proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    deadline = time.time() + 90
     while True:
         try:
             urllib.request.urlopen(url, timeout=2)
@@ -42,15 +46,54 @@ def voila_url(tmp_path_factory):
         except OSError:
             if time.time() > deadline or proc.poll() is not None:
                 proc.kill()
-                pytest.fail(f"voila did not start: {(home / 'voila.log').read_text()[-2000:]}")
+                pytest.fail(f"{command[2]} did not start: {Path(log_path).read_text()[-2000:]}")
             time.sleep(0.3)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def lab_url(tmp_path_factory):
+    """One JupyterLab server for every notebook (started once: ~3 s), over a copy of the kit's notebooks, docs
+    and README laid out as in the repository: running them never writes outputs into the working tree."""
+    home = tmp_path_factory.mktemp("lab")
+    kit = home / "kit"
+    for part in ("notebooks", "docs"):
+        shutil.copytree(ROOT / part, kit / part, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copy(ROOT / "README.md", kit / "README.md")
+    (home / "settings").mkdir()
+    (home / "settings" / "overrides.json").write_text(json.dumps(LAB_OVERRIDES))
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"))
+    port = _free_port()
+    command = [sys.executable, "-m", "jupyterlab", "--allow-root", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+               f"--ServerApp.token={LAB_TOKEN}", f"--ServerApp.root_dir={kit}",
+               "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.news_url=None",
+               "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True",
+               f"--LabApp.app_settings_dir={home / 'settings'}"]
+    url = f"http://127.0.0.1:{port}"
+    with _serve(command, home / "lab.log", env, f"{url}/api/status?token={LAB_TOKEN}"):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def voila_url(tmp_path_factory):
+    home = tmp_path_factory.mktemp("jupyter")
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTER_CONFIG_DIR=str(home / "config"),
+               JUPYTER_DATA_DIR=str(home / "data"))
+    port = _free_port()
+    command = [sys.executable, "-m", "voila", str(NOTEBOOKS), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1",
+               "--show_tracebacks=True"]
+    url = f"http://127.0.0.1:{port}"
+    with _serve(command, home / "voila.log", env, url):
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -83,3 +126,9 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.when == "call":
         item.rep_call = report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SHOTS.is_dir():
+        shots = sorted(SHOTS.glob("*.png"))
+        terminalreporter.write_line(f"JupyterLab screenshots ({len(shots)}, 800 px wide): {SHOTS}")

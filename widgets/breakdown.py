@@ -21,7 +21,7 @@ from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING
 from pimlab.validate import check_choice
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, parse_ints
+from pimlab_widgets.controls import STYLE, IntsBox, int_box, legend_below, parse_ints
 
 __all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "fig8_figure", "fig9_figure", "fig18_figure",
            "fig8_compute", "fig9_compute", "fig18_compute", "fig8_app", "fig9_app", "fig18_app",
@@ -37,10 +37,16 @@ POLICY_COLORS = {"static": "#8c564b", "static, no mode switch": "#c49c94", "ping
 APP_TOKENS = 512
 
 
-def _box(value: int, description: str, width_px: int) -> widgets.IntText:
-    """An integer field; range checks are pimlab's, so a bad value reaches the banner instead of being clamped."""
-    return widgets.IntText(value=value, description=description, style=STYLE,
-                           layout=widgets.Layout(width=f"{width_px}px"))
+# the ranges pimlab.figures accepts (fig08, fig09, fig18, isa); tMODCH's upper end is the apps' own
+DIM_RANGE, GROUP_RANGE, TOKENS_RANGE = (16, 8192), (1, 16), (16, 1 << 20)
+TMODCH_MAX = 1024
+LANES = AIM.mac_lanes  # elements one GBuf entry holds: a head must fit the GBuf (fig18: half of it)
+
+
+def _view(value: str, views=VIEWS) -> widgets.ToggleButtons:
+    return widgets.ToggleButtons(options=views, value=value, description="show", style=dict(STYLE, button_width=""))
+
+
 
 
 def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np.ndarray, view: str = "cycles",
@@ -71,16 +77,17 @@ def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np
     for v, variant in enumerate(variants):
         figure.add_trace(go.Scatter(x=[[str(g) for g in groups], [str(variant)] * len(groups)],
                                     y=(100 * np.asarray(utilization)[:, v]).round(2).tolist(), yaxis="y2",
-                                    mode="lines+markers", name=f"MAC utilization, {variant}",
+                                    mode="lines+markers", name=f"MAC util. {variant}",
                                     line=dict(color=VARIANT_COLORS[v % len(VARIANT_COLORS)], width=2),
                                     marker=dict(size=8, symbol="diamond"),
                                     hovertemplate="MAC utilization %{y:.1f}%<extra>%{x}</extra>"))
     figure.update_layout(
-        barmode="stack", title=dict(text=title, font=dict(size=14), y=0.97, yanchor="top"), height=520,
-        margin=dict(t=115, b=60), xaxis=dict(title_text=group_title), yaxis=dict(title_text=y_title),
-        legend=dict(orientation="h", x=0, y=1.02, xanchor="left", yanchor="bottom", traceorder="normal"),
+        barmode="stack", title=dict(text=title, font=dict(size=14)), height=560,
+        margin=dict(t=80), xaxis=dict(title_text=group_title), yaxis=dict(title_text=y_title),
         yaxis2=dict(title_text="MAC utilization (%)", overlaying="y", side="right", range=[0, 100],
                     tickmode="linear", tick0=0, dtick=20, showgrid=False))
+    figure.update_layout(margin=dict(b=60), legend_traceorder="normal")
+    legend_below(figure, 50 + 20 * (len(variants) > 2))
     return figure
 
 
@@ -91,8 +98,8 @@ def fig8_figure(data: Fig8Data, view: str = "cycles") -> go.Figure:
     mac = data.breakdown[:, 0, list(data.keys).index("MAC")]
     work = f"{mac.min():,}" if mac.min() == mac.max() else f"{mac.min():,}-{mac.max():,}"
     return breakdown_figure(data.dims.tolist(), data.variants, data.keys, data.breakdown, data.utilization, view,
-                            title=f"Fig. 8: GEMV latency breakdown ({data.preset} timing, {work} MAC cycles "
-                                  f"per point; ping-pong and DCS with {data.obuf_entries} OBuf entries)",
+                            title=f"Fig. 8: GEMV latency breakdown<br><sup>{data.preset} timing, {work} MAC cycles "
+                                  f"per point; ping-pong and DCS with {data.obuf_entries} OBuf entries</sup>",
                             group_title="matrix dimension d_in = d_out")
 
 
@@ -108,18 +115,24 @@ def fig8_compute(dims="64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs
     return fig8(parse_ints("dims", dims), obuf_entries, min_macs, _engine(tMODCH, refresh)), view
 
 
+FIG8_HELP = ("<b>d_in = d_out</b>: the GEMV sizes, comma-separated. <b>DCS OBuf entries</b>: output entries DCS "
+             "may fill (static uses one OutReg). <b>MACs per point</b>: each point repeats its GEMV until it has done "
+             "this many MAC commands. <b>tMODCH</b>: the mode switch the static controller pays between register "
+             "I/O and MACs (AiM: 32 cycles). <b>refresh</b>: charge tRFC every tREFI. Type and press Enter.")
+
+
 def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,
              refresh: bool = True, view: str = "cycles") -> LiveApp:
     """Dimensions, DCS's OBuf entries, MACs per point, the mode switch tMODCH and refresh drive Fig. 8."""
     controls = {
-        "dims": widgets.Text(value=dims, description="dimensions", style=STYLE),
-        "obuf_entries": _box(obuf_entries, "DCS OBuf entries", 190),
-        "min_macs": _box(min_macs, "MACs per point", 200),
-        "tMODCH": _box(tMODCH, "tMODCH (cycles)", 190),
-        "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE),
-        "view": widgets.ToggleButtons(options=("cycles", "% of run"), value=view, style=STYLE),
+        "view": _view(view, ("cycles", "% of run")),
+        "dims": IntsBox(dims, "d_in = d_out", *DIM_RANGE, most=12),
+        "obuf_entries": int_box(obuf_entries, "DCS OBuf entries", 1, 64),
+        "min_macs": int_box(min_macs, "MACs per point", 1, 1 << 22),
+        "tMODCH": int_box(tMODCH, "tMODCH (cycles)", 0, TMODCH_MAX),
+        "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE, indent=False),
     }
-    return LiveApp(controls, fig8_compute, lambda data_view: fig8_figure(*data_view))
+    return LiveApp(controls, fig8_compute, lambda data_view: fig8_figure(*data_view), help=FIG8_HELP)
 
 
 # --- Fig. 9 -------------------------------------------------------------------------------------------------------
@@ -138,15 +151,20 @@ def fig9_figure(data: Fig9Data, view: str = "cycles") -> go.Figure:
     util = data.utilization.transpose(0, 2, 1).reshape(len(data.groups), 4)
     return breakdown_figure([group_label(g) for g in data.groups], FIG9_VARIANTS, data.keys, cycles, util, view,
                             per_group=data.groups,
-                            title=f"Fig. 9: QK^T + SV of one KV head over {data.tokens:,} tokens "
-                                  f"(head dim {data.head_dim}; DCS with {data.obuf_entries} OBuf entries)",
+                            title=f"Fig. 9: QK^T + SV of one KV head over {data.tokens:,} tokens<br><sup>head dim "
+                                  f"{data.head_dim}; DCS with {data.obuf_entries} OBuf entries</sup>",
                             group_title="query heads per KV head; RR = row-reuse mapping")
 
 
-def _attention_controls(groups: str, tokens: int, head_dim: int) -> dict:
+def _attention_controls(groups: str, tokens: int, head_dim: int, head_dim_max: int) -> dict:
     """The workload controls the attention apps (Figs. 9 and 18) share."""
-    return {"groups": widgets.Text(value=groups, description="group sizes g", style=STYLE),
-            "tokens": _box(tokens, "tokens", 170), "head_dim": _box(head_dim, "head dim", 160)}
+    return {"groups": IntsBox(groups, "group sizes g", *GROUP_RANGE, most=8),
+            "tokens": int_box(tokens, "tokens", *TOKENS_RANGE),
+            "head_dim": int_box(head_dim, "head dim", 1, head_dim_max)}
+
+
+ATTENTION_HELP = ("<b>group sizes g</b>: query heads per KV head (1 = MHA), comma-separated. <b>tokens</b>: the "
+                  "context of the one KV head simulated. <b>head dim</b> must fit the GBuf ({fit}). ")
 
 
 def fig9_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, obuf_entries: int = 2,
@@ -160,13 +178,15 @@ def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int
              tMODCH: int = 32, refresh: bool = True, view: str = "cycles") -> LiveApp:
     """Group sizes, tokens, head dim, DCS's OBuf entries, tMODCH and refresh drive Fig. 9."""
     controls = {
-        **_attention_controls(groups, tokens, head_dim),
-        "obuf_entries": _box(obuf_entries, "DCS OBuf entries", 190),
-        "tMODCH": _box(tMODCH, "tMODCH (cycles)", 190),
-        "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE),
-        "view": widgets.ToggleButtons(options=VIEWS, value=view, style=STYLE),
+        "view": _view(view),
+        **_attention_controls(groups, tokens, head_dim, AIM.gbuf_entries * LANES),
+        "obuf_entries": int_box(obuf_entries, "DCS OBuf entries", 1, 64),
+        "tMODCH": int_box(tMODCH, "tMODCH (cycles)", 0, TMODCH_MAX),
+        "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE, indent=False),
     }
-    return LiveApp(controls, fig9_compute, lambda data_view: fig9_figure(*data_view))
+    help = ATTENTION_HELP.format(fit=f"{AIM.gbuf_entries} entries of {LANES} elements") + (
+        "<b>show</b> cycles per query head divides a bar by g. Type and press Enter.")
+    return LiveApp(controls, fig9_compute, lambda data_view: fig9_figure(*data_view), help=help)
 
 
 # --- Fig. 18 ------------------------------------------------------------------------------------------------------
@@ -188,14 +208,15 @@ def fig18_figure(data: Fig18Data) -> go.Figure:
                                 hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + variant + "</extra>"))
     best = max(data.dcs_over_pingpong(order).max() for order in data.orders)
     figure.update_layout(
-        barmode="group", height=440, margin=dict(t=70, b=60), legend=dict(orientation="h", y=-0.25),
+        barmode="group", height=440, margin=dict(t=80, b=60), legend=dict(orientation="h", x=1, xanchor="right",
+                                                                         y=1.0, yanchor="bottom"),
         title=dict(font=dict(size=14),
-                   text=f"Fig. 18: attention MAC utilization, same buffer ({data.gbuf_entries} GBuf, "
-                        f"{data.obuf_entries} OBuf entries; ping-pong splits it in two): DCS up to {best:.2f}x "
-                        "ping-pong"),
+                   text=f"Fig. 18: attention MAC utilization, DCS up to {best:.2f}x ping-pong<br><sup>same buffer "
+                        f"({data.gbuf_entries} GBuf, {data.obuf_entries} OBuf entries; ping-pong splits it in two)"
+                        "</sup>"),
         yaxis=dict(title_text="compute (MAC) utilization (%)", range=[0, 105]),
-        xaxis=dict(title_text=f"QK^T + SV of one KV head, {data.tokens:,} tokens, row reuse in GQA; "
-                              "plain or software-pipelined command order"))
+        xaxis=dict(title_text=f"QK^T + SV of one KV head, {data.tokens:,} tokens (row reuse in GQA); "
+                              "plain or software-pipelined order"))
     return figure
 
 
@@ -210,8 +231,22 @@ def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: in
               obuf_entries: int = 2) -> LiveApp:
     """Group sizes, tokens, head dim and the total buffer (GBuf and OBuf entries) drive Fig. 18."""
     controls = {
-        **_attention_controls(groups, tokens, head_dim),
-        "gbuf_entries": _box(gbuf_entries, "GBuf entries", 170),
-        "obuf_entries": _box(obuf_entries, "OBuf entries", 170),
+        **_attention_controls(groups, tokens, head_dim, gbuf_entries // 2 * LANES),
+        "gbuf_entries": int_box(gbuf_entries, "GBuf entries", 2, 4096),
+        "obuf_entries": int_box(obuf_entries, "OBuf entries", 2, 64),
     }
-    return LiveApp(controls, fig18_compute, fig18_figure)
+    help = ATTENTION_HELP.format(fit=f"ping-pong's half: GBuf entries / 2 x {LANES} elements") + (
+        "<b>GBuf / OBuf entries</b>: the buffer both policies get; ping-pong splits each in two halves. "
+        "Type and press Enter.")
+    return LiveApp(controls, fig18_compute, fig18_figure, follow=_fig18_follow, help=help)
+
+
+def _fig18_follow(controls) -> None:
+    """A head must fit half the GBuf: head dim and GBuf entries bound each other."""
+    for name, bound, other in (("head_dim", "max", "gbuf_entries"), ("gbuf_entries", "min", "head_dim")):
+        try:
+            value = controls[other].parse()
+        except ValueError:
+            continue  # the banner names the bad box
+        limit = value // 2 * LANES if bound == "max" else max(2, 2 * -(-value // LANES))
+        setattr(controls[name], bound, limit)

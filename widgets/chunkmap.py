@@ -19,12 +19,14 @@ from pimlab.figures.fig19 import STATIC_RESERVE_FACTOR_CALIBRATED, ChunkMapData,
 from pimlab.validate import check_int
 from pimlab.workloads import QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker
+from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, int_box, legend_below, si
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
            "#7f7f7f")
 FREE = "#f2f2f2"
-NO_CHUNK = -1  # band of the grid cells past the module's last chunk, drawn in the background colour
+NO_CHUNK = "#ffffff"  # cells past the module's last chunk (a band, not NaN: widget messages must be valid JSON)
+HEADROOM_MAX = 0.8  # the largest headroom at which every Table II workload still admits a request
+RESERVE_MAX = 4.0  # StaticAllocator's range
 
 
 def _light(color: str) -> str:
@@ -34,18 +36,25 @@ def _light(color: str) -> str:
 
 
 def _colorscale() -> list:
-    """Band -1 no chunk (white); 0 free; 1 + 2k request colour k in use; 2 + 2k its light shade (reserved, unused)."""
-    return banded_colorscale(["#ffffff", FREE] + [c for base in PALETTE for c in (base, _light(base))])
+    """Band -1 no chunk; 0 free; 1 + 2k request colour k in use; 2 + 2k its light shade (reserved, unused)."""
+    return banded_colorscale([NO_CHUNK, FREE] + [c for base in PALETTE for c in (base, _light(base))])
 
 
 def _grid(owner: np.ndarray, used: np.ndarray, columns: int) -> np.ndarray:
-    """Chunk bands laid out row by row, `columns` chunks per row; NO_CHUNK past the last chunk (not NaN,
-    which is not valid JSON in the widget's messages)."""
+    """Chunk bands laid out row by row, `columns` chunks per row (-1 past the last chunk)."""
     band = np.where(owner < 0, 0, 1 + 2 * (owner % len(PALETTE)) + (~used))
     rows = -(-owner.size // columns)
-    grid = np.full(rows * columns, NO_CHUNK)
+    grid = np.full(rows * columns, -1, dtype=np.int16)
     grid[:owner.size] = band
     return grid.reshape(rows, columns)
+
+
+def _key() -> list[go.Scatter]:
+    """The colour key as legend entries: free, a request's live chunks, reserved but empty."""
+    entries = (("free chunk", FREE), ("request's live KV", PALETTE[0]), ("reserved, empty", _light(PALETTE[0])))
+    return [go.Scatter(x=[None], y=[None], mode="markers", name=name, showlegend=True, hoverinfo="skip",
+                       marker=dict(symbol="square", size=12, color=colour, line=dict(color="#999", width=1)))
+            for name, colour in entries]
 
 
 def _titles(data: ChunkMapData, frame: int) -> tuple[str, str]:
@@ -76,15 +85,17 @@ def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple
     x, y = ([], []) if inspect is None else ([inspect[2] % data.columns], [inspect[2] // data.columns])
     figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name="VA2PA", showlegend=False,
                                 marker=dict(symbol="square-open", size=14, color="black", line=dict(width=3))), 1, 2)
+    for trace in _key():
+        figure.add_trace(trace, 1, 1)
     bands = 1 + 2 * len(PALETTE)
-    figure.update_layout(coloraxis=dict(colorscale=_colorscale(), cmin=NO_CHUNK - 0.5, cmax=bands - 0.5,
-                                        showscale=False),
-                         height=520, margin=dict(t=90, b=80, l=40, r=20), plot_bgcolor="white",
-                         title=_title(data, frame, inspect))
+    figure.update_layout(coloraxis=dict(colorscale=_colorscale(), cmin=-1.5, cmax=bands - 0.5, showscale=False),
+                         height=540, margin=dict(t=100, b=70, l=40, r=20), plot_bgcolor="white",
+                         title=dict(text=_title(data, frame, inspect), font_size=14),
+                         legend=dict(itemclick=False, itemdoubleclick=False))
+    legend_below(figure, 0)
     figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     figure.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
-    figure.update_yaxes(title_text=f"chunks, {data.columns} per line (PA = line x {data.columns} + column)",
-                        row=1, col=1)
+    figure.update_yaxes(title_text=f"PA = line x {data.columns} + column", row=1, col=1)
     if animate and data.step.size > 1:
         figure.frames = [go.Frame(
             name=str(int(step)), traces=[0, 1],
@@ -95,21 +106,26 @@ def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple
         play = dict(label="play", method="animate",
                     args=[None, dict(frame=dict(duration=400, redraw=True), fromcurrent=True)])
         pause = dict(label="pause", method="animate", args=[[None], dict(mode="immediate")])
+        # below the colour key: the buttons left of the slider, the slider's readout above its rail
         figure.update_layout(
-            updatemenus=[dict(type="buttons", buttons=[play, pause], x=0, y=-0.08, xanchor="left", direction="left")],
-            sliders=[dict(active=frame, x=0.12, len=0.88, y=-0.05, currentvalue=dict(prefix="decode step "),
-                          steps=[dict(label=str(int(s)), method="animate",
+            updatemenus=[dict(type="buttons", buttons=[play, pause], x=0.1, y=0, xanchor="right", yanchor="top",
+                              direction="left", pad=dict(t=95, r=10), showactive=False)],
+            sliders=[dict(active=frame, x=0.1, len=0.9, y=0, xanchor="left", yanchor="top", pad=dict(t=70, b=10),
+                          currentvalue=dict(prefix="decode step ", font_size=12), font_size=10,
+                          steps=[dict(label=si(s), method="animate",
                                       args=[[str(int(s))], dict(mode="immediate", frame=dict(redraw=True))])
-                                 for s in data.step])])
+                                 for s in data.step])],
+            height=figure.layout.height + 110, margin=dict(b=figure.layout.margin.b + 110))
     return figure
 
 
 def _title(data: ChunkMapData, frame: int, inspect) -> str:
-    head = f"{data.dataset} on {data.model}: one module's {data.chunks} chunks at decode step {int(data.step[frame])}"
+    head = (f"{data.dataset} on {data.model}, step {int(data.step[frame]):,}<br><sup>one module's {data.chunks:,} "
+            "KV chunks, coloured by request</sup>")
     if inspect is None:
         return head
     request, va, pa = inspect
-    return f"{head}<br><sup>VA2PA: request {request}, VA {va} -> PA {pa} (ringed)</sup>"
+    return f"{head}<sup>; VA2PA: request {request}, VA {va} → PA {pa} (ringed)</sup>"
 
 
 @dataclass(frozen=True)
@@ -139,20 +155,47 @@ def chunkmap_view(dataset=QMSUM, reserve_factor=NAIVE_RESERVE_FACTOR, admission_
     return ChunkMapView(data, frame, (request, va, data.translate(frame, request, va)))
 
 
+HELP = ("Each cell is one KV chunk of one module (1 MB; PA = line x 64 + column). <b>static reserve</b> is the "
+        "static allocator's slot: the context window times this factor (the paper's numbers need the calibrated "
+        f"{STATIC_RESERVE_FACTOR_CALIBRATED}, see docs/sources.md); light shades are reserved but hold no token. "
+        "<b>DPA headroom</b> is the share of chunks DPA keeps free before it admits a request. Pick a "
+        "<b>request</b> and a virtual chunk <b>VA</b>: the DPA map rings the physical chunk VA2PA gives.")
+
+
+def _follow(controls, requests: int) -> None:
+    """The step slider spans the run's frames; the request list holds the requests running at that step; the VA
+    box allows the virtual chunks that request has mapped."""
+    try:
+        data = _maps(controls["dataset"].value, float(controls["reserve_factor"].value),
+                     float(controls["admission_headroom"].value), requests)
+    except ValueError:
+        return  # the banner shows why; the ranges stay
+    controls["frame"].max = data.step.size - 1
+    running = data.requests(min(controls["frame"].value, data.step.size - 1))
+    options = [("first running", -1)] + [(f"R{r}", r) for r in running]
+    if list(controls["request"].options) != options:
+        request = controls["request"].value
+        controls["request"].options = options
+        controls["request"].value = request if request in running else -1
+    request = controls["request"].value if controls["request"].value != -1 else (running or [None])[0]
+    table = data.va2pa[min(controls["frame"].value, data.step.size - 1)].get(request)
+    mapped = 0 if table is None else int(np.flatnonzero(table >= 0).max(initial=-1)) + 1
+    controls["va"].max = max(mapped - 1, 0)
+
+
 def chunkmap_app(dataset=QMSUM, requests: int = 200) -> LiveApp:
     """Dataset, the two knobs, the decode step and a (request, VA) to translate drive both maps."""
     frames = _maps(dataset, NAIVE_RESERVE_FACTOR, NAIVE_ADMISSION_HEADROOM, requests).step.size
     controls = {
         "dataset": dataset_picker(dataset),
-        "reserve_factor": widgets.FloatSlider(value=NAIVE_RESERVE_FACTOR, min=1.0, max=1.5, step=0.05,
-                                              description=f"static reserve_factor (calibrated "
-                                                          f"{STATIC_RESERVE_FACTOR_CALIBRATED})", style=STYLE),
-        "admission_headroom": widgets.FloatSlider(value=NAIVE_ADMISSION_HEADROOM, min=0.0, max=0.3, step=0.02,
-                                                  description="DPA admission headroom", style=STYLE),
-        "frame": widgets.IntSlider(value=frames - 1, min=0, max=frames - 1, description="frame", style=STYLE),
-        "request": widgets.IntText(value=-1, description="request (-1: first)", style=STYLE,
-                                   layout=widgets.Layout(width="190px")),
-        "va": widgets.IntText(value=0, description="VA", style=STYLE, layout=widgets.Layout(width="120px")),
+        "reserve_factor": widgets.FloatSlider(value=NAIVE_RESERVE_FACTOR, min=1.0, max=RESERVE_MAX, step=0.05,
+                                              description="static reserve", style=STYLE),
+        "admission_headroom": widgets.FloatSlider(value=NAIVE_ADMISSION_HEADROOM, min=0.0, max=HEADROOM_MAX,
+                                                  step=0.02, description="DPA headroom", style=STYLE),
+        "frame": widgets.IntSlider(value=frames - 1, min=0, max=frames - 1, description="step", style=STYLE),
+        "request": widgets.Dropdown(options=[("first running", -1)], value=-1, description="request",
+                                    style=STYLE),
+        "va": int_box(0, "VA", 0, 0),
     }
 
     def compute(**values):
@@ -161,4 +204,4 @@ def chunkmap_app(dataset=QMSUM, requests: int = 200) -> LiveApp:
     def draw(view: ChunkMapView) -> go.Figure:
         return chunkmap_figure(view.data, view.frame, view.inspect, animate=False)
 
-    return LiveApp(controls, compute, draw)
+    return LiveApp(controls, compute, draw, follow=lambda c: _follow(c, requests), help=HELP)

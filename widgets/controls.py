@@ -1,9 +1,14 @@
-"""What the apps share: pickers for model (Table I), system (Table IV) and workload (Table II), the control
-style, a comma-separated integer field's parser and the colour bands of categorical heatmaps."""
+"""What the apps share: pickers for model (Table I), system (Table IV) and workload (Table II), validated
+number boxes, the responsive control grid and collapsible help, a comma-separated integer field's parser
+and the colour bands of categorical heatmaps."""
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import ipywidgets as widgets
+from traitlets import Float, Unicode
 
 from pimlab.hardware import SYSTEMS, System
 from pimlab.models import LLM, LLM_7B_128K_GQA, MODELS
@@ -27,18 +32,173 @@ def dataset_picker(value: LengthDistribution = QMSUM, description: str = "worklo
                             description=description, style=STYLE)
 
 
-def parse_ints(name: str, text) -> tuple[int, ...]:
-    """'64, 128, 256' -> (64, 128, 256); a ValueError names the field and the text otherwise."""
-    if isinstance(text, (list, tuple)):
-        return tuple(text)
-    parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+def show(control: widgets.Widget, visible: bool) -> None:
+    """Show or hide a control (a hidden one keeps its value)."""
+    control.layout.display = None if visible else "none"
+
+
+def label(control: widgets.Widget, name: str) -> str:
+    """The control's name as the student sees it: its description, else its Python name."""
+    return getattr(control, "description", "") or name
+
+
+class TextInput(widgets.Text):
+    """A text box whose `parse()` turns what was typed into a value or raises ValueError naming the box as
+    shown, the text and what is allowed: nothing is clamped or truncated. Updates on Enter."""
+
+    def __init__(self, value, description: str, **kwargs):
+        super().__init__(value=self.text_of(value), description=description, style=STYLE, continuous_update=False,
+                         **kwargs)
+
+    def text_of(self, value) -> str:
+        return value if isinstance(value, str) else _text(value)
+
+    def parse(self, text=None):
+        raise NotImplementedError
+
+
+class NumberBox(TextInput):
+    """One number in [min, max]; `kind` "integer" refuses fractions."""
+
+    kind = Unicode("integer")
+    min = Float(-math.inf)
+    max = Float(math.inf)
+
+    def __init__(self, value, description: str, min=-math.inf, max=math.inf, kind: str = "integer", **kwargs):
+        super().__init__(value, description, min=min, max=max, kind=kind, **kwargs)
+
+    def allowed(self) -> str:
+        low, high = (_text(b) for b in (self.min, self.max))
+        what = "an integer" if self.kind == "integer" else "a number"
+        return f"{what} >= {low}" if math.isinf(self.max) else f"{what} in [{low}, {high}]"
+
+    def parse(self, text=None):
+        """The number `text` (default: what the box holds) stands for, checked against kind and range."""
+        text = self.value if text is None else text
+        value = _number(text)
+        ok = value is not None and math.isfinite(value) and self.min <= value <= self.max and (
+            self.kind != "integer" or value == int(value))
+        if not ok:
+            raise ValueError(f"{self.description} must be {self.allowed()}; got {_shown(text)}")
+        return int(value) if self.kind == "integer" else float(value)
+
+
+class IntsBox(TextInput):
+    """Comma-separated integers, each in [min, max], at most `most` of them."""
+
+    min = Float(-math.inf)
+    max = Float(math.inf)
+
+    def __init__(self, value, description: str, min=-math.inf, max=math.inf, most: int = 64, **kwargs):
+        self.most = most
+        super().__init__(value, description, min=min, max=max, **kwargs)
+
+    def text_of(self, value) -> str:
+        return value if isinstance(value, str) else ", ".join(_text(v) for v in value)
+
+    def parse(self, text=None) -> tuple[int, ...]:
+        text = self.value if text is None else text
+        values = parse_ints(self.description, text, _bound(self.min), _bound(self.max))
+        if len(values) > self.most:
+            raise ValueError(f"{self.description} must hold at most {self.most} integers; got {len(values)}")
+        return values
+
+
+def _bound(value: float) -> int | None:
+    return None if math.isinf(value) else int(value)
+
+
+def int_box(value: int, description: str, min=-math.inf, max=math.inf) -> NumberBox:
+    return NumberBox(value, description, min, max, "integer")
+
+
+def float_box(value: float, description: str, min=-math.inf, max=math.inf) -> NumberBox:
+    return NumberBox(value, description, min, max, "number")
+
+
+def _text(value) -> str:
+    """How a number is written in a box: 8, 1.15, 0.0 -> '0'."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return str(value)
+
+
+def _shown(text) -> str:
+    return repr(text) if isinstance(text, str) else str(text)
+
+
+def _number(text):
+    """A number from typed text or a Python value; None if it is not one (bools are not numbers)."""
+    if isinstance(text, bool):
+        return None
+    if isinstance(text, numbers.Real):
+        return text
     try:
-        values = tuple(int(p) for p in parts)
+        return float(str(text).strip().replace("_", ""))
     except ValueError:
-        raise ValueError(f"{name} must be comma-separated integers, got {text!r}") from None
+        return None
+
+
+def control_grid(controls, min_width_px: int = 250) -> widgets.GridBox:
+    """Controls in cells at least `min_width_px` wide, as many per row as the width allows (JupyterLab's
+    ~700 px output column or Voila's full width); each control fills its cell."""
+    controls = list(controls)
+    for control in controls:
+        control.layout.width = "auto"
+    return widgets.GridBox(controls, layout=widgets.Layout(
+        grid_template_columns=f"repeat(auto-fill, minmax({min_width_px}px, 1fr))", grid_gap="4px 12px",
+        width="100%"))
+
+
+def resize_nudge() -> widgets.HTML:
+    """An invisible element that has the page re-measure itself just after an app is shown: a FigureWidget takes
+    its width from its container when it draws, and a container not laid out yet gives plotly's 700 px default,
+    wider than JupyterLab's column (the widget re-fits on a window resize)."""
+    return widgets.HTML('<img src="data:," alt="" style="display:none" '
+                        """onerror="setTimeout(() => window.dispatchEvent(new Event('resize')), 300)">""",
+                        layout=widgets.Layout(height="0px", margin="0px"))
+
+
+def help_box(html: str, title: str = "help") -> widgets.Accordion:
+    """Longer explanations, folded away until the student opens them."""
+    box = widgets.Accordion(children=[widgets.HTML(html)], selected_index=None)
+    box.set_title(0, title)
+    return box
+
+
+def legend_below(figure, extra_px: int = 0) -> None:
+    """A horizontal legend at the very bottom of the figure, under the axis titles and any slider, and
+    `extra_px` more bottom margin for it: a legend on the right or at the top collides with titles at 800 px."""
+    margin = figure.layout.margin.b
+    figure.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
+                                     font_size=11), margin=dict(b=(80 if margin is None else margin) + extra_px))
+
+
+def si(value: float) -> str:
+    """A large number with an SI suffix: 3098673 -> '3.1M', 170427033 -> '170M', 512 -> '512'."""
+    for size, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return f"{value:.3g}"
+
+
+def parse_ints(name: str, text, low: int | None = None, high: int | None = None) -> tuple[int, ...]:
+    """'64, 128, 256' -> (64, 128, 256); a ValueError names the field, the text and what is allowed."""
+    bounds = "" if low is None else f" in [{low}, {high}]" if high is not None else f" >= {low}"
+    allowed = f"comma-separated integers{bounds}"
+    if isinstance(text, (list, tuple)):
+        parts = list(text)
+    else:
+        parts = [p.strip() for p in str(text).replace(";", ",").split(",") if p.strip()]
+    values = [_number(p) for p in parts]
     if not values:
-        raise ValueError(f"{name} must name at least one integer, got {text!r}")
-    return values
+        raise ValueError(f"{name} must be {allowed}; got {_shown(text)} (empty)")
+    for part, value in zip(parts, values):
+        if value is None or not math.isfinite(value) or value != int(value) or (
+                low is not None and value < low) or (high is not None and value > high):
+            where = "" if len(parts) == 1 else f" in {_shown(text)}"
+            raise ValueError(f"{name} must be {allowed}; got {_shown(part)}{where}")
+    return tuple(int(v) for v in values)
 
 
 def banded_colorscale(colors) -> list:

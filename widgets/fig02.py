@@ -11,7 +11,7 @@ from pimlab.figures.fig02 import Fig2Data, fig2
 from pimlab.hardware import A100, GPU
 from pimlab.models import LLM_7B_128K_GQA
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, model_picker
+from pimlab_widgets.controls import STYLE, int_box, model_picker
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
@@ -42,6 +42,14 @@ def fig2_figure(data: Fig2Data) -> go.Figure:
     return figure
 
 
+BATCH_MAX = 4096  # the batch sizes pimlab.figures.fig2 accepts
+GPUS_MAX = 8
+
+HELP = ("<b>extra batch</b> adds one batch size to the four of the paper (0: none). <b>max context</b> is the "
+        "right end of the context axis, up to the model's context window. <b>A100 GPUs</b> multiplies the "
+        "capacity line (80 GiB each). Type a number and press Enter.")
+
+
 def _compute(model, batch, max_context_k, gpus):
     batches = sorted({8, 16, 32, 64, batch}) if batch else (8, 16, 32, 64)
     context_max = int(max_context_k) * 1024
@@ -50,14 +58,20 @@ def _compute(model, batch, max_context_k, gpus):
     return fig2(model, batches, grid, gpu)
 
 
-def fig2_app(model=LLM_7B_128K_GQA, batch: int = 8, max_context_k: int = 128, gpus: int = 1) -> LiveApp:
-    """Model, an extra batch size, the largest context and the GPU count drive the figure."""
+def _follow(controls) -> None:
+    """The context slider ends at the chosen model's window."""
+    controls["max_context_k"].max = controls["model"].value.context_window // 1024
+
+
+def fig2_app(model=LLM_7B_128K_GQA, batch: int = 8, max_context_k: int | None = None, gpus: int = 1) -> LiveApp:
+    """Model, an extra batch size, the largest context (default: the window) and the GPU count drive the figure."""
+    window_k = model.context_window // 1024
     controls = {
         "model": model_picker(model),
-        "batch": widgets.BoundedIntText(value=batch, min=0, max=100000, description="extra batch",
-                                        style=STYLE, layout=widgets.Layout(width="170px")),
-        "max_context_k": widgets.IntSlider(value=max_context_k, min=4, max=1024, step=4,
-                                           description="max context (K)", style=STYLE),
-        "gpus": widgets.IntSlider(value=gpus, min=1, max=8, description="A100s", style=STYLE),
+        "batch": int_box(batch, "extra batch", 0, BATCH_MAX),
+        "max_context_k": widgets.IntSlider(value=window_k if max_context_k is None else max_context_k, min=4,
+                                           max=window_k, step=4, description="max context (K)",
+                                           style=STYLE),
+        "gpus": widgets.IntSlider(value=gpus, min=1, max=GPUS_MAX, description="A100 GPUs", style=STYLE),
     }
-    return LiveApp(controls, _compute, fig2_figure)
+    return LiveApp(controls, _compute, fig2_figure, follow=_follow, help=HELP)

@@ -20,6 +20,8 @@ from pimlab.figures.fig06 import (
     IDLE,
     TOY,
     TOY_CONTEXT,
+    TOY_MODEL,
+    TOY_SYSTEM,
     WORKLOADS,
     Fig6Data,
     Fig6Thresholds,
@@ -29,7 +31,7 @@ from pimlab.figures.fig06 import (
 )
 from pimlab.validate import check_int
 from pimlab_widgets.app import LiveApp, apply_figure
-from pimlab_widgets.controls import STYLE, banded_colorscale, parse_ints
+from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, legend_below, show, si
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f")
@@ -43,15 +45,26 @@ def _colourscale(n: int) -> list:
 
 
 def _frame_title(data: OccupancyFrames, i: int) -> str:
+    """The instant on the first line, the run's summary on the second (clear of the slider below the plot)."""
     busy = int((data.grid[i] >= 0).sum())
-    return (f"{data.label}  t = {int(data.times[i])} / {data.makespan_cycles} cycles: {busy} of "
-            f"{data.grid[i].size} channels busy")
+    return (f"{data.label}, t = {si(data.times[i])} of {si(data.makespan_cycles)} cycles: {busy} of "
+            f"{data.grid[i].size} channels busy<br><sup>{_summary(data)}</sup>")
 
 
 def _summary(data: OccupancyFrames) -> str:
-    return (f"colour: {data.colour_by} (grey: idle). utilization {data.utilization:.1%}, active while working "
-            f"{data.active_fraction:.1%}, pipeline bubbles {data.bubble_fraction:.1%}, HUB reduction "
-            f"{data.reduction_cycles} cycles")
+    return (f"utilization {data.utilization:.1%}, active while working {data.active_fraction:.1%}, "
+            f"bubbles {data.bubble_fraction:.1%}, HUB reduction {si(data.reduction_cycles)} cycles")
+
+
+def _key(data: OccupancyFrames) -> list[go.Scatter]:
+    """The colour key as legend entries: idle, then one per palette colour (ids repeat every len(PALETTE))."""
+    n = max(data.colours, 1)
+    name = {"request": "R{}", "head": "head {}", "layer": "layer {}"}.get(data.colour_by, data.colour_by + " {}")
+    entries = [("idle", IDLE_COLOUR, True)] + [
+        (name.format(k + 1) + ("+" if n > len(PALETTE) else ""), PALETTE[k], k < n) for k in range(len(PALETTE))]
+    return [go.Scatter(x=[None], y=[None], mode="markers", name=label, visible=visible, showlegend=True,
+                       marker=dict(symbol="square", size=11, color=colour), hoverinfo="skip", legendgroup="key")
+            for label, colour, visible in entries]
 
 
 def _gantt(data: OccupancyFrames) -> dict:
@@ -86,16 +99,16 @@ def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
                                 showscale=False, hovertemplate="row %{y}, t %{x}: " + data.colour_by
                                 + " %{z}<extra></extra>"), 1, 2)
     figure.add_trace(_cursor(data, i), 1, 2)
+    for trace in _key(data):
+        figure.add_trace(trace, 1, 1)
     figure.update_xaxes(title_text="channel", row=1, col=1, dtick=max(1, channels // 8))
     figure.update_yaxes(title_text="module", row=1, col=1, autorange="reversed", dtick=max(1, modules // 8))
-    figure.update_xaxes(title_text="cycles", row=1, col=2)
-    figure.update_yaxes(title_text="row = module x channels + channel", row=1, col=2, autorange="reversed")
+    figure.update_xaxes(title_text="cycles", row=1, col=2, exponentformat="SI")
+    figure.update_yaxes(title_text="module x channels + channel", row=1, col=2, autorange="reversed")
     figure.update_layout(
-        title=_frame_title(data, i), height=430, margin=dict(t=80, b=100, l=60, r=20),
-        plot_bgcolor="#eeeeee",
-        annotations=list(figure.layout.annotations) + [dict(
-            x=0, y=-0.3, xref="paper", yref="paper", showarrow=False, xanchor="left",
-            text=_summary(data))])
+        title=dict(text=_frame_title(data, i), font_size=14), height=460, margin=dict(t=90, b=60, l=60, r=10),
+        plot_bgcolor="#eeeeee", legend=dict(title_text=f"{data.colour_by}:", itemclick=False, itemdoubleclick=False))
+    legend_below(figure, 30)
     return figure
 
 
@@ -105,14 +118,18 @@ def occupancy_figure(data: OccupancyFrames) -> go.Figure:
     figure.frames = [go.Frame(name=str(i), data=[_grid_trace(data, i), _cursor(data, i)], traces=[0, 2],
                               layout=dict(title=_frame_title(data, i))) for i in range(data.times.size)]
     step = dict(frame=dict(duration=150, redraw=True), mode="immediate", transition=dict(duration=0))
+    # below the axis titles: the buttons left of the slider, the slider's "cycle" readout above its rail
     figure.update_layout(
-        updatemenus=[dict(type="buttons", direction="left", x=0, y=-0.12, xanchor="left", yanchor="top",
+        updatemenus=[dict(type="buttons", direction="left", x=0.1, y=0, xanchor="right", yanchor="top",
+                          pad=dict(t=85, r=10), showactive=False,
                           buttons=[dict(label="play", method="animate", args=[None, dict(fromcurrent=True, **step)]),
                                    dict(label="pause", method="animate",
                                         args=[[None], dict(mode="immediate", frame=dict(duration=0))])])],
-        sliders=[dict(active=0, x=0.12, y=-0.08, len=0.88, currentvalue=dict(prefix="cycle "),
-                      steps=[dict(label=str(int(t)), method="animate", args=[[str(i)], step])
-                             for i, t in enumerate(data.times)])])
+        sliders=[dict(active=0, x=0.1, y=0, len=0.9, xanchor="left", yanchor="top", pad=dict(t=60, b=10),
+                      currentvalue=dict(prefix="cycle ", font_size=12), font_size=10,
+                      steps=[dict(label=si(t), method="animate", args=[[str(i)], step])
+                             for i, t in enumerate(data.times)])],
+        height=figure.layout.height + 110, margin=dict(b=figure.layout.margin.b + 110))
     return figure
 
 
@@ -130,7 +147,8 @@ def utilization_figure(data: Fig6Data) -> go.Figure:
         figure.add_bar(x=list(data.labels), y=values, name=name, marker_color=colour,
                        text=[f"{v:.0%}" for v in values], textposition="outside")
     figure.update_layout(title=f"{data.model} on {data.system}, batch {data.context_tokens.size}", barmode="group",
-                         yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=380, legend=dict(orientation="h"))
+                         yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=420, margin=dict(b=60))
+    legend_below(figure, 30)
     return figure
 
 
@@ -143,13 +161,17 @@ def thresholds_figure(data: Fig6Thresholds) -> go.Figure:
                                   (data.sv_full, "TCP SV: fully active", "#ff7f0e", None),
                                   (data.hfp_active, "HFP (one channel per head)", "#7f7f7f", None)):
         figure.add_scatter(x=data.tokens, y=y, name=name, mode="lines", line=dict(color=colour, dash=dash, shape="hv"))
-    for tokens, label in ((data.qk_full_tokens, "QK^T"), (data.sv_full_tokens, "SV")):
-        figure.add_scatter(x=[tokens, tokens], y=[0, data.channels], mode="lines+text", showlegend=False,
-                           line=dict(color="black", width=1, dash="dash"), textposition="top left",
-                           text=["", f"{label}: all {data.channels} at {tokens} tokens"], hoverinfo="skip")
+    top = data.channels * 1.12  # the labels sit above the all-channels line, not on it
+    for k, (tokens, label) in enumerate(((data.qk_full_tokens, "QK^T"), (data.sv_full_tokens, "SV"))):
+        figure.add_scatter(x=[tokens, tokens], y=[0, top], mode="lines", showlegend=False, hoverinfo="skip",
+                           line=dict(color="black", width=1, dash="dash"))
+        figure.add_annotation(x=np.log10(tokens), y=top, text=f"{label}: all {data.channels} from {si(tokens)}",
+                              showarrow=False, yanchor="bottom", xanchor="right" if k else "left", font_size=11)
     figure.update_layout(title=f"Channel activation of one head ({data.channels} channels, d_h = {data.head_dim})",
-                         xaxis=dict(title="tokens of the head", type="log"), yaxis=dict(title="active channels"),
-                         height=400, legend=dict(orientation="h", y=-0.25))
+                         xaxis=dict(title="tokens of the head", type="log"),
+                         yaxis=dict(title="active channels", range=[0, data.channels * 1.3]),
+                         height=460, margin=dict(b=60))
+    legend_below(figure, 50)
     return figure
 
 
@@ -170,7 +192,9 @@ def show_data(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> Non
             trace.colorscale, trace.zmax = _colourscale(n), n - 0.5
         target.data[1].update(_gantt(data))
         target.data[1].hovertemplate = "row %{y}, t %{x}: " + data.colour_by + " %{z}<extra></extra>"
-        target.layout.annotations[-1].text = _summary(data)
+        for old, new in zip(target.data[3:], _key(data)):
+            old.update(name=new.name, visible=new.visible)
+        target.layout.legend.title.text = f"{data.colour_by}:"
         show_frame(target, data, frame)
 
 
@@ -191,6 +215,19 @@ class _FrameApp(LiveApp):
         return False
 
 
+TOY_REQUESTS_MAX = 16  # lengths the toy's two 4-channel modules are offered
+HELP = ("<b>workload</b>: the toy of Fig. 6(a) (two modules of 4 channels, your <b>toy lengths</b> in tokens) or "
+        "a Table II dataset (<b>batch</b> requests drawn with <b>seed</b> onto <b>modules</b> AiM modules of "
+        "<b>channels</b> channels). <b>TP</b> splits the modules into TP-way tensor-parallel groups; the other "
+        "factor, modules / TP, is the pipeline depth PP, so TP offers the divisors of the modules. <b>tile cost</b> "
+        "times a tile at the peak MAC rate or with the command engine (static or DCS controller). Type a number "
+        "and press Enter.")
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
 class ChannelOccupancy:
     """Live app: workload, system, scheme, TP (PP = modules / TP), colour, and a played / stepped time slider."""
 
@@ -199,32 +236,53 @@ class ChannelOccupancy:
                  colour_by: str = "request", cost: str = "peak rate", frames: int = 60):
         self.frames = check_int("frames", frames, 2, 1000)
         self._sampled: dict = {}
-        text = dict(style=STYLE, layout=widgets.Layout(width="190px"))
         controls = {
             "workload": widgets.Dropdown(options=WORKLOADS, value=workload, description="workload", style=STYLE),
-            "lengths": widgets.Text(value=lengths, description="toy lengths", style=STYLE),
-            "batch": widgets.BoundedIntText(value=batch, min=1, max=4096, description="batch", **text),
-            "seed": widgets.BoundedIntText(value=seed, min=0, max=2**31 - 1, description="seed", **text),
-            "modules": widgets.BoundedIntText(value=modules, min=1, max=256, description="modules", **text),
-            "channels": widgets.Dropdown(options=[4, 8, 16, 32], value=channels, description="channels", **text),
+            "lengths": IntsBox(lengths, "toy lengths", 1, TOY_MODEL.context_window, most=TOY_REQUESTS_MAX),
+            "batch": int_box(batch, "batch", 1, 4096),
+            "seed": int_box(seed, "seed", 0, 2**31 - 1),
+            "modules": int_box(modules, "modules", 1, 256),
+            "channels": widgets.Dropdown(options=[4, 8, 16, 32], value=channels, description="channels",
+                                         style=STYLE),
             "scheme": widgets.ToggleButtons(options=[("HFP", "hfp"), ("TCP", "tcp")], value=scheme,
-                                            description="scheme", style=STYLE),
-            "tp": widgets.BoundedIntText(value=tp, min=1, max=256, description="TP (PP = modules/TP)", **text),
-            "colour_by": widgets.Dropdown(options=COLOUR_BY, value=colour_by, description="colour", **text),
-            "cost": widgets.Dropdown(options=COSTS, value=cost, description="tile cost", **text),
+                                            description="scheme", style=dict(STYLE, button_width="60px")),
+            "tp": widgets.Dropdown(options=_divisors(self._modules(workload, modules)), value=tp, description="TP",
+                                   style=STYLE),
+            "colour_by": widgets.Dropdown(options=COLOUR_BY, value=colour_by, description="colour by", style=STYLE),
+            "cost": widgets.Dropdown(options=COSTS, value=cost, description="tile cost", style=STYLE),
             "frame": widgets.IntSlider(value=0, min=0, max=self.frames - 1, description="time step", style=STYLE),
         }
         self.play = widgets.Play(value=0, min=0, max=self.frames - 1, interval=250, description="play")
         widgets.jslink((self.play, "value"), (controls["frame"], "value"))
         self.step_button = widgets.Button(description="step", layout=widgets.Layout(width="70px"))
         self.step_button.on_click(lambda _: self.step())
-        self.app = _FrameApp(controls, self._compute, self._draw,
-                             footer=widgets.HBox([self.play, self.step_button]))
+        self.app = _FrameApp(controls, self._compute, self._draw, footer=widgets.HBox([self.play, self.step_button]),
+                             follow=self._follow, help=HELP)
         self.widget = self.app.widget
 
+    @staticmethod
+    def _modules(workload: str, modules) -> int:
+        """The modules the mapping splits into TP x PP: the toy's own 2, else the modules box."""
+        return TOY_SYSTEM.modules if workload == TOY else modules
+
+    def _follow(self, controls) -> None:
+        """Show the fields the workload uses; offer the TP degrees that divide its modules (PP = modules / TP)."""
+        toy = controls["workload"].value == TOY
+        show(controls["lengths"], toy)
+        for name in ("batch", "seed", "modules", "channels"):
+            show(controls[name], not toy)
+        try:
+            modules = self._modules(controls["workload"].value, controls["modules"].parse())
+        except ValueError:
+            return  # a bad modules box: the banner says so; TP keeps its choices
+        options = _divisors(modules)
+        if list(controls["tp"].options) != options:
+            tp = controls["tp"].value
+            controls["tp"].options = options
+            controls["tp"].value = tp if tp in options else options[-1]
+
     def _compute(self, workload, lengths, batch, seed, modules, channels, scheme, tp, colour_by, cost, frame):
-        key = (workload, parse_ints("context lengths", lengths), batch, seed, modules, channels, scheme, tp, cost,
-               colour_by)
+        key = (workload, lengths, batch, seed, modules, channels, scheme, tp, cost, colour_by)
         if key not in self._sampled:  # moving the time slider only redraws
             mapping = map_workload(*key[:-1])
             label = f"{scheme.upper()} TP={mapping.tp} PP={mapping.pp}"
@@ -243,6 +301,10 @@ class ChannelOccupancy:
     @property
     def error(self) -> str:
         return self.app.error
+
+    @property
+    def controls(self) -> dict:
+        return self.app.controls
 
     @property
     def figure(self) -> go.FigureWidget:

@@ -21,8 +21,8 @@ from pimlab.figures.fig07 import Fig7Data, fig7
 from pimlab.isa import FIG7_GBUF_ENTRIES, QUEUE_NAMES, Kind
 from pimlab.schedule import dependency_ids
 from pimlab.trace import BOUND_NAMES, Bound, Trace
-from pimlab_widgets.app import ControlledApp, apply_figure
-from pimlab_widgets.controls import STYLE
+from pimlab_widgets.app import ControlledApp, apply_figure, live_figure
+from pimlab_widgets.controls import STYLE, control_grid, help_box, int_box, legend_below, resize_nudge
 from pimlab_widgets.errors import ErrorBanner
 
 __all__ = ["KIND_COLORS", "command_label", "timeline_figure", "state_html", "fig7_figure", "PipelineStepper",
@@ -112,8 +112,9 @@ def _axis(letter: str, panel: int) -> str:
 
 
 def _title(trace: Trace) -> str:
-    queues = "one in-order queue" if trace.policy == "static" else "I/O + compute queues"
-    return f"{POLICY_NAMES.get(trace.policy, trace.policy)} ({queues}): {trace.total_cycles} cycles"
+    """A panel's title, short enough for half of an 800 px column: policy, queues, cycles."""
+    queues = "1 queue" if trace.policy == "static" else "2 queues"
+    return f"{POLICY_NAMES.get(trace.policy, trace.policy)}, {queues}: {trace.total_cycles} cycles"
 
 
 def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = False,
@@ -155,12 +156,14 @@ def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = Fals
         now_index.append(len(figure.data) - 1)
     order, groups = _category_order(max(traces, key=len))
     figure.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed")
-    figure.update_xaxes(range=[0, end + 3], title_text="cycle", dtick=2 if end <= 60 else None)
+    figure.update_xaxes(range=[0, end + 3], title_text="cycle", dtick=5 if end <= 60 else None, tickangle=0)
+    figure.update_annotations(font_size=13)  # the subplot titles
     for name, first in groups:  # queue names at the right end of the last panel
         figure.add_annotation(x=end + 3, y=order[first], xref=_axis("x", len(traces) - 1), yref="y", text=name,
                               showarrow=False, xanchor="right", yanchor="top", font=dict(size=10, color="#666"))
-    figure.update_layout(barmode="overlay", shapes=_shapes(traces, cycle, groups), height=110 + 26 * len(order),
-                         margin=dict(t=80 if title else 50, b=50, l=10), title=title, bargap=0.25)
+    figure.update_layout(barmode="overlay", shapes=_shapes(traces, cycle, groups), height=140 + 26 * len(order),
+                         margin=dict(t=80 if title else 50, b=50, l=10, r=10), title=title, bargap=0.25)
+    legend_below(figure, 40)
     if frames:
         _add_frames(figure, traces, now_index, end, cycle, groups)
     return figure
@@ -186,7 +189,7 @@ def _add_frames(figure: go.Figure, traces: Sequence[Trace], now_index: list[int]
         sliders=[dict(active=cycle, x=0.1, y=0, len=0.9, xanchor="left", yanchor="top", pad=dict(t=50, b=10),
                       currentvalue=dict(prefix="cycle "),
                       steps=[dict(label=str(c), method="animate", args=[[str(c)], step]) for c in range(end + 1)])],
-        height=figure.layout.height + 110, margin=dict(b=160))
+        height=figure.layout.height + 110, margin=dict(b=figure.layout.margin.b + 110))
 
 
 # --- the controller's state at one cycle --------------------------------------------------------------------
@@ -270,35 +273,41 @@ class PipelineStepper(ControlledApp):
     the last good schedule stays. A cycle change only moves the cursors and rewrites the state tables.
     """
 
-    KNOBS = (("tCCDS", "tCCDS"), ("t_wr_inp", "t_WR-INP"), ("t_mac", "t_MAC"), ("t_rd_out", "t_RD-OUT"),
-             ("obuf_entries", "OBuf entries (DCS)"), ("gbuf_entries", "GBuf entries"))
+    # (name, label, lowest, highest): the ranges pimlab.hardware.fig7_engine and pimlab.isa.fig7_module accept
+    KNOBS = (("tCCDS", "tCCDS (cycles)", 1, 16), ("t_wr_inp", "t_WR-INP (cycles)", 1, 64),
+             ("t_mac", "t_MAC (cycles)", 1, 64), ("t_rd_out", "t_RD-OUT (cycles)", 1, 64),
+             ("obuf_entries", "DCS OBuf entries", 1, 16), ("gbuf_entries", "GBuf entries", 1, 64))
+    HELP = ("The example's timing is reconstructed (docs/sources.md): the paper gives only the totals, 34 cycles "
+            "static and 22 with DCS. <b>tCCDS</b>: the gap between two MACs; <b>t_WR-INP</b>, <b>t_MAC</b>, "
+            "<b>t_RD-OUT</b>: how long each command takes. <b>DCS OBuf entries</b>: output entries DCS may fill "
+            "(static uses one OutReg); <b>GBuf entries</b>: input tiles the GBuf holds (3 in Fig. 7(a)). "
+            "Type a number and press Enter; play or step through the cycles below.")
 
     def __init__(self, tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9, obuf_entries: int = 2,
                  gbuf_entries: int = FIG7_GBUF_ENTRIES, cycle: int = 0, interval_ms: int = 700):
         given = dict(tCCDS=tCCDS, t_wr_inp=t_wr_inp, t_mac=t_mac, t_rd_out=t_rd_out, obuf_entries=obuf_entries,
                      gbuf_entries=gbuf_entries)
-        self.controls = {name: widgets.IntText(value=given[name], description=label, style=STYLE,
-                                            layout=widgets.Layout(width="185px")) for name, label in self.KNOBS}
-        self.banner = ErrorBanner()
+        self.controls = {name: int_box(given[name], label, low, high) for name, label, low, high in self.KNOBS}
+        self.banner = ErrorBanner(self._labels())
         self.data = fig7(**self.values)  # the defaults must be valid
         end = self.end_cycle
         cycle = min(max(0, int(cycle)), end)
         self.slider = widgets.IntSlider(value=cycle, min=0, max=end, description="cycle", style=STYLE,
-                                        continuous_update=True, layout=widgets.Layout(width="420px"))
+                                        continuous_update=True, layout=widgets.Layout(width="auto", flex="1 1 auto"))
         self.play = widgets.Play(value=cycle, min=0, max=end, interval=interval_ms, description="play")
         widgets.link((self.play, "value"), (self.slider, "value"))
         self.back = widgets.Button(description="◀ step", layout=widgets.Layout(width="80px"))
         self.forward = widgets.Button(description="step ▶", layout=widgets.Layout(width="80px"))
         self.back.on_click(lambda _: self.step(-1))
         self.forward.on_click(lambda _: self.step(1))
-        self.figure = go.FigureWidget(fig7_figure(self.data, cycle, frames=False))
+        self.figure = live_figure(fig7_figure(self.data, cycle, frames=False))
         self.panel = widgets.HTML(self._state_html(cycle))
         for knob in self.controls.values():
             knob.observe(self._on_change, names="value")
         self.slider.observe(self._on_cycle, names="value")
-        controls = widgets.HBox(list(self.controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
-        player = widgets.HBox([self.play, self.back, self.slider, self.forward])
-        self.widget = widgets.VBox([controls, self.banner.widget, player, self.figure, self.panel])
+        player = widgets.HBox([self.play, self.back, self.slider, self.forward], layout=widgets.Layout(width="100%"))
+        self.widget = widgets.VBox([control_grid(self.controls.values()), help_box(self.HELP), self.banner.widget,
+                                    player, self.figure, self.panel, resize_nudge()])
 
     # --- state ---------------------------------------------------------------------------------------------
     @property
@@ -359,5 +368,5 @@ class PipelineStepper(ControlledApp):
 
 
 def fig7_app(**knobs) -> PipelineStepper:
-    """The Fig. 7 step-through app with the reconstructed example timing (figures.md section 3) by default."""
+    """The Fig. 7 step-through app with the reconstructed example timing (docs/sources.md) by default."""
     return PipelineStepper(**knobs)

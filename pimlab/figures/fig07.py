@@ -1,4 +1,4 @@
-"""Fig. 7: the GEMV command stack under static in-order scheduling and under DCS (figures.md section 3 [R])."""
+"""Fig. 7: the GEMV command stack under static in-order scheduling and under DCS (docs/sources.md §6.1 [R])."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def fig7(tCCDS: int = 1, t_wr_inp: int = 4, t_mac: int = 3, t_rd_out: int = 9, o
          gbuf_entries: int = FIG7_GBUF_ENTRIES) -> Fig7Data:
     """Schedule Fig. 7's stack (3 input tiles, 2 output tiles) statically and with DCS.
 
-    The defaults are the reconstructed example timing of figures.md section 3 [R] (34 vs 22 cycles) and
+    The defaults are the reconstructed example timing of docs/sources.md §6.1 [R] (34 vs 22 cycles) and
     Fig. 7(a)'s 3-entry GBuf; `gbuf_entries` (1 to 64) is shared by both schedules.
     """
     timing = fig7_engine(tCCDS, t_wr_inp, t_mac, t_rd_out)
