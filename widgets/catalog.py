@@ -12,6 +12,8 @@ from pimlab_widgets.fig02 import fig2_app
 from pimlab_widgets.module_explorer import module_explorer
 from pimlab_widgets.occupancy import ChannelOccupancy
 from pimlab_widgets.pipeline import fig7_app
+from pimlab_widgets.system import energy_app, gpu_app, scalability_app, throughput_app, tp_pp_app, utilization_app
+from pimlab_widgets.systems import systems_app
 
 APPS = {
     "tour: module explorer": module_explorer,
@@ -22,6 +24,13 @@ APPS = {
     "Fig. 9": lambda: fig9_app(groups="1, 4", tokens=256),
     "Fig. 18": lambda: fig18_app(groups="1, 4", tokens=256),
     "Figs. 10/19: chunk maps": chunkmap_app,
+    "Fig. 4": utilization_app,
+    "Figs. 13/14": throughput_app,
+    "Fig. 15": tp_pp_app,
+    "Fig. 16": energy_app,
+    "Fig. 17": scalability_app,
+    "Fig. 20": gpu_app,
+    "systems comparison": systems_app,
 }
 
 BAD_INPUTS = {"zero": 0, "negative": -1, "huge": 10**12, "float": 2.5, "NaN": math.nan, "empty": "", "text": "abc"}
