@@ -111,6 +111,16 @@ def gpu_max_batch(model, context_tokens, gpu: GPU = A100, n_gpus: int | None = N
     return int(free // per_request)
 
 
+def gpu_admitted(model, pool, gpu: GPU = A100, n_gpus: int | None = None,
+                 efficiency: GPUEfficiency = A100_DECODE) -> int:
+    """How many requests of `pool` (context lengths, in order) fit the GPUs' HBM after the weights, in pages."""
+    model = as_model(model)
+    n_gpus = paper_gpus(model) if n_gpus is None else n_gpus
+    pages = ceil_div(np.asarray(pool, dtype=np.int64), efficiency.block_tokens) * efficiency.block_tokens
+    need = np.cumsum(pages * _kv_bytes_per_token_per_gpu(model, n_gpus), dtype=np.float64)
+    return int(np.searchsorted(need, gpu_free_bytes(model, gpu, n_gpus, efficiency), side="right"))
+
+
 def _bandwidth(gpu: GPU, efficiency: GPUEfficiency) -> float:
     return gpu.hbm_bandwidth_GBps * 1e9 * efficiency.hbm  # bytes/s one GPU streams
 

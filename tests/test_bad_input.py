@@ -11,7 +11,7 @@ from pimlab_widgets.controls import label
 
 
 def _state(app):
-    return {name: control.value for name, control in app.controls.items()}, app.figure.to_dict()
+    return {name: control.value for name, control in app.controls.items()}, app.figure.to_json()
 
 
 def _shown(value) -> str:

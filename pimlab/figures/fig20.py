@@ -15,6 +15,7 @@ import numpy as np
 
 from pimlab import system
 from pimlab.figures.fig13 import SYSTEM_MODULES
+from pimlab.gpu import gpu_admitted
 from pimlab.hardware import A100
 from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA, LLM_72B_32K, LLM_72B_128K_GQA
 from pimlab.reproduce import Record
@@ -27,14 +28,11 @@ __all__ = ["GpuComparison", "fig20", "GPU_CASES", "GPUS"]
 GPU_CASES = ((LLM_7B_32K, QMSUM), (LLM_72B_32K, QMSUM), (LLM_7B_128K_GQA, MULTIFIELDQA),
              (LLM_72B_128K_GQA, MULTIFIELDQA))  # [Q Fig. 20 caption] x-axis, (a) QMSum, (b) multifieldqa
 GPUS = {7: 2, 72: 8}  # [Q Sec. VIII-C] memory-matched A100-80GB: 2 for 7B, 8 for 72B
-PAGE_TOKENS = 16  # PagedAttention's block size (vLLM default)
 
 
 def gpu_batch(model, n_gpus: int, pool: np.ndarray) -> np.ndarray:
-    """The requests of `pool` (in order) whose KV cache, in 16-token pages, fits next to the weights."""
-    room = n_gpus * A100.memory_bytes - model.weight_bytes
-    pages = np.ceil(pool / PAGE_TOKENS) * PAGE_TOKENS * model.kv_bytes_per_token
-    n = int(np.searchsorted(np.cumsum(pages), room, side="right"))
+    """The requests of `pool` (in order) whose paged KV cache fits next to the weights (pimlab.gpu's rule)."""
+    n = gpu_admitted(model, pool, A100, n_gpus)
     if n == 0:
         raise ValueError(f"model must fit {n_gpus} A100s with one request, {model.name} does not")
     return pool[:n]
