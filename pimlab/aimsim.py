@@ -411,7 +411,7 @@ class _Controller:
         self.reg_mode = self.write_mode = False
         self.remaining = deque()  # the DMA's remaining_AiM_requests for these channels
         self.wake = _NEVER
-        self.commands = 0  # commands issued (per member)
+        self.issued = None  # a one-element list shared by all controllers: commands issued over all channels
 
     def clone(self, members) -> _Controller:
         other = _Controller.__new__(_Controller)
@@ -426,7 +426,7 @@ class _Controller:
         other.pending = deque(r.copy() for r in self.pending)
         other.remaining = deque(r.copy() for r in self.remaining)
         other.write_done, other.reg_mode, other.write_mode = self.write_done, self.reg_mode, self.write_mode
-        other.wake, other.commands = self.wake, self.commands
+        other.wake, other.issued = self.wake, self.issued
         return other
 
     def quiet_key(self, clk: int):
@@ -486,7 +486,7 @@ class _Controller:
                 self.open_row[req.bank] = req.row
             elif cmd in (C["PRE"], C["RDA"], C["WRA"]):
                 self.open_row[req.bank] = -1
-        self.commands += 1
+        self.issued[0] += len(self.members)
 
     # --- controller ---
     def send(self, req: _Request, clk: int) -> bool:
@@ -630,6 +630,7 @@ class _Dma:
         self.requests = program.requests
         self.timing = timing
         self.controllers = [_Controller(list(range(CHANNELS)), timing)]
+        self.issued = self.controllers[0].issued = [0]
         self.owner = [self.controllers[0]] * CHANNELS
         self.head = 0  # index of the request at the front of request_queue
         self.stalled = 0
@@ -779,5 +780,25 @@ def replay(source) -> ReplayResult:
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]
     groups = tuple((name, end - start) for (name, start), end in zip(starts, bounds))
-    commands = sum(c.commands * len(c.members) for c in dma.controllers)
-    return ReplayResult(program.source, cycles, len(program.requests), commands, groups)
+    return ReplayResult(program.source, cycles, len(program.requests), dma.issued[0], groups)
+
+
+_ENGINE_OPS = {"WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"}
+
+
+def is_engine_trace(path) -> bool:
+    """True if a trace file is plain text of the six opcodes pimlab's command engine schedules (`aimtrace`).
+
+    Anything else (gzip, host requests, other opcodes) is replayed as a whole program by `replay`; a file that
+    cannot be read at all is left to `read_program`, which names the problem.
+    """
+    try:
+        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    for line in text.splitlines():
+        tokens = line.split("#", 1)[0].replace(",", " ").split()
+        if tokens and (tokens[0] != "AiM" or len(tokens) < 2 or tokens[1].removeprefix("ISR_") not in _ENGINE_OPS):
+            return False
+    return bool(text.strip())

@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 
-from pimlab import figures
+from pimlab import aimsim, figures
 from pimlab.aimtrace import simulate
 from pimlab.hardware import ENGINE_PRESETS
 from pimlab.reproduce import format_table, to_json
@@ -32,7 +32,25 @@ def _reproduce(args) -> int:
     return 0
 
 
+def _simulate_program(args) -> int:
+    """A whole program (host requests, every opcode): aim_simulator's memory system, per op group."""
+    result = aimsim.replay(aimsim.read_program(args.file))
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+        return 0
+    print(f"{result.requests} host requests, {result.commands} DRAM commands over {aimsim.CHANNELS} channels")
+    print(f"memory_system_cycles  {result.cycles}  (aim_simulator's controller, static)")
+    if args.groups:
+        if not result.group_cycles:
+            print(f"no op groups marked (lines `{aimsim.GROUP_MARK} NAME`)")
+        for name, cycles in result.group_cycles:
+            print(f"  {name:<24}{cycles:>10}  {100 * cycles / result.cycles:6.2f} %")
+    return 0
+
+
 def _simulate(args) -> int:
+    if args.groups or not aimsim.is_engine_trace(args.file):
+        return _simulate_program(args)
     result = simulate(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
     if args.csv:
         with open(args.csv, "w") as out:
@@ -65,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--obuf-entries", type=int, default=None, help="output entries (default: the preset's)")
     simulate.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     simulate.add_argument("--csv", metavar="OUT", help="also write the slowest channel's trace as CSV")
+    simulate.add_argument("--groups", action="store_true",
+                          help="replay the whole program and print the cycles of each op group it marks "
+                               "(`# group: NAME` lines); programs with host requests or other opcodes are "
+                               "always replayed this way")
     simulate.set_defaults(run=_simulate)
     return parser
 
