@@ -37,6 +37,8 @@ import gzip
 import io
 from collections import deque
 from dataclasses import dataclass
+from heapq import heappop, heappush
+from itertools import count
 from pathlib import Path
 
 __all__ = ["CHANNELS", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
@@ -421,6 +423,7 @@ class _Controller:
         self.reg_mode = self.write_mode = False
         self.remaining = deque()  # the DMA's remaining_AiM_requests for these channels
         self.wake = _NEVER
+        self.alive, self.ticked = True, -1
         self.issued = None  # a one-element list shared by all controllers: commands issued over all channels
 
     def clone(self, members) -> _Controller:
@@ -437,6 +440,7 @@ class _Controller:
         other.remaining = deque(r.copy() for r in self.remaining)
         other.write_done, other.reg_mode, other.write_mode = self.write_done, self.reg_mode, self.write_mode
         other.wake, other.issued = self.wake, self.issued
+        other.alive, other.ticked = True, self.ticked
         return other
 
     def quiet_key(self, clk: int):
@@ -647,6 +651,14 @@ class _Dma:
         self.cfr = {"broadcast": 0, "ewmul_bg": 1, "afm": 0}
         self.finished = False
         self.decoded_at = []  # cycle each request was decoded
+        self.blocked = set()  # controllers with requests in their remaining queue
+        self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
+
+    def wake(self, controller: _Controller, clk: int) -> None:
+        """Make sure `controller` ticks at `clk` (or earlier)."""
+        if clk < controller.wake:
+            controller.wake = clk
+        heappush(self.heap, (controller.wake, next(self.seq), controller))
 
     def receive(self, controller: _Controller) -> None:
         self.stalled -= len(controller.members)
@@ -663,6 +675,9 @@ class _Dma:
         other = controller.clone(inside)
         controller.members = [c for c in controller.members if c not in channels]
         self.controllers.append(other)
+        if other.remaining:
+            self.blocked.add(other)
+        heappush(self.heap, (other.wake, next(self.seq), other))
         for c in inside:
             self.owner[c] = other
         return other
@@ -681,28 +696,31 @@ class _Dma:
             twin.members = sorted(twin.members + controller.members)
             for c in controller.members:
                 self.owner[c] = twin
-            twin.wake = min(twin.wake, controller.wake)
+            self.wake(twin, controller.wake)
+            controller.alive = False
             self.controllers.remove(controller)
 
     def _send(self, controller: _Controller, req: _Request, clk: int) -> bool:
-        controller.wake = min(controller.wake, clk + 1)
+        self.wake(controller, clk + 1)
         if controller.remaining or not controller.send(req, clk):
             controller.remaining.append(req)
+            self.blocked.add(controller)
             return False
         return True
 
     def step(self, clk: int) -> None:
         """One cycle of the DMA (the first half of AiMDRAMSystem::tick)."""
-        was_remaining = is_remaining = False
-        for controller in self.controllers:
+        was_remaining, is_remaining = bool(self.blocked), False
+        for controller in list(self.blocked):
             remaining = controller.remaining
             while remaining:
-                was_remaining = True
                 if not controller.send(remaining[0], clk):
                     is_remaining = True
                     break
                 remaining.popleft()
-                controller.wake = min(controller.wake, clk + 1)
+                self.wake(controller, clk + 1)
+            if not remaining:
+                self.blocked.discard(controller)
         if self.stalled:
             return
         if was_remaining:
@@ -757,24 +775,31 @@ class _Dma:
 
 def _run(program: Program, timing) -> tuple:
     dma = _Dma(program, timing)
+    heap, seq, total = dma.heap, dma.seq, len(dma.requests)
     clk = 0
     dma_wake = 0
     while True:
         if dma_wake <= clk:
             dma.step(clk)
-            idle = dma.stalled or any(c.remaining for c in dma.controllers) or dma.head >= len(dma.requests)
-            dma_wake = _NEVER if idle else clk + 1
+            dma_wake = _NEVER if dma.stalled or dma.blocked or dma.head >= total else clk + 1
         event = False
-        for controller in list(dma.controllers):
-            if controller.wake <= clk + 1:
-                if controller.tick(clk + 1, dma):
-                    controller.wake = clk + 2
-                    event = True
+        now = clk + 1
+        while heap and heap[0][0] <= now:
+            wake, _, controller = heappop(heap)
+            if not controller.alive or controller.wake != wake or controller.ticked == now:
+                continue
+            controller.ticked = now
+            if controller.tick(now, dma):
+                controller.wake = now + 1
+                event = True
+            heappush(heap, (controller.wake, next(seq), controller))
         if dma.finished:
-            return clk + 1, dma
+            return now, dma
         if event:
-            dma_wake = min(dma_wake, clk + 1)
-        nxt = min(dma_wake, min(c.wake for c in dma.controllers) - 1)
+            dma_wake = now
+        while heap and (not heap[0][2].alive or heap[0][2].wake != heap[0][0]):
+            heappop(heap)
+        nxt = min(dma_wake, heap[0][0] - 1 if heap else _NEVER)
         if nxt >= _NEVER - 1:
             raise ValueError(f"{program.source}: the replay cannot progress at cycle {clk} (request line "
                              f"{program.requests[min(dma.head, len(program.requests) - 1)].line})")
