@@ -631,6 +631,7 @@ class ReplayResult:
     requests: int  # host requests decoded (trace lines up to EOC)
     commands: int  # DRAM commands issued over all channels (TMOD included)
     group_cycles: tuple  # (name, cycles) per marked op group: from its first request's decode to the next's
+    decoded_at: tuple = ()  # the cycle each request was decoded in
 
     def summary(self) -> dict:
         return {"source": self.source, "memory_system_cycles": self.cycles, "requests": self.requests,
@@ -815,7 +816,7 @@ def replay(source) -> ReplayResult:
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]
     groups = tuple((name, end - start) for (name, start), end in zip(starts, bounds))
-    return ReplayResult(program.source, cycles, len(program.requests), dma.issued[0], groups)
+    return ReplayResult(program.source, cycles, len(program.requests), dma.issued[0], groups, tuple(dma.decoded_at))
 
 
 _ENGINE_OPS = {"WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"}

@@ -40,6 +40,13 @@ def _simulate_program(args) -> int:
         return 0
     print(f"{result.requests} host requests, {result.commands} DRAM commands over {aimsim.CHANNELS} channels")
     print(f"memory_system_cycles  {result.cycles}  (aim_simulator's controller, static)")
+    if args.policy != "static":
+        from pimlab.aimpolicy import READINGS, policy_cycles
+        program = aimsim.read_program(args.file)
+        estimate = policy_cycles(program, args.obuf_entries or 4, result)
+        for reading in READINGS:
+            print(f"{args.policy} ({reading})  {estimate.cycles[(args.policy, reading)]}  "
+                  f"x{estimate.gain(args.policy, reading):.3f}")
     if args.groups:
         if not result.group_cycles:
             print(f"no op groups marked (lines `{aimsim.GROUP_MARK} NAME`)")
