@@ -228,7 +228,7 @@ AF_ROW_BASE = 1 << 29  # aim_DRAM_system.cpp: AF works on row 2^29 + the AFM con
 MAX_ROW = (1 << 31) - 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostRequest:
     """One trace line: `kind` is AiM, R or W; `op` the opcode (AiM) or region (MEM, CFR, GPR)."""
 
