@@ -226,6 +226,7 @@ _FINAL = {"WR_SBK": "WR", "WR_GB": "WRGB", "WR_BIAS": "WRMAC16", "RD_MAC": "RDMA
 _CFR_ADDRESSES = {0: "broadcast", 1: "ewmul_bg", 2: "afm"}  # aim_DRAM_system.cpp init
 AF_ROW_BASE = 1 << 29  # aim_DRAM_system.cpp: AF works on row 2^29 + the AFM config register
 MAX_ROW = (1 << 31) - 1
+MAX_OPSIZE = 1 << 14  # pimlab's bound (the simulator has none): 16384 x 32 B, far past a 2 KB row or GBuf
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +317,7 @@ def parse_program(text: str, source: str = "<text>") -> Program:
                 raise ValueError(f"{where}: {op} takes {len(names)} field(s) ({' '.join(names) or 'none'}), "
                                  f"got {len(tokens) - 2}")
             f = {n: _int(tok, where, n) for n, tok in zip(names, tokens[2:])}
-            opsize = _check(f["opsize"], where, "opsize", 1, 1 << 20) if "opsize" in f else 1
+            opsize = _check(f["opsize"], where, "opsize", 1, MAX_OPSIZE) if "opsize" in f else 1
             mask = _channels_mask(f["mask"], where) if "mask" in f else 0
             if op == "WR_ABK" and mask & (mask - 1):
                 raise ValueError(f"{where}: WR_ABK must name exactly one channel, got mask {f['mask']:#x}")
