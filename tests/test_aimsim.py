@@ -134,3 +134,30 @@ def test_cli_simulate_replays_programs(capsys):
 def test_opcode_table_covers_the_isa():
     assert set(aimsim.OPCODES) >= {"WR_SBK", "WR_ABK", "WR_GB", "WR_BIAS", "RD_MAC", "RD_AF", "RD_SBK", "COPY_BKGB",
                                    "COPY_GBBK", "MAC_SBK", "MAC_ABK", "AF", "EWMUL", "EWADD", "SYNC", "EOC"}
+
+
+_MASKS = st.sampled_from(["0xffffffff", "0xff000000", "0x00ff0000", "0x80000001", "0x0000ffff", "0x1"])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(_OPS, st.integers(0, 3), st.integers(0, 31), _MASKS), min_size=1, max_size=14))
+def test_channel_groups_change_nothing(lines):
+    """Channels in the same state are simulated once (a group); one controller per channel gives the same count."""
+    body = [op.format(m=mask, r=row, c=c) for op, row, c, mask in lines] + ["AiM EOC"]
+    program = parse_program("\n".join(body))
+    grouped = replay(program).cycles
+    original = aimsim._Dma.__init__
+
+    def one_per_channel(self, program, timing):
+        original(self, program, timing)
+        self.controllers = [aimsim._Controller([c], timing) for c in range(aimsim.CHANNELS)]
+        for controller in self.controllers:
+            controller.issued = self.issued
+        self.owner = list(self.controllers)
+        self._merge = lambda clk: None
+
+    aimsim._Dma.__init__ = one_per_channel
+    try:
+        assert replay(program).cycles == grouped
+    finally:
+        aimsim._Dma.__init__ = original
