@@ -444,15 +444,20 @@ class _Controller:
         other.alive, other.ticked = True, self.ticked
         return other
 
-    def quiet_key(self, clk: int):
-        """The state that decides the future, when nothing is queued (None otherwise); clocks clamped to clk."""
-        if self.aim or self.reads or self.writes or self.active or self.pending or self.remaining:
-            return None
-        clamp = [max(v, clk) for v in self.ready]
+    def quiet(self) -> bool:
+        """Nothing queued, in flight or waiting at the DMA."""
+        return not (self.aim or self.reads or self.writes or self.active or self.pending or self.remaining)
+
+    def quiet_key(self, clk: int) -> tuple:
+        """The state that decides a quiet controller's future, clocks clamped to clk (cheap part first)."""
+        return (tuple(self.open_row), self.reg_mode, self.write_mode, max(self.write_done, clk - 1))
+
+    def clock_key(self, clk: int) -> tuple:
+        clamp = [v if v > clk else clk for v in self.ready]
         for rows in (self.bg_ready, self.bank_ready):
             for r in rows:
-                clamp.extend(max(v, clk) for v in r)
-        return (tuple(self.open_row), self.reg_mode, self.write_mode, max(self.write_done, clk - 1), tuple(clamp))
+                clamp.extend(v if v > clk else clk for v in r)
+        return tuple(clamp)
 
     # --- DRAM (GDDR6.cpp, node.h) ---
     def preq(self, req: _Request) -> int:
@@ -476,10 +481,13 @@ class _Controller:
         t = self.ready[cmd]
         if req.bg < 0 or _SCOPES[cmd] == _CH:
             return t
-        t = max(t, self.bg_ready[req.bg][cmd])
+        u = self.bg_ready[req.bg][cmd]
+        if u > t:
+            t = u
         if _SCOPES[cmd] == _BG:
             return t
-        return max(t, self.bank_ready[req.bank][cmd])
+        u = self.bank_ready[req.bank][cmd]
+        return u if u > t else t
 
     def issue(self, cmd: int, req: _Request, clk: int) -> None:
         ready = self.ready
@@ -658,9 +666,9 @@ class _Dma:
 
     def wake(self, controller: _Controller, clk: int) -> None:
         """Make sure `controller` ticks at `clk` (or earlier)."""
-        if clk < controller.wake:
+        if clk < controller.wake:  # a controller always has a heap entry at its current wake
             controller.wake = clk
-        heappush(self.heap, (controller.wake, next(self.seq), controller))
+            heappush(self.heap, (clk, next(self.seq), controller))
 
     def receive(self, controller: _Controller) -> None:
         self.stalled -= len(controller.members)
@@ -671,6 +679,8 @@ class _Dma:
 
     def _split(self, controller: _Controller, channels: set) -> _Controller:
         """The part of `controller` that `channels` covers, as its own controller."""
+        if len(controller.members) == 1:
+            return controller
         inside = [c for c in controller.members if c in channels]
         if len(inside) == len(controller.members):
             return controller
@@ -686,11 +696,13 @@ class _Dma:
 
     def _merge(self, clk: int) -> None:
         """Join controllers whose channels have come to the same state."""
+        cheap: dict = {}
+        for controller in self.controllers:
+            if controller.quiet():
+                cheap.setdefault(controller.quiet_key(clk), []).append(controller)
         keys = {}
-        for controller in list(self.controllers):
-            key = controller.quiet_key(clk)
-            if key is None:
-                continue
+        for controller in [c for same in cheap.values() if len(same) > 1 for c in same]:
+            key = controller.clock_key(clk)
             twin = keys.get(key)
             if twin is None:
                 keys[key] = controller
