@@ -701,18 +701,24 @@ class _Dma:
             if controller.quiet():
                 cheap.setdefault(controller.quiet_key(clk), []).append(controller)
         keys = {}
-        for controller in [c for same in cheap.values() if len(same) > 1 for c in same]:
-            key = controller.clock_key(clk)
-            twin = keys.get(key)
-            if twin is None:
-                keys[key] = controller
+        for first, same in cheap.items():
+            if len(same) == 1:
                 continue
-            twin.members = sorted(twin.members + controller.members)
-            for c in controller.members:
-                self.owner[c] = twin
-            self.wake(twin, controller.wake)
-            controller.alive = False
-            self.controllers.remove(controller)
+            for controller in same:
+                self._join(keys, (first, controller.clock_key(clk)), controller)
+
+    def _join(self, keys: dict, key: tuple, controller: _Controller) -> None:
+        """Merge `controller` into the one already seen with the same `key`, if any."""
+        twin = keys.get(key)
+        if twin is None:
+            keys[key] = controller
+            return
+        twin.members = sorted(twin.members + controller.members)
+        for c in controller.members:
+            self.owner[c] = twin
+        self.wake(twin, controller.wake)
+        controller.alive = False
+        self.controllers.remove(controller)
 
     def _send(self, controller: _Controller, req: _Request, clk: int) -> bool:
         self.wake(controller, clk + 1)

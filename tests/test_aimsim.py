@@ -139,7 +139,7 @@ def test_opcode_table_covers_the_isa():
 _MASKS = st.sampled_from(["0xffffffff", "0xff000000", "0x00ff0000", "0x80000001", "0x0000ffff", "0x1"])
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.tuples(_OPS, st.integers(0, 3), st.integers(0, 31), _MASKS), min_size=1, max_size=14))
 def test_channel_groups_change_nothing(lines):
     """Channels in the same state are simulated once (a group); one controller per channel gives the same count."""
