@@ -731,7 +731,7 @@ class _Dma:
     def step(self, clk: int) -> None:
         """One cycle of the DMA (the first half of AiMDRAMSystem::tick)."""
         was_remaining, is_remaining = bool(self.blocked), False
-        for controller in list(self.blocked):
+        for controller in list(self.blocked) if was_remaining else ():
             remaining = controller.remaining
             while remaining:
                 if not controller.send(remaining[0], clk):

@@ -34,7 +34,11 @@ def _reproduce(args) -> int:
 
 def _simulate_program(args) -> int:
     """A whole program (host requests, every opcode): aim_simulator's memory system, per op group."""
-    result = aimsim.replay(aimsim.read_program(args.file))
+    if args.preset != "aimsim" or args.csv:
+        raise ValueError(f"whole programs replay aim_simulator's controller only (--preset aimsim, no --csv); "
+                         f"got --preset {args.preset}" + (f" --csv {args.csv}" if args.csv else ""))
+    program = aimsim.read_program(args.file)
+    result = aimsim.replay(program)
     if args.json:
         print(json.dumps(result.summary(), indent=2))
         return 0
@@ -42,7 +46,6 @@ def _simulate_program(args) -> int:
     print(f"memory_system_cycles  {result.cycles}  (aim_simulator's controller, static)")
     if args.policy != "static":
         from pimlab.aimpolicy import READINGS, policy_cycles
-        program = aimsim.read_program(args.file)
         estimate = policy_cycles(program, args.obuf_entries or 4, result)
         for reading in READINGS:
             print(f"{args.policy} ({reading})  {estimate.cycles[(args.policy, reading)]}  "
