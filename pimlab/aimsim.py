@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import gzip
 import io
+from array import array
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from itertools import count
 from pathlib import Path
@@ -235,7 +236,6 @@ class HostRequest:
 
     kind: str
     op: str
-    line: int
     opsize: int = 1
     mask: int = 0  # pimlab's order: bit c = channel c
     bank: int = -1
@@ -250,8 +250,9 @@ class Program:
     """A parsed trace: its host requests up to EOC, and the op groups it marks (`# group: NAME` lines)."""
 
     source: str
-    requests: tuple
+    requests: tuple  # identical lines share one HostRequest
     groups: tuple  # (name, index of the group's first request)
+    lines: array = field(default_factory=lambda: array("l"))  # the line number of each request
 
     def __len__(self):
         return len(self.requests)
@@ -290,10 +291,16 @@ GROUP_MARK = "# group:"
 
 def parse_program(text: str, source: str = "<text>") -> Program:
     """Parse a trace's text; errors are one line, `SOURCE:LINE: what is wrong`."""
-    requests, groups = [], []
-    for lineno, raw in enumerate(text.splitlines(), 1):
-        where = f"{source}:{lineno}"
+    requests, groups, lines, known = [], [], array("l"), {}
+    lineno = 0
+    for lineno, raw in enumerate(io.StringIO(text), 1):
         stripped = raw.strip()
+        same = known.get(stripped)
+        if same is not None:
+            requests.append(same)
+            lines.append(lineno)
+            continue
+        where = f"{source}:{lineno}"
         if stripped.lower().startswith(GROUP_MARK):
             name = stripped[len(GROUP_MARK):].strip()
             if not name:
@@ -323,7 +330,9 @@ def parse_program(text: str, source: str = "<text>") -> Program:
                 raise ValueError(f"{where}: WR_ABK must name exactly one channel, got mask {f['mask']:#x}")
             bank = _check(f["bank"], where, "bank", 0, BANKS - 1) if "bank" in f else -1
             row = _check(f["row"], where, "row", 0, MAX_ROW) if "row" in f else -1
-            requests.append(HostRequest("AiM", op, lineno, opsize, mask, bank, row))
+            requests.append(HostRequest("AiM", op, opsize, mask, bank, row))
+            lines.append(lineno)
+            known[stripped] = requests[-1]
             if op == "EOC":
                 break
         elif kind in ("R", "W"):
@@ -340,20 +349,22 @@ def parse_program(text: str, source: str = "<text>") -> Program:
                 channel = _check(v[0], where, "channel", 0, CHANNELS - 1)
                 bank = _check(v[1], where, "bank", 0, BANKS - 1)
                 row = _check(v[2], where, "row", 0, MAX_ROW)
-                requests.append(HostRequest(kind, region, lineno, bank=bank, row=row, channel=channel))
+                requests.append(HostRequest(kind, region, bank=bank, row=row, channel=channel))
             elif region == "CFR":
                 if kind == "W" and v[0] not in _CFR_ADDRESSES:
                     raise ValueError(f"{where}: unknown CFR address {v[0]}; known: 0, 1, 2")
-                requests.append(HostRequest(kind, region, lineno, addr=v[0], data=v[1]))
+                requests.append(HostRequest(kind, region, addr=v[0], data=v[1]))
             else:
-                requests.append(HostRequest(kind, region, lineno, addr=v[0]))
+                requests.append(HostRequest(kind, region, addr=v[0]))
+            lines.append(lineno)
+            known[stripped] = requests[-1]
         else:
             raise ValueError(f"{where}: a line starts with AiM, R or W (or # for a comment), got {kind!r}")
     else:
         if not requests:
             raise ValueError(f"{source}: empty trace (no request lines)")
         raise ValueError(f"{source}:{lineno}: the trace ends without an `AiM EOC` line")
-    return Program(source, tuple(requests), tuple(groups))
+    return Program(source, tuple(requests), tuple(groups), lines)
 
 
 def read_program(path) -> Program:
@@ -640,7 +651,7 @@ class ReplayResult:
     requests: int  # host requests decoded (trace lines up to EOC)
     commands: int  # DRAM commands issued over all channels (TMOD included)
     group_cycles: tuple  # (name, cycles) per marked op group: from its first request's decode to the next's
-    decoded_at: tuple = ()  # the cycle each request was decoded in
+    decoded_at: array = field(default_factory=lambda: array("l"))  # the cycle each request was decoded in
 
     def summary(self) -> dict:
         return {"source": self.source, "memory_system_cycles": self.cycles, "requests": self.requests,
@@ -660,7 +671,7 @@ class _Dma:
         self.stalled = 0
         self.cfr = {"broadcast": 0, "ewmul_bg": 1, "afm": 0}
         self.finished = False
-        self.decoded_at = []  # cycle each request was decoded
+        self.decoded_at = array("l")  # cycle each request was decoded
         self.blocked = set()  # controllers with requests in their remaining queue
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
 
@@ -822,7 +833,7 @@ def _run(program: Program, timing) -> tuple:
         nxt = min(dma_wake, heap[0][0] - 1 if heap else _NEVER)
         if nxt >= _NEVER - 1:
             raise ValueError(f"{program.source}: the replay cannot progress at cycle {clk} (request line "
-                             f"{program.requests[min(dma.head, len(program.requests) - 1)].line})")
+                             f"{program.lines[min(dma.head, len(program.lines) - 1)]})")
         clk = max(nxt, clk + 1)
 
 
@@ -835,7 +846,7 @@ def replay(source) -> ReplayResult:
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]
     groups = tuple((name, end - start) for (name, start), end in zip(starts, bounds))
-    return ReplayResult(program.source, cycles, len(program.requests), dma.issued[0], groups, tuple(dma.decoded_at))
+    return ReplayResult(program.source, cycles, len(program.requests), dma.issued[0], groups, dma.decoded_at)
 
 
 _ENGINE_OPS = {"WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"}
