@@ -625,21 +625,32 @@ class _Controller:
                 active.append(found)
         return True
 
-    def _next(self, clk: int) -> int:
-        """The earliest cycle after clk at which this controller can act (a lower bound)."""
+    def _next(self, clk: int, changed: bool = False) -> int:
+        """The earliest cycle after clk at which this controller can act (a lower bound).
+
+        After a cycle that changed the state (`changed`), the row prerequisites are worked out again and both
+        host buffers count (the write-mode choice is made only in the cycle that reaches it)."""
         when = _NEVER
         if self.pending:
             head = self.pending[0]
             when = max(head.depart, self.write_done + 1) if head.special else head.depart
-        for req in self.active:
-            when = min(when, self.ready_at(req.cmd, req))
+        queued = list(self.active)
         if self.aim:
-            req = self.aim[0]
-            when = min(when, self.ready_at(req.cmd, req))
+            head = self.aim[0]
+            if head.special:
+                return clk + 1
+            queued.append(head)
+        elif changed:
+            queued += self.writes + self.reads
         else:
-            for req in (self.writes if self.write_mode else self.reads):
-                when = min(when, self.ready_at(req.cmd, req))
-        return max(when, clk + 1)
+            queued += self.writes if self.write_mode else self.reads
+        for req in queued:
+            if changed:
+                req.cmd = self.preq(req)
+            ready = self.ready_at(req.cmd, req)
+            if ready < when:
+                when = ready
+        return when if when > clk else clk + 1
 
 
 @dataclass(frozen=True)
@@ -821,7 +832,7 @@ def _run(program: Program, timing) -> tuple:
                 continue
             controller.ticked = now
             if controller.tick(now, dma):
-                controller.wake = now + 1
+                controller.wake = controller._next(now, changed=True)
                 event = True
             heappush(heap, (controller.wake, next(seq), controller))
         if dma.finished:
