@@ -413,8 +413,10 @@ class _Request:
 
     def copy(self) -> _Request:
         other = _Request.__new__(_Request)
-        for name in _Request.__slots__:
-            setattr(other, name, getattr(self, name))
+        other.type, other.final, other.cmd, other.bg, other.bank, other.row = (
+            self.type, self.final, self.cmd, self.bg, self.bank, self.row)
+        other.arrive, other.depart, other.blocking, other.reg, other.special = (
+            self.arrive, self.depart, self.blocking, self.reg, self.special)
         return other
 
 
