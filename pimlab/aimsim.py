@@ -24,11 +24,14 @@ below are under its `src/`), rule by rule:
   completion per cycle from the in-order pending-read queue, EOC/SYNC only once no write is in flight.
 - `dram/impl/GDDR6.cpp` (presets GDDR6_AiM_org / GDDR6_AiM_timing): commands, their scopes, row
   prerequisites (all-bank commands need every bank open on their row: PREA, then ACT16), state actions,
-  latencies and the timing-constraint table, transcribed in `_CONSTRAINTS` below; `dram/node.h`: a
-  constraint at a level binds the command's own channel / bank group / bank.
+  latencies and the timing-constraint table, transcribed in `_constraints` below; `dram/node.h`: a
+  constraint at a level binds the command's own channel / bank group / bank. One departure found by
+  replaying, not by reading: the bank-group rows never bind in the C++ run (`BANKGROUP_CONSTRAINTS`).
 - No refresh fires: the all-bank refresh manager loops over ranks and GDDR6 has none.
 
-The simulation is event driven (a controller is visited only in cycles where it can act) and exact.
+The simulation is event driven (a controller is visited only in cycles where it can act) and exact;
+channels in the same state share one controller (split when a request names some of them, merged again
+when they are idle in the same state).
 """
 
 from __future__ import annotations
