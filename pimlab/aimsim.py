@@ -869,18 +869,25 @@ _ENGINE_OPS = {"WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"}
 
 
 def is_engine_trace(path) -> bool:
-    """True if a trace file is plain text of the six opcodes pimlab's command engine schedules (`aimtrace`).
+    """True if a trace file is plain text of the six opcodes pimlab's command engine schedules (`aimtrace`),
+    all on one channel mask (where the engine's per-channel view is exact).
 
-    Anything else (gzip, host requests, other opcodes) is replayed as a whole program by `replay`; a file that
-    cannot be read at all is left to `read_program`, which names the problem.
+    Anything else (gzip, host requests, other opcodes, masks that differ) is replayed as a whole program by
+    `replay`; a file that cannot be read at all is left to `read_program`, which names the problem.
     """
     try:
         data = Path(path).read_bytes()
         text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
+    masks = set()
     for line in text.splitlines():
         tokens = line.split("#", 1)[0].replace(",", " ").split()
-        if tokens and (tokens[0] != "AiM" or len(tokens) < 2 or tokens[1].removeprefix("ISR_") not in _ENGINE_OPS):
+        if not tokens:
+            continue
+        if tokens[0] != "AiM" or len(tokens) < 2 or tokens[1].removeprefix("ISR_") not in _ENGINE_OPS:
             return False
-    return bool(text.strip())
+        at = {"WR_GB": 4, "WR_BIAS": 3, "RD_MAC": 3, "MAC_ABK": 3}.get(tokens[1].removeprefix("ISR_"))
+        if at is not None and len(tokens) > at:
+            masks.add(tokens[at].lower())
+    return bool(text.strip()) and len(masks) <= 1

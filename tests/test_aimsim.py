@@ -161,3 +161,12 @@ def test_channel_groups_change_nothing(lines):
         assert replay(program).cycles == grouped
     finally:
         aimsim._Dma.__init__ = original
+
+
+def test_traces_with_differing_masks_go_to_the_whole_program_replay(tmp_path):
+    same = tmp_path / "same.trace"
+    same.write_text("AiM WR_GB 8 0 0xffffffff\nAiM MAC_ABK 8 0xffffffff 0\nAiM EOC\n")
+    mixed = tmp_path / "mixed.trace"
+    mixed.write_text("AiM WR_GB 8 0 0xff000000\nAiM MAC_ABK 8 0xffffffff 0\nAiM RD_MAC 0 0x1\nAiM EOC\n")
+    assert aimsim.is_engine_trace(same) and not aimsim.is_engine_trace(mixed)
+    assert not aimsim.is_engine_trace(DATA / "7B_s4096_norm.trace.gz")
