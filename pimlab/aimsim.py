@@ -292,11 +292,11 @@ def _check(value: int, where: str, name: str, low: int, high: int) -> int:
 GROUP_MARK = "# group:"
 
 
-def parse_program(text: str, source: str = "<text>") -> Program:
-    """Parse a trace's text; errors are one line, `SOURCE:LINE: what is wrong`."""
+def parse_program(text, source: str = "<text>") -> Program:
+    """Parse a trace's text (a string, or an iterable of lines); errors are one line, `SOURCE:LINE: what`."""
     requests, groups, lines, known = [], [], array("l"), {}
     lineno = 0
-    for lineno, raw in enumerate(io.StringIO(text), 1):
+    for lineno, raw in enumerate(io.StringIO(text) if isinstance(text, str) else text, 1):
         stripped = raw.strip()
         same = known.get(stripped)
         if same is not None:
@@ -304,6 +304,8 @@ def parse_program(text: str, source: str = "<text>") -> Program:
             lines.append(lineno)
             continue
         where = f"{source}:{lineno}"
+        if "\0" in stripped:
+            raise ValueError(f"{where}: binary data (a NUL byte), not a text trace")
         if stripped.lower().startswith(GROUP_MARK):
             name = stripped[len(GROUP_MARK):].strip()
             if not name:
@@ -371,26 +373,22 @@ def parse_program(text: str, source: str = "<text>") -> Program:
 
 
 def read_program(path) -> Program:
-    """Parse a trace file, plain text or gzip-compressed."""
+    """Parse a trace file, plain text or gzip-compressed, reading it line by line."""
     path = Path(path)
     name = str(path)
     if path.is_dir():
         raise ValueError(f"{name}: is a directory, not a trace file")
     if not path.is_file():
         raise ValueError(f"{name}: no such trace file")
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, gzip.BadGzipFile) as error:
-            raise ValueError(f"{name}: broken gzip data ({error})") from None
-    if b"\0" in data:
-        raise ValueError(f"{name}: binary data, neither a text trace nor gzip")
+    with path.open("rb") as head:
+        packed = head.read(2) == b"\x1f\x8b"
     try:
-        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
+        with (gzip.open(path, "rt", encoding="utf-8") if packed else path.open(encoding="utf-8")) as lines:
+            return parse_program(lines, name)
     except UnicodeDecodeError:
-        raise ValueError(f"{name}: not UTF-8 text, neither a text trace nor gzip") from None
-    return parse_program(text, name)
+        raise ValueError(f"{name}: binary data, neither UTF-8 text nor gzip") from None
+    except (OSError, EOFError) as error:
+        raise ValueError(f"{name}: broken gzip data ({error})") from None
 
 
 # ---------------------------------------------------------------------------------------------------------
