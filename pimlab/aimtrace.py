@@ -162,8 +162,9 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
     """Schedule a trace (a path, or a list of instructions) on every channel it names.
 
     Channels with identical streams are scheduled once. Like-for-like with aim_simulator when all masks are
-    equal; with differing masks pimlab does not model RD_MAC blocking other channels or head-of-line
-    blocking in the request buffers (docs/sources.md §3.3), so it can be optimistic there.
+    equal; with differing masks this per-channel view leaves out RD_MAC blocking other channels and
+    head-of-line blocking in the request buffers, so it can be optimistic there: `pimlab.aimsim.replay` runs
+    whole programs (every opcode, host requests, any masks) with those rules.
     """
     preset_module, preset_timing = engine_preset(preset)
     module = module or preset_module

@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from pimlab import figures
+from pimlab import aimsim, figures
 from pimlab.aimtrace import replay_trace
 from pimlab.engine.timing import ENGINE_PRESETS
 from pimlab.reproduce import format_table, to_json
@@ -41,7 +41,35 @@ def _reproduce(args) -> int:
     return 0
 
 
+def _simulate_program(args) -> int:
+    """A whole program (host requests, every opcode): aim_simulator's memory system, per op group."""
+    if args.preset != "aimsim" or args.csv:
+        raise ValueError(f"whole programs replay aim_simulator's controller only (--preset aimsim, no --csv); "
+                         f"got --preset {args.preset}" + (f" --csv {args.csv}" if args.csv else ""))
+    program = aimsim.read_program(args.file)
+    result = aimsim.replay(program)
+    if args.json:
+        print(json.dumps(result.summary(), indent=2))
+        return 0
+    print(f"{result.requests} host requests, {result.commands} DRAM commands over {aimsim.CHANNELS} channels")
+    print(f"memory_system_cycles  {result.cycles}  (aim_simulator's controller, static)")
+    if args.policy != "static":
+        from pimlab.aimpolicy import READINGS, policy_cycles
+        estimate = policy_cycles(program, args.obuf_entries or 4, result)
+        for reading in READINGS:
+            print(f"{args.policy} ({reading})  {estimate.cycles[(args.policy, reading)]}  "
+                  f"x{estimate.gain(args.policy, reading):.3f}")
+    if args.groups:
+        if not result.group_cycles:
+            print(f"no op groups marked (lines `{aimsim.GROUP_MARK} NAME`)")
+        for name, cycles in result.group_cycles:
+            print(f"  {name:<24}{cycles:>10}  {100 * cycles / result.cycles:6.2f} %")
+    return 0
+
+
 def _simulate(args) -> int:
+    if args.groups or not aimsim.is_engine_trace(args.file):
+        return _simulate_program(args)
     result = replay_trace(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
     if args.csv:
         with open(args.csv, "w") as out:
@@ -119,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--csv", metavar="OUT", help="also write the slowest channel's trace as CSV")
     simulate.add_argument("--chrome-trace", metavar="OUT.json",
                           help="also write the schedule as a Chrome / Perfetto trace (ui.perfetto.dev)")
+    simulate.add_argument("--groups", action="store_true",
+                          help="replay the whole program and print the cycles of each op group it marks "
+                               "(`# group: NAME` lines); programs with host requests or other opcodes are "
+                               "always replayed this way")
     simulate.set_defaults(run=_simulate)
     step = commands.add_parser("step", help="one decode step of a batch on CENT, NeuPIMs or A100s")
     step.add_argument("--system", choices=("cent", "neupims", "a100"), required=True)
