@@ -13,7 +13,7 @@ import tempfile
 import time
 
 from pimlab.chrome_trace import write_chrome_trace
-from pimlab.hardware import AIM_ENGINE
+from pimlab.engine.timing import AIM_ENGINE
 from pimlab.isa import compile_attention, expand
 from pimlab.schedule import schedule
 

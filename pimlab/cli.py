@@ -43,6 +43,9 @@ def _reproduce(args) -> int:
 
 def _simulate_program(args) -> int:
     """A whole program (host requests, every opcode): aim_simulator's memory system, per op group."""
+    if args.chrome_trace:
+        raise ValueError("--chrome-trace draws the command engine's per-channel schedules; whole programs with op "
+                         "groups (--groups) have none")
     if args.preset != "aimsim" or args.csv:
         raise ValueError(f"whole programs replay aim_simulator's controller only (--preset aimsim, no --csv); "
                          f"got --preset {args.preset}" + (f" --csv {args.csv}" if args.csv else ""))
@@ -68,8 +71,8 @@ def _simulate_program(args) -> int:
 
 
 def _simulate(args) -> int:
-    if args.groups or not aimsim.is_engine_trace(args.file):
-        return _simulate_program(args)
+    if args.groups or (not args.chrome_trace and not aimsim.is_engine_trace(args.file)):
+        return _simulate_program(args)  # --chrome-trace draws the engine's per-channel schedules
     result = replay_trace(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
     if args.csv:
         with open(args.csv, "w") as out:

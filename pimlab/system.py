@@ -30,7 +30,8 @@ from functools import lru_cache
 import numpy as np
 
 from pimlab import isa, schedule
-from pimlab.hardware import AIM_TIMING, AIMSIM_TIMING, CENT, NEUPIMS, Module, System, aim_engine
+from pimlab.engine.timing import aim_engine
+from pimlab.hardware import AIM_TIMING, AIMSIM_TIMING, CENT, NEUPIMS, Module, System
 from pimlab.models import LLM
 from pimlab.step import StepResult
 from pimlab.validate import check_choice, check_int

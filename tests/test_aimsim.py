@@ -41,7 +41,7 @@ def test_hand_worked_programs():
 def test_gemv_programs_agree_with_the_engines_aimsim_preset(op, tokens):
     """Two independent models of the same controller: the program-level replay and the static engine."""
     text = aimtrace.format_trace(compile_attention(op, tokens, 128, obuf_entries=1, ch_mask=0xFFFFFFFF))
-    engine = aimtrace.simulate(aimtrace.parse_trace(text), "static", "aimsim").total_cycles
+    engine = aimtrace.replay_trace(aimtrace.parse_trace(text), "static", "aimsim").total_cycles
     assert replay(parse_program(text)).cycles == engine
 
 

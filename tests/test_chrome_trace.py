@@ -7,7 +7,7 @@ import pytest
 
 from pimlab.chrome_trace import INSERTED_TRACK, _columns, chrome_trace
 from pimlab.cli import main
-from pimlab.hardware import AIM_ENGINE, fig7_engine
+from pimlab.engine.timing import AIM_ENGINE, fig7_engine
 from pimlab.isa import compile_gemv, expand, fig7_stream
 from pimlab.schedule import schedule
 
