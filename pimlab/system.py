@@ -55,9 +55,9 @@ EXP_LANE_CYCLE = 11.0  # one exponent lane
 RV_RMSNORM_CYCLE = 26.0  # RISC-V part of RMSNorm
 RV_COUNT = 8  # RISC-V cores
 RV_SFT_CYCLE_PIPELINE = 16.0 * SB_WR_CYCLE + 2.0 / RV_COUNT + 1.0 * SB_RD_CYCLE  # per head of softmax
-ROPE_PASS_CYCLES = 43 + 49 + 2 + 49 + 46  # COPY_BK_GB + MAC_BK_GB + permute + MAC_BK_GB + COPY_GB_BK (run_sim.py)
+ROPE_PASS_CYCLES = 43 + 49 + 2 + 49 + 46  # COPY_BK_GB + MAC_BK_GB + permute + MAC_BK_GB + COPY_GB_BK [C run_sim.py]
 # --- CENT's CXL link [C cxl_latency.py]: multicast halves the lane bandwidth and doubles the PCIe latency ---
-CXL_LANES = 144  # run_sim.py --PCIE_lanes default, shared by the devices
+CXL_LANES = 144  # [C run_sim.py] its --PCIE_lanes default, shared by the devices
 CXL_GBps_PER_LANE = 8 * 0.5
 CXL_ONE_HOP_NS = 25 * 4 + (5 + 20 + 5) * 2 + 20  # 4 CXL ports, 2 PCIe hops, 1 switch: 180 ns
 CXL_FLIT_BYTES, CXL_MSG_BYTES, CXL_MSGS_PER_FLIT = 256, 64, 3

@@ -65,7 +65,7 @@ def test_static_figure_has_one_frame_per_cycle_with_the_cursor_there():
         assert len(frame.data[1].y) == len(issued)
 
 
-# Fig. 7(d) by hand (figures.md's reconstruction): DCS issue cycle of W0 W1 W2 M3 M4 M5 R6 M7 M8 M9 R10
+# Fig. 7(d) by hand (the reconstruction of docs/sources.md §6.1): DCS issue cycle of W0 W1 W2 M3 M4 M5 R6 M7 M8 M9 R10
 FIG7_DCS_ISSUE = [0, 1, 2, 4, 5, 6, 9, 7, 8, 10, 13]
 FIG7_QUEUES = {"I/O": [0, 1, 2, 6, 10], "compute": [3, 4, 5, 7, 8, 9]}
 

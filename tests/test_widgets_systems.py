@@ -17,9 +17,9 @@ def test_app_draws_every_system_and_warns_loudly():
 def test_bad_inputs_go_to_the_banner_and_keep_the_figure():
     app = systems_app()
     title = app.figure.layout.title.text
-    for values, message in (({"gpu_usd": 0.0}, "gpu_usd must be a number > 0"),
-                            ({"steady_fraction": 1.5}, "steady_fraction must be a number in [0.0, 1.0]"),
-                            ({"budget_tokens": 100000, "dataset": QMSUM}, "budget_tokens must be at most QMSum's")):
+    for values, message in (({"gpu_usd": 0.0}, "A100 $ must be a number > 0.0, got 0.0"),
+                            ({"steady_fraction": 1.5}, "PnG steady share must be a number in [0.0, 1.0], got 1.5"),
+                            ({"budget_tokens": 100000, "dataset": QMSUM}, "CXL top-K tokens must be at most QMSum's mean context (13966 tokens)")):
         assert not app.set(**values)
         assert message in app.error and app.figure.layout.title.text == title
         assert app.set(gpu_usd=15000.0, steady_fraction=0.5, budget_tokens=4096)
@@ -37,4 +37,4 @@ def test_a_batch_that_does_not_fit_is_named_under_the_figure():
     notes = [a.text for a in app.figure.layout.annotations if "none from" in (a.text or "")]
     # LLM-7B-128K-GQA: 64 x 16K tokens x 128 KiB = 128 GiB of KV cannot fit 8 CENT modules (128 GiB) beside the weights
     assert notes and notes[0].startswith("PIMphony on CENT (8 modules, pp 8): none from 16K tokens: batch must fit")
-    assert not app.set(batch=-1) and "batch must be an integer in [0, 1048576]" in app.error
+    assert not app.set(batch=-1) and "batch (0 = most that fit) must be an integer in [0, 1048576], got -1" in app.error
