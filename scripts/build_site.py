@@ -271,6 +271,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="notebooks executed at once (default: 2)")
     parser.add_argument("--strict", action="store_true", help="fail when a notebook cell writes to stderr")
     parser.add_argument("--only", nargs="*", help="notebook names (stems) to build (default: all)")
+    parser.add_argument("--executed", help="a folder of notebooks already executed with PIMLAB_STATIC_APPS=1 (the "
+                        "nbval run of scripts/test writes one): build from them instead of executing again")
     args = parser.parse_args()
     out = Path(args.out)
     stems = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
@@ -291,14 +293,22 @@ def main() -> None:
 
     summary = write_reproduction(out / "reproduce", figures.scorecard())
     print(summary, flush=True)
-    with ProcessPoolExecutor(args.jobs) as pool:
-        jobs = [pool.submit(execute, NOTEBOOKS / f"{s}.ipynb", out / "notebooks" / f"{s}.ipynb", args.strict)
-                for s in stems]
-        for job in jobs:
-            name, seconds, stderr = job.result()
-            print(f"executed {name} in {seconds:.1f} s", flush=True)
-            for message in stderr:
-                print(f"WARNING: {message}", flush=True)
+    if args.executed:
+        missing = [s for s in stems if not (Path(args.executed) / f"{s}.ipynb").exists()]
+        if missing:
+            raise SystemExit(f"--executed {args.executed} must hold every notebook; missing {', '.join(missing)}")
+        for s in stems:
+            shutil.copy(Path(args.executed) / f"{s}.ipynb", out / "notebooks" / f"{s}.ipynb")
+        print(f"built from the executed notebooks in {args.executed}", flush=True)
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            jobs = [pool.submit(execute, NOTEBOOKS / f"{s}.ipynb", out / "notebooks" / f"{s}.ipynb", args.strict)
+                    for s in stems]
+            for job in jobs:
+                name, seconds, stderr = job.result()
+                print(f"executed {name} in {seconds:.1f} s", flush=True)
+                for message in stderr:
+                    print(f"WARNING: {message}", flush=True)
     manifest = convert(out, stems)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     write_index(out, manifest, summary.split(": ", 1)[-1])

@@ -19,7 +19,8 @@ def test_bad_inputs_go_to_the_banner_and_keep_the_figure():
     title = app.figure.layout.title.text
     for values, message in (({"gpu_usd": 0.0}, "A100 $ must be a number > 0.0, got 0.0"),
                             ({"steady_fraction": 1.5}, "PnG steady share must be a number in [0.0, 1.0], got 1.5"),
-                            ({"budget_tokens": 100000, "dataset": QMSUM}, "CXL top-K tokens must be at most QMSum's mean context (13966 tokens)")):
+                            ({"budget_tokens": 100000, "dataset": QMSUM},
+                             "CXL top-K tokens must be at most QMSum's mean context (13966 tokens)")):
         assert not app.set(**values)
         assert message in app.error and app.figure.layout.title.text == title
         assert app.set(gpu_usd=15000.0, steady_fraction=0.5, budget_tokens=4096)
