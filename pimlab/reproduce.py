@@ -75,6 +75,19 @@ def summary(records: list[Record]) -> str:
             f"reconstructed: {count({'reconstructed'})}; inputs and derived: {count({'input', 'derived'})}")
 
 
+def check_gaps(records: list[Record], gaps: dict) -> None:
+    """Assert each record is within the paper's tolerance or inside its documented gap band:
+    `gaps` maps a record's quantity to (low, high, why). A notebook's "Paper vs pimlab" check."""
+    for r in records:
+        if r.status == "within":
+            continue
+        if r.quantity not in gaps:
+            raise AssertionError(f"{r.figure}, {r.quantity}: a gap ({r.pimlab_value:.4g} against "
+                                 f"{r.paper_value:g}) with no documented band")
+        low, high, why = gaps[r.quantity]
+        assert low <= r.pimlab_value <= high, (r, why)
+
+
 def format_table(records: list[Record]) -> str:
     """A fixed-width text table of the records, the notes of gaps and ranges, and the summary line first."""
     head = ("figure", "quantity", "unit", "kind", "paper", "pimlab", "ratio", "tol", "status")

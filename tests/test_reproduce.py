@@ -10,7 +10,7 @@ import pytest
 from pimlab import figures, paper
 from pimlab.cli import main
 from pimlab.paper import PaperNumber
-from pimlab.reproduce import FIELDS, compare, format_table
+from pimlab.reproduce import FIELDS, check_gaps, compare, format_table
 
 TEN = PaperNumber("ten", 10.0, "%", "Fig. 1", "q", 0.5, "to the unit", kind="modelled", kind_why="w")
 
@@ -87,3 +87,13 @@ def test_cli_rejects_unknown_figure():
 def test_scorecard_rejects_unknown_ids():
     with pytest.raises(ValueError, match="figures must be among"):
         figures.scorecard(["nope"])
+
+
+def test_check_gaps_passes_within_and_banded_gaps_and_refuses_the_rest():
+    within = compare(paper.FIG8_STATIC_MAC_UTIL_D128, 14.7)
+    gap = compare(paper.FIG8_STATIC_MAC_UTIL_D128, 40.0, "d=128")
+    check_gaps([within, gap], {"d=128": (30.0, 50.0, "a documented reason")})
+    with pytest.raises(AssertionError):
+        check_gaps([gap], {"d=128": (10.0, 20.0, "a band that does not hold it")})
+    with pytest.raises(AssertionError, match="no documented band"):
+        check_gaps([gap], {})
