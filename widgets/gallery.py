@@ -2,7 +2,7 @@
 
 Each entry is (file stem, builder); a builder computes the figure's data from pimlab with the notebook's
 defaults and returns a standalone go.Figure (with frames where it animates). Figures a notebook draws inline
-have no entry here yet.
+(Fig. 10's instruction bytes, Fig. 19's bars, the decoder-block replay) have no entry here yet.
 """
 
 from __future__ import annotations
@@ -13,8 +13,15 @@ import plotly.graph_objects as go
 
 from pimlab import figures
 from pimlab.figures import fig06
+from pimlab.figures.fig04 import fig04
+from pimlab.figures.fig13 import fig13
+from pimlab.figures.fig15 import fig15
+from pimlab.figures.fig16 import fig16
+from pimlab.figures.fig17 import fig17
 from pimlab.figures.fig18 import fig18
 from pimlab.figures.fig19 import chunk_maps
+from pimlab.figures.fig20 import fig20
+from pimlab.figures.systems_compare import comparison
 from pimlab.hardware import AIM
 from pimlab_widgets.breakdown import fig8_figure, fig9_figure, fig18_figure
 from pimlab_widgets.chunkmap import chunkmap_figure
@@ -22,6 +29,15 @@ from pimlab_widgets.fig02 import fig2_figure
 from pimlab_widgets.module_explorer import module_figure
 from pimlab_widgets.occupancy import occupancy_figure, thresholds_figure, utilization_figure
 from pimlab_widgets.pipeline import fig7_figure
+from pimlab_widgets.system import (
+    bars_figure,
+    energy_figure,
+    gpu_figure,
+    scalability_figure,
+    tp_pp_figure,
+)
+from pimlab_widgets.system import utilization_figure as fig4_figure
+from pimlab_widgets.systems import systems_figure
 
 
 def _fig6_toy() -> list[tuple[str, go.Figure]]:
@@ -46,6 +62,14 @@ GALLERY: dict[str, list[Callable[[], list[tuple[str, go.Figure]]]]] = {
     "9": [lambda: [("fig09", fig9_figure(figures.fig9()))]],
     "18": [lambda: [("fig18", fig18_figure(fig18()))]],
     "19": [lambda: [("fig19_chunk_maps", chunkmap_figure(chunk_maps(frames=20)))]],
+    "4": [lambda: [("fig04", fig4_figure(fig04()))]],
+    "13": [lambda: [(f"fig13_{kind}_{panel}", bars_figure(fig13(kind, panel)))
+                    for kind in ("cent", "neupims") for panel in "ab"]],
+    "15": [lambda: [(f"fig15_{panel}", tp_pp_figure(fig15(panel))) for panel in "ab"]],
+    "16": [lambda: [("fig16", energy_figure(fig16()))]],
+    "17": [lambda: [(f"fig17_{kind}", scalability_figure(fig17(kind))) for kind in ("cent", "neupims")]],
+    "20": [lambda: [(f"fig20_{kind}", gpu_figure(fig20(kind))) for kind in ("cent", "neupims")]],
+    "others": [lambda: [("systems_compare", systems_figure(comparison("LLM-7B-128K-GQA", "multifieldqa")))]],
 }
 
 
