@@ -32,9 +32,12 @@ class Prices:
     dimm_pim_usd: float = 1_000.0  # assumption: a 64 GB DDR4 DIMM-PIM (a ~$250 RDIMM plus bank/rank PUs)
     cxl_pnm_device_usd: float = 6_000.0  # assumption: a 512 GB LPDDR5X CXL device with a PNM engine
     cxl_memory_device_usd: float = 4_000.0  # assumption: the same device without the PNM engine (recall baseline)
+    pim_module_usd: float = 2_000.0  # assumption: a 16 GB GDDR6-AiM module with its CXL controller (no list price)
+    npu_usd: float = 10_000.0  # assumption: NeuPIMs' NPU die and board (xPU+PIM only)
 
     def __post_init__(self):
-        for name in ("gpu_usd", "dimm_pim_usd", "cxl_pnm_device_usd", "cxl_memory_device_usd"):
+        for name in ("gpu_usd", "dimm_pim_usd", "cxl_pnm_device_usd", "cxl_memory_device_usd", "pim_module_usd",
+                     "npu_usd"):
             check_number(name, getattr(self, name))  # a price must be > 0: a free part divides by zero
 
 
@@ -44,10 +47,12 @@ class Power:
 
     dimm_pim_w: float = 15.0  # assumption: a loaded 64 GB DDR4 RDIMM is ~10 W; its PUs add some
     cxl_device_w: float = 60.0  # assumption: a 512 GB LPDDR5X CXL device with its controller and PNM engine
+    pim_module_w: float = 25.0  # assumption: a loaded 16 GB GDDR6 module with its PIM units and controller
+    npu_w: float = 150.0  # assumption: NeuPIMs' NPU board
 
     def __post_init__(self):
-        check_number("dimm_pim_w", self.dimm_pim_w)
-        check_number("cxl_device_w", self.cxl_device_w)
+        for name in ("dimm_pim_w", "cxl_device_w", "pim_module_w", "npu_w"):
+            check_number(name, getattr(self, name))
 
 
 PRICES = Prices()
@@ -129,27 +134,10 @@ def default_systems(model: LLM, dense_only: bool = False, prices: Prices = PRICE
             config = replace(CXL_PNM_DEFAULT, scheme=scheme, n_gpus=n_gpus, budget_tokens=budget,
                              steady_fraction=steady_fraction)
             systems.append(cxl_system(config, prices, power))
-    return (pim_systems(model) if pim else []) + systems
+    return (pim_systems(model, prices, power) if pim else []) + systems
 
 
 # --- PIMphony, CENT and NeuPIMs: the system model (pimlab.system) behind the same interface ----------------------
-@dataclass(frozen=True)
-class PimPrices:
-    """Prices and powers of the PIM systems. Every default is an assumption: no AiM module has a list price."""
-
-    pim_module_usd: float = 2_000.0  # assumption: a 16 GB GDDR6-AiM module with its CXL controller
-    npu_usd: float = 10_000.0  # assumption: NeuPIMs' NPU die and board (xPU+PIM only)
-    pim_module_w: float = 25.0  # assumption: a loaded 16 GB GDDR6 module with its PIM units and controller
-    npu_w: float = 150.0  # assumption: the NPU's board power
-
-    def __post_init__(self):
-        for name in ("pim_module_usd", "npu_usd", "pim_module_w", "npu_w"):
-            check_number(name, getattr(self, name))
-
-
-PIM_PRICES = PimPrices()
-
-
 def pim_modules(model: LLM, kind: str) -> int:
     """Modules memory-matched as in the paper: 128 GB for the 7B models, 512 GB for 70B and larger."""
     from pimlab.system import system_for
@@ -159,7 +147,7 @@ def pim_modules(model: LLM, kind: str) -> int:
 
 
 def pim_system(model: LLM, kind: str = "cent", techniques: str = "tcp+dcs+dpa", modules: int | None = None,
-               prices: PimPrices = PIM_PRICES) -> System:
+               prices: Prices = PRICES, power: Power = POWER) -> System:
     """CENT or NeuPIMs, with or without PIMphony's techniques, one pipeline stage per module (tp = 1).
 
     One fixed layout keeps a comparison point fast; `pimlab.system.search` finds the best (TP, PP) of one point.
@@ -185,13 +173,13 @@ def pim_system(model: LLM, kind: str = "cent", techniques: str = "tcp+dcs+dpa", 
     return System(f"{label} ({n} modules, pp {pp})", step=step, max_batch=max_batch,
                   memory_bytes=system.system_for(kind, n).capacity_bytes,
                   price_usd=n * prices.pim_module_usd + npu * prices.npu_usd,
-                  power_w=n * prices.pim_module_w + npu * prices.npu_w,
+                  power_w=n * power.pim_module_w + npu * power.npu_w,
                   note="dense attention; " + ("TCP + DCS + DPA" if pimphony else "no PIMphony technique"))
 
 
-def pim_systems(model: LLM, prices: PimPrices = PIM_PRICES) -> list[System]:
+def pim_systems(model: LLM, prices: Prices = PRICES, power: Power = POWER) -> list[System]:
     """PIMphony on CENT and on NeuPIMs, and CENT and NeuPIMs without it."""
-    return [pim_system(model, kind, techniques, prices=prices)
+    return [pim_system(model, kind, techniques, prices=prices, power=power)
             for kind in ("cent", "neupims") for techniques in ("tcp+dcs+dpa", "baseline")]
 
 

@@ -97,8 +97,9 @@ def systems_figure(data: Comparison) -> go.Figure:
 
 
 def _compute(model, dataset, metric, dense_only, batch, budget_tokens, steady_fraction, gpu_usd, dimm_pim_usd,
-             cxl_pnm_device_usd):
-    prices = Prices(gpu_usd=gpu_usd, dimm_pim_usd=dimm_pim_usd, cxl_pnm_device_usd=cxl_pnm_device_usd)
+             cxl_pnm_device_usd, pim_module_usd):
+    prices = Prices(gpu_usd=gpu_usd, dimm_pim_usd=dimm_pim_usd, cxl_pnm_device_usd=cxl_pnm_device_usd,
+                    pim_module_usd=pim_module_usd)
     return comparison(model, dataset, dense_only=dense_only, metric=metric, prices=prices, batch=batch,
                       budget_tokens=budget_tokens, steady_fraction=steady_fraction)
 
@@ -125,5 +126,6 @@ def systems_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, metric: str = "toke
         "dimm_pim_usd": widgets.FloatText(value=defaults.dimm_pim_usd, description="DIMM-PIM $", **money),
         "cxl_pnm_device_usd": widgets.FloatText(value=defaults.cxl_pnm_device_usd, description="CXL-PNM device $",
                                                 **money),
+        "pim_module_usd": widgets.FloatText(value=defaults.pim_module_usd, description="AiM module $", **money),
     }
     return LiveApp(controls, _compute, systems_figure)
