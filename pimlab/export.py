@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from pimlab.reproduce import Record, format_table, to_json
+from pimlab.reproduce import Record, summary, to_json
 
 __all__ = ["write_reproduction", "records_markdown", "record_cell"]
 
@@ -32,7 +32,7 @@ def records_markdown(records: list[Record]) -> str:
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(record_cell(row[k]).replace("|", "\\|") for k in keys) + " |" for row in rows]
-    return "\n".join(lines) + "\n\n" + format_table(records).splitlines()[-1] + "\n"
+    return "\n".join(lines) + "\n\n" + summary(records) + "\n"
 
 
 def _progress(items: list, label: str):
@@ -105,4 +105,4 @@ def write_reproduction(out: str | Path, records: list[Record], ids: list[str] | 
         print(f"pimlab: {note}", file=sys.stderr)
     kinds = "HTML, PNG and SVG" if images_written else "HTML"
     return (f"wrote {len(records)} records and {len(stems)} figures ({kinds}) to {out}: "
-            f"{format_table(records).splitlines()[-1]}")
+            f"{summary(records)}")

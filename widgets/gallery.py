@@ -1,8 +1,8 @@
 """The static figures `python -m pimlab reproduce --out` writes: per scorecard figure id, named builders.
 
 Each entry is (file stem, builder); a builder computes the figure's data from pimlab with the notebook's
-defaults and returns a standalone go.Figure (with frames where it animates). Figures a notebook draws inline
-(Fig. 10's instruction bytes, Fig. 19's bars, the decoder-block replay) have no entry here yet.
+defaults and returns a standalone go.Figure (with frames where it animates). The decoder-block replay's figures
+(notebook cent_block) belong to no scorecard figure and have no entry here.
 """
 
 from __future__ import annotations
@@ -14,16 +14,18 @@ import plotly.graph_objects as go
 from pimlab import figures
 from pimlab.figures import fig06
 from pimlab.figures.fig04 import fig04
+from pimlab.figures.fig10 import fig10
 from pimlab.figures.fig13 import fig13
 from pimlab.figures.fig15 import fig15
 from pimlab.figures.fig16 import fig16
 from pimlab.figures.fig17 import fig17
 from pimlab.figures.fig18 import fig18
-from pimlab.figures.fig19 import chunk_maps
+from pimlab.figures.fig19 import STATIC_RESERVE_FACTOR_CALIBRATED, chunk_maps, fig19
 from pimlab.figures.fig20 import fig20
 from pimlab.figures.systems_compare import comparison
 from pimlab.hardware import AIM
 from pimlab_widgets.breakdown import fig8_figure, fig9_figure, fig18_figure
+from pimlab_widgets.capacity import instruction_bytes_figure, utilization_bars_figure
 from pimlab_widgets.chunkmap import chunkmap_figure
 from pimlab_widgets.fig02 import fig2_figure
 from pimlab_widgets.module_explorer import module_figure
@@ -61,7 +63,10 @@ GALLERY: dict[str, list[Callable[[], list[tuple[str, go.Figure]]]]] = {
     "8": [lambda: [("fig08", fig8_figure(figures.fig8()))]],
     "9": [lambda: [("fig09", fig9_figure(figures.fig9()))]],
     "18": [lambda: [("fig18", fig18_figure(fig18()))]],
-    "19": [lambda: [("fig19_chunk_maps", chunkmap_figure(chunk_maps(frames=20)))]],
+    "10": [lambda: [("fig10_instruction_bytes", instruction_bytes_figure(fig10()))]],
+    "19": [lambda: [("fig19_chunk_maps", chunkmap_figure(chunk_maps(frames=20))),
+                    ("fig19_utilization", utilization_bars_figure(fig19(),
+                                                                  fig19(reserve_factor=STATIC_RESERVE_FACTOR_CALIBRATED)))]],
     "4": [lambda: [("fig04", fig4_figure(fig04()))]],
     "13": [lambda: [(f"fig13_{kind}_{panel}", bars_figure(fig13(kind, panel)))
                     for kind in ("cent", "neupims") for panel in "ab"]],
