@@ -2,7 +2,8 @@
 
 Each bar is a serving run of requests drawn from a Table II dataset on the best (tp, pp) layout (chosen by
 one step of the first admitted batch): static reservations of the context window for the first three bars,
-DPA's 1 MB chunks for the last, so DPA's larger batch emerges from the run.
+DPA's 1 MB chunks of each K or V stream (Fig. 19's rule) for the last, so DPA's larger batch emerges from
+the run.
 """
 
 from __future__ import annotations
