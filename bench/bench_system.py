@@ -1,4 +1,5 @@
-"""System model speed: one end-to-end point at 1M tokens, a (TP, PP) search, the Fig. 17 sweep, a serving run.
+"""System model speed: one end-to-end point at 1M tokens, a (TP, PP) search, the Fig. 17 sweep (locally and on a dask
+LocalCluster, checked equal), a serving run.
 
 Run: python bench/bench_system.py (prints times and their ratio to the budget; not a test). "Cold" runs
 start with empty tile caches (the engine compiles and schedules each tile shape once); "warm" reuse them.
