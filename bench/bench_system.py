@@ -1,9 +1,11 @@
-"""System model speed: one end-to-end point at 1M tokens, a (TP, PP) search, the Fig. 17 sweep, a serving run.
+"""System model speed: one end-to-end point at 1M tokens, a (TP, PP) search, the Fig. 17 sweep (locally and on a dask
+LocalCluster, checked equal), a serving run.
 
 Run: python bench/bench_system.py (prints times and their ratio to the budget; not a test). "Cold" runs
 start with empty tile caches (the engine compiles and schedules each tile shape once); "warm" reuse them.
 """
 
+import logging
 import time
 from dataclasses import replace
 
@@ -12,6 +14,7 @@ import numpy as np
 from pimlab import system
 from pimlab.figures import fig17 as fig17_module
 from pimlab.models import LLM_7B_32K, LLM_72B_128K_GQA, model_named
+from pimlab.sweep import figure_sweep
 from pimlab.workloads import QMSUM
 
 
@@ -41,6 +44,37 @@ def one_million_step():
     return system.run_step("cent", model, 64, 8, 8, lengths, "tcp+dcs+dpa")
 
 
+def fig17_sweep(executor=None) -> list:
+    """Both panels' grids of Fig. 17 for both systems as `pimlab.sweep` Tables."""
+    grids = [{"kind": list(system.SYSTEM_KINDS), "capacity_GB": list(fig17_module.CAPACITIES_GB), "context": [65536],
+              "techniques": ["baseline", "tcp+dcs+dpa"]},
+             {"kind": list(system.SYSTEM_KINDS), "capacity_GB": [512], "context": list(fig17_module.CONTEXTS),
+              "techniques": ["baseline", "tcp+dcs+dpa"]}]
+    return [figure_sweep(fig17_module.scalability_point, grid, executor) for grid in grids]
+
+
+def dask_fig17_sweep():
+    """The Fig. 17 sweep on a dask local cluster of two worker processes, checked against the local run."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        print("dask.distributed not installed: the dask run of the Fig. 17 sweep not measured")
+        return
+    clear_caches()
+    local_s = timed(fig17_sweep)
+    local = fig17_sweep()
+    with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        start = time.perf_counter()
+        remote = fig17_sweep(client)
+        dask_s = time.perf_counter() - start
+    same = all(a == b for a, b in zip(local, remote))
+    print(f"Fig. 17 sweep on a dask LocalCluster (2 worker processes): {dask_s:.1f} s against {local_s:.1f} s on "
+          f"one local thread ({dask_s / local_s:.2f}x); same table: {same}")
+    if not same:
+        raise SystemExit("the dask run of the Fig. 17 sweep differs from the local run")
+
+
 def main():
     budget = 1.0
     clear_caches()
@@ -61,6 +95,7 @@ def main():
     clear_caches()
     seconds = timed(lambda: (fig17_module.fig17("cent"), fig17_module.fig17("neupims")))
     print(f"Fig. 17 sweep, both systems, cold: {seconds:.1f} s ({seconds / 30:.2f} of the 30 s budget)")
+    dask_fig17_sweep()
     try:
         from pimlab.workloads import MUSIQUE
         from pimlab_widgets.system import throughput_app

@@ -139,6 +139,27 @@ class KVLayout:
         return self.streams // 2 * rows * row_bytes
 
 
+def reserved_bytes(module, tokens, channels: int, streams: int, head_dim: int, lazy: bool,
+                   chunk_bytes: int = 2**20) -> np.ndarray:
+    """Bytes each request of `tokens` tokens reserves on `channels` channels of `module` holding `streams`
+    of its K and V streams (half K, half V), each laid out by TCP over those channels (vectorised).
+
+    DPA (`lazy`): `LazyChunkAllocator`'s rule, each stream's rows in whole chunks (its last one partly used).
+    A chunk is the whole rows of the channels in one module that fit `chunk_bytes`, at least one row.
+    Static: `StaticAllocator`'s slot for `tokens` tokens, each stream's rows in whole rows.
+    """
+    channels = check_int("channels", channels, 1)
+    streams = check_int("streams", streams, 2)
+    if streams % 2:
+        raise ValueError(f"streams must be even (a K and a V stream per layer and KV head), got {streams}")
+    row_bytes = module.banks * module.row_bytes  # one row of every bank of one channel
+    rows_per_chunk = max(1, check_int("chunk_bytes", chunk_bytes, 1) // (min(channels, module.channels) * row_bytes))
+    step = rows_per_chunk if lazy else 1
+    rows = sum(ceil_div(np.asarray(geometry.tcp_stream_rows(module, op, tokens, head_dim, channels)), step) * step
+               for op in geometry.OPS)
+    return rows * (streams // 2 * channels * row_bytes)
+
+
 def _check_layout(layout) -> KVLayout:
     if not isinstance(layout, KVLayout):
         raise ValueError(f"layout must be a KVLayout, got {type(layout).__name__}")

@@ -35,7 +35,7 @@ from pimlab.hardware import Module
 from pimlab.validate import ceil_div, check_choice, check_int
 
 __all__ = ["OPS", "SCHEMES", "Piece", "rows_needed", "sv_grid", "split", "channel_ranges", "stream_rows",
-           "stream_capacity_tokens"]
+           "tcp_stream_rows", "stream_capacity_tokens"]
 
 OPS = ("qk", "sv")
 SCHEMES = ("hfp", "tcp")
@@ -162,11 +162,15 @@ def sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
     return _sv_grid(module, check_int("head_dim", head_dim, 1))
 
 
-@lru_cache(maxsize=256)
 def _sv_grid(module: Module, head_dim: int) -> tuple[int, int]:
-    tiles = ceil_div(head_dim, module.banks)
-    groups = max(d for d in range(1, module.channels + 1) if module.channels % d == 0 and d <= tiles)
-    return groups, module.channels // groups
+    return _sv_grid_over(module.channels, module.banks, head_dim)
+
+
+@lru_cache(maxsize=256)
+def _sv_grid_over(channels: int, banks: int, head_dim: int) -> tuple[int, int]:
+    tiles = ceil_div(head_dim, banks)
+    groups = max(d for d in range(1, channels + 1) if channels % d == 0 and d <= tiles)
+    return groups, channels // groups
 
 
 def split(total, tile: int, parts: int) -> tuple[np.ndarray, np.ndarray]:
@@ -229,10 +233,23 @@ def _stream_rows_one(module: Module, op: str, tokens: int, head_dim: int, scheme
         return 0
     if scheme == "hfp":
         return rows_needed(module, op, tokens, head_dim)
+    return int(_tcp_rows(module, op, tokens, head_dim, module.channels))
+
+
+def tcp_stream_rows(module: Module, op: str, tokens, head_dim: int, channels: int):
+    """`stream_rows` under TCP over `channels` channels of `module`'s banks (any count: a unit of the system
+    model may own 10 channels of a device, or several modules); vectorised over `tokens`."""
+    check_choice("op", op, OPS)
+    channels = check_int("channels", channels, 1)
+    rows = _tcp_rows(module, op, _counts("tokens", tokens), check_int("head_dim", head_dim, 1, 4096), channels)
+    return int(rows) if np.ndim(rows) == 0 else rows
+
+
+def _tcp_rows(module: Module, op: str, tokens, head_dim: int, channels: int):
     if op == "qk":
-        per_channel = ceil_div(ceil_div(tokens, module.banks), module.channels) * module.banks
+        per_channel = ceil_div(ceil_div(tokens, module.banks), channels) * module.banks
         return rows_needed(module, op, per_channel, head_dim)
-    groups, segments = _sv_grid(module, head_dim)
+    groups, segments = _sv_grid_over(channels, module.banks, head_dim)
     most = ceil_div(ceil_div(tokens, module.mac_lanes), segments) * module.mac_lanes
     dims = min(head_dim, ceil_div(ceil_div(head_dim, module.banks), groups) * module.banks)
     return rows_needed(module, op, most, dims)

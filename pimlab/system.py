@@ -30,6 +30,7 @@ from functools import lru_cache
 import numpy as np
 
 from pimlab import isa, schedule
+from pimlab.dpa import reserved_bytes as dpa_reserved_bytes
 from pimlab.engine.timing import aim_engine
 from pimlab.hardware import AIM_TIMING, AIMSIM_TIMING, CENT, NEUPIMS, Module, System
 from pimlab.models import LLM
@@ -368,23 +369,16 @@ def whatifs(cfg: StepConfig) -> tuple:
 
 
 # --- capacity: the allocator adapter ---------------------------------------------------------------------
-CHUNK_BYTES = 2**20  # [Q] "the host allocates 1MB chunks on demand" (DPA)
-
-
 def kv_reservation_bytes(layout: Layout, lengths, dpa: bool, window: int | None = None) -> np.ndarray:
-    """KV bytes each request takes on one unit of the fullest stage: static (the window) or DPA (1 MB chunks).
-
-    The one place that asks how much a request reserves; pimlab.dpa's allocators model the same rule
-    request by request (re-point here when its public API settles).
-    """
+    """KV bytes each request reserves on one unit of the fullest stage, by `pimlab.dpa.reserved_bytes`: DPA's
+    1 MB chunks per K or V stream (Fig. 19's rule), or a static slot of the window (of the request, if longer:
+    the beyond-window what-if)."""
     m = layout.model
-    layers = int(layout.stage_layers.max())
-    per_token = 2 * layers * m.kv_heads * m.head_dim * m.dtype_bytes / layout.tp
-    lengths = np.asarray(lengths, dtype=np.float64)
-    if dpa:
-        return np.ceil(lengths * per_token / CHUNK_BYTES) * CHUNK_BYTES
-    window = m.context_window if window is None else window
-    return np.full(lengths.shape, np.maximum(window, lengths) * per_token)
+    streams = 2 * int(layout.stage_layers.max()) * (m.kv_heads // layout.tp)
+    lengths = np.asarray(lengths, dtype=np.int64)
+    tokens = lengths if dpa else np.maximum(m.context_window if window is None else window, lengths)
+    return dpa_reserved_bytes(layout.system.module, tokens, layout.unit_channels, streams, m.head_dim,
+                              lazy=dpa).astype(np.float64)
 
 
 def kv_capacity_bytes(layout: Layout) -> float:

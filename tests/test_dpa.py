@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pimlab import paper
-from pimlab.dpa import KVLayout, LazyChunkAllocator, StaticAllocator, chunk_map, simulate
+from pimlab import geometry, paper
+from pimlab.dpa import KVLayout, LazyChunkAllocator, StaticAllocator, chunk_map, reserved_bytes, simulate
 from pimlab.figures.fig19 import STATIC_RESERVE_FACTOR_CALIBRATED, calibrate_reserve_factor, fig19
 from pimlab.hardware import AIM_128GB, CENT, Module, System
 from pimlab.models import LLM, LLM_7B_32K, LLM_7B_128K_GQA
@@ -252,3 +252,41 @@ def test_a_system_full_of_weights_is_refused():
     tiny = System(name="one module", kind="pim-only", module=AIM, modules=1)
     with pytest.raises(ValueError, match="system must leave at least one KV chunk free after the weights"):
         KVLayout(LLM_72B_32K, tiny)
+
+
+# --- reserved_bytes: the rule the system model asks ---------------------------------------------------------
+def test_reserved_bytes_hand_worked():
+    # 8 channels of a CENT device (16 banks, 2 KB rows): one row of them is 256 KB, so a 1 MB chunk is 4 rows.
+    # d_h = 128: a bank row holds 8 keys (8 columns each) x 16 banks = 128 tokens of K per channel, and (one
+    # 16-dim output tile per channel) 64 columns x 16 lanes = 1024 tokens of V: 4096 tokens fill 4 rows of both.
+    mib = reserved_bytes(CENT.module, [100, 4096, 4097], 8, 2, 128, lazy=True) / 2**20
+    assert mib.tolist() == [2.0, 2.0, 4.0]  # K + V: one chunk each, then a second one each
+    mib = reserved_bytes(CENT.module, [100, 4096, 4097], 8, 2, 128, lazy=False) / 2**20
+    assert mib.tolist() == [0.5, 2.0, 2.5]  # whole rows: 1 + 1, 4 + 4, 5 + 5 rows of 256 KB
+    with pytest.raises(ValueError, match="streams"):
+        reserved_bytes(CENT.module, [1], 8, 3, 128, lazy=True)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 20000), min_size=1, max_size=6))
+def test_reserved_bytes_is_what_the_allocators_take(tokens):
+    layout = toy_layout(rows=4096)
+    mod, ch = layout.module, layout.module.channels
+    lazy = LazyChunkAllocator(layout)
+    for r, t in enumerate(tokens):
+        lazy.assign(r, t)
+    want = reserved_bytes(mod, tokens, ch, layout.streams, TOY.head_dim, lazy=True, chunk_bytes=layout.chunk_bytes)
+    assert int(want.sum()) == lazy.allocated_bytes
+    static = StaticAllocator(layout)
+    slot = reserved_bytes(mod, [static.slot_tokens], ch, layout.streams, TOY.head_dim, lazy=False)
+    assert int(slot[0]) == static.slot_bytes
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 50000), st.sampled_from([16, 32]), st.sampled_from([64, 128, 256]))
+def test_tcp_stream_rows_over_a_modules_channels_is_its_busiest_channel(tokens, channels, head_dim):
+    module = Module(channels=channels)
+    for op in geometry.OPS:
+        t0, t1, d0, d1 = geometry.channel_ranges(module, op, [tokens], head_dim)
+        busiest = geometry.rows_needed(module, op, t1 - t0, d1 - d0).max()
+        assert geometry.tcp_stream_rows(module, op, tokens, head_dim, channels) == busiest

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pimlab import isa, schedule, system
 from pimlab.cli import main
+from pimlab.dpa import KVLayout, LazyChunkAllocator, StaticAllocator
 from pimlab.hardware import AIM
 from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA, model_named
 
@@ -176,3 +177,16 @@ def test_cent_deployments_channel_groups():
 def test_one_more_request_never_shortens_a_step(lengths, extra):
     run = lambda ls: system.run_step("cent", LLM_7B_32K, 8, 8, 1, ls, "tcp+dcs", ignore_capacity=True)  # noqa: E731
     assert run(lengths + [extra]).latency_s >= run(lengths).latency_s
+
+
+def test_reservations_are_the_dpa_allocators():
+    # tp = 8 on 8 CENT devices: a unit is one module, as in pimlab.dpa's KVLayout (Fig. 19)
+    layout = system.Layout(system.system_for("cent", 8), LLM_7B_32K, 8, 1)
+    kv = KVLayout(LLM_7B_32K, layout.system)
+    lengths = [1, 4096, 4097, 20000, 32768]
+    lazy = LazyChunkAllocator(kv)
+    for r, t in enumerate(lengths):
+        lazy.assign(r, t)
+    assert system.kv_reservation_bytes(layout, lengths, dpa=True).sum() == lazy.allocated_bytes
+    static = system.kv_reservation_bytes(layout, lengths, dpa=False)
+    assert set(static.tolist()) == {StaticAllocator(kv).slot_bytes}

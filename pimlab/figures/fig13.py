@@ -2,7 +2,8 @@
 
 Each bar is a serving run of requests drawn from a Table II dataset on the best (tp, pp) layout (chosen by
 one step of the first admitted batch): static reservations of the context window for the first three bars,
-DPA's 1 MB chunks for the last, so DPA's larger batch emerges from the run.
+DPA's 1 MB chunks of each K or V stream (Fig. 19's rule) for the last, so DPA's larger batch emerges from
+the run.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from pimlab import paper, system
 from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA, LLM_72B_32K, LLM_72B_128K_GQA
 from pimlab.reproduce import Record, compare
+from pimlab.sweep import figure_sweep
 from pimlab.validate import check_choice, check_int
 from pimlab.workloads import LOOGLE_SD, MULTIFIELDQA, MUSIQUE, QMSUM
 
@@ -53,27 +55,32 @@ def _size(model) -> int:
     return 72 if model.layers == 80 else 7
 
 
+def bar(kind: str, panel: str, case: int, techniques: str, requests: int = 96, seed: int = 0) -> dict:
+    """One bar: the best layout for the first admitted batch of case `case` of `panel`, and its serving run."""
+    model, dataset = CASES[panel][case]
+    pool = dataset.sample(requests, seed)
+    modules = SYSTEM_MODULES[(kind, _size(model))]
+    best = system.search(kind, model, modules, pool, techniques).best
+    run = system.serve(kind, model, modules, *best, dataset, techniques, requests=requests, seed=seed)
+    return {"tokens_per_s": run.tokens_per_s, "tp": best[0], "pp": best[1], "batch": run.mean_batch,
+            "mac_utilization": run.mac_utilization}
+
+
 @lru_cache(maxsize=16)
-def fig13(kind: str = "cent", panel: str = "a", requests: int = 96, seed: int = 0) -> ThroughputBars:
-    """The bars of Fig. 13 (kind "cent") or Fig. 14 (kind "neupims"), panel "a" (LongBench) or "b" (LV-Eval)."""
+def fig13(kind: str = "cent", panel: str = "a", requests: int = 96, seed: int = 0, executor=None) -> ThroughputBars:
+    """The bars of Fig. 13 (kind "cent") or Fig. 14 (kind "neupims"), panel "a" (LongBench) or "b" (LV-Eval);
+    the bars run through `pimlab.sweep.figure_sweep` on `executor` (None: one local thread)."""
     check_choice("system", kind, system.SYSTEM_KINDS)
     check_choice("panel", panel, tuple(CASES))
     check_int("requests", requests, 1, 1 << 16)
-    names, rate, tp, pp, batch, util = [], [], [], [], [], []
-    for model, dataset in CASES[panel]:
-        pool = dataset.sample(requests, seed)
-        modules = SYSTEM_MODULES[(kind, _size(model))]
-        names.append(f"{model.name} / {dataset.name}")
-        row = [system.search(kind, model, modules, pool, t) for t in system.TECHNIQUES]
-        runs = [system.serve(kind, model, modules, *s.best, dataset, t, requests=requests, seed=seed)
-                for s, t in zip(row, system.TECHNIQUES)]
-        rate.append([r.tokens_per_s for r in runs])
-        tp.append([s.best[0] for s in row])
-        pp.append([s.best[1] for s in row])
-        batch.append([r.mean_batch for r in runs])
-        util.append([r.mac_utilization for r in runs])
-    return ThroughputBars(kind, panel, tuple(names), system.TECHNIQUES, np.array(rate), np.array(tp), np.array(pp),
-                          np.array(batch), np.array(util))
+    cases = CASES[panel]
+    grid = {"kind": [kind], "panel": [panel], "case": list(range(len(cases))), "techniques": list(system.TECHNIQUES),
+            "requests": [requests], "seed": [seed]}
+    table = figure_sweep(bar, grid, executor)
+    shaped = {name: table[name].reshape(len(cases), len(system.TECHNIQUES))
+              for name in ("tokens_per_s", "tp", "pp", "batch", "mac_utilization")}
+    names = tuple(f"{model.name} / {dataset.name}" for model, dataset in cases)
+    return ThroughputBars(kind, panel, names, system.TECHNIQUES, **shaped)
 
 
 def scorecard() -> list[Record]:

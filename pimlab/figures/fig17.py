@@ -17,6 +17,7 @@ import numpy as np
 from pimlab import paper, system
 from pimlab.models import LLM_7B_128K_GQA
 from pimlab.reproduce import Record, compare
+from pimlab.sweep import figure_sweep
 from pimlab.validate import check_choice, check_int, check_ints
 
 FIGURE = "17"
@@ -75,22 +76,25 @@ class ScalabilityData:
 
 @lru_cache(maxsize=8)
 def fig17(kind: str = "cent", capacities_GB=CAPACITIES_GB, capacity_context: int = 65536, contexts=CONTEXTS,
-          context_capacity_GB: int = 512) -> ScalabilityData:
-    """Fig. 17 for one baseline system: baseline vs PIMphony (TCP + DCS + DPA)."""
+          context_capacity_GB: int = 512, executor=None) -> ScalabilityData:
+    """Fig. 17 for one baseline system: baseline vs PIMphony (TCP + DCS + DPA).
+
+    The points run through `pimlab.sweep.sweep` on `executor` (None: one thread in this process, which
+    reuses the tile caches and is faster than local processes for a sweep this size; or a process pool, a
+    dask `distributed.Client`).
+    """
     caps = check_ints("capacities_GB", capacities_GB, "capacity_GB", MODULE_GB[kind])
     ctx = check_ints("contexts", contexts, "context", 16, 1 << 22)
 
-    def points(pairs):
-        base = [scalability_point(kind, int(c), int(t), "baseline") for c, t in pairs]
-        best = [scalability_point(kind, int(c), int(t), "tcp+dcs+dpa") for c, t in pairs]
-        return base, best
+    def points(caps_, ctx_):  # (baseline, PIMphony) columns of tokens/s and utilization, one row per point
+        grid = {"kind": [kind], "capacity_GB": caps_, "context": ctx_, "techniques": ["baseline", "tcp+dcs+dpa"]}
+        table = figure_sweep(scalability_point, grid, executor)
+        return table["tokens_per_s"].reshape(-1, 2).T, table["mac_utilization"].reshape(-1, 2).T
 
-    base_a, best_a = points([(c, capacity_context) for c in caps])
-    base_b, best_b = points([(context_capacity_GB, t) for t in ctx])
-    rate = lambda rs: np.array([r.tokens_per_s for r in rs])  # noqa: E731
-    util = lambda rs: np.array([r.mac_utilization for r in rs])  # noqa: E731
-    return ScalabilityData(kind, caps, capacity_context, rate(base_a), rate(best_a), ctx, context_capacity_GB,
-                           rate(base_b), rate(best_b), util(base_b), util(best_b))
+    (base_a, best_a), _ = points([int(c) for c in caps], [int(capacity_context)])
+    (base_b, best_b), (util_base, util_best) = points([int(context_capacity_GB)], [int(t) for t in ctx])
+    return ScalabilityData(kind, caps, capacity_context, base_a, best_a, ctx, context_capacity_GB, base_b, best_b,
+                           util_base, util_best)
 
 
 def scorecard() -> list[Record]:
