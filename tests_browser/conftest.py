@@ -65,7 +65,7 @@ def lab_url(tmp_path_factory):
     and README laid out as in the repository: running them never writes outputs into the working tree."""
     home = tmp_path_factory.mktemp("lab")
     kit = home / "kit"
-    for part in ("notebooks", "docs"):
+    for part in ("notebooks", "docs", "tests/data"):
         shutil.copytree(ROOT / part, kit / part, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copy(ROOT / "README.md", kit / "README.md")
     (home / "settings").mkdir()

@@ -208,8 +208,7 @@ def fig18_figure(data: Fig18Data) -> go.Figure:
                                 hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + variant + "</extra>"))
     best = max(data.dcs_over_pingpong(order).max() for order in data.orders)
     figure.update_layout(
-        barmode="group", height=440, margin=dict(t=80, b=60), legend=dict(orientation="h", x=1, xanchor="right",
-                                                                         y=1.0, yanchor="bottom"),
+        barmode="group", height=470, margin=dict(t=80, b=60),
         title=dict(font=dict(size=14),
                    text=f"Fig. 18: attention MAC utilization, DCS up to {best:.2f}x ping-pong<br><sup>same buffer "
                         f"({data.gbuf_entries} GBuf, {data.obuf_entries} OBuf entries; ping-pong splits it in two)"
@@ -217,6 +216,7 @@ def fig18_figure(data: Fig18Data) -> go.Figure:
         yaxis=dict(title_text="compute (MAC) utilization (%)", range=[0, 105]),
         xaxis=dict(title_text=f"QK^T + SV of one KV head, {data.tokens:,} tokens (row reuse in GQA); "
                               "plain or software-pipelined order"))
+    legend_below(figure, 40)
     return figure
 
 

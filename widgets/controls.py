@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import textwrap
 
 import ipywidgets as widgets
 from traitlets import Float, Unicode
@@ -172,6 +173,11 @@ def legend_below(figure, extra_px: int = 0) -> None:
     margin = figure.layout.margin.b
     figure.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
                                      font_size=11), margin=dict(b=(80 if margin is None else margin) + extra_px))
+
+
+def wrap(text: str, width: int = 95) -> str:
+    """`text` broken into lines of at most `width` characters with <br>, so a plotly title or note fits its figure."""
+    return "<br>".join(textwrap.wrap(text, width)) or text
 
 
 def si(value: float) -> str:

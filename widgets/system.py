@@ -20,7 +20,7 @@ from pimlab.step import COMPONENTS
 from pimlab.validate import check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, dataset_picker, model_picker
+from pimlab_widgets.controls import STYLE, dataset_picker, model_picker, wrap
 
 TECH_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
 PART_COLORS = {"fc": "#1f77b4", "qk": "#ff7f0e", "softmax": "#d62728", "sv": "#2ca02c", "nmu": "#9467bd",
@@ -61,7 +61,7 @@ def steps_figure(steps: dict) -> go.Figure:
         figure.add_annotation(x=n, y=1e3 * r.latency_s / r.batch, text=f"{r.tokens_per_s:.0f} tok/s<br>batch {r.batch}",
                               showarrow=False, yanchor="bottom")
     first = steps[names[0]]
-    flags = f" [what-if: {', '.join(first.whatifs)}]" if first.whatifs else ""
+    flags = f"<br><sup>{wrap('what-if: ' + ', '.join(first.whatifs))}</sup>" if first.whatifs else ""
     figure.update_layout(barmode="stack", height=440, yaxis_title="ms of step time per output token",
                          title=f"{first.model} on {first.system}: one decode step{flags}",
                          legend=dict(orientation="h", y=-0.2))
@@ -163,8 +163,8 @@ def tp_pp_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, techniques: str = "tc
 
 # --- Fig. 16: energy -----------------------------------------------------------------------------------
 def energy_figure(data: EnergyData) -> go.Figure:
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("energy per token: FC and attention (mJ)",
-                                                           "attention energy per token by part (mJ)"))
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("(a) FC + attention (mJ/token)",
+                                                           "(b) attention by part (mJ/token)"))
     x = [f"{c.split(' / ')[0]}<br>{b}" for c in data.cases for b in data.bars]
     figure.add_trace(go.Bar(x=x, y=1e3 * data.fc_j.ravel(), name="FC", marker_color="#1f77b4"), 1, 1)
     figure.add_trace(go.Bar(x=x, y=1e3 * data.attention_j.ravel(), name="attention", marker_color="#ff7f0e"), 1, 1)
@@ -179,11 +179,15 @@ def energy_figure(data: EnergyData) -> go.Figure:
 
 def energy_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA) -> LiveApp:
     """Model, workload and CENT's host-burst accounting drive the energy bars of one case."""
-    controls = {"model": model_picker(model), "dataset": dataset_picker(dataset),
+    controls = {"dataset": dataset_picker(dataset), "model": model_picker(model),
                 "host_serial": widgets.Checkbox(value=True, description="CENT host bursts serial", style=STYLE)}
 
-    def compute(model, dataset, host_serial):
+    def compute(dataset, model, host_serial):
         from pimlab.figures.fig16 import BARS, _per_token
+
+        if dataset.max > model.context_window:
+            raise ValueError(f"workload must fit the model's window: {dataset.name} reaches {dataset.max} tokens, "
+                             f"{model.name}'s window is {model.context_window}")
 
         pool = dataset.sample(256, 0)
         modules = SYSTEM_MODULES[("cent", 72 if model.layers == 80 else 7)]
@@ -256,7 +260,9 @@ def utilization_figure(data: UtilizationData) -> go.Figure:
                                     marker_color=TECH_COLORS[k + 1 if k else 0], showlegend=i == 0,
                                     legendgroup=series), 1, i + 1)
     figure.update_yaxes(title_text="PIM MAC utilization (%)", row=1, col=1)
-    figure.update_layout(barmode="group", height=420, title=f"Fig. 4 reading: {data.whatif}",
+    figure.update_layout(barmode="group", height=480, margin=dict(t=140),
+                         title=dict(text=f"Fig. 4: PIM MAC utilization<br><sup>{wrap('reading: ' + data.whatif, 100)}"
+                                         "</sup>", y=0.98, yref="container", yanchor="top"),
                          legend=dict(orientation="h", y=-0.25))
     return figure
 

@@ -14,7 +14,7 @@ from pimlab.figures.systems_compare import METRICS, Comparison, comparison, fami
 from pimlab.models import CENT_MODELS, LLM_7B_128K_GQA, MODELS, OTHER_MODELS
 from pimlab.workloads import MULTIFIELDQA
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker
+from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, wrap
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
           "#17becf", "#aec7e8", "#ffbb78")
@@ -41,8 +41,9 @@ def systems_figure(data: Comparison) -> go.Figure:
     """(a) max batch, (b) throughput by the chosen metric, (c) the step's parts, (d) the winners map."""
     figure = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
         "(a) largest batch that fits", f"(b) {METRIC_LABELS[data.metric]}",
-        f"(c) one step of a {data.dataset} batch (mean {data.breakdown_context} tokens)",
+        f"(c) one step at {data.breakdown_context // 1024}K ({data.dataset})",
         f"(d) best by {METRIC_LABELS[data.metric]}"))
+    figure.update_annotations(font_size=12)  # the subplot titles, at half the width of a notebook column
     k = data.contexts / 1024
     values = getattr(data, data.metric)
     for i, name in enumerate(data.systems):
@@ -77,10 +78,11 @@ def systems_figure(data: Comparison) -> go.Figure:
         figure.add_annotation(x=np.log10(k[-1]), y=1, xref="x", yref="y domain", xanchor="right", yanchor="top",
                               showarrow=False, text="past the window: what-if", font=dict(size=10, color="gray"))
     if data.notes:
-        shown = data.notes[:4] + ((f"... and {len(data.notes) - 4} more",) if len(data.notes) > 4 else ())
+        shown = data.notes[:3] + ((f"... and {len(data.notes) - 3} more",) if len(data.notes) > 3 else ())
         figure.add_annotation(x=0, y=-0.1, xref="paper", yref="paper", xanchor="left", yanchor="top", align="left",
                               showarrow=False, font=dict(size=10, color="#8a1c1c"),
-                              text="<br>".join(html.escape(n if len(n) < 150 else n[:147] + "...") for n in shown))
+                              text="<br>".join(wrap(html.escape(n if len(n) < 200 else n[:197] + "..."), 110)
+                                               for n in shown))
     figure.update_xaxes(type="log", title_text="context (K tokens)", row=1, col=1)
     figure.update_xaxes(type="log", title_text="context (K tokens)", row=1, col=2)
     figure.update_yaxes(type="log", title_text="requests", row=1, col=1)
@@ -90,8 +92,9 @@ def systems_figure(data: Comparison) -> go.Figure:
     warning = sparse_warning(data)
     title = f"Long-context systems on {data.model}"
     if warning:
-        title += f"<br><span style='color:#d62728;font-size:12px'>&#9888; {html.escape(warning)}</span>"
-    figure.update_layout(title=title, barmode="stack", height=960, margin=dict(t=110, b=150),
+        title += f"<br><span style='color:#d62728;font-size:12px'>&#9888; {wrap(html.escape(warning), 100)}</span>"
+    figure.update_layout(title=dict(text=title, y=0.995, yref="container", yanchor="top"), barmode="stack",
+                         height=1000, margin=dict(t=170, b=190),
                          legend=dict(font=dict(size=10)))
     return figure
 
