@@ -175,7 +175,7 @@ def legend_below(figure, extra_px: int = 0) -> None:
                                      font_size=11), margin=dict(b=(80 if margin is None else margin) + extra_px))
 
 
-def wrap(text: str, width: int = 95) -> str:
+def wrap(text: str, width: int = 75) -> str:
     """`text` broken into lines of at most `width` characters with <br>, so a plotly title or note fits its figure."""
     return "<br>".join(textwrap.wrap(text, width)) or text
 

@@ -260,9 +260,8 @@ def utilization_figure(data: UtilizationData) -> go.Figure:
                                     marker_color=TECH_COLORS[k + 1 if k else 0], showlegend=i == 0,
                                     legendgroup=series), 1, i + 1)
     figure.update_yaxes(title_text="PIM MAC utilization (%)", row=1, col=1)
-    figure.update_layout(barmode="group", height=480, margin=dict(t=140),
-                         title=dict(text=f"Fig. 4: PIM MAC utilization<br><sup>{wrap('reading: ' + data.whatif, 100)}"
-                                         "</sup>", y=0.98, yref="container", yanchor="top"),
+    figure.update_layout(barmode="group", height=500, margin=dict(t=150),
+                         title=f"Fig. 4: PIM MAC utilization<br><sup>{wrap('reading: ' + data.whatif, 75)}</sup>",
                          legend=dict(orientation="h", y=-0.25))
     return figure
 

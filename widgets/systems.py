@@ -92,9 +92,8 @@ def systems_figure(data: Comparison) -> go.Figure:
     warning = sparse_warning(data)
     title = f"Long-context systems on {data.model}"
     if warning:
-        title += f"<br><span style='color:#d62728;font-size:12px'>&#9888; {wrap(html.escape(warning), 100)}</span>"
-    figure.update_layout(title=dict(text=title, y=0.995, yref="container", yanchor="top"), barmode="stack",
-                         height=1000, margin=dict(t=170, b=190),
+        title += f"<br><span style='color:#d62728;font-size:12px'>&#9888; {wrap(html.escape(warning), 75)}</span>"
+    figure.update_layout(title=title, barmode="stack", height=1000, margin=dict(t=180, b=190),
                          legend=dict(font=dict(size=10)))
     return figure
 
