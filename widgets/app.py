@@ -1,9 +1,18 @@
-"""LiveApp: controls + error banner + FigureWidget, redrawn from pimlab figure data on every change."""
+"""LiveApp: controls + error banner + FigureWidget, redrawn from pimlab figure data on every change.
+
+An update that takes longer than `LiveApp.patience_s` runs on in a worker thread: the app shows "working..." with
+a progress bar and a Cancel button and stays responsive; the figure keeps its last good state until the new one
+is ready; a newer control change supersedes the running update; Cancel puts the controls back to the values the
+figure shows and says so in the banner. Cancellation is cooperative: the computation stops at its next
+`pimlab.progress.report` (the figures report between bars). `set(...)` and code always run synchronously.
+"""
 
 from __future__ import annotations
 
 import math
 import numbers
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +20,7 @@ import ipywidgets as widgets
 import plotly.graph_objects as go
 from traitlets import TraitError
 
+from pimlab.progress import Cancelled, reporting
 from pimlab_widgets.controls import TextInput, control_grid, help_box, label, resize_nudge
 from pimlab_widgets.errors import ErrorBanner
 
@@ -166,13 +176,68 @@ class ControlledApp:
     def _labels(self) -> dict[str, str]:
         return {name: label(control, name) for name, control in self.controls.items()}
 
+    def update(self) -> None:
+        """Redraw after a control changed in the UI (default: `refresh()`, synchronously)."""
+        self.refresh()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait for an update running in the background, if any; True if the last update was good."""
+        return not self.banner.message
+
     def _on_change(self, _change) -> None:
         if not self._holding:
             self.follow()
-            self.refresh()
+            self.update()
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+PATIENCE_S = 0.3  # in a kernel, an update not done by then goes on in the background and shows "working..."
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter / Voila kernel (where a UI event can arrive while an update runs)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return False
+    return getattr(get_ipython(), "kernel", None) is not None
+
+
+class _Job:
+    """One update: the control values it draws (parsed, and as the controls hold them) and its flags."""
+
+    def __init__(self, values: dict[str, Any], held: dict[str, Any]):
+        self.values, self.held = values, held
+        self.cancelled, self.finished = threading.Event(), threading.Event()
+        self.started = time.perf_counter()
+
+
+class Working:
+    """The "working..." line of a background update: a progress bar, what it has done, and a Cancel button."""
+
+    def __init__(self, cancel: Callable[[], None]):
+        self.bar = widgets.IntProgress(value=0, min=0, max=1, bar_style="info",
+                                       layout=widgets.Layout(width="200px"))
+        self.text = widgets.HTML("")
+        self.button = widgets.Button(description="Cancel", icon="stop", layout=widgets.Layout(width="100px"))
+        self.button.on_click(lambda _: cancel())
+        self.widget = widgets.HBox([self.bar, self.text, self.button], layout=widgets.Layout(display="none"))
+        self.widget.add_class("pimlab-working")  # for the browser checks
+
+    @property
+    def shown(self) -> bool:
+        return self.widget.layout.display != "none"
+
+    def show(self, done: int = 0, total: int = 0, elapsed_s: float = 0.0) -> None:
+        self.bar.max, self.bar.value = max(total, 1), min(done, max(total, 1))
+        parts = f", {done} of {total} parts" if total else ""
+        self.text.value = f"&nbsp;working...{parts} ({elapsed_s:.0f} s); the figure shows the last values&nbsp;"
+        self.widget.layout.display = None
+
+    def hide(self) -> None:
+        self.widget.layout.display = "none"
 
 
 class LiveApp(ControlledApp):
@@ -181,6 +246,9 @@ class LiveApp(ControlledApp):
     A ValueError from either is shown in the banner and the figure keeps its last good state.
     `static()` draws the current data as a standalone go.Figure (with frames, if `draw` makes them).
     `follow(controls)` moves ranges; `help` (HTML) goes in a folded box under the controls.
+    A UI change not done within `patience_s` (None: wait for it; default 0.3 s in a kernel, None elsewhere, so
+    scripts and tests stay synchronous) goes on in a worker thread with progress and Cancel (module docstring);
+    `wait()` waits for it, `cancel()` stops it. `set(...)` and `refresh()` always compute synchronously.
     """
 
     def __init__(self, controls: dict[str, widgets.ValueWidget], compute: Callable[..., Any],
@@ -193,9 +261,15 @@ class LiveApp(ControlledApp):
         self.banner = ErrorBanner(self._labels())
         self.data = compute(**self.values)  # the defaults must be valid
         self.figure = live_figure(draw(self.data))
+        self.patience_s: float | None = PATIENCE_S if _in_kernel() else None
+        self.working = Working(self.cancel)
+        self._job: _Job | None = None  # the update running in the background
+        self._lock = threading.Lock()  # one update at a time changes the figure and the banner
+        self._drawn = self._held()  # the control values the figure shows
         for control in controls.values():
             control.observe(self._on_change, names="value")
-        rows = [control_grid(controls.values())] + ([help_box(help)] if help else []) + [self.banner.widget]
+        rows = [control_grid(controls.values())] + ([help_box(help)] if help else []) + [self.banner.widget,
+                                                                                          self.working.widget]
         self.widget = widgets.VBox(rows + [self.figure] + ([footer] if footer is not None else []) + [resize_nudge()])
 
     def follow(self) -> None:
@@ -203,14 +277,111 @@ class LiveApp(ControlledApp):
             self._follow(self.controls)
 
     def refresh(self) -> bool:
-        """Recompute and redraw from the controls; on ValueError show it and keep the last good state."""
+        """Recompute and redraw from the controls now (superseding a background update); on ValueError show it
+        and keep the last good state."""
+        self._stop()
         with self.banner.guard():
-            data = self.compute(**self.values)
-            figure = self.draw(data)
-            self.data = data
-            apply_figure(self.figure, figure)
+            self._apply(self.compute(**self.values))
             return True
         return False
 
+    def update(self) -> None:
+        """After a UI change: compute in a worker thread; wait `patience_s` for it, then show "working..."."""
+        if self.patience_s is None:
+            self.refresh()
+            return
+        try:
+            job = _Job(self.values, self._held())
+        except ValueError as error:  # a box holds bad text
+            self._stop()
+            self.banner.show(str(error))
+            return
+        with self._lock:
+            if self._job is not None:
+                self._job.cancelled.set()  # superseded: it stops at its next progress report
+            self._job = job
+        threading.Thread(target=self._run, args=(job,), daemon=True, name="pimlab-app-update").start()
+        if not job.finished.wait(self.patience_s):
+            with self._lock:
+                if self._job is job:
+                    self.working.show(elapsed_s=time.perf_counter() - job.started)
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Wait until no update runs in the background (or `timeout_s` passes); True if the last one was good."""
+        end = None if timeout_s is None else time.perf_counter() + timeout_s
+        while (job := self._job) is not None:
+            left = None if end is None else end - time.perf_counter()
+            if left is not None and left <= 0 or not job.finished.wait(left):
+                break
+        return not self.banner.message
+
+    def cancel(self) -> None:
+        """Stop the background update, put the controls back to the values the figure shows, say so."""
+        with self._lock:
+            job, self._job = self._job, None
+            if job is None:
+                return
+            job.cancelled.set()
+            self.working.hide()
+        self._holding = True
+        try:
+            restore_controls(self.controls, self._drawn, self.follow)
+        finally:
+            self._holding = False
+        self.banner.show("update cancelled: the controls are back at the values the figure shows")
+
     def static(self) -> go.Figure:
         return self.draw(self.data)
+
+    # --- updates -------------------------------------------------------------------------------------------
+    def show_data(self, data) -> None:
+        """Make the figure show `data` (`self.data` is still the data shown before); a subclass may redraw
+        only what changed."""
+        apply_figure(self.figure, self.draw(data))
+
+    def _apply(self, data) -> None:
+        self.show_data(data)
+        self.data = data
+        self._drawn = self._held()
+
+    def _held(self) -> dict[str, Any]:
+        return {name: control.value for name, control in self.controls.items()}
+
+    def _stop(self) -> None:
+        """Forget the background update, if any (it stops at its next progress report)."""
+        with self._lock:
+            if self._job is not None:
+                self._job.cancelled.set()
+                self._job = None
+            self.working.hide()
+
+    def _run(self, job: _Job) -> None:
+        """The worker thread: compute, then draw if `job` is still the update wanted."""
+        try:
+            with reporting(lambda done, total: self._progress(job, done, total)):
+                data = self.compute(**job.values)
+            with self._lock:
+                if self._job is job:
+                    with self.banner.guard():
+                        self.show_data(data)
+                        self.data, self._drawn = data, job.held
+                    self._job = None
+                    self.working.hide()
+        except Cancelled:
+            pass
+        except Exception as error:  # noqa: BLE001 - a worker's error must reach the student, not vanish
+            with self._lock:
+                if self._job is job:
+                    self.banner.show(str(error) if isinstance(error, ValueError) else
+                                     f"{type(error).__name__}: {error}")
+                    self._job = None
+                    self.working.hide()
+        finally:
+            job.finished.set()
+
+    def _progress(self, job: _Job, done: int, total: int) -> None:
+        """The progress hook of a background update: stop it if it is no longer wanted, else show how far."""
+        if job.cancelled.is_set():
+            raise Cancelled
+        if self.working.shown and self._job is job:
+            self.working.show(done, total, time.perf_counter() - job.started)

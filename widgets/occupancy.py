@@ -201,18 +201,13 @@ def show_data(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> Non
 class _FrameApp(LiveApp):
     """A LiveApp that redraws only what moves when the time step changes (same sampled data)."""
 
-    def refresh(self) -> bool:
-        with self.banner.guard():
-            data = self.compute(**self.values)
-            if data[0] is self.data[0]:
-                show_frame(self.figure, *data)
-            elif data[0].grid.shape == self.data[0].grid.shape:
-                show_data(self.figure, *data)
-            else:
-                apply_figure(self.figure, self.draw(data))
-            self.data = data
-            return True
-        return False
+    def show_data(self, data) -> None:
+        if data[0] is self.data[0]:
+            show_frame(self.figure, *data)
+        elif data[0].grid.shape == self.data[0].grid.shape:
+            show_data(self.figure, *data)
+        else:
+            apply_figure(self.figure, self.draw(data))
 
 
 TOY_REQUESTS_MAX = 16  # lengths the toy's two 4-channel modules are offered
