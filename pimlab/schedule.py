@@ -18,10 +18,10 @@ from pimlab.engine.periodic import find_period
 from pimlab.engine.policies import DCS, POLICIES, PingPong, Policy, Static, dependency_ids, policy_class
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming, engine_preset
 from pimlab.isa import Commands, Kind
-from pimlab.trace import Trace
+from pimlab.trace import Summary, Trace
 from pimlab.validate import check_int
 
-__all__ = ["POLICIES", "Policy", "Static", "PingPong", "DCS", "schedule", "dependency_ids", "find_period"]
+__all__ = ["POLICIES", "Policy", "Static", "PingPong", "DCS", "schedule", "summarize", "dependency_ids", "find_period"]
 
 
 def _validate_timing(timing) -> EngineTiming:
@@ -74,6 +74,12 @@ def schedule(commands: Commands, policy: str | type = "static", timing: EngineTi
             policy = cls(commands, timing, gbuf_entries, obuf_entries)
             trace = Engine(commands, policy, timing, gbuf_entries, obuf_entries).run().trace()
     return trace
+
+
+def summarize(commands: Commands, policy: str | type = "static", timing: EngineTiming | str = AIM_ENGINE,
+              gbuf_entries: int = 64, obuf_entries: int = 1, fast: bool = True) -> Summary:
+    """The totals of `schedule(...)` (total and MAC cycles, commands issued, breakdown) without its timeline."""
+    return schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast).summary()
 
 
 @contextmanager

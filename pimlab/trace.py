@@ -10,7 +10,7 @@ import numpy as np
 
 from pimlab.isa import KIND_NAMES, QUEUE_NAMES, Commands, Kind
 
-__all__ = ["Trace", "BOUND_NAMES", "Bound", "BREAKDOWN_KEYS", "breakdown", "check_hazards"]
+__all__ = ["Trace", "Summary", "BOUND_NAMES", "Bound", "BREAKDOWN_KEYS", "breakdown", "check_hazards"]
 
 
 class Bound:
@@ -32,6 +32,28 @@ BOUND_NAMES = ("ready", "data dependency", "queue spacing tCCD", "command bus", 
                "refresh", "mode switch", "buffer hand-off", "data bus")
 BREAKDOWN_KEYS = ("MAC", "ACT/PRE", "REF", "DT-GBuf", "DT-OutReg", "Pipeline penalty")
 _FIELDS = ("id", "kind", "queue", "gbuf", "obuf", "row", "issue_cycles", "done_cycles", "depends_on", "bound_by")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A schedule's totals without its timeline (`pimlab.schedule.summarize`, `Trace.summary`).
+
+    commands: commands the controller issued, the inserted ACT / PRE / REF / mode switches included;
+    breakdown_cycles: the `breakdown` values in BREAKDOWN_KEYS order.
+    """
+
+    total_cycles: int
+    mac_cycles: int
+    commands: int
+    breakdown_cycles: tuple[int, ...]
+
+    @property
+    def mac_utilization(self) -> float:
+        return self.mac_cycles / self.total_cycles if self.total_cycles else 0.0
+
+    def breakdown(self) -> dict[str, int]:
+        """Cycles of the run by what they are spent on, as `Trace.breakdown` gives them."""
+        return dict(zip(BREAKDOWN_KEYS, self.breakdown_cycles))
 
 
 @dataclass(frozen=True)
@@ -89,6 +111,12 @@ class Trace:
     def breakdown(self) -> dict[str, int]:
         """Cycles of the run by what they are spent on (`breakdown`)."""
         return breakdown(self)
+
+    def summary(self) -> Summary:
+        """The totals of this schedule (what `pimlab.schedule.summarize` returns for it)."""
+        parts = self.breakdown()
+        return Summary(int(self.total_cycles), self.mac_cycles, len(self),
+                       tuple(parts[key] for key in BREAKDOWN_KEYS))
 
     def bound_names(self) -> list[str]:
         return [BOUND_NAMES[b] for b in self.bound_by]

@@ -258,8 +258,8 @@ class Replay:
         e = self.e
         step, span, xstep, refs, advance, reach, data, extra = template
         reps = (self.end - 1 - reach - b) // step + 1  # every replayed period only looks at periodic commands
-        if before_refresh:
-            reps = min(reps, (e.next_ref - 1 - e.bus) // max(span, 1))
+        if before_refresh:  # every replayed issue (an ACT: its tRCD too) before the refresh, as in the template
+            reps = min(reps, (e.next_ref - 1 - e.bus - (e.tRCD if e.rows_on else 0)) // max(span, 1))
         if reps < 1 or span < 1:
             return
         j = np.arange(reps)[:, None]

@@ -1,0 +1,101 @@
+"""pimlab.schedule.summarize: the totals of a schedule without its timeline, equal to the full schedule's."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
+from pimlab.isa import Commands, compile_attention, compile_gemv, expand, fig7_stream
+from pimlab.schedule import schedule, summarize
+from pimlab.trace import BREAKDOWN_KEYS, Summary
+
+_POLICIES = ("static", "pingpong", "dcs")
+
+
+def _full(commands, policy, timing, gbuf_entries, obuf_entries) -> Summary:
+    """The summary of the plain loop's materialised trace (no fast path)."""
+    return schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=False).summary()
+
+
+def test_fig7_summary_is_the_hand_worked_timeline():
+    # Fig. 7(a): 3 WR-INP, 6 MAC, 2 RD-OUT; no rows, refresh or mode switch, so nothing is inserted
+    static = summarize(expand(fig7_stream(1), 0), "static", fig7_engine(), 3, 1)
+    assert (static.total_cycles, static.mac_cycles, static.commands) == (34, 6, 11)
+    assert sum(static.breakdown().values()) == 34 and tuple(static.breakdown()) == BREAKDOWN_KEYS
+    assert summarize(expand(fig7_stream(2), 0), "dcs", fig7_engine(), 3, 2).total_cycles == 22
+
+
+@st.composite
+def short_streams(draw):
+    n = draw(st.integers(1, 40))
+    gbuf_entries, obuf_entries = draw(st.integers(1, 6)), draw(st.integers(1, 4))
+    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2, 7]), min_size=n, max_size=n)))
+    gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=n, max_size=n)))
+    obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=n, max_size=n)))
+    row = np.array(draw(st.lists(st.integers(0, 3), min_size=n, max_size=n)))
+    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE, fig7_engine()]))
+    if timing.rows and draw(st.booleans()):
+        interval = draw(st.integers(150, 900))
+        timing = replace(timing, refresh=True, tREFI=interval, tRFC=draw(st.integers(20, interval // 5 + 20)))
+    commands = Commands.make(kind, np.where(np.isin(kind, [0, 1]), gbuf, -1), np.where(kind != 0, obuf, -1),
+                             np.where(kind == 1, row, -1))
+    return commands, draw(st.sampled_from(_POLICIES)), timing, gbuf_entries, obuf_entries
+
+
+@settings(max_examples=60, deadline=None)
+@given(short_streams())
+def test_summarize_equals_the_full_schedule_on_random_streams(case):
+    assert summarize(*case) == _full(*case)
+
+
+@st.composite
+def long_periodic_streams(draw):
+    """A random body repeated past the fast path's threshold, rows moving on or not, refresh often or never."""
+    body = draw(st.integers(2, 12))
+    gbuf_entries, obuf_entries = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2]), min_size=body, max_size=body)))
+    gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=body, max_size=body)))
+    obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=body, max_size=body)))
+    repeats = draw(st.integers(5000, 7000)) // body
+    kinds = np.tile(kind, repeats)
+    rows = np.repeat(np.arange(repeats) * draw(st.integers(0, 1)), body)
+    commands = Commands.make(kinds, np.where(np.isin(kinds, [0, 1]), np.tile(gbuf, repeats), -1),
+                             np.where(kinds != 0, np.tile(obuf, repeats), -1), np.where(kinds == 1, rows, -1))
+    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE, fig7_engine()]))
+    if timing.rows and draw(st.booleans()):
+        interval = draw(st.integers(300, 900))
+        timing = replace(timing, refresh=True, tREFI=interval, tRFC=interval // 6)
+    return commands, draw(st.sampled_from(_POLICIES)), timing, gbuf_entries, obuf_entries
+
+
+@settings(max_examples=20, deadline=None)
+@given(long_periodic_streams())
+def test_summarize_equals_the_full_schedule_on_long_periodic_streams(case):
+    assert summarize(*case) == _full(*case)
+
+
+@pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])
+def test_summarize_equals_the_full_schedule_on_compiled_attention(policy, entries, regions):
+    commands = expand(compile_attention("qk", 16384, 128, 2, False, obuf_entries=entries, buffer_regions=regions), 0)
+    assert summarize(commands, policy, AIM_ENGINE, 64, entries) == _full(commands, policy, AIM_ENGINE, 64, entries)
+
+
+def test_summarize_equals_the_full_schedule_on_repeated_gemvs():
+    from pimlab.figures.fig08 import gemv_stream
+
+    commands = gemv_stream(256, 200, 2)
+    for policy in _POLICIES:
+        regions = 2 if policy == "pingpong" else 1
+        stream = gemv_stream(256, 200, 2, buffer_regions=regions) if regions == 2 else commands
+        assert summarize(stream, policy, AIM_ENGINE, 64, 2) == _full(stream, policy, AIM_ENGINE, 64, 2)
+
+
+def test_summarize_validates_like_schedule():
+    commands = expand(compile_gemv(64, 64), 0)
+    with pytest.raises(ValueError, match="policy must be one of"):
+        summarize(commands, "fifo")
+    with pytest.raises(ValueError, match="empty"):
+        summarize(Commands.make([]))
