@@ -16,8 +16,9 @@ from pimlab import paper
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming
 from pimlab.hardware import AIM, Module
 from pimlab.isa import Commands, compile_gemv, expand
+from pimlab.progress import report
 from pimlab.reproduce import Record, compare
-from pimlab.schedule import schedule
+from pimlab.schedule import summarize
 from pimlab.trace import BREAKDOWN_KEYS
 from pimlab.validate import ceil_div, check_choice, check_int, check_ints
 
@@ -118,10 +119,10 @@ def gemv_point(dim: int, variant: str, obuf_entries: int, repeats: int, timing: 
 
 @lru_cache(maxsize=4096)
 def _gemv_point(dim, policy, entries, regions, repeats, timing, module):
-    trace = schedule(gemv_stream(dim, repeats, entries, module, regions), policy, timing, module.gbuf_entries,
-                     entries)
-    parts = trace.breakdown()
-    return tuple(parts[k] for k in BREAKDOWN_KEYS), trace.mac_utilization
+    summary = summarize(gemv_stream(dim, repeats, entries, module, regions), policy, timing, module.gbuf_entries,
+                        entries)
+    parts = summary.breakdown()
+    return tuple(parts[k] for k in BREAKDOWN_KEYS), summary.mac_utilization
 
 
 def fig8(dims=(64, 128, 256, 512, 1024), obuf_entries: int = 2, min_macs: int = 16384,
@@ -135,10 +136,14 @@ def fig8(dims=(64, 128, 256, 512, 1024), obuf_entries: int = 2, min_macs: int = 
     check_int("min_macs", min_macs, 1, 1 << 22)
     variants = tuple(check_choice("variant", v, tuple(VARIANTS)) for v in variants)
     repeats = np.array([gemv_repeats(d, min_macs) for d in dims], dtype=np.int64)
-    bars = [[gemv_point(int(d), v, obuf_entries, int(r), timing, module) for v in variants]
-            for d, r in zip(dims, repeats)]
-    breakdown = np.array([[parts for parts, _ in row] for row in bars], dtype=np.int64)
-    utilization = np.array([[u for _, u in row] for row in bars])
+    cells = [(int(d), int(r), v) for d, r in zip(dims, repeats) for v in variants]
+    bars = []
+    for i, (d, r, v) in enumerate(cells):
+        report(i, len(cells))  # a chunk boundary: an app may cancel here (pimlab.progress)
+        bars.append(gemv_point(d, v, obuf_entries, r, timing, module))
+    shape = (len(dims), len(variants))
+    breakdown = np.array([parts for parts, _ in bars], dtype=np.int64).reshape(*shape, len(BREAKDOWN_KEYS))
+    utilization = np.array([u for _, u in bars]).reshape(shape)
     return Fig8Data(dims, repeats, variants, BREAKDOWN_KEYS, breakdown, utilization, obuf_entries, timing.name)
 
 

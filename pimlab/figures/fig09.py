@@ -11,8 +11,9 @@ from pimlab.engine.timing import AIM_ENGINE, EngineTiming
 from pimlab.figures.fig08 import variant_setup
 from pimlab.hardware import AIM, Module
 from pimlab.isa import compile_attention, expand
+from pimlab.progress import report
 from pimlab.reproduce import Record
-from pimlab.schedule import schedule
+from pimlab.schedule import summarize
 from pimlab.trace import BREAKDOWN_KEYS
 from pimlab.validate import check_int, check_ints
 
@@ -51,9 +52,9 @@ def attention_cycles(policy: str, tokens: int, head_dim: int, group: int, row_re
     for op in ("qk", "sv"):
         stream = expand(compile_attention(op, tokens, head_dim, group, row_reuse, module, obuf_entries=obuf_entries,
                                           buffer_regions=buffer_regions, prefetch=prefetch), 0)
-        trace = schedule(stream, policy, timing, module.gbuf_entries, obuf_entries)
-        total += [trace.breakdown()[k] for k in BREAKDOWN_KEYS]
-        mac += trace.mac_cycles
+        summary = summarize(stream, policy, timing, module.gbuf_entries, obuf_entries)
+        total += [summary.breakdown()[k] for k in BREAKDOWN_KEYS]
+        mac += summary.mac_cycles
     return tuple(total.tolist()), mac
 
 
@@ -76,6 +77,7 @@ def fig9(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_entr
     for gi, g in enumerate(groups):
         for ri, reuse in enumerate((False, True)):
             for pi, variant in enumerate(("static", "DCS")):
+                report(4 * gi + 2 * ri + pi, 4 * len(groups))  # a chunk boundary (pimlab.progress)
                 parts, mac = attention_bar(variant, tokens, head_dim, int(g), reuse, obuf_entries, timing, module)
                 breakdown[gi, ri, pi] = parts
                 utilization[gi, ri, pi] = mac / sum(parts)

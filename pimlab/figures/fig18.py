@@ -12,6 +12,7 @@ from pimlab.engine.timing import AIM_ENGINE, EngineTiming
 from pimlab.figures.fig08 import VARIANTS
 from pimlab.figures.fig09 import attention_bar
 from pimlab.hardware import AIM, Module
+from pimlab.progress import report
 from pimlab.reproduce import Record, compare
 from pimlab.validate import check_int, check_ints
 
@@ -65,6 +66,7 @@ def fig18(groups=(1, 2, 4, 8), tokens: int = 1024, head_dim: int = 128, obuf_ent
     for oi, order in enumerate(orders):
         for gi, g in enumerate(groups):
             for vi, variant in enumerate(variants):
+                report((oi * len(groups) + gi) * len(variants) + vi, util.size)  # a chunk boundary (pimlab.progress)
                 parts, mac = attention_bar(variant, tokens, head_dim, int(g), int(g) > 1, obuf_entries, timing,
                                            module, prefetch=order == "software-pipelined")
                 cycles[oi, gi, vi] = sum(parts)
