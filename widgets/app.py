@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -23,6 +24,12 @@ from traitlets import TraitError
 from pimlab.progress import Cancelled, reporting
 from pimlab_widgets.controls import TextInput, control_grid, help_box, label, resize_nudge
 from pimlab_widgets.errors import ErrorBanner
+
+# The first FigureWidget imports plotly.io, which imports nbformat and so jsonschema, whose optional IRI format
+# check (rfc3987_syntax) compiles a grammar at import: 1-3 s before a student's first figure shows. Nothing in a
+# kernel checks IRIs, so the kit marks that optional module absent, as jsonschema sees it when not installed.
+if "jsonschema" not in sys.modules:
+    sys.modules.setdefault("rfc3987_syntax", None)
 
 
 def live_figure(figure: go.Figure) -> go.FigureWidget:
