@@ -135,6 +135,7 @@ def child(app_name: str, skip: int) -> None:
         base = _rss_mb("VmRSS")
         start = time.perf_counter()
         blocked, working = _type(app, name, value)
+        print(json.dumps(dict(what="ui", blocked=blocked, working=working)), flush=True)
         ok = _live(app).wait() if hasattr(_live(app), "wait") else not app.error
         total = time.perf_counter() - start
         print(json.dumps(dict(what="case", index=i, kind=kind, control=name, value=repr(value), blocked=blocked,
@@ -190,6 +191,8 @@ def run_app(app_name: str, timeout_s: float) -> None:
                       f"[{'ok' if event['seconds'] <= ANY_VALUE_S else 'OVER'} <= 1 s]", flush=True)
             elif event["what"] == "start":
                 current, started = event, time.perf_counter()
+            elif event["what"] == "ui":
+                current.update(event)
             elif event["what"] == "case":
                 if event["kind"] == "neighbour":
                     neighbours.append(event["total"] * 1e3)
@@ -203,8 +206,11 @@ def run_app(app_name: str, timeout_s: float) -> None:
         proc.wait()
         if finished or current is None:
             break
+        ui = (f"UI blocked {current['blocked'] * 1e3:7.1f} ms, working shown {'yes' if current['working'] else 'no'}"
+              if "blocked" in current else "UI still blocked")
+        verdict = "shows working" if current.get("working") else "OVER"
         print(f"    {current['kind']:<9} {current['control']:<14} = {current['value']:<42} "
-              f"not ready after {timeout_s:.0f} s (stopped)", flush=True)
+              f"not ready after {timeout_s:.0f} s (stopped), {ui}  [{verdict}]", flush=True)
         skip = current["index"] + 1
     if neighbours:
         median, most = statistics.median(neighbours), max(neighbours)

@@ -1,8 +1,12 @@
 """The widget foundations: LiveApp updates, the error banner, and the Fig. 2 app."""
 
+import json
+
 import ipywidgets as widgets
+import numpy as np
 import plotly.graph_objects as go
 import pytest
+from plotly.utils import PlotlyJSONEncoder
 
 from pimlab.figures import fig2
 from pimlab.models import LLM_7B_32K
@@ -88,3 +92,21 @@ def test_wrong_type_names_the_type_and_range():
     app = fig2_app()
     assert not app.set(gpus="two")
     assert app.error == "A100 GPUs must be an integer in [1, 8]; got 'two'"
+
+
+def test_apply_figure_sends_only_what_changed_and_ends_equal_to_the_source():
+    first = go.Figure([go.Bar(y=np.arange(3), name="a"), go.Scatter(y=[1, 2], name="b")],
+                      layout=dict(title="one", yaxis=dict(range=[0, 5])))
+    second = go.Figure([go.Bar(y=np.arange(3), name="a"), go.Scatter(y=[3, 4], name="c")],
+                       layout=dict(title="two", yaxis=dict(range=[0, 5])))
+    target = go.FigureWidget(first)
+    sent = []
+    target.data[0].on_change(lambda *args: sent.append("bar"), "y")
+    target.data[1].on_change(lambda *args: sent.append("scatter"), "y")
+    apply_figure(target, second)
+    assert sent == ["scatter"]  # the bar's equal array was not sent again
+    def shown(traces):
+        return json.dumps([t.to_plotly_json() | {"uid": None} for t in traces], cls=PlotlyJSONEncoder)
+
+    assert shown(target.data) == shown(second.data)
+    assert target.layout.title.text == "two" and target.layout.autosize

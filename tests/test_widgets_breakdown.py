@@ -116,7 +116,7 @@ def test_fig8_app_accepts_good_and_rejects_bad_input():
     _rejects(app, "d_in = d_out must be comma-separated integers in [16, 8192]; got '8' in '8, 128'", dims="8, 128")
     _rejects(app, "d_in = d_out must be comma-separated integers in [16, 8192]; got 'many'", dims="many")
     _rejects(app, "tMODCH (cycles) must be an integer in [0, 1024]; got -1", tMODCH=-1)
-    _rejects(app, "DCS OBuf entries must be an integer in [1, 64]; got 0", obuf_entries=0)
+    _rejects(app, "DCS OBuf entries must be an integer in [2, 64]; got 1", obuf_entries=1)  # the model's range
     assert app.set(tMODCH=0, dims="128") and app.error == ""
     # without mode switches the static controller loses less to pipeline penalty
     assert app.data[0].static_utilization[0] > expected.static_utilization[0]

@@ -127,7 +127,7 @@ def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_m
     controls = {
         "view": _view(view, ("cycles", "% of run")),
         "dims": IntsBox(dims, "d_in = d_out", *DIM_RANGE, most=12),
-        "obuf_entries": int_box(obuf_entries, "DCS OBuf entries", 1, 64),
+        "obuf_entries": int_box(obuf_entries, "DCS OBuf entries", 2, 64),  # ping-pong needs two halves
         "min_macs": int_box(min_macs, "MACs per point", 1, 1 << 22),
         "tMODCH": int_box(tMODCH, "tMODCH (cycles)", 0, TMODCH_MAX),
         "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE, indent=False),
