@@ -16,6 +16,7 @@ from pimlab.engine import periodic
 from pimlab.engine.core import Engine
 from pimlab.engine.periodic import find_period
 from pimlab.engine.policies import DCS, POLICIES, PingPong, Policy, Static, dependency_ids, policy_class
+from pimlab.engine.summary import summarize_periodic
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming, engine_preset
 from pimlab.isa import Commands, Kind
 from pimlab.trace import Summary, Trace
@@ -78,8 +79,18 @@ def schedule(commands: Commands, policy: str | type = "static", timing: EngineTi
 
 def summarize(commands: Commands, policy: str | type = "static", timing: EngineTiming | str = AIM_ENGINE,
               gbuf_entries: int = 64, obuf_entries: int = 1, fast: bool = True) -> Summary:
-    """The totals of `schedule(...)` (total and MAC cycles, commands issued, breakdown) without its timeline."""
-    return schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast).summary()
+    """The totals of `schedule(...)` (total and MAC cycles, commands issued, breakdown) without its timeline.
+
+    With fast=True a long periodic stream is scheduled shortened by whole repeats, which are added back exactly
+    (`pimlab.engine.summary`): time and memory stay bounded whatever its length.
+    """
+    cls, timing = _validate(commands, policy, timing, gbuf_entries, obuf_entries)
+    if fast:
+        with _cycle_collector_paused():
+            found = summarize_periodic(commands, cls, timing, gbuf_entries, obuf_entries)
+        if found is not None:
+            return found
+    return schedule(commands, cls, timing, gbuf_entries, obuf_entries, fast).summary()
 
 
 @contextmanager

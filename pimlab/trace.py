@@ -189,29 +189,31 @@ class Trace:
         })
 
 
-def breakdown(trace: Trace) -> dict[str, int]:
-    """Cycles of the run by what they are spent on; the values sum exactly to total_cycles.
+def breakdown(trace: Trace, start_cycle: int = 0, end_cycle: int | None = None) -> dict[str, int]:
+    """Cycles of the run by what they are spent on; the values sum exactly to total_cycles (with start_cycle /
+    end_cycle: to the cycles counted, those in [start_cycle, end_cycle), default the whole run).
 
     A cycle counts as MAC when a MAC occupies it; otherwise as the first of REF, ACT/PRE, DT-GBuf
     (WR-INP in flight), DT-OutReg (RD-OUT or WR-BIAS in flight) that is under way; otherwise as
     pipeline penalty (fixed gaps, mode switches, hand-offs, MAC latency, waiting on a bus).
     """
+    end_cycle = trace.total_cycles if end_cycle is None else min(end_cycle, trace.total_cycles)
     end = np.where(trace.kind == Kind.MAC, trace.issue_cycles + trace.timing.tCCD, trace.done_cycles)
     groups = (("MAC", (Kind.MAC,)), ("REF", (Kind.REF,)), ("ACT/PRE", (Kind.ACT, Kind.PRE)),
               ("DT-GBuf", (Kind.WR_INP,)), ("DT-OutReg", (Kind.RD_OUT, Kind.WR_BIAS)))
     covered, parts, mask = 0, {}, np.zeros(len(trace), dtype=bool)
     for key, kinds in groups:
         mask |= np.isin(trace.kind, kinds)
-        now = _union_length(trace.issue_cycles[mask], end[mask], trace.total_cycles)
+        now = _union_length(trace.issue_cycles[mask], end[mask], start_cycle, end_cycle)
         parts[key] = now - covered
         covered = now
-    parts["Pipeline penalty"] = trace.total_cycles - covered
+    parts["Pipeline penalty"] = max(0, end_cycle - start_cycle) - covered
     return {key: int(parts[key]) for key in BREAKDOWN_KEYS}
 
 
-def _union_length(starts: np.ndarray, ends: np.ndarray, limit: int) -> int:
-    """Length of the union of intervals [start, end) clipped to [0, limit)."""
-    starts, ends = np.clip(starts, 0, limit), np.clip(ends, 0, limit)
+def _union_length(starts: np.ndarray, ends: np.ndarray, lo: int, hi: int) -> int:
+    """Length of the union of intervals [start, end) clipped to [lo, hi)."""
+    starts, ends = np.clip(starts, lo, max(lo, hi)), np.clip(ends, lo, max(lo, hi))
     keep = ends > starts
     if not keep.any():
         return 0

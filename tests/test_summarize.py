@@ -71,10 +71,37 @@ def long_periodic_streams(draw):
     return commands, draw(st.sampled_from(_POLICIES)), timing, gbuf_entries, obuf_entries
 
 
-@settings(max_examples=20, deadline=None)
+@pytest.fixture(scope="module")
+def short_thresholds():
+    """Let the bounded summary take streams of a few thousand commands (it keeps 256 of each stretch)."""
+    import pimlab.engine.summary as module
+
+    saved = module.MIN_COMMANDS, module.KEEP_COMMANDS
+    module.MIN_COMMANDS, module.KEEP_COMMANDS = 2000, 256
+    yield
+    module.MIN_COMMANDS, module.KEEP_COMMANDS = saved
+
+
+@settings(max_examples=30, deadline=None)
 @given(long_periodic_streams())
-def test_summarize_equals_the_full_schedule_on_long_periodic_streams(case):
+def test_summarize_equals_the_full_schedule_on_long_periodic_streams(short_thresholds, case):
     assert summarize(*case) == _full(*case)
+
+
+@pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])
+@pytest.mark.parametrize("refresh", [True, False])
+def test_shortened_stream_summary_is_the_full_schedules(policy, entries, regions, refresh):
+    """Streams of 50k-150k commands whose repeats the bounded summary removes and adds back."""
+    from pimlab.engine.policies import policy_class
+    from pimlab.engine.summary import summarize_periodic
+    from pimlab.figures.fig08 import gemv_stream
+
+    timing = replace(AIM_ENGINE, refresh=refresh)
+    for commands in (gemv_stream(64, 2500, entries, buffer_regions=regions),
+                     expand(compile_attention("qk", 65536, 128, 2, True, obuf_entries=entries,
+                                              buffer_regions=regions), 0)):
+        got = summarize_periodic(commands, policy_class(policy), timing, 64, entries)
+        assert got is not None and got == _full(commands, policy, timing, 64, entries)
 
 
 @pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])

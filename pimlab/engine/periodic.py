@@ -22,7 +22,8 @@ from pimlab.engine.policies import dependency_ids
 from pimlab.isa import Commands, Kind
 from pimlab.validate import ceil_div
 
-__all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "schedule_periodic", "Replay"]
+__all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
+           "schedule_periodic", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 _NO_SOURCE = -(1 << 40)  # an inserted command with no source MAC (its row index may be negative otherwise)
@@ -35,7 +36,7 @@ def find_period(commands: Commands, min_repeats: int = 8, deps: tuple[np.ndarray
     D is the longest look-back of a dependency inside the stretch. None when nothing repeats min_repeats times.
     `deps` are the GBuf and OBuf `dependency_ids` if already known.
     """
-    found = _stretch(_signature(commands), 0, len(commands), min_repeats)
+    found = _stretch(signature(commands), 0, len(commands), min_repeats)
     if found is None:
         return None
     deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
@@ -46,7 +47,14 @@ def find_periods(commands: Commands, min_repeats: int = 8, min_commands: int = 1
                  deps: tuple[np.ndarray, np.ndarray] | None = None) -> list[tuple[int, int, int, int]]:
     """Every periodic stretch `find_period` finds in the stream and, recursively, in what lies before and after
     it (or in the two halves of a part with none), in stream order; parts under `min_commands` are skipped."""
-    sig, found, todo = _signature(commands), [], [(0, len(commands))]
+    found = find_stretches(signature(commands), min_repeats, min_commands)
+    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
+    return [(a, b, p, max(look_back(deps, a, b), 1)) for a, b, p in found]
+
+
+def find_stretches(sig: np.ndarray, min_repeats: int = 8, min_commands: int = 1024) -> list[tuple[int, int, int]]:
+    """(start, end, P) of each periodic stretch of the signature `sig` (see `find_periods`), in stream order."""
+    found, todo = [], [(0, len(sig))]
     while todo:
         lo, hi = todo.pop()
         if hi - lo < min_commands:
@@ -57,8 +65,7 @@ def find_periods(commands: Commands, min_repeats: int = 8, min_commands: int = 1
         else:
             found.append(got)
             todo += [(lo, got[0]), (got[1], hi)]
-    deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
-    return [(a, b, p, max(look_back(deps, a, b), 1)) for a, b, p in sorted(found)]
+    return sorted(found)
 
 
 def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
@@ -86,7 +93,7 @@ def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
     return None if best is None else (lo + best[0], lo + best[1], best[2])
 
 
-def _signature(commands: Commands) -> np.ndarray:
+def signature(commands: Commands) -> np.ndarray:
     """One int64 per command: kind, entries, and whether a MAC changes row."""
     kind = commands.kind
     mac = np.flatnonzero(kind == Kind.MAC)
@@ -129,6 +136,7 @@ class Replay:
         """stretches: (start, end, period, look-back depth) of each periodic stretch, in stream order."""
         self.e, self.stretches = engine, stretches
         self.replayed = {"whole state": 0, "before refresh": 0}  # commands replayed, by kind of repeat
+        self.whole: list[tuple] = []  # each whole-state replay: (stretch, cut, bus cycle, step, span, inserted, reps)
         n = engine.n
         nxt = np.minimum.accumulate(np.where(engine.commands.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
         self.next_mac = np.where(nxt < n, nxt, -1)  # index of the next MAC at or after each command
@@ -270,6 +278,7 @@ class Replay:
             self.replayed["before refresh"] += reps * step
         else:
             self._keep_blocks(block_data, block_extra, b + reps * step)
+            self.whole.append((self.k, b, e.bus, step, span, xstep, reps))
             self.replayed["whole state"] += reps * step
             if e.next_ref < NEVER:  # the whole state repeated, the refresh phase too
                 e.next_ref += reps * span
