@@ -91,14 +91,13 @@ def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM,
     instructions = compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries, buffer_regions=buffer_regions)
     one = expand(instructions, 0)
     rows = int(one.row.max()) + 1
-    first = np.zeros(repeats, dtype=np.int64)
-    for k in range(1, repeats):
-        first[k] = (first[k - 1] + rows) % max(1, module.rows - rows)
-    is_mac = np.tile(one.row >= 0, repeats)
-    row = np.where(is_mac, np.tile(one.row, repeats) + np.repeat(first, len(one)), -1)
-    instr = np.tile(one.instr, repeats) + np.repeat(np.arange(repeats) * len(instructions), len(one))
-    return Commands(*(np.tile(column, repeats) for column in (one.kind, one.gbuf, one.obuf)), row,
-                    np.tile(one.col, repeats), instr)
+    first = np.arange(repeats, dtype=np.int64) * rows % max(1, module.rows - rows)  # f_k = k rows mod (...)
+    # each column as a (repeats, len(one)) block built in place: a long point's stream is hundreds of MB
+    row = one.row[None, :] + first[:, None]
+    row[:, one.row < 0] = -1
+    instr = one.instr[None, :] + (np.arange(repeats, dtype=np.int64) * len(instructions))[:, None]
+    return Commands(*(np.tile(column, repeats) for column in (one.kind, one.gbuf, one.obuf)), row.ravel(),
+                    np.tile(one.col, repeats), instr.ravel())
 
 
 def gemv_repeats(dim: int, min_macs: int) -> int:
