@@ -9,8 +9,10 @@ the cursor.
 
 from __future__ import annotations
 
+import copy
 import html
 from collections.abc import Sequence
+from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
@@ -117,52 +119,70 @@ def _title(trace: Trace) -> str:
     return f"{POLICY_NAMES.get(trace.policy, trace.policy)}, {queues}: {trace.total_cycles} cycles"
 
 
+@lru_cache(maxsize=8)
+def _panels_layout(panels: int) -> dict:
+    """The axes of `panels` side-by-side panels sharing their command rows, made once by make_subplots (slow)."""
+    layout = make_subplots(rows=1, cols=panels, shared_yaxes=True, horizontal_spacing=0.03,
+                           subplot_titles=[" "] * panels).layout.to_plotly_json()
+    layout.pop("template", None)
+    return layout
+
+
+def _bars(trace: Trace, panel: int, shown: set) -> list[dict]:
+    """One horizontal bar trace per kind present in `trace` (issue to completion), for panel `panel`."""
+    labels = np.array(_row_labels(trace), dtype=object)
+    names = [command_label(k, i) for k, i in zip(trace.kind, trace.id)]
+    hover = [f"{n} {KIND_LABELS[Kind(int(k))]} {_entries(g, o)}<br>issue {s}, done {d}<br>{_why(trace, r)}"
+             for r, (n, k, g, o, s, d) in enumerate(zip(names, trace.kind, trace.gbuf, trace.obuf,
+                                                        trace.issue_cycles, trace.done_cycles))]
+    out = []
+    for kind in Kind:
+        rows = np.flatnonzero(trace.kind == kind)
+        if not len(rows):
+            continue
+        out.append(dict(
+            type="bar", orientation="h", y=labels[rows].tolist(), base=trace.issue_cycles[rows].tolist(),
+            x=np.maximum(trace.done_cycles[rows] - trace.issue_cycles[rows], 1).tolist(),
+            text=[_entries(trace.gbuf[r], trace.obuf[r]) for r in rows], textposition="outside",
+            textfont=dict(size=10), cliponaxis=False,
+            marker=dict(color=KIND_COLORS[kind], line=dict(color="white", width=1)),
+            name=KIND_LABELS[kind], legendgroup=KIND_LABELS[kind], showlegend=kind not in shown,
+            hovertext=[hover[r] for r in rows], hoverinfo="text", xaxis=_axis("x", panel), yaxis=_axis("y", panel)))
+        shown.add(kind)
+    return out
+
+
 def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = False,
                     title: str | None = None) -> go.Figure:
     """Gantt of each trace side by side (shared command rows), a cursor at `cycle`, frames per cycle if asked.
 
-    Traces are, per panel: one bar trace per kind present, then one "issues now" marker trace (last).
+    Traces are, per panel: one bar trace per kind present, then one "issues now" marker trace (last). The
+    figure is built as one dict and validated once (a knob change redraws it).
     """
     if not traces:
         raise ValueError("traces must hold at least one Trace, got none")
     end = max(t.total_cycles for t in traces)
-    figure = make_subplots(rows=1, cols=len(traces), shared_yaxes=True, horizontal_spacing=0.03,
-                           subplot_titles=[_title(t) for t in traces])
-    shown: set[int] = set()
-    now_index = []
+    data, shown, now_index = [], set(), []
     for c, trace in enumerate(traces):
-        labels = np.array(_row_labels(trace), dtype=object)
-        names = [command_label(k, i) for k, i in zip(trace.kind, trace.id)]
-        hover = [f"{n} {KIND_LABELS[Kind(int(k))]} {_entries(g, o)}<br>issue {s}, done {d}<br>{_why(trace, r)}"
-                 for r, (n, k, g, o, s, d) in enumerate(zip(names, trace.kind, trace.gbuf, trace.obuf,
-                                                            trace.issue_cycles, trace.done_cycles))]
-        for kind in Kind:
-            rows = np.flatnonzero(trace.kind == kind)
-            if not len(rows):
-                continue
-            figure.add_trace(go.Bar(
-                orientation="h", y=labels[rows].tolist(), base=trace.issue_cycles[rows].tolist(),
-                x=np.maximum(trace.done_cycles[rows] - trace.issue_cycles[rows], 1).tolist(),
-                text=[_entries(trace.gbuf[r], trace.obuf[r]) for r in rows], textposition="outside",
-                textfont=dict(size=10), cliponaxis=False,
-                marker=dict(color=KIND_COLORS[kind], line=dict(color="white", width=1)),
-                name=KIND_LABELS[kind], legendgroup=KIND_LABELS[kind], showlegend=kind not in shown,
-                hovertext=[hover[r] for r in rows], hoverinfo="text"), 1, c + 1)
-            shown.add(kind)
-        x, y = _now_points(trace, labels.tolist(), cycle)
-        figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name=NOW_TRACE, legendgroup="now",
-                                    showlegend=c == 0, hoverinfo="skip",
-                                    marker=dict(symbol="star", size=13, color="black")), 1, c + 1)
-        now_index.append(len(figure.data) - 1)
+        data += _bars(trace, c, shown)
+        x, y = _now_points(trace, _row_labels(trace), cycle)
+        now_index.append(len(data))
+        data.append(dict(type="scatter", x=x, y=y, mode="markers", name=NOW_TRACE, legendgroup="now",
+                         showlegend=c == 0, hoverinfo="skip", marker=dict(symbol="star", size=13, color="black"),
+                         xaxis=_axis("x", c), yaxis=_axis("y", c)))
     order, groups = _category_order(max(traces, key=len))
-    figure.update_yaxes(categoryorder="array", categoryarray=order, autorange="reversed")
-    figure.update_xaxes(range=[0, end + 3], title_text="cycle", dtick=5 if end <= 60 else None, tickangle=0)
-    figure.update_annotations(font_size=13)  # the subplot titles
-    for name, first in groups:  # queue names at the right end of the last panel
-        figure.add_annotation(x=end + 3, y=order[first], xref=_axis("x", len(traces) - 1), yref="y", text=name,
-                              showarrow=False, xanchor="right", yanchor="top", font=dict(size=10, color="#666"))
-    figure.update_layout(barmode="overlay", shapes=_shapes(traces, cycle, groups), height=140 + 26 * len(order),
-                         margin=dict(t=80 if title else 50, b=50, l=10, r=10), title=title, bargap=0.25)
+    layout = copy.deepcopy(_panels_layout(len(traces)))
+    for c, trace in enumerate(traces):
+        layout["annotations"][c].update(text=_title(trace), font=dict(size=13))  # the subplot titles
+        layout[_axis("xaxis", c)].update(range=[0, end + 3], title=dict(text="cycle"),
+                                         dtick=5 if end <= 60 else None, tickangle=0)
+        layout[_axis("yaxis", c)].update(categoryorder="array", categoryarray=order, autorange="reversed")
+    layout["annotations"] += [  # queue names at the right end of the last panel
+        dict(x=end + 3, y=order[first], xref=_axis("x", len(traces) - 1), yref="y", text=name, showarrow=False,
+             xanchor="right", yanchor="top", font=dict(size=10, color="#666")) for name, first in groups]
+    layout.update(barmode="overlay", shapes=_shapes(traces, cycle, groups), height=140 + 26 * len(order),
+                  margin=dict(t=80 if title else 50, b=50, l=10, r=10), title=title, bargap=0.25)
+    figure = go.Figure(data=data, layout=layout)
     legend_below(figure, 40)
     if frames:
         _add_frames(figure, traces, now_index, end, cycle, groups)
