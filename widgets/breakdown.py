@@ -69,24 +69,19 @@ def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np
         shown, y_title = cycles, "cycles"
     outer = [str(g) for g in groups for _ in variants]
     inner = [str(v) for _ in groups for v in variants]
-    figure = go.Figure()
-    for k, key in enumerate(keys):
-        figure.add_trace(go.Bar(x=[outer, inner], y=shown[:, :, k].ravel().tolist(), name=key,
-                                marker_color=PART_COLORS.get(key),
-                                hovertemplate=f"{key}: %{{y:,.4~g}}<extra>%{{x}}</extra>"))
-    for v, variant in enumerate(variants):
-        figure.add_trace(go.Scatter(x=[[str(g) for g in groups], [str(variant)] * len(groups)],
-                                    y=(100 * np.asarray(utilization)[:, v]).round(2).tolist(), yaxis="y2",
-                                    mode="lines+markers", name=f"MAC util. {variant}",
-                                    line=dict(color=VARIANT_COLORS[v % len(VARIANT_COLORS)], width=2),
-                                    marker=dict(size=8, symbol="diamond"),
-                                    hovertemplate="MAC utilization %{y:.1f}%<extra>%{x}</extra>"))
-    figure.update_layout(
-        barmode="stack", title=dict(text=title, font=dict(size=14)), height=560,
-        margin=dict(t=80), xaxis=dict(title_text=group_title), yaxis=dict(title_text=y_title),
+    data = [dict(type="bar", x=[outer, inner], y=shown[:, :, k].ravel().tolist(), name=key,
+                 marker_color=PART_COLORS.get(key), hovertemplate=f"{key}: %{{y:,.4~g}}<extra>%{{x}}</extra>")
+            for k, key in enumerate(keys)]
+    data += [dict(type="scatter", x=[[str(g) for g in groups], [str(variant)] * len(groups)],
+                  y=(100 * np.asarray(utilization)[:, v]).round(2).tolist(), yaxis="y2", mode="lines+markers",
+                  name=f"MAC util. {variant}", line=dict(color=VARIANT_COLORS[v % len(VARIANT_COLORS)], width=2),
+                  marker=dict(size=8, symbol="diamond"), hovertemplate="MAC utilization %{y:.1f}%<extra>%{x}</extra>")
+             for v, variant in enumerate(variants)]
+    figure = go.Figure(data=data, layout=dict(  # one dict, validated once: the apps redraw it on every change
+        barmode="stack", title=dict(text=title, font=dict(size=14)), height=560, margin=dict(t=80, b=60),
+        xaxis=dict(title_text=group_title), yaxis=dict(title_text=y_title), legend_traceorder="normal",
         yaxis2=dict(title_text="MAC utilization (%)", overlaying="y", side="right", range=[0, 100],
-                    tickmode="linear", tick0=0, dtick=20, showgrid=False))
-    figure.update_layout(margin=dict(b=60), legend_traceorder="normal")
+                    tickmode="linear", tick0=0, dtick=20, showgrid=False)))
     legend_below(figure, 50 + 20 * (len(variants) > 2))
     return figure
 
