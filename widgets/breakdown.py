@@ -37,6 +37,9 @@ POLICY_COLORS = {"static": "#8c564b", "static, no mode switch": "#c49c94", "ping
 APP_TOKENS = 512
 
 
+SLOW_HELP = ("Long runs (many MACs or tokens) take a while: the app shows <i>working...</i> with its progress and a "
+             "<b>Cancel</b> button, and the figure keeps the last values until the new one is ready.")
+
 # the ranges pimlab.figures accepts (fig08, fig09, fig18, isa); tMODCH's upper end is the apps' own
 DIM_RANGE, GROUP_RANGE, TOKENS_RANGE = (16, 8192), (1, 16), (16, 1 << 20)
 TMODCH_MAX = 1024
@@ -113,7 +116,8 @@ def fig8_compute(dims="64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs
 FIG8_HELP = ("<b>d_in = d_out</b>: the GEMV sizes, comma-separated. <b>DCS OBuf entries</b>: output entries DCS "
              "may fill (static uses one OutReg). <b>MACs per point</b>: each point repeats its GEMV until it has done "
              "this many MAC commands. <b>tMODCH</b>: the mode switch the static controller pays between register "
-             "I/O and MACs (AiM: 32 cycles). <b>refresh</b>: charge tRFC every tREFI. Type and press Enter.")
+             "I/O and MACs (AiM: 32 cycles). <b>refresh</b>: charge tRFC every tREFI. Type and press Enter. "
+             + SLOW_HELP)
 
 
 def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_macs: int = 4096, tMODCH: int = 32,
@@ -180,7 +184,7 @@ def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int
         "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE, indent=False),
     }
     help = ATTENTION_HELP.format(fit=f"{AIM.gbuf_entries} entries of {LANES} elements") + (
-        "<b>show</b> cycles per query head divides a bar by g. Type and press Enter.")
+        "<b>show</b> cycles per query head divides a bar by g. Type and press Enter. " + SLOW_HELP)
     return LiveApp(controls, fig9_compute, lambda data_view: fig9_figure(*data_view), help=help)
 
 
@@ -232,7 +236,7 @@ def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: in
     }
     help = ATTENTION_HELP.format(fit=f"ping-pong's half: GBuf entries / 2 x {LANES} elements") + (
         "<b>GBuf / OBuf entries</b>: the buffer both policies get; ping-pong splits each in two halves. "
-        "Type and press Enter.")
+        "Type and press Enter. " + SLOW_HELP)
     return LiveApp(controls, fig18_compute, fig18_figure, follow=_fig18_follow, help=help)
 
 
