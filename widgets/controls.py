@@ -4,9 +4,11 @@ and the colour bands of categorical heatmaps."""
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import textwrap
+from functools import lru_cache
 
 import ipywidgets as widgets
 from traitlets import Float, Unicode
@@ -165,6 +167,26 @@ def help_box(html: str, title: str = "help") -> widgets.Accordion:
     box = widgets.Accordion(children=[widgets.HTML(html)], selected_index=None)
     box.set_title(0, title)
     return box
+
+
+def subplots_layout(cols: int, **options) -> dict:
+    """The layout (axes, domains, title annotations) `make_subplots(rows=1, cols=cols, **options)` makes, as a
+    fresh dict without the template: make_subplots takes ~20-100 ms, too slow to run on every redraw. Traces go
+    in panel c (0-based) with xaxis / yaxis "x", "y" (c = 0) or f"x{c + 1}", f"y{c + 1}"."""
+    return copy.deepcopy(_subplots_layout(cols, tuple(sorted((k, _frozen(v)) for k, v in options.items()))))
+
+
+def _frozen(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+@lru_cache(maxsize=16)
+def _subplots_layout(cols: int, options: tuple) -> dict:
+    from plotly.subplots import make_subplots
+
+    layout = make_subplots(rows=1, cols=cols, **dict(options)).layout.to_plotly_json()
+    layout.pop("template", None)
+    return layout
 
 
 def legend_below(figure, extra_px: int = 0) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pimlab.figures.fig06 import (
     COLOUR_BY,
@@ -31,7 +30,7 @@ from pimlab.figures.fig06 import (
 )
 from pimlab.validate import check_int
 from pimlab_widgets.app import LiveApp, apply_figure
-from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, legend_below, show, si
+from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, legend_below, show, si, subplots_layout
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f")
@@ -90,24 +89,26 @@ def _cursor(data: OccupancyFrames, i: int) -> go.Scatter:
 
 
 def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
+    """The grid now (left panel, with the colour key) and the Gantt over the step (right), built as one figure."""
     modules, channels = data.grid.shape[1:]
-    figure = make_subplots(rows=1, cols=2, column_widths=[0.35, 0.65], horizontal_spacing=0.08,
-                           subplot_titles=("modules x channels now", "every channel over the step"))
-    figure.add_trace(_grid_trace(data, i), 1, 1)
     n = max(data.colours, 1)
-    figure.add_trace(go.Heatmap(**_gantt(data), zmin=IDLE - 0.5, zmax=n - 0.5, colorscale=_colourscale(n),
-                                showscale=False, hovertemplate="row %{y}, t %{x}: " + data.colour_by
-                                + " %{z}<extra></extra>"), 1, 2)
-    figure.add_trace(_cursor(data, i), 1, 2)
-    for trace in _key(data):
-        figure.add_trace(trace, 1, 1)
-    figure.update_xaxes(title_text="channel", row=1, col=1, dtick=max(1, channels // 8))
-    figure.update_yaxes(title_text="module", row=1, col=1, autorange="reversed", dtick=max(1, modules // 8))
-    figure.update_xaxes(title_text="cycles", row=1, col=2, exponentformat="SI")
-    figure.update_yaxes(title_text="module x channels + channel", row=1, col=2, autorange="reversed")
-    figure.update_layout(
+    gantt = go.Heatmap(**_gantt(data), zmin=IDLE - 0.5, zmax=n - 0.5, colorscale=_colourscale(n), showscale=False,
+                       hovertemplate="row %{y}, t %{x}: " + data.colour_by + " %{z}<extra></extra>",
+                       xaxis="x2", yaxis="y2")
+    left = [_grid_trace(data, i), *_key(data)]
+    for trace in left:
+        trace.update(xaxis="x", yaxis="y")
+    traces = [left[0], gantt, _cursor(data, i).update(xaxis="x2", yaxis="y2"), *left[1:]]
+    layout = subplots_layout(2, column_widths=[0.35, 0.65], horizontal_spacing=0.08,
+                             subplot_titles=("modules x channels now", "every channel over the step"))
+    layout["xaxis"].update(title=dict(text="channel"), dtick=max(1, channels // 8))
+    layout["yaxis"].update(title=dict(text="module"), autorange="reversed", dtick=max(1, modules // 8))
+    layout["xaxis2"].update(title=dict(text="cycles"), exponentformat="SI")
+    layout["yaxis2"].update(title=dict(text="module x channels + channel"), autorange="reversed")
+    layout.update(
         title=dict(text=_frame_title(data, i), font_size=14), height=460, margin=dict(t=90, b=60, l=60, r=10),
         plot_bgcolor="#eeeeee", legend=dict(title_text=f"{data.colour_by}:", itemclick=False, itemdoubleclick=False))
+    figure = go.Figure(data=traces, layout=layout)
     legend_below(figure, 30)
     return figure
 

@@ -9,22 +9,19 @@ the cursor.
 
 from __future__ import annotations
 
-import copy
 import html
 from collections.abc import Sequence
-from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pimlab.figures.fig07 import Fig7Data, fig7
 from pimlab.isa import FIG7_GBUF_ENTRIES, QUEUE_NAMES, Kind
 from pimlab.schedule import dependency_ids
 from pimlab.trace import BOUND_NAMES, Bound, Trace
 from pimlab_widgets.app import ControlledApp, apply_figure, live_figure
-from pimlab_widgets.controls import STYLE, control_grid, help_box, int_box, legend_below, resize_nudge
+from pimlab_widgets.controls import STYLE, control_grid, help_box, int_box, legend_below, resize_nudge, subplots_layout
 from pimlab_widgets.errors import ErrorBanner
 
 __all__ = ["KIND_COLORS", "command_label", "timeline_figure", "state_html", "fig7_figure", "PipelineStepper",
@@ -119,15 +116,6 @@ def _title(trace: Trace) -> str:
     return f"{POLICY_NAMES.get(trace.policy, trace.policy)}, {queues}: {trace.total_cycles} cycles"
 
 
-@lru_cache(maxsize=8)
-def _panels_layout(panels: int) -> dict:
-    """The axes of `panels` side-by-side panels sharing their command rows, made once by make_subplots (slow)."""
-    layout = make_subplots(rows=1, cols=panels, shared_yaxes=True, horizontal_spacing=0.03,
-                           subplot_titles=[" "] * panels).layout.to_plotly_json()
-    layout.pop("template", None)
-    return layout
-
-
 def _bars(trace: Trace, panel: int, shown: set) -> list[dict]:
     """One horizontal bar trace per kind present in `trace` (issue to completion), for panel `panel`."""
     labels = np.array(_row_labels(trace), dtype=object)
@@ -171,7 +159,8 @@ def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = Fals
                          showlegend=c == 0, hoverinfo="skip", marker=dict(symbol="star", size=13, color="black"),
                          xaxis=_axis("x", c), yaxis=_axis("y", c)))
     order, groups = _category_order(max(traces, key=len))
-    layout = copy.deepcopy(_panels_layout(len(traces)))
+    layout = subplots_layout(len(traces), shared_yaxes=True, horizontal_spacing=0.03,
+                             subplot_titles=(" ",) * len(traces))
     for c, trace in enumerate(traces):
         layout["annotations"][c].update(text=_title(trace), font=dict(size=13))  # the subplot titles
         layout[_axis("xaxis", c)].update(range=[0, end + 3], title=dict(text="cycle"),
