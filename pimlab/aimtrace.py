@@ -19,7 +19,7 @@ import numpy as np
 from pimlab.engine.timing import EngineTiming, engine_preset
 from pimlab.hardware import Module
 from pimlab.isa import _TABLE_FIELDS, Instruction, Kind, expand_table, instruction_table
-from pimlab.schedule import schedule, summarize
+from pimlab.schedule import schedule, summarize_table
 from pimlab.trace import BREAKDOWN_KEYS, Trace
 from pimlab.validate import check_choice, check_int
 
@@ -398,9 +398,8 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
     for c in channels:  # channels that receive the same instructions get the same stream: schedule it once
         key = ((masks >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
         if key not in done:
-            commands = expand_table(table, c)
-            done[key] = (schedule(commands, policy, timing, module.gbuf_entries, entries) if timelines else
-                         summarize(commands, policy, timing, module.gbuf_entries, entries))
+            done[key] = (schedule(expand_table(table, c), policy, timing, module.gbuf_entries, entries) if timelines
+                         else summarize_table(table, c, policy, timing, module.gbuf_entries, entries))
         per_channel.append(done[key])
     summaries = [x.summary() for x in per_channel] if timelines else per_channel
     cycles = np.array([x.total_cycles for x in summaries])
