@@ -149,6 +149,8 @@ def fast_table(data: bytes, gbuf_entries: int) -> dict[str, np.ndarray] | None:
         if got is None:
             return None
         parts.append(got)
+    if not parts:
+        return None
     op, fields, spelling = (np.concatenate(column) for column in zip(*parts))
     ends = np.flatnonzero(op == _EOC)
     if not len(ends):
