@@ -18,13 +18,13 @@ import numpy as np
 
 from pimlab.engine.timing import EngineTiming, engine_preset
 from pimlab.hardware import Module
-from pimlab.isa import Instruction, Kind, expand
-from pimlab.schedule import schedule
+from pimlab.isa import _TABLE_FIELDS, Instruction, Kind, expand_table, instruction_table
+from pimlab.schedule import schedule, summarize_table
 from pimlab.trace import BREAKDOWN_KEYS, Trace
 from pimlab.validate import check_choice, check_int
 
-__all__ = ["FILE_CHANNELS", "parse_trace", "read_trace", "format_trace", "write_trace", "SimulationResult",
-           "replay_trace", "file_mask", "pimlab_mask"]
+__all__ = ["FILE_CHANNELS", "parse_trace", "read_trace", "read_table", "fast_table", "engine_table", "format_trace",
+           "write_trace", "SimulationResult", "replay_trace", "file_mask", "pimlab_mask"]
 
 FILE_CHANNELS = 32  # aim_simulator's masks name 32 channels
 _FIELDS = {"WR_GB": ("opsize", "gpr", "mask"), "WR_BIAS": ("gpr", "mask"), "MAC_ABK": ("opsize", "mask", "row"),
@@ -56,6 +56,15 @@ def _number(token: str, what: str, lineno: int) -> int:
 def parse_trace(text: str, gbuf_entries: int = 64) -> list[Instruction]:
     """The instructions of a trace's text, up to its EOC (a long WR_GB / MAC_ABK splits at the GBuf size)."""
     gbuf_entries = check_int("gbuf_entries", gbuf_entries, 1, 4096)
+    table = fast_table(text.encode(), gbuf_entries) if text.isascii() else None
+    if table is None:
+        return _parse_lines(text, gbuf_entries)
+    return [Instruction(Kind(op), mask, size, gpr, gbuf, row, col, out) for op, mask, size, gpr, gbuf, row, col, out
+            in zip(*(table[name].tolist() for name in _TABLE_FIELDS))]
+
+
+def _parse_lines(text: str, gbuf_entries: int) -> list[Instruction]:
+    """`parse_trace` line by line: the reference reader, and the one that names a bad line."""
     out: list[Instruction] = []
     ended = False
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -77,24 +86,28 @@ def parse_trace(text: str, gbuf_entries: int = 64) -> list[Instruction]:
         if opcode == "EOC":
             ended = True
             break
-        if opcode == "SYNC":
-            continue  # a barrier: channels are scheduled one by one, so it changes nothing here
-        mask = pimlab_mask(f["mask"])
-        if opcode in ("WR_GB", "MAC_ABK"):
-            size = check_int(f"line {lineno}: opsize", f["opsize"], 1, 1 << 20)
-            for start in range(0, size, gbuf_entries):
-                part = min(gbuf_entries, size - start)
-                if opcode == "WR_GB":
-                    out.append(Instruction(Kind.WR_INP, mask, part, gpr_addr=f["gpr"] + start, gbuf_idx=0))
-                else:
-                    out.append(Instruction(Kind.MAC, mask, part, gbuf_idx=0, row=f["row"], col=start % 64, out_idx=0))
-        else:
-            op = Kind.WR_BIAS if opcode == "WR_BIAS" else Kind.RD_OUT
-            out.append(Instruction(op, mask, 1, gpr_addr=check_int(f"line {lineno}: GPR", f["gpr"], 0), out_idx=0))
+        if opcode != "SYNC":  # SYNC is a barrier: channels are scheduled one by one, so it changes nothing here
+            out += _instructions(opcode, f, lineno, gbuf_entries)
     if not ended:
         raise ValueError("the trace must end with an `AiM EOC` line; none found")
     if not out:
         raise ValueError("the trace must hold at least one instruction before EOC, got none")
+    return out
+
+
+def _instructions(opcode: str, f: dict, lineno: int, gbuf_entries: int) -> list[Instruction]:
+    mask = pimlab_mask(f["mask"])
+    if opcode not in ("WR_GB", "MAC_ABK"):
+        op = Kind.WR_BIAS if opcode == "WR_BIAS" else Kind.RD_OUT
+        return [Instruction(op, mask, 1, gpr_addr=check_int(f"line {lineno}: GPR", f["gpr"], 0), out_idx=0)]
+    size = check_int(f"line {lineno}: opsize", f["opsize"], 1, 1 << 20)
+    out = []
+    for start in range(0, size, gbuf_entries):
+        part = min(gbuf_entries, size - start)
+        if opcode == "WR_GB":
+            out.append(Instruction(Kind.WR_INP, mask, part, gpr_addr=f["gpr"] + start, gbuf_idx=0))
+        else:
+            out.append(Instruction(Kind.MAC, mask, part, gbuf_idx=0, row=f["row"], col=start % 64, out_idx=0))
     return out
 
 
@@ -104,6 +117,204 @@ def read_trace(path, gbuf_entries: int = 64) -> list[Instruction]:
     if not path.is_file():
         raise ValueError(f"trace file must exist, got {str(path)!r}")
     return parse_trace(path.read_text(), gbuf_entries)
+
+
+def read_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray]:
+    """The instructions of an AiM ISR trace file as `isa.instruction_table` columns (no Instruction objects)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"trace file must exist, got {str(path)!r}")
+    data = path.read_bytes()
+    table = fast_table(data, check_int("gbuf_entries", gbuf_entries, 1, 4096))
+    return table if table is not None else instruction_table(parse_trace(data.decode(), gbuf_entries))
+
+
+# --- the numpy reader: well-formed files without a Python loop per line ------------------------------------------
+_OPS = ("WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC")  # codes 0..5
+_OP_KIND = np.array([Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT, -1, -1], dtype=np.int64)
+_OP_FIELDS = np.array([3, 2, 3, 2, 0, 0])
+_WR_GB, _WR_BIAS, _MAC_ABK, _RD_MAC, _SYNC, _EOC = range(6)
+_CHUNK_BYTES = 1 << 21  # numpy works on the file this much at a time (bounded memory)
+
+
+def fast_table(data: bytes, gbuf_entries: int) -> dict[str, np.ndarray] | None:
+    """The `isa.instruction_table` of a well-formed trace, read with numpy; None for anything else (a bad line,
+    unusual whitespace, a number written with a sign): `_parse_lines` reads those and names the problem."""
+    data = _without_comments(data.replace(b"\r\n", b"\n"))
+    if data is None:
+        return None
+    parts = []
+    for lo, hi in _chunks(data):
+        got = _chunk_lines(np.frombuffer(data, np.uint8, hi - lo, lo))
+        if got is None:
+            return None
+        parts.append(got)
+    if not parts:
+        return None
+    op, fields, spelling = (np.concatenate(column) for column in zip(*parts))
+    ends = np.flatnonzero(op == _EOC)
+    if not len(ends):
+        return None
+    spellings = len(np.unique(spelling[op < _SYNC]))  # of the masks on every line, after EOC too
+    op, fields = op[:ends[0]], fields[:ends[0]]
+    keep = op != _SYNC
+    table = _table(op[keep], fields[keep], gbuf_entries)
+    if table is not None:
+        table["mask_spellings"] = np.array(spellings)
+    return table
+
+
+def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | None:
+    """The instruction table of a trace file the command engine replays exactly, well-formed, with one channel
+    mask spelled one way on every line (what `pimlab.aimsim.is_engine_trace` asks), read with numpy; else None."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    table = fast_table(data, gbuf_entries)
+    return table if table is not None and int(table["mask_spellings"]) == 1 else None
+
+
+def _without_comments(data: bytes) -> bytes | None:
+    """`data` with each `#` comment blanked (lines keep their place); None when the file has a stray CR."""
+    if b"\r" in data:
+        return None
+    if b"#" not in data:
+        return data
+    out, at = bytearray(data), data.find(b"#")
+    while at >= 0:
+        end = data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        out[at:end] = b" " * (end - at)
+        at = data.find(b"#", end)
+    return bytes(out)
+
+
+def _chunks(data: bytes):
+    """(start, end) byte ranges of about _CHUNK_BYTES, each ending at a line end."""
+    lo = 0
+    while lo < len(data):
+        hi = data.find(b"\n", min(lo + _CHUNK_BYTES, len(data)) - 1)
+        hi = len(data) if hi < 0 else hi + 1
+        yield lo, hi
+        lo = hi
+
+
+def _chunk_lines(b: np.ndarray):
+    """(opcode code, fields [line, 3], mask spelling) of each non-blank line of a chunk; None if one is not
+    `AiM <OPCODE> <fields>` with plain decimal / 0x hex numbers."""
+    kind = _BYTE_CLASS[b]
+    if (kind == 3).any():
+        return None
+    edge = np.diff((kind == 0).view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    line = np.cumsum(kind == 2, dtype=np.int32)[starts]
+    count = np.bincount(line)
+    count = count[count > 0]  # tokens of each non-blank line
+    first = np.cumsum(count) - count
+    if not len(first) or count.min() < 2 or (_key(b, starts[first], ends[first]) != _AIM).any():
+        return None
+    op_start, op_end = starts[first + 1], ends[first + 1]
+    isr = (op_end - op_start > 4) & (_key(b, op_start, op_start + 4) == _ISR)
+    op = _opcode(_key(b, op_start + 4 * isr, op_end))
+    if op is None or (count != 2 + _OP_FIELDS[op]).any():
+        return None
+    got = _numbers(b, starts, ends, np.repeat(first, count))
+    if got is None:
+        return None
+    values, spelled = got
+    fields = np.full((len(first), 3), -1, dtype=np.int64)
+    for j in range(3):
+        has = count > 2 + j
+        fields[has, j] = values[first[has] + 2 + j]
+    spelling = np.where(op < _SYNC, spelled[np.minimum(first + 2 + np.where(op == _WR_GB, 2, 1), len(spelled) - 1)], 0)
+    return op, fields, spelling
+
+
+def _key(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each token as one uint64 (0 past its end; all ones for a token of more than 8)."""
+    key = np.zeros(len(starts), dtype=np.uint64)
+    for j in range(8):
+        at = starts + j
+        key |= np.where(at < ends, b[np.minimum(at, len(b) - 1)], 0).astype(np.uint64) << np.uint64(8 * j)
+    return np.where(ends - starts > 8, np.uint64(2**64 - 1), key)
+
+
+def _word_key(word: str) -> np.uint64:
+    return np.uint64(int.from_bytes(word.encode(), "little"))
+
+
+_AIM, _ISR = _word_key("AiM"), _word_key("ISR_")
+_OP_KEYS = [_word_key(name) for name in _OPS]
+_BYTE_CLASS = np.full(256, 3, dtype=np.uint8)  # 0 part of a token, 1 separator, 2 line end, 3 not in the fast reader
+_BYTE_CLASS[33:127] = 0
+_BYTE_CLASS[[32, 44, 9]], _BYTE_CLASS[10], _BYTE_CLASS[ord(",")] = 1, 2, 1
+_DIGIT = np.full(256, 99, dtype=np.int64)  # value of a hex digit (any case), 99 for other bytes
+_DIGIT[48:58] = np.arange(10)
+_DIGIT[97:103] = _DIGIT[65:71] = np.arange(10, 16)
+
+
+def _opcode(keys: np.ndarray):
+    """Code of each opcode (an index into _OPS); None if one is not an opcode the engine schedules."""
+    op = np.full(len(keys), -1)
+    for code, key in enumerate(_OP_KEYS):
+        op[keys == key] = code
+    return None if (op < 0).any() else op
+
+
+def _numbers(b, starts, ends, line_first):
+    """(value, spelling key) of every token after the first two of each line; None if one is not a plain
+    decimal or 0x-hex integer of at most 15 digits. The key (value, hex or not, length) is the same exactly
+    when two masks are spelled the same up to letter case."""
+    total = len(starts)
+    numeric = np.arange(total) - line_first >= 2
+    lo, hi = starts[numeric], ends[numeric]
+    hexa = (hi - lo > 2) & (b[lo] == 48) & ((b[np.minimum(lo + 1, len(b) - 1)] | 32) == 120)
+    lo = lo + 2 * hexa
+    width = int((hi - lo).max()) if len(lo) else 1
+    if width > 15:
+        return None
+    base, value = np.where(hexa, 16, 10), np.zeros(len(lo), dtype=np.int64)
+    for j in range(width):
+        at = hi - width + j
+        used = at >= lo
+        digit = _DIGIT[b[np.maximum(at, 0)]]
+        if (used & (digit >= base)).any():
+            return None
+        value = np.where(used, value * base + digit, value)
+    values = np.full(total, -1, dtype=np.int64)
+    values[numeric] = value
+    spelled = np.zeros(total, dtype=np.int64)
+    spelled[numeric] = (value * 2 + hexa) * 64 + (hi - lo)
+    return values, spelled
+
+
+def _table(op, fields, gbuf_entries: int) -> dict[str, np.ndarray] | None:
+    """Per-line opcodes and fields as instruction-table columns, each WR_GB / MAC_ABK split at the GBuf size;
+    None when a value is out of range or nothing is left (`_parse_lines` raises)."""
+    big = (op == _WR_GB) | (op == _MAC_ABK)
+    size = np.where(big, fields[:, 0], 1)
+    mask = fields[np.arange(len(op)), np.where(op == _WR_GB, 2, 1)]
+    if not len(op) or (size < 1).any() or (size > 1 << 20).any() or (mask < 1).any() or (mask >> 32).any():
+        return None
+    parts = np.where(big, -(-size // gbuf_entries), 1)
+    line = np.repeat(np.arange(len(op)), parts)
+    start = (np.arange(int(parts.sum())) - np.repeat(np.cumsum(parts) - parts, parts)) * gbuf_entries
+    op, size, mask = op[line], size[line], mask[line]
+    is_mac, is_wr = op == _MAC_ABK, op == _WR_GB
+    gpr = np.where(is_wr, fields[line, 1] + start, np.where(is_mac, -1, fields[line, 0]))
+    return {"op": _OP_KIND[op], "ch_mask": _reverse_bits(mask), "op_size": np.minimum(size - start, gbuf_entries),
+            "gpr_addr": gpr, "gbuf_idx": np.where(is_wr | is_mac, 0, -1), "row": np.where(is_mac, fields[line, 2], -1),
+            "col": np.where(is_mac, start % 64, -1), "out_idx": np.where(is_wr, -1, 0)}
+
+
+def _reverse_bits(mask: np.ndarray) -> np.ndarray:
+    """File masks (bit 31 - c = channel c) as pimlab's (bit c), as uint64."""
+    x = mask.astype(np.uint64)
+    for shift, bits in ((1, 0x55555555), (2, 0x33333333), (4, 0x0F0F0F0F), (8, 0x00FF00FF), (16, 0x0000FFFF)):
+        s, m = np.uint64(shift), np.uint64(bits)
+        x = ((x >> s) & m) | ((x & m) << s)
+    return x
 
 
 def format_trace(instructions) -> str:
@@ -135,9 +346,10 @@ class SimulationResult:
     preset: str
     channels: np.ndarray  # channels that receive commands
     channel_cycles: np.ndarray  # total cycles of each of them
-    trace: Trace  # the slowest channel's trace
+    trace: Trace | None  # the slowest channel's trace (None when replayed without timelines)
     mac_cycles: int  # over all channels
     channel_traces: tuple = ()  # the trace of each channel (one object shared by channels with identical streams)
+    channel_summaries: tuple = ()  # the `Summary` of each channel
 
     @property
     def total_cycles(self) -> int:
@@ -149,7 +361,8 @@ class SimulationResult:
         return self.mac_cycles / (len(self.channels) * self.total_cycles)
 
     def breakdown(self) -> dict[str, int]:
-        return self.trace.breakdown()
+        """The slowest channel's breakdown."""
+        return self.channel_summaries[int(np.argmax(self.channel_cycles))].breakdown()
 
     def summary(self) -> dict:
         return {"policy": self.policy, "preset": self.preset, "total_cycles": self.total_cycles,
@@ -158,33 +371,41 @@ class SimulationResult:
 
 
 def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_entries: int | None = None,
-             module: Module | None = None, timing: EngineTiming | None = None) -> SimulationResult:
-    """Schedule a trace (a path, or a list of instructions) on every channel it names.
+                 module: Module | None = None, timing: EngineTiming | None = None,
+                 timelines: bool = True) -> SimulationResult:
+    """Schedule a trace (a path, a list of instructions or their table) on every channel it names.
 
-    Channels with identical streams are scheduled once. Like-for-like with aim_simulator when all masks are
-    equal; with differing masks this per-channel view leaves out RD_MAC blocking other channels and
-    head-of-line blocking in the request buffers, so it can be optimistic there: `pimlab.aimsim.replay` runs
-    whole programs (every opcode, host requests, any masks) with those rules.
+    Channels with identical streams are scheduled once. timelines=False keeps only each channel's totals
+    (`pimlab.schedule.summarize`: bounded time and memory on long periodic traces); the result has no `trace`.
+    Like-for-like with aim_simulator when all masks are equal; with differing masks this per-channel view leaves
+    out RD_MAC blocking other channels and head-of-line blocking in the request buffers, so it can be optimistic
+    there: `pimlab.aimsim.replay` runs whole programs (every opcode, host requests, any masks) with those rules.
     """
     preset_module, preset_timing = engine_preset(preset)
     module = module or preset_module
     timing = timing or preset_timing
-    instructions = source if isinstance(source, list) else read_trace(source, module.gbuf_entries)
+    if isinstance(source, dict):
+        table = source  # an instruction table (`read_table`, `engine_table`) split at this module's GBuf size
+    else:
+        table = instruction_table(source) if isinstance(source, list) else read_table(source, module.gbuf_entries)
     entries = obuf_entries if obuf_entries is not None else module.obuf_entries
-    channels = sorted({c for i in instructions for c in i.channels})
+    masks = table["ch_mask"]
+    union = int(np.bitwise_or.reduce(masks)) if len(masks) else 0
+    channels = [c for c in range(union.bit_length()) if union >> c & 1]
     if not channels:
         raise ValueError("source must hold at least one instruction, got none")
     if channels[-1] >= module.channels:
         raise ValueError(f"channel masks must name channels below {module.channels}, got channel {channels[-1]}")
-    masks = np.array([i.ch_mask for i in instructions], dtype=np.uint64)
-    traces, per_channel = {}, []
+    done, per_channel = {}, []
     for c in channels:  # channels that receive the same instructions get the same stream: schedule it once
         key = ((masks >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
-        if key not in traces:
-            traces[key] = schedule(expand(instructions, c), policy, timing, module.gbuf_entries, entries)
-        per_channel.append(traces[key])
-    cycles = [trace.total_cycles for trace in per_channel]
-    mac = sum(trace.mac_cycles for trace in per_channel)
-    slowest = per_channel[int(np.argmax(cycles))]
-    return SimulationResult(policy, timing.name, np.array(channels), np.array(cycles), slowest, mac,
-                            tuple(per_channel))
+        if key not in done:
+            done[key] = (schedule(expand_table(table, c), policy, timing, module.gbuf_entries, entries) if timelines
+                         else summarize_table(table, c, policy, timing, module.gbuf_entries, entries))
+        per_channel.append(done[key])
+    summaries = [x.summary() for x in per_channel] if timelines else per_channel
+    cycles = np.array([x.total_cycles for x in summaries])
+    slowest = per_channel[int(np.argmax(cycles))] if timelines else None
+    return SimulationResult(policy, timing.name, np.array(channels), cycles, slowest,
+                            sum(x.mac_cycles for x in summaries), tuple(per_channel) if timelines else (),
+                            tuple(summaries))

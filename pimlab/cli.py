@@ -12,14 +12,16 @@ import sys
 
 import numpy as np
 
-from pimlab import aimsim, figures
-from pimlab.aimtrace import replay_trace
 from pimlab.engine.timing import ENGINE_PRESETS
-from pimlab.reproduce import format_table, to_json
 from pimlab.schedule import POLICIES
+
+# the figures, the whole-program simulator and the system model are imported by the commands that use them, so
+# that `simulate` on an engine trace starts fast
 
 
 def _figure_list(text: str) -> list[str]:
+    from pimlab import figures
+
     wanted = [part.strip() for part in text.split(",") if part.strip()]
     known = figures.figure_ids()
     for figure_id in wanted:
@@ -29,6 +31,9 @@ def _figure_list(text: str) -> list[str]:
 
 
 def _reproduce(args) -> int:
+    from pimlab import figures
+    from pimlab.reproduce import format_table, to_json
+
     records = figures.scorecard(args.figures)
     print(format_table(records))
     if args.json:
@@ -43,6 +48,8 @@ def _reproduce(args) -> int:
 
 def _simulate_program(args) -> int:
     """A whole program (host requests, every opcode): aim_simulator's memory system, per op group."""
+    from pimlab import aimsim
+
     if args.chrome_trace:
         raise ValueError("--chrome-trace draws the command engine's per-channel schedules; whole programs with op "
                          "groups (--groups) have none")
@@ -71,9 +78,20 @@ def _simulate_program(args) -> int:
 
 
 def _simulate(args) -> int:
-    if args.groups or (not args.chrome_trace and not aimsim.is_engine_trace(args.file)):
-        return _simulate_program(args)  # --chrome-trace draws the engine's per-channel schedules
-    result = replay_trace(args.file, args.policy, args.preset, obuf_entries=args.obuf_entries)
+    """An engine trace (one mask, the six opcodes the engine schedules) channel by channel; timelines only when a
+    trace is written (--csv, --chrome-trace): otherwise totals in bounded time and memory. Anything else goes to
+    the whole-program simulator."""
+    from pimlab import aimtrace
+    from pimlab.engine.timing import engine_preset
+
+    table = None if args.groups else aimtrace.engine_table(args.file, engine_preset(args.preset)[0].gbuf_entries)
+    if table is None and (args.groups or not args.chrome_trace):
+        from pimlab.aimsim import is_engine_trace
+
+        if args.groups or not is_engine_trace(args.file):
+            return _simulate_program(args)  # --chrome-trace draws the engine's per-channel schedules
+    result = aimtrace.replay_trace(args.file if table is None else table, args.policy, args.preset,
+                                   obuf_entries=args.obuf_entries, timelines=bool(args.csv or args.chrome_trace))
     if args.csv:
         with open(args.csv, "w") as out:
             out.write(result.trace.to_csv())

@@ -25,7 +25,7 @@ from pimlab.validate import ceil_div, check_choice, check_int
 
 __all__ = [
     "Kind", "KIND_NAMES", "QUEUE_OF_KIND", "QUEUE_NAMES", "DATA_KINDS", "Instruction", "Commands", "expand",
-    "instruction_table", "compile_gemv", "compile_attention", "attention_rows_needed",
+    "instruction_table", "expand_table", "compile_gemv", "compile_attention", "attention_rows_needed",
     "fig7_module", "fig7_stream", "FIG7_GBUF_ENTRIES",
 ]
 
@@ -164,12 +164,12 @@ def expand(instructions, channels=0):
     table = instruction_table(instructions)
     if not len(table["op"]):
         raise ValueError("instructions must hold at least one instruction, got none")
-    out = [_channel_commands(table, channel) for channel in wanted]
+    out = [expand_table(table, channel) for channel in wanted]
     return out[0] if single else out
 
 
-def _channel_commands(table: dict[str, np.ndarray], channel: int) -> Commands:
-    """The commands of one channel, from the instructions' columnar table."""
+def expand_table(table: dict[str, np.ndarray], channel: int) -> Commands:
+    """The commands of one channel, from the instructions' columnar table (`instruction_table`)."""
     mine = np.flatnonzero((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1))
     size = table["op_size"][mine]
     start = np.cumsum(size) - size

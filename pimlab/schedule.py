@@ -16,13 +16,14 @@ from pimlab.engine import periodic
 from pimlab.engine.core import Engine
 from pimlab.engine.periodic import find_period
 from pimlab.engine.policies import DCS, POLICIES, PingPong, Policy, Static, dependency_ids, policy_class
-from pimlab.engine.summary import summarize_periodic
+from pimlab.engine.summary import MIN_COMMANDS, TableSource, summarize_periodic, summarize_source
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming, engine_preset
-from pimlab.isa import Commands, Kind
+from pimlab.isa import Commands, Kind, expand_table
 from pimlab.trace import Summary, Trace
 from pimlab.validate import check_int
 
-__all__ = ["POLICIES", "Policy", "Static", "PingPong", "DCS", "schedule", "summarize", "dependency_ids", "find_period"]
+__all__ = ["POLICIES", "Policy", "Static", "PingPong", "DCS", "schedule", "summarize", "summarize_table",
+           "dependency_ids", "find_period"]
 
 
 def _validate_timing(timing) -> EngineTiming:
@@ -49,6 +50,11 @@ def _validate_entries(commands: Commands, gbuf_entries: int, obuf_entries: int) 
 def _validate(commands, policy, timing, gbuf_entries, obuf_entries) -> tuple[type, EngineTiming]:
     cls = policy_class(policy)
     timing = _validate_timing(timing)
+    _validate_stream(commands, timing, gbuf_entries, obuf_entries)
+    return cls, timing
+
+
+def _validate_stream(commands, timing, gbuf_entries, obuf_entries) -> None:
     if not isinstance(commands, Commands):
         raise ValueError(f"commands must be pimlab.isa.Commands, got {type(commands).__name__}")
     if len(commands) == 0:
@@ -58,7 +64,6 @@ def _validate(commands, policy, timing, gbuf_entries, obuf_entries) -> tuple[typ
     if timing.rows and bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise ValueError(f"row of MAC command {i} must be >= 0, got {int(commands.row[i])}")
-    return cls, timing
 
 
 def schedule(commands: Commands, policy: str | type = "static", timing: EngineTiming | str = AIM_ENGINE,
@@ -91,6 +96,24 @@ def summarize(commands: Commands, policy: str | type = "static", timing: EngineT
         if found is not None:
             return found
     return schedule(commands, cls, timing, gbuf_entries, obuf_entries, fast).summary()
+
+
+def summarize_table(table: dict, channel: int, policy: str | type = "static", timing: EngineTiming | str = AIM_ENGINE,
+                    gbuf_entries: int = 64, obuf_entries: int = 1, fast: bool = True) -> Summary:
+    """`summarize` of `isa.expand_table(table, channel)`; a long periodic stream is never expanded whole (its
+    repeats are found on the instructions), so memory stays near the table's."""
+    source = TableSource(table, channel) if fast else None
+    if source is not None and source.length >= MIN_COMMANDS:
+        cls, timing = policy_class(policy), _validate_timing(timing)
+
+        def check(short):
+            _validate_stream(short, timing, gbuf_entries, obuf_entries)
+
+        with _cycle_collector_paused():
+            found = summarize_source(source, cls, timing, gbuf_entries, obuf_entries, check)
+        if found is not None:
+            return found
+    return summarize(expand_table(table, channel), policy, timing, gbuf_entries, obuf_entries, fast)
 
 
 @contextmanager

@@ -126,3 +126,25 @@ def test_summarize_validates_like_schedule():
         summarize(commands, "fifo")
     with pytest.raises(ValueError, match="empty"):
         summarize(Commands.make([]))
+
+
+@pytest.mark.parametrize("op, tokens, group, reuse, preset", [
+    ("qk", 32768, 2, False, "aimsim"), ("sv", 32768, 2, True, "aimsim"), ("qk", 65536, 4, True, "aimsim"),
+    ("qk", 262144, 2, False, "aim")])  # with refresh the whole state repeats only every 8 refreshes here
+@pytest.mark.parametrize("policy", _POLICIES)
+def test_summarize_table_equals_the_full_schedule(short_thresholds, op, tokens, group, reuse, preset, policy):
+    """From the instructions, never expanding the whole stream (repeats found on the instructions)."""
+    from pimlab.engine.policies import policy_class
+    from pimlab.engine.summary import TableSource, summarize_source
+    from pimlab.isa import instruction_table
+    from pimlab.schedule import summarize_table
+
+    timing = AIM_ENGINE if preset == "aim" else AIMSIM_ENGINE
+    entries, regions = (1, 1) if policy == "static" else (2, 2 if policy == "pingpong" else 1)
+    program = compile_attention(op, tokens, 128, group, reuse, obuf_entries=entries, buffer_regions=regions,
+                                ch_mask=0b110)
+    table = instruction_table(program)
+    full = schedule(expand(program, 2), policy, timing, 64, entries).summary()  # the fast path: exact (tested)
+    assert summarize_table(table, 2, policy, timing, 64, entries) == full
+    got = summarize_source(TableSource(table, 1), policy_class(policy), timing, 64, entries)
+    assert got == full  # channel 1 gets the same stream; the shortened run itself answered

@@ -18,10 +18,11 @@ import numpy as np
 from pimlab.engine.core import Engine, total_cycles
 from pimlab.engine.periodic import Replay, find_stretches, look_back, signature
 from pimlab.engine.policies import dependency_ids
-from pimlab.isa import Commands, Kind
+from pimlab.isa import Commands, Kind, expand_table
 from pimlab.trace import BREAKDOWN_KEYS, Summary, breakdown
 
-__all__ = ["summarize_periodic", "MIN_COMMANDS", "KEEP_COMMANDS", "MAX_KEEP_COMMANDS"]
+__all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSource", "MIN_COMMANDS", "KEEP_COMMANDS",
+           "MAX_KEEP_COMMANDS"]
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
@@ -33,15 +34,23 @@ def summarize_periodic(commands: Commands, policy_cls, timing, gbuf_entries: int
     """The `Summary` of the full schedule from a shortened stream; None when nothing worth removing repeats."""
     if len(commands) < MIN_COMMANDS:
         return None
-    sig = signature(commands)
-    stretches = find_stretches(sig)
+    return summarize_source(CommandSource(commands), policy_cls, timing, gbuf_entries, obuf_entries)
+
+
+def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
+    """`summarize_periodic` of a `CommandSource` or `TableSource`; check(short commands) validates the short
+    stream first (what is removed repeats what is kept)."""
+    stretches = source.stretches
     keep = [max(12, -(-KEEP_COMMANDS // p)) for _, _, p in stretches]  # periods kept of each stretch
     for _ in range(_TRIES):
         removed = [max(0, (b - a) // p - k) if k * p <= MAX_KEEP_COMMANDS else 0
                    for (a, b, p), k in zip(stretches, keep)]
-        if sum(x * p for (_, _, p), x in zip(stretches, removed)) < len(commands) // 2:
+        if sum(x * p for (_, _, p), x in zip(stretches, removed)) < source.length // 2:
             return None  # most of the stream would be scheduled anyway
-        engine = _run_short(commands, sig, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
+        short = source.shortened(removed)
+        if check is not None:
+            check(short)
+        engine = _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
         first = {}
         for block in engine.replay.whole:
             first.setdefault(block[0], block)
@@ -52,33 +61,75 @@ def summarize_periodic(commands: Commands, policy_cls, timing, gbuf_entries: int
             elif x and x % (first[k][3] // p):  # remove a whole number of steps
                 keep[k], retry = keep[k] + x % (first[k][3] // p), True
         if not retry:
-            return _extend(engine, first, removed, stretches, commands, timing)
+            return _extend(engine, first, removed, stretches, source.macs, timing)
     return None
 
 
-def _cuts(stretches, removed) -> list[tuple[int, int]]:
-    """(first index, length) of each removed run of commands: whole periods from the middle of a stretch."""
-    return [(a + ((b - a) // p - x) // 2 * p, x * p) for (a, b, p), x in zip(stretches, removed) if x]
+def _middle(a: int, b: int, p: int, x: int) -> int:
+    """Where x periods are removed from the stretch [a, b) of period p: from its middle, on a period boundary."""
+    return a + ((b - a) // p - x) // 2 * p
 
 
-def _shortened(commands: Commands, sig: np.ndarray, cuts) -> Commands:
-    """The stream without the `cuts`, MAC rows renumbered run by run (a new number where the row changes)."""
-    bounds = [0] + [i for m, length in cuts for i in (m, m + length)] + [len(commands)]
-    pieces = list(zip(bounds[::2], bounds[1::2]))
-
-    def take(column):
-        return np.concatenate([column[lo:hi] for lo, hi in pieces])
-
-    kind = take(commands.kind)
-    is_mac = kind == Kind.MAC
-    row = np.where(is_mac, np.cumsum(take(sig) & 1) - 1, -1)  # signature bit 0: a MAC on another row
-    return Commands(kind, take(commands.gbuf), take(commands.obuf), row, np.full(len(kind), -1),
-                    np.full(len(kind), -1))
+def _pieces(n: int, cuts) -> list[tuple[int, int]]:
+    """The (start, end) ranges of [0, n) left after removing the (first index, length) `cuts`."""
+    bounds = [0] + [i for m, length in cuts for i in (m, m + length)] + [n]
+    return list(zip(bounds[::2], bounds[1::2]))
 
 
-def _run_short(commands, sig, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries) -> Engine:
+class CommandSource:
+    """A stream given as `Commands`: its periodic stretches, and the stream with whole periods removed."""
+
+    def __init__(self, commands: Commands):
+        self.commands, self.sig = commands, signature(commands)
+        self.length, self.stretches = len(commands), find_stretches(self.sig)
+        self.macs = int(np.count_nonzero(commands.kind == Kind.MAC))
+
+    def shortened(self, removed) -> Commands:
+        """The stream without `removed[k]` periods of stretch k, MAC rows renumbered run by run."""
+        cuts = [(_middle(a, b, p, x), x * p) for (a, b, p), x in zip(self.stretches, removed) if x]
+        pieces = _pieces(self.length, cuts)
+
+        def take(column):
+            return np.concatenate([column[lo:hi] for lo, hi in pieces])
+
+        kind = take(self.commands.kind)
+        row = np.where(kind == Kind.MAC, np.cumsum(take(self.sig) & 1) - 1, -1)  # bit 0: a MAC on another row
+        return Commands(kind, take(self.commands.gbuf), take(self.commands.obuf), row, np.full(len(kind), -1),
+                        np.full(len(kind), -1))
+
+
+class TableSource:
+    """One channel's stream given by its instructions (`isa.instruction_table`), never expanded whole: stretches
+    are found on the instructions (op, size, entries, a MAC on another row) and mapped to command indices."""
+
+    def __init__(self, table: dict, channel: int):
+        self.channel = channel
+        mine = np.flatnonzero((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1))
+        self.table = {name: table[name][mine] for name in ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")}
+        op, size = self.table["op"], self.table["op_size"]
+        is_mac = op == Kind.MAC
+        self.change = np.zeros(len(op), dtype=np.int64)
+        rows = self.table["row"][is_mac]
+        self.change[is_mac] = np.concatenate(([1], rows[1:] != rows[:-1]))[:len(rows)]
+        sig = (((op * 8192 + self.table["gbuf_idx"] + 1) * 8192 + self.table["out_idx"] + 1) * (1 << 21) + size) * 2
+        self.found = find_stretches(sig + self.change)  # in instructions
+        self.before = np.concatenate(([0], np.cumsum(size)))  # first command of each instruction
+        self.length, self.macs = int(self.before[-1]), int(size[is_mac].sum())
+        self.stretches = [(int(self.before[a]), int(self.before[b]), int(self.before[a + p] - self.before[a]))
+                          for a, b, p in self.found]
+
+    def shortened(self, removed) -> Commands:
+        cuts = [(_middle(a, b, p, x), x * p) for (a, b, p), x in zip(self.found, removed) if x]
+        pieces = _pieces(len(self.table["op"]), cuts)
+        short = {name: np.concatenate([column[lo:hi] for lo, hi in pieces]) for name, column in self.table.items()}
+        short["row"] = np.where(short["op"] == Kind.MAC, np.cumsum(np.concatenate(
+            [self.change[lo:hi] for lo, hi in pieces])) - 1, -1)
+        short["gpr_addr"] = short["col"] = np.full(len(short["op"]), -1)
+        return expand_table(short, self.channel)
+
+
+def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries) -> Engine:
     """The fast path's run of the shortened stream, its stretches given (the full stream's, shortened)."""
-    short = _shortened(commands, sig, _cuts(stretches, removed))
     deps = (dependency_ids(short.gbuf), dependency_ids(short.obuf))
     policy = policy_cls(short, timing, gbuf_entries, obuf_entries, deps)
     shifted, gone = [], 0
@@ -91,7 +142,7 @@ def _run_short(commands, sig, stretches, removed, policy_cls, timing, gbuf_entri
     return engine.run()
 
 
-def _extend(engine: Engine, first: dict, removed, stretches, commands: Commands, timing):
+def _extend(engine: Engine, first: dict, removed, stretches, macs: int, timing):
     """The full schedule's Summary: the short run's, with the removed copies added at each first replay."""
     trace = engine.trace()
     issue, done = trace.issue_cycles.copy(), trace.done_cycles.copy()
@@ -111,5 +162,4 @@ def _extend(engine: Engine, first: dict, removed, stretches, commands: Commands,
     total = total_cycles(trace.kind, issue, done, timing)
     if int(parts.sum()) != total:  # the end did not move with the copies: not a case this covers
         return None
-    mac = int(np.count_nonzero(commands.kind == Kind.MAC)) * timing.tCCD
-    return Summary(total, mac, count, tuple(int(v) for v in parts))
+    return Summary(total, macs * timing.tCCD, count, tuple(int(v) for v in parts))

@@ -1,0 +1,82 @@
+"""The numpy trace reader (`aimtrace.fast_table`) against the line-by-line reference reader, and replays without
+timelines against replays with them."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pimlab.aimtrace import _parse_lines, fast_table, format_trace, parse_trace, read_table, replay_trace, write_trace
+from pimlab.isa import compile_attention, instruction_table
+
+_FIELDS = ("op", "ch_mask", "op_size", "gpr_addr", "gbuf_idx", "row", "col", "out_idx")
+
+
+def _number(draw, value):
+    style = draw(st.sampled_from(["dec", "hex", "HEX", "zeros"]))
+    return {"dec": str(value), "hex": hex(value), "HEX": f"0X{value:X}", "zeros": f"00{value}"}[style]
+
+
+@st.composite
+def trace_lines(draw):
+    """Lines of mostly well-formed traces, with comments, blank lines, commas, ISR_ prefixes and now and then a
+    bad token, a missing field, a sign, a stray opcode or no EOC."""
+    lines = []
+    for _ in range(draw(st.integers(0, 12))):
+        op = draw(st.sampled_from(["WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "ISR_MAC_ABK", "EOC", "AF"]))
+        size = _number(draw, draw(st.integers(1, 200)))
+        mask = _number(draw, draw(st.sampled_from([0x80000000, 0xFFFFFFFF, 0x1, 0x00F0000F])))
+        gpr, row = _number(draw, draw(st.integers(0, 99))), _number(draw, draw(st.integers(0, 40)))
+        fields = {"WR_GB": [size, gpr, mask], "WR_BIAS": [gpr, mask], "MAC_ABK": [size, mask, row],
+                  "ISR_MAC_ABK": [size, mask, row], "RD_MAC": [gpr, mask]}.get(op, [])
+        if draw(st.integers(0, 15)) == 0:
+            fields = fields[:-1] if fields else ["1"]
+        if draw(st.integers(0, 15)) == 0 and fields:
+            fields[0] = draw(st.sampled_from(["-1", "+3", "x", "0x", "1_0", "0"]))
+        sep = draw(st.sampled_from([" ", ",", " , ", "\t"]))
+        line = sep.join(["AiM", op, *fields])
+        lines.append(line + draw(st.sampled_from(["", "", " # note", "  "])))
+        if draw(st.integers(0, 6)) == 0:
+            lines.append(draw(st.sampled_from(["", "# comment", "   "])))
+    if draw(st.booleans()):
+        lines.append("AiM EOC")
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\r\n"]))
+
+
+def _reference(text, gbuf_entries):
+    try:
+        return instruction_table(_parse_lines(text, gbuf_entries))
+    except ValueError:
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(trace_lines(), st.sampled_from([64, 16, 7]))
+def test_fast_reader_equals_the_line_reader_or_declines(text, gbuf_entries):
+    fast = fast_table(text.encode(), gbuf_entries)
+    if fast is None:
+        return  # parse_trace then reads it line by line (and names a bad line)
+    reference = _reference(text, gbuf_entries)
+    assert reference is not None  # the fast reader never accepts what the reference rejects
+    for name in _FIELDS:
+        assert np.array_equal(fast[name], reference[name]), name
+
+
+def test_fast_reader_takes_the_files_pimlab_writes(tmp_path):
+    program = compile_attention("qk", 4096, 128, group=2, obuf_entries=1, ch_mask=0xF)
+    text = format_trace(program)  # a comment line first, then one line per instruction
+    assert fast_table(text.encode(), 64) is not None
+    assert parse_trace(text) == _parse_lines(text, 64)
+    write_trace(program, tmp_path / "qk.trace")
+    table = read_table(tmp_path / "qk.trace")
+    assert all(np.array_equal(table[name], instruction_table(_parse_lines(text, 64))[name]) for name in _FIELDS)
+
+
+@pytest.mark.parametrize("policy", ["static", "dcs"])
+@pytest.mark.parametrize("mask", [0x1, 0xF])
+def test_replay_without_timelines_gives_the_same_numbers(tmp_path, policy, mask):
+    path = tmp_path / "qk.trace"
+    write_trace(compile_attention("qk", 65536, 128, group=2, obuf_entries=1, ch_mask=mask), path)
+    full, totals = replay_trace(path, policy), replay_trace(path, policy, timelines=False)
+    assert totals.trace is None and full.summary() == totals.summary()
+    assert full.mac_cycles == totals.mac_cycles and (full.channel_cycles == totals.channel_cycles).all()
