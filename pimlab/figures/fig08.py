@@ -15,15 +15,15 @@ import numpy as np
 from pimlab import paper
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming
 from pimlab.hardware import AIM, Module
-from pimlab.isa import Commands, compile_gemv, expand
+from pimlab.isa import Commands, Kind, compile_gemv, expand_table, instruction_table
 from pimlab.progress import report
 from pimlab.reproduce import Record, compare
-from pimlab.schedule import summarize
+from pimlab.schedule import summarize_table
 from pimlab.trace import BREAKDOWN_KEYS
 from pimlab.validate import ceil_div, check_choice, check_int, check_ints
 
 FIGURE = "8"
-__all__ = ["Fig8Data", "fig8", "gemv_stream", "gemv_repeats", "gemv_point", "VARIANTS", "variant_setup"]
+__all__ = ["Fig8Data", "fig8", "gemv_table", "gemv_stream", "gemv_repeats", "gemv_point", "VARIANTS", "variant_setup"]
 
 # (policy, output entries: one OutReg or the figure's, buffer regions, mode switch kept)
 VARIANTS = {"static": ("static", 1, 1, True), "static, no mode switch": ("static", 1, 1, False),
@@ -79,25 +79,30 @@ class Fig8Data:
         return self.static_breakdown.sum(axis=1) / self.dcs_breakdown.sum(axis=1)
 
 
-def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM, buffer_regions: int = 1) -> Commands:
-    """`repeats` back-to-back dim x dim GEMVs, each on its own rows, as one channel's commands.
+def gemv_table(dim: int, repeats: int, obuf_entries: int, module: Module = AIM,
+               buffer_regions: int = 1) -> dict[str, np.ndarray]:
+    """`repeats` back-to-back dim x dim GEMVs, each on its own rows, as one instruction table (`isa.instruction_table`).
 
-    GEMV k is the first one's commands with its rows moved to start at row f_k (f_0 = 0, f_k+1 = (f_k + rows)
-    mod (channel rows - rows)) and its instruction indices after those of the GEMVs before it: what compiling
-    each GEMV with `first_row = f_k` gives (tests check). Not cached: a long point's stream takes hundreds of MB,
-    while the bars (`gemv_point`) are memoized and small.
+    GEMV k is the first one's instructions with its MAC rows moved to start at row f_k (f_0 = 0, f_k+1 = (f_k +
+    rows) mod (channel rows - rows), so f_k = k rows mod (channel rows - rows)) and its instruction indices after
+    those of the GEMVs before it: what compiling each GEMV with `first_row = f_k` gives (tests check). A few
+    instructions per GEMV: `summarize_table` totals it without expanding every command.
     """
     check_int("repeats", repeats, 1, 1 << 20)
-    instructions = compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries, buffer_regions=buffer_regions)
-    one = expand(instructions, 0)
-    rows = int(one.row.max()) + 1
-    first = np.arange(repeats, dtype=np.int64) * rows % max(1, module.rows - rows)  # f_k = k rows mod (...)
-    # each column as a (repeats, len(one)) block built in place: a long point's stream is hundreds of MB
-    row = one.row[None, :] + first[:, None]
-    row[:, one.row < 0] = -1
-    instr = one.instr[None, :] + (np.arange(repeats, dtype=np.int64) * len(instructions))[:, None]
-    return Commands(*(np.tile(column, repeats) for column in (one.kind, one.gbuf, one.obuf)), row.ravel(),
-                    np.tile(one.col, repeats), instr.ravel())
+    one = instruction_table(compile_gemv(dim, dim, module=module, obuf_entries=obuf_entries,
+                                         buffer_regions=buffer_regions))
+    is_mac = one["op"] == Kind.MAC
+    rows = int(one["row"][is_mac].max()) + 1
+    first = np.arange(repeats, dtype=np.int64) * rows % max(1, module.rows - rows)
+    table = {name: np.tile(column, repeats) for name, column in one.items()}
+    table["row"].reshape(repeats, len(is_mac))[:, is_mac] += first[:, None]  # in place, through a view
+    return table
+
+
+def gemv_stream(dim: int, repeats: int, obuf_entries: int, module: Module = AIM, buffer_regions: int = 1) -> Commands:
+    """The channel's commands of `gemv_table` (not cached: a long point's stream takes hundreds of MB, while the
+    bars, `gemv_point`, are memoized and small)."""
+    return expand_table(gemv_table(dim, repeats, obuf_entries, module, buffer_regions), 0)
 
 
 def gemv_repeats(dim: int, min_macs: int) -> int:
@@ -118,8 +123,8 @@ def gemv_point(dim: int, variant: str, obuf_entries: int, repeats: int, timing: 
 
 @lru_cache(maxsize=4096)
 def _gemv_point(dim, policy, entries, regions, repeats, timing, module):
-    summary = summarize(gemv_stream(dim, repeats, entries, module, regions), policy, timing, module.gbuf_entries,
-                        entries)
+    summary = summarize_table(gemv_table(dim, repeats, entries, module, regions), 0, policy, timing,
+                              module.gbuf_entries, entries)
     parts = summary.breakdown()
     return tuple(parts[k] for k in BREAKDOWN_KEYS), summary.mac_utilization
 
