@@ -80,3 +80,18 @@ def test_replay_without_timelines_gives_the_same_numbers(tmp_path, policy, mask)
     full, totals = replay_trace(path, policy), replay_trace(path, policy, timelines=False)
     assert totals.trace is None and full.summary() == totals.summary()
     assert full.mac_cycles == totals.mac_cycles and (full.channel_cycles == totals.channel_cycles).all()
+
+
+@pytest.mark.parametrize("chunk", [40, 97, 1 << 20])
+def test_fast_reader_in_small_pieces(tmp_path, monkeypatch, chunk):
+    """The file is read piece by piece, each ending at a line end: any piece size gives the same table."""
+    import pimlab.aimtrace as aimtrace
+
+    monkeypatch.setattr(aimtrace, "_CHUNK_BYTES", chunk)
+    program = compile_attention("sv", 1024, 128, group=2, row_reuse=True, obuf_entries=1, ch_mask=0x3)
+    text = format_trace(program).replace("AiM WR_GB", "# a comment\nAiM WR_GB", 3)
+    path = tmp_path / "sv.trace"
+    path.write_text(text)
+    reference = instruction_table(_parse_lines(text, 64))
+    for table in (read_table(path), aimtrace.engine_table(path), fast_table(text.encode(), 64)):
+        assert all(np.array_equal(table[name], reference[name]) for name in _FIELDS)

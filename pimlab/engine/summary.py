@@ -104,9 +104,10 @@ class TableSource:
 
     def __init__(self, table: dict, channel: int):
         self.channel = channel
-        mine = np.flatnonzero((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1))
-        self.table = {name: table[name][mine] for name in ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")}
-        op, size = self.table["op"], self.table["op_size"]
+        mine = ((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1)).astype(bool)
+        names = ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")
+        self.table = {name: table[name] if mine.all() else table[name][mine] for name in names}
+        op, size = self.table["op"].astype(np.int64), self.table["op_size"].astype(np.int64)
         is_mac = op == Kind.MAC
         self.change = np.zeros(len(op), dtype=np.int64)
         rows = self.table["row"][is_mac]
