@@ -221,11 +221,13 @@ def _chunk_lines(b: np.ndarray):
         return None
     edge = np.diff((kind == 0).view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    if not len(starts):  # blank lines and comments only
+        return np.zeros(0, dtype=np.int8), np.zeros((0, 3), dtype=np.uint32), np.zeros(0, dtype=np.int64)
     line = np.cumsum(kind == 2, dtype=np.int32)[starts]
     count = np.bincount(line)
     count = count[count > 0]  # tokens of each non-blank line
     first = np.cumsum(count) - count
-    if not len(first) or count.min() < 2 or (_key(b, starts[first], ends[first]) != _AIM).any():
+    if count.min() < 2 or (_key(b, starts[first], ends[first]) != _AIM).any():
         return None
     op_start, op_end = starts[first + 1], ends[first + 1]
     isr = (op_end - op_start > 4) & (_key(b, op_start, op_start + 4) == _ISR)
