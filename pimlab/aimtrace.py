@@ -196,19 +196,14 @@ def _pieces(data):
     given = iter([data, b""])
     read = data.read if hasattr(data, "read") else lambda _: next(given)
     rest = b""
-    while True:
-        block = read(_CHUNK_BYTES)
-        if not block:
-            break
-        block, cut = rest + block, None
-        while len(block) > _CHUNK_BYTES:  # bytes given whole: cut them up too
-            cut = block.rfind(b"\n", 0, _CHUNK_BYTES) + 1 or len(block)
-            yield block[:cut]
-            block = block[cut:]
-        cut = block.rfind(b"\n") + 1
-        rest = block[cut:]
-        if cut:
-            yield block[:cut]
+    while block := read(_CHUNK_BYTES):
+        rest += block
+        while len(rest) >= _CHUNK_BYTES:
+            cut = rest.rfind(b"\n", 0, _CHUNK_BYTES) + 1 or rest.find(b"\n", _CHUNK_BYTES) + 1
+            if not cut:
+                break  # a line longer than a piece: read on
+            yield rest[:cut]
+            rest = rest[cut:]
     if rest:
         yield rest
 
