@@ -284,17 +284,20 @@ def _numbers(b, starts, ends, line_first):
     lo, hi = starts[numeric], ends[numeric]
     hexa = (hi - lo > 2) & (b[lo] == 48) & ((b[np.minimum(lo + 1, len(b) - 1)] | 32) == 120)
     lo = lo + 2 * hexa
-    width = int((hi - lo).max()) if len(lo) else 1
-    if width > 15:
+    length = hi - lo
+    if len(lo) and length.max() > 15:
         return None
-    base, value = np.where(hexa, 16, 10), np.zeros(len(lo), dtype=np.int64)
-    for j in range(width):
-        at = hi - width + j
-        used = at >= lo
-        digit = _DIGIT[b[np.maximum(at, 0)]]
-        if (used & (digit >= base)).any():
+    order = np.argsort(-length.astype(np.int8), kind="stable")  # longest first: digit j from the right is in a prefix
+    hi_sorted, base = hi[order], np.where(hexa, 16, 10)[order]
+    value, power = np.zeros(len(lo), dtype=np.int64), np.ones(len(lo), dtype=np.int64)
+    for j in range(int(length.max()) if len(lo) else 0):
+        n = int(np.count_nonzero(length > j))
+        digit = _DIGIT[b[hi_sorted[:n] - 1 - j]]
+        if (digit >= base[:n]).any():
             return None
-        value = np.where(used, value * base + digit, value)
+        value[:n] += digit * power[:n]
+        power[:n] *= base[:n]
+    value[order] = value.copy()
     values = np.full(total, -1, dtype=np.int64)
     values[numeric] = value
     spelled = np.zeros(total, dtype=np.int64)
