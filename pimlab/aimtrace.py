@@ -393,6 +393,12 @@ class SimulationResult:
                 "breakdown": self.breakdown(), "breakdown_keys": list(BREAKDOWN_KEYS)}
 
 
+def _source_table(source, gbuf_entries: int) -> dict[str, np.ndarray]:
+    if isinstance(source, dict):
+        return source  # an instruction table (`read_table`, `engine_table`) split at this module's GBuf size
+    return instruction_table(source) if isinstance(source, list) else read_table(source, gbuf_entries)
+
+
 def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_entries: int | None = None,
                  module: Module | None = None, timing: EngineTiming | None = None,
                  timelines: bool = True) -> SimulationResult:
@@ -407,10 +413,7 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
     preset_module, preset_timing = engine_preset(preset)
     module = module or preset_module
     timing = timing or preset_timing
-    if isinstance(source, dict):
-        table = source  # an instruction table (`read_table`, `engine_table`) split at this module's GBuf size
-    else:
-        table = instruction_table(source) if isinstance(source, list) else read_table(source, module.gbuf_entries)
+    table = _source_table(source, module.gbuf_entries)
     entries = obuf_entries if obuf_entries is not None else module.obuf_entries
     masks = table["ch_mask"]
     union = int(np.bitwise_or.reduce(masks)) if len(masks) else 0

@@ -54,15 +54,21 @@ def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries
         first = {}
         for block in engine.replay.whole:
             first.setdefault(block[0], block)
-        retry = False
-        for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
-            if x and k not in first:  # no whole-state repeat in what was kept: keep more
-                keep[k], retry = keep[k] * 4, True
-            elif x and x % (first[k][3] // p):  # remove a whole number of steps
-                keep[k], retry = keep[k] + x % (first[k][3] // p), True
-        if not retry:
+        if not _keep_more(keep, stretches, removed, first):
             return _extend(engine, first, removed, stretches, source.macs, timing)
     return None
+
+
+def _keep_more(keep: list[int], stretches, removed, first: dict) -> bool:
+    """Grow keep[k] where stretch k had no whole-state replay, or where what was removed is not a whole number of
+    its steps; True if any changed (run again)."""
+    again = False
+    for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
+        if x and k not in first:  # no whole-state repeat in what was kept: keep more
+            keep[k], again = keep[k] * 4, True
+        elif x and x % (first[k][3] // p):  # remove a whole number of steps
+            keep[k], again = keep[k] + x % (first[k][3] // p), True
+    return again
 
 
 def _middle(a: int, b: int, p: int, x: int) -> int:
