@@ -137,10 +137,11 @@ _WR_GB, _WR_BIAS, _MAC_ABK, _RD_MAC, _SYNC, _EOC = range(6)
 _CHUNK_BYTES = 1 << 20  # numpy works on the file this much at a time (bounded memory)
 
 
-def fast_table(data, gbuf_entries: int) -> dict[str, np.ndarray] | None:
+def fast_table(data, gbuf_entries: int, addresses: bool = True) -> dict[str, np.ndarray] | None:
     """The `isa.instruction_table` of a well-formed trace (its bytes, or an open binary file read piece by piece),
-    read with numpy; None for anything else (a bad line, unusual whitespace, a number written with a sign):
-    `_parse_lines` reads those and names the problem."""
+    without the GPR addresses unless `addresses` (the engine does not read them), read with numpy; None for
+    anything else (a bad line, unusual whitespace, a number written with a sign): `_parse_lines` reads those and
+    names the problem."""
     parts = []
     for piece in _pieces(data):
         piece = _without_comments(piece)
@@ -157,18 +158,19 @@ def fast_table(data, gbuf_entries: int) -> dict[str, np.ndarray] | None:
         return None
     op, fields = op[:ends[0]], fields[:ends[0]]
     keep = op != _SYNC
-    table = _table(op[keep], fields[keep], gbuf_entries)
+    table = _table(op[keep], fields[keep], gbuf_entries, addresses)
     if table is not None:
         table["mask_spellings"] = np.array(spellings)
     return table
 
 
 def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | None:
-    """The instruction table of a trace file the command engine replays exactly, well-formed, with one channel
-    mask spelled one way on every line (what `pimlab.aimsim.is_engine_trace` asks), read with numpy; else None."""
+    """The instruction table (no GPR addresses) of a trace file the command engine replays exactly, well-formed,
+    with one channel mask spelled one way on every line (what `pimlab.aimsim.is_engine_trace` asks), read with
+    numpy; else None."""
     try:
         with open(path, "rb") as file:
-            table = fast_table(file, gbuf_entries)
+            table = fast_table(file, gbuf_entries, addresses=False)
     except OSError:
         return None
     return table if table is not None and int(table["mask_spellings"]) == 1 else None
@@ -305,7 +307,7 @@ def _numbers(b, starts, ends, line_first):
     return values, spelled
 
 
-def _table(op, fields, gbuf_entries: int) -> dict[str, np.ndarray] | None:
+def _table(op, fields, gbuf_entries: int, addresses: bool) -> dict[str, np.ndarray] | None:
     """Per-line opcodes and fields as instruction-table columns, each WR_GB / MAC_ABK split at the GBuf size;
     None when a value is out of range or nothing is left (`_parse_lines` raises)."""
     big = (op == _WR_GB) | (op == _MAC_ABK)
@@ -322,20 +324,22 @@ def _table(op, fields, gbuf_entries: int) -> dict[str, np.ndarray] | None:
         start = (np.arange(int(parts.sum())) - np.repeat(np.cumsum(parts) - parts, parts)) * gbuf_entries
         op, size, mask, fields = op[line], size[line], mask[line], fields[line]
     is_mac, is_wr = op == _MAC_ABK, op == _WR_GB
-    gpr = np.where(is_wr, fields[:, 1].astype(np.int64) + start, np.where(is_mac, -1, fields[:, 0].astype(np.int64)))
-    small = np.int32  # every column but the GPR address fits (checked above); expand_table widens
-    return {"op": _OP_KIND[op].astype(small), "ch_mask": _reverse_bits(mask),
-            "op_size": np.minimum(size - start, gbuf_entries).astype(small), "gpr_addr": gpr,
-            "gbuf_idx": np.where(is_wr | is_mac, 0, -1).astype(small),
-            "row": np.where(is_mac, fields[:, 2], -1).astype(small),
-            "col": np.where(is_mac, start % 64, -1).astype(small), "out_idx": np.where(is_wr, -1, 0).astype(small)}
+    gpr = np.where(is_wr, fields[:, 1].astype(np.int64) + start,
+                   np.where(is_mac, -1, fields[:, 0].astype(np.int64))) if addresses else None
+    # narrow columns (values checked above; expand_table widens): a long trace's table stays small
+    table = {"op": _OP_KIND[op].astype(np.int8), "ch_mask": _reverse_bits(mask),
+            "op_size": np.minimum(size - start, gbuf_entries).astype(np.int32), "gpr_addr": gpr,
+            "gbuf_idx": np.where(is_wr | is_mac, 0, -1).astype(np.int8),
+            "row": np.where(is_mac, fields[:, 2], -1).astype(np.int32),
+            "col": np.where(is_mac, start % 64, -1).astype(np.int8), "out_idx": np.where(is_wr, -1, 0).astype(np.int8)}
+    return table if addresses else {name: column for name, column in table.items() if name != "gpr_addr"}
 
 
 def _reverse_bits(mask: np.ndarray) -> np.ndarray:
-    """File masks (bit 31 - c = channel c) as pimlab's (bit c), as uint64."""
-    x = mask.astype(np.uint64)
+    """File masks (bit 31 - c = channel c) as pimlab's (bit c), as uint32."""
+    x = mask.astype(np.uint32)
     for shift, bits in ((1, 0x55555555), (2, 0x33333333), (4, 0x0F0F0F0F), (8, 0x00FF00FF), (16, 0x0000FFFF)):
-        s, m = np.uint64(shift), np.uint64(bits)
+        s, m = np.uint32(shift), np.uint32(bits)
         x = ((x >> s) & m) | ((x & m) << s)
     return x
 

@@ -94,4 +94,21 @@ def test_fast_reader_in_small_pieces(tmp_path, monkeypatch, chunk):
     path.write_text(text)
     reference = instruction_table(_parse_lines(text, 64))
     for table in (read_table(path), aimtrace.engine_table(path), fast_table(text.encode(), 64)):
-        assert all(np.array_equal(table[name], reference[name]) for name in _FIELDS)
+        assert all(np.array_equal(table[name], reference[name]) for name in _FIELDS if name != "gpr_addr")
+    assert "gpr_addr" not in aimtrace.engine_table(path)  # the engine does not read GPR addresses
+
+
+@pytest.mark.parametrize("policy", ["static", "dcs"])
+def test_cli_simulate_prints_the_same_numbers_with_and_without_a_timeline(tmp_path, capsys, policy):
+    """Without --csv the CLI replays totals only (`summarize_table`); with it, full timelines: same JSON."""
+    import json
+
+    from pimlab.cli import main
+
+    path = tmp_path / "qk.trace"
+    write_trace(compile_attention("qk", 65536, 128, group=2, obuf_entries=1, ch_mask=0x80000001), path)
+    outputs = []
+    for extra in ([], ["--csv", str(tmp_path / "slowest.csv")]):
+        assert main(["simulate", str(path), "--policy", policy, "--preset", "aim", "--json", *extra]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] and outputs[0]["channels"] == 2

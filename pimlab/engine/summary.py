@@ -113,15 +113,23 @@ class TableSource:
         mine = ((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1)).astype(bool)
         names = ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")
         self.table = {name: table[name] if mine.all() else table[name][mine] for name in names}
-        op, size = self.table["op"].astype(np.int64), self.table["op_size"].astype(np.int64)
+        op, size = self.table["op"], self.table["op_size"]
         is_mac = op == Kind.MAC
-        self.change = np.zeros(len(op), dtype=np.int64)
+        self.change = np.zeros(len(op), dtype=np.int8)
         rows = self.table["row"][is_mac]
         self.change[is_mac] = np.concatenate(([1], rows[1:] != rows[:-1]))[:len(rows)]
-        sig = (((op * 8192 + self.table["gbuf_idx"] + 1) * 8192 + self.table["out_idx"] + 1) * (1 << 21) + size) * 2
-        self.found = find_stretches(sig + self.change)  # in instructions
-        self.before = np.concatenate(([0], np.cumsum(size)))  # first command of each instruction
-        self.length, self.macs = int(self.before[-1]), int(size[is_mac].sum())
+        sig = op.astype(np.int64)  # built in place: kind, entries, size, a MAC on another row
+        for column, scale in ((self.table["gbuf_idx"], 8192), (self.table["out_idx"], 8192), (size, 1 << 21)):
+            sig *= scale
+            sig += column
+            sig += 1
+        sig *= 2
+        sig += self.change
+        self.found = find_stretches(sig)  # in instructions
+        del sig
+        self.before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
+        np.cumsum(size, out=self.before[1:])
+        self.length, self.macs = int(self.before[-1]), int(size[is_mac].sum(dtype=np.int64))
         self.stretches = [(int(self.before[a]), int(self.before[b]), int(self.before[a + p] - self.before[a]))
                           for a, b, p in self.found]
 
