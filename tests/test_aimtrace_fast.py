@@ -106,7 +106,7 @@ def test_cli_simulate_prints_the_same_numbers_with_and_without_a_timeline(tmp_pa
     from pimlab.cli import main
 
     path = tmp_path / "qk.trace"
-    write_trace(compile_attention("qk", 65536, 128, group=2, obuf_entries=1, ch_mask=0x80000001), path)
+    write_trace(compile_attention("qk", 65536, 128, group=2, obuf_entries=1, ch_mask=0b11), path)
     outputs = []
     for extra in ([], ["--csv", str(tmp_path / "slowest.csv")]):
         assert main(["simulate", str(path), "--policy", policy, "--preset", "aim", "--json", *extra]) == 0
