@@ -1,6 +1,6 @@
 """Scheduler speed: commands per second of the plain loop and of the exact fast path.
 
-Run: python bench/bench_schedule.py [--quick]. Prints numbers and the ratio to the C++ AiM reference
+Run: python bench/bench_schedule.py [--quick | --summaries]. Prints numbers and the ratio to the C++ AiM reference
 (aim_simulator runs about 0.6-0.9 million commands per second on this kind of machine, issue 3). Times are the
 best of 2 (plain loop on the long stream) or 3 runs. The `aim` preset refreshes (tREFI), `aimsim` does not.
 """
@@ -35,6 +35,8 @@ def ratio(rate: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a 16x smaller stream (a smoke run)")
+    parser.add_argument("--summaries", action="store_true", help="only summarize vs schedule on the figures' "
+                        "longest streams")
     args = parser.parse_args()
     tokens = 8192 if args.quick else 131072
     # one KV head's SV with GQA g = 8 and row reuse at 128K tokens: about one million commands
@@ -63,5 +65,39 @@ def main() -> None:
                       f"{ratio(len(commands) / t_fast)})")
 
 
+def summaries() -> None:
+    """summarize (totals only, bounded) beside schedule(...).summary() on the figures' longest streams: seconds and
+    the peak of memory allocated (tracemalloc) beyond the stream itself."""
+    import tracemalloc
+
+    from pimlab.figures.fig08 import gemv_repeats, gemv_stream
+    from pimlab.schedule import summarize
+
+    streams = {"Fig. 8, dim 64, 4,194,304 MACs": lambda: gemv_stream(64, gemv_repeats(64, 1 << 22), 2),
+               "Fig. 8, dim 512, 4,194,304 MACs": lambda: gemv_stream(512, gemv_repeats(512, 1 << 22), 2),
+               "Fig. 9, QK^T, MHA, 1,048,576 tokens": lambda: expand(compile_attention("qk", 1 << 20, 128,
+                                                                                       obuf_entries=2), 0)}
+    print("summarize vs schedule(...).summary() (aim preset, DCS, 2 OBuf entries; memory beyond the stream). Fig. 8 "
+          "at dim 512: the whole state (refresh phase included) does not repeat within summarize's window, so it "
+          "schedules the stream in full")
+    for name, build in streams.items():
+        commands = build()
+        row = []
+        for label, run in (("summarize", summarize), ("schedule", lambda *a: schedule(*a).summary())):
+            start = time.perf_counter()
+            got = run(commands, "dcs", AIM_ENGINE, 64, 2)
+            seconds = time.perf_counter() - start
+            tracemalloc.start()  # a second run for the memory: tracing slows it down
+            run(commands, "dcs", AIM_ENGINE, 64, 2)
+            peak = tracemalloc.get_traced_memory()[1] / 2**20
+            tracemalloc.stop()
+            row.append((label, seconds, peak, got))
+        assert row[0][3] == row[1][3]
+        print(f"  {name}: {len(commands):,} commands; " + "; ".join(
+            f"{label} {seconds:5.2f} s, +{peak:5.0f} MiB" for label, seconds, peak, _ in row))
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    summaries() if "--summaries" in sys.argv else main()

@@ -134,51 +134,54 @@ _OPS = ("WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC")  # codes 0..5
 _OP_KIND = np.array([Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT, -1, -1], dtype=np.int64)
 _OP_FIELDS = np.array([3, 2, 3, 2, 0, 0])
 _WR_GB, _WR_BIAS, _MAC_ABK, _RD_MAC, _SYNC, _EOC = range(6)
-_CHUNK_BYTES = 1 << 21  # numpy works on the file this much at a time (bounded memory)
+_CHUNK_BYTES = 1 << 20  # numpy works on the file this much at a time (bounded memory)
 
 
-def fast_table(data: bytes, gbuf_entries: int) -> dict[str, np.ndarray] | None:
-    """The `isa.instruction_table` of a well-formed trace, read with numpy; None for anything else (a bad line,
-    unusual whitespace, a number written with a sign): `_parse_lines` reads those and names the problem."""
-    data = _without_comments(data.replace(b"\r\n", b"\n"))
-    if data is None:
-        return None
+def fast_table(data, gbuf_entries: int, addresses: bool = True) -> dict[str, np.ndarray] | None:
+    """The `isa.instruction_table` of a well-formed trace (its bytes, or an open binary file read piece by piece),
+    without the GPR addresses unless `addresses` (the engine does not read them), read with numpy; None for
+    anything else (a bad line, unusual whitespace, a number written with a sign): `_parse_lines` reads those and
+    names the problem."""
     parts = []
-    for lo, hi in _chunks(data):
-        got = _chunk_lines(np.frombuffer(data, np.uint8, hi - lo, lo))
+    for piece in _pieces(data):
+        piece = _without_comments(piece)
+        got = None if piece is None else _chunk_lines(np.frombuffer(piece, np.uint8))
         if got is None:
             return None
         parts.append(got)
     if not parts:
         return None
-    op, fields, spelling = (np.concatenate(column) for column in zip(*parts))
+    op, fields = (np.concatenate(column) for column in list(zip(*parts))[:2])
+    spellings = len(np.unique(np.concatenate([part[2] for part in parts])))  # masks on every line, after EOC too
     ends = np.flatnonzero(op == _EOC)
     if not len(ends):
         return None
-    spellings = len(np.unique(spelling[op < _SYNC]))  # of the masks on every line, after EOC too
     op, fields = op[:ends[0]], fields[:ends[0]]
     keep = op != _SYNC
-    table = _table(op[keep], fields[keep], gbuf_entries)
+    table = _table(op[keep], fields[keep], gbuf_entries, addresses)
     if table is not None:
         table["mask_spellings"] = np.array(spellings)
     return table
 
 
 def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | None:
-    """The instruction table of a trace file the command engine replays exactly, well-formed, with one channel
-    mask spelled one way on every line (what `pimlab.aimsim.is_engine_trace` asks), read with numpy; else None."""
+    """The instruction table (no GPR addresses) of a trace file the command engine replays exactly, well-formed,
+    with one channel mask spelled one way on every line (what `pimlab.aimsim.is_engine_trace` asks), read with
+    numpy; else None."""
     try:
-        data = Path(path).read_bytes()
+        with open(path, "rb") as file:
+            table = fast_table(file, gbuf_entries, addresses=False)
     except OSError:
         return None
-    table = fast_table(data, gbuf_entries)
     return table if table is not None and int(table["mask_spellings"]) == 1 else None
 
 
-def _without_comments(data: bytes) -> bytes | None:
-    """`data` with each `#` comment blanked (lines keep their place); None when the file has a stray CR."""
+def _without_comments(data: bytes) -> bytes | bytearray | None:
+    """`data` with each `#` comment blanked (lines keep their place); None when it has a stray CR."""
     if b"\r" in data:
-        return None
+        data = data.replace(b"\r\n", b"\n")
+        if b"\r" in data:
+            return None
     if b"#" not in data:
         return data
     out, at = bytearray(data), data.find(b"#")
@@ -187,17 +190,24 @@ def _without_comments(data: bytes) -> bytes | None:
         end = len(data) if end < 0 else end
         out[at:end] = b" " * (end - at)
         at = data.find(b"#", end)
-    return bytes(out)
+    return out
 
 
-def _chunks(data: bytes):
-    """(start, end) byte ranges of about _CHUNK_BYTES, each ending at a line end."""
-    lo = 0
-    while lo < len(data):
-        hi = data.find(b"\n", min(lo + _CHUNK_BYTES, len(data)) - 1)
-        hi = len(data) if hi < 0 else hi + 1
-        yield lo, hi
-        lo = hi
+def _pieces(data):
+    """Pieces of about _CHUNK_BYTES of `data` (bytes or a binary file), each ending at a line end."""
+    given = iter([data, b""])
+    read = data.read if hasattr(data, "read") else lambda _: next(given)
+    rest = b""
+    while block := read(_CHUNK_BYTES):
+        rest += block
+        while len(rest) >= _CHUNK_BYTES:
+            cut = rest.rfind(b"\n", 0, _CHUNK_BYTES) + 1 or rest.find(b"\n", _CHUNK_BYTES) + 1
+            if not cut:
+                break  # a line longer than a piece: read on
+            yield rest[:cut]
+            rest = rest[cut:]
+    if rest:
+        yield rest
 
 
 def _chunk_lines(b: np.ndarray):
@@ -208,11 +218,13 @@ def _chunk_lines(b: np.ndarray):
         return None
     edge = np.diff((kind == 0).view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    if not len(starts):  # blank lines and comments only
+        return np.zeros(0, dtype=np.int8), np.zeros((0, 3), dtype=np.uint32), np.zeros(0, dtype=np.int64)
     line = np.cumsum(kind == 2, dtype=np.int32)[starts]
     count = np.bincount(line)
     count = count[count > 0]  # tokens of each non-blank line
     first = np.cumsum(count) - count
-    if not len(first) or count.min() < 2 or (_key(b, starts[first], ends[first]) != _AIM).any():
+    if count.min() < 2 or (_key(b, starts[first], ends[first]) != _AIM).any():
         return None
     op_start, op_end = starts[first + 1], ends[first + 1]
     isr = (op_end - op_start > 4) & (_key(b, op_start, op_start + 4) == _ISR)
@@ -223,12 +235,15 @@ def _chunk_lines(b: np.ndarray):
     if got is None:
         return None
     values, spelled = got
+    if (values >= 1 << 32).any():
+        return None  # fields are kept as int32 below; no real trace comes near (masks are 32-bit)
     fields = np.full((len(first), 3), -1, dtype=np.int64)
     for j in range(3):
         has = count > 2 + j
         fields[has, j] = values[first[has] + 2 + j]
-    spelling = np.where(op < _SYNC, spelled[np.minimum(first + 2 + np.where(op == _WR_GB, 2, 1), len(spelled) - 1)], 0)
-    return op, fields, spelling
+    mask_at = first + 2 + np.where(op == _WR_GB, 2, 1)
+    spellings = np.unique(spelled[mask_at[op < _SYNC]])
+    return op.astype(np.int8), fields.astype(np.uint32), spellings
 
 
 def _key(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -271,17 +286,20 @@ def _numbers(b, starts, ends, line_first):
     lo, hi = starts[numeric], ends[numeric]
     hexa = (hi - lo > 2) & (b[lo] == 48) & ((b[np.minimum(lo + 1, len(b) - 1)] | 32) == 120)
     lo = lo + 2 * hexa
-    width = int((hi - lo).max()) if len(lo) else 1
-    if width > 15:
+    length = hi - lo
+    if len(lo) and length.max() > 15:
         return None
-    base, value = np.where(hexa, 16, 10), np.zeros(len(lo), dtype=np.int64)
-    for j in range(width):
-        at = hi - width + j
-        used = at >= lo
-        digit = _DIGIT[b[np.maximum(at, 0)]]
-        if (used & (digit >= base)).any():
+    order = np.argsort(-length.astype(np.int8), kind="stable")  # longest first: digit j from the right is in a prefix
+    hi_sorted, base = hi[order], np.where(hexa, 16, 10)[order]
+    value, power = np.zeros(len(lo), dtype=np.int64), np.ones(len(lo), dtype=np.int64)
+    for j in range(int(length.max()) if len(lo) else 0):
+        n = int(np.count_nonzero(length > j))
+        digit = _DIGIT[b[hi_sorted[:n] - 1 - j]]
+        if (digit >= base[:n]).any():
             return None
-        value = np.where(used, value * base + digit, value)
+        value[:n] += digit * power[:n]
+        power[:n] *= base[:n]
+    value[order] = value.copy()
     values = np.full(total, -1, dtype=np.int64)
     values[numeric] = value
     spelled = np.zeros(total, dtype=np.int64)
@@ -289,30 +307,39 @@ def _numbers(b, starts, ends, line_first):
     return values, spelled
 
 
-def _table(op, fields, gbuf_entries: int) -> dict[str, np.ndarray] | None:
+def _table(op, fields, gbuf_entries: int, addresses: bool) -> dict[str, np.ndarray] | None:
     """Per-line opcodes and fields as instruction-table columns, each WR_GB / MAC_ABK split at the GBuf size;
     None when a value is out of range or nothing is left (`_parse_lines` raises)."""
     big = (op == _WR_GB) | (op == _MAC_ABK)
-    size = np.where(big, fields[:, 0], 1)
-    mask = fields[np.arange(len(op)), np.where(op == _WR_GB, 2, 1)]
-    if not len(op) or (size < 1).any() or (size > 1 << 20).any() or (mask < 1).any() or (mask >> 32).any():
+    size = np.where(big, fields[:, 0], 1).astype(np.int64)  # fields are uint32 (a missing one reads 2**32 - 1)
+    mask = np.where(op == _WR_GB, fields[:, 2], fields[:, 1])
+    if not len(op) or (size < 1).any() or (size > 1 << 20).any() or (mask < 1).any():
         return None
+    if (fields[op == _MAC_ABK, 2] >= 1 << 31).any():
+        return None  # a row past int32
     parts = np.where(big, -(-size // gbuf_entries), 1)
-    line = np.repeat(np.arange(len(op)), parts)
-    start = (np.arange(int(parts.sum())) - np.repeat(np.cumsum(parts) - parts, parts)) * gbuf_entries
-    op, size, mask = op[line], size[line], mask[line]
+    start = 0
+    if (parts > 1).any():  # split long WR_GB / MAC_ABK lines
+        line = np.repeat(np.arange(len(op)), parts)
+        start = (np.arange(int(parts.sum())) - np.repeat(np.cumsum(parts) - parts, parts)) * gbuf_entries
+        op, size, mask, fields = op[line], size[line], mask[line], fields[line]
     is_mac, is_wr = op == _MAC_ABK, op == _WR_GB
-    gpr = np.where(is_wr, fields[line, 1] + start, np.where(is_mac, -1, fields[line, 0]))
-    return {"op": _OP_KIND[op], "ch_mask": _reverse_bits(mask), "op_size": np.minimum(size - start, gbuf_entries),
-            "gpr_addr": gpr, "gbuf_idx": np.where(is_wr | is_mac, 0, -1), "row": np.where(is_mac, fields[line, 2], -1),
-            "col": np.where(is_mac, start % 64, -1), "out_idx": np.where(is_wr, -1, 0)}
+    gpr = np.where(is_wr, fields[:, 1].astype(np.int64) + start,
+                   np.where(is_mac, -1, fields[:, 0].astype(np.int64))) if addresses else None
+    # narrow columns (values checked above; expand_table widens): a long trace's table stays small
+    table = {"op": _OP_KIND[op].astype(np.int8), "ch_mask": _reverse_bits(mask),
+            "op_size": np.minimum(size - start, gbuf_entries).astype(np.int32), "gpr_addr": gpr,
+            "gbuf_idx": np.where(is_wr | is_mac, 0, -1).astype(np.int8),
+            "row": np.where(is_mac, fields[:, 2], -1).astype(np.int32),
+            "col": np.where(is_mac, start % 64, -1).astype(np.int8), "out_idx": np.where(is_wr, -1, 0).astype(np.int8)}
+    return table if addresses else {name: column for name, column in table.items() if name != "gpr_addr"}
 
 
 def _reverse_bits(mask: np.ndarray) -> np.ndarray:
-    """File masks (bit 31 - c = channel c) as pimlab's (bit c), as uint64."""
-    x = mask.astype(np.uint64)
+    """File masks (bit 31 - c = channel c) as pimlab's (bit c), as uint32."""
+    x = mask.astype(np.uint32)
     for shift, bits in ((1, 0x55555555), (2, 0x33333333), (4, 0x0F0F0F0F), (8, 0x00FF00FF), (16, 0x0000FFFF)):
-        s, m = np.uint64(shift), np.uint64(bits)
+        s, m = np.uint32(shift), np.uint32(bits)
         x = ((x >> s) & m) | ((x & m) << s)
     return x
 
@@ -370,6 +397,12 @@ class SimulationResult:
                 "breakdown": self.breakdown(), "breakdown_keys": list(BREAKDOWN_KEYS)}
 
 
+def _source_table(source, gbuf_entries: int) -> dict[str, np.ndarray]:
+    if isinstance(source, dict):
+        return source  # an instruction table (`read_table`, `engine_table`) split at this module's GBuf size
+    return instruction_table(source) if isinstance(source, list) else read_table(source, gbuf_entries)
+
+
 def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_entries: int | None = None,
                  module: Module | None = None, timing: EngineTiming | None = None,
                  timelines: bool = True) -> SimulationResult:
@@ -384,10 +417,7 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
     preset_module, preset_timing = engine_preset(preset)
     module = module or preset_module
     timing = timing or preset_timing
-    if isinstance(source, dict):
-        table = source  # an instruction table (`read_table`, `engine_table`) split at this module's GBuf size
-    else:
-        table = instruction_table(source) if isinstance(source, list) else read_table(source, module.gbuf_entries)
+    table = _source_table(source, module.gbuf_entries)
     entries = obuf_entries if obuf_entries is not None else module.obuf_entries
     masks = table["ch_mask"]
     union = int(np.bitwise_or.reduce(masks)) if len(masks) else 0

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 
@@ -90,6 +92,16 @@ class Instruction:
             elif value != -1:
                 raise ValueError(f"{name} is not an argument of {self.op.name}; must be -1, got {value}")
 
+    @classmethod
+    def _checked(cls, op: Kind, ch_mask: int, op_size: int, gpr_addr: int = -1, gbuf_idx: int = -1, row: int = -1,
+                 col: int = -1, out_idx: int = -1) -> Instruction:
+        """An instruction the compiler built from values it has checked: the same object, without the per-field
+        checks (a long attention stream makes millions)."""
+        instruction = object.__new__(cls)
+        instruction.__dict__.update(op=op, ch_mask=ch_mask, op_size=op_size, gpr_addr=gpr_addr, gbuf_idx=gbuf_idx,
+                                    row=row, col=col, out_idx=out_idx)
+        return instruction
+
     @property
     def channels(self) -> list[int]:
         """Channels selected by ch_mask."""
@@ -106,8 +118,12 @@ _TABLE_FIELDS = ("op", "ch_mask", "op_size", *_ADDRESS_FIELDS)
 def instruction_table(instructions) -> dict[str, np.ndarray]:
     """Instructions in columnar form: one int64 array per Table III field (ch_mask as uint64)."""
     instructions = list(instructions)
-    return {name: np.array([int(getattr(i, name)) for i in instructions],
-                           dtype=np.uint64 if name == "ch_mask" else np.int64) for name in _TABLE_FIELDS}
+    n, fields = len(instructions), [name for name in _TABLE_FIELDS if name != "ch_mask"]
+    values = np.fromiter(chain.from_iterable(map(attrgetter(*fields), instructions)), dtype=np.int64,
+                         count=n * len(fields)).reshape(n, len(fields))
+    table = {name: values[:, j].copy() for j, name in enumerate(fields)}
+    table["ch_mask"] = np.fromiter(map(attrgetter("ch_mask"), instructions), dtype=np.uint64, count=n)
+    return {name: table[name] for name in _TABLE_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -189,7 +205,8 @@ class Emitter:
     """Collects instructions; keeps track of which input tile sits in which GBuf entry (round-robin reuse)."""
 
     def __init__(self, gbuf_entries: int, obuf_entries: int, ch_mask: int, regions: int = 1, prefetch: bool = False):
-        self.ch_mask, self.regions = ch_mask, check_choice("buffer_regions", regions, (1, 2))
+        self.ch_mask = check_int("ch_mask", ch_mask, 1, _MAX_MASK - 1)  # the instructions are built unchecked
+        self.regions = check_choice("buffer_regions", regions, (1, 2))
         self.prefetch, self.pending = bool(prefetch), []
         if regions == 2 and (gbuf_entries < 2 or obuf_entries < 2):
             raise ValueError(f"buffer_regions = 2 needs at least 2 GBuf and 2 output entries, got {gbuf_entries} "
@@ -223,7 +240,7 @@ class Emitter:
         first = self.g_next[self.g_region]
         self.resident = {key: e for key, e in self.resident.items() if not first <= e < first + len(keys)}
         self.resident.update({key: first + i for i, key in enumerate(keys)})
-        self.out.append(Instruction(Kind.WR_INP, self.ch_mask, len(keys), gpr_addr=self.gpr, gbuf_idx=first))
+        self.out.append(Instruction._checked(Kind.WR_INP, self.ch_mask, len(keys), gpr_addr=self.gpr, gbuf_idx=first))
         self.out += self.pending  # prefetch: the next input goes out before the previous output is read
         self.pending = []
         self.gpr += len(keys)
@@ -231,7 +248,7 @@ class Emitter:
         return first
 
     def mac_run(self, gbuf_first: int, count: int, row: int, col: int, out: int) -> None:
-        self.out.append(Instruction(Kind.MAC, self.ch_mask, count, gbuf_idx=gbuf_first, row=row, col=col,
+        self.out.append(Instruction._checked(Kind.MAC, self.ch_mask, count, gbuf_idx=gbuf_first, row=row, col=col,
                                     out_idx=out))
 
     def take_out(self) -> int:
@@ -244,7 +261,7 @@ class Emitter:
         return out
 
     def read_out(self, out: int) -> None:
-        instruction = Instruction(Kind.RD_OUT, self.ch_mask, 1, gpr_addr=self.gpr, out_idx=out)
+        instruction = Instruction._checked(Kind.RD_OUT, self.ch_mask, 1, gpr_addr=self.gpr, out_idx=out)
         self.gpr += 1
         if self.prefetch:
             self.pending.append(instruction)  # emitted after the next load (or at the end)

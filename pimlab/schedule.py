@@ -3,6 +3,9 @@
 `schedule(commands, policy, timing, gbuf_entries, obuf_entries)` returns the cycle-exact `Trace`. Policies are
 classes (`pimlab.engine.policies`: `Static`, `PingPong`, `DCS`, or your own `Policy` subclass); the timing is an
 `EngineTiming` or a preset name. Long periodic streams take the exact fast path (`pimlab.engine.periodic`).
+`summarize(...)` gives the same schedule's totals (`Summary`: total and MAC cycles, commands issued, breakdown)
+without materialising its timeline, in bounded time and memory on long periodic streams (`pimlab.engine.summary`);
+`summarize_table` does it from an instruction table without expanding the stream.
 """
 
 from __future__ import annotations

@@ -80,3 +80,35 @@ def test_replay_without_timelines_gives_the_same_numbers(tmp_path, policy, mask)
     full, totals = replay_trace(path, policy), replay_trace(path, policy, timelines=False)
     assert totals.trace is None and full.summary() == totals.summary()
     assert full.mac_cycles == totals.mac_cycles and (full.channel_cycles == totals.channel_cycles).all()
+
+
+@pytest.mark.parametrize("chunk", [40, 97, 1 << 20])
+def test_fast_reader_in_small_pieces(tmp_path, monkeypatch, chunk):
+    """The file is read piece by piece, each ending at a line end: any piece size gives the same table."""
+    import pimlab.aimtrace as aimtrace
+
+    monkeypatch.setattr(aimtrace, "_CHUNK_BYTES", chunk)
+    program = compile_attention("sv", 1024, 128, group=2, row_reuse=True, obuf_entries=1, ch_mask=0x3)
+    text = format_trace(program).replace("AiM WR_GB", "# a comment\nAiM WR_GB", 3)
+    path = tmp_path / "sv.trace"
+    path.write_text(text)
+    reference = instruction_table(_parse_lines(text, 64))
+    for table in (read_table(path), aimtrace.engine_table(path), fast_table(text.encode(), 64)):
+        assert all(np.array_equal(table[name], reference[name]) for name in _FIELDS if name != "gpr_addr")
+    assert "gpr_addr" not in aimtrace.engine_table(path)  # the engine does not read GPR addresses
+
+
+@pytest.mark.parametrize("policy", ["static", "dcs"])
+def test_cli_simulate_prints_the_same_numbers_with_and_without_a_timeline(tmp_path, capsys, policy):
+    """Without --csv the CLI replays totals only (`summarize_table`); with it, full timelines: same JSON."""
+    import json
+
+    from pimlab.cli import main
+
+    path = tmp_path / "qk.trace"
+    write_trace(compile_attention("qk", 65536, 128, group=2, obuf_entries=1, ch_mask=0b11), path)
+    outputs = []
+    for extra in ([], ["--csv", str(tmp_path / "slowest.csv")]):
+        assert main(["simulate", str(path), "--policy", policy, "--preset", "aim", "--json", *extra]) == 0
+        outputs.append(json.loads(capsys.readouterr().out))
+    assert outputs[0] == outputs[1] and outputs[0]["channels"] == 2

@@ -54,15 +54,21 @@ def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries
         first = {}
         for block in engine.replay.whole:
             first.setdefault(block[0], block)
-        retry = False
-        for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
-            if x and k not in first:  # no whole-state repeat in what was kept: keep more
-                keep[k], retry = keep[k] * 4, True
-            elif x and x % (first[k][3] // p):  # remove a whole number of steps
-                keep[k], retry = keep[k] + x % (first[k][3] // p), True
-        if not retry:
+        if not _keep_more(keep, stretches, removed, first):
             return _extend(engine, first, removed, stretches, source.macs, timing)
     return None
+
+
+def _keep_more(keep: list[int], stretches, removed, first: dict) -> bool:
+    """Grow keep[k] where stretch k had no whole-state replay, or where what was removed is not a whole number of
+    its steps; True if any changed (run again)."""
+    again = False
+    for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
+        if x and k not in first:  # no whole-state repeat in what was kept: keep more
+            keep[k], again = keep[k] * 4, True
+        elif x and x % (first[k][3] // p):  # remove a whole number of steps
+            keep[k], again = keep[k] + x % (first[k][3] // p), True
+    return again
 
 
 def _middle(a: int, b: int, p: int, x: int) -> int:
@@ -104,17 +110,26 @@ class TableSource:
 
     def __init__(self, table: dict, channel: int):
         self.channel = channel
-        mine = np.flatnonzero((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1))
-        self.table = {name: table[name][mine] for name in ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")}
+        mine = ((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1)).astype(bool)
+        names = ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")
+        self.table = {name: table[name] if mine.all() else table[name][mine] for name in names}
         op, size = self.table["op"], self.table["op_size"]
         is_mac = op == Kind.MAC
-        self.change = np.zeros(len(op), dtype=np.int64)
+        self.change = np.zeros(len(op), dtype=np.int8)
         rows = self.table["row"][is_mac]
         self.change[is_mac] = np.concatenate(([1], rows[1:] != rows[:-1]))[:len(rows)]
-        sig = (((op * 8192 + self.table["gbuf_idx"] + 1) * 8192 + self.table["out_idx"] + 1) * (1 << 21) + size) * 2
-        self.found = find_stretches(sig + self.change)  # in instructions
-        self.before = np.concatenate(([0], np.cumsum(size)))  # first command of each instruction
-        self.length, self.macs = int(self.before[-1]), int(size[is_mac].sum())
+        sig = op.astype(np.int64)  # built in place: kind, entries, size, a MAC on another row
+        for column, scale in ((self.table["gbuf_idx"], 8192), (self.table["out_idx"], 8192), (size, 1 << 21)):
+            sig *= scale
+            sig += column
+            sig += 1
+        sig *= 2
+        sig += self.change
+        self.found = find_stretches(sig)  # in instructions
+        del sig
+        self.before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
+        np.cumsum(size, out=self.before[1:])
+        self.length, self.macs = int(self.before[-1]), int(size[is_mac].sum(dtype=np.int64))
         self.stretches = [(int(self.before[a]), int(self.before[b]), int(self.before[a + p] - self.before[a]))
                           for a, b, p in self.found]
 
