@@ -37,9 +37,11 @@ when they are idle in the same state).
 from __future__ import annotations
 
 import gzip
-import io
+import zlib
 from array import array
-from collections import deque
+from bisect import bisect_right
+from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from itertools import count
@@ -248,146 +250,299 @@ class HostRequest:
     data: int = 0
 
 
+class Requests(Sequence):
+    """A program's host requests in trace order, stored as indices into its distinct requests (traces repeat
+    lines: the 236,101 lines of CENT's 4096-token block hold 6,094 distinct ones)."""
+
+    __slots__ = ("unique", "ids")
+
+    def __init__(self, unique: tuple, ids: array):
+        self.unique, self.ids = unique, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(map(self.unique.__getitem__, self.ids[index]))
+        return self.unique[self.ids[index]]
+
+    def __iter__(self):
+        return map(self.unique.__getitem__, self.ids)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Sequence) or len(self) != len(other):
+            return False
+        return all(a == b for a, b in zip(self, other))
+
+
 @dataclass(frozen=True)
 class Program:
     """A parsed trace: its host requests up to EOC, and the op groups it marks (`# group: NAME` lines)."""
 
     source: str
-    requests: tuple  # identical lines share one HostRequest
+    unique: tuple  # the distinct requests
+    ids: array  # per request: its index in `unique`
     groups: tuple  # (name, index of the group's first request)
-    lines: array = field(default_factory=lambda: array("l"))  # the line number of each request
+    skipped: tuple = (array("q"), array("q"))  # (request index, non-request lines before it) where that changes
+
+    @property
+    def requests(self) -> Requests:
+        return Requests(self.unique, self.ids)
 
     def __len__(self):
-        return len(self.requests)
+        return len(self.ids)
+
+    def line_of(self, index: int) -> int:
+        """The file line of request `index`."""
+        at, before = self.skipped
+        k = bisect_right(at, index) - 1
+        return index + 1 + (before[k] if k >= 0 else 0)
 
     def counts(self) -> dict:
         """How many lines of each opcode / host region."""
         out: dict = {}
-        for r in self.requests:
+        for i, n in Counter(self.ids).items():
+            r = self.unique[i]
             key = r.op if r.kind == "AiM" else f"{r.kind} {r.op}"
-            out[key] = out.get(key, 0) + 1
+            out[key] = out.get(key, 0) + n
         return out
 
 
-def _int(token: str, where: str, name: str) -> int:
+def _int(token: str, name: str) -> int:
     try:
         return int(token, 16) if token[:2].lower() == "0x" else int(token)
     except ValueError:
-        raise ValueError(f"{where}: {name} must be an integer (decimal or 0x hex), got {token!r}") from None
+        raise ValueError(f"{name} must be an integer (decimal or 0x hex), got {token!r}") from None
 
 
-def _channels_mask(file_mask: int, where: str) -> int:
+def _channels_mask(file_mask: int) -> int:
     if not 1 <= file_mask < 1 << CHANNELS:
-        raise ValueError(f"{where}: channel mask must name at least one of channels 0..{CHANNELS - 1} "
+        raise ValueError(f"channel mask must name at least one of channels 0..{CHANNELS - 1} "
                          f"(1..0xffffffff), got {file_mask:#x}")
     return int(f"{file_mask:032b}"[::-1], 2)  # bit 31 - c of the file = channel c: reverse the 32 bits
 
 
-def _check(value: int, where: str, name: str, low: int, high: int) -> int:
+def _check(value: int, name: str, low: int, high: int) -> int:
     if not low <= value <= high:
-        raise ValueError(f"{where}: {name} must be in {low}..{high}, got {value}")
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
     return value
 
 
 GROUP_MARK = "# group:"
+MAX_LINE_CHARS = 1 << 16  # a longer line is not a trace line (and reading stops there, whatever the file holds)
+_SKIP = -1  # `_Parser.known` value of a blank or comment line
+
+
+def _aim_request(tokens: list) -> HostRequest:
+    if len(tokens) < 2:
+        raise ValueError("truncated line, `AiM` needs an opcode")
+    op = tokens[1].removeprefix("ISR_")
+    if op not in _FIELDS:
+        raise ValueError(f"unknown AiM opcode {tokens[1]!r}; known: {', '.join(OPCODES)}")
+    if op == "WR_AFLUT":
+        raise ValueError("WR_AFLUT is not supported (the public simulator rejects it too)")
+    names = _FIELDS[op]
+    if len(tokens) - 2 != len(names):
+        raise ValueError(f"{op} takes {len(names)} field(s) ({' '.join(names) or 'none'}), "
+                         f"got {len(tokens) - 2}")
+    f = {n: _int(tok, n) for n, tok in zip(names, tokens[2:])}
+    opsize = _check(f["opsize"], "opsize", 1, MAX_OPSIZE) if "opsize" in f else 1
+    mask = _channels_mask(f["mask"]) if "mask" in f else 0
+    if op == "WR_ABK" and mask & (mask - 1):
+        raise ValueError(f"WR_ABK must name exactly one channel, got mask {f['mask']:#x}")
+    bank = _check(f["bank"], "bank", 0, BANKS - 1) if "bank" in f else -1
+    row = _check(f["row"], "row", 0, MAX_ROW) if "row" in f else -1
+    return HostRequest("AiM", op, opsize, mask, bank, row)
+
+
+def _host_request(kind: str, tokens: list) -> HostRequest:
+    if len(tokens) < 2:
+        raise ValueError(f"truncated line, `{kind}` needs a region (MEM, CFR or GPR)")
+    region = tokens[1]
+    want = {"MEM": 3, "CFR": 2, "GPR": 1}.get(region)
+    if want is None:
+        raise ValueError(f"unknown host region {region!r}; known: MEM, CFR, GPR")
+    if len(tokens) - 2 != want:
+        raise ValueError(f"`{kind} {region}` takes {want} field(s), got {len(tokens) - 2}")
+    v = [_int(tok, "field") for tok in tokens[2:]]
+    if region == "MEM":
+        channel = _check(v[0], "channel", 0, CHANNELS - 1)
+        bank = _check(v[1], "bank", 0, BANKS - 1)
+        row = _check(v[2], "row", 0, MAX_ROW)
+        return HostRequest(kind, region, bank=bank, row=row, channel=channel)
+    if region == "CFR":
+        if kind == "W" and v[0] not in _CFR_ADDRESSES:
+            raise ValueError(f"unknown CFR address {v[0]}; known: 0, 1, 2")
+        return HostRequest(kind, region, addr=v[0], data=v[1])
+    return HostRequest(kind, region, addr=v[0])
+
+
+class _Parser:
+    """Trace lines to a `Program`. Each distinct line is parsed once, the first time it appears; a block of
+    lines that holds no comment, mark or EOC is then mapped to request ids in one dictionary pass."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.known: dict = {}  # line text -> request id, or _SKIP (group marks and EOC are never cached)
+        self.by_value: dict = {}  # HostRequest -> request id
+        self.unique: list = []
+        self.ids = array("H")
+        self.groups: list = []
+        self.skip_at, self.skip_before = array("q"), array("q")
+        self.lineno = self.skips = 0
+        self.eoc, self.eoc_id = None, -1  # the text of the first `AiM EOC` line, its request id
+        self.ended = False
+
+    def feed(self, lines: list) -> bool:
+        """Parse `lines` (the next lines of the trace); False once `AiM EOC` has been read."""
+        ids = list(map(self.known.get, lines))
+        if None in ids:
+            self._learn(lines)
+            ids = list(map(self.known.get, lines))
+        if None in ids or _SKIP in ids:
+            return self._feed_marked(lines, ids)
+        self.ids.extend(ids)
+        self.lineno += len(lines)
+        return True
+
+    def _learn(self, lines: list) -> None:
+        """Parse the lines not seen before, in order of first appearance, up to the first EOC."""
+        for raw in dict.fromkeys(lines):
+            if raw in self.known:
+                continue
+            try:
+                if self._parse(raw):
+                    return
+            except ValueError as error:
+                raise ValueError(f"{self.source}:{self.lineno + 1 + lines.index(raw)}: {error}") from None
+
+    def _parse(self, raw: str) -> bool:
+        """Register one new line; True if it is EOC."""
+        if len(raw) > MAX_LINE_CHARS:
+            raise ValueError(f"line longer than {MAX_LINE_CHARS} characters, not a trace line")
+        stripped = raw.strip()
+        if "\0" in stripped:
+            raise ValueError("binary data (a NUL byte), not a text trace")
+        if stripped.lower().startswith(GROUP_MARK):
+            if not stripped[len(GROUP_MARK):].strip():
+                raise ValueError(f"a group mark needs a name, `{GROUP_MARK} NAME`")
+            return False
+        tokens = stripped.split("#", 1)[0].replace(",", " ").split()
+        if not tokens:
+            self.known[raw] = _SKIP
+            return False
+        if tokens[0] == "AiM":
+            request = _aim_request(tokens)
+        elif tokens[0] in ("R", "W"):
+            request = _host_request(tokens[0], tokens)
+        else:
+            raise ValueError(f"a line starts with AiM, R or W (or # for a comment), got {tokens[0]!r}")
+        i = self.by_value.get(request)
+        if i is None:
+            i = self.by_value[request] = len(self.unique)
+            self.unique.append(request)
+            if i == 1 << 16:
+                self.ids = array("I", self.ids)
+        if request.op == "EOC":
+            self.eoc = raw
+            self.eoc_id = i
+            return True
+        self.known[raw] = i
+        return False
+
+    def _feed_marked(self, lines: list, ids: list) -> bool:
+        """A block with comments, group marks or the EOC: copy the runs of requests between them."""
+        start = 0
+        for k in [k for k, i in enumerate(ids) if i is None or i == _SKIP]:
+            self.ids.extend(ids[start:k])
+            start = k + 1
+            if ids[k] == _SKIP:
+                self.skips += 1
+                if self.skip_at and self.skip_at[-1] == len(self.ids):
+                    self.skip_before[-1] = self.skips
+                else:
+                    self.skip_at.append(len(self.ids))
+                    self.skip_before.append(self.skips)
+            elif lines[k] == self.eoc:
+                self.ids.append(self.eoc_id)
+                self.lineno += k + 1
+                self.ended = True
+                return False
+            else:  # a group mark
+                self.groups.append((lines[k].strip()[len(GROUP_MARK):].strip(), len(self.ids)))
+        self.ids.extend(ids[start:])
+        self.lineno += len(lines)
+        return True
+
+    def program(self) -> Program:
+        if not self.ended:
+            if not self.ids:
+                raise ValueError(f"{self.source}: empty trace (no request lines)")
+            raise ValueError(f"{self.source}:{self.lineno}: the trace ends without an `AiM EOC` line")
+        return Program(self.source, tuple(self.unique), self.ids, tuple(self.groups), (self.skip_at, self.skip_before))
+
+
+_CHUNK_LINES = 1 << 15
+_CHUNK_BYTES = 1 << 20
+
+
+def _lines(text: str) -> list:
+    """Split like a text file does (\\n, \\r\\n or \\r), without a last empty line."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def parse_program(text, source: str = "<text>") -> Program:
     """Parse a trace's text (a string, or an iterable of lines); errors are one line, `SOURCE:LINE: what`."""
-    requests, groups, lines, known = [], [], array("l"), {}
-    lineno = 0
-    for lineno, raw in enumerate(io.StringIO(text) if isinstance(text, str) else text, 1):
-        stripped = raw.strip()
-        same = known.get(stripped)
-        if same is not None:
-            requests.append(same)
-            lines.append(lineno)
-            continue
-        where = f"{source}:{lineno}"
-        if "\0" in stripped:
-            raise ValueError(f"{where}: binary data (a NUL byte), not a text trace")
-        if stripped.lower().startswith(GROUP_MARK):
-            name = stripped[len(GROUP_MARK):].strip()
-            if not name:
-                raise ValueError(f"{where}: a group mark needs a name, `{GROUP_MARK} NAME`")
-            groups.append((name, len(requests)))
-            continue
-        tokens = stripped.split("#", 1)[0].replace(",", " ").split()
-        if not tokens:
-            continue
-        kind = tokens[0]
-        if kind == "AiM":
-            if len(tokens) < 2:
-                raise ValueError(f"{where}: truncated line, `AiM` needs an opcode")
-            op = tokens[1].removeprefix("ISR_")
-            if op not in _FIELDS:
-                raise ValueError(f"{where}: unknown AiM opcode {tokens[1]!r}; known: {', '.join(OPCODES)}")
-            if op == "WR_AFLUT":
-                raise ValueError(f"{where}: WR_AFLUT is not supported (the public simulator rejects it too)")
-            names = _FIELDS[op]
-            if len(tokens) - 2 != len(names):
-                raise ValueError(f"{where}: {op} takes {len(names)} field(s) ({' '.join(names) or 'none'}), "
-                                 f"got {len(tokens) - 2}")
-            f = {n: _int(tok, where, n) for n, tok in zip(names, tokens[2:])}
-            opsize = _check(f["opsize"], where, "opsize", 1, MAX_OPSIZE) if "opsize" in f else 1
-            mask = _channels_mask(f["mask"], where) if "mask" in f else 0
-            if op == "WR_ABK" and mask & (mask - 1):
-                raise ValueError(f"{where}: WR_ABK must name exactly one channel, got mask {f['mask']:#x}")
-            bank = _check(f["bank"], where, "bank", 0, BANKS - 1) if "bank" in f else -1
-            row = _check(f["row"], where, "row", 0, MAX_ROW) if "row" in f else -1
-            requests.append(HostRequest("AiM", op, opsize, mask, bank, row))
-            lines.append(lineno)
-            known[stripped] = requests[-1]
-            if op == "EOC":
-                break
-        elif kind in ("R", "W"):
-            if len(tokens) < 2:
-                raise ValueError(f"{where}: truncated line, `{kind}` needs a region (MEM, CFR or GPR)")
-            region = tokens[1]
-            want = {"MEM": 3, "CFR": 2, "GPR": 1}.get(region)
-            if want is None:
-                raise ValueError(f"{where}: unknown host region {region!r}; known: MEM, CFR, GPR")
-            if len(tokens) - 2 != want:
-                raise ValueError(f"{where}: `{kind} {region}` takes {want} field(s), got {len(tokens) - 2}")
-            v = [_int(tok, where, "field") for tok in tokens[2:]]
-            if region == "MEM":
-                channel = _check(v[0], where, "channel", 0, CHANNELS - 1)
-                bank = _check(v[1], where, "bank", 0, BANKS - 1)
-                row = _check(v[2], where, "row", 0, MAX_ROW)
-                requests.append(HostRequest(kind, region, bank=bank, row=row, channel=channel))
-            elif region == "CFR":
-                if kind == "W" and v[0] not in _CFR_ADDRESSES:
-                    raise ValueError(f"{where}: unknown CFR address {v[0]}; known: 0, 1, 2")
-                requests.append(HostRequest(kind, region, addr=v[0], data=v[1]))
-            else:
-                requests.append(HostRequest(kind, region, addr=v[0]))
-            lines.append(lineno)
-            known[stripped] = requests[-1]
-        else:
-            raise ValueError(f"{where}: a line starts with AiM, R or W (or # for a comment), got {kind!r}")
-    else:
-        if not requests:
-            raise ValueError(f"{source}: empty trace (no request lines)")
-        raise ValueError(f"{source}:{lineno}: the trace ends without an `AiM EOC` line")
-    return Program(source, tuple(requests), tuple(groups), lines)
+    parser = _Parser(source)
+    lines = _lines(text) if isinstance(text, str) else [line.rstrip("\r\n") for line in text]
+    for start in range(0, len(lines), _CHUNK_LINES):
+        if not parser.feed(lines[start:start + _CHUNK_LINES]):
+            break
+    return parser.program()
+
+
+def _parse_stream(stream, parser: _Parser) -> Program:
+    """Parse a binary stream block by block (bounded memory, whatever the file's size)."""
+    tail = b""
+    while True:
+        block = stream.read(_CHUNK_BYTES)
+        if not block:
+            break
+        block = tail + block
+        cut = block.rfind(b"\n") + 1
+        tail = block[cut:]
+        if cut and not parser.feed(_lines(block[:cut].decode("utf-8"))):
+            return parser.program()
+        if len(tail) > MAX_LINE_CHARS:
+            raise ValueError(f"{parser.source}:{parser.lineno + 1}: line longer than {MAX_LINE_CHARS} characters, "
+                             "not a trace line")
+    if tail:
+        parser.feed(_lines(tail.decode("utf-8")))
+    return parser.program()
 
 
 def read_program(path) -> Program:
-    """Parse a trace file, plain text or gzip-compressed, reading it line by line."""
+    """Parse a trace file, plain text or gzip-compressed, block by block."""
     path = Path(path)
     name = str(path)
     if path.is_dir():
         raise ValueError(f"{name}: is a directory, not a trace file")
     if not path.is_file():
         raise ValueError(f"{name}: no such trace file")
-    with path.open("rb") as head:
-        packed = head.read(2) == b"\x1f\x8b"
     try:
-        with (gzip.open(path, "rt", encoding="utf-8") if packed else path.open(encoding="utf-8")) as lines:
-            return parse_program(lines, name)
+        with path.open("rb") as raw:
+            packed = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            return _parse_stream(gzip.GzipFile(fileobj=raw) if packed else raw, _Parser(name))
     except UnicodeDecodeError:
         raise ValueError(f"{name}: binary data, neither UTF-8 text nor gzip") from None
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise ValueError(f"{name}: broken gzip data ({error})") from None
 
 
@@ -847,7 +1002,7 @@ def _run(program: Program, timing) -> tuple:
         nxt = min(dma_wake, heap[0][0] - 1 if heap else _NEVER)
         if nxt >= _NEVER - 1:
             raise ValueError(f"{program.source}: the replay cannot progress at cycle {clk} (request line "
-                             f"{program.lines[min(dma.head, len(program.lines) - 1)]})")
+                             f"{program.line_of(min(dma.head, len(program) - 1))})")
         clk = max(nxt, clk + 1)
 
 
