@@ -42,7 +42,7 @@ from array import array
 from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush
 from itertools import count
 from pathlib import Path
@@ -551,6 +551,7 @@ def read_program(path) -> Program:
 # ---------------------------------------------------------------------------------------------------------
 
 _NEVER = 1 << 62
+_SPECIAL_ROWS = 1 << 41  # state keys move closed (-1) and AF rows out of reach of translated ordinary rows
 _READ, _WRITE, _AIM = 0, 1, 2
 _ALL_ROWS_PREQ = {C[n] for n in ("WRA16", "MAC16", "AF16", "EWMUL16")}  # GDDR6.cpp set_preqs, channel level
 _ROW_PREQ = {C[n] for n in ("RD", "WR", "RDA", "WRA", "RDCP", "WRCP", "MAC")}  # bank level
@@ -627,6 +628,44 @@ class _Controller:
             for r in rows:
                 clamp.extend(v if v > clk else clk for v in r)
         return tuple(clamp)
+
+    def state_key(self, clk: int, rows_back: int) -> tuple:
+        """Everything that decides this controller's future, clocks relative to clk (those at or before clk
+        clamped to it: they can no longer bind) and ordinary rows translated back by `rows_back`."""
+        def row(r):
+            return r - rows_back if 0 <= r < AF_ROW_BASE else r + _SPECIAL_ROWS
+
+        def req(q):
+            return (q.type, q.final, q.cmd, q.bank, row(q.row), q.arrive - clk if q.arrive >= 0 else None,
+                    q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
+
+        clocks = [tuple(v - clk if v > clk else 0 for v in r) if max(r) > clk else None
+                  for r in [self.ready, *self.bg_ready, *self.bank_ready]]
+        queues = tuple(tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
+                                                     self.remaining))
+        return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
+                tuple(map(row, self.open_row)), tuple(clocks), queues)
+
+    def _queued(self):
+        for q in (self.aim, self.reads, self.writes, self.active, self.pending, self.remaining):
+            yield from q
+
+    def rows(self) -> list:
+        """The ordinary rows (not closed, not AF's) this controller holds open or has queued."""
+        return [r for r in self.open_row + [q.row for q in self._queued()] if 0 <= r < AF_ROW_BASE]
+
+    def shift(self, cycles: int, rows: int) -> None:
+        """Move every clock `cycles` later and every ordinary row by `rows` (a periodic skip)."""
+        self.ready = [v + cycles for v in self.ready]
+        self.bg_ready = [[v + cycles for v in r] for r in self.bg_ready]
+        self.bank_ready = [[v + cycles for v in r] for r in self.bank_ready]
+        self.open_row = [r + rows if 0 <= r < AF_ROW_BASE else r for r in self.open_row]
+        self.write_done += cycles
+        for q in self._queued():
+            q.arrive += cycles if q.arrive >= 0 else 0
+            q.depart += cycles if q.depart >= 0 else 0
+            q.row += rows if 0 <= q.row < AF_ROW_BASE else 0
+        self.ticked = -1
 
     # --- DRAM (GDDR6.cpp, node.h) ---
     def preq(self, req: _Request) -> int:
@@ -820,7 +859,7 @@ class ReplayResult:
     requests: int  # host requests decoded (trace lines up to EOC)
     commands: int  # DRAM commands issued over all channels (TMOD included)
     group_cycles: tuple  # (name, cycles) per marked op group: from its first request's decode to the next's
-    decoded_at: array = field(default_factory=lambda: array("l"))  # the cycle each request was decoded in
+    decoded_at: array = field(default_factory=lambda: array("q"))  # the cycle each request was decoded in
 
     def summary(self) -> dict:
         return {"source": self.source, "memory_system_cycles": self.cycles, "requests": self.requests,
@@ -831,7 +870,7 @@ class _Dma:
     """aim_DRAM_system.cpp: decode host requests in order, fan them out, wait for blocking ones."""
 
     def __init__(self, program: Program, timing):
-        self.requests = program.requests
+        self.unique, self.ids = program.unique, program.ids
         self.timing = timing
         self.controllers = [_Controller(list(range(CHANNELS)), timing)]
         self.issued = self.controllers[0].issued = [0]
@@ -840,7 +879,7 @@ class _Dma:
         self.stalled = 0
         self.cfr = {"broadcast": 0, "ewmul_bg": 1, "afm": 0}
         self.finished = False
-        self.decoded_at = array("l")  # cycle each request was decoded
+        self.decoded_at = array("q")  # the cycle each request was decoded in
         self.blocked = set()  # controllers with requests in their remaining queue
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
 
@@ -853,7 +892,7 @@ class _Dma:
     def receive(self, controller: _Controller) -> None:
         self.stalled -= len(controller.members)
         if self.stalled == 0:
-            if self.requests[self.head].op == "EOC":
+            if self.unique[self.ids[self.head]].op == "EOC":
                 self.finished = True
             self.head += 1
 
@@ -927,11 +966,25 @@ class _Dma:
             if not is_remaining:
                 self.head += 1
             return
-        if self.head >= len(self.requests):
+        if self.head >= len(self.ids):
             return
         self.decoded_at.append(clk)
-        if self._decode(self.requests[self.head], clk) and not self.stalled:
+        if self._decode(self.unique[self.ids[self.head]], clk) and not self.stalled:
             self.head += 1
+
+    def state_key(self, clk: int, rows_back: int) -> tuple:
+        """The whole memory system's state at a decode (nothing stalled, nothing waiting at the DMA)."""
+        return (tuple(self.cfr.values()),
+                tuple(sorted(c.state_key(clk, rows_back) for c in self.controllers)))
+
+    def shift(self, requests: int, cycles: int, rows: int, commands: int, clk: int) -> None:
+        """Skip ahead: `requests` more decoded, every clock `cycles` later, ordinary rows moved by `rows`."""
+        self.head += requests
+        self.issued[0] += commands
+        for controller in self.controllers:
+            controller.shift(cycles, rows)
+            controller.wake = clk + cycles + 1  # visit everything once; the lower bounds are recomputed then
+        self.heap[:] = [(c.wake, next(self.seq), c) for c in self.controllers]
 
     def _decode(self, host: HostRequest, clk: int) -> bool:
         """Send one host request to the channels; True if every part was accepted."""
@@ -972,14 +1025,158 @@ class _Dma:
                 sent &= self._send(controller, template.copy(), clk)
         return sent
 
+class _Candidate:
+    """A period the request stream repeats with: `period` requests, rows moving by `rows` a period, from
+    request `base` (the first snapshot) up to `end` (the first request that differs)."""
 
-def _run(program: Program, timing) -> tuple:
+    __slots__ = ("period", "rows", "base", "end", "next", "snapshots")
+
+    def __init__(self, period: int, base: int):
+        self.period, self.base = period, base
+        self.rows = None  # fixed by the first pair of requests with rows
+        self.end = base
+        self.next = 0  # the next snapshot: this many periods after base (spaced out while none recurs)
+        self.snapshots: dict = {}  # state key -> (request index, cycle, commands issued, periods since base)
+
+
+class _Repeats:
+    """Skip whole periods of a stretch of the program that repeats, exactly.
+
+    At each decode, the distance back to the last request of the same shape (the request but its row) is a
+    candidate period p; the stream is scanned ahead for how long each request equals the one p before with
+    its row moved by the same d (0 for most stretches; CENT's GEMV tiles move by 4 rows a tile). Along such
+    a stretch the memory system's whole state (`_Dma.state_key`: every controller's clocks relative to now,
+    rows moved back by d a period, buffers, modes, the channel grouping, the config registers) is recorded
+    every p requests, more sparsely while none recurs. When a state recurs, m periods and T cycles later,
+    the simulation would run through the same states again, T cycles and m * d rows apart, for as long as
+    the stream repeats: it jumps as many whole spans ahead as fit before the stretch ends (`_Dma.shift`),
+    with the skipped requests' decode cycles and DRAM commands filled in. Where nothing recurs the plain
+    simulation runs on. Rows move only when no AF row (2^29 + mode) or closed bank can be confused with a
+    moved one.
+    """
+
+    MAX_CANDIDATES = 4
+
+    def __init__(self, program: Program):
+        self.ids = program.ids
+        shapes: dict = {}
+        self.shape = [shapes.setdefault(replace(r, row=-1), len(shapes)) for r in program.unique]
+        self.row = [r.row for r in program.unique]
+        self.last: dict = {}  # shape -> the last request of that shape decoded
+        self.candidates: dict = {}  # period -> _Candidate
+
+    def _same(self, i: int, j: int, candidate: _Candidate) -> bool:
+        """Request id i equals request id j with its row moved by the candidate's rows (fixed by the first pair)."""
+        if self.shape[i] != self.shape[j]:
+            return False
+        row = self.row[i]
+        if row < 0:
+            return True
+        moved = row - self.row[j]
+        if candidate.rows is None:
+            candidate.rows = moved
+        return moved == candidate.rows and (moved == 0 or (row < AF_ROW_BASE and self.row[j] < AF_ROW_BASE))
+
+    def _agree_until(self, candidate: _Candidate, start: int) -> int:
+        """The first request from `start` on that breaks the candidate's repetition (the program's end if none)."""
+        ids, p, at, stop, size = self.ids, candidate.period, start, len(self.ids), 64
+        while at < stop:
+            if candidate.rows == 0:  # exact repetition: compare whole slices, doubling
+                end = min(at + size, stop)
+                if ids[at:end] == ids[at - p:end - p]:
+                    at, size = end, size * 2
+                    continue
+                while ids[at] == ids[at - p]:
+                    at += 1
+                return at
+            if not self._same(ids[at], ids[at - p], candidate):
+                return at
+            at += 1
+        return stop
+
+    def _add(self, h: int, period: int) -> None:
+        candidate = _Candidate(period, h)
+        candidate.end = self._agree_until(candidate, h)
+        if candidate.end - h < 2 * period:
+            return
+        if len(self.candidates) >= self.MAX_CANDIDATES:
+            del self.candidates[min(self.candidates, key=lambda p: self.candidates[p].end)]
+        candidate.rows = candidate.rows or 0
+        self.candidates[period] = candidate
+
+    def at_decode(self, dma: _Dma, clk: int) -> int:
+        """Called when request `dma.head` is about to be decoded at clk; the cycles jumped (0: none)."""
+        h = dma.head
+        shape = self.shape[self.ids[h]]
+        previous = self.last.get(shape)
+        self.last[shape] = h
+        candidates = self.candidates
+        if previous is not None and h - previous not in candidates:
+            self._add(h, h - previous)
+        keys: dict = {}
+        for p, candidate in list(candidates.items()):
+            if h >= candidate.end:
+                del candidates[p]
+                continue
+            periods, phase = divmod(h - candidate.base, p)
+            if phase or periods < candidate.next:
+                continue
+            candidate.next = periods + 1 + periods // 2
+            if candidate.end - h < 2 * p * (1 + periods // 2) + len(dma.controllers):
+                continue  # too close to the stretch's end for a jump to pay off
+            jump = self._snapshot(dma, clk, candidate, periods, keys)
+            if jump:
+                return jump
+        return 0
+
+    def _snapshot(self, dma: _Dma, clk: int, candidate: _Candidate, periods: int, keys: dict) -> int:
+        back = periods * candidate.rows
+        key = keys.get(back)
+        if key is None:
+            key = keys[back] = dma.state_key(clk, back)
+        seen = candidate.snapshots.get(key)
+        if seen is None:
+            candidate.snapshots[key] = (dma.head, clk, dma.issued[0], periods)
+            return 0
+        return self._jump(dma, clk, candidate, periods, *seen)
+
+    def _jump(self, dma: _Dma, clk: int, candidate: _Candidate, periods: int, h1: int, clk1: int, issued1: int,
+              periods1: int) -> int:
+        """The state at this decode is the one at request h1, moved: jump as many such spans as the stream allows."""
+        h = dma.head
+        span, cycles, rows = h - h1, clk - clk1, (periods - periods1) * candidate.rows
+        n = (candidate.end - h) // span
+        if rows and n:
+            held = [r for c in dma.controllers for r in c.rows()]
+            if held and (min(held) + n * rows < 0 or max(held) + n * rows >= AF_ROW_BASE):
+                n = 0
+        candidate.snapshots.clear()
+        if n < 1:
+            return 0
+        reference = dma.decoded_at[h1:h]
+        for k in range(1, n + 1):
+            dma.decoded_at.extend([c + k * cycles for c in reference])
+        dma.shift(n * span, n * cycles, n * rows, n * (dma.issued[0] - issued1), clk)
+        target = h + n * span
+        for e in range(target - candidate.period, target):
+            self.last[self.shape[self.ids[e]]] = e
+        candidate.base, candidate.next = target, 0
+        return n * cycles
+
+
+def _run(program: Program, timing, skip: bool) -> tuple:
     dma = _Dma(program, timing)
-    heap, seq, total = dma.heap, dma.seq, len(dma.requests)
+    repeats = _Repeats(program) if skip else None
+    heap, seq, total = dma.heap, dma.seq, len(dma.ids)
     clk = 0
     dma_wake = 0
     while True:
         if dma_wake <= clk:
+            while repeats is not None and not dma.stalled and not dma.blocked and dma.head < total:
+                jump = repeats.at_decode(dma, clk)  # a decode point: maybe skip whole periods
+                if not jump:
+                    break
+                clk += jump
             dma.step(clk)
             dma_wake = _NEVER if dma.stalled or dma.blocked or dma.head >= total else clk + 1
         event = False
@@ -1006,16 +1203,19 @@ def _run(program: Program, timing) -> tuple:
         clk = max(nxt, clk + 1)
 
 
-def replay(source) -> ReplayResult:
-    """Replay a trace (a path or a parsed `Program`) as aim_simulator runs it; its memory_system_cycles."""
+def replay(source, skip_repeats: bool = True) -> ReplayResult:
+    """Replay a trace (a path or a parsed `Program`) as aim_simulator runs it; its memory_system_cycles.
+
+    `skip_repeats`: jump over whole periods of a repeating stretch once the memory system's state repeats
+    (`_Repeats`; exact: False simulates every event and gives the same result, slower)."""
     program = source if isinstance(source, Program) else read_program(source)
     t = TIMING_CYCLES
     timing = (_constraint_table(t), _latencies(t))
-    cycles, dma = _run(program, timing)
+    cycles, dma = _run(program, timing, skip_repeats)
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]
     groups = tuple((name, end - start) for (name, start), end in zip(starts, bounds))
-    return ReplayResult(program.source, cycles, len(program.requests), dma.issued[0], groups, dma.decoded_at)
+    return ReplayResult(program.source, cycles, len(program), dma.issued[0], groups, dma.decoded_at)
 
 
 _ENGINE_OPS = {"WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"}
