@@ -1064,6 +1064,7 @@ class _Repeats:
         self.row = [r.row for r in program.unique]
         self.last: dict = {}  # shape -> the last request of that shape decoded
         self.candidates: dict = {}  # period -> _Candidate
+        self.tried: dict = {}  # period -> where its last scan ended (no new candidate of that period before)
 
     def _same(self, i: int, j: int, candidate: _Candidate) -> bool:
         """Request id i equals request id j with its row moved by the candidate's rows (fixed by the first pair)."""
@@ -1097,6 +1098,9 @@ class _Repeats:
     def _add(self, h: int, period: int) -> None:
         candidate = _Candidate(period, h)
         candidate.end = self._agree_until(candidate, h)
+        if len(self.tried) > 4096:
+            self.tried.clear()
+        self.tried[period] = candidate.end
         if candidate.end - h < 2 * period:
             return
         if len(self.candidates) >= self.MAX_CANDIDATES:
@@ -1111,7 +1115,7 @@ class _Repeats:
         previous = self.last.get(shape)
         self.last[shape] = h
         candidates = self.candidates
-        if previous is not None and h - previous not in candidates:
+        if previous is not None and self.tried.get(h - previous, 0) <= h:
             self._add(h, h - previous)
         keys: dict = {}
         for p, candidate in list(candidates.items()):
