@@ -1126,8 +1126,8 @@ class _Repeats:
             if phase or periods < candidate.next:
                 continue
             candidate.next = periods + 1 + periods // 2
-            if candidate.end - h < 2 * p * (1 + periods // 2) + len(dma.controllers):
-                continue  # too close to the stretch's end for a jump to pay off
+            if candidate.end - h < p * (1 if candidate.snapshots else 2) + 4 * len(dma.controllers):
+                continue  # too close to the stretch's end for a jump to pay for the snapshots
             jump = self._snapshot(dma, clk, candidate, periods, keys)
             if jump:
                 return jump
