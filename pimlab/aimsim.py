@@ -1125,7 +1125,7 @@ class _Repeats:
             periods, phase = divmod(h - candidate.base, p)
             if phase or periods < candidate.next:
                 continue
-            candidate.next = periods + 1 + periods // 2
+            candidate.next = periods + 1 + periods // 4
             if candidate.end - h < p * (1 if candidate.snapshots else 2) + 4 * len(dma.controllers):
                 continue  # too close to the stretch's end for a jump to pay for the snapshots
             jump = self._snapshot(dma, clk, candidate, periods, keys)
