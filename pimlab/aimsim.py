@@ -618,16 +618,10 @@ class _Controller:
         """Nothing queued, in flight or waiting at the DMA."""
         return not (self.aim or self.reads or self.writes or self.active or self.pending or self.remaining)
 
-    def quiet_key(self, clk: int) -> tuple:
-        """The state that decides a quiet controller's future, clocks clamped to clk (cheap part first)."""
-        return (tuple(self.open_row), self.reg_mode, self.write_mode, max(self.write_done, clk - 1))
-
-    def clock_key(self, clk: int) -> tuple:
-        clamp = [v if v > clk else clk for v in self.ready]
-        for rows in (self.bg_ready, self.bank_ready):
-            for r in rows:
-                clamp.extend(v if v > clk else clk for v in r)
-        return tuple(clamp)
+    def cheap_key(self) -> tuple:
+        """A part of `state_key` that is quick to build: controllers that differ in it differ."""
+        return (tuple(self.open_row), self.reg_mode, self.write_mode, len(self.aim), len(self.reads),
+                len(self.writes), len(self.active), len(self.pending), len(self.remaining))
 
     def state_key(self, clk: int, rows_back: int) -> tuple:
         """Everything that decides this controller's future, clocks relative to clk (those at or before clk
@@ -881,6 +875,7 @@ class _Dma:
         self.finished = False
         self.decoded_at = array("q")  # the cycle each request was decoded in
         self.blocked = set()  # controllers with requests in their remaining queue
+        self.busy_merge_at, self.busy_merge_gap = 0, 16
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
 
     def wake(self, controller: _Controller, clk: int) -> None:
@@ -914,30 +909,39 @@ class _Dma:
         return other
 
     def _merge(self, clk: int) -> None:
-        """Join controllers whose channels have come to the same state."""
+        """Join controllers whose channels have come to the same state (`_Controller.state_key`).
+
+        Idle controllers are compared at every AiM decode; busy ones (requests queued or in flight) too,
+        but after a try that joins none, not again for a while (16 cycles, doubling up to 4096)."""
+        busy = clk >= self.busy_merge_at
         cheap: dict = {}
         for controller in self.controllers:
-            if controller.quiet():
-                cheap.setdefault(controller.quiet_key(clk), []).append(controller)
-        keys = {}
-        for first, same in cheap.items():
-            if len(same) == 1:
-                continue
-            for controller in same:
-                self._join(keys, (first, controller.clock_key(clk)), controller)
+            if busy or controller.quiet():
+                cheap.setdefault(controller.cheap_key(), []).append(controller)
+        keys: dict = {}
+        joined = False
+        for same in cheap.values():
+            if len(same) > 1:
+                for controller in same:
+                    joined |= self._join(keys, controller.state_key(clk, 0)[1:], controller)
+        if busy:
+            self.busy_merge_gap = 16 if joined else min(2 * self.busy_merge_gap, 4096)
+            self.busy_merge_at = clk + self.busy_merge_gap
 
-    def _join(self, keys: dict, key: tuple, controller: _Controller) -> None:
+    def _join(self, keys: dict, key: tuple, controller: _Controller) -> bool:
         """Merge `controller` into the one already seen with the same `key`, if any."""
         twin = keys.get(key)
         if twin is None:
             keys[key] = controller
-            return
+            return False
         twin.members = sorted(twin.members + controller.members)
         for c in controller.members:
             self.owner[c] = twin
         self.wake(twin, controller.wake)
         controller.alive = False
         self.controllers.remove(controller)
+        self.blocked.discard(controller)
+        return True
 
     def _send(self, controller: _Controller, req: _Request, clk: int) -> bool:
         self.wake(controller, clk + 1)
