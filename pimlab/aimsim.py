@@ -457,20 +457,19 @@ class _Parser:
         for k in [k for k, i in enumerate(ids) if i is None or i == _SKIP]:
             self.ids.extend(ids[start:k])
             start = k + 1
-            if ids[k] == _SKIP:
-                self.skips += 1
-                if self.skip_at and self.skip_at[-1] == len(self.ids):
-                    self.skip_before[-1] = self.skips
-                else:
-                    self.skip_at.append(len(self.ids))
-                    self.skip_before.append(self.skips)
-            elif lines[k] == self.eoc:
+            if lines[k] == self.eoc:
                 self.ids.append(self.eoc_id)
                 self.lineno += k + 1
                 self.ended = True
                 return False
-            else:  # a group mark
+            if ids[k] is None:  # a group mark
                 self.groups.append((lines[k].strip()[len(GROUP_MARK):].strip(), len(self.ids)))
+            self.skips += 1
+            if self.skip_at and self.skip_at[-1] == len(self.ids):
+                self.skip_before[-1] = self.skips
+            else:
+                self.skip_at.append(len(self.ids))
+                self.skip_before.append(self.skips)
         self.ids.extend(ids[start:])
         self.lineno += len(lines)
         return True
