@@ -1235,19 +1235,21 @@ def is_engine_trace(path) -> bool:
     Anything else (gzip, host requests, other opcodes, masks that differ) is replayed as a whole program by
     `replay`; a file that cannot be read at all is left to `read_program`, which names the problem.
     """
+    masks, seen = set(), False
     try:
-        data = Path(path).read_bytes()
-        text = data.decode("utf-8")
+        with open(path, encoding="utf-8") as lines:  # line by line: most traces are ruled out by their first line
+            for line in lines:
+                tokens = line.split("#", 1)[0].replace(",", " ").split()
+                if not tokens:
+                    continue
+                if tokens[0] != "AiM" or len(tokens) < 2 or tokens[1].removeprefix("ISR_") not in _ENGINE_OPS:
+                    return False
+                seen = True
+                at = {"WR_GB": 4, "WR_BIAS": 3, "RD_MAC": 3, "MAC_ABK": 3}.get(tokens[1].removeprefix("ISR_"))
+                if at is not None and len(tokens) > at:
+                    masks.add(tokens[at].lower())
+                    if len(masks) > 1:
+                        return False
     except (OSError, UnicodeDecodeError):
         return False
-    masks = set()
-    for line in text.splitlines():
-        tokens = line.split("#", 1)[0].replace(",", " ").split()
-        if not tokens:
-            continue
-        if tokens[0] != "AiM" or len(tokens) < 2 or tokens[1].removeprefix("ISR_") not in _ENGINE_OPS:
-            return False
-        at = {"WR_GB": 4, "WR_BIAS": 3, "RD_MAC": 3, "MAC_ABK": 3}.get(tokens[1].removeprefix("ISR_"))
-        if at is not None and len(tokens) > at:
-            masks.add(tokens[at].lower())
-    return bool(text.strip()) and len(masks) <= 1
+    return seen
