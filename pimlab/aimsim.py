@@ -731,18 +731,20 @@ class _Controller:
         return True
 
     def best(self, buffer, clk: int) -> _Request:
-        """FRFCFS get_best_request: ready first, then the earliest arrival (the first of equals)."""
+        """FRFCFS get_best_request: ready first, then the earliest arrival (the first of equals).
+
+        Host requests to the same bank and row need the same command at the same time: worked out once."""
+        known: dict = {}
+        best, best_ready = None, False
         for req in buffer:
-            req.cmd = self.preq(req)
-        best = buffer[0]
-        best_ready = self.ready_at(best.cmd, best) <= clk
-        for req in buffer[1:]:
-            ready = self.ready_at(req.cmd, req) <= clk
-            if ready != best_ready:
-                if ready:
-                    best, best_ready = req, ready
-            elif req.arrive < best.arrive:
-                best = req
+            key = (req.final, req.bank, req.row)
+            cmd_ready = known.get(key)
+            if cmd_ready is None:
+                cmd = self.preq(req)
+                cmd_ready = known[key] = (cmd, self.ready_at(cmd, req) <= clk)
+            req.cmd, ready = cmd_ready
+            if best is None or (ready and not best_ready) or (ready == best_ready and req.arrive < best.arrive):
+                best, best_ready = req, ready
         return best
 
     def tick(self, clk: int, dma) -> bool:
@@ -834,10 +836,20 @@ class _Controller:
             queued += self.writes + self.reads
         else:
             queued += self.writes if self.write_mode else self.reads
+        known: dict = {}  # requests to the same bank and row share their command and its time
         for req in queued:
             if changed:
-                req.cmd = self.preq(req)
-            ready = self.ready_at(req.cmd, req)
+                key = (req.final, req.bank, req.row)
+                hit = known.get(key)
+                if hit is None:
+                    cmd = self.preq(req)
+                    hit = known[key] = (cmd, self.ready_at(cmd, req))
+                req.cmd, ready = hit
+            else:
+                key = (req.cmd, req.bank)
+                ready = known.get(key)
+                if ready is None:
+                    ready = known[key] = self.ready_at(req.cmd, req)
             if ready < when:
                 when = ready
         return when if when > clk else clk + 1
