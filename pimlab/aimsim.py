@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush
 from itertools import count
+from operator import itemgetter
 from pathlib import Path
 
 __all__ = ["CHANNELS", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
@@ -581,7 +582,7 @@ class _Controller:
 
     def __init__(self, members, timing):
         self.members = members
-        self.table, self.latency = timing
+        self.table, self.latency, self.issuable = timing
         n = len(_COMMANDS)
         self.ready = [-1] * n  # the channel node's m_cmd_ready_clk
         self.bg_ready = [[-1] * n for _ in range(4)]
@@ -598,7 +599,7 @@ class _Controller:
 
     def clone(self, members) -> _Controller:
         other = _Controller.__new__(_Controller)
-        other.members, other.table, other.latency = members, self.table, self.latency
+        other.members, other.table, other.latency, other.issuable = members, self.table, self.latency, self.issuable
         other.ready = self.ready[:]
         other.bg_ready = [r[:] for r in self.bg_ready]
         other.bank_ready = [r[:] for r in self.bank_ready]
@@ -623,8 +624,9 @@ class _Controller:
                 len(self.writes), len(self.active), len(self.pending), len(self.remaining))
 
     def state_key(self, clk: int, rows_back: int) -> tuple:
-        """Everything that decides this controller's future, clocks relative to clk (those at or before clk
-        clamped to it: they can no longer bind) and ordinary rows translated back by `rows_back`."""
+        """Everything that decides this controller's future: the clocks of the commands the program can issue,
+        relative to clk (those at or before clk clamped to it: they can no longer bind), ordinary rows
+        translated back by `rows_back`."""
         def row(r):
             return r - rows_back if 0 <= r < AF_ROW_BASE else r + _SPECIAL_ROWS
 
@@ -632,8 +634,9 @@ class _Controller:
             return (q.type, q.final, q.cmd, q.bank, row(q.row), q.arrive - clk if q.arrive >= 0 else None,
                     q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
 
-        clocks = [tuple(v - clk if v > clk else 0 for v in r) if max(r) > clk else None
-                  for r in [self.ready, *self.bg_ready, *self.bank_ready]]
+        clocks = []
+        for r in map(self.issuable, [self.ready, *self.bg_ready, *self.bank_ready]):
+            clocks.append(tuple(v - clk if v > clk else 0 for v in r) if max(r) > clk else None)
         queues = tuple(tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
                                                      self.remaining))
         return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
@@ -1222,6 +1225,20 @@ def _run(program: Program, timing, skip: bool) -> tuple:
         clk = max(nxt, clk + 1)
 
 
+def _issuable(program: Program):
+    """A function picking, from a row of ready cycles, the commands this program can issue (no refresh ever
+    fires; EOC and SYNC are taken, not issued): only those clocks can bind."""
+    cmds = {C[_FINAL[r.op]] for r in program.unique if r.kind == "AiM" and r.op in _FINAL}
+    cmds |= {C["RD" if r.kind == "R" else "WR"] for r in program.unique if r.op == "MEM"}
+    cmds -= set(_SPECIAL)
+    if cmds & _ROW_PREQ:
+        cmds |= {C["ACT"], C["PRE"]}
+    if cmds & _ALL_ROWS_PREQ:
+        cmds |= {C["ACT16"], C["PREA"]}
+    cmds |= {C["TMOD"], C["ACT16"]}  # at least two, for itemgetter to return a tuple
+    return itemgetter(*sorted(cmds))
+
+
 def replay(source, skip_repeats: bool = True) -> ReplayResult:
     """Replay a trace (a path or a parsed `Program`) as aim_simulator runs it; its memory_system_cycles.
 
@@ -1229,7 +1246,7 @@ def replay(source, skip_repeats: bool = True) -> ReplayResult:
     (`_Repeats`; exact: False simulates every event and gives the same result, slower)."""
     program = source if isinstance(source, Program) else read_program(source)
     t = TIMING_CYCLES
-    timing = (_constraint_table(t), _latencies(t))
+    timing = (_constraint_table(t), _latencies(t), _issuable(program))
     cycles, dma = _run(program, timing, skip_repeats)
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]
