@@ -552,6 +552,7 @@ def read_program(path) -> Program:
 
 _NEVER = 1 << 62
 _SPECIAL_ROWS = 1 << 41  # state keys move closed (-1) and AF rows out of reach of translated ordinary rows
+_ALL_BANKS = (1 << BANKS) - 1
 _READ, _WRITE, _AIM = 0, 1, 2
 _ALL_ROWS_PREQ = {C[n] for n in ("WRA16", "MAC16", "AF16", "EWMUL16")}  # GDDR6.cpp set_preqs, channel level
 _ROW_PREQ = {C[n] for n in ("RD", "WR", "RDA", "WRA", "RDCP", "WRCP", "MAC")}  # bank level
@@ -623,15 +624,20 @@ class _Controller:
         return (tuple(self.open_row), self.reg_mode, self.write_mode, len(self.aim), len(self.reads),
                 len(self.writes), len(self.active), len(self.pending), len(self.remaining))
 
-    def state_key(self, clk: int, rows_back: int) -> tuple:
+    def state_key(self, clk: int, rows_back: int, banks: int = _ALL_BANKS) -> tuple:
         """Everything that decides this controller's future: the clocks of the commands the program can issue,
-        relative to clk (those at or before clk clamped to it: they can no longer bind), ordinary rows
-        translated back by `rows_back`."""
-        def row(r):
-            return r - rows_back if 0 <= r < AF_ROW_BASE else r + _SPECIAL_ROWS
+        relative to clk (those at or before clk clamped to it: they can no longer bind), and the rows, the
+        ordinary rows of the banks in `banks` (a bit mask) translated back by `rows_back`. A request to all
+        banks on a row that would have to move with only some of them makes the key match nothing."""
+        def row(r, bank):
+            if not 0 <= r < AF_ROW_BASE:
+                return r + _SPECIAL_ROWS
+            if not rows_back or (bank >= 0 and not banks >> bank & 1):
+                return r
+            return r - rows_back if bank >= 0 or banks == _ALL_BANKS else object()
 
         def req(q):
-            return (q.type, q.final, q.cmd, q.bank, row(q.row), q.arrive - clk if q.arrive >= 0 else None,
+            return (q.type, q.final, q.cmd, q.bank, row(q.row, q.bank), q.arrive - clk if q.arrive >= 0 else None,
                     q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
 
         clocks = []
@@ -640,27 +646,35 @@ class _Controller:
         queues = tuple(tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
                                                      self.remaining))
         return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
-                tuple(map(row, self.open_row)), tuple(clocks), queues)
+                tuple(map(row, self.open_row, range(BANKS))), tuple(clocks), queues)
 
     def _queued(self):
         for q in (self.aim, self.reads, self.writes, self.active, self.pending, self.remaining):
             yield from q
 
-    def rows(self) -> list:
-        """The ordinary rows (not closed, not AF's) this controller holds open or has queued."""
-        return [r for r in self.open_row + [q.row for q in self._queued()] if 0 <= r < AF_ROW_BASE]
+    def moving_rows(self, banks: int) -> list:
+        """The ordinary rows (not closed, not AF's) of the banks in `banks` held open or queued."""
+        def moves(r, bank):
+            return 0 <= r < AF_ROW_BASE and (banks >> bank & 1 if bank >= 0 else banks == _ALL_BANKS)
+        return [r for b, r in enumerate(self.open_row) if moves(r, b)] + [
+            q.row for q in self._queued() if moves(q.row, q.bank)]
 
-    def shift(self, cycles: int, rows: int) -> None:
-        """Move every clock `cycles` later and every ordinary row by `rows` (a periodic skip)."""
+    def shift(self, cycles: int, rows: int, banks: int = _ALL_BANKS) -> None:
+        """Move every clock `cycles` later, and the ordinary rows of the banks in `banks` by `rows` (a skip)."""
+        def moved(r, bank):
+            if 0 <= r < AF_ROW_BASE and (banks >> bank & 1 if bank >= 0 else banks == _ALL_BANKS):
+                return r + rows
+            return r
+
         self.ready = [v + cycles for v in self.ready]
         self.bg_ready = [[v + cycles for v in r] for r in self.bg_ready]
         self.bank_ready = [[v + cycles for v in r] for r in self.bank_ready]
-        self.open_row = [r + rows if 0 <= r < AF_ROW_BASE else r for r in self.open_row]
+        self.open_row = list(map(moved, self.open_row, range(BANKS)))
         self.write_done += cycles
         for q in self._queued():
             q.arrive += cycles if q.arrive >= 0 else 0
             q.depart += cycles if q.depart >= 0 else 0
-            q.row += rows if 0 <= q.row < AF_ROW_BASE else 0
+            q.row = moved(q.row, q.bank)
         self.ticked = -1
 
     # --- DRAM (GDDR6.cpp, node.h) ---
@@ -990,17 +1004,22 @@ class _Dma:
         if self._decode(self.unique[self.ids[self.head]], clk) and not self.stalled:
             self.head += 1
 
-    def state_key(self, clk: int, rows_back: int) -> tuple:
-        """The whole memory system's state at a decode (nothing stalled, nothing waiting at the DMA)."""
-        return (tuple(self.cfr.values()),
-                tuple(sorted(c.state_key(clk, rows_back) for c in self.controllers)))
+    def state_key(self, clk: int, rows_back: int, footprint=None) -> tuple:
+        """The whole memory system's state at a decode (nothing stalled, nothing waiting at the DMA); rows move
+        in the banks of `footprint` (a bank mask per channel; None: all banks)."""
+        keys = []
+        for c in self.controllers:
+            banks = {footprint[m] for m in c.members} if footprint else {_ALL_BANKS}
+            keys.append(c.state_key(clk, rows_back, banks.pop()) if len(banks) == 1 else (c.members, object()))
+        return tuple(self.cfr.values()), tuple(sorted(keys, key=lambda k: k[0]))
 
-    def shift(self, requests: int, cycles: int, rows: int, commands: int, clk: int) -> None:
-        """Skip ahead: `requests` more decoded, every clock `cycles` later, ordinary rows moved by `rows`."""
+    def shift(self, requests: int, cycles: int, rows: int, commands: int, clk: int, footprint=None) -> None:
+        """Skip ahead: `requests` more decoded, every clock `cycles` later, ordinary rows of the footprint's
+        banks moved by `rows`."""
         self.head += requests
         self.issued[0] += commands
         for controller in self.controllers:
-            controller.shift(cycles, rows)
+            controller.shift(cycles, rows, footprint[controller.members[0]] if footprint else _ALL_BANKS)
             controller.wake = clk + cycles + 1  # visit everything once; the lower bounds are recomputed then
         self.heap[:] = [(c.wake, next(self.seq), c) for c in self.controllers]
 
@@ -1047,11 +1066,13 @@ class _Candidate:
     """A period the request stream repeats with: `period` requests, rows moving by `rows` a period, from
     request `base` (the first snapshot) up to `end` (the first request that differs)."""
 
-    __slots__ = ("period", "rows", "base", "end", "next", "snapshots")
+    __slots__ = ("period", "rows", "start", "base", "end", "next", "snapshots", "footprint")
 
     def __init__(self, period: int, base: int):
         self.period, self.base = period, base
+        self.start = base - period  # the stretch repeats from here
         self.rows = None  # fixed by the first pair of requests with rows
+        self.footprint = None  # with rows moving: per channel, a mask of the banks the stretch's requests use
         self.end = base
         self.next = 0  # the next snapshot: this many periods after base (spaced out while none recurs)
         self.snapshots: dict = {}  # state key -> (request index, cycle, commands issued, periods since base)
@@ -1076,7 +1097,7 @@ class _Repeats:
     MAX_CANDIDATES = 4
 
     def __init__(self, program: Program):
-        self.ids = program.ids
+        self.ids, self.unique = program.ids, program.unique
         shapes: dict = {}
         self.shape = [shapes.setdefault(replace(r, row=-1), len(shapes)) for r in program.unique]
         self.row = [r.row for r in program.unique]
@@ -1124,7 +1145,24 @@ class _Repeats:
         if len(self.candidates) >= self.MAX_CANDIDATES:
             del self.candidates[min(self.candidates, key=lambda p: self.candidates[p].end)]
         candidate.rows = candidate.rows or 0
+        if candidate.rows:
+            candidate.footprint = self._footprint(h, h + period)
         self.candidates[period] = candidate
+
+    def _footprint(self, start: int, stop: int) -> tuple:
+        """Per channel, the banks that requests start..stop-1 use (all of them for an all-bank request)."""
+        masks = [0] * CHANNELS
+        for i in set(self.ids[start:stop]):
+            r = self.unique[i]
+            if r.kind != "AiM":
+                if r.op == "MEM":
+                    masks[r.channel] |= 1 << r.bank
+                continue
+            bank = (1 << r.bank) if r.bank >= 0 else _ALL_BANKS if r.row >= 0 else 0
+            for c in range(CHANNELS):
+                if r.mask >> c & 1:
+                    masks[c] |= bank
+        return tuple(masks)
 
     def at_decode(self, dma: _Dma, clk: int) -> int:
         """Called when request `dma.head` is about to be decoded at clk; the cycles jumped (0: none)."""
@@ -1133,13 +1171,15 @@ class _Repeats:
         previous = self.last.get(shape)
         self.last[shape] = h
         candidates = self.candidates
-        if previous is not None and self.tried.get(h - previous, 0) <= h:
-            self._add(h, h - previous)
-        keys: dict = {}
         for p, candidate in list(candidates.items()):
             if h >= candidate.end:
                 del candidates[p]
-                continue
+                if h == candidate.end and self.tried.get(h - candidate.start, 0) <= h:
+                    self._add(h, h - candidate.start)  # a loop around the stretch that just ended, maybe
+        if previous is not None and self.tried.get(h - previous, 0) <= h:
+            self._add(h, h - previous)
+        keys: dict = {}
+        for p, candidate in sorted(candidates.items(), reverse=True):
             periods, phase = divmod(h - candidate.base, p)
             if phase or periods < candidate.next:
                 continue
@@ -1153,9 +1193,9 @@ class _Repeats:
 
     def _snapshot(self, dma: _Dma, clk: int, candidate: _Candidate, periods: int, keys: dict) -> int:
         back = periods * candidate.rows
-        key = keys.get(back)
+        key = keys.get((back, candidate.footprint))
         if key is None:
-            key = keys[back] = dma.state_key(clk, back)
+            key = keys[back, candidate.footprint] = dma.state_key(clk, back, candidate.footprint)
         seen = candidate.snapshots.get(key)
         if seen is None:
             candidate.snapshots[key] = (dma.head, clk, dma.issued[0], periods)
@@ -1169,7 +1209,8 @@ class _Repeats:
         span, cycles, rows = h - h1, clk - clk1, (periods - periods1) * candidate.rows
         n = (candidate.end - h) // span
         if rows and n:
-            held = [r for c in dma.controllers for r in c.rows()]
+            footprint = candidate.footprint
+            held = [r for c in dma.controllers for r in c.moving_rows(footprint[c.members[0]])]
             if held and (min(held) + n * rows < 0 or max(held) + n * rows >= AF_ROW_BASE):
                 n = 0
         candidate.snapshots.clear()
@@ -1178,7 +1219,7 @@ class _Repeats:
         reference = dma.decoded_at[h1:h]
         for k in range(1, n + 1):
             dma.decoded_at.extend([c + k * cycles for c in reference])
-        dma.shift(n * span, n * cycles, n * rows, n * (dma.issued[0] - issued1), clk)
+        dma.shift(n * span, n * cycles, n * rows, n * (dma.issued[0] - issued1), clk, candidate.footprint)
         target = h + n * span
         for e in range(target - candidate.period, target):
             self.last[self.shape[self.ids[e]]] = e
