@@ -31,7 +31,10 @@ below are under its `src/`), rule by rule:
 
 The simulation is event driven (a controller is visited only in cycles where it can act) and exact;
 channels in the same state share one controller (split when a request names some of them, merged again
-when they are idle in the same state).
+when they are in the same state, idle or busy), and where the program repeats itself (compiled traces are
+loops: 64 writes to a row, a row after the other, tile after tile of a GEMV) whole periods are skipped once
+the memory system's state recurs (`_Repeats`; `replay(..., skip_repeats=False)` runs every event and gives
+the same counts, which the tests check). Traces are read in blocks, each distinct line parsed once.
 """
 
 from __future__ import annotations
