@@ -561,6 +561,8 @@ _ALL_ROWS_PREQ = {C[n] for n in ("WRA16", "MAC16", "AF16", "EWMUL16")}  # GDDR6.
 _ROW_PREQ = {C[n] for n in ("RD", "WR", "RDA", "WRA", "RDCP", "WRCP", "MAC")}  # bank level
 _SCOPES = tuple(_SCOPE[n] for n in _COMMANDS)
 _SPECIAL = (C["SYNC"], C["EOC"])
+_ACT, _ACT16, _PRE, _PREA, _TMOD = C["ACT"], C["ACT16"], C["PRE"], C["PREA"], C["TMOD"]
+_CLOSES_ALL, _CLOSES_BANK = (C["PREA"], C["WRA16"]), (C["PRE"], C["RDA"], C["WRA"])
 
 
 class _Request:
@@ -684,18 +686,21 @@ class _Controller:
     def preq(self, req: _Request) -> int:
         final = req.final
         if final in _ALL_ROWS_PREQ:  # Preq::Channel::RequireAllRowsOpen
+            open_row = self.open_row
+            if open_row.count(req.row) == BANKS:
+                return final
             any_closed = False
-            for row in self.open_row:
+            for row in open_row:
                 if row < 0:
                     any_closed = True
                 elif row != req.row:
-                    return C["PREA"]
-            return C["ACT16"] if any_closed else final
+                    return _PREA
+            return _ACT16 if any_closed else final
         if final in _ROW_PREQ and req.bank >= 0:  # Preq::Bank::RequireRowOpen
             row = self.open_row[req.bank]
             if row < 0:
-                return C["ACT"]
-            return final if row == req.row else C["PRE"]
+                return _ACT
+            return final if row == req.row else _PRE
         return final
 
     def ready_at(self, cmd: int, req: _Request) -> int:
@@ -711,24 +716,29 @@ class _Controller:
         return u if u > t else t
 
     def issue(self, cmd: int, req: _Request, clk: int) -> None:
+        table = self.table
         ready = self.ready
-        for later, cycles in self.table[_CH][cmd]:
-            if ready[later] < clk + cycles:
-                ready[later] = clk + cycles
+        for later, cycles in table[_CH][cmd]:
+            cycles += clk
+            if ready[later] < cycles:
+                ready[later] = cycles
         if req.bg >= 0:
             for nodes, level, index in ((self.bg_ready, _BG, req.bg), (self.bank_ready, _BANK, req.bank)):
-                node = nodes[index]
-                for later, cycles in self.table[level][cmd]:
-                    if node[later] < clk + cycles:
-                        node[later] = clk + cycles
-        if cmd == C["ACT16"]:
+                rows = table[level][cmd]
+                if rows:
+                    node = nodes[index]
+                    for later, cycles in rows:
+                        cycles += clk
+                        if node[later] < cycles:
+                            node[later] = cycles
+        if cmd == _ACT16:
             self.open_row = [req.row] * BANKS
-        elif cmd == C["PREA"] or cmd == C["WRA16"]:
+        elif cmd in _CLOSES_ALL:
             self.open_row = [-1] * BANKS
         elif req.bank >= 0 and _SCOPES[cmd] != _CH:
-            if cmd == C["ACT"]:
+            if cmd == _ACT:
                 self.open_row[req.bank] = req.row
-            elif cmd in (C["PRE"], C["RDA"], C["WRA"]):
+            elif cmd in _CLOSES_BANK:
                 self.open_row[req.bank] = -1
         self.issued[0] += len(self.members)
 
@@ -818,7 +828,7 @@ class _Controller:
             return event
         cmd = found.cmd
         if found.reg != self.reg_mode:
-            cmd = C["TMOD"]
+            cmd = _TMOD
             self.reg_mode = found.reg
         self.issue(cmd, found, clk)
         if cmd == found.final:
