@@ -1023,7 +1023,7 @@ class _Dma:
         keys = []
         for c in self.controllers:
             banks = {footprint[m] for m in c.members} if footprint else {_ALL_BANKS}
-            keys.append(c.state_key(clk, rows_back, banks.pop()) if len(banks) == 1 else (c.members, object()))
+            keys.append(c.state_key(clk, rows_back, banks.pop()) if len(banks) == 1 else (tuple(c.members), object()))
         return tuple(self.cfr.values()), tuple(sorted(keys, key=lambda k: k[0]))
 
     def shift(self, requests: int, cycles: int, rows: int, commands: int, clk: int, footprint=None) -> None:
@@ -1117,6 +1117,7 @@ class _Repeats:
         self.last: dict = {}  # shape -> the last request of that shape decoded
         self.candidates: dict = {}  # period -> _Candidate
         self.tried: dict = {}  # period -> where its last scan ended (no new candidate of that period before)
+        self.moved: dict = {}  # rows -> `_moved(rows)`
 
     def _same(self, i: int, j: int, candidate: _Candidate) -> bool:
         """Request id i equals request id j with its row moved by the candidate's rows (fixed by the first pair)."""
@@ -1130,21 +1131,41 @@ class _Repeats:
             candidate.rows = moved
         return moved == candidate.rows and (moved == 0 or (row < AF_ROW_BASE and self.row[j] < AF_ROW_BASE))
 
+    def _moved(self, rows: int) -> list:
+        """Per request id, the id of the same request `rows` rows further (-1 if not in the program or not an
+        ordinary row); requests without a row map to themselves."""
+        moved = self.moved.get(rows)
+        if moved is None:
+            if len(self.moved) > 64:
+                self.moved.clear()
+            index = {r: i for i, r in enumerate(self.unique)}
+            moved = self.moved[rows] = [
+                i if r.row < 0 else index.get(replace(r, row=r.row + rows), -1)
+                if r.row < AF_ROW_BASE and 0 <= r.row + rows < AF_ROW_BASE else -1
+                for i, r in enumerate(self.unique)]
+        return moved
+
     def _agree_until(self, candidate: _Candidate, start: int) -> int:
-        """The first request from `start` on that breaks the candidate's repetition (the program's end if none)."""
+        """The first request from `start` on that breaks the candidate's repetition (the program's end if none).
+        Once the rows' step is known, whole slices are compared (doubling), one request at a time only in the
+        slice that differs."""
         ids, p, at, stop, size = self.ids, candidate.period, start, len(self.ids), 64
         while at < stop:
-            if candidate.rows == 0:  # exact repetition: compare whole slices, doubling
-                end = min(at + size, stop)
-                if ids[at:end] == ids[at - p:end - p]:
-                    at, size = end, size * 2
-                    continue
-                while ids[at] == ids[at - p]:
+            if candidate.rows is None:
+                if not self._same(ids[at], ids[at - p], candidate):
+                    return at
+                at += 1
+                continue
+            end = min(at + size, stop)
+            if candidate.rows == 0:
+                same = ids[at:end] == ids[at - p:end - p]
+            else:
+                same = list(map(self._moved(candidate.rows).__getitem__, ids[at - p:end - p])) == ids[at:end].tolist()
+            if not same:
+                while self._same(ids[at], ids[at - p], candidate):
                     at += 1
                 return at
-            if not self._same(ids[at], ids[at - p], candidate):
-                return at
-            at += 1
+            at, size = end, size * 2
         return stop
 
     def _add(self, h: int, period: int) -> None:
