@@ -1075,6 +1075,25 @@ class _Dma:
                 sent &= self._send(controller, template.copy(), clk)
         return sent
 
+class _MovedIds(dict):
+    """`_Repeats._moved`: filled as ids are looked up."""
+
+    def __init__(self, repeats, rows: int):
+        super().__init__()
+        self.repeats, self.rows = repeats, rows
+
+    def __missing__(self, i: int) -> int:
+        r, rows = self.repeats.unique[i], self.rows
+        if r.row < 0:
+            moved = i
+        elif r.row < AF_ROW_BASE and 0 <= r.row + rows < AF_ROW_BASE:
+            moved = self.repeats.index.get(replace(r, row=r.row + rows), -1)
+        else:
+            moved = -1
+        self[i] = moved
+        return moved
+
+
 class _Candidate:
     """A period the request stream repeats with: `period` requests, rows moving by `rows` a period, from
     request `base` (the first snapshot) up to `end` (the first request that differs)."""
@@ -1111,6 +1130,7 @@ class _Repeats:
 
     def __init__(self, program: Program):
         self.ids, self.unique = program.ids, program.unique
+        self.index = {r: i for i, r in enumerate(program.unique)}
         shapes: dict = {}
         self.shape = [shapes.setdefault(replace(r, row=-1), len(shapes)) for r in program.unique]
         self.row = [r.row for r in program.unique]
@@ -1131,18 +1151,14 @@ class _Repeats:
             candidate.rows = moved
         return moved == candidate.rows and (moved == 0 or (row < AF_ROW_BASE and self.row[j] < AF_ROW_BASE))
 
-    def _moved(self, rows: int) -> list:
-        """Per request id, the id of the same request `rows` rows further (-1 if not in the program or not an
-        ordinary row); requests without a row map to themselves."""
+    def _moved(self, rows: int) -> dict:
+        """Request id -> the id of the same request `rows` rows further (-1 if not in the program or not an
+        ordinary row; requests without a row map to themselves), worked out for the ids asked for."""
         moved = self.moved.get(rows)
         if moved is None:
             if len(self.moved) > 64:
                 self.moved.clear()
-            index = {r: i for i, r in enumerate(self.unique)}
-            moved = self.moved[rows] = [
-                i if r.row < 0 else index.get(replace(r, row=r.row + rows), -1)
-                if r.row < AF_ROW_BASE and 0 <= r.row + rows < AF_ROW_BASE else -1
-                for i, r in enumerate(self.unique)]
+            moved = self.moved[rows] = _MovedIds(self, rows)
         return moved
 
     def _agree_until(self, candidate: _Candidate, start: int) -> int:
