@@ -1178,6 +1178,9 @@ class _Repeats:
             else:
                 same = list(map(self._moved(candidate.rows).__getitem__, ids[at - p:end - p])) == ids[at:end].tolist()
             if not same:
+                if size > 64:  # narrow down with small slices again
+                    size = 64
+                    continue
                 while self._same(ids[at], ids[at - p], candidate):
                     at += 1
                 return at
