@@ -1,74 +1,78 @@
 """Whole-process time and peak memory of replaying CENT's decoder block, against the C++ AiM simulator.
 
-Run: python bench/bench_replay.py [--contexts 4096,8192,16384]. Each replay runs in a fresh Python process
-(`python -c`, import included) and the bench reads its wall time and peak resident memory, as one would time
-`ramulator2 -f test/example.yaml -t TRACE` (5.3 s and 65 MB for the 4096-token block, measured, Release build,
-issue 11). Longer contexts: the bench has no CENT traces for them, so it synthesises blocks of the same kind
-by repeating the context-dependent op groups (KV write + QK^T + SV, and the softmax staging) context/4096
-times between the fixed ones (norm, QKV/O, FFN, activation) -- an approximation of a CENT trace at that
-length, not one; the C++ time for those is extrapolated in proportion to the cycles it simulates (an
-estimate, marked so). The machine is shared: the best of `--repeats` runs is printed.
+Run: python bench/bench_replay.py [--contexts 4096,16384,32768] [--repeats 2]. Each replay is one
+`python -m pimlab simulate TRACE --json` process (start-up, parsing and the replay included), timed as one
+would time `ramulator2 -f test/example.yaml -t TRACE`: wall seconds and the process's peak resident memory.
+
+- 4096 tokens: CENT's own block (`tests/data/cent-7b-4096`); the C++ simulator takes 5.3 s and 65 MB for it
+  (measured, Release build, issue 11).
+- Longer contexts: stand-in blocks from `bench/cent_blocks.py` (the attention and softmax op groups once per
+  4096 tokens, on rows of their own; see its docstring: the same kind of block, not CENT's output). The C++
+  time for them is ESTIMATED, not measured: at the C++ simulator's rate on the 4096 block, per DRAM command
+  (5.3 s for that block's 4,714,880 commands) and, beside it, per simulated cycle (5.3 s for 762,668 cycles);
+  the speed-up is given against the lower of the two. The C++ memory for them is not known (it holds the
+  whole trace in memory, so it is at least the 65 MB it takes at 4096).
+
+The machine is shared: the best wall time of `--repeats` runs is printed, with the CPU time of that run.
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import resource
+import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "cent-7b-4096"
-CPP_SECONDS, CPP_MB, CPP_CONTEXT = 5.3, 65.0, 4096  # issue 11: the C++ on the 4096-token block
-FIXED_BEFORE, SCALED, FIXED_AFTER = ("norm", "fc_qkvo"), ("attn_all", "softmax"), ("fc_ffn", "act")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from cent_blocks import BASE_CONTEXT, synthesise  # noqa: E402
+
+CPP_SECONDS, CPP_MB = 5.3, 65.0  # issue 11: the C++ simulator on the 4096-token block, measured
+CPP_COMMANDS, CPP_CYCLES = 4_714_880, 762_668  # that block's DRAM commands and memory_system_cycles
 
 
-def synthesise(context: int, out: Path) -> Path:
-    """A block-like trace at `context` tokens from the op-group files (see the module docstring)."""
-    if context == CPP_CONTEXT:
-        return DATA / "7B_s4096_block.trace.gz"
-    repeat = context // CPP_CONTEXT
-    lines = []
-    for name, times in [(n, 1) for n in FIXED_BEFORE] + [(n, repeat) for n in SCALED] + [(n, 1) for n in FIXED_AFTER]:
-        body = gzip.decompress((DATA / f"7B_s4096_{name}.trace.gz").read_bytes()).decode()
-        body = body.replace("AiM EOC\n", "AiM SYNC\n")
-        lines.extend([f"# group: {name}\n", body] * times)
-    lines.append("AiM EOC\n")
-    out.write_text("".join(lines))
-    return out
-
-
-def measure(path: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak MB and cycles of one replay in a fresh process."""
-    code = f"from pimlab.aimsim import replay; print(replay({str(path)!r}).cycles)"
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+def measure(path: Path) -> tuple[float, float, float, dict]:
+    """Wall seconds, CPU seconds, peak MB and the JSON summary of one `python -m pimlab simulate` process."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "pimlab", "simulate", str(path), "--json"],
+                            stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, max(peak_kb, before) / 1024, int(done.stdout.split()[-1])
+    if status:
+        raise RuntimeError(f"simulate exited with status {status}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, json.loads(out)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--contexts", default="4096,8192,16384")
+    parser.add_argument("--contexts", default="4096,16384,32768")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    print(f"{'context':>8}{'cycles':>12}{'pimlab s':>10}{'C++ s':>9}{'speed-up':>10}{'peak MB':>9}{'C++ MB':>8}")
+    print(f"{'context':>8}{'lines':>10}{'cycles':>10}{'commands':>11}{'wall s':>8}{'CPU s':>7}{'peak MB':>8}"
+          f"{'C++ s':>17}{'speed-up':>10}{'C++ MB':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for context in (int(c) for c in args.contexts.split(",")):
             path = synthesise(context, Path(tmp) / f"block_{context}.trace")
-            runs = [measure(path) for _ in range(args.repeats)]
-            seconds = min(r[0] for r in runs)
-            peak = max(r[1] for r in runs)
-            cycles = runs[0][2]
-            cpp = CPP_SECONDS * cycles / 762668 if context != CPP_CONTEXT else CPP_SECONDS
-            mark = "" if context == CPP_CONTEXT else " (C++ time extrapolated)"
-            print(f"{context:>8}{cycles:>12}{seconds:>10.2f}{cpp:>9.1f}{cpp / seconds:>9.2f}x{peak:>9.0f}"
-                  f"{CPP_MB:>8.0f}{mark}")
+            runs = sorted(measure(path) for _ in range(args.repeats))
+            seconds, cpu, _, summary = runs[0]
+            peak = max(r[2] for r in runs)
+            commands, cycles = summary["commands"], summary["memory_system_cycles"]
+            if context == BASE_CONTEXT:
+                cpp, cpp_text, mb_text = CPP_SECONDS, f"{CPP_SECONDS:.1f} measured", f"{CPP_MB:.0f}"
+            else:
+                by_commands = CPP_SECONDS * commands / CPP_COMMANDS
+                by_cycles = CPP_SECONDS * cycles / CPP_CYCLES
+                cpp = min(by_commands, by_cycles)
+                cpp_text, mb_text = f"{by_commands:.1f}/{by_cycles:.1f} est.", f">={CPP_MB:.0f}"
+            print(f"{context:>8}{summary['requests']:>10}{cycles:>10}{commands:>11}{seconds:>8.2f}{cpu:>7.2f}"
+                  f"{peak:>8.0f}{cpp_text:>17}{cpp / seconds:>9.1f}x{mb_text:>8}")
+    print("C++ s for longer contexts: estimated from the 4096 block's rate per DRAM command / per cycle "
+          "(speed-up against the lower); their blocks are bench/cent_blocks.py stand-ins. Shared machine: "
+          "timings under load.")
 
 
 if __name__ == "__main__":

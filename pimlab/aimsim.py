@@ -31,18 +31,24 @@ below are under its `src/`), rule by rule:
 
 The simulation is event driven (a controller is visited only in cycles where it can act) and exact;
 channels in the same state share one controller (split when a request names some of them, merged again
-when they are idle in the same state).
+when they are in the same state, idle or busy), and where the program repeats itself (compiled traces are
+loops: 64 writes to a row, a row after the other, tile after tile of a GEMV) whole periods are skipped once
+the memory system's state recurs (`_Repeats`; `replay(..., skip_repeats=False)` runs every event and gives
+the same counts, which the tests check). Traces are read in blocks, each distinct line parsed once.
 """
 
 from __future__ import annotations
 
 import gzip
-import io
+import zlib
 from array import array
-from collections import deque
-from dataclasses import dataclass, field
+from bisect import bisect_right
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from heapq import heappop, heappush
 from itertools import count
+from operator import itemgetter
 from pathlib import Path
 
 __all__ = ["CHANNELS", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
@@ -248,146 +254,298 @@ class HostRequest:
     data: int = 0
 
 
+class Requests(Sequence):
+    """A program's host requests in trace order, stored as indices into its distinct requests (traces repeat
+    lines: the 236,101 lines of CENT's 4096-token block hold 6,094 distinct ones)."""
+
+    __slots__ = ("unique", "ids")
+
+    def __init__(self, unique: tuple, ids: array):
+        self.unique, self.ids = unique, ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return tuple(map(self.unique.__getitem__, self.ids[index]))
+        return self.unique[self.ids[index]]
+
+    def __iter__(self):
+        return map(self.unique.__getitem__, self.ids)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, Sequence) or len(self) != len(other):
+            return False
+        return all(a == b for a, b in zip(self, other))
+
+
 @dataclass(frozen=True)
 class Program:
     """A parsed trace: its host requests up to EOC, and the op groups it marks (`# group: NAME` lines)."""
 
     source: str
-    requests: tuple  # identical lines share one HostRequest
+    unique: tuple  # the distinct requests
+    ids: array  # per request: its index in `unique`
     groups: tuple  # (name, index of the group's first request)
-    lines: array = field(default_factory=lambda: array("l"))  # the line number of each request
+    skipped: tuple = (array("q"), array("q"))  # (request index, non-request lines before it) where that changes
+
+    @property
+    def requests(self) -> Requests:
+        return Requests(self.unique, self.ids)
 
     def __len__(self):
-        return len(self.requests)
+        return len(self.ids)
+
+    def line_of(self, index: int) -> int:
+        """The file line of request `index`."""
+        at, before = self.skipped
+        k = bisect_right(at, index) - 1
+        return index + 1 + (before[k] if k >= 0 else 0)
 
     def counts(self) -> dict:
         """How many lines of each opcode / host region."""
         out: dict = {}
-        for r in self.requests:
+        for i, n in Counter(self.ids).items():
+            r = self.unique[i]
             key = r.op if r.kind == "AiM" else f"{r.kind} {r.op}"
-            out[key] = out.get(key, 0) + 1
+            out[key] = out.get(key, 0) + n
         return out
 
 
-def _int(token: str, where: str, name: str) -> int:
+def _int(token: str, name: str) -> int:
     try:
         return int(token, 16) if token[:2].lower() == "0x" else int(token)
     except ValueError:
-        raise ValueError(f"{where}: {name} must be an integer (decimal or 0x hex), got {token!r}") from None
+        raise ValueError(f"{name} must be an integer (decimal or 0x hex), got {token!r}") from None
 
 
-def _channels_mask(file_mask: int, where: str) -> int:
+def _channels_mask(file_mask: int) -> int:
     if not 1 <= file_mask < 1 << CHANNELS:
-        raise ValueError(f"{where}: channel mask must name at least one of channels 0..{CHANNELS - 1} "
+        raise ValueError(f"channel mask must name at least one of channels 0..{CHANNELS - 1} "
                          f"(1..0xffffffff), got {file_mask:#x}")
     return int(f"{file_mask:032b}"[::-1], 2)  # bit 31 - c of the file = channel c: reverse the 32 bits
 
 
-def _check(value: int, where: str, name: str, low: int, high: int) -> int:
+def _check(value: int, name: str, low: int, high: int) -> int:
     if not low <= value <= high:
-        raise ValueError(f"{where}: {name} must be in {low}..{high}, got {value}")
+        raise ValueError(f"{name} must be in {low}..{high}, got {value}")
     return value
 
 
 GROUP_MARK = "# group:"
+MAX_LINE_CHARS = 1 << 16  # a longer line is not a trace line (and reading stops there, whatever the file holds)
+_SKIP = -1  # `_Parser.known` value of a blank or comment line
+
+
+def _aim_request(tokens: list) -> HostRequest:
+    if len(tokens) < 2:
+        raise ValueError("truncated line, `AiM` needs an opcode")
+    op = tokens[1].removeprefix("ISR_")
+    if op not in _FIELDS:
+        raise ValueError(f"unknown AiM opcode {tokens[1]!r}; known: {', '.join(OPCODES)}")
+    if op == "WR_AFLUT":
+        raise ValueError("WR_AFLUT is not supported (the public simulator rejects it too)")
+    names = _FIELDS[op]
+    if len(tokens) - 2 != len(names):
+        raise ValueError(f"{op} takes {len(names)} field(s) ({' '.join(names) or 'none'}), "
+                         f"got {len(tokens) - 2}")
+    f = {n: _int(tok, n) for n, tok in zip(names, tokens[2:])}
+    opsize = _check(f["opsize"], "opsize", 1, MAX_OPSIZE) if "opsize" in f else 1
+    mask = _channels_mask(f["mask"]) if "mask" in f else 0
+    if op == "WR_ABK" and mask & (mask - 1):
+        raise ValueError(f"WR_ABK must name exactly one channel, got mask {f['mask']:#x}")
+    bank = _check(f["bank"], "bank", 0, BANKS - 1) if "bank" in f else -1
+    row = _check(f["row"], "row", 0, MAX_ROW) if "row" in f else -1
+    return HostRequest("AiM", op, opsize, mask, bank, row)
+
+
+def _host_request(kind: str, tokens: list) -> HostRequest:
+    if len(tokens) < 2:
+        raise ValueError(f"truncated line, `{kind}` needs a region (MEM, CFR or GPR)")
+    region = tokens[1]
+    want = {"MEM": 3, "CFR": 2, "GPR": 1}.get(region)
+    if want is None:
+        raise ValueError(f"unknown host region {region!r}; known: MEM, CFR, GPR")
+    if len(tokens) - 2 != want:
+        raise ValueError(f"`{kind} {region}` takes {want} field(s), got {len(tokens) - 2}")
+    v = [_int(tok, "field") for tok in tokens[2:]]
+    if region == "MEM":
+        channel = _check(v[0], "channel", 0, CHANNELS - 1)
+        bank = _check(v[1], "bank", 0, BANKS - 1)
+        row = _check(v[2], "row", 0, MAX_ROW)
+        return HostRequest(kind, region, bank=bank, row=row, channel=channel)
+    if region == "CFR":
+        if kind == "W" and v[0] not in _CFR_ADDRESSES:
+            raise ValueError(f"unknown CFR address {v[0]}; known: 0, 1, 2")
+        return HostRequest(kind, region, addr=v[0], data=v[1])
+    return HostRequest(kind, region, addr=v[0])
+
+
+class _Parser:
+    """Trace lines to a `Program`. Each distinct line is parsed once, the first time it appears; a block of
+    lines that holds no comment, mark or EOC is then mapped to request ids in one dictionary pass."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.known: dict = {}  # line text -> request id, or _SKIP (group marks and EOC are never cached)
+        self.by_value: dict = {}  # HostRequest -> request id
+        self.unique: list = []
+        self.ids = array("H")
+        self.groups: list = []
+        self.skip_at, self.skip_before = array("q"), array("q")
+        self.lineno = self.skips = 0
+        self.eoc, self.eoc_id = None, -1  # the text of the first `AiM EOC` line, its request id
+        self.ended = False
+
+    def feed(self, lines: list) -> bool:
+        """Parse `lines` (the next lines of the trace); False once `AiM EOC` has been read."""
+        ids = list(map(self.known.get, lines))
+        if None in ids:
+            self._learn(lines)
+            ids = list(map(self.known.get, lines))
+        if None in ids or _SKIP in ids:
+            return self._feed_marked(lines, ids)
+        self.ids.extend(ids)
+        self.lineno += len(lines)
+        return True
+
+    def _learn(self, lines: list) -> None:
+        """Parse the lines not seen before, in order of first appearance, up to the first EOC."""
+        for raw in dict.fromkeys(lines):
+            if raw in self.known:
+                continue
+            try:
+                if self._parse(raw):
+                    return
+            except ValueError as error:
+                raise ValueError(f"{self.source}:{self.lineno + 1 + lines.index(raw)}: {error}") from None
+
+    def _parse(self, raw: str) -> bool:
+        """Register one new line; True if it is EOC."""
+        if len(raw) > MAX_LINE_CHARS:
+            raise ValueError(f"line longer than {MAX_LINE_CHARS} characters, not a trace line")
+        stripped = raw.strip()
+        if "\0" in stripped:
+            raise ValueError("binary data (a NUL byte), not a text trace")
+        if stripped.lower().startswith(GROUP_MARK):
+            if not stripped[len(GROUP_MARK):].strip():
+                raise ValueError(f"a group mark needs a name, `{GROUP_MARK} NAME`")
+            return False
+        tokens = stripped.split("#", 1)[0].replace(",", " ").split()
+        if not tokens:
+            self.known[raw] = _SKIP
+            return False
+        if tokens[0] == "AiM":
+            request = _aim_request(tokens)
+        elif tokens[0] in ("R", "W"):
+            request = _host_request(tokens[0], tokens)
+        else:
+            raise ValueError(f"a line starts with AiM, R or W (or # for a comment), got {tokens[0]!r}")
+        i = self.by_value.get(request)
+        if i is None:
+            i = self.by_value[request] = len(self.unique)
+            self.unique.append(request)
+            if i == 1 << 16:
+                self.ids = array("I", self.ids)
+        if request.op == "EOC":
+            self.eoc = raw
+            self.eoc_id = i
+            return True
+        self.known[raw] = i
+        return False
+
+    def _feed_marked(self, lines: list, ids: list) -> bool:
+        """A block with comments, group marks or the EOC: copy the runs of requests between them."""
+        start = 0
+        for k in [k for k, i in enumerate(ids) if i is None or i == _SKIP]:
+            self.ids.extend(ids[start:k])
+            start = k + 1
+            if lines[k] == self.eoc:
+                self.ids.append(self.eoc_id)
+                self.lineno += k + 1
+                self.ended = True
+                return False
+            if ids[k] is None:  # a group mark
+                self.groups.append((lines[k].strip()[len(GROUP_MARK):].strip(), len(self.ids)))
+            self.skips += 1
+            if self.skip_at and self.skip_at[-1] == len(self.ids):
+                self.skip_before[-1] = self.skips
+            else:
+                self.skip_at.append(len(self.ids))
+                self.skip_before.append(self.skips)
+        self.ids.extend(ids[start:])
+        self.lineno += len(lines)
+        return True
+
+    def program(self) -> Program:
+        if not self.ended:
+            if not self.ids:
+                raise ValueError(f"{self.source}: empty trace (no request lines)")
+            raise ValueError(f"{self.source}:{self.lineno}: the trace ends without an `AiM EOC` line")
+        return Program(self.source, tuple(self.unique), self.ids, tuple(self.groups), (self.skip_at, self.skip_before))
+
+
+_CHUNK_LINES = 1 << 15
+_CHUNK_BYTES = 1 << 20
+
+
+def _lines(text: str) -> list:
+    """Split like a text file does (\\n, \\r\\n or \\r), without a last empty line."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def parse_program(text, source: str = "<text>") -> Program:
     """Parse a trace's text (a string, or an iterable of lines); errors are one line, `SOURCE:LINE: what`."""
-    requests, groups, lines, known = [], [], array("l"), {}
-    lineno = 0
-    for lineno, raw in enumerate(io.StringIO(text) if isinstance(text, str) else text, 1):
-        stripped = raw.strip()
-        same = known.get(stripped)
-        if same is not None:
-            requests.append(same)
-            lines.append(lineno)
-            continue
-        where = f"{source}:{lineno}"
-        if "\0" in stripped:
-            raise ValueError(f"{where}: binary data (a NUL byte), not a text trace")
-        if stripped.lower().startswith(GROUP_MARK):
-            name = stripped[len(GROUP_MARK):].strip()
-            if not name:
-                raise ValueError(f"{where}: a group mark needs a name, `{GROUP_MARK} NAME`")
-            groups.append((name, len(requests)))
-            continue
-        tokens = stripped.split("#", 1)[0].replace(",", " ").split()
-        if not tokens:
-            continue
-        kind = tokens[0]
-        if kind == "AiM":
-            if len(tokens) < 2:
-                raise ValueError(f"{where}: truncated line, `AiM` needs an opcode")
-            op = tokens[1].removeprefix("ISR_")
-            if op not in _FIELDS:
-                raise ValueError(f"{where}: unknown AiM opcode {tokens[1]!r}; known: {', '.join(OPCODES)}")
-            if op == "WR_AFLUT":
-                raise ValueError(f"{where}: WR_AFLUT is not supported (the public simulator rejects it too)")
-            names = _FIELDS[op]
-            if len(tokens) - 2 != len(names):
-                raise ValueError(f"{where}: {op} takes {len(names)} field(s) ({' '.join(names) or 'none'}), "
-                                 f"got {len(tokens) - 2}")
-            f = {n: _int(tok, where, n) for n, tok in zip(names, tokens[2:])}
-            opsize = _check(f["opsize"], where, "opsize", 1, MAX_OPSIZE) if "opsize" in f else 1
-            mask = _channels_mask(f["mask"], where) if "mask" in f else 0
-            if op == "WR_ABK" and mask & (mask - 1):
-                raise ValueError(f"{where}: WR_ABK must name exactly one channel, got mask {f['mask']:#x}")
-            bank = _check(f["bank"], where, "bank", 0, BANKS - 1) if "bank" in f else -1
-            row = _check(f["row"], where, "row", 0, MAX_ROW) if "row" in f else -1
-            requests.append(HostRequest("AiM", op, opsize, mask, bank, row))
-            lines.append(lineno)
-            known[stripped] = requests[-1]
-            if op == "EOC":
-                break
-        elif kind in ("R", "W"):
-            if len(tokens) < 2:
-                raise ValueError(f"{where}: truncated line, `{kind}` needs a region (MEM, CFR or GPR)")
-            region = tokens[1]
-            want = {"MEM": 3, "CFR": 2, "GPR": 1}.get(region)
-            if want is None:
-                raise ValueError(f"{where}: unknown host region {region!r}; known: MEM, CFR, GPR")
-            if len(tokens) - 2 != want:
-                raise ValueError(f"{where}: `{kind} {region}` takes {want} field(s), got {len(tokens) - 2}")
-            v = [_int(tok, where, "field") for tok in tokens[2:]]
-            if region == "MEM":
-                channel = _check(v[0], where, "channel", 0, CHANNELS - 1)
-                bank = _check(v[1], where, "bank", 0, BANKS - 1)
-                row = _check(v[2], where, "row", 0, MAX_ROW)
-                requests.append(HostRequest(kind, region, bank=bank, row=row, channel=channel))
-            elif region == "CFR":
-                if kind == "W" and v[0] not in _CFR_ADDRESSES:
-                    raise ValueError(f"{where}: unknown CFR address {v[0]}; known: 0, 1, 2")
-                requests.append(HostRequest(kind, region, addr=v[0], data=v[1]))
-            else:
-                requests.append(HostRequest(kind, region, addr=v[0]))
-            lines.append(lineno)
-            known[stripped] = requests[-1]
-        else:
-            raise ValueError(f"{where}: a line starts with AiM, R or W (or # for a comment), got {kind!r}")
-    else:
-        if not requests:
-            raise ValueError(f"{source}: empty trace (no request lines)")
-        raise ValueError(f"{source}:{lineno}: the trace ends without an `AiM EOC` line")
-    return Program(source, tuple(requests), tuple(groups), lines)
+    parser = _Parser(source)
+    lines = _lines(text) if isinstance(text, str) else [line.rstrip("\r\n") for line in text]
+    for start in range(0, len(lines), _CHUNK_LINES):
+        if not parser.feed(lines[start:start + _CHUNK_LINES]):
+            break
+    return parser.program()
+
+
+def _parse_stream(stream, parser: _Parser) -> Program:
+    """Parse a binary stream block by block (bounded memory, whatever the file's size)."""
+    tail = b""
+    while True:
+        block = stream.read(_CHUNK_BYTES)
+        if not block:
+            break
+        block = tail + block
+        cut = block.rfind(b"\n") + 1
+        tail = block[cut:]
+        if cut and not parser.feed(_lines(block[:cut].decode("utf-8"))):
+            return parser.program()
+        if len(tail) > MAX_LINE_CHARS:
+            raise ValueError(f"{parser.source}:{parser.lineno + 1}: line longer than {MAX_LINE_CHARS} characters, "
+                             "not a trace line")
+    if tail:
+        parser.feed(_lines(tail.decode("utf-8")))
+    return parser.program()
 
 
 def read_program(path) -> Program:
-    """Parse a trace file, plain text or gzip-compressed, reading it line by line."""
+    """Parse a trace file, plain text or gzip-compressed, block by block."""
     path = Path(path)
     name = str(path)
     if path.is_dir():
         raise ValueError(f"{name}: is a directory, not a trace file")
     if not path.is_file():
         raise ValueError(f"{name}: no such trace file")
-    with path.open("rb") as head:
-        packed = head.read(2) == b"\x1f\x8b"
     try:
-        with (gzip.open(path, "rt", encoding="utf-8") if packed else path.open(encoding="utf-8")) as lines:
-            return parse_program(lines, name)
+        with path.open("rb") as raw:
+            packed = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            return _parse_stream(gzip.GzipFile(fileobj=raw) if packed else raw, _Parser(name))
     except UnicodeDecodeError:
         raise ValueError(f"{name}: binary data, neither UTF-8 text nor gzip") from None
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise ValueError(f"{name}: broken gzip data ({error})") from None
 
 
@@ -396,11 +554,15 @@ def read_program(path) -> Program:
 # ---------------------------------------------------------------------------------------------------------
 
 _NEVER = 1 << 62
+_SPECIAL_ROWS = 1 << 41  # state keys move closed (-1) and AF rows out of reach of translated ordinary rows
+_ALL_BANKS = (1 << BANKS) - 1
 _READ, _WRITE, _AIM = 0, 1, 2
 _ALL_ROWS_PREQ = {C[n] for n in ("WRA16", "MAC16", "AF16", "EWMUL16")}  # GDDR6.cpp set_preqs, channel level
 _ROW_PREQ = {C[n] for n in ("RD", "WR", "RDA", "WRA", "RDCP", "WRCP", "MAC")}  # bank level
 _SCOPES = tuple(_SCOPE[n] for n in _COMMANDS)
 _SPECIAL = (C["SYNC"], C["EOC"])
+_ACT, _ACT16, _PRE, _PREA, _TMOD = C["ACT"], C["ACT16"], C["PRE"], C["PREA"], C["TMOD"]
+_CLOSES_ALL, _CLOSES_BANK = (C["PREA"], C["WRA16"]), (C["PRE"], C["RDA"], C["WRA"])
 
 
 class _Request:
@@ -426,7 +588,7 @@ class _Controller:
 
     def __init__(self, members, timing):
         self.members = members
-        self.table, self.latency = timing
+        self.table, self.latency, self.issuable = timing
         n = len(_COMMANDS)
         self.ready = [-1] * n  # the channel node's m_cmd_ready_clk
         self.bg_ready = [[-1] * n for _ in range(4)]
@@ -443,7 +605,7 @@ class _Controller:
 
     def clone(self, members) -> _Controller:
         other = _Controller.__new__(_Controller)
-        other.members, other.table, other.latency = members, self.table, self.latency
+        other.members, other.table, other.latency, other.issuable = members, self.table, self.latency, self.issuable
         other.ready = self.ready[:]
         other.bg_ready = [r[:] for r in self.bg_ready]
         other.bank_ready = [r[:] for r in self.bank_ready]
@@ -462,33 +624,83 @@ class _Controller:
         """Nothing queued, in flight or waiting at the DMA."""
         return not (self.aim or self.reads or self.writes or self.active or self.pending or self.remaining)
 
-    def quiet_key(self, clk: int) -> tuple:
-        """The state that decides a quiet controller's future, clocks clamped to clk (cheap part first)."""
-        return (tuple(self.open_row), self.reg_mode, self.write_mode, max(self.write_done, clk - 1))
+    def cheap_key(self) -> tuple:
+        """A part of `state_key` that is quick to build: controllers that differ in it differ."""
+        return (tuple(self.open_row), self.reg_mode, self.write_mode, len(self.aim), len(self.reads),
+                len(self.writes), len(self.active), len(self.pending), len(self.remaining))
 
-    def clock_key(self, clk: int) -> tuple:
-        clamp = [v if v > clk else clk for v in self.ready]
-        for rows in (self.bg_ready, self.bank_ready):
-            for r in rows:
-                clamp.extend(v if v > clk else clk for v in r)
-        return tuple(clamp)
+    def state_key(self, clk: int, rows_back: int, banks: int = _ALL_BANKS) -> tuple:
+        """Everything that decides this controller's future: the clocks of the commands the program can issue,
+        relative to clk (those at or before clk clamped to it: they can no longer bind), and the rows, the
+        ordinary rows of the banks in `banks` (a bit mask) translated back by `rows_back`. A request to all
+        banks on a row that would have to move with only some of them makes the key match nothing."""
+        def row(r, bank):
+            if not 0 <= r < AF_ROW_BASE:
+                return r + _SPECIAL_ROWS
+            if not rows_back or (bank >= 0 and not banks >> bank & 1):
+                return r
+            return r - rows_back if bank >= 0 or banks == _ALL_BANKS else object()
+
+        def req(q):
+            return (q.type, q.final, q.cmd, q.bank, row(q.row, q.bank), q.arrive - clk if q.arrive >= 0 else None,
+                    q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
+
+        clocks = []
+        for r in map(self.issuable, [self.ready, *self.bg_ready, *self.bank_ready]):
+            clocks.append(tuple(v - clk if v > clk else 0 for v in r) if max(r) > clk else None)
+        queues = tuple(tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
+                                                     self.remaining))
+        return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
+                tuple(map(row, self.open_row, range(BANKS))), tuple(clocks), queues)
+
+    def _queued(self):
+        for q in (self.aim, self.reads, self.writes, self.active, self.pending, self.remaining):
+            yield from q
+
+    def moving_rows(self, banks: int) -> list:
+        """The ordinary rows (not closed, not AF's) of the banks in `banks` held open or queued."""
+        def moves(r, bank):
+            return 0 <= r < AF_ROW_BASE and (banks >> bank & 1 if bank >= 0 else banks == _ALL_BANKS)
+        return [r for b, r in enumerate(self.open_row) if moves(r, b)] + [
+            q.row for q in self._queued() if moves(q.row, q.bank)]
+
+    def shift(self, cycles: int, rows: int, banks: int = _ALL_BANKS) -> None:
+        """Move every clock `cycles` later, and the ordinary rows of the banks in `banks` by `rows` (a skip)."""
+        def moved(r, bank):
+            if 0 <= r < AF_ROW_BASE and (banks >> bank & 1 if bank >= 0 else banks == _ALL_BANKS):
+                return r + rows
+            return r
+
+        self.ready = [v + cycles for v in self.ready]
+        self.bg_ready = [[v + cycles for v in r] for r in self.bg_ready]
+        self.bank_ready = [[v + cycles for v in r] for r in self.bank_ready]
+        self.open_row = list(map(moved, self.open_row, range(BANKS)))
+        self.write_done += cycles
+        for q in self._queued():
+            q.arrive += cycles if q.arrive >= 0 else 0
+            q.depart += cycles if q.depart >= 0 else 0
+            q.row = moved(q.row, q.bank)
+        self.ticked = -1
 
     # --- DRAM (GDDR6.cpp, node.h) ---
     def preq(self, req: _Request) -> int:
         final = req.final
         if final in _ALL_ROWS_PREQ:  # Preq::Channel::RequireAllRowsOpen
+            open_row = self.open_row
+            if open_row.count(req.row) == BANKS:
+                return final
             any_closed = False
-            for row in self.open_row:
+            for row in open_row:
                 if row < 0:
                     any_closed = True
                 elif row != req.row:
-                    return C["PREA"]
-            return C["ACT16"] if any_closed else final
+                    return _PREA
+            return _ACT16 if any_closed else final
         if final in _ROW_PREQ and req.bank >= 0:  # Preq::Bank::RequireRowOpen
             row = self.open_row[req.bank]
             if row < 0:
-                return C["ACT"]
-            return final if row == req.row else C["PRE"]
+                return _ACT
+            return final if row == req.row else _PRE
         return final
 
     def ready_at(self, cmd: int, req: _Request) -> int:
@@ -504,24 +716,29 @@ class _Controller:
         return u if u > t else t
 
     def issue(self, cmd: int, req: _Request, clk: int) -> None:
+        table = self.table
         ready = self.ready
-        for later, cycles in self.table[_CH][cmd]:
-            if ready[later] < clk + cycles:
-                ready[later] = clk + cycles
+        for later, cycles in table[_CH][cmd]:
+            cycles += clk
+            if ready[later] < cycles:
+                ready[later] = cycles
         if req.bg >= 0:
             for nodes, level, index in ((self.bg_ready, _BG, req.bg), (self.bank_ready, _BANK, req.bank)):
-                node = nodes[index]
-                for later, cycles in self.table[level][cmd]:
-                    if node[later] < clk + cycles:
-                        node[later] = clk + cycles
-        if cmd == C["ACT16"]:
+                rows = table[level][cmd]
+                if rows:
+                    node = nodes[index]
+                    for later, cycles in rows:
+                        cycles += clk
+                        if node[later] < cycles:
+                            node[later] = cycles
+        if cmd == _ACT16:
             self.open_row = [req.row] * BANKS
-        elif cmd == C["PREA"] or cmd == C["WRA16"]:
+        elif cmd in _CLOSES_ALL:
             self.open_row = [-1] * BANKS
         elif req.bank >= 0 and _SCOPES[cmd] != _CH:
-            if cmd == C["ACT"]:
+            if cmd == _ACT:
                 self.open_row[req.bank] = req.row
-            elif cmd in (C["PRE"], C["RDA"], C["WRA"]):
+            elif cmd in _CLOSES_BANK:
                 self.open_row[req.bank] = -1
         self.issued[0] += len(self.members)
 
@@ -544,18 +761,20 @@ class _Controller:
         return True
 
     def best(self, buffer, clk: int) -> _Request:
-        """FRFCFS get_best_request: ready first, then the earliest arrival (the first of equals)."""
+        """FRFCFS get_best_request: ready first, then the earliest arrival (the first of equals).
+
+        Host requests to the same bank and row need the same command at the same time: worked out once."""
+        known: dict = {}
+        best, best_ready = None, False
         for req in buffer:
-            req.cmd = self.preq(req)
-        best = buffer[0]
-        best_ready = self.ready_at(best.cmd, best) <= clk
-        for req in buffer[1:]:
-            ready = self.ready_at(req.cmd, req) <= clk
-            if ready != best_ready:
-                if ready:
-                    best, best_ready = req, ready
-            elif req.arrive < best.arrive:
-                best = req
+            key = (req.final, req.bank, req.row)
+            cmd_ready = known.get(key)
+            if cmd_ready is None:
+                cmd = self.preq(req)
+                cmd_ready = known[key] = (cmd, self.ready_at(cmd, req) <= clk)
+            req.cmd, ready = cmd_ready
+            if best is None or (ready and not best_ready) or (ready == best_ready and req.arrive < best.arrive):
+                best, best_ready = req, ready
         return best
 
     def tick(self, clk: int, dma) -> bool:
@@ -609,7 +828,7 @@ class _Controller:
             return event
         cmd = found.cmd
         if found.reg != self.reg_mode:
-            cmd = C["TMOD"]
+            cmd = _TMOD
             self.reg_mode = found.reg
         self.issue(cmd, found, clk)
         if cmd == found.final:
@@ -647,10 +866,20 @@ class _Controller:
             queued += self.writes + self.reads
         else:
             queued += self.writes if self.write_mode else self.reads
+        known: dict = {}  # requests to the same bank and row share their command and its time
         for req in queued:
             if changed:
-                req.cmd = self.preq(req)
-            ready = self.ready_at(req.cmd, req)
+                key = (req.final, req.bank, req.row)
+                hit = known.get(key)
+                if hit is None:
+                    cmd = self.preq(req)
+                    hit = known[key] = (cmd, self.ready_at(cmd, req))
+                req.cmd, ready = hit
+            else:
+                key = (req.cmd, req.bank)
+                ready = known.get(key)
+                if ready is None:
+                    ready = known[key] = self.ready_at(req.cmd, req)
             if ready < when:
                 when = ready
         return when if when > clk else clk + 1
@@ -665,7 +894,7 @@ class ReplayResult:
     requests: int  # host requests decoded (trace lines up to EOC)
     commands: int  # DRAM commands issued over all channels (TMOD included)
     group_cycles: tuple  # (name, cycles) per marked op group: from its first request's decode to the next's
-    decoded_at: array = field(default_factory=lambda: array("l"))  # the cycle each request was decoded in
+    decoded_at: array = field(default_factory=lambda: array("q"))  # the cycle each request was decoded in
 
     def summary(self) -> dict:
         return {"source": self.source, "memory_system_cycles": self.cycles, "requests": self.requests,
@@ -676,7 +905,7 @@ class _Dma:
     """aim_DRAM_system.cpp: decode host requests in order, fan them out, wait for blocking ones."""
 
     def __init__(self, program: Program, timing):
-        self.requests = program.requests
+        self.unique, self.ids = program.unique, program.ids
         self.timing = timing
         self.controllers = [_Controller(list(range(CHANNELS)), timing)]
         self.issued = self.controllers[0].issued = [0]
@@ -685,8 +914,9 @@ class _Dma:
         self.stalled = 0
         self.cfr = {"broadcast": 0, "ewmul_bg": 1, "afm": 0}
         self.finished = False
-        self.decoded_at = array("l")  # cycle each request was decoded
+        self.decoded_at = array("q")  # the cycle each request was decoded in
         self.blocked = set()  # controllers with requests in their remaining queue
+        self.busy_merge_at, self.busy_merge_gap = 0, 16
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
 
     def wake(self, controller: _Controller, clk: int) -> None:
@@ -698,7 +928,7 @@ class _Dma:
     def receive(self, controller: _Controller) -> None:
         self.stalled -= len(controller.members)
         if self.stalled == 0:
-            if self.requests[self.head].op == "EOC":
+            if self.unique[self.ids[self.head]].op == "EOC":
                 self.finished = True
             self.head += 1
 
@@ -720,30 +950,39 @@ class _Dma:
         return other
 
     def _merge(self, clk: int) -> None:
-        """Join controllers whose channels have come to the same state."""
+        """Join controllers whose channels have come to the same state (`_Controller.state_key`).
+
+        Idle controllers are compared at every AiM decode; busy ones (requests queued or in flight) too,
+        but after a try that joins none, not again for a while (16 cycles, doubling up to 4096)."""
+        busy = clk >= self.busy_merge_at
         cheap: dict = {}
         for controller in self.controllers:
-            if controller.quiet():
-                cheap.setdefault(controller.quiet_key(clk), []).append(controller)
-        keys = {}
-        for first, same in cheap.items():
-            if len(same) == 1:
-                continue
-            for controller in same:
-                self._join(keys, (first, controller.clock_key(clk)), controller)
+            if busy or controller.quiet():
+                cheap.setdefault(controller.cheap_key(), []).append(controller)
+        keys: dict = {}
+        joined = False
+        for same in cheap.values():
+            if len(same) > 1:
+                for controller in same:
+                    joined |= self._join(keys, controller.state_key(clk, 0)[1:], controller)
+        if busy:
+            self.busy_merge_gap = 16 if joined else min(2 * self.busy_merge_gap, 4096)
+            self.busy_merge_at = clk + self.busy_merge_gap
 
-    def _join(self, keys: dict, key: tuple, controller: _Controller) -> None:
+    def _join(self, keys: dict, key: tuple, controller: _Controller) -> bool:
         """Merge `controller` into the one already seen with the same `key`, if any."""
         twin = keys.get(key)
         if twin is None:
             keys[key] = controller
-            return
+            return False
         twin.members = sorted(twin.members + controller.members)
         for c in controller.members:
             self.owner[c] = twin
         self.wake(twin, controller.wake)
         controller.alive = False
         self.controllers.remove(controller)
+        self.blocked.discard(controller)
+        return True
 
     def _send(self, controller: _Controller, req: _Request, clk: int) -> bool:
         self.wake(controller, clk + 1)
@@ -772,11 +1011,30 @@ class _Dma:
             if not is_remaining:
                 self.head += 1
             return
-        if self.head >= len(self.requests):
+        if self.head >= len(self.ids):
             return
         self.decoded_at.append(clk)
-        if self._decode(self.requests[self.head], clk) and not self.stalled:
+        if self._decode(self.unique[self.ids[self.head]], clk) and not self.stalled:
             self.head += 1
+
+    def state_key(self, clk: int, rows_back: int, footprint=None) -> tuple:
+        """The whole memory system's state at a decode (nothing stalled, nothing waiting at the DMA); rows move
+        in the banks of `footprint` (a bank mask per channel; None: all banks)."""
+        keys = []
+        for c in self.controllers:
+            banks = {footprint[m] for m in c.members} if footprint else {_ALL_BANKS}
+            keys.append(c.state_key(clk, rows_back, banks.pop()) if len(banks) == 1 else (tuple(c.members), object()))
+        return tuple(self.cfr.values()), tuple(sorted(keys, key=lambda k: k[0]))
+
+    def shift(self, requests: int, cycles: int, rows: int, commands: int, clk: int, footprint=None) -> None:
+        """Skip ahead: `requests` more decoded, every clock `cycles` later, ordinary rows of the footprint's
+        banks moved by `rows`."""
+        self.head += requests
+        self.issued[0] += commands
+        for controller in self.controllers:
+            controller.shift(cycles, rows, footprint[controller.members[0]] if footprint else _ALL_BANKS)
+            controller.wake = clk + cycles + 1  # visit everything once; the lower bounds are recomputed then
+        self.heap[:] = [(c.wake, next(self.seq), c) for c in self.controllers]
 
     def _decode(self, host: HostRequest, clk: int) -> bool:
         """Send one host request to the channels; True if every part was accepted."""
@@ -817,14 +1075,224 @@ class _Dma:
                 sent &= self._send(controller, template.copy(), clk)
         return sent
 
+class _MovedIds(dict):
+    """`_Repeats._moved`: filled as ids are looked up."""
 
-def _run(program: Program, timing) -> tuple:
+    def __init__(self, repeats, rows: int):
+        super().__init__()
+        self.repeats, self.rows = repeats, rows
+
+    def __missing__(self, i: int) -> int:
+        r, rows = self.repeats.unique[i], self.rows
+        if r.row < 0:
+            moved = i
+        elif r.row < AF_ROW_BASE and 0 <= r.row + rows < AF_ROW_BASE:
+            moved = self.repeats.index.get(replace(r, row=r.row + rows), -1)
+        else:
+            moved = -1
+        self[i] = moved
+        return moved
+
+
+class _Candidate:
+    """A period the request stream repeats with: `period` requests, rows moving by `rows` a period, from
+    request `base` (the first snapshot) up to `end` (the first request that differs)."""
+
+    __slots__ = ("period", "rows", "start", "base", "end", "next", "snapshots", "footprint")
+
+    def __init__(self, period: int, base: int):
+        self.period, self.base = period, base
+        self.start = base - period  # the stretch repeats from here
+        self.rows = None  # fixed by the first pair of requests with rows
+        self.footprint = None  # with rows moving: per channel, a mask of the banks the stretch's requests use
+        self.end = base
+        self.next = 0  # the next snapshot: this many periods after base (spaced out while none recurs)
+        self.snapshots: dict = {}  # state key -> (request index, cycle, commands issued, periods since base)
+
+
+class _Repeats:
+    """Skip whole periods of a stretch of the program that repeats, exactly.
+
+    At each decode, the distance back to the last request of the same shape (the request but its row) is a
+    candidate period p; the stream is scanned ahead for how long each request equals the one p before with
+    its row moved by the same d (0 for most stretches; CENT's GEMV tiles move by 4 rows a tile). Along such
+    a stretch the memory system's whole state (`_Dma.state_key`: every controller's clocks relative to now,
+    rows moved back by d a period, buffers, modes, the channel grouping, the config registers) is recorded
+    every p requests, more sparsely while none recurs. When a state recurs, m periods and T cycles later,
+    the simulation would run through the same states again, T cycles and m * d rows apart, for as long as
+    the stream repeats: it jumps as many whole spans ahead as fit before the stretch ends (`_Dma.shift`),
+    with the skipped requests' decode cycles and DRAM commands filled in. Where nothing recurs the plain
+    simulation runs on. Rows move only when no AF row (2^29 + mode) or closed bank can be confused with a
+    moved one.
+    """
+
+    MAX_CANDIDATES = 4
+
+    def __init__(self, program: Program):
+        self.ids, self.unique = program.ids, program.unique
+        self.index = {r: i for i, r in enumerate(program.unique)}
+        shapes: dict = {}
+        self.shape = [shapes.setdefault(replace(r, row=-1), len(shapes)) for r in program.unique]
+        self.row = [r.row for r in program.unique]
+        self.last: dict = {}  # shape -> the last request of that shape decoded
+        self.candidates: dict = {}  # period -> _Candidate
+        self.tried: dict = {}  # period -> where its last scan ended (no new candidate of that period before)
+        self.moved: dict = {}  # rows -> `_moved(rows)`
+
+    def _same(self, i: int, j: int, candidate: _Candidate) -> bool:
+        """Request id i equals request id j with its row moved by the candidate's rows (fixed by the first pair)."""
+        if self.shape[i] != self.shape[j]:
+            return False
+        row = self.row[i]
+        if row < 0:
+            return True
+        moved = row - self.row[j]
+        if candidate.rows is None:
+            candidate.rows = moved
+        return moved == candidate.rows and (moved == 0 or (row < AF_ROW_BASE and self.row[j] < AF_ROW_BASE))
+
+    def _moved(self, rows: int) -> dict:
+        """Request id -> the id of the same request `rows` rows further (-1 if not in the program or not an
+        ordinary row; requests without a row map to themselves), worked out for the ids asked for."""
+        moved = self.moved.get(rows)
+        if moved is None:
+            if len(self.moved) > 64:
+                self.moved.clear()
+            moved = self.moved[rows] = _MovedIds(self, rows)
+        return moved
+
+    def _agree_until(self, candidate: _Candidate, start: int) -> int:
+        """The first request from `start` on that breaks the candidate's repetition (the program's end if none).
+        Once the rows' step is known, whole slices are compared (doubling), one request at a time only in the
+        slice that differs."""
+        ids, p, at, stop, size = self.ids, candidate.period, start, len(self.ids), 64
+        while at < stop:
+            if candidate.rows is None:
+                if not self._same(ids[at], ids[at - p], candidate):
+                    return at
+                at += 1
+                continue
+            end = min(at + size, stop)
+            if candidate.rows == 0:
+                same = ids[at:end] == ids[at - p:end - p]
+            else:
+                same = list(map(self._moved(candidate.rows).__getitem__, ids[at - p:end - p])) == ids[at:end].tolist()
+            if not same:
+                if size > 64:  # narrow down with small slices again
+                    size = 64
+                    continue
+                while self._same(ids[at], ids[at - p], candidate):
+                    at += 1
+                return at
+            at, size = end, size * 2
+        return stop
+
+    def _add(self, h: int, period: int) -> None:
+        candidate = _Candidate(period, h)
+        candidate.end = self._agree_until(candidate, h)
+        if len(self.tried) > 4096:
+            self.tried.clear()
+        self.tried[period] = candidate.end
+        if candidate.end - h < 2 * period:
+            return
+        if len(self.candidates) >= self.MAX_CANDIDATES:
+            del self.candidates[min(self.candidates, key=lambda p: self.candidates[p].end)]
+        candidate.rows = candidate.rows or 0
+        if candidate.rows:
+            candidate.footprint = self._footprint(h, h + period)
+        self.candidates[period] = candidate
+
+    def _footprint(self, start: int, stop: int) -> tuple:
+        """Per channel, the banks that requests start..stop-1 use (all of them for an all-bank request)."""
+        masks = [0] * CHANNELS
+        for i in set(self.ids[start:stop]):
+            r = self.unique[i]
+            if r.kind != "AiM":
+                if r.op == "MEM":
+                    masks[r.channel] |= 1 << r.bank
+                continue
+            bank = (1 << r.bank) if r.bank >= 0 else _ALL_BANKS if r.row >= 0 else 0
+            for c in range(CHANNELS):
+                if r.mask >> c & 1:
+                    masks[c] |= bank
+        return tuple(masks)
+
+    def at_decode(self, dma: _Dma, clk: int) -> int:
+        """Called when request `dma.head` is about to be decoded at clk; the cycles jumped (0: none)."""
+        h = dma.head
+        shape = self.shape[self.ids[h]]
+        previous = self.last.get(shape)
+        self.last[shape] = h
+        candidates = self.candidates
+        for p, candidate in list(candidates.items()):
+            if h >= candidate.end:
+                del candidates[p]
+                if h == candidate.end and self.tried.get(h - candidate.start, 0) <= h:
+                    self._add(h, h - candidate.start)  # a loop around the stretch that just ended, maybe
+        if previous is not None and self.tried.get(h - previous, 0) <= h:
+            self._add(h, h - previous)
+        keys: dict = {}
+        for p, candidate in sorted(candidates.items(), reverse=True):
+            periods, phase = divmod(h - candidate.base, p)
+            if phase or periods < candidate.next:
+                continue
+            candidate.next = periods + 1 + periods // 4
+            if candidate.end - h < p * (1 if candidate.snapshots else 2) + 4 * len(dma.controllers):
+                continue  # too close to the stretch's end for a jump to pay for the snapshots
+            jump = self._snapshot(dma, clk, candidate, periods, keys)
+            if jump:
+                return jump
+        return 0
+
+    def _snapshot(self, dma: _Dma, clk: int, candidate: _Candidate, periods: int, keys: dict) -> int:
+        back = periods * candidate.rows
+        key = keys.get((back, candidate.footprint))
+        if key is None:
+            key = keys[back, candidate.footprint] = dma.state_key(clk, back, candidate.footprint)
+        seen = candidate.snapshots.get(key)
+        if seen is None:
+            candidate.snapshots[key] = (dma.head, clk, dma.issued[0], periods)
+            return 0
+        return self._jump(dma, clk, candidate, periods, *seen)
+
+    def _jump(self, dma: _Dma, clk: int, candidate: _Candidate, periods: int, h1: int, clk1: int, issued1: int,
+              periods1: int) -> int:
+        """The state at this decode is the one at request h1, moved: jump as many such spans as the stream allows."""
+        h = dma.head
+        span, cycles, rows = h - h1, clk - clk1, (periods - periods1) * candidate.rows
+        n = (candidate.end - h) // span
+        if rows and n:
+            footprint = candidate.footprint
+            held = [r for c in dma.controllers for r in c.moving_rows(footprint[c.members[0]])]
+            if held and (min(held) + n * rows < 0 or max(held) + n * rows >= AF_ROW_BASE):
+                n = 0
+        candidate.snapshots.clear()
+        if n < 1:
+            return 0
+        reference = dma.decoded_at[h1:h]
+        for k in range(1, n + 1):
+            dma.decoded_at.extend([c + k * cycles for c in reference])
+        dma.shift(n * span, n * cycles, n * rows, n * (dma.issued[0] - issued1), clk, candidate.footprint)
+        target = h + n * span
+        for e in range(target - candidate.period, target):
+            self.last[self.shape[self.ids[e]]] = e
+        candidate.base, candidate.next = target, 0
+        return n * cycles
+
+
+def _run(program: Program, timing, skip: bool) -> tuple:
     dma = _Dma(program, timing)
-    heap, seq, total = dma.heap, dma.seq, len(dma.requests)
+    repeats = _Repeats(program) if skip else None
+    heap, seq, total = dma.heap, dma.seq, len(dma.ids)
     clk = 0
     dma_wake = 0
     while True:
         if dma_wake <= clk:
+            while repeats is not None and not dma.stalled and not dma.blocked and dma.head < total:
+                jump = repeats.at_decode(dma, clk)  # a decode point: maybe skip whole periods
+                if not jump:
+                    break
+                clk += jump
             dma.step(clk)
             dma_wake = _NEVER if dma.stalled or dma.blocked or dma.head >= total else clk + 1
         event = False
@@ -847,20 +1315,37 @@ def _run(program: Program, timing) -> tuple:
         nxt = min(dma_wake, heap[0][0] - 1 if heap else _NEVER)
         if nxt >= _NEVER - 1:
             raise ValueError(f"{program.source}: the replay cannot progress at cycle {clk} (request line "
-                             f"{program.lines[min(dma.head, len(program.lines) - 1)]})")
+                             f"{program.line_of(min(dma.head, len(program) - 1))})")
         clk = max(nxt, clk + 1)
 
 
-def replay(source) -> ReplayResult:
-    """Replay a trace (a path or a parsed `Program`) as aim_simulator runs it; its memory_system_cycles."""
+def _issuable(program: Program):
+    """A function picking, from a row of ready cycles, the commands this program can issue (no refresh ever
+    fires; EOC and SYNC are taken, not issued): only those clocks can bind."""
+    cmds = {C[_FINAL[r.op]] for r in program.unique if r.kind == "AiM" and r.op in _FINAL}
+    cmds |= {C["RD" if r.kind == "R" else "WR"] for r in program.unique if r.op == "MEM"}
+    cmds -= set(_SPECIAL)
+    if cmds & _ROW_PREQ:
+        cmds |= {C["ACT"], C["PRE"]}
+    if cmds & _ALL_ROWS_PREQ:
+        cmds |= {C["ACT16"], C["PREA"]}
+    cmds |= {C["TMOD"], C["ACT16"]}  # at least two, for itemgetter to return a tuple
+    return itemgetter(*sorted(cmds))
+
+
+def replay(source, skip_repeats: bool = True) -> ReplayResult:
+    """Replay a trace (a path or a parsed `Program`) as aim_simulator runs it; its memory_system_cycles.
+
+    `skip_repeats`: jump over whole periods of a repeating stretch once the memory system's state repeats
+    (`_Repeats`; exact: False simulates every event and gives the same result, slower)."""
     program = source if isinstance(source, Program) else read_program(source)
     t = TIMING_CYCLES
-    timing = (_constraint_table(t), _latencies(t))
-    cycles, dma = _run(program, timing)
+    timing = (_constraint_table(t), _latencies(t), _issuable(program))
+    cycles, dma = _run(program, timing, skip_repeats)
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]
     groups = tuple((name, end - start) for (name, start), end in zip(starts, bounds))
-    return ReplayResult(program.source, cycles, len(program.requests), dma.issued[0], groups, dma.decoded_at)
+    return ReplayResult(program.source, cycles, len(program), dma.issued[0], groups, dma.decoded_at)
 
 
 _ENGINE_OPS = {"WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"}
@@ -873,19 +1358,21 @@ def is_engine_trace(path) -> bool:
     Anything else (gzip, host requests, other opcodes, masks that differ) is replayed as a whole program by
     `replay`; a file that cannot be read at all is left to `read_program`, which names the problem.
     """
+    masks, seen = set(), False
     try:
-        data = Path(path).read_bytes()
-        text = data.decode("utf-8")
+        with open(path, encoding="utf-8") as lines:  # line by line: most traces are ruled out by their first line
+            for line in lines:
+                tokens = line.split("#", 1)[0].replace(",", " ").split()
+                if not tokens:
+                    continue
+                if tokens[0] != "AiM" or len(tokens) < 2 or tokens[1].removeprefix("ISR_") not in _ENGINE_OPS:
+                    return False
+                seen = True
+                at = {"WR_GB": 4, "WR_BIAS": 3, "RD_MAC": 3, "MAC_ABK": 3}.get(tokens[1].removeprefix("ISR_"))
+                if at is not None and len(tokens) > at:
+                    masks.add(tokens[at].lower())
+                    if len(masks) > 1:
+                        return False
     except (OSError, UnicodeDecodeError):
         return False
-    masks = set()
-    for line in text.splitlines():
-        tokens = line.split("#", 1)[0].replace(",", " ").split()
-        if not tokens:
-            continue
-        if tokens[0] != "AiM" or len(tokens) < 2 or tokens[1].removeprefix("ISR_") not in _ENGINE_OPS:
-            return False
-        at = {"WR_GB": 4, "WR_BIAS": 3, "RD_MAC": 3, "MAC_ABK": 3}.get(tokens[1].removeprefix("ISR_"))
-        if at is not None and len(tokens) > at:
-            masks.add(tokens[at].lower())
-    return bool(text.strip()) and len(masks) <= 1
+    return seen

@@ -170,3 +170,111 @@ def test_traces_with_differing_masks_go_to_the_whole_program_replay(tmp_path):
     mixed.write_text("AiM WR_GB 8 0 0xff000000\nAiM MAC_ABK 8 0xffffffff 0\nAiM RD_MAC 0 0x1\nAiM EOC\n")
     assert aimsim.is_engine_trace(same) and not aimsim.is_engine_trace(mixed)
     assert not aimsim.is_engine_trace(DATA / "7B_s4096_norm.trace.gz")
+
+
+# --- skipping repeated stretches (aimsim._Repeats) against the plain event-by-event simulation ---
+
+def _same_replay(program):
+    fast, plain = replay(program), replay(program, skip_repeats=False)
+    assert (fast.cycles, fast.commands, fast.group_cycles) == (plain.cycles, plain.commands, plain.group_cycles)
+    assert fast.decoded_at == plain.decoded_at
+    return fast
+
+
+_LOOP_OPS = st.sampled_from(["AiM WR_GB 4 0 {m}", "AiM WR_BIAS 0 {m}", "AiM MAC_ABK 4 {m} {r}", "AiM RD_MAC 0 {m}",
+                             "AiM EWMUL 2 {m} {r}", "AiM COPY_BKGB 2 {m} 3 {r}", "AiM COPY_GBBK 1 {m} 2 {r}",
+                             "AiM AF {m}", "AiM RD_AF 0 {m}", "W MEM {c} 5 {r}", "R MEM {c} 6 {r}",
+                             "W MEM {c} {b} {r}", "AiM WR_ABK 0 {one} {r}", "W CFR 2 1"])
+_LOOP = st.tuples(st.lists(st.tuples(_LOOP_OPS, st.integers(0, 3), st.integers(0, 31), _MASKS, st.integers(0, 15)),
+                           min_size=1, max_size=6),
+                  st.integers(2, 40), st.sampled_from([0, 0, 1, 4]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_LOOP, min_size=1, max_size=3))
+def test_skipping_repeats_changes_nothing(loops):
+    """Loops (a body repeated, rows moving by a fixed step or not) replay the same with and without the skip:
+    cycles, DRAM commands, every request's decode cycle."""
+    body = []
+    for ops, times, step in loops:
+        for k in range(times):
+            body += [op.format(m=mask, r=20 + row + k * step, c=c, b=bank, one=f"{1 << (31 - c):#x}")
+                     for op, row, c, mask, bank in ops]
+    _same_replay(parse_program("\n".join(body + ["AiM EOC"])))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(_LOOP_OPS, st.integers(0, 3), st.integers(0, 31), _MASKS, st.integers(0, 15)),
+                min_size=1, max_size=4),
+       st.integers(2, 24), st.integers(2, 6), st.sampled_from([1, 2, 5]), st.sampled_from(["W MEM 9 3 40", "AiM SYNC"]))
+def test_skipping_nested_loops_changes_nothing(ops, inner, outer, step, prologue):
+    """A loop over rows around a loop on one row (CENT's host-write staging: 64 writes a row, a row after the
+    other, some banks left alone), after something that leaves a row open elsewhere."""
+    body = [prologue]
+    for k in range(outer):
+        for _ in range(inner):
+            body += [op.format(m=mask, r=30 + row + k * step, c=c, b=bank, one=f"{1 << (31 - c):#x}")
+                     for op, row, c, mask, bank in ops]
+    _same_replay(parse_program("\n".join(body + ["AiM EOC"])))
+
+
+def test_a_long_loop_is_skipped(monkeypatch):
+    """A 4096-times repeated host-write pattern over 32 channels is decoded a few hundred times, not 4096 x 64."""
+    pattern = [f"W MEM {c} {b} 7" for b in (0, 4) for c in range(32)]
+    program = parse_program("\n".join(pattern * 4096 + ["AiM EOC"]))
+    decoded = []
+    original = aimsim._Dma._decode
+    monkeypatch.setattr(aimsim._Dma, "_decode", lambda self, host, clk: decoded.append(1) or original(self, host, clk))
+    fast = replay(program)
+    assert len(decoded) < 2000 < len(program)
+    monkeypatch.undo()
+    assert fast.cycles == replay(program, skip_repeats=False).cycles
+
+
+def test_a_generated_longer_block_replays_the_same_without_the_skip():
+    """Two repetitions of CENT's attention op group, the second on other rows (bench/cent_blocks.py's rule for
+    longer contexts): the skip and the plain simulation agree, and the first repetition takes the C++ count."""
+    import importlib.util
+
+    path = Path(__file__).parent.parent / "bench" / "cent_blocks.py"
+    spec = importlib.util.spec_from_file_location("cent_blocks", path)
+    blocks = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(blocks)
+    attn = blocks.group_lines("attn_all")
+    lines = ["# group: first", *attn, "# group: moved", *(blocks.move_rows(line, 1000) for line in attn), "AiM EOC"]
+    result = _same_replay(parse_program("\n".join(lines)))
+    assert result.group_cycles[0] == ("first", int(CPP_CYCLES["7B_s4096_attn_all"]))  # its EOC a SYNC here
+    assert blocks.move_rows("AiM MAC_ABK 8 0xffffffff 389", 1000) == "AiM MAC_ABK 8 0xffffffff 1389"
+
+
+def test_parsing_in_blocks_keeps_line_numbers(tmp_path):
+    """Lines are read in blocks of about 1 MB: marks, comments and errors far into a file keep their line numbers."""
+    lines = ["W MEM 3 4 5"] * 200_000 + ["# a comment", "# group: late", "W MEM 3 4 6"] + ["W MEM 3 4 5"] * 10
+    path = tmp_path / "long.trace"
+    path.write_text("\n".join(lines + ["AiM EOC", "whatever follows EOC is not read"]) + "\n")
+    program = read_program(path)
+    assert len(program) == 200_012 and program.groups == (("late", 200_000),)
+    assert program.line_of(200_000) == 200_003 and program.line_of(200_011) == 200_014
+    path.write_text("\n".join(lines + ["AiM MAC_ABK 8 0xffffffff", "AiM EOC"]) + "\n")
+    with pytest.raises(ValueError, match=r"long.trace:200014: MAC_ABK takes 3 field"):
+        read_program(path)
+    path.write_text("W MEM 3 4 5\n" + "9" * 70_000 + "\nAiM EOC\n")
+    with pytest.raises(ValueError, match=r"long.trace:2: line longer than"):
+        read_program(path)
+
+
+def test_a_loop_over_rows_is_skipped_row_by_row(monkeypatch):
+    """64 writes to each of 12 rows in turn (2 banks x 8 channels), other banks holding rows of their own: once two
+    rows have run alike, the rest are skipped whole (rows moving in the written banks only), and nothing changes."""
+    lines = ["W MEM 3 9 77", "R MEM 5 2 12"]
+    for row in range(100, 112):
+        lines += [f"W MEM {c} {b} {row}" for b in (0, 4) for c in range(8)] * 64
+    program = parse_program("\n".join(lines + ["AiM EOC"]))
+    decoded = []
+    original = aimsim._Dma._decode
+    monkeypatch.setattr(aimsim._Dma, "_decode", lambda self, host, clk: decoded.append(1) or original(self, host, clk))
+    fast = replay(program)
+    assert len(decoded) < 2000 < 3 * 1024 < len(program)
+    monkeypatch.undo()
+    plain = replay(program, skip_repeats=False)
+    assert (fast.cycles, fast.commands, fast.decoded_at) == (plain.cycles, plain.commands, plain.decoded_at)
