@@ -17,10 +17,10 @@ def test_app_draws_every_system_and_warns_loudly():
 def test_bad_inputs_go_to_the_banner_and_keep_the_figure():
     app = systems_app()
     title = app.figure.layout.title.text
-    for values, message in (({"gpu_usd": 0.0}, "A100 $ must be a number > 0.0, got 0.0"),
-                            ({"steady_fraction": 1.5}, "PnG steady share must be a number in [0.0, 1.0], got 1.5"),
+    for values, message in (({"gpu_usd": 0.0}, "A100 $ must be a number >= 1; got 0.0"),
+                            ({"steady_fraction": 1.5}, "PnG steady share must be a number in [0, 1]; got 1.5"),
                             ({"budget_tokens": 100000, "dataset": QMSUM},
-                             "CXL top-K tokens must be at most QMSum's mean context (13966 tokens)")):
+                             "CXL top-K tokens must be an integer in [1, 13966]; got 100000")):
         assert not app.set(**values)
         assert message in app.error and app.figure.layout.title.text == title
         assert app.set(gpu_usd=15000.0, steady_fraction=0.5, budget_tokens=4096)
@@ -38,4 +38,26 @@ def test_a_batch_that_does_not_fit_is_named_under_the_figure():
     notes = [a.text for a in app.figure.layout.annotations if "none from" in (a.text or "")]
     # LLM-7B-128K-GQA: 64 x 16K tokens x 128 KiB = 128 GiB of KV cannot fit 8 CENT modules (128 GiB) beside the weights
     assert notes and notes[0].startswith("PIMphony on CENT (8 modules, pp 8): none from 16K tokens: batch must fit")
-    assert not app.set(batch=-1) and "batch (0 = most that fit) must be an integer in [0, 1048576], got -1" in app.error
+    assert not app.set(batch=-1) and "batch (0 = most that fit) must be an integer in [0, 8192]; got -1" in app.error
+
+
+def test_the_budget_box_follows_the_workloads_mean_and_the_workload_list_follows_the_budget():
+    app = systems_app()
+    assert app.controls["budget_tokens"].max == 60780  # multifieldqa's mean context
+    assert app.set(budget_tokens=20000) and QMSUM not in app.controls["dataset"]._options_values  # mean 13966
+    assert app.set(budget_tokens=4096) and app.set(dataset=QMSUM) and app.controls["budget_tokens"].max == 13966
+
+
+def test_the_batch_box_ends_above_every_batch_a_system_holds():
+    """BATCH_MAX hides no runnable batch: no system holds more requests of any offered model at 4K, the shortest
+    context of the comparison."""
+    from pimlab.compare import default_systems
+    from pimlab_widgets.systems import BATCH_MAX
+
+    app = systems_app()
+    for model in app.controls["model"]._options_values:
+        for system in default_systems(model):
+            try:
+                assert system.max_batch(model, 4096) <= BATCH_MAX, (model.name, system.name)
+            except ValueError:
+                pass  # the weights alone do not fit

@@ -14,7 +14,8 @@ from pimlab.figures.systems_compare import METRICS, Comparison, comparison, fami
 from pimlab.models import CENT_MODELS, LLM_7B_128K_GQA, MODELS, OTHER_MODELS
 from pimlab.workloads import MULTIFIELDQA
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, wrap
+from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, float_box, int_box, wrap
+from pimlab_widgets.follow import follow_choices, listed
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
           "#17becf", "#aec7e8", "#ffbb78")
@@ -22,6 +23,11 @@ METRIC_LABELS = {"tokens_per_s": "tokens/s", "tokens_per_s_per_kusd": "tokens/s 
                  "tokens_per_s_per_TB": "tokens/s per TB of memory (equal capacity)"}
 PARTS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#bab0ac")  # fc, selection, attention, ...
 PASTELS = ("#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd", "#fddaec")
+BATCH_MAX = 8192  # above the largest batch any system holds for any model at 4K (7624): a larger one runs nowhere
+HELP = ("<b>batch</b> 0 runs each system at the largest batch it holds; a positive batch runs every system at that "
+        "batch (a system that cannot hold it is listed under the figure). <b>CXL top-K tokens</b> is CXL-PNM's "
+        "selection budget, at most the workload's mean context. Prices are assumptions (docs/others.md); type a "
+        "number and press Enter.")
 SPARSE_WARNING = ("SPARSE vs DENSE: dashed lines attend over a selected top-K subset of the tokens (approximate "
                   "attention); every other system reads every token. Tick 'dense only' for a like-for-like view.")
 
@@ -55,7 +61,7 @@ def systems_figure(data: Comparison) -> go.Figure:
                                     hovertemplate="%{x:.0f}K: %{y:.4g}, %{customdata:.3g} ms/token", **common),
                          1, 2)
     labels = [short_name(n, sp) for n, sp in zip(data.systems, data.sparse)]
-    total = sum(data.breakdown_ms.values())
+    total = sum(data.breakdown_ms.values(), np.zeros(len(data.systems)))
     share = 100 / np.where(total > 0, total, np.nan)
     for j, (part, ms) in enumerate(data.breakdown_ms.items()):
         figure.add_trace(go.Bar(x=labels, y=ms * share, name=part, legendgroup="parts", marker_color=PARTS[j % 6],
@@ -106,28 +112,48 @@ def _compute(model, dataset, metric, dense_only, batch, budget_tokens, steady_fr
                       budget_tokens=budget_tokens, steady_fraction=steady_fraction)
 
 
+def check_systems(model, dataset, metric, dense_only, batch, budget_tokens, steady_fraction, gpu_usd, dimm_pim_usd,
+                  cxl_pnm_device_usd, pim_module_usd) -> None:
+    """ValueError, naming the box as shown, unless the comparison runs: CXL-PNM's top-K budget is at most the
+    workload's mean context, where the step is broken down (the boxes' ranges hold the rest)."""
+    mean = budget_max(dataset)
+    if budget_tokens > mean:
+        raise ValueError(f"CXL top-K tokens must be at most {dataset.name}'s mean context ({mean} tokens); "
+                         f"got {budget_tokens}")
+
+
+def budget_max(dataset) -> int:
+    """The largest CXL-PNM top-K budget `comparison` accepts for `dataset`: its mean context."""
+    return int(round(dataset.mean))
+
+
+def _follow(controls) -> None:
+    controls["budget_tokens"].max = budget_max(controls["dataset"].value)
+    follow_choices(controls, check_systems)
+
+
 def systems_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, metric: str = "tokens_per_s",
                 dense_only: bool = False) -> LiveApp:
     """Model, dataset, metric, dense-only, the batch, CXL-PNM's selection budget and steady share, and the prices."""
     defaults = Prices()
-    money = dict(style=STYLE, layout=widgets.Layout(width="210px"))
     controls = {
-        "model": widgets.Dropdown(options=[(m.name, m) for m in MODELS + CENT_MODELS + OTHER_MODELS], value=model,
-                                  description="model", style=STYLE),
-        "dataset": dataset_picker(dataset),
+        "model": listed(widgets.Dropdown(options=[(m.name, m) for m in MODELS + CENT_MODELS + OTHER_MODELS],
+                                         value=model, description="model", style=STYLE)),
+        "dataset": listed(dataset_picker(dataset)),
         "metric": widgets.Dropdown(options=[(METRIC_LABELS[m], m) for m in METRICS], value=metric,
                                    description="compare by", style=STYLE),
         "dense_only": widgets.Checkbox(value=dense_only, description="dense only", style=STYLE),
-        "batch": widgets.IntText(value=0, description="batch (0 = most that fit)", style=STYLE,
-                                 layout=widgets.Layout(width="220px")),
-        "budget_tokens": widgets.IntText(value=4096, description="CXL top-K tokens", style=STYLE,
-                                         layout=widgets.Layout(width="200px")),
-        "steady_fraction": widgets.FloatText(value=0.5, description="PnG steady share", style=STYLE,
-                                             layout=widgets.Layout(width="200px")),
-        "gpu_usd": widgets.FloatText(value=defaults.gpu_usd, description="A100 $", **money),
-        "dimm_pim_usd": widgets.FloatText(value=defaults.dimm_pim_usd, description="DIMM-PIM $", **money),
-        "cxl_pnm_device_usd": widgets.FloatText(value=defaults.cxl_pnm_device_usd, description="CXL-PNM device $",
-                                                **money),
-        "pim_module_usd": widgets.FloatText(value=defaults.pim_module_usd, description="AiM module $", **money),
+        "batch": int_box(0, "batch (0 = most that fit)", 0, BATCH_MAX),
+        "budget_tokens": int_box(4096, "CXL top-K tokens", 1, budget_max(dataset)),
+        "steady_fraction": float_box(0.5, "PnG steady share", 0, 1),
+        "gpu_usd": float_box(defaults.gpu_usd, "A100 $", 1),
+        "dimm_pim_usd": float_box(defaults.dimm_pim_usd, "DIMM-PIM $", 1),
+        "cxl_pnm_device_usd": float_box(defaults.cxl_pnm_device_usd, "CXL-PNM device $", 1),
+        "pim_module_usd": float_box(defaults.pim_module_usd, "AiM module $", 1),
     }
-    return LiveApp(controls, _compute, systems_figure)
+
+    def compute(**values):
+        check_systems(**values)
+        return _compute(**values)
+
+    return LiveApp(controls, compute, systems_figure, follow=_follow, help=HELP)
