@@ -73,7 +73,7 @@ def systems_figure(data: Comparison, view: str = "capacity") -> go.Figure:
     "parts" (one step of a batch drawn from the dataset) or "winners" (the best family by model and context)."""
     figure = {"capacity": _capacity, "parts": _parts, "winners": _winners}[view](data)
     title = VIEWS[view].capitalize() + (f" ({METRIC_LABELS[data.metric]})" if view == "winners" else f": {data.model}")
-    warning = wrap(html.escape(sparse_warning(data)), 105) if view != "winners" else ""
+    warning = wrap(html.escape(sparse_warning(data)), 80) if view != "winners" else ""
     lines = warning.count("<br>") + 1 if warning else 0
     above = 25 if view != "parts" else 0  # subplot titles, or the winners' context axis, between warning and plot
     if warning:
@@ -116,7 +116,7 @@ def _capacity(data: Comparison) -> go.Figure:
     height, bottom = 470, 70
     if data.notes:
         shown = data.notes[:3] + ((f"... and {len(data.notes) - 3} more",) if len(data.notes) > 3 else ())
-        lines = [html.escape(n if len(n) <= 115 else n[:112] + "...") for n in shown]
+        lines = [html.escape(n if len(n) <= 100 else n[:97] + "...") for n in shown]
         figure.add_annotation(x=0, y=0, xref="paper", yref="paper", yshift=-60, xanchor="left", yanchor="top",
                               align="left", showarrow=False, font=dict(size=10, color="#8a1c1c"),
                               text="<br>".join(["why a system is missing:"] + lines))
@@ -129,7 +129,7 @@ def _capacity(data: Comparison) -> go.Figure:
 
 def _parts(data: Comparison) -> go.Figure:
     figure = go.Figure()
-    labels = ["<br>".join(short_name(n, sp).replace("PIMphony on", "PIMphony").replace("no overlap", "no\u00a0overlap")
+    labels = ["<br>".join(short_name(n, sp).replace("PIMphony on", "PIMph.").replace("no overlap", "no\u00a0overlap")
                           .split(" ")) for n, sp in zip(data.systems, data.sparse)]
     total = sum(data.breakdown_ms.values(), np.zeros(len(data.systems)))
     share = 100 / np.where(total > 0, total, np.nan)
@@ -144,7 +144,7 @@ def _parts(data: Comparison) -> go.Figure:
     legend_below(figure, 10)
     figure.update_yaxes(title_text="% of the step (total on top)", range=[0, 112])
     figure.update_xaxes(title_text=f"one step at {data.breakdown_context // 1024}K ({data.dataset}, a batch drawn "
-                                   "from it); * sparse", tickfont=dict(size=10), tickangle=0)
+                                   "from it); PIMph. = PIMphony, * sparse", tickfont=dict(size=9), tickangle=0)
     return figure
 
 
