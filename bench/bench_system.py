@@ -101,7 +101,7 @@ def main():
         from pimlab_widgets.system import throughput_app
 
         app = throughput_app()
-        for label, values in (("dataset", dict(dataset=MUSIQUE)), ("layout", dict(layout="4, 2")),
+        for label, values in (("dataset", dict(dataset=MUSIQUE)), ("layout", dict(layout=(4, 2))),
                               ("host bursts", dict(host_serial=False))):
             seconds = timed(app.set, **values)
             print(f"throughput app update ({label}): {1e3 * seconds:.0f} ms ({seconds / 0.1:.1f} of the 100 ms budget)")

@@ -3,13 +3,7 @@
 import pytest
 
 from pimlab.workloads import MUSIQUE
-from pimlab_widgets.system import parse_layout, steps_figure, throughput_app
-
-
-def test_parse_layout():
-    assert parse_layout(" best ") == "best" and parse_layout("8, 1") == (8, 1) and parse_layout("4x2") == (4, 2)
-    with pytest.raises(ValueError, match="layout must be"):
-        parse_layout("eight")
+from pimlab_widgets.system import steps_figure, throughput_app
 
 
 def test_throughput_app_updates_and_refuses():
@@ -17,8 +11,8 @@ def test_throughput_app_updates_and_refuses():
     assert len(app.data) == 4 and app.error == ""
     assert app.set(dataset=MUSIQUE)
     before = [list(t.y) for t in app.figure.data]
-    assert not app.set(layout="3, 3")
-    assert "tp must divide" in app.error and [list(t.y) for t in app.figure.data] == before
+    assert not app.set(layout=(3, 3))  # not a layout of 8 modules: the list does not offer it
+    assert app.error.startswith("layout must be one of best, TP") and [list(t.y) for t in app.figure.data] == before
     assert app.set(layout="best") and app.error == ""
 
 

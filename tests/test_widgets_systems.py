@@ -1,26 +1,42 @@
 """The systems app: it draws every system, warns when sparse meets dense, and shows bad inputs in its banner."""
 
 from pimlab.workloads import QMSUM
-from pimlab_widgets.systems import SPARSE_WARNING, systems_app
+from pimlab_widgets.systems import GROUPS, SPARSE_WARNING, systems_app
 
 
-def test_app_draws_every_system_and_warns_loudly():
+def _texts(figure) -> str:
+    return " ".join([figure.layout.title.text] + [a.text for a in figure.layout.annotations])
+
+
+def test_app_draws_every_system_grouped_by_family_and_warns_loudly():
     app = systems_app()
-    names = {trace.name for trace in app.figure.data if trace.type == "scatter"}
-    assert {"GPU-only (2 A100)", "CXL pnm-kv (top 4096 tokens)"} <= names
-    assert "SPARSE vs DENSE" in app.figure.layout.title.text and SPARSE_WARNING.startswith("SPARSE vs DENSE")
+    shown = {(t.legendgroup, t.name) for t in app.figure.data if t.type == "scatter" and t.showlegend is not False}
+    assert len(shown) == len(app.data.data.systems) == 13
+    assert {("GPU and L3", "GPU-only"), ("CXL-PNM (dashed: top-K)", "pnm-kv top-K")} <= shown
+    assert {t.legendgroup for t in app.figure.data if t.type == "scatter"} == set(GROUPS)
+    assert "SPARSE vs DENSE" in _texts(app.figure) and SPARSE_WARNING.startswith("SPARSE vs DENSE")
     assert app.set(dense_only=True)
-    assert "SPARSE" not in app.figure.layout.title.text
+    assert "SPARSE" not in _texts(app.figure)
     assert all("top" not in t.name for t in app.figure.data if t.type == "scatter" and t.name)
+
+
+def test_each_view_is_one_figure_with_a_key():
+    app = systems_app()
+    assert app.set(view="parts") and {t.name for t in app.figure.data if t.type == "bar"} >= {"fc", "attention"}
+    assert app.set(view="winners")
+    heatmap = next(t for t in app.figure.data if t.type == "heatmap")
+    assert heatmap.textfont.size >= 11 and len(heatmap.y) == 4
+    key = {t.name for t in app.figure.data if t.type == "scatter"}  # the colour key: one entry per winning family
+    assert key == {w for row in app.data.data.winners for w in row if w}
 
 
 def test_bad_inputs_go_to_the_banner_and_keep_the_figure():
     app = systems_app()
     title = app.figure.layout.title.text
-    for values, message in (({"gpu_usd": 0.0}, "A100 $ must be a number > 0.0, got 0.0"),
-                            ({"steady_fraction": 1.5}, "PnG steady share must be a number in [0.0, 1.0], got 1.5"),
+    for values, message in (({"gpu_usd": 0.0}, "A100 $ must be a number >= 1; got 0.0"),
+                            ({"steady_fraction": 1.5}, "PnG steady share must be a number in [0, 1]; got 1.5"),
                             ({"budget_tokens": 100000, "dataset": QMSUM},
-                             "CXL top-K tokens must be at most QMSum's mean context (13966 tokens)")):
+                             "CXL top-K tokens must be an integer in [1, 13966]; got 100000")):
         assert not app.set(**values)
         assert message in app.error and app.figure.layout.title.text == title
         assert app.set(gpu_usd=15000.0, steady_fraction=0.5, budget_tokens=4096)
@@ -37,5 +53,28 @@ def test_a_batch_that_does_not_fit_is_named_under_the_figure():
     assert app.set(batch=64)
     notes = [a.text for a in app.figure.layout.annotations if "none from" in (a.text or "")]
     # LLM-7B-128K-GQA: 64 x 16K tokens x 128 KiB = 128 GiB of KV cannot fit 8 CENT modules (128 GiB) beside the weights
-    assert notes and notes[0].startswith("PIMphony on CENT (8 modules, pp 8): none from 16K tokens: batch must fit")
-    assert not app.set(batch=-1) and "batch (0 = most that fit) must be an integer in [0, 1048576], got -1" in app.error
+    missing = "why a system is missing:<br>PIMphony on CENT (8 modules, pp 8): none from 16K tokens: batch must fit"
+    assert notes and notes[0].startswith(missing)
+    assert not app.set(batch=-1) and "batch (0 = most that fit) must be an integer in [0, 8192]; got -1" in app.error
+
+
+def test_the_budget_box_follows_the_workloads_mean_and_the_workload_list_follows_the_budget():
+    app = systems_app()
+    assert app.controls["budget_tokens"].max == 60780  # multifieldqa's mean context
+    assert app.set(budget_tokens=20000) and QMSUM not in app.controls["dataset"]._options_values  # mean 13966
+    assert app.set(budget_tokens=4096) and app.set(dataset=QMSUM) and app.controls["budget_tokens"].max == 13966
+
+
+def test_the_batch_box_ends_above_every_batch_a_system_holds():
+    """BATCH_MAX hides no runnable batch: no system holds more requests of any offered model at 4K, the shortest
+    context of the comparison."""
+    from pimlab.compare import default_systems
+    from pimlab_widgets.systems import BATCH_MAX
+
+    app = systems_app()
+    for model in app.controls["model"]._options_values:
+        for system in default_systems(model):
+            try:
+                assert system.max_batch(model, 4096) <= BATCH_MAX, (model.name, system.name)
+            except ValueError:
+                pass  # the weights alone do not fit

@@ -180,7 +180,20 @@ def _follow(controls, requests: int) -> None:
     request = controls["request"].value if controls["request"].value != -1 else (running or [None])[0]
     table = data.va2pa[min(controls["frame"].value, data.step.size - 1)].get(request)
     mapped = 0 if table is None else int(np.flatnonzero(table >= 0).max(initial=-1)) + 1
-    controls["va"].max = max(mapped - 1, 0)
+    _move_range(controls["va"], max(mapped - 1, 0))
+
+
+def _move_range(box, high: int) -> None:
+    """Give the VA box the range [0, high]; a value that was in the old range but is past the new one (another
+    request, step or workload maps fewer chunks) moves to the new last chunk, as a slider's value does. A typed
+    value past the range the box had stays, to be refused with a message."""
+    old, box.max = box.max, high
+    try:
+        value = float(box.value)
+    except ValueError:
+        return  # text: refused with a message
+    if high < value <= old:
+        box.value = box.text_of(high)
 
 
 def chunkmap_app(dataset=QMSUM, requests: int = 200) -> LiveApp:

@@ -39,7 +39,7 @@ from pimlab_widgets.system import (
     tp_pp_figure,
 )
 from pimlab_widgets.system import utilization_figure as fig4_figure
-from pimlab_widgets.systems import systems_figure
+from pimlab_widgets.systems import VIEWS, systems_figure
 
 
 def _fig6_toy() -> list[tuple[str, go.Figure]]:
@@ -74,7 +74,8 @@ GALLERY: dict[str, list[Callable[[], list[tuple[str, go.Figure]]]]] = {
     "16": [lambda: [("fig16", energy_figure(fig16()))]],
     "17": [lambda: [(f"fig17_{kind}", scalability_figure(fig17(kind))) for kind in ("cent", "neupims")]],
     "20": [lambda: [(f"fig20_{kind}", gpu_figure(fig20(kind))) for kind in ("cent", "neupims")]],
-    "others": [lambda: [("systems_compare", systems_figure(comparison("LLM-7B-128K-GQA", "multifieldqa")))]],
+    "others": [lambda: [(f"systems_compare_{view}", systems_figure(comparison("LLM-7B-128K-GQA", "multifieldqa"), view))
+                        for view in VIEWS]],
 }
 
 

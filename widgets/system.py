@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from functools import lru_cache
+
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
@@ -12,15 +15,23 @@ from pimlab import system
 from pimlab.figures.fig04 import UtilizationData, fig04
 from pimlab.figures.fig13 import SYSTEM_MODULES, ThroughputBars
 from pimlab.figures.fig15 import TpPpData
-from pimlab.figures.fig16 import ATTENTION_PARTS, EnergyData
-from pimlab.figures.fig17 import CONTEXTS, ScalabilityData, scalability_point
+from pimlab.figures.fig16 import ATTENTION_PARTS, BARS, EnergyData
+from pimlab.figures.fig17 import (
+    CAPACITIES_GB,
+    CONTEXTS,
+    MODULE_GB,
+    ScalabilityData,
+    scalability_point,
+    variation_lengths,
+)
 from pimlab.figures.fig20 import GpuComparison
 from pimlab.models import LLM_7B_32K, LLM_7B_128K_GQA
 from pimlab.step import COMPONENTS
 from pimlab.validate import check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, dataset_picker, model_picker, wrap
+from pimlab_widgets.controls import STYLE, dataset_picker, int_box, model_picker, wrap
+from pimlab_widgets.follow import choice, follow_choices, listed
 
 TECH_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
 PART_COLORS = {"fc": "#1f77b4", "qk": "#ff7f0e", "softmax": "#d62728", "sv": "#2ca02c", "nmu": "#9467bd",
@@ -29,8 +40,7 @@ PART_COLORS = {"fc": "#1f77b4", "qk": "#ff7f0e", "softmax": "#d62728", "sv": "#2
 
 
 def _kind_picker(value: str = "cent") -> widgets.Dropdown:
-    return widgets.Dropdown(options=[("CENT (PIM-only)", "cent"), ("NeuPIMs (xPU+PIM)", "neupims")], value=value,
-                            description="system", style=STYLE)
+    return choice([("CENT (PIM-only)", "cent"), ("NeuPIMs (xPU+PIM)", "neupims")], value, "system")
 
 
 # --- Figs. 13/14: one step, technique by technique ------------------------------------------------------
@@ -70,9 +80,6 @@ def steps_figure(steps: dict) -> go.Figure:
 
 def _steps(kind, model, dataset, modules, layout, host_serial, ignore_capacity, requests=256):
     pool = dataset.sample(requests, 0)
-    if model.context_window < int(pool.max()):
-        raise ValueError(f"model must hold the workload: {dataset.name} reaches {int(pool.max())} tokens, "
-                         f"{model.name}'s window is {model.context_window}")
     out = {}
     for tech in system.TECHNIQUES:
         if layout == "best":
@@ -86,36 +93,96 @@ def _steps(kind, model, dataset, modules, layout, host_serial, ignore_capacity, 
     return out
 
 
-def parse_layout(text: str):
-    """"best" or "tp, pp" (e.g. "8, 1") from the layout field."""
-    text = str(text).strip().lower()
-    if text == "best":
-        return "best"
-    try:
-        tp, pp = (int(p) for p in text.replace("x", ",").split(","))
-    except ValueError:
-        raise ValueError(f"layout must be 'best' or 'tp, pp' such as '8, 1', got {text!r}") from None
-    return tp, pp
+# --- what the model accepts: the apps' lists offer only these (pimlab_widgets.follow) --------------------
+KIND_NAMES = {"cent": "CENT", "neupims": "NeuPIMs"}
+MODULE_COUNTS = (1, 2, 4, 8, 16, 32, 64)
+DPA_STATES = (False, True)  # the techniques' two admission rules: static reservations, DPA's chunks
+
+
+def _modules_picker(value: int) -> widgets.Dropdown:
+    return choice([(str(n), n) for n in MODULE_COUNTS], value, "modules")
+
+
+def fits_window(model, dataset) -> None:
+    """ValueError unless every request of the workload fits the model's context window."""
+    if dataset.max > model.context_window:
+        raise ValueError(f"workload must fit the model's window: {dataset.name} reaches {dataset.max:,} tokens, "
+                         f"{model.name}'s window is {model.context_window:,}")
+
+
+@lru_cache(maxsize=256)
+def _layouts(kind: str, model, modules: int) -> tuple:
+    return tuple(system.layouts(kind, model, modules))
+
+
+@lru_cache(maxsize=16)
+def _first_request(dataset) -> int:
+    """The first request of the pool the apps draw (dataset.sample(256, 0)): a layout admits it or none."""
+    return int(dataset.sample(256, 0)[0])
+
+
+@lru_cache(maxsize=8192)
+def holds(kind: str, model, modules: int, tokens: int, dpa: bool, layout="best") -> bool:
+    """True if `layout` (any layout the search tries, for "best") holds the weights and one request of `tokens`
+    (what `system.search` and the step need to run at all)."""
+    for tp, pp in _layouts(kind, model, modules) if layout == "best" else (layout,):
+        try:
+            if system.admitted(system.Layout(system.system_for(kind, modules), model, tp, pp), [tokens], dpa):
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def layout_label(layout) -> str:
+    return layout if layout == "best" else f"TP{layout[0]} x PP{layout[1]}"
+
+
+def _layout_options(values: dict) -> list:
+    return [("best", "best")] + [(layout_label(lay), lay) for lay in _layouts(values["kind"], values["model"],
+                                                                            values["modules"])]
+
+
+def check_steps(kind, model, dataset, modules, layout, host_serial=True, ignore_capacity=False) -> None:
+    """ValueError, naming the controls as shown, unless the throughput app can run these values."""
+    fits_window(model, dataset)
+    first, where = _first_request(dataset), f"{modules} {KIND_NAMES[kind]} modules"
+    if layout == "best":
+        if not all(holds(kind, model, modules, first, dpa) for dpa in DPA_STATES):
+            raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout; "
+                             f"{where} do not")
+        return
+    if layout not in _layouts(kind, model, modules):
+        raise ValueError(f"layout must be best or one of {', '.join(map(layout_label, _layouts(kind, model, modules)))}"
+                         f" for {model.name} on {where}; got {layout!r}")
+    if not ignore_capacity and not all(holds(kind, model, modules, first, dpa, layout) for dpa in DPA_STATES):
+        raise ValueError(f"layout {layout_label(layout)} on {where} must hold {model.name} and one {dataset.name} "
+                         "request; it does not: pick layout best, more modules, or tick what-if: ignore capacity")
+
+
+HELP_LISTS = ("The lists offer only what the model can run with the other choices: a workload longer than the "
+              "model's window, or a model that does not fit the modules (and layout), is left out. Pick more "
+              "modules, or layout <b>best</b>, to see it again.")
 
 
 def throughput_app(kind: str = "cent", model=LLM_7B_32K, dataset=QMSUM) -> LiveApp:
     """System, model, workload, modules, layout and CENT's host-burst accounting drive one step per technique."""
     modules = SYSTEM_MODULES[(kind, 7 if model.layers == 32 else 72)]
     controls = {
-        "kind": _kind_picker(kind), "model": model_picker(model), "dataset": dataset_picker(dataset),
-        "modules": widgets.BoundedIntText(value=modules, min=1, max=64, description="modules", style=STYLE,
-                                          layout=widgets.Layout(width="150px")),
-        "layout": widgets.Text(value=f"{modules}, 1", description="layout (tp, pp or best)", style=STYLE),
+        "kind": _kind_picker(kind), "model": listed(model_picker(model)), "dataset": listed(dataset_picker(dataset)),
+        "modules": _modules_picker(modules), "layout": choice(_layout_options, (modules, 1), "layout"),
         "host_serial": widgets.Checkbox(value=True, description="CENT host bursts serial (as CENT's simulator)",
                                         style=STYLE),
         "ignore_capacity": widgets.Checkbox(value=False, description="what-if: ignore capacity (32 requests)",
                                             style=STYLE),
     }
 
-    def compute(kind, model, dataset, modules, layout, host_serial, ignore_capacity):
-        return _steps(kind, model, dataset, modules, parse_layout(layout), host_serial, ignore_capacity)
+    def compute(**values):
+        check_steps(**values)
+        return _steps(**values)
 
-    return LiveApp(controls, compute, steps_figure)
+    return LiveApp(controls, compute, steps_figure, follow=lambda c: follow_choices(c, check_steps),
+                   help="<b>layout</b>: TP x PP units, or <b>best</b> (the search of Fig. 15). " + HELP_LISTS)
 
 
 # --- Fig. 15: the (TP, PP) grid ------------------------------------------------------------------------
@@ -148,17 +215,25 @@ def search_figure(search: system.Search) -> go.Figure:
 def tp_pp_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, techniques: str = "tcp+dcs+dpa") -> LiveApp:
     """Model, workload, system size and techniques drive a one-step search over every layout."""
     controls = {
-        "kind": _kind_picker("cent"), "model": model_picker(model), "dataset": dataset_picker(dataset),
-        "modules": widgets.BoundedIntText(value=8, min=1, max=64, description="modules", style=STYLE,
-                                          layout=widgets.Layout(width="150px")),
-        "techniques": widgets.Dropdown(options=system.TECHNIQUES, value=techniques, description="techniques",
-                                       style=STYLE),
+        "kind": _kind_picker("cent"), "model": listed(model_picker(model)), "dataset": listed(dataset_picker(dataset)),
+        "modules": _modules_picker(8), "techniques": choice([(t, t) for t in system.TECHNIQUES], techniques,
+                                                           "techniques"),
     }
 
     def compute(kind, model, dataset, modules, techniques):
+        check_search(kind, model, dataset, modules, techniques)
         return system.search(kind, model, modules, dataset.sample(256, 0), techniques)
 
-    return LiveApp(controls, compute, search_figure)
+    return LiveApp(controls, compute, search_figure, follow=lambda c: follow_choices(c, check_search),
+                   help=HELP_LISTS)
+
+
+def check_search(kind, model, dataset, modules, techniques) -> None:
+    """ValueError, naming the controls as shown, unless some layout runs these values."""
+    fits_window(model, dataset)
+    if not holds(kind, model, modules, _first_request(dataset), system.Techniques.parse(techniques).dpa):
+        raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout with "
+                         f"{techniques}; {modules} {KIND_NAMES[kind]} modules do not")
 
 
 # --- Fig. 16: energy -----------------------------------------------------------------------------------
@@ -179,25 +254,37 @@ def energy_figure(data: EnergyData) -> go.Figure:
 
 def energy_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA) -> LiveApp:
     """Model, workload and CENT's host-burst accounting drive the energy bars of one case."""
-    controls = {"dataset": dataset_picker(dataset), "model": model_picker(model),
+    controls = {"dataset": listed(dataset_picker(dataset)), "model": listed(model_picker(model)),
                 "host_serial": widgets.Checkbox(value=True, description="CENT host bursts serial", style=STYLE)}
 
     def compute(dataset, model, host_serial):
-        from pimlab.figures.fig16 import BARS, _per_token
+        from pimlab.figures.fig16 import _per_token
 
-        if dataset.max > model.context_window:
-            raise ValueError(f"workload must fit the model's window: {dataset.name} reaches {dataset.max} tokens, "
-                             f"{model.name}'s window is {model.context_window}")
-
+        check_energy(dataset, model, host_serial)
         pool = dataset.sample(256, 0)
-        modules = SYSTEM_MODULES[("cent", 72 if model.layers == 80 else 7)]
+        modules = _energy_modules(model)
         rows = [_per_token(system.search("cent", model, modules, pool, bar, host_serial=host_serial).step)
                 for bar in BARS]
         return EnergyData((f"{model.name} / {dataset.name}",), BARS, np.array([[r[0] for r in rows]]),
                           np.array([[r[1] for r in rows]]), np.array([[r[2] for r in rows]]),
                           np.array([[r[3] for r in rows]]))
 
-    return LiveApp(controls, compute, energy_figure)
+    return LiveApp(controls, compute, energy_figure, follow=lambda c: follow_choices(c, check_energy),
+                   help=HELP_LISTS)
+
+
+def _energy_modules(model) -> int:
+    return SYSTEM_MODULES[("cent", 72 if model.layers == 80 else 7)]
+
+
+def check_energy(dataset, model, host_serial=True) -> None:
+    """ValueError, naming the controls as shown, unless every bar of the energy app runs."""
+    fits_window(model, dataset)
+    modules = _energy_modules(model)
+    if not all(holds("cent", model, modules, _first_request(dataset), system.Techniques.parse(bar).dpa)
+               for bar in BARS):
+        raise ValueError(f"model must fit {modules} CENT modules with one {dataset.name} request; "
+                         f"{model.name} does not")
 
 
 # --- Fig. 17: scalability -----------------------------------------------------------------------------
@@ -223,11 +310,10 @@ def scalability_figure(data: ScalabilityData) -> go.Figure:
 def scalability_app(kind: str = "cent", capacity_GB: int = 512) -> LiveApp:
     """System and capacity drive the context sweep (cached per point; a new capacity takes a few seconds)."""
     controls = {"kind": _kind_picker(kind),
-                "capacity_GB": widgets.Dropdown(options=(128, 256, 512, 1024), value=capacity_GB,
-                                                description="capacity (GB)", style=STYLE)}
+                "capacity_GB": choice([(str(c), c) for c in CAPACITIES_GB], capacity_GB, "capacity (GB)")}
 
     def compute(kind, capacity_GB):
-        from pimlab.figures.fig17 import CAPACITIES_GB
+        check_scalability(kind, capacity_GB)
 
         def rates(tech, pairs):
             return [scalability_point(kind, c, t, tech) for c, t in pairs]
@@ -246,7 +332,21 @@ def scalability_app(kind: str = "cent", capacity_GB: int = 512) -> LiveApp:
         return ScalabilityData(kind, np.array(CAPACITIES_GB), 65536, tps(base_a), tps(best_a), np.array(CONTEXTS),
                                capacity_GB, tps(base_b), tps(best_b), util(base_b), util(best_b))
 
-    return LiveApp(controls, compute, scalability_figure)
+    return LiveApp(controls, compute, scalability_figure, follow=lambda c: follow_choices(c, check_scalability),
+                   help="The capacity list offers the sizes that hold one request at every context of (b) "
+                        "(128 GB holds no 1M-token request).")
+
+
+def check_scalability(kind, capacity_GB) -> None:
+    """ValueError, naming the controls as shown, unless every point of the scalability app runs: (a) every
+    capacity at 64K, (b) `capacity_GB` at every context (scalability_point's pools and stretched window)."""
+    points = [(c, 65536) for c in CAPACITIES_GB] + [(capacity_GB, t) for t in CONTEXTS]
+    for capacity, context in points:
+        first = variation_lengths(context, 256, 0)
+        model = replace(LLM_7B_128K_GQA, context_window=max(LLM_7B_128K_GQA.context_window, int(first.max())))
+        if not all(holds(kind, model, capacity // MODULE_GB[kind], int(first[0]), dpa) for dpa in DPA_STATES):
+            raise ValueError(f"capacity (GB) must hold one request of {context // 1024}K tokens on "
+                             f"{KIND_NAMES[kind]}; {capacity} GB does not")
 
 
 # --- Fig. 4: utilization ---------------------------------------------------------------------------------
@@ -268,8 +368,7 @@ def utilization_figure(data: UtilizationData) -> go.Figure:
 
 def utilization_app() -> LiveApp:
     """The random seed of the 3-sigma contexts drives Fig. 4 (the batches are the figure's labels)."""
-    controls = {"seed": widgets.IntText(value=0, description="seed (0-99)", style=STYLE,
-                                        layout=widgets.Layout(width="170px"))}
+    controls = {"seed": int_box(0, "seed", 0, 99)}
 
     def compute(seed):
         return fig04(check_int("seed", seed, 0, 99))
@@ -296,6 +395,7 @@ def gpu_app(kind: str = "cent") -> LiveApp:
     return LiveApp({"kind": _kind_picker(kind)}, lambda kind: fig20(kind), gpu_figure)
 
 
-__all__ = ["bars_figure", "steps_figure", "throughput_app", "parse_layout", "tp_pp_figure", "search_figure",
+__all__ = ["bars_figure", "steps_figure", "throughput_app", "check_steps", "check_search", "check_energy",
+           "check_scalability", "tp_pp_figure", "search_figure",
            "tp_pp_app", "energy_figure", "energy_app", "scalability_figure", "scalability_app", "utilization_figure",
            "utilization_app", "gpu_figure", "gpu_app"]

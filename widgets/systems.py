@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from typing import NamedTuple
 
 import ipywidgets as widgets
 import numpy as np
@@ -14,14 +15,18 @@ from pimlab.figures.systems_compare import METRICS, Comparison, comparison, fami
 from pimlab.models import CENT_MODELS, LLM_7B_128K_GQA, MODELS, OTHER_MODELS
 from pimlab.workloads import MULTIFIELDQA
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, wrap
+from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, float_box, int_box, legend_below, wrap
+from pimlab_widgets.follow import follow_choices, listed
+from pimlab_widgets.system import PART_COLORS
 
-COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-          "#17becf", "#aec7e8", "#ffbb78")
 METRIC_LABELS = {"tokens_per_s": "tokens/s", "tokens_per_s_per_kusd": "tokens/s per k$ (equal cost)",
                  "tokens_per_s_per_TB": "tokens/s per TB of memory (equal capacity)"}
-PARTS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#9d755d", "#bab0ac")  # fc, selection, attention, ...
 PASTELS = ("#fbb4ae", "#b3cde3", "#ccebc5", "#decbe4", "#fed9a6", "#ffffcc", "#e5d8bd", "#fddaec")
+BATCH_MAX = 8192  # above the largest batch any system holds for any model at 4K (7624): a larger one runs nowhere
+HELP = ("<b>batch</b> 0 runs each system at the largest batch it holds; a positive batch runs every system at that "
+        "batch (a system that cannot hold it is listed under the figure). <b>CXL top-K tokens</b> is CXL-PNM's "
+        "selection budget, at most the workload's mean context. Prices are assumptions (docs/others.md); type a "
+        "number and press Enter.")
 SPARSE_WARNING = ("SPARSE vs DENSE: dashed lines attend over a selected top-K subset of the tokens (approximate "
                   "attention); every other system reads every token. Tick 'dense only' for a like-for-like view.")
 
@@ -37,64 +42,142 @@ def sparse_warning(data: Comparison) -> str:
     return SPARSE_WARNING if data.mixes_sparse_and_dense else ""
 
 
-def systems_figure(data: Comparison) -> go.Figure:
-    """(a) max batch, (b) throughput by the chosen metric, (c) the step's parts, (d) the winners map."""
-    figure = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1, subplot_titles=(
-        "(a) largest batch that fits", f"(b) {METRIC_LABELS[data.metric]}",
-        f"(c) one step at {data.breakdown_context // 1024}K ({data.dataset})",
-        f"(d) best by {METRIC_LABELS[data.metric]}"))
-    figure.update_annotations(font_size=12)  # the subplot titles, at half the width of a notebook column
+# Colour by scheme (a system and its variants share a hue), dash = sparse top-K; the legend groups the families.
+SCHEME_COLORS = {"PIMphony on CENT": "#2ca02c", "CENT": "#98df8a", "PIMphony on NeuPIMs": "#1f77b4",
+                 "NeuPIMs": "#9ecae1", "GPU-only": "#7f7f7f", "L3": "#ff7f0e", "L3 no overlap": "#fdae6b",
+                 "CXL recall": "#9467bd", "CXL pnm-kv": "#d62728", "CXL png-kv": "#8c564b"}
+GROUPS = ("PIM (pimlab.system)", "GPU and L3", "CXL-PNM (dashed: top-K)")
+WINNER_LABELS = {"PIMphony on CENT": "PIMphony<br>CENT", "PIMphony on NeuPIMs": "PIMphony<br>NeuPIMs",
+                 "CXL recall": "CXL<br>recall", "CXL pnm-kv": "CXL<br>PNM-KV", "CXL png-kv": "CXL<br>PnG-KV"}
+VIEWS = {"capacity": "batch and throughput against context", "parts": "one step's parts",
+         "winners": "who wins, by model and context"}
+
+
+def group(name: str) -> str:
+    """The legend group of a system: PIM (the system model), GPU and L3, or CXL-PNM."""
+    return GROUPS[2] if name.startswith("CXL") else GROUPS[1] if name.startswith(("GPU", "L3")) else GROUPS[0]
+
+
+def _scheme(name: str) -> str:
+    return family(name) + (" no overlap" if "no overlap" in name else "")
+
+
+def _legend_name(name: str, sparse: bool) -> str:
+    """A legend entry inside its group: "CXL pnm-kv (top 4096 tokens)" -> "pnm-kv top-K"."""
+    label = _scheme(name).removeprefix("CXL ")
+    return label + (" top-K" if sparse else " dense" if name.startswith("CXL") else "")
+
+
+def systems_figure(data: Comparison, view: str = "capacity") -> go.Figure:
+    """One view of the comparison, readable at 800 px: "capacity" (largest batch and throughput against context),
+    "parts" (one step of a batch drawn from the dataset) or "winners" (the best family by model and context)."""
+    figure = {"capacity": _capacity, "parts": _parts, "winners": _winners}[view](data)
+    title = VIEWS[view].capitalize() + (f" ({METRIC_LABELS[data.metric]})" if view == "winners" else f": {data.model}")
+    warning = wrap(html.escape(sparse_warning(data)), 80) if view != "winners" else ""
+    lines = warning.count("<br>") + 1 if warning else 0
+    above = 25 if view != "parts" else 0  # subplot titles, or the winners' context axis, between warning and plot
+    if warning:
+        figure.add_annotation(x=0, y=1, xref="paper", yref="paper", xanchor="left", yanchor="bottom", yshift=above + 4,
+                              align="left", showarrow=False, font=dict(size=12, color="#d62728"),
+                              text=f"&#9888; {warning}")
+    top = 50 + 17 * lines + above + 10
+    figure.update_layout(title=dict(text=title, font_size=15, yref="container", y=1, yanchor="top", pad_t=12),
+                         margin=dict(t=top), height=figure.layout.height + top)
+    return figure
+
+
+def _capacity(data: Comparison) -> go.Figure:
+    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
+        "(a) largest batch that fits", f"(b) {METRIC_LABELS[data.metric]}"))
     k = data.contexts / 1024
     values = getattr(data, data.metric)
     for i, name in enumerate(data.systems):
-        line = dict(color=COLORS[i % len(COLORS)], dash="dash" if data.sparse[i] else "solid")
+        line = dict(color=SCHEME_COLORS.get(_scheme(name), "#17becf"), dash="dash" if data.sparse[i] else "solid")
         batch = np.where(data.batch[i] > 0, data.batch[i], np.nan)
-        common = dict(x=k, mode="lines+markers", line=line, legendgroup=name, marker=dict(size=5))
-        figure.add_trace(go.Scatter(y=batch, name=name, hovertemplate="%{x:.0f}K: batch %{y}", **common), 1, 1)
-        figure.add_trace(go.Scatter(y=values[i], name=name, showlegend=False, customdata=data.tpot_ms[i],
-                                    hovertemplate="%{x:.0f}K: %{y:.4g}, %{customdata:.3g} ms/token", **common),
-                         1, 2)
-    labels = [short_name(n, sp) for n, sp in zip(data.systems, data.sparse)]
-    total = sum(data.breakdown_ms.values())
-    share = 100 / np.where(total > 0, total, np.nan)
-    for j, (part, ms) in enumerate(data.breakdown_ms.items()):
-        figure.add_trace(go.Bar(x=labels, y=ms * share, name=part, legendgroup="parts", marker_color=PARTS[j % 6],
-                                customdata=np.stack([ms, data.breakdown_batch], axis=-1),
-                                hovertemplate="%{x}: %{customdata[0]:.3g} ms (batch %{customdata[1]})"), 2, 1)
-    figure.add_trace(go.Scatter(x=labels, y=np.where(total > 0, 104, np.nan), mode="text", showlegend=False,
-                                text=[f"{t:.3g} ms" if t > 0 else "" for t in total], textfont=dict(size=9),
-                                hoverinfo="skip"), 2, 1)
-    families = sorted({w for w in data.winners.ravel() if w})
-    codes = np.array([[families.index(w) if w else np.nan for w in row] for row in data.winners], dtype=float)
-    figure.add_trace(go.Heatmap(z=codes, x=[f"{c:.0f}K" for c in k], y=list(data.winner_models),
-                                text=data.winners, texttemplate="%{text}", textfont=dict(size=9), showscale=False,
-                                colorscale=banded_colorscale(PASTELS[:max(len(families), 1)]), zmin=-0.5,
-                                zmax=max(len(families), 1) - 0.5,
-                                hovertemplate="%{y} at %{x}: %{text}<extra></extra>"), 2, 2)
+        common = dict(x=k, mode="lines+markers", line=line, legendgroup=group(name), marker=dict(size=5),
+                      legendgrouptitle_text=group(name), name=_legend_name(name, data.sparse[i]))
+        figure.add_trace(go.Scatter(y=batch, hovertemplate=f"{name}<br>%{{x:.0f}}K: batch %{{y}}<extra></extra>",
+                                    **common), 1, 1)
+        figure.add_trace(go.Scatter(y=values[i], showlegend=False, customdata=data.tpot_ms[i], **common,
+                                    hovertemplate=f"{name}<br>%{{x:.0f}}K: %{{y:.4g}}, %{{customdata:.3g}} ms/token"
+                                                  "<extra></extra>"), 1, 2)
     if data.window < data.contexts[-1]:
         for col in (1, 2):
-            figure.add_vrect(x0=data.window / 1024, x1=k[-1], fillcolor="gray", opacity=0.12,
-                             line_width=0, row=1, col=col)
+            figure.add_vrect(x0=data.window / 1024, x1=k[-1], fillcolor="gray", opacity=0.12, line_width=0,
+                             row=1, col=col)
         figure.add_annotation(x=np.log10(k[-1]), y=1, xref="x", yref="y domain", xanchor="right", yanchor="top",
-                              showarrow=False, text="past the window: what-if", font=dict(size=10, color="gray"))
+                              showarrow=False, text="past the window:<br>what-if", font=dict(size=10, color="gray"))
+    ticks = [c for c in k if np.log2(c) % 2 == 0]  # 4K, 16K, 64K, ...
+    figure.update_xaxes(type="log", title_text="context (tokens)", tickvals=ticks,
+                        ticktext=[f"{c / 1024:g}M" if c >= 1024 else f"{c:g}K" for c in ticks])
+    figure.update_yaxes(type="log", dtick=1)
+    figure.update_yaxes(title_text="requests", row=1, col=1)
+    figure.update_annotations(font_size=13)
+    height, bottom = 470, 70
     if data.notes:
         shown = data.notes[:3] + ((f"... and {len(data.notes) - 3} more",) if len(data.notes) > 3 else ())
-        figure.add_annotation(x=0, y=-0.1, xref="paper", yref="paper", xanchor="left", yanchor="top", align="left",
-                              showarrow=False, font=dict(size=10, color="#8a1c1c"),
-                              text="<br>".join(wrap(html.escape(n if len(n) < 200 else n[:197] + "..."), 110)
-                                               for n in shown))
-    figure.update_xaxes(type="log", title_text="context (K tokens)", row=1, col=1)
-    figure.update_xaxes(type="log", title_text="context (K tokens)", row=1, col=2)
-    figure.update_yaxes(type="log", title_text="requests", row=1, col=1)
-    figure.update_yaxes(type="log", row=1, col=2)
-    figure.update_yaxes(title_text="% of the step (total above)", range=[0, 112], row=2, col=1)
-    figure.update_xaxes(tickangle=30, tickfont=dict(size=9), row=2, col=1)
-    warning = sparse_warning(data)
-    title = f"Long-context systems on {data.model}"
-    if warning:
-        title += f"<br><span style='color:#d62728;font-size:12px'>&#9888; {wrap(html.escape(warning), 75)}</span>"
-    figure.update_layout(title=title, barmode="stack", height=1000, margin=dict(t=180, b=190),
-                         legend=dict(font=dict(size=10)))
+        lines = [html.escape(n if len(n) <= 100 else n[:97] + "...") for n in shown]
+        figure.add_annotation(x=0, y=0, xref="paper", yref="paper", yshift=-60, xanchor="left", yanchor="top",
+                              align="left", showarrow=False, font=dict(size=10, color="#8a1c1c"),
+                              text="<br>".join(["why a system is missing:"] + lines))
+        height, bottom = height + 15 * (len(lines) + 1), bottom + 15 * (len(lines) + 1)
+    # the grouped legend on the right: one column of short names under three group titles
+    figure.update_layout(height=height, margin=dict(b=bottom, r=10, l=60),
+                         legend=dict(font_size=11, groupclick="toggleitem", tracegroupgap=8, grouptitlefont_size=11))
+    return figure
+
+
+def _parts(data: Comparison) -> go.Figure:
+    figure = go.Figure()
+    labels = ["<br>".join(short_name(n, sp).replace("PIMphony on", "PIMph.").replace("no overlap", "no\u00a0overlap")
+                          .split(" ")) for n, sp in zip(data.systems, data.sparse)]
+    total = sum(data.breakdown_ms.values(), np.zeros(len(data.systems)))
+    share = 100 / np.where(total > 0, total, np.nan)
+    for part, ms in data.breakdown_ms.items():
+        figure.add_trace(go.Bar(x=labels, y=ms * share, name=part, marker_color=PART_COLORS.get(part, "#bab0ac"),
+                                customdata=np.stack([ms, data.breakdown_batch], axis=-1),
+                                hovertemplate="%{x}: %{customdata[0]:.3g} ms (batch %{customdata[1]})"))
+    figure.add_trace(go.Scatter(x=labels, y=np.where(total > 0, 104, np.nan), mode="text", showlegend=False,
+                                text=[_duration(t) if t > 0 else "none<br>fits" for t in total],
+                                textfont=dict(size=10), hoverinfo="skip"))
+    figure.update_layout(barmode="stack", height=470, margin=dict(l=60, r=10))
+    legend_below(figure, 10)
+    figure.update_yaxes(title_text="% of the step (total on top)", range=[0, 112])
+    figure.update_xaxes(title_text=f"one step at {data.breakdown_context // 1024}K ({data.dataset}, a batch drawn "
+                                   "from it); PIMph. = PIMphony, * sparse", tickfont=dict(size=9), tickangle=0)
+    return figure
+
+
+def _duration(ms: float) -> str:
+    return f"{ms / 1e3:.3g}<br>s" if ms >= 1e3 else f"{ms:.3g}<br>ms"
+
+
+def _winners(data: Comparison) -> go.Figure:
+    """A table-like map: rows models, columns contexts, each cell the winning family's short label on its colour,
+    and a colour key (legend) with the full names."""
+    families = sorted({w for w in data.winners.ravel() if w})
+    codes = np.array([[families.index(w) if w else -1 for w in row] for row in data.winners], dtype=float)
+    colors = [PASTELS[i % len(PASTELS)] for i in range(len(families))]
+    text = [[WINNER_LABELS.get(w, w) if w else "none" for w in row] for row in data.winners]
+    contexts = [f"{c // 1024}K" for c in data.contexts]
+    figure = go.Figure(go.Heatmap(z=codes, x=contexts, y=list(data.winner_models), text=text, texttemplate="%{text}",
+                                  textfont=dict(size=11), showscale=False, xgap=2, ygap=2, zmin=-1.5,
+                                  zmax=max(len(families), 1) - 0.5,
+                                  colorscale=banded_colorscale(["#ffffff"] + colors[:max(len(families), 1)]),
+                                  hovertemplate="%{y} at %{x}: %{customdata}<extra></extra>",
+                                  customdata=[[w or "no system holds one request" for w in row]
+                                              for row in data.winners]))
+    for family_name, color in zip(families, colors):
+        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=family_name, hoverinfo="skip",
+                                    marker=dict(symbol="square", size=14, color=color,
+                                                line=dict(color="#999", width=1))))
+    figure.update_layout(height=110 + 70 * len(data.winner_models), plot_bgcolor="white",
+                         legend=dict(orientation="h", x=0, y=-0.15, yanchor="top", font_size=12,
+                                     title_text=f"best by {METRIC_LABELS[data.metric]}:", itemclick=False,
+                                     itemdoubleclick=False),
+                         margin=dict(b=90, l=130))
+    figure.update_xaxes(title_text="context", side="top", showgrid=False, tickfont_size=12)
+    figure.update_yaxes(autorange="reversed", showgrid=False, tickfont_size=12)
     return figure
 
 
@@ -106,28 +189,57 @@ def _compute(model, dataset, metric, dense_only, batch, budget_tokens, steady_fr
                       budget_tokens=budget_tokens, steady_fraction=steady_fraction)
 
 
+def check_systems(dataset, budget_tokens, **_) -> None:
+    """ValueError, naming the box as shown, unless the comparison runs: CXL-PNM's top-K budget is at most the
+    workload's mean context, where the step is broken down (the boxes' ranges hold the rest)."""
+    mean = budget_max(dataset)
+    if budget_tokens > mean:
+        raise ValueError(f"CXL top-K tokens must be at most {dataset.name}'s mean context ({mean} tokens); "
+                         f"got {budget_tokens}")
+
+
+def budget_max(dataset) -> int:
+    """The largest CXL-PNM top-K budget `comparison` accepts for `dataset`: its mean context."""
+    return int(round(dataset.mean))
+
+
+def _follow(controls) -> None:
+    controls["budget_tokens"].max = budget_max(controls["dataset"].value)
+    follow_choices(controls, check_systems)
+
+
 def systems_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, metric: str = "tokens_per_s",
-                dense_only: bool = False) -> LiveApp:
+                dense_only: bool = False, view: str = "capacity") -> LiveApp:
     """Model, dataset, metric, dense-only, the batch, CXL-PNM's selection budget and steady share, and the prices."""
     defaults = Prices()
-    money = dict(style=STYLE, layout=widgets.Layout(width="210px"))
     controls = {
-        "model": widgets.Dropdown(options=[(m.name, m) for m in MODELS + CENT_MODELS + OTHER_MODELS], value=model,
-                                  description="model", style=STYLE),
-        "dataset": dataset_picker(dataset),
+        "view": widgets.Dropdown(options=[(text, v) for v, text in VIEWS.items()], value=view, description="show",
+                                 style=STYLE),
+        "model": listed(widgets.Dropdown(options=[(m.name, m) for m in MODELS + CENT_MODELS + OTHER_MODELS],
+                                         value=model, description="model", style=STYLE)),
+        "dataset": listed(dataset_picker(dataset)),
         "metric": widgets.Dropdown(options=[(METRIC_LABELS[m], m) for m in METRICS], value=metric,
                                    description="compare by", style=STYLE),
         "dense_only": widgets.Checkbox(value=dense_only, description="dense only", style=STYLE),
-        "batch": widgets.IntText(value=0, description="batch (0 = most that fit)", style=STYLE,
-                                 layout=widgets.Layout(width="220px")),
-        "budget_tokens": widgets.IntText(value=4096, description="CXL top-K tokens", style=STYLE,
-                                         layout=widgets.Layout(width="200px")),
-        "steady_fraction": widgets.FloatText(value=0.5, description="PnG steady share", style=STYLE,
-                                             layout=widgets.Layout(width="200px")),
-        "gpu_usd": widgets.FloatText(value=defaults.gpu_usd, description="A100 $", **money),
-        "dimm_pim_usd": widgets.FloatText(value=defaults.dimm_pim_usd, description="DIMM-PIM $", **money),
-        "cxl_pnm_device_usd": widgets.FloatText(value=defaults.cxl_pnm_device_usd, description="CXL-PNM device $",
-                                                **money),
-        "pim_module_usd": widgets.FloatText(value=defaults.pim_module_usd, description="AiM module $", **money),
+        "batch": int_box(0, "batch (0 = most that fit)", 0, BATCH_MAX),
+        "budget_tokens": int_box(4096, "CXL top-K tokens", 1, budget_max(dataset)),
+        "steady_fraction": float_box(0.5, "PnG steady share", 0, 1),
+        "gpu_usd": float_box(defaults.gpu_usd, "A100 $", 1),
+        "dimm_pim_usd": float_box(defaults.dimm_pim_usd, "DIMM-PIM $", 1),
+        "cxl_pnm_device_usd": float_box(defaults.cxl_pnm_device_usd, "CXL-PNM device $", 1),
+        "pim_module_usd": float_box(defaults.pim_module_usd, "AiM module $", 1),
     }
-    return LiveApp(controls, _compute, systems_figure)
+
+    def compute(view, **values):
+        check_systems(**values)
+        return Shown(_compute(**values), view)
+
+    return LiveApp(controls, compute, lambda shown: systems_figure(shown.data, shown.view), follow=_follow,
+                   help=HELP)
+
+
+class Shown(NamedTuple):
+    """What the app draws: the comparison and the view of it."""
+
+    data: Comparison
+    view: str
