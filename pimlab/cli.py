@@ -15,12 +15,6 @@ from importlib import import_module
 # starts without what it does not need (a fifth of a whole program's replay time, issue 11).
 
 
-def replay_trace(*args, **kwargs):
-    from pimlab.aimtrace import replay_trace as replay
-
-    return replay(*args, **kwargs)
-
-
 class _Choices:
     """An option's allowed values, looked up when argparse needs them (the option is given, or --help; a
     metavar keeps argparse from listing them when the option is declared)."""

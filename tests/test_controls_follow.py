@@ -39,7 +39,6 @@ def offered(control) -> list:
 # Apps whose modules are being reworked elsewhere (issue 12); strict, so a fix turns these into failures to remove.
 NOT_YET = {
     "Fig. 6": "widgets/occupancy.py offers workloads whose batch does not fit the toy's modules under TCP",
-    "Fig. 8": "widgets/breakdown.py's DCS OBuf box advertises 1, the model needs at least 2",
 }
 
 
