@@ -45,10 +45,10 @@ from array import array
 from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from heapq import heappop, heappush
 from itertools import count
-from operator import itemgetter
+from operator import eq, itemgetter
 from pathlib import Path
 
 __all__ = ["CHANNELS", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
@@ -642,7 +642,8 @@ class _Controller:
             return r - rows_back if bank >= 0 or banks == _ALL_BANKS else object()
 
         def req(q):
-            return (q.type, q.final, q.cmd, q.bank, row(q.row, q.bank), q.arrive - clk if q.arrive >= 0 else None,
+            arrive = q.arrive - clk if q.arrive >= 0 and q.type != _AIM else None  # AiM requests go in order
+            return (q.type, q.final, q.cmd, q.bank, row(q.row, q.bank), arrive,
                     q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
 
         clocks = []
@@ -918,6 +919,7 @@ class _Dma:
         self.blocked = set()  # controllers with requests in their remaining queue
         self.busy_merge_at, self.busy_merge_gap = 0, 16
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
+        self.ticks = 0  # controller ticks run so far (the work a skip saves)
 
     def wake(self, controller: _Controller, clk: int) -> None:
         """Make sure `controller` ticks at `clk` (or earlier)."""
@@ -1083,11 +1085,12 @@ class _MovedIds(dict):
         self.repeats, self.rows = repeats, rows
 
     def __missing__(self, i: int) -> int:
-        r, rows = self.repeats.unique[i], self.rows
-        if r.row < 0:
+        repeats, rows = self.repeats, self.rows
+        row = repeats.row[i]
+        if row < 0:
             moved = i
-        elif r.row < AF_ROW_BASE and 0 <= r.row + rows < AF_ROW_BASE:
-            moved = self.repeats.index.get(replace(r, row=r.row + rows), -1)
+        elif row < AF_ROW_BASE and 0 <= row + rows < AF_ROW_BASE:
+            moved = repeats.index.get((repeats.shape[i], row + rows), -1)
         else:
             moved = -1
         self[i] = moved
@@ -1098,7 +1101,7 @@ class _Candidate:
     """A period the request stream repeats with: `period` requests, rows moving by `rows` a period, from
     request `base` (the first snapshot) up to `end` (the first request that differs)."""
 
-    __slots__ = ("period", "rows", "start", "base", "end", "next", "snapshots", "footprint")
+    __slots__ = ("period", "rows", "start", "base", "end", "next", "snapshots", "footprint", "work_at")
 
     def __init__(self, period: int, base: int):
         self.period, self.base = period, base
@@ -1108,6 +1111,7 @@ class _Candidate:
         self.end = base
         self.next = 0  # the next snapshot: this many periods after base (spaced out while none recurs)
         self.snapshots: dict = {}  # state key -> (request index, cycle, commands issued, periods since base)
+        self.work_at = None  # (request index, controller ticks so far) at the last snapshot
 
 
 class _Repeats:
@@ -1130,10 +1134,11 @@ class _Repeats:
 
     def __init__(self, program: Program):
         self.ids, self.unique = program.ids, program.unique
-        self.index = {r: i for i, r in enumerate(program.unique)}
-        shapes: dict = {}
-        self.shape = [shapes.setdefault(replace(r, row=-1), len(shapes)) for r in program.unique]
+        shapes: dict = {}  # a request but its row -> shape id
+        self.shape = [shapes.setdefault((r.kind, r.op, r.opsize, r.mask, r.bank, r.channel, r.addr, r.data),
+                                        len(shapes)) for r in program.unique]
         self.row = [r.row for r in program.unique]
+        self.index = {(shape, row): i for i, (shape, row) in enumerate(zip(self.shape, self.row))}  # -> request id
         self.last: dict = {}  # shape -> the last request of that shape decoded
         self.candidates: dict = {}  # period -> _Candidate
         self.tried: dict = {}  # period -> where its last scan ended (no new candidate of that period before)
@@ -1176,7 +1181,7 @@ class _Repeats:
             if candidate.rows == 0:
                 same = ids[at:end] == ids[at - p:end - p]
             else:
-                same = list(map(self._moved(candidate.rows).__getitem__, ids[at - p:end - p])) == ids[at:end].tolist()
+                same = all(map(eq, map(self._moved(candidate.rows).__getitem__, ids[at - p:end - p]), ids[at:end]))
             if not same:
                 if size > 64:  # narrow down with small slices again
                     size = 64
@@ -1237,12 +1242,25 @@ class _Repeats:
             if phase or periods < candidate.next:
                 continue
             candidate.next = periods + 1 + periods // 4
-            if candidate.end - h < p * (1 if candidate.snapshots else 2) + 4 * len(dma.controllers):
-                continue  # too close to the stretch's end for a jump to pay for the snapshots
+            if not self._worth(dma, candidate, h):
+                continue
             jump = self._snapshot(dma, clk, candidate, periods, keys)
             if jump:
                 return jump
         return 0
+
+    @staticmethod
+    def _worth(dma: _Dma, candidate: _Candidate, h: int) -> bool:
+        """Whether a snapshot at request h can pay: at least one more period to jump over (two before the first
+        snapshot), and the work left in the stretch (requests and controller ticks, at the rate seen since the
+        last snapshot) above a snapshot's cost (a few ticks' worth per controller)."""
+        left = candidate.end - h
+        if left < candidate.period * (1 if candidate.snapshots else 2):
+            return False
+        at, ticks = candidate.work_at or (h, dma.ticks - 1)
+        candidate.work_at = (h, dma.ticks)
+        per_request = 1 + (dma.ticks - ticks) / max(h - at, 1)
+        return left * per_request >= 4 * len(dma.controllers)
 
     def _snapshot(self, dma: _Dma, clk: int, candidate: _Candidate, periods: int, keys: dict) -> int:
         back = periods * candidate.rows
@@ -1302,6 +1320,7 @@ def _run(program: Program, timing, skip: bool) -> tuple:
             if not controller.alive or controller.wake != wake or controller.ticked == now:
                 continue
             controller.ticked = now
+            dma.ticks += 1
             if controller.tick(now, dma):
                 controller.wake = controller._next(now, changed=True)
                 event = True
