@@ -51,7 +51,7 @@ from itertools import count
 from operator import eq, itemgetter
 from pathlib import Path
 
-__all__ = ["CHANNELS", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
+__all__ = ["CHANNELS", "DecodeCycles", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
            "ReplayResult", "TIMING_CYCLES"]
 
 CHANNELS = 32  # aim_DRAM_system.cpp MAX_CHANNEL_COUNT, GDDR6_AiM_org
@@ -886,6 +886,65 @@ class _Controller:
         return when if when > clk else clk + 1
 
 
+class DecodeCycles(Sequence):
+    """The cycle each request was decoded in, stored compactly: the requests simulated one by one as arrays,
+    each skipped stretch as the stretch it repeats (`repeat`), so a long program's skips cost no memory."""
+
+    def __init__(self):
+        self.starts = array("q")  # request index where each piece starts
+        self.pieces: list = []  # array("q") of cycles, or (first, span, cycles): see `repeat`
+        self.length = 0
+
+    def append(self, clk: int) -> None:
+        if not self.pieces or not isinstance(self.pieces[-1], array):
+            self.starts.append(self.length)
+            self.pieces.append(array("q"))
+        self.pieces[-1].append(clk)
+        self.length += 1
+
+    def repeat(self, first: int, span: int, times: int, cycles: int) -> None:
+        """Append `times` copies of requests first..first+span-1 (the last `span` so far), copy k `k * cycles`
+        later (k = 1..times)."""
+        self.starts.append(self.length)
+        self.pieces.append((first, span, cycles))
+        self.length += times * span
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.length))]
+        if index < 0:
+            index += self.length
+        if not 0 <= index < self.length:
+            raise IndexError("request index out of range")
+        shift = 0
+        while True:
+            k = bisect_right(self.starts, index) - 1
+            piece, offset = self.pieces[k], index - self.starts[k]
+            if isinstance(piece, array):
+                return piece[offset] + shift
+            first, span, cycles = piece
+            periods, phase = divmod(offset, span)
+            index, shift = first + phase, shift + (periods + 1) * cycles
+
+    def __iter__(self):
+        ends = [*self.starts[1:], self.length]
+        for start, end, piece in zip(self.starts, ends, self.pieces):
+            if isinstance(piece, array):
+                yield from piece
+                continue
+            first, span, cycles = piece
+            reference = self[first:first + span]
+            for k in range(1, (end - start) // span + 1):
+                shift = k * cycles
+                yield from (c + shift for c in reference)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(map(eq, self, other))
+
+
 @dataclass(frozen=True)
 class ReplayResult:
     """What a replay measured: `cycles` is aim_simulator's memory_system_cycles."""
@@ -895,7 +954,7 @@ class ReplayResult:
     requests: int  # host requests decoded (trace lines up to EOC)
     commands: int  # DRAM commands issued over all channels (TMOD included)
     group_cycles: tuple  # (name, cycles) per marked op group: from its first request's decode to the next's
-    decoded_at: array = field(default_factory=lambda: array("q"))  # the cycle each request was decoded in
+    decoded_at: DecodeCycles = field(default_factory=DecodeCycles)  # the cycle each request was decoded in
 
     def summary(self) -> dict:
         return {"source": self.source, "memory_system_cycles": self.cycles, "requests": self.requests,
@@ -915,7 +974,7 @@ class _Dma:
         self.stalled = 0
         self.cfr = {"broadcast": 0, "ewmul_bg": 1, "afm": 0}
         self.finished = False
-        self.decoded_at = array("q")  # the cycle each request was decoded in
+        self.decoded_at = DecodeCycles()
         self.blocked = set()  # controllers with requests in their remaining queue
         self.busy_merge_at, self.busy_merge_gap = 0, 16
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
@@ -1101,7 +1160,7 @@ class _Candidate:
     """A period the request stream repeats with: `period` requests, rows moving by `rows` a period, from
     request `base` (the first snapshot) up to `end` (the first request that differs)."""
 
-    __slots__ = ("period", "rows", "start", "base", "end", "next", "snapshots", "footprint", "work_at")
+    __slots__ = ("period", "rows", "start", "base", "end", "next", "snapshots", "footprint", "work_at", "complete")
 
     def __init__(self, period: int, base: int):
         self.period, self.base = period, base
@@ -1112,6 +1171,7 @@ class _Candidate:
         self.next = 0  # the next snapshot: this many periods after base (spaced out while none recurs)
         self.snapshots: dict = {}  # state key -> (request index, cycle, commands issued, periods since base)
         self.work_at = None  # (request index, controller ticks so far) at the last snapshot
+        self.complete = False  # end is where the repetition breaks (else: it holds at least up to end)
 
 
 class _Repeats:
@@ -1166,11 +1226,20 @@ class _Repeats:
             moved = self.moved[rows] = _MovedIds(self, rows)
         return moved
 
-    def _agree_until(self, candidate: _Candidate, start: int) -> int:
-        """The first request from `start` on that breaks the candidate's repetition (the program's end if none).
-        Once the rows' step is known, whole slices are compared (doubling), one request at a time only in the
-        slice that differs."""
-        ids, p, at, stop, size = self.ids, candidate.period, start, len(self.ids), 64
+    def _extend(self, candidate: _Candidate, need: int) -> None:
+        """Scan the stream ahead until the candidate's end is known or past `need` (scans are lazy: most
+        candidates never jump, and a jump needs the end only then)."""
+        if not candidate.complete and candidate.end < need:
+            limit = max(need, 2 * candidate.end - candidate.start)  # at least doubling what is known
+            candidate.end = self._agree_until(candidate, candidate.end, limit)
+            candidate.complete = candidate.end < limit or candidate.end >= len(self.ids)
+            self.tried[candidate.period] = max(self.tried.get(candidate.period, 0), candidate.end)
+
+    def _agree_until(self, candidate: _Candidate, start: int, limit: int) -> int:
+        """The first request from `start` on that breaks the candidate's repetition (the program's end if none),
+        or `limit` if none does before it. Once the rows' step is known, whole slices are compared (doubling),
+        one request at a time only in the slice that differs."""
+        ids, p, at, stop, size = self.ids, candidate.period, start, min(len(self.ids), limit), 64
         while at < stop:
             if candidate.rows is None:
                 if not self._same(ids[at], ids[at - p], candidate):
@@ -1194,10 +1263,9 @@ class _Repeats:
 
     def _add(self, h: int, period: int) -> None:
         candidate = _Candidate(period, h)
-        candidate.end = self._agree_until(candidate, h)
         if len(self.tried) > 4096:
             self.tried.clear()
-        self.tried[period] = candidate.end
+        self._extend(candidate, h + 2 * period)
         if candidate.end - h < 2 * period:
             return
         if len(self.candidates) >= self.MAX_CANDIDATES:
@@ -1230,6 +1298,7 @@ class _Repeats:
         self.last[shape] = h
         candidates = self.candidates
         for p, candidate in list(candidates.items()):
+            self._extend(candidate, h + 1)
             if h >= candidate.end:
                 del candidates[p]
                 if h == candidate.end and self.tried.get(h - candidate.start, 0) <= h:
@@ -1249,18 +1318,16 @@ class _Repeats:
                 return jump
         return 0
 
-    @staticmethod
-    def _worth(dma: _Dma, candidate: _Candidate, h: int) -> bool:
+    def _worth(self, dma: _Dma, candidate: _Candidate, h: int) -> bool:
         """Whether a snapshot at request h can pay: at least one more period to jump over (two before the first
         snapshot), and the work left in the stretch (requests and controller ticks, at the rate seen since the
         last snapshot) above a snapshot's cost (a few ticks' worth per controller)."""
-        left = candidate.end - h
-        if left < candidate.period * (1 if candidate.snapshots else 2):
-            return False
         at, ticks = candidate.work_at or (h, dma.ticks - 1)
         candidate.work_at = (h, dma.ticks)
         per_request = 1 + (dma.ticks - ticks) / max(h - at, 1)
-        return left * per_request >= 4 * len(dma.controllers)
+        need = max(candidate.period * (1 if candidate.snapshots else 2), 4 * len(dma.controllers) / per_request)
+        self._extend(candidate, h + int(need) + 1)
+        return candidate.end - h >= need
 
     def _snapshot(self, dma: _Dma, clk: int, candidate: _Candidate, periods: int, keys: dict) -> int:
         back = periods * candidate.rows
@@ -1278,6 +1345,7 @@ class _Repeats:
         """The state at this decode is the one at request h1, moved: jump as many such spans as the stream allows."""
         h = dma.head
         span, cycles, rows = h - h1, clk - clk1, (periods - periods1) * candidate.rows
+        self._extend(candidate, len(self.ids))
         n = (candidate.end - h) // span
         if rows and n:
             footprint = candidate.footprint
@@ -1287,9 +1355,7 @@ class _Repeats:
         candidate.snapshots.clear()
         if n < 1:
             return 0
-        reference = dma.decoded_at[h1:h]
-        for k in range(1, n + 1):
-            dma.decoded_at.extend([c + k * cycles for c in reference])
+        dma.decoded_at.repeat(h1, span, n, cycles)
         dma.shift(n * span, n * cycles, n * rows, n * (dma.issued[0] - issued1), clk, candidate.footprint)
         target = h + n * span
         for e in range(target - candidate.period, target):
