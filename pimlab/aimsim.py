@@ -401,12 +401,15 @@ class _Parser:
     def feed(self, lines: list) -> bool:
         """Parse `lines` (the next lines of the trace); False once `AiM EOC` has been read."""
         ids = list(map(self.known.get, lines))
-        if None in ids:
-            self._learn(lines)
-            ids = list(map(self.known.get, lines))
-        if None in ids or _SKIP in ids:
-            return self._feed_marked(lines, ids)
-        self.ids.extend(ids)
+        try:
+            self.ids.fromlist(ids)  # all known requests (fromlist refuses None and _SKIP, and then adds nothing)
+        except (TypeError, OverflowError):
+            if None in ids:
+                self._learn(lines)
+                ids = list(map(self.known.get, lines))
+            if None in ids or _SKIP in ids:
+                return self._feed_marked(lines, ids)
+            self.ids.fromlist(ids)
         self.lineno += len(lines)
         return True
 
@@ -1368,10 +1371,11 @@ def _run(program: Program, timing, skip: bool) -> tuple:
     dma = _Dma(program, timing)
     repeats = _Repeats(program) if skip else None
     heap, seq, total = dma.heap, dma.seq, len(dma.ids)
-    clk = 0
+    clk = ticks = 0
     dma_wake = 0
     while True:
         if dma_wake <= clk:
+            dma.ticks = ticks
             while repeats is not None and not dma.stalled and not dma.blocked and dma.head < total:
                 jump = repeats.at_decode(dma, clk)  # a decode point: maybe skip whole periods
                 if not jump:
@@ -1386,7 +1390,7 @@ def _run(program: Program, timing, skip: bool) -> tuple:
             if not controller.alive or controller.wake != wake or controller.ticked == now:
                 continue
             controller.ticked = now
-            dma.ticks += 1
+            ticks += 1
             if controller.tick(now, dma):
                 controller.wake = controller._next(now, changed=True)
                 event = True
