@@ -1328,7 +1328,7 @@ class _Repeats:
         at, ticks = candidate.work_at or (h, dma.ticks - 1)
         candidate.work_at = (h, dma.ticks)
         per_request = 1 + (dma.ticks - ticks) / max(h - at, 1)
-        need = max(candidate.period * (1 if candidate.snapshots else 2), 4 * len(dma.controllers) / per_request)
+        need = max(candidate.period * (1 if candidate.snapshots else 2), 8 * len(dma.controllers) / per_request)
         self._extend(candidate, h + int(need) + 1)
         return candidate.end - h >= need
 
