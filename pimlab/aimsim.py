@@ -1301,7 +1301,8 @@ class _Repeats:
         self.last[shape] = h
         candidates = self.candidates
         for p, candidate in list(candidates.items()):
-            self._extend(candidate, h + 1)
+            if h >= candidate.end:
+                self._extend(candidate, h + 1)
             if h >= candidate.end:
                 del candidates[p]
                 if h == candidate.end and self.tried.get(h - candidate.start, 0) <= h:

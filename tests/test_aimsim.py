@@ -1,6 +1,7 @@
 """pimlab.aimsim: whole AiM programs replayed as the public AiM simulator runs them."""
 
 import gzip
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -231,15 +232,21 @@ def test_a_long_loop_is_skipped(monkeypatch):
     assert fast.cycles == replay(program, skip_repeats=False).cycles
 
 
-def test_a_generated_longer_block_replays_the_same_without_the_skip():
-    """Two repetitions of CENT's attention op group, the second on other rows (bench/cent_blocks.py's rule for
-    longer contexts): the skip and the plain simulation agree, and the first repetition takes the C++ count."""
+def _cent_blocks():
+    """bench/cent_blocks.py (the longer-block generator), loaded from its file."""
     import importlib.util
 
     path = Path(__file__).parent.parent / "bench" / "cent_blocks.py"
     spec = importlib.util.spec_from_file_location("cent_blocks", path)
     blocks = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(blocks)
+    return blocks
+
+
+def test_a_generated_longer_block_replays_the_same_without_the_skip():
+    """Two repetitions of CENT's attention op group, the second on other rows (bench/cent_blocks.py's rule for
+    longer contexts): the skip and the plain simulation agree, and the first repetition takes the C++ count."""
+    blocks = _cent_blocks()
     attn = blocks.group_lines("attn_all")
     lines = ["# group: first", *attn, "# group: moved", *(blocks.move_rows(line, 1000) for line in attn), "AiM EOC"]
     result = _same_replay(parse_program("\n".join(lines)))
@@ -278,3 +285,66 @@ def test_a_loop_over_rows_is_skipped_row_by_row(monkeypatch):
     monkeypatch.undo()
     plain = replay(program, skip_repeats=False)
     assert (fast.cycles, fast.commands, fast.decoded_at) == (plain.cycles, plain.commands, plain.decoded_at)
+
+
+# --- longer blocks (bench/cent_blocks.py) and rules a naive repeat detector would get wrong ---
+
+def test_cent_layout_at_4096_tokens_is_the_real_block():
+    """The longer-context generator, run at 4096 tokens, writes CENT's own block line for line; at 8192 its
+    loops over the K cache, the score rows and the V cache run twice as long."""
+    blocks = _cent_blocks()
+    assert blocks.cent_block(4096) == blocks._block_lines()
+    ops = [Counter(line.split()[1] for line in blocks.cent_block(n) if line.startswith("AiM")) for n in (4096, 8192)]
+    assert ops[1]["WR_GB"] - ops[0]["WR_GB"] == 4 * 4096 // 128 + 4 * 4096 // 1024  # QK^T tiles, SV tiles
+    assert ops[1]["EWMUL"] - ops[0]["EWMUL"] == 2 * 4096 // 1024  # softmax: two passes, one EWMUL a score row
+    assert ops[1]["WR_ABK"] == ops[0]["WR_ABK"]  # one new token's V either way
+
+
+def test_a_longer_attention_replays_the_same_without_the_skip():
+    """KV write, QK^T and SV of an 8192-token block (CENT's layout): the skip and the plain simulation agree."""
+    blocks = _cent_blocks()
+    lines = ["# group: qk", *blocks.attention_qk(8192), "AiM SYNC", "# group: sv", *blocks.attention_sv(8192),
+             "AiM EOC"]
+    result = _same_replay(parse_program("\n".join(lines)))
+    assert [name for name, _ in result.group_cycles] == ["qk", "sv"]
+
+
+def test_decode_cycles_index_slice_and_iterate_alike():
+    text = "\n".join(["W MEM 3 1 5"] * 300 + [f"AiM MAC_ABK 4 0xffffffff {r}" for r in range(200)] + ["AiM EOC"])
+    fast, plain = replay(parse_program(text)), replay(parse_program(text), skip_repeats=False)
+    cycles = fast.decoded_at
+    assert len(cycles.pieces) > 1  # something was skipped
+    assert list(cycles) == [cycles[i] for i in range(len(cycles))] == list(plain.decoded_at)
+    assert cycles[-1] == plain.decoded_at[-1] and cycles[100:110] == list(plain.decoded_at[100:110])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 40), st.sampled_from([1, 2, 3]), st.integers(0, 15), st.integers(0, 39),
+       st.sampled_from(["W MEM {c} {b} {r}", "R MEM {c} {b} {r}", "AiM COPY_BKGB 2 {m} {b} {r}",
+                        "AiM MAC_ABK 4 {m} {r}", "AiM EWMUL 2 {m} {r}"]),
+       st.sampled_from(["0xffffffff", "0x80000000", "0xff000000"]))
+def test_moving_rows_that_meet_an_open_row(times, step, bank, meet, op, mask):
+    """A loop walking rows in a bank where a row was left open earlier: at one iteration the walk meets it (a row
+    hit where the other iterations miss). A repeat rule that moved rows without looking at the open ones would
+    skip over the hit; the skip must give what the plain simulation gives."""
+    c = 0
+    open_row = 100 + meet * step
+    body = [f"W MEM {c} {bank} {open_row}", "R MEM 0 15 7"]
+    for k in range(times):
+        body += [op.format(c=c, b=bank, r=100 + k * step, m=mask)] * 3 + ["AiM WR_GB 4 0 0xffffffff"]
+    _same_replay(parse_program("\n".join(body + ["AiM EOC"])))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(3, 16), st.lists(st.sampled_from(["0xffffffff", "0x0000ffff", "0x80000001", "0x1"]),
+                                    min_size=1, max_size=3), st.integers(0, 3), st.sampled_from([0, 1, 4]))
+def test_rotating_masks_and_af_modes(times, masks, mode_every, step):
+    """Loops whose channel masks rotate, with the AF mode register rewritten now and then (AF works on row
+    2^29 + mode: moving ordinary rows must not move it), replay the same with and without the skip."""
+    body = []
+    for k in range(times):
+        for j, mask in enumerate(masks):
+            body += [f"AiM MAC_ABK 2 {mask} {40 + k * step}", f"AiM AF {mask}", f"AiM RD_AF 0 {mask}"]
+            if mode_every and (k + j) % (mode_every + 1) == 0:
+                body.append(f"W CFR 2 {k % 3}")
+    _same_replay(parse_program("\n".join(body + ["AiM EOC"])))
