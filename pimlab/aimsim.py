@@ -34,7 +34,11 @@ channels in the same state share one controller (split when a request names some
 when they are in the same state, idle or busy), and where the program repeats itself (compiled traces are
 loops: 64 writes to a row, a row after the other, tile after tile of a GEMV) whole periods are skipped once
 the memory system's state recurs (`_Repeats`; `replay(..., skip_repeats=False)` runs every event and gives
-the same counts, which the tests check). Traces are read in blocks, each distinct line parsed once.
+the same counts, which the tests check). Channels are compared without the arrival cycles of their AiM
+requests (served in order, those never decide anything). A snapshot is taken where the work left in the
+stretch (controller ticks per request so far) pays for it; the stretch ahead is scanned only as far as a
+snapshot or jump needs; the decode cycles of skipped requests are kept as references (`DecodeCycles`), so
+memory does not grow with what is skipped. Traces are read in blocks, each distinct line parsed once.
 """
 
 from __future__ import annotations
@@ -1161,7 +1165,8 @@ class _MovedIds(dict):
 
 class _Candidate:
     """A period the request stream repeats with: `period` requests, rows moving by `rows` a period, from
-    request `base` (the first snapshot) up to `end` (the first request that differs)."""
+    request `base` (the first snapshot) up to `end` (scanned lazily: the repetition holds up to `end`, and
+    `end` is the first request that differs once `complete`)."""
 
     __slots__ = ("period", "rows", "start", "base", "end", "next", "snapshots", "footprint", "work_at", "complete")
 
