@@ -986,6 +986,7 @@ class _Dma:
         self.busy_merge_at, self.busy_merge_gap = 0, 16
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
         self.ticks = 0  # controller ticks run so far (the work a skip saves)
+        self.received = False  # a blocking request called back since the last DMA cycle
 
     def wake(self, controller: _Controller, clk: int) -> None:
         """Make sure `controller` ticks at `clk` (or earlier)."""
@@ -994,6 +995,7 @@ class _Dma:
             heappush(self.heap, (clk, next(self.seq), controller))
 
     def receive(self, controller: _Controller) -> None:
+        self.received = True
         self.stalled -= len(controller.members)
         if self.stalled == 0:
             if self.unique[self.ids[self.head]].op == "EOC":
@@ -1387,6 +1389,7 @@ def _run(program: Program, timing, skip: bool) -> tuple:
                 if not jump:
                     break
                 clk += jump
+            dma.received = False
             dma.step(clk)
             dma_wake = _NEVER if dma.stalled or dma.blocked or dma.head >= total else clk + 1
         event = False
@@ -1399,7 +1402,8 @@ def _run(program: Program, timing, skip: bool) -> tuple:
             ticks += 1
             if controller.tick(now, dma):
                 controller.wake = controller._next(now, changed=True)
-                event = True
+                # the DMA can act again only if a controller it waits on changed, or a blocking request called back
+                event = event or bool(controller.remaining) or dma.received
             heappush(heap, (controller.wake, next(seq), controller))
         if dma.finished:
             return now, dma
