@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     print(f"{'context':>8}{'lines':>10}{'cycles':>10}{'commands':>11}{'wall s':>8}{'CPU s':>7}{'peak MB':>8}"
-          f"{'C++ s':>17}{'speed-up':>10}{'C++ MB':>8}")
+          f"{'C++ s':>17}{'speed-up':>10}{'by CPU':>8}{'C++ MB':>8}{'MB ratio':>9}")
     with tempfile.TemporaryDirectory() as tmp:
         for context in (int(c) for c in args.contexts.split(",")):
             path = synthesise(context, Path(tmp) / f"block_{context}.trace", args.layout)
@@ -81,11 +81,12 @@ def main() -> None:
                 cpp = min(by_commands, by_cycles)
                 cpp_text, mb_text = f"{by_commands:.1f}/{by_cycles:.1f} est.", f">={CPP_MB:.0f}"
             print(f"{context:>8}{summary['requests']:>10}{cycles:>10}{commands:>11}{seconds:>8.2f}{cpu:>7.2f}"
-                  f"{peak:>8.0f}{cpp_text:>17}{cpp / seconds:>9.1f}x{mb_text:>8}")
+                  f"{peak:>8.0f}{cpp_text:>17}{cpp / seconds:>9.1f}x{cpp / cpu:>7.1f}x{mb_text:>8}"
+                  f"{('' if context == BASE_CONTEXT else '<=') + f'{peak / CPP_MB:.2f}':>9}")
     print("C++ s for longer contexts: estimated from the 4096 block's rate per DRAM command / per cycle "
           f"(speed-up against the lower); their blocks are bench/cent_blocks.py stand-ins ({args.layout} layout). "
-          "Shared machine: "
-          "timings under load.")
+          "speed-up: C++ s / wall s; by CPU: C++ s / this process's CPU s (the machine is shared: wall time "
+          "under load counts other processes' time). MB ratio: peak MB / the C++'s MB.")
 
 
 if __name__ == "__main__":
