@@ -653,11 +653,10 @@ class _Controller:
             return (q.type, q.final, q.cmd, q.bank, row(q.row, q.bank), arrive,
                     q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
 
-        clocks = []
-        for r in map(self.issuable, [self.ready, *self.bg_ready, *self.bank_ready]):
-            clocks.append(tuple(v - clk if v > clk else 0 for v in r) if max(r) > clk else None)
-        queues = tuple(tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
-                                                     self.remaining))
+        clocks = [tuple([v - clk if v > clk else 0 for v in r]) if max(r) > clk else None
+                  for r in map(self.issuable, [self.ready, *self.bg_ready, *self.bank_ready])]
+        queues = tuple([tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
+                                                      self.remaining)])
         return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
                 tuple(map(row, self.open_row, range(BANKS))), tuple(clocks), queues)
 
