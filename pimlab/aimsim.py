@@ -859,6 +859,14 @@ class _Controller:
 
         After a cycle that changed the state (`changed`), the row prerequisites are worked out again and both
         host buffers count (the write-mode choice is made only in the cycle that reaches it)."""
+        if self.aim and not self.pending and not self.active:  # the common case: only the AiM head can act
+            head = self.aim[0]
+            if head.special:
+                return clk + 1
+            if changed:
+                head.cmd = self.preq(head)
+            ready = self.ready_at(head.cmd, head)
+            return ready if ready > clk else clk + 1
         when = _NEVER
         if self.pending:
             head = self.pending[0]
