@@ -113,24 +113,26 @@ def attention_sv(context: int) -> list[str]:
     return lines
 
 
+def _row(line: str) -> int | None:
+    tokens = line.split()
+    at = _row_at(tokens)
+    return None if at is None else int(tokens[at])
+
+
 def softmax(context: int, base: list[str]) -> list[str]:
     """The 4096 block's softmax staging (`base`) with each pass over the score rows run over context / 1024 rows."""
     first, count = SOFTMAX_BASE_ROWS[0], context // 1024
-    scores = _layout(context)["scores"]
+    shift = _layout(context)["scores"] - first
     out, at = [], 0
     while at < len(base):
-        tokens = base[at].split()
-        row_at = _row_at(tokens)
-        if row_at is None or int(tokens[row_at]) != first:
+        if _row(base[at]) != first:
             out.append(base[at])
             at += 1
             continue
-        end = at  # a pass: the lines on the first score row, then the same on the next rows
-        while end < len(base) and (_row_at(base[end].split()) is not None
-                                   and int(base[end].split()[_row_at(base[end].split())]) == first):
+        end = at  # a pass: these lines on the first score row, then the same on each next row
+        while end < len(base) and _row(base[end]) == first:
             end += 1
-        one_row = base[at:end]
-        out += [move_rows(line, scores + r - first) for r in range(count) for line in one_row]
+        out += [move_rows(line, shift + r) for r in range(count) for line in base[at:end]]
         at = end + (end - at) * (len(SOFTMAX_BASE_ROWS) - 1)
     return out
 
