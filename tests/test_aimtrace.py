@@ -95,3 +95,15 @@ def test_example_trace_cycles_by_hand_from_the_controller_rules():
     result = replay_trace(parse_trace(EXAMPLE), "static", "aimsim")
     assert result.total_cycles == 190
     assert result.trace.issue_cycles.tolist() == [1, *range(33, 48, 2), 49, 50, 82, *range(138, 153, 2), 154, 186]
+
+
+@pytest.mark.parametrize("line, word", [("AiM WR_GB 8 -1 0x80000000", "GPR"), ("AiM MAC_ABK 8 0x80000000 -2", "row"),
+                                        ("AiM RD_MAC x 0x80000000", "gpr"), ("AiM MAC_ABK 0 0x80000000 1", "opsize"),
+                                        ("AiM WR_BIAS 1 0x80000000 7", "WR_BIAS takes 2 fields")])
+def test_cli_names_the_file_and_line_of_a_bad_value(tmp_path, capsys, line, word):
+    """Lines the numpy reader declines go to the line reader, whose error names the file and the line."""
+    path = tmp_path / "bad.trace"
+    path.write_text(f"# a comment\nAiM WR_GB 8 0 0x80000000\n{line}\nAiM EOC\n")
+    assert main(["simulate", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert f"{path}: line 3: {word}" in error, error
