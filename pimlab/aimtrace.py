@@ -210,9 +210,9 @@ def _pieces(data):
 
 def _chunk_lines(piece: bytes):
     """(opcode code, fields [line, 3] as uint32, mask spelling keys) of each non-blank line of a piece (the keys
-    once when all are the same; np.unique would import numpy.ma, a tenth of start-up); None if one is
-    not `AiM <OPCODE> <fields>` with plain decimal / 0x hex numbers, or the piece has a stray CR, a control byte
-    or a non-ASCII one."""
+    once when all are the same: np.unique would import numpy.ma, a tenth of start-up); None if a line is not
+    `AiM <OPCODE> <fields>` with plain decimal / 0x hex numbers, or the piece has a stray CR, a control byte or a
+    non-ASCII one."""
     if b"\r" in piece:
         piece = piece.replace(b"\r\n", b"\n")
         if b"\r" in piece:
@@ -223,22 +223,18 @@ def _chunk_lines(piece: bytes):
     controls = np.count_nonzero(b < 32) - np.count_nonzero(newline)
     if b.max() > 126 or (controls and controls != np.count_nonzero(b == 9)):  # tabs, line ends and no other
         return None
-    token = (b > 32) & (b != 44)  # not a space, tab, comma or line end
-    if b"#" in piece:
-        token &= ~_in_comment(b, newline)
-    edge = np.flatnonzero(token[1:] != token[:-1]) + 1
-    starts, ends = edge[::2], edge[1::2]  # of each token
+    starts, ends, first = _tokens(b, newline, b"#" in piece)
     if not len(starts):  # blank lines and comments only
         return np.zeros(0, dtype=np.int8), np.zeros((0, 3), dtype=np.uint32), np.zeros(0, dtype=np.int64)
-    first = np.searchsorted(starts, np.flatnonzero(newline))  # the first token after each line end
-    first = first[np.diff(first, append=len(starts)) > 0]  # of each non-blank line
     count = np.diff(first, append=len(starts))  # tokens of each non-blank line
     word = np.ndarray((len(b) - 7,), "<u8", buf, strides=(1,))  # word[i]: bytes i..i+7 as one little-endian integer
     if count.min() < 2 or (_key(word, starts[first], ends[first]) != _AIM).any():
         return None
     at, end = starts[first + 1], ends[first + 1]
-    at = at + 4 * ((end - at > 4) & (_key(word, at, at + 4) == _ISR))
-    op = _opcode(_key(word, at, end))
+    key = _key(word, at, end)
+    isr = np.flatnonzero((end - at > 4) & (key & _LOW[4] == _ISR))  # ISR_<OPCODE>
+    key[isr] = _key(word, at[isr] + 4, end[isr])
+    op = _opcode(key)
     if op is None or (count != 2 + _OP_FIELDS[op]).any():
         return None
     numeric = np.ones(len(starts), dtype=bool)
@@ -246,14 +242,29 @@ def _chunk_lines(piece: bytes):
     got = _numbers(word, starts[numeric], ends[numeric])
     if got is None:
         return None
-    values, spelled = got
+    values, hexa, digits = got
     fields = np.zeros((len(first), 3), dtype=np.uint32)  # a missing field reads 0 (`_table` never reads it)
     base = first - 2 * np.arange(len(first))  # the line's first number among the numbers
     for j in range(3):
         has = count > 2 + j
         fields[has, j] = values[base[has] + j]
-    masks = spelled[(base + np.where(op == _WR_GB, 2, 1))[op < _SYNC]]
+    at = (base + np.where(op == _WR_GB, 2, 1))[op < _SYNC]  # of each mask among the numbers
+    masks = (values[at].astype(np.int64) * 2 + hexa[at]) * 64 + digits[at]  # same key: same spelling up to case
     return op.astype(np.int8), fields, masks[:1] if (masks == masks[:1]).all() else masks
+
+
+def _tokens(b: np.ndarray, newline: np.ndarray, comments: bool):
+    """(start, end) of each token (a run of bytes other than space, tab, comma and line end, outside comments),
+    and the index of each non-blank line's first token."""
+    token = (b > 32) & (b != 44)
+    if comments:
+        token &= ~_in_comment(b, newline)
+    edge = np.flatnonzero(token[1:] != token[:-1]) + 1
+    starts, ends = edge[::2], edge[1::2]
+    if (newline[:-1] & ~token[1:] & ~newline[1:]).any():  # a line starts with a blank or a comment
+        first = np.searchsorted(starts, np.flatnonzero(newline))  # the first token after each line end
+        return starts, ends, first[np.diff(first, append=len(starts)) > 0]
+    return starts, ends, np.flatnonzero(b[starts - 1] == 10)  # else each line's first token starts right after
 
 
 def _in_comment(b: np.ndarray, newline: np.ndarray) -> np.ndarray:
@@ -271,10 +282,7 @@ _HIGH = ~_LOW[::-1]  # the high k bytes
 _AIM, _ISR = _word_key("AiM"), _word_key("ISR_")
 _OP_KEYS = np.array([_word_key(name) for name in _OPS], dtype=np.uint64)  # each under 8 bytes: no 8-byte token
 _OP_ORDER = np.argsort(_OP_KEYS)
-_HEX_DIGIT = np.full(256, 255, dtype=np.uint8)  # value of a hex digit (any case), 255 for other bytes
-_HEX_DIGIT[48:58] = np.arange(10)
-_HEX_DIGIT[97:103] = _HEX_DIGIT[65:71] = np.arange(10, 16)
-_ZEROS, _F0, _06, _33 = (int(c, 16) * 0x0101010101010101 for c in ("30", "F0", "06", "33"))
+_ONES = 0x0101010101010101  # times a byte: that byte in every byte of a word
 
 
 def _key(word: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -289,56 +297,40 @@ def _opcode(keys: np.ndarray):
 
 
 def _numbers(word: np.ndarray, lo: np.ndarray, hi: np.ndarray):
-    """(value, spelling key) of the numbers in bytes [lo, hi); None if one is not a plain decimal or 0x-hex integer
-    of at most 16 digits below 2**32. The key (value, hex or not, digits) is the same exactly when two masks are
-    spelled the same up to letter case."""
+    """(value, hex or not, digits) of the numbers in bytes [lo, hi); None if one is not a plain decimal or 0x-hex
+    integer of at most 16 digits below 2**32."""
     hexa = (hi - lo > 2) & ((word[lo] & 0xFFFF | 0x2000) == _word_key("0x"))
-    lo = lo + 2 * hexa
-    digits = hi - lo
+    digits = hi - lo - 2 * hexa
     if len(lo) and digits.max() > 16:
         return None
-    value = np.zeros(len(lo), dtype=np.uint64)
-    for is_hex, parse, scale in ((False, _decimal, 10**8), (True, _hex, 16**8)):
-        pick = np.flatnonzero(hexa == is_hex)
-        got = _digits(word, hi[pick], digits[pick], parse, scale)
-        if got is None:
-            return None
-        value[pick] = got
-    if (value >> 32).any():
-        return None  # fields are kept as uint32; no real trace comes near (masks are 32-bit)
-    return value, (value.astype(np.int64) * 2 + hexa) * 64 + digits
-
-
-def _digits(word, hi, digits, parse, scale: int):
-    """The numbers of `digits` digits ending at byte hi, 8 digits at a time (scale: the weight of the 9th last)."""
-    value, ok = parse(word[hi - 8], np.minimum(digits, 8))
+    value, ok = _value(word[hi - 8], np.minimum(digits, 8), hexa)
     long = np.flatnonzero(digits > 8)
-    if len(long):
-        high, high_ok = parse(word[hi[long] - 16], digits[long] - 8)
-        value[long] += high * scale
+    if len(long):  # the digits before the last 8, from the word that ends 8 bytes earlier
+        high, high_ok = _value(word[hi[long] - 16], digits[long] - 8, hexa[long])
+        value[long] += high * np.where(hexa[long], np.uint64(16**8), np.uint64(10**8))
         ok[long] &= high_ok
-    return value if ok.all() else None
+    if not ok.all() or (value >> 32).any():
+        return None  # fields are kept as uint32; no real trace comes near (masks are 32-bit)
+    return value, hexa, digits
 
 
-def _decimal(w: np.ndarray, digits: np.ndarray):
-    """(value, valid) of words whose top `digits` bytes are decimal digits (the last one in the top byte)."""
+def _value(w: np.ndarray, digits: np.ndarray, hexa: np.ndarray):
+    """(value, valid) of words whose top `digits` bytes are the last digits of a decimal number, or of a hex number
+    (either case) where `hexa`; the last digit is in the top byte."""
     keep = _HIGH[digits]
-    w = (w & keep) | (_ZEROS & ~keep)  # leading zeros in the other bytes
-    ok = ((w & _F0) | (((w + _06) & _F0) >> 4)) == _33  # each byte in '0'..'9' (no byte is over 126: no carry)
-    return _combine(w - _ZEROS, 10), ok
-
-
-def _hex(w: np.ndarray, digits: np.ndarray):
-    """(value, valid) of words whose top `digits` bytes are hex digits of either case."""
-    d = _HEX_DIGIT[w.view(np.uint8)].view("<u8") & _HIGH[digits]
-    return _combine(d, 16), (d & _F0) == 0
-
-
-def _combine(d: np.ndarray, base: int) -> np.ndarray:
-    """The numbers whose 8 digits (each < base <= 16, most significant in the low byte) are the bytes of d."""
+    w = (w & keep) | (_ONES * 0x30 & ~keep) | _ONES * 0x20  # leading zeros, and hex letters in lower case
+    letters = np.where(hexa, np.uint64(_ONES * 0x80), np.uint64(0))  # a-f only in hex numbers
+    ok = (_in(w, 0x30, 0x39) | (_in(w, 0x61, 0x66) & letters)) == _ONES * 0x80
+    d = (w & _ONES * 0x0F) + 9 * ((w >> 6) & _ONES)  # each byte's digit value
+    base = np.where(hexa, np.uint64(16), np.uint64(10))
     d = (d * base + (d >> 8)) & 0x00FF00FF00FF00FF  # pairs of digits in 16-bit lanes
     d = (d * base**2 + (d >> 16)) & 0x0000FFFF0000FFFF  # fours in 32-bit lanes
-    return (d * base**4 + (d >> 32)) & 0xFFFFFFFF
+    return (d * base**4 + (d >> 32)) & 0xFFFFFFFF, ok
+
+
+def _in(w: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Bit 7 of each byte of w set where that byte is in [low, high] (bytes are below 0x80: no carry between them)."""
+    return ((w | _ONES * 0x80) - _ONES * low) & ~(w + _ONES * (0x7F - high)) & _ONES * 0x80
 
 
 def _table(op, fields, gbuf_entries: int, addresses: bool) -> dict[str, np.ndarray] | None:

@@ -35,7 +35,7 @@ def trace_lines(draw):
             bad = ["-1", "+3", "x", "0x", "1_0", "0", "0x1G", "0xg", "12a", "0x:", "0x0:", "1/"]
             fields[draw(st.integers(0, len(fields) - 1))] = draw(st.sampled_from(bad))
         sep = draw(st.sampled_from([" ", ",", " , ", "\t"]))
-        line = sep.join(["AiM", op, *fields])
+        line = draw(st.sampled_from(["", "", " ", "\t", ","])) + sep.join(["AiM", op, *fields])
         lines.append(line + draw(st.sampled_from(["", "", " # note", "  "])))
         if draw(st.integers(0, 6)) == 0:
             lines.append(draw(st.sampled_from(["", "# comment", "   "])))
