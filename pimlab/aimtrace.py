@@ -453,8 +453,10 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
     if channels[-1] >= module.channels:
         raise ValueError(f"channel masks must name channels below {module.channels}, got channel {channels[-1]}")
     done, per_channel = {}, []
-    for c in channels:  # channels that receive the same instructions get the same stream: schedule it once
-        key = ((masks >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
+    distinct = masks[:1] if (masks == masks[:1]).all() else np.sort(masks)  # each mask value the table uses
+    distinct = distinct[np.concatenate(([True], distinct[1:] != distinct[:-1]))]
+    for c in channels:  # channels in the same masks receive the same instructions: schedule their stream once
+        key = ((distinct >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
         if key not in done:
             done[key] = (schedule(expand_table(table, c), policy, timing, module.gbuf_entries, entries) if timelines
                          else summarize_table(table, c, policy, timing, module.gbuf_entries, entries))
