@@ -148,7 +148,8 @@ _OPS = ("WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC")  # codes 0..5
 _OP_KIND = np.array([Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT, -1, -1], dtype=np.int64)
 _OP_FIELDS = np.array([3, 2, 3, 2, 0, 0])
 _WR_GB, _WR_BIAS, _MAC_ABK, _RD_MAC, _SYNC, _EOC = range(6)
-_CHUNK_BYTES = 1 << 20  # the file is read and parsed this much at a time (bounded memory)
+_CHUNK_BYTES = 1 << 19  # the file is read and parsed this much at a time: bounded memory, and a piece's token
+# columns stay in a core's L2 cache (1 MiB pieces parse about a fifth slower)
 _PAD = b"\n" * 16  # blank bytes around a piece: the 16 bytes before any token's end, and 8 after its start, exist
 
 
@@ -243,11 +244,9 @@ def _chunk_lines(piece: bytes):
     if got is None:
         return None
     values, hexa, digits = got
-    fields = np.zeros((len(first), 3), dtype=np.uint32)  # a missing field reads 0 (`_table` never reads it)
     base = first - 2 * np.arange(len(first))  # the line's first number among the numbers
-    for j in range(3):
-        has = count > 2 + j
-        fields[has, j] = values[base[has] + j]
+    at = np.minimum(base[:, None] + np.arange(3), len(values))  # a missing field reads the next line's number or 0
+    fields = np.append(values, 0).astype(np.uint32)[at]  # (`_table` reads only the fields each opcode has)
     at = (base + np.where(op == _WR_GB, 2, 1))[op < _SYNC]  # of each mask among the numbers
     masks = (values[at].astype(np.int64) * 2 + hexa[at]) * 64 + digits[at]  # same key: same spelling up to case
     return op.astype(np.int8), fields, masks[:1] if (masks == masks[:1]).all() else masks
