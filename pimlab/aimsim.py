@@ -51,7 +51,7 @@ from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from heapq import heappop, heappush
-from itertools import count
+from itertools import count, islice
 from operator import eq, itemgetter
 from pathlib import Path
 
@@ -1457,9 +1457,10 @@ def replay(source, skip_repeats: bool = True) -> ReplayResult:
 _ENGINE_OPS = {"WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"}
 
 
-def is_engine_trace(path) -> bool:
+def is_engine_trace(path, max_lines: int | None = None) -> bool:
     """True if a trace file is plain text of the six opcodes pimlab's command engine schedules (`aimtrace`),
-    all on one channel mask (where the engine's per-channel view is exact).
+    all on one channel mask (where the engine's per-channel view is exact). With max_lines, only the file's first
+    max_lines lines are read: True then means that none of them rules it out.
 
     Anything else (gzip, host requests, other opcodes, masks that differ) is replayed as a whole program by
     `replay`; a file that cannot be read at all is left to `read_program`, which names the problem.
@@ -1467,7 +1468,7 @@ def is_engine_trace(path) -> bool:
     masks, seen = set(), False
     try:
         with open(path, encoding="utf-8") as lines:  # line by line: most traces are ruled out by their first line
-            for line in lines:
+            for line in islice(lines, max_lines):
                 tokens = line.split("#", 1)[0].replace(",", " ").split()
                 if not tokens:
                     continue

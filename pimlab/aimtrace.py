@@ -96,71 +96,87 @@ def _parse_lines(text: str, gbuf_entries: int) -> list[Instruction]:
 
 
 def _instructions(opcode: str, f: dict, lineno: int, gbuf_entries: int) -> list[Instruction]:
-    mask = pimlab_mask(f["mask"])
+    at = f"line {lineno}: "
+    mask = pimlab_mask(check_int(at + "channel_mask", f["mask"], 1, 2**FILE_CHANNELS - 1))
     if opcode not in ("WR_GB", "MAC_ABK"):
         op = Kind.WR_BIAS if opcode == "WR_BIAS" else Kind.RD_OUT
-        return [Instruction(op, mask, 1, gpr_addr=check_int(f"line {lineno}: GPR", f["gpr"], 0), out_idx=0)]
-    size = check_int(f"line {lineno}: opsize", f["opsize"], 1, 1 << 20)
+        return [Instruction(op, mask, 1, gpr_addr=check_int(at + "GPR", f["gpr"], 0), out_idx=0)]
+    size = check_int(at + "opsize", f["opsize"], 1, 1 << 20)
+    address = check_int(at + ("GPR" if opcode == "WR_GB" else "row"), f["gpr" if opcode == "WR_GB" else "row"], 0)
     out = []
     for start in range(0, size, gbuf_entries):
         part = min(gbuf_entries, size - start)
         if opcode == "WR_GB":
-            out.append(Instruction(Kind.WR_INP, mask, part, gpr_addr=f["gpr"] + start, gbuf_idx=0))
+            out.append(Instruction(Kind.WR_INP, mask, part, gpr_addr=address + start, gbuf_idx=0))
         else:
-            out.append(Instruction(Kind.MAC, mask, part, gbuf_idx=0, row=f["row"], col=start % 64, out_idx=0))
+            out.append(Instruction(Kind.MAC, mask, part, gbuf_idx=0, row=address, col=start % 64, out_idx=0))
     return out
 
 
 def read_trace(path, gbuf_entries: int = 64) -> list[Instruction]:
     """Instructions of an AiM ISR trace file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"trace file must exist, got {str(path)!r}")
-    return parse_trace(path.read_text(), gbuf_entries)
+    return _read(path, lambda data: parse_trace(data.decode(), gbuf_entries))
 
 
 def read_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray]:
     """The instructions of an AiM ISR trace file as `isa.instruction_table` columns (no Instruction objects)."""
+    gbuf_entries = check_int("gbuf_entries", gbuf_entries, 1, 4096)
+
+    def table(data: bytes) -> dict[str, np.ndarray]:
+        fast = fast_table(data, gbuf_entries)
+        return fast if fast is not None else instruction_table(parse_trace(data.decode(), gbuf_entries))
+
+    return _read(path, table)
+
+
+def _read(path, parse):
+    """parse(the bytes of the trace file at `path`); a problem with its text is raised naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"trace file must exist, got {str(path)!r}")
-    data = path.read_bytes()
-    table = fast_table(data, check_int("gbuf_entries", gbuf_entries, 1, 4096))
-    return table if table is not None else instruction_table(parse_trace(data.decode(), gbuf_entries))
+    try:
+        return parse(path.read_bytes())
+    except ValueError as error:  # a bad line (named by _parse_lines), or not UTF-8 text
+        raise ValueError(f"{path}: {error}") from None
 
 
 # --- the numpy reader: well-formed files without a Python loop per line ------------------------------------------
+# A piece of the file (about _CHUNK_BYTES, whole lines) is one uint8 array: tokens are runs of bytes other than space,
+# tab, comma and line end; the opcode and "AiM" are compared as 8-byte words, and numbers are read 8 digits at a
+# time from the 8 bytes that end at their last digit (SWAR: a few integer operations on a uint64 per 8 digits).
 _OPS = ("WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC")  # codes 0..5
 _OP_KIND = np.array([Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT, -1, -1], dtype=np.int64)
 _OP_FIELDS = np.array([3, 2, 3, 2, 0, 0])
 _WR_GB, _WR_BIAS, _MAC_ABK, _RD_MAC, _SYNC, _EOC = range(6)
-_CHUNK_BYTES = 1 << 20  # numpy works on the file this much at a time (bounded memory)
+_CHUNK_BYTES = 1 << 19  # the file is read and parsed this much at a time: bounded memory, and a piece's token
+# columns stay in a core's L2 cache (1 MiB pieces parse about a fifth slower)
+_PAD = b"\n" * 16  # blank bytes around a piece: the 16 bytes before any token's end, and 8 after its start, exist
 
 
 def fast_table(data, gbuf_entries: int, addresses: bool = True) -> dict[str, np.ndarray] | None:
     """The `isa.instruction_table` of a well-formed trace (its bytes, or an open binary file read piece by piece),
     without the GPR addresses unless `addresses` (the engine does not read them), read with numpy; None for
-    anything else (a bad line, unusual whitespace, a number written with a sign): `_parse_lines` reads those and
-    names the problem."""
-    parts = []
+    anything else (a bad line, a control byte or a non-ASCII one, a number written with a sign, ...):
+    `_parse_lines` reads those and names the problem. Memory: the table's narrow columns plus one piece."""
+    parts, spellings, ended = [], set(), False
     for piece in _pieces(data):
-        piece = _without_comments(piece)
-        got = None if piece is None else _chunk_lines(np.frombuffer(piece, np.uint8))
-        if got is None:
+        lines = _chunk_lines(piece)
+        if lines is None:
             return None
-        parts.append(got)
-    if not parts:
+        op, fields, spelled = lines
+        spellings.update(spelled.tolist())  # masks on every line, after EOC too (as `aimsim.is_engine_trace`)
+        if not ended:
+            eoc = np.flatnonzero(op == _EOC)
+            ended, op, fields = len(eoc) > 0, op[:eoc[0]] if len(eoc) else op, fields[:eoc[0]] if len(eoc) else fields
+            keep = op != _SYNC
+            part = _table(op[keep], fields[keep], gbuf_entries, addresses)
+            if part is None:
+                return None
+            parts.append(part)
+    if not ended or not sum(len(part["op"]) for part in parts):
         return None
-    op, fields = (np.concatenate(column) for column in list(zip(*parts))[:2])
-    spellings = len(np.unique(np.concatenate([part[2] for part in parts])))  # masks on every line, after EOC too
-    ends = np.flatnonzero(op == _EOC)
-    if not len(ends):
-        return None
-    op, fields = op[:ends[0]], fields[:ends[0]]
-    keep = op != _SYNC
-    table = _table(op[keep], fields[keep], gbuf_entries, addresses)
-    if table is not None:
-        table["mask_spellings"] = np.array(spellings)
+    table = {name: np.concatenate([part.pop(name) for part in parts]) for name in list(parts[0])}  # column by column
+    table["mask_spellings"] = np.array(len(spellings))
     return table
 
 
@@ -174,23 +190,6 @@ def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | None:
     except OSError:
         return None
     return table if table is not None and int(table["mask_spellings"]) == 1 else None
-
-
-def _without_comments(data: bytes) -> bytes | bytearray | None:
-    """`data` with each `#` comment blanked (lines keep their place); None when it has a stray CR."""
-    if b"\r" in data:
-        data = data.replace(b"\r\n", b"\n")
-        if b"\r" in data:
-            return None
-    if b"#" not in data:
-        return data
-    out, at = bytearray(data), data.find(b"#")
-    while at >= 0:
-        end = data.find(b"\n", at)
-        end = len(data) if end < 0 else end
-        out[at:end] = b" " * (end - at)
-        at = data.find(b"#", end)
-    return out
 
 
 def _pieces(data):
@@ -210,110 +209,136 @@ def _pieces(data):
         yield rest
 
 
-def _chunk_lines(b: np.ndarray):
-    """(opcode code, fields [line, 3], mask spelling) of each non-blank line of a chunk; None if one is not
-    `AiM <OPCODE> <fields>` with plain decimal / 0x hex numbers."""
-    kind = _BYTE_CLASS[b]
-    if (kind == 3).any():
+def _chunk_lines(piece: bytes):
+    """(opcode code, fields [line, 3] as uint32, mask spelling keys) of each non-blank line of a piece (the keys
+    once when all are the same: np.unique would import numpy.ma, a tenth of start-up); None if a line is not
+    `AiM <OPCODE> <fields>` with plain decimal / 0x hex numbers, or the piece has a stray CR, a control byte or a
+    non-ASCII one."""
+    if b"\r" in piece:
+        piece = piece.replace(b"\r\n", b"\n")
+        if b"\r" in piece:
+            return None
+    buf = _PAD + piece + _PAD
+    b = np.frombuffer(buf, np.uint8)
+    newline = b == 10
+    controls = np.count_nonzero(b < 32) - np.count_nonzero(newline)
+    if b.max() > 126 or (controls and controls != np.count_nonzero(b == 9)):  # tabs, line ends and no other
         return None
-    edge = np.diff((kind == 0).view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts, ends = np.flatnonzero(edge == 1), np.flatnonzero(edge == -1)
+    starts, ends, first = _tokens(b, newline, b"#" in piece)
     if not len(starts):  # blank lines and comments only
         return np.zeros(0, dtype=np.int8), np.zeros((0, 3), dtype=np.uint32), np.zeros(0, dtype=np.int64)
-    line = np.cumsum(kind == 2, dtype=np.int32)[starts]
-    count = np.bincount(line)
-    count = count[count > 0]  # tokens of each non-blank line
-    first = np.cumsum(count) - count
-    if count.min() < 2 or (_key(b, starts[first], ends[first]) != _AIM).any():
+    count = np.diff(first, append=len(starts))  # tokens of each non-blank line
+    word = np.ndarray((len(b) - 7,), "<u8", buf, strides=(1,))  # word[i]: bytes i..i+7 as one little-endian integer
+    if count.min() < 2 or (_key(word, starts[first], ends[first]) != _AIM).any():
         return None
-    op_start, op_end = starts[first + 1], ends[first + 1]
-    isr = (op_end - op_start > 4) & (_key(b, op_start, op_start + 4) == _ISR)
-    op = _opcode(_key(b, op_start + 4 * isr, op_end))
+    at, end = starts[first + 1], ends[first + 1]
+    key = _key(word, at, end)
+    isr = np.flatnonzero((end - at > 4) & (key & _LOW[4] == _ISR))  # ISR_<OPCODE>
+    key[isr] = _key(word, at[isr] + 4, end[isr])
+    op = _opcode(key)
     if op is None or (count != 2 + _OP_FIELDS[op]).any():
         return None
-    got = _numbers(b, starts, ends, np.repeat(first, count))
+    numeric = np.ones(len(starts), dtype=bool)
+    numeric[first] = numeric[first + 1] = False
+    got = _numbers(word, starts[numeric], ends[numeric])
     if got is None:
         return None
-    values, spelled = got
-    if (values >= 1 << 32).any():
-        return None  # fields are kept as int32 below; no real trace comes near (masks are 32-bit)
-    fields = np.full((len(first), 3), -1, dtype=np.int64)
-    for j in range(3):
-        has = count > 2 + j
-        fields[has, j] = values[first[has] + 2 + j]
-    mask_at = first + 2 + np.where(op == _WR_GB, 2, 1)
-    spellings = np.unique(spelled[mask_at[op < _SYNC]])
-    return op.astype(np.int8), fields.astype(np.uint32), spellings
+    values, hexa, digits = got
+    base = first - 2 * np.arange(len(first))  # the line's first number among the numbers
+    at = np.minimum(base[:, None] + np.arange(3), len(values))  # a missing field reads the next line's number or 0
+    fields = np.append(values, 0).astype(np.uint32)[at]  # (`_table` reads only the fields each opcode has)
+    at = (base + np.where(op == _WR_GB, 2, 1))[op < _SYNC]  # of each mask among the numbers
+    masks = (values[at].astype(np.int64) * 2 + hexa[at]) * 64 + digits[at]  # same key: same spelling up to case
+    return op.astype(np.int8), fields, masks[:1] if (masks == masks[:1]).all() else masks
 
 
-def _key(b: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The first 8 bytes of each token as one uint64 (0 past its end; all ones for a token of more than 8)."""
-    key = np.zeros(len(starts), dtype=np.uint64)
-    for j in range(8):
-        at = starts + j
-        key |= np.where(at < ends, b[np.minimum(at, len(b) - 1)], 0).astype(np.uint64) << np.uint64(8 * j)
-    return np.where(ends - starts > 8, np.uint64(2**64 - 1), key)
+def _tokens(b: np.ndarray, newline: np.ndarray, comments: bool):
+    """(start, end) of each token (a run of bytes other than space, tab, comma and line end, outside comments),
+    and the index of each non-blank line's first token."""
+    token = (b > 32) & (b != 44)
+    if comments:
+        token &= ~_in_comment(b, newline)
+    edge = np.flatnonzero(token[1:] != token[:-1]) + 1
+    starts, ends = edge[::2], edge[1::2]
+    if (newline[:-1] & ~token[1:] & ~newline[1:]).any():  # a line starts with a blank or a comment
+        first = np.searchsorted(starts, np.flatnonzero(newline))  # the first token after each line end
+        return starts, ends, first[np.diff(first, append=len(starts)) > 0]
+    return starts, ends, np.flatnonzero(b[starts - 1] == 10)  # else each line's first token starts right after
 
 
-def _word_key(word: str) -> np.uint64:
-    return np.uint64(int.from_bytes(word.encode(), "little"))
+def _in_comment(b: np.ndarray, newline: np.ndarray) -> np.ndarray:
+    """True for each byte that a `#` before it on its line comments out."""
+    at = np.arange(len(b), dtype=np.int32)
+    return np.maximum.accumulate(np.where(b == 35, at, -1)) > np.maximum.accumulate(np.where(newline, at, -1))
 
 
+def _word_key(word: str) -> int:
+    return int.from_bytes(word.encode(), "little")
+
+
+_LOW = np.array([(1 << 8 * k) - 1 for k in range(9)], dtype=np.uint64)  # the low k bytes of a word
+_HIGH = ~_LOW[::-1]  # the high k bytes
 _AIM, _ISR = _word_key("AiM"), _word_key("ISR_")
-_OP_KEYS = [_word_key(name) for name in _OPS]
-_BYTE_CLASS = np.full(256, 3, dtype=np.uint8)  # 0 part of a token, 1 separator, 2 line end, 3 not in the fast reader
-_BYTE_CLASS[33:127] = 0
-_BYTE_CLASS[[32, 44, 9]], _BYTE_CLASS[10], _BYTE_CLASS[ord(",")] = 1, 2, 1
-_DIGIT = np.full(256, 99, dtype=np.int64)  # value of a hex digit (any case), 99 for other bytes
-_DIGIT[48:58] = np.arange(10)
-_DIGIT[97:103] = _DIGIT[65:71] = np.arange(10, 16)
+_OP_KEYS = np.array([_word_key(name) for name in _OPS], dtype=np.uint64)  # each under 8 bytes: no 8-byte token
+_OP_ORDER = np.argsort(_OP_KEYS)
+_ONES = 0x0101010101010101  # times a byte: that byte in every byte of a word
+
+
+def _key(word: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each token as one integer, bytes past its end zeroed (all 8 bytes set when longer)."""
+    return word[starts] & _LOW[np.minimum(ends - starts, 8)]
 
 
 def _opcode(keys: np.ndarray):
     """Code of each opcode (an index into _OPS); None if one is not an opcode the engine schedules."""
-    op = np.full(len(keys), -1)
-    for code, key in enumerate(_OP_KEYS):
-        op[keys == key] = code
-    return None if (op < 0).any() else op
+    code = _OP_ORDER[np.minimum(np.searchsorted(_OP_KEYS[_OP_ORDER], keys), len(_OPS) - 1)]
+    return code if (_OP_KEYS[code] == keys).all() else None
 
 
-def _numbers(b, starts, ends, line_first):
-    """(value, spelling key) of every token after the first two of each line; None if one is not a plain
-    decimal or 0x-hex integer of at most 15 digits. The key (value, hex or not, length) is the same exactly
-    when two masks are spelled the same up to letter case."""
-    total = len(starts)
-    numeric = np.arange(total) - line_first >= 2
-    lo, hi = starts[numeric], ends[numeric]
-    hexa = (hi - lo > 2) & (b[lo] == 48) & ((b[np.minimum(lo + 1, len(b) - 1)] | 32) == 120)
-    lo = lo + 2 * hexa
-    length = hi - lo
-    if len(lo) and length.max() > 15:
+def _numbers(word: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """(value, hex or not, digits) of the numbers in bytes [lo, hi); None if one is not a plain decimal or 0x-hex
+    integer of at most 16 digits below 2**32."""
+    hexa = (hi - lo > 2) & ((word[lo] & 0xFFFF | 0x2000) == _word_key("0x"))
+    digits = hi - lo - 2 * hexa
+    if len(lo) and digits.max() > 16:
         return None
-    order = np.argsort(-length.astype(np.int8), kind="stable")  # longest first: digit j from the right is in a prefix
-    hi_sorted, base = hi[order], np.where(hexa, 16, 10)[order]
-    value, power = np.zeros(len(lo), dtype=np.int64), np.ones(len(lo), dtype=np.int64)
-    for j in range(int(length.max()) if len(lo) else 0):
-        n = int(np.count_nonzero(length > j))
-        digit = _DIGIT[b[hi_sorted[:n] - 1 - j]]
-        if (digit >= base[:n]).any():
-            return None
-        value[:n] += digit * power[:n]
-        power[:n] *= base[:n]
-    value[order] = value.copy()
-    values = np.full(total, -1, dtype=np.int64)
-    values[numeric] = value
-    spelled = np.zeros(total, dtype=np.int64)
-    spelled[numeric] = (value * 2 + hexa) * 64 + (hi - lo)
-    return values, spelled
+    value, ok = _value(word[hi - 8], np.minimum(digits, 8), hexa)
+    long = np.flatnonzero(digits > 8)
+    if len(long):  # the digits before the last 8, from the word that ends 8 bytes earlier
+        high, high_ok = _value(word[hi[long] - 16], digits[long] - 8, hexa[long])
+        value[long] += high * np.where(hexa[long], np.uint64(16**8), np.uint64(10**8))
+        ok[long] &= high_ok
+    if not ok.all() or (value >> 32).any():
+        return None  # fields are kept as uint32; no real trace comes near (masks are 32-bit)
+    return value, hexa, digits
+
+
+def _value(w: np.ndarray, digits: np.ndarray, hexa: np.ndarray):
+    """(value, valid) of words whose top `digits` bytes are the last digits of a decimal number, or of a hex number
+    (either case) where `hexa`; the last digit is in the top byte."""
+    keep = _HIGH[digits]
+    w = (w & keep) | (_ONES * 0x30 & ~keep) | _ONES * 0x20  # leading zeros, and hex letters in lower case
+    letters = np.where(hexa, np.uint64(_ONES * 0x80), np.uint64(0))  # a-f only in hex numbers
+    ok = (_in(w, 0x30, 0x39) | (_in(w, 0x61, 0x66) & letters)) == _ONES * 0x80
+    d = (w & _ONES * 0x0F) + 9 * ((w >> 6) & _ONES)  # each byte's digit value
+    base = np.where(hexa, np.uint64(16), np.uint64(10))
+    d = (d * base + (d >> 8)) & 0x00FF00FF00FF00FF  # pairs of digits in 16-bit lanes
+    d = (d * base**2 + (d >> 16)) & 0x0000FFFF0000FFFF  # fours in 32-bit lanes
+    return (d * base**4 + (d >> 32)) & 0xFFFFFFFF, ok
+
+
+def _in(w: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Bit 7 of each byte of w set where that byte is in [low, high] (bytes are below 0x80: no carry between them)."""
+    return ((w | _ONES * 0x80) - _ONES * low) & ~(w + _ONES * (0x7F - high)) & _ONES * 0x80
 
 
 def _table(op, fields, gbuf_entries: int, addresses: bool) -> dict[str, np.ndarray] | None:
     """Per-line opcodes and fields as instruction-table columns, each WR_GB / MAC_ABK split at the GBuf size;
-    None when a value is out of range or nothing is left (`_parse_lines` raises)."""
+    None when a value is out of range (`_parse_lines` raises)."""
     big = (op == _WR_GB) | (op == _MAC_ABK)
-    size = np.where(big, fields[:, 0], 1).astype(np.int64)  # fields are uint32 (a missing one reads 2**32 - 1)
+    size = np.where(big, fields[:, 0], 1).astype(np.int64)  # fields are uint32
     mask = np.where(op == _WR_GB, fields[:, 2], fields[:, 1])
-    if not len(op) or (size < 1).any() or (size > 1 << 20).any() or (mask < 1).any():
+    if (size < 1).any() or (size > 1 << 20).any() or (mask < 1).any():
         return None
     if (fields[op == _MAC_ABK, 2] >= 1 << 31).any():
         return None  # a row past int32
@@ -427,8 +452,10 @@ def replay_trace(source, policy: str = "static", preset: str = "aimsim", obuf_en
     if channels[-1] >= module.channels:
         raise ValueError(f"channel masks must name channels below {module.channels}, got channel {channels[-1]}")
     done, per_channel = {}, []
-    for c in channels:  # channels that receive the same instructions get the same stream: schedule it once
-        key = ((masks >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
+    distinct = masks[:1] if (masks == masks[:1]).all() else np.sort(masks)  # each mask value the table uses
+    distinct = distinct[np.concatenate(([True], distinct[1:] != distinct[:-1]))]
+    for c in channels:  # channels in the same masks receive the same instructions: schedule their stream once
+        key = ((distinct >> np.uint64(c)) & np.uint64(1)).astype(bool).tobytes()
         if key not in done:
             done[key] = (schedule(expand_table(table, c), policy, timing, module.gbuf_entries, entries) if timelines
                          else summarize_table(table, c, policy, timing, module.gbuf_entries, entries))

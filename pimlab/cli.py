@@ -13,6 +13,7 @@ from importlib import import_module
 
 # numpy, the command engine, the figures and the system model are imported where they are used: `simulate`
 # starts without what it does not need (a fifth of a whole program's replay time, issue 11).
+_SNIFF_LINES = 1000  # `simulate` reads this many lines of a file without numpy to rule out the command engine
 
 
 class _Choices:
@@ -93,16 +94,18 @@ def _simulate_program(args) -> int:
 def _simulate(args) -> int:
     """An engine trace (one mask, the six opcodes the engine schedules) channel by channel; timelines only when a
     trace is written (--csv, --chrome-trace): otherwise totals in bounded time and memory. Anything else goes to
-    the whole-program simulator."""
+    the whole-program simulator; a file whose first lines already rule the engine out (a CENT program) goes there
+    without importing numpy or the engine."""
+    from pimlab.aimsim import is_engine_trace
+
+    if args.groups or not (args.chrome_trace or is_engine_trace(args.file, max_lines=_SNIFF_LINES)):
+        return _simulate_program(args)  # --chrome-trace draws the engine's per-channel schedules
     from pimlab import aimtrace
     from pimlab.engine.timing import engine_preset
 
-    table = None if args.groups else aimtrace.engine_table(args.file, engine_preset(args.preset)[0].gbuf_entries)
-    if table is None and (args.groups or not args.chrome_trace):
-        from pimlab.aimsim import is_engine_trace
-
-        if args.groups or not is_engine_trace(args.file):
-            return _simulate_program(args)  # --chrome-trace draws the engine's per-channel schedules
+    table = aimtrace.engine_table(args.file, engine_preset(args.preset)[0].gbuf_entries)  # numpy, whole file
+    if table is None and not args.chrome_trace and not is_engine_trace(args.file):  # line by line, whole file
+        return _simulate_program(args)
     result = aimtrace.replay_trace(args.file if table is None else table, args.policy, args.preset,
                                    obuf_entries=args.obuf_entries, timelines=bool(args.csv or args.chrome_trace))
     if args.csv:

@@ -95,3 +95,30 @@ def test_example_trace_cycles_by_hand_from_the_controller_rules():
     result = replay_trace(parse_trace(EXAMPLE), "static", "aimsim")
     assert result.total_cycles == 190
     assert result.trace.issue_cycles.tolist() == [1, *range(33, 48, 2), 49, 50, 82, *range(138, 153, 2), 154, 186]
+
+
+@pytest.mark.parametrize("line, word", [("AiM WR_GB 8 -1 0x80000000", "GPR"), ("AiM MAC_ABK 8 0x80000000 -2", "row"),
+                                        ("AiM RD_MAC x 0x80000000", "gpr"), ("AiM MAC_ABK 0 0x80000000 1", "opsize"),
+                                        ("AiM WR_BIAS 1 0x80000000 7", "WR_BIAS takes 2 fields")])
+def test_cli_names_the_file_and_line_of_a_bad_value(tmp_path, capsys, line, word):
+    """Lines the numpy reader declines go to the line reader, whose error names the file and the line."""
+    path = tmp_path / "bad.trace"
+    path.write_text(f"# a comment\nAiM WR_GB 8 0 0x80000000\n{line}\nAiM EOC\n")
+    assert main(["simulate", str(path)]) == 2
+    error = capsys.readouterr().err
+    assert f"{path}: line 3: {word}" in error, error
+
+
+def test_channels_with_different_instructions_are_scheduled_apart():
+    """Masks 0b1001, 0b0110 and 0b1011: channels 0 and 3 receive the same instructions (scheduled once), 1 and 2
+    others; each channel's cycles equal its own stream's schedule."""
+    program = [Instruction(Kind.WR_INP, 0b1001, 8, gpr_addr=0, gbuf_idx=0),
+               Instruction(Kind.MAC, 0b0110, 8, gbuf_idx=0, row=0, col=0, out_idx=0),
+               Instruction(Kind.MAC, 0b1011, 16, gbuf_idx=0, row=1, col=0, out_idx=0),
+               Instruction(Kind.RD_OUT, 0b1111, 1, gpr_addr=0, out_idx=0)]
+    for timelines in (True, False):
+        result = replay_trace(program, "static", "aimsim", timelines=timelines)
+        alone = [schedule(expand(program, c), "static", AIMSIM_ENGINE).total_cycles for c in range(4)]
+        assert result.channels.tolist() == [0, 1, 2, 3] and result.channel_cycles.tolist() == alone
+        shared = result.channel_traces if timelines else result.channel_summaries
+        assert len(set(alone)) == 3 and shared[0] is shared[3] and shared[1] is not shared[2]

@@ -32,9 +32,10 @@ def trace_lines(draw):
         if draw(st.integers(0, 15)) == 0:
             fields = fields[:-1] if fields else ["1"]
         if draw(st.integers(0, 15)) == 0 and fields:
-            fields[0] = draw(st.sampled_from(["-1", "+3", "x", "0x", "1_0", "0"]))
+            bad = ["-1", "+3", "x", "0x", "1_0", "0", "0x1G", "0xg", "12a", "0x:", "0x0:", "1/"]
+            fields[draw(st.integers(0, len(fields) - 1))] = draw(st.sampled_from(bad))
         sep = draw(st.sampled_from([" ", ",", " , ", "\t"]))
-        line = sep.join(["AiM", op, *fields])
+        line = draw(st.sampled_from(["", "", " ", "\t", ","])) + sep.join(["AiM", op, *fields])
         lines.append(line + draw(st.sampled_from(["", "", " # note", "  "])))
         if draw(st.integers(0, 6)) == 0:
             lines.append(draw(st.sampled_from(["", "# comment", "   "])))
@@ -60,6 +61,23 @@ def test_fast_reader_equals_the_line_reader_or_declines(text, gbuf_entries):
     assert reference is not None  # the fast reader never accepts what the reference rejects
     for name in _FIELDS:
         assert np.array_equal(fast[name], reference[name]), name
+
+
+_BAD_NUMBERS = ["-1", "x", "0x", "0x1G", "0xg", "12a", "0x:", "0x0:", "1/"]
+_ODD_NUMBERS = ["+3", "1_0", "0x1_0", "\uff11"]  # Python's int() takes these (a sign, underscores, a wide digit)
+
+
+@pytest.mark.parametrize("bad", _BAD_NUMBERS + _ODD_NUMBERS)
+@pytest.mark.parametrize("line", ["AiM WR_GB {} 0 0x1", "AiM WR_GB 8 {} 0x1", "AiM WR_GB 8 0 {}", "AiM RD_MAC {} 0x1",
+                                  "AiM MAC_ABK 8 0x1 {}", "AiM MAC_ABK 8 {} 3", "AiM WR_BIAS 3 {}"])
+def test_fast_reader_declines_a_bad_number_anywhere(bad, line):
+    """A token that is not a plain decimal / 0x-hex number, in any field: the numpy reader declines, and the line
+    reader names the line (or reads it as Python's int() does)."""
+    text = f"AiM WR_GB 8 0 0x1\n{line.format(bad)}\nAiM EOC\n"
+    assert fast_table(text.encode(), 64) is None
+    if bad in _BAD_NUMBERS:
+        with pytest.raises(ValueError, match="line 2"):
+            parse_trace(text)
 
 
 def test_fast_reader_takes_the_files_pimlab_writes(tmp_path):
@@ -112,3 +130,45 @@ def test_cli_simulate_prints_the_same_numbers_with_and_without_a_timeline(tmp_pa
         assert main(["simulate", str(path), "--policy", policy, "--preset", "aim", "--json", *extra]) == 0
         outputs.append(json.loads(capsys.readouterr().out))
     assert outputs[0] == outputs[1] and outputs[0]["channels"] == 2
+
+
+def _spelled(draw, value):
+    width = draw(st.integers(0, 18))  # leading zeros up to this many digits
+    return draw(st.sampled_from([f"{value:0{width}d}", f"0x{value:0{width}x}", f"0X{value:0{width}X}"]))
+
+
+def _digits(text):
+    return len(text.removeprefix("0x").removeprefix("0X"))
+
+
+@st.composite
+def numbers_in_every_spelling(draw):
+    """(text, plain): well-formed lines whose numbers have up to 18 digits, decimal or hex of either case, with or
+    without leading zeros, near the 8- and 16-digit word edges and 2**31 / 2**32; plain is True when every number
+    has at most 16 digits, a row is below 2**31 and every other number below 2**32 (what the numpy reader must
+    take itself)."""
+    mask = _spelled(draw, draw(st.sampled_from([0x80000000, 0x1, 0xFFFFFFFF, 0x00F0000F])))
+    lines, plain = [], True
+    for _ in range(draw(st.integers(1, 8))):
+        op = draw(st.sampled_from(["WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC"]))
+        size = _spelled(draw, draw(st.integers(1, 300)))
+        value = draw(st.one_of(st.integers(0, 99), st.integers(10**7 - 2, 10**8 + 2), st.integers(0, 2**32 + 2),
+                               st.integers(2**31 - 2, 2**31 + 1), st.integers(2**32 - 2, 2**32)))
+        number = _spelled(draw, value)
+        fields = {"WR_GB": (size, number, mask), "MAC_ABK": (size, mask, number)}.get(op, (number, mask))
+        plain &= max(map(_digits, fields)) <= 16 and value < (2**31 if op == "MAC_ABK" else 2**32)
+        lines.append(draw(st.sampled_from([" ", ",", "\t"])).join(["AiM", op, *fields]))
+    return "\n".join(lines + ["AiM EOC"]) + "\n", plain
+
+
+@settings(max_examples=300, deadline=None)
+@given(numbers_in_every_spelling())
+def test_fast_reader_reads_numbers_of_every_spelling(case):
+    """Numbers are read 8 digits at a time from 8-byte words: every length and case reads as Python's int(), and
+    the numpy reader takes every plain one itself."""
+    text, plain = case
+    fast, reference = fast_table(text.encode(), 64), _reference(text, 64)
+    assert (fast is not None) == plain
+    if plain:
+        for name in _FIELDS:
+            assert np.array_equal(fast[name], reference[name]), name

@@ -1,0 +1,38 @@
+"""`python -m pimlab simulate`: which simulator a file goes to, and what the process imports to get there."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pimlab import aimsim, cli
+from pimlab.cli import main
+
+DATA = Path(__file__).resolve().parent / "data" / "cent-7b-4096"
+
+
+def test_a_cent_program_replays_without_numpy_or_the_engine():
+    """A whole program is ruled out of the command engine by its first lines, read without numpy: the process
+    never imports numpy (41 MB and a second of start-up), and prints the C++ simulator's cycle count."""
+    code = ("import sys\nfrom pimlab.cli import main\n"
+            f"assert main(['simulate', {str(DATA / '7B_s4096_norm.trace.gz')!r}, '--json']) == 0\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy' or m.startswith('pimlab.engine')),"
+            " file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stderr.strip() == "[]"
+    assert json.loads(done.stdout)["memory_system_cycles"] == 11808  # the C++ simulator's (cycles.txt)
+
+
+@pytest.mark.parametrize("late", ["AiM RD_MAC 0 0x1", "AiM EWMUL 2 0xff000000 3", "W MEM 0 0 0"])
+def test_a_file_ruled_out_only_after_the_first_lines_still_goes_to_the_whole_program_replay(tmp_path, capsys,
+                                                                                             monkeypatch, late):
+    """Past the lines read without numpy, a second mask, another opcode or a host request still send the file to
+    the whole-program simulator (the numpy reader declines it, the full line-by-line check rules it out)."""
+    monkeypatch.setattr(cli, "_SNIFF_LINES", 3)
+    path = tmp_path / "late.trace"
+    path.write_text("AiM WR_GB 8 0 0xff000000\n" + "AiM MAC_ABK 8 0xff000000 0\n" * 5 + late + "\nAiM EOC\n")
+    assert not aimsim.is_engine_trace(path) and aimsim.is_engine_trace(path, max_lines=3)
+    assert main(["simulate", str(path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == aimsim.replay(aimsim.read_program(path)).summary()
