@@ -25,12 +25,16 @@ from pimlab.figures.fig06 import (
     Fig6Data,
     Fig6Thresholds,
     OccupancyFrames,
+    check_workload,
     map_workload,
     occupancy_frames,
+    toy_max_tokens,
+    workload_max_batch,
 )
 from pimlab.validate import check_int
-from pimlab_widgets.app import LiveApp, apply_figure
+from pimlab_widgets.app import LiveApp, apply_figure, control_value
 from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, legend_below, show, si, subplots_layout
+from pimlab_widgets.follow import choice, follow_choices, listed
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f")
@@ -224,6 +228,15 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def check_occupancy(workload, lengths, batch, seed, modules, channels, scheme, tp, **_) -> None:
+    """ValueError if the model refuses the workload on these modules (the placement only: cheap, cached); the
+    fields a workload ignores are left out of the cache key."""
+    if workload == TOY:
+        check_workload(TOY, tuple(lengths), 1, 0, TOY_SYSTEM.modules, TOY_SYSTEM.module.channels, scheme, tp)
+    else:
+        check_workload(workload, (), batch, seed, modules, channels, scheme, tp)
+
+
 class ChannelOccupancy:
     """Live app: workload, system, scheme, TP (PP = modules / TP), colour, and a played / stepped time slider."""
 
@@ -233,17 +246,17 @@ class ChannelOccupancy:
         self.frames = check_int("frames", frames, 2, 1000)
         self._sampled: dict = {}
         controls = {
-            "workload": widgets.Dropdown(options=WORKLOADS, value=workload, description="workload", style=STYLE),
+            "workload": choice([(w, w) for w in WORKLOADS], workload, "workload"),
             "lengths": IntsBox(lengths, "toy lengths", 1, TOY_MODEL.context_window, most=TOY_REQUESTS_MAX),
             "batch": int_box(batch, "batch", 1, 4096),
             "seed": int_box(seed, "seed", 0, 2**31 - 1),
             "modules": int_box(modules, "modules", 1, 256),
-            "channels": widgets.Dropdown(options=[4, 8, 16, 32], value=channels, description="channels",
-                                         style=STYLE),
-            "scheme": widgets.ToggleButtons(options=[("HFP", "hfp"), ("TCP", "tcp")], value=scheme,
-                                            description="scheme", style=dict(STYLE, button_width="60px")),
-            "tp": widgets.Dropdown(options=_divisors(self._modules(workload, modules)), value=tp, description="TP",
-                                   style=STYLE),
+            "channels": choice([(str(c), c) for c in (4, 8, 16, 32)], channels, "channels"),
+            "scheme": listed(widgets.ToggleButtons(options=[("HFP", "hfp"), ("TCP", "tcp")], value=scheme,
+                                                   description="scheme", style=dict(STYLE, button_width="60px"))),
+            "tp": choice(lambda values: [(str(d), d) for d in _divisors(self._modules(values["workload"],
+                                                                                       values["modules"]))],
+                         tp, "TP"),
             "colour_by": widgets.Dropdown(options=COLOUR_BY, value=colour_by, description="colour by", style=STYLE),
             "cost": widgets.Dropdown(options=COSTS, value=cost, description="tile cost", style=STYLE),
             "frame": widgets.IntSlider(value=0, min=0, max=self.frames - 1, description="time step", style=STYLE),
@@ -262,20 +275,22 @@ class ChannelOccupancy:
         return TOY_SYSTEM.modules if workload == TOY else modules
 
     def _follow(self, controls) -> None:
-        """Show the fields the workload uses; offer the TP degrees that divide its modules (PP = modules / TP)."""
+        """Show the fields the workload uses; bound the batch (or each toy length) by what the modules hold; offer
+        the workloads, channels, schemes and TP degrees (divisors of the modules: PP = modules / TP) that fit."""
         toy = controls["workload"].value == TOY
         show(controls["lengths"], toy)
         for name in ("batch", "seed", "modules", "channels"):
             show(controls[name], not toy)
         try:
-            modules = self._modules(controls["workload"].value, controls["modules"].parse())
+            values = {name: control_value(control) for name, control in controls.items()}
+            most = (toy_max_tokens(values["scheme"], values["tp"]) if toy else
+                    workload_max_batch(values["workload"], *(values[k] for k in ("seed", "modules", "channels",
+                                                                                  "scheme", "tp"))))
         except ValueError:
-            return  # a bad modules box: the banner says so; TP keeps its choices
-        options = _divisors(modules)
-        if list(controls["tp"].options) != options:
-            tp = controls["tp"].value
-            controls["tp"].options = options
-            controls["tp"].value = tp if tp in options else options[-1]
+            most = 0  # a box holds bad text, or TP does not divide the modules: the banner says so
+        if most:  # 0: the current values do not fit (the banner says so); the range stays
+            controls["lengths" if toy else "batch"].max = most
+        follow_choices(controls, check_occupancy)
 
     def _compute(self, workload, lengths, batch, seed, modules, channels, scheme, tp, colour_by, cost, frame):
         key = (workload, lengths, batch, seed, modules, channels, scheme, tp, cost, colour_by)
