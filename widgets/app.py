@@ -251,6 +251,7 @@ class _Job:
         self.values, self.held = values, held
         self.cancelled, self.finished = threading.Event(), threading.Event()
         self.started = time.perf_counter()
+        self.thread: threading.Thread | None = None
 
 
 class Working:
@@ -269,10 +270,12 @@ class Working:
     def shown(self) -> bool:
         return self.widget.layout.display != "none"
 
-    def show(self, done: int = 0, total: int = 0, elapsed_s: float = 0.0) -> None:
+    def show(self, done: int = 0, total: int = 0, elapsed_s: float = 0.0, first: bool = False) -> None:
+        """Show how far an update is; `first`: it is the app's first build (no figure yet)."""
         self.bar.max, self.bar.value = max(total, 1), min(done, max(total, 1))
         parts = f", {done} of {total} parts" if total else ""
-        self.text.value = f"&nbsp;working...{parts} ({elapsed_s:.0f} s); the figure shows the last values&nbsp;"
+        shows = "building the first figure" if first else "the figure shows the last values"
+        self.text.value = f"&nbsp;working...{parts} ({elapsed_s:.0f} s); {shows}&nbsp;"
         self.widget.layout.display = None
 
     def hide(self) -> None:
@@ -287,7 +290,9 @@ class LiveApp(ControlledApp):
     `follow(controls)` moves ranges; `help` (HTML) goes in a folded box under the controls.
     A UI change not done within `patience_s` (None: wait for it; default 0.3 s in a kernel, None elsewhere, so
     scripts and tests stay synchronous) goes on in a worker thread with progress and Cancel (module docstring);
-    `wait()` waits for it, `cancel()` stops it. `set(...)` and `refresh()` always compute synchronously.
+    `wait()` waits for it, `cancel()` stops it. `set(...)` and `refresh()` always compute synchronously. In a
+    kernel the first build is such an update too: the app shows at once, with "working..." if its first figure
+    takes longer than the patience; `data` and `figure` wait for that first figure.
     """
 
     def __init__(self, controls: dict[str, widgets.ValueWidget], compute: Callable[..., Any],
@@ -298,18 +303,44 @@ class LiveApp(ControlledApp):
         self._follow = follow
         self.follow()
         self.banner = ErrorBanner(self._labels())
-        self.data = compute(**self.values)  # the defaults must be valid
-        self.figure = live_figure(draw(self.data))
         self.patience_s: float | None = PATIENCE_S if _in_kernel() else None
         self.working = Working(self.cancel)
         self._job: _Job | None = None  # the update running in the background
         self._lock = threading.Lock()  # one update at a time changes the figure and the banner
         self._drawn = self._held()  # the control values the figure shows
+        if self.patience_s is None:
+            self._data = compute(**self.values)  # the defaults must be valid
+            self._figure = live_figure(draw(self._data))
+        else:  # in a kernel the first build is an update too: not done within the patience, it shows "working..."
+            self._data = None
+            self._figure = live_figure(go.Figure(layout=dict(height=420, title=dict(text="building the figure..."),
+                                                             xaxis=dict(visible=False), yaxis=dict(visible=False))))
+            self.update()
         for control in controls.values():
             control.observe(self._on_change, names="value")
         rows = [control_grid(controls.values())] + ([help_box(help)] if help else []) + [self.banner.widget,
                                                                                           self.working.widget]
-        self.widget = widgets.VBox(rows + [self.figure] + ([footer] if footer is not None else []) + [resize_nudge()])
+        self.widget = widgets.VBox(rows + [self._figure] + ([footer] if footer is not None else []) + [resize_nudge()])
+
+    @property
+    def data(self) -> Any:
+        """What the figure shows (waits for the first build if it runs in the background; None if it failed)."""
+        self._first_build()
+        return self._data
+
+    @data.setter
+    def data(self, value) -> None:
+        self._data = value
+
+    @property
+    def figure(self) -> go.FigureWidget:
+        """The live figure (waits for the first build if it runs in the background)."""
+        self._first_build()
+        return self._figure
+
+    def _first_build(self) -> None:
+        while self._data is None and (job := self._job) is not None and job.thread is not threading.current_thread():
+            job.finished.wait()
 
     def follow(self) -> None:
         if self._follow is not None:
@@ -339,11 +370,12 @@ class LiveApp(ControlledApp):
             if self._job is not None:
                 self._job.cancelled.set()  # superseded: it stops at its next progress report
             self._job = job
-        threading.Thread(target=self._run, args=(job,), daemon=True, name="pimlab-app-update").start()
+        job.thread = threading.Thread(target=self._run, args=(job,), daemon=True, name="pimlab-app-update")
+        job.thread.start()
         if not job.finished.wait(self.patience_s):
             with self._lock:
                 if self._job is job:
-                    self.working.show(elapsed_s=time.perf_counter() - job.started)
+                    self.working.show(elapsed_s=time.perf_counter() - job.started, first=self._data is None)
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Wait until no update runs in the background (or `timeout_s` passes); True if the last one was good."""
@@ -378,10 +410,16 @@ class LiveApp(ControlledApp):
         only what changed."""
         apply_figure(self.figure, self.draw(data))
 
+    def _show(self, data, held: dict[str, Any]) -> None:
+        """Show `data`, drawn for the controls' values `held` (the first data replaces the "building" figure)."""
+        if self._data is None:
+            apply_figure(self._figure, self.draw(data))
+        else:
+            self.show_data(data)
+        self._data, self._drawn = data, held
+
     def _apply(self, data) -> None:
-        self.show_data(data)
-        self.data = data
-        self._drawn = self._held()
+        self._show(data, self._held())
 
     def _held(self) -> dict[str, Any]:
         return {name: control.value for name, control in self.controls.items()}
@@ -402,8 +440,7 @@ class LiveApp(ControlledApp):
             with self._lock:
                 if self._job is job:
                     with self.banner.guard():
-                        self.show_data(data)
-                        self.data, self._drawn = data, job.held
+                        self._show(data, job.held)
                     self._job = None
                     self.working.hide()
         except Cancelled:
@@ -423,4 +460,4 @@ class LiveApp(ControlledApp):
         if job.cancelled.is_set():
             raise Cancelled
         if self.working.shown and self._job is job:
-            self.working.show(done, total, time.perf_counter() - job.started)
+            self.working.show(done, total, time.perf_counter() - job.started, first=self._data is None)
