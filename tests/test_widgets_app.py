@@ -144,3 +144,25 @@ def test_equal_agrees_with_comparing_the_json_plotly_sends(a, b):
         return json.dumps(v, cls=PlotlyJSONEncoder, sort_keys=True)
 
     assert _equal(a, b) == (sent(a) == sent(b)), (a, b)
+
+
+def test_apply_figure_from_plotly_json_ends_equal_to_the_figure_of_that_json():
+    """The breakdown apps redraw from plotly JSON: applied to a widget showing other data (other views, other bar
+    counts), the widget ends equal to go.Figure of that JSON (compared as the JSON plotly sends)."""
+    from pimlab.figures.fig09 import fig9
+    from pimlab_widgets.app import live_figure
+    from pimlab_widgets.breakdown import fig9_json
+
+    def shown(figure):
+        spec = figure.to_plotly_json()
+        spec["layout"].pop("template", None)
+        for trace in spec["data"]:
+            trace.pop("uid", None)
+        return json.dumps(spec, cls=PlotlyJSONEncoder, sort_keys=True)
+
+    small, large = fig9([1, 4], 64), fig9([1, 2, 8], 128)
+    target = live_figure(fig9_json(small))
+    for data, view in ((large, "cycles"), (large, "% of run"), (small, "cycles per query head"), (small, "cycles")):
+        spec = fig9_json(data, view)
+        apply_figure(target, spec)
+        assert shown(target) == shown(go.Figure(spec).update_layout(autosize=True))

@@ -189,12 +189,21 @@ def _subplots_layout(cols: int, options: tuple) -> dict:
     return layout
 
 
+LEGEND_BELOW = dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom", font=dict(size=11))
+
+
 def legend_below(figure, extra_px: int = 0) -> None:
     """A horizontal legend at the very bottom of the figure, under the axis titles and any slider, and
     `extra_px` more bottom margin for it: a legend on the right or at the top collides with titles at 800 px."""
     margin = figure.layout.margin.b
-    figure.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
-                                     font_size=11), margin=dict(b=(80 if margin is None else margin) + extra_px))
+    figure.update_layout(legend=LEGEND_BELOW, margin=dict(b=(80 if margin is None else margin) + extra_px))
+
+
+def legend_below_json(layout: dict, extra_px: int = 0) -> dict:
+    """`legend_below` for a layout given as plotly JSON (nested keys): the same legend and margin, merged in."""
+    margin = layout.get("margin", {})
+    return dict(layout, legend={**layout.get("legend", {}), **LEGEND_BELOW},
+                margin={**margin, "b": margin.get("b", 80) + extra_px})
 
 
 def wrap(text: str, width: int = 75) -> str:
