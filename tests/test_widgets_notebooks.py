@@ -1,5 +1,6 @@
-"""Check cells in app mode (issue 12): a cell that drives an app from code is tagged "check" (Voila's template
-runs it and shows nothing) and builds its own app instance in that cell, so it never changes what the student sees."""
+"""Notebook conventions for the apps (issue 12): a cell that drives an app from code is tagged "check" (Voila's
+template runs it and shows nothing) and builds its own app instance in that cell, so it never changes what the
+student sees; every notebook links the kit's page of sources and assumptions."""
 
 import json
 import re
@@ -34,3 +35,10 @@ def test_cells_that_drive_an_app_are_check_cells_with_their_own_instance(path):
 
 def test_the_pattern_sees_a_cell_driving_the_displayed_app():
     assert DRIVES.findall("app.set(seed=1)\ncheck = fig2_app()\ncheck.set(gpus=2)") == ["app", "check"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_notebook_links_the_sources_page_from_its_introduction(path):
+    """The kit's own page of sources and assumptions, linked where a student starts reading (issue 12)."""
+    first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    assert "](../docs/sources.md)" in first, path.name
