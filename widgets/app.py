@@ -329,7 +329,9 @@ class LiveApp(ControlledApp):
             control.observe(self._on_change, names="value")
         rows = [control_grid(controls.values())] + ([help_box(help)] if help else []) + [self.banner.widget,
                                                                                           self.working.widget]
-        self.widget = widgets.VBox(rows + [self._figure] + ([footer] if footer is not None else []) + [resize_nudge()])
+        with self._lock:  # the first build, finishing in the background, swaps in its figure
+            self.widget = widgets.VBox(rows + [self._figure] + ([footer] if footer is not None else [])
+                                       + [resize_nudge()])
 
     @property
     def data(self) -> Any:
@@ -420,9 +422,13 @@ class LiveApp(ControlledApp):
         apply_figure(self.figure, self.draw(data))
 
     def _show(self, data, held: dict[str, Any]) -> None:
-        """Show `data`, drawn for the controls' values `held` (the first data replaces the "building" figure)."""
+        """Show `data`, drawn for the controls' values `held`. The first data gets a new FigureWidget in place of
+        the "building" one: drawn into a column already laid out, it fits it (a relayout that changes the height
+        would instead fix the width the placeholder had)."""
         if self._data is None:
-            apply_figure(self._figure, self.draw(data))
+            old, self._figure = self._figure, live_figure(self.draw(data))
+            if hasattr(self, "widget"):
+                self.widget.children = tuple(self._figure if child is old else child for child in self.widget.children)
         else:
             self.show_data(data)
         self._data, self._drawn = data, held
