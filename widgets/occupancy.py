@@ -229,12 +229,21 @@ def _divisors(n: int) -> list[int]:
 
 
 def check_occupancy(workload, lengths, batch, seed, modules, channels, scheme, tp, **_) -> None:
-    """ValueError if the model refuses the workload on these modules (the placement only: cheap, cached); the
-    fields a workload ignores are left out of the cache key."""
-    if workload == TOY:
-        check_workload(TOY, tuple(lengths), 1, 0, TOY_SYSTEM.modules, TOY_SYSTEM.module.channels, scheme, tp)
-    else:
-        check_workload(workload, (), batch, seed, modules, channels, scheme, tp)
+    """ValueError naming the controls if the model refuses the workload on these modules (the placement only:
+    cheap, cached; the fields a workload ignores are left out of the cache key)."""
+    toy = workload == TOY
+    try:
+        if toy:
+            check_workload(TOY, tuple(lengths), 1, 0, TOY_SYSTEM.modules, TOY_SYSTEM.module.channels, scheme, tp)
+        else:
+            check_workload(workload, (), batch, seed, modules, channels, scheme, tp)
+    except ValueError as error:
+        if toy:
+            raise ValueError(f"toy lengths must fit the toy's {TOY_SYSTEM.modules} modules x "
+                             f"{TOY_SYSTEM.module.channels} channels together under {scheme.upper()} with TP {tp}; "
+                             f"got '{', '.join(map(str, lengths))}': {error}") from None
+        raise ValueError(f"{modules} modules x {channels} channels under {scheme.upper()} with TP {tp} must hold the "
+                         f"batch of {batch} {workload} requests: {error}") from None
 
 
 class ChannelOccupancy:
@@ -295,6 +304,7 @@ class ChannelOccupancy:
     def _compute(self, workload, lengths, batch, seed, modules, channels, scheme, tp, colour_by, cost, frame):
         key = (workload, lengths, batch, seed, modules, channels, scheme, tp, cost, colour_by)
         if key not in self._sampled:  # moving the time slider only redraws
+            check_occupancy(workload, lengths, batch, seed, modules, channels, scheme, tp)
             mapping = map_workload(*key[:-1])
             label = f"{scheme.upper()} TP={mapping.tp} PP={mapping.pp}"
             self._sampled = {key: occupancy_frames(mapping, self.frames, colour_by, label)}

@@ -250,6 +250,9 @@ def _workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int, mo
     tp = check_int("tp", tp, 1, system.modules)
     if system.modules % tp:
         raise ValueError(f"tp must divide the {system.modules} modules, got {tp}")
+    if tp > model.kv_heads or system.modules // tp > model.layers:
+        raise ValueError(f"tp must be at most the model's {model.kv_heads} KV heads and modules / tp (the pipeline "
+                         f"depth) at most its {model.layers} layers; got tp {tp} on {system.modules} modules")
     return system, model, context, tp
 
 
