@@ -51,7 +51,8 @@ def test_app_switches_scheme_and_shows_bad_input_in_the_banner():
     assert app.error == "TP must be one of 1, 2; got 3"
     assert np.allclose(np.asarray(app.figure.data[1].z, float), before)  # last good state kept
     assert not app.set(tp=2, lengths="15360, 10240, 15360, 15360, 15360")
-    assert "does not fit" in app.error and "available" in app.error
+    assert app.error.startswith("toy lengths must fit the toy's 2 modules x 4 channels together under TCP with TP 2; "
+                                "got '15360, 10240, 15360, 15360, 15360': the batch does not fit"), app.error
     assert app.set(lengths="15360, 10240") and not app.error
 
 
