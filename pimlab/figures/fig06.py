@@ -269,13 +269,27 @@ def map_workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int,
     return map_batch(system, model, context, scheme, tp, system.modules // tp, cost=cost_model, policy=policy)
 
 
-@lru_cache(maxsize=1024)
 def check_workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int, modules: int, channels: int,
                    scheme: str, tp: int) -> None:
     """ValueError (CapacityError if the KV cache does not fit) for a workload `map_workload` would refuse, without
-    laying out the step: the placement alone (cached; what the app's lists are narrowed with). A batch whose KV
-    bytes exceed every channel's rows together is refused before placing it (it cannot fit; placing 4096 requests
-    to find that out takes seconds)."""
+    laying out the step: the placement alone (what the app's lists are narrowed with; the answer, a refusal
+    included, is cached). A batch whose KV bytes exceed every channel's rows together is refused before placing it
+    (it cannot fit; placing 4096 requests to find that out takes seconds)."""
+    error = _refusal(workload, lengths, batch, seed, modules, channels, scheme, tp)
+    if error is not None:
+        raise error.with_traceback(None)
+
+
+@lru_cache(maxsize=1024)
+def _refusal(*key) -> ValueError | None:
+    try:
+        _check_workload(*key)
+    except ValueError as error:
+        return error
+    return None
+
+
+def _check_workload(workload, lengths, batch, seed, modules, channels, scheme, tp) -> None:
     system, model, context, tp = _workload(workload, lengths, batch, seed, modules, channels, scheme, tp)
     context = model.check_context(context)
     m = system.module
