@@ -8,7 +8,8 @@ import time
 
 from pimlab_widgets.catalog import APPS
 
-FOLLOWING = ("Fig. 2", "Figs. 10/19: chunk maps", "Figs. 13/14", "Fig. 15", "Fig. 16", "Fig. 17", "systems comparison")
+FOLLOWING = ("Fig. 2", "Fig. 6", "Figs. 10/19: chunk maps", "Figs. 13/14", "Fig. 15", "Fig. 16", "Fig. 17",
+             "systems comparison")
 
 
 def seconds(action) -> float:
@@ -21,6 +22,7 @@ def main() -> None:
     print(f"{'app':26s} {'follow':>10s} {'update':>9s} {'follow / update':>16s}")
     for name in FOLLOWING:
         app = APPS[name]()
+        app = getattr(app, "app", app)  # ChannelOccupancy wraps its LiveApp
         follow = min(seconds(app.follow) for _ in range(5))
         first, control = next((n, c) for n, c in app.controls.items() if getattr(c, "_options_values", None))
         other = next(v for v in control._options_values if v is not control.value)

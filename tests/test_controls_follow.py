@@ -36,14 +36,7 @@ def offered(control) -> list:
     return []
 
 
-# Apps whose modules are being reworked elsewhere (issue 12); strict, so a fix turns these into failures to remove.
-NOT_YET = {
-    "Fig. 6": "widgets/occupancy.py offers workloads whose batch does not fit the toy's modules under TCP",
-}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason=NOT_YET[n], strict=True))
-                                  if n in NOT_YET else n for n in APPS])
+@pytest.mark.parametrize("name", APPS)
 def test_every_offered_value_is_accepted(name):
     app = APPS[name]()
     for control_name, control in app.controls.items():
@@ -54,8 +47,8 @@ def test_every_offered_value_is_accepted(name):
         assert app.set(**{control_name: before}), f"{name}: {control_name} back to {before!r}: {app.error}"
 
 
-@pytest.mark.parametrize("name", ["Fig. 2", "Figs. 10/19: chunk maps", "Figs. 13/14", "Fig. 15", "Fig. 16", "Fig. 17",
-                                  "systems comparison"])
+@pytest.mark.parametrize("name", ["Fig. 2", "Fig. 6", "Figs. 10/19: chunk maps", "Figs. 13/14", "Fig. 15", "Fig. 16",
+                                  "Fig. 17", "systems comparison"])
 def test_a_random_walk_over_offered_values_is_never_refused(name):
     """Ranges follow in every state, not only from the defaults: 15 seeded moves, each a random control set to a
     random value it offers in the state the previous moves left."""

@@ -6,6 +6,8 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from plotly.utils import PlotlyJSONEncoder
 
 from pimlab.figures import fig2
@@ -110,3 +112,57 @@ def test_apply_figure_sends_only_what_changed_and_ends_equal_to_the_source():
 
     assert shown(target.data) == shown(second.data)
     assert target.layout.title.text == "two" and target.layout.autosize
+
+
+def test_equal_compares_plotly_values_without_encoding_them():
+    from pimlab_widgets.app import _equal
+
+    nan = float("nan")
+    assert _equal({"x": np.arange(3, dtype=np.int16), "t": ["a", None]}, {"x": [0, 1, 2], "t": ["a", None]})
+    assert _equal(np.array([1.0, nan]), np.array([1.0, nan]))  # NaN padding is not a change
+    assert not _equal(np.arange(3), np.arange(4)) and not _equal(np.arange(3), np.arange(3).reshape(1, 3))
+    assert not _equal(np.array([0, 1]), ["0", "1"]) and not _equal(np.array([[1, 2], [3]], dtype=object), [[1], [3]])
+    assert not _equal([[1, 2], [3]], np.array([1, 2]))  # ragged against an array
+    assert not _equal({"a": 1}, {"a": 1, "b": 2}) and not _equal([1, [2, 3]], [1, [2, 4]])
+    assert not _equal("abc", ["a", "b", "c"]) and not _equal(None, [])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.text("ab", max_size=2)
+    | st.lists(st.integers(-3, 3), max_size=3).map(np.array),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text("xy", max_size=1), inner, max_size=3),
+    max_leaves=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values, json_values)
+def test_equal_agrees_with_comparing_the_json_plotly_sends(a, b):
+    """The independent check: what plotly would send for each side, encoded (the old, slow comparison)."""
+    from pimlab_widgets.app import _equal
+
+    def sent(v):
+        return json.dumps(v, cls=PlotlyJSONEncoder, sort_keys=True)
+
+    assert _equal(a, b) == (sent(a) == sent(b)), (a, b)
+
+
+def test_apply_figure_from_plotly_json_ends_equal_to_the_figure_of_that_json():
+    """The breakdown apps redraw from plotly JSON: applied to a widget showing other data (other views, other bar
+    counts), the widget ends equal to go.Figure of that JSON (compared as the JSON plotly sends)."""
+    from pimlab.figures.fig09 import fig9
+    from pimlab_widgets.app import live_figure
+    from pimlab_widgets.breakdown import fig9_json
+
+    def shown(figure):
+        spec = figure.to_plotly_json()
+        spec["layout"].pop("template", None)
+        for trace in spec["data"]:
+            trace.pop("uid", None)
+        return json.dumps(spec, cls=PlotlyJSONEncoder, sort_keys=True)
+
+    small, large = fig9([1, 4], 64), fig9([1, 2, 8], 128)
+    target = live_figure(fig9_json(small))
+    for data, view in ((large, "cycles"), (large, "% of run"), (small, "cycles per query head"), (small, "cycles")):
+        spec = fig9_json(data, view)
+        apply_figure(target, spec)
+        assert shown(target) == shown(go.Figure(spec).update_layout(autosize=True))

@@ -3,6 +3,7 @@ Cancel restores the controls, errors reach the banner. A fake compute that block
 model, so nothing here depends on timing."""
 
 import threading
+import time
 
 import ipywidgets as widgets
 import plotly.graph_objects as go
@@ -136,3 +137,33 @@ def test_reporting_is_scoped_to_its_block_and_thread():
         worker.join()
     report(2, 2)
     assert seen == [(1, 2)]
+
+
+def test_in_a_kernel_the_first_build_runs_in_the_background_and_shows_working(monkeypatch):
+    """A first figure slower than the patience: the app is returned at once with "working..." shown; `figure` and
+    `data` wait for the first figure; a change made meanwhile supersedes the first build."""
+    import pimlab_widgets.app as app_module
+
+    monkeypatch.setattr(app_module, "_in_kernel", lambda: True)
+    release = threading.Event()
+
+    def compute(n):
+        release.wait(5)
+        return n
+
+    start = time.perf_counter()
+    app = LiveApp({"n": widgets.IntSlider(value=2, min=1, max=9)}, compute,
+                  lambda n: go.Figure(go.Bar(y=list(range(n)))))
+    assert time.perf_counter() - start < 2 and app.working.shown and "first figure" in app.working.text.value
+    assert len(app._figure.data) == 0  # the "building" placeholder
+    release.set()
+    assert len(app.figure.data) == 1 and list(app.figure.data[0].y) == [0, 1] and app.data == 2
+    assert not app.working.shown and not app.error
+
+    release.clear()
+    other = LiveApp({"n": widgets.IntSlider(value=2, min=1, max=9)}, compute,
+                    lambda n: go.Figure(go.Bar(y=list(range(n)))))
+    release.set()
+    assert other.set(n=4) and list(other.figure.data[0].y) == [0, 1, 2, 3] and other.data == 4
+    other.wait()
+    assert other.data == 4  # the superseded first build did not draw over it

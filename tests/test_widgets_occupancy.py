@@ -51,7 +51,8 @@ def test_app_switches_scheme_and_shows_bad_input_in_the_banner():
     assert app.error == "TP must be one of 1, 2; got 3"
     assert np.allclose(np.asarray(app.figure.data[1].z, float), before)  # last good state kept
     assert not app.set(tp=2, lengths="15360, 10240, 15360, 15360, 15360")
-    assert "does not fit" in app.error and "available" in app.error
+    assert app.error.startswith("toy lengths must fit the toy's 2 modules x 4 channels together under TCP with TP 2; "
+                                "got '15360, 10240, 15360, 15360, 15360': the batch does not fit"), app.error
     assert app.set(lengths="15360, 10240") and not app.error
 
 
@@ -75,8 +76,30 @@ def test_app_reports_unparsable_lengths_and_keeps_its_state():
     app = ChannelOccupancy(frames=6)
     before = app.data
     assert not app.set(lengths="12, x")
-    assert app.error == "toy lengths must be comma-separated integers in [1, 1048576]; got 'x' in '12, x'"
+    assert app.error == "toy lengths must be comma-separated integers in [1, 32768]; got 'x' in '12, x'"
     assert app.data is before
+
+
+def test_the_lists_and_the_batch_box_follow_what_the_modules_hold():
+    """Against the mapper's own bisection (`mapping.max_batch`) on the same seeded requests: the batch box ends at
+    the largest batch that fits, and a workload is offered only if the current batch fits under it."""
+    from pimlab.hardware import Module, System
+    from pimlab.mapping import max_batch
+    from pimlab.workloads import DATASETS
+
+    app = ChannelOccupancy(frames=6)  # the toy, TCP, TP 2; the dataset fields say 8 requests on 8 x 16 channels
+    system = System("8 x 16", "pim-only", Module(channels=16), modules=8)
+    holds = {d.name: max_batch(system, d.model, d.sample(64, 0), "tcp", 2, 4) for d in DATASETS}
+    offered = set(app.controls["workload"]._options_values)
+    assert offered == {TOY} | {name for name, n in holds.items() if n >= 8}
+    assert holds["Musique"] < 8 and "Musique" not in offered  # 8 Musique requests do not fit under TCP
+    assert app.set(workload="QMSum") and app.controls["batch"].max == holds["QMSum"]
+    assert not app.set(batch=holds["QMSum"] + 1)
+    assert app.error == f"batch must be an integer in [1, {holds['QMSum']}]; got {holds['QMSum'] + 1}"
+    assert app.set(batch=holds["Musique"]) and "Musique" in app.controls["workload"]._options_values
+    # a toy length the toy's 2 x 4 channels cannot hold is refused by the box, naming it and its range
+    assert app.set(workload=TOY) and not app.set(lengths="40000")
+    assert app.error == "toy lengths must be comma-separated integers in [1, 32768]; got '40000'"
 
 
 def test_gantt_is_sent_as_typed_columns_of_every_channel_over_time():

@@ -21,9 +21,10 @@ from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING
 from pimlab.validate import check_choice
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, IntsBox, int_box, legend_below, parse_ints
+from pimlab_widgets.controls import STYLE, IntsBox, int_box, legend_below_json, parse_ints
 
-__all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "fig8_figure", "fig9_figure", "fig18_figure",
+__all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "breakdown_json", "fig8_figure", "fig9_figure", "fig18_figure",
+           "fig8_json", "fig9_json", "fig18_json",
            "fig8_compute", "fig9_compute", "fig18_compute", "fig8_app", "fig9_app", "fig18_app",
            "group_label", "APP_TOKENS"]
 
@@ -59,6 +60,12 @@ def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np
     cycles[group, variant, key]; utilization[group, variant] in 0..1. view: "cycles", "% of run", or
     "cycles per query head" (cycles divided by `per_group[group]`, e.g. the GQA group size).
     """
+    return go.Figure(breakdown_json(groups, variants, keys, cycles, utilization, view, per_group, title, group_title))
+
+
+def breakdown_json(groups, variants, keys, cycles: np.ndarray, utilization: np.ndarray, view: str = "cycles",
+                   per_group: np.ndarray | None = None, title: str = "", group_title: str = "") -> dict:
+    """`breakdown_figure` as plotly JSON (what the apps redraw from: no go.Figure to validate on every change)."""
     check_choice("view", view, VIEWS)
     cycles = np.asarray(cycles, dtype=float)
     if view == "% of run":
@@ -73,29 +80,35 @@ def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np
     outer = [str(g) for g in groups for _ in variants]
     inner = [str(v) for _ in groups for v in variants]
     data = [dict(type="bar", x=[outer, inner], y=shown[:, :, k].ravel().tolist(), name=key,
-                 marker_color=PART_COLORS.get(key), hovertemplate=f"{key}: %{{y:,.4~g}}<extra>%{{x}}</extra>")
+                 marker=dict(color=PART_COLORS.get(key, "#7f7f7f")),
+                 hovertemplate=f"{key}: %{{y:,.4~g}}<extra>%{{x}}</extra>")
             for k, key in enumerate(keys)]
     data += [dict(type="scatter", x=[[str(g) for g in groups], [str(variant)] * len(groups)],
                   y=(100 * np.asarray(utilization)[:, v]).round(2).tolist(), yaxis="y2", mode="lines+markers",
                   name=f"MAC util. {variant}", line=dict(color=VARIANT_COLORS[v % len(VARIANT_COLORS)], width=2),
                   marker=dict(size=8, symbol="diamond"), hovertemplate="MAC utilization %{y:.1f}%<extra>%{x}</extra>")
              for v, variant in enumerate(variants)]
-    figure = go.Figure(data=data, layout=dict(  # one dict, validated once: the apps redraw it on every change
+    layout = dict(
         barmode="stack", title=dict(text=title, font=dict(size=14)), height=560, margin=dict(t=80, b=60),
-        xaxis=dict(title_text=group_title), yaxis=dict(title_text=y_title), legend_traceorder="normal",
-        yaxis2=dict(title_text="MAC utilization (%)", overlaying="y", side="right", range=[0, 100],
-                    tickmode="linear", tick0=0, dtick=20, showgrid=False)))
-    legend_below(figure, 50 + 20 * (len(variants) > 2))
-    return figure
+        xaxis=dict(title=dict(text=group_title)), yaxis=dict(title=dict(text=y_title)),
+        legend=dict(traceorder="normal"),
+        yaxis2=dict(title=dict(text="MAC utilization (%)"), overlaying="y", side="right", range=[0, 100],
+                    tickmode="linear", tick0=0, dtick=20, showgrid=False))
+    return dict(data=data, layout=legend_below_json(layout, 50 + 20 * (len(variants) > 2)))
 
 
 # --- Fig. 8 -------------------------------------------------------------------------------------------------------
 
 def fig8_figure(data: Fig8Data, view: str = "cycles") -> go.Figure:
     """Fig. 8: breakdown and MAC utilization per dimension, the scheduler variants side by side."""
+    return go.Figure(fig8_json(data, view))
+
+
+def fig8_json(data: Fig8Data, view: str = "cycles") -> dict:
+    """`fig8_figure` as plotly JSON (the app's redraw)."""
     mac = data.breakdown[:, 0, list(data.keys).index("MAC")]
     work = f"{mac.min():,}" if mac.min() == mac.max() else f"{mac.min():,}-{mac.max():,}"
-    return breakdown_figure(data.dims.tolist(), data.variants, data.keys, data.breakdown, data.utilization, view,
+    return breakdown_json(data.dims.tolist(), data.variants, data.keys, data.breakdown, data.utilization, view,
                             title=f"Fig. 8: GEMV latency breakdown<br><sup>{data.preset} timing, {work} MAC cycles "
                                   f"per point; ping-pong and DCS with {data.obuf_entries} OBuf entries</sup>",
                             group_title="matrix dimension d_in = d_out")
@@ -131,7 +144,7 @@ def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_m
         "tMODCH": int_box(tMODCH, "tMODCH (cycles)", 0, TMODCH_MAX),
         "refresh": widgets.Checkbox(value=refresh, description="refresh", style=STYLE, indent=False),
     }
-    return LiveApp(controls, fig8_compute, lambda data_view: fig8_figure(*data_view), help=FIG8_HELP)
+    return LiveApp(controls, fig8_compute, lambda data_view: fig8_json(*data_view), help=FIG8_HELP)
 
 
 # --- Fig. 9 -------------------------------------------------------------------------------------------------------
@@ -145,10 +158,15 @@ def group_label(group: int) -> str:
 
 def fig9_figure(data: Fig9Data, view: str = "cycles") -> go.Figure:
     """Fig. 9: {MHA, GQA g} x {static, DCS} x {no reuse, row reuse} breakdown bars of one KV head."""
+    return go.Figure(fig9_json(data, view))
+
+
+def fig9_json(data: Fig9Data, view: str = "cycles") -> dict:
+    """`fig9_figure` as plotly JSON (the app's redraw)."""
     # breakdown[g, reuse, policy, key] -> variants in the order static, static + reuse, DCS, DCS + reuse
     cycles = data.breakdown.transpose(0, 2, 1, 3).reshape(len(data.groups), 4, len(data.keys))
     util = data.utilization.transpose(0, 2, 1).reshape(len(data.groups), 4)
-    return breakdown_figure([group_label(g) for g in data.groups], FIG9_VARIANTS, data.keys, cycles, util, view,
+    return breakdown_json([group_label(g) for g in data.groups], FIG9_VARIANTS, data.keys, cycles, util, view,
                             per_group=data.groups,
                             title=f"Fig. 9: QK^T + SV of one KV head over {data.tokens:,} tokens<br><sup>head dim "
                                   f"{data.head_dim}; DCS with {data.obuf_entries} OBuf entries</sup>",
@@ -185,7 +203,7 @@ def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int
     }
     help = ATTENTION_HELP.format(fit=f"{AIM.gbuf_entries} entries of {LANES} elements") + (
         "<b>show</b> cycles per query head divides a bar by g. Type and press Enter. " + SLOW_HELP)
-    return LiveApp(controls, fig9_compute, lambda data_view: fig9_figure(*data_view), help=help)
+    return LiveApp(controls, fig9_compute, lambda data_view: fig9_json(*data_view), help=help)
 
 
 # --- Fig. 18 ------------------------------------------------------------------------------------------------------
@@ -193,30 +211,34 @@ def fig9_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int
 def fig18_figure(data: Fig18Data) -> go.Figure:
     """Fig. 18: compute utilization of each scheduler per attention setting and command order; DCS's gain over
     ping-pong on its bars."""
+    return go.Figure(fig18_json(data))
+
+
+def fig18_json(data: Fig18Data) -> dict:
+    """`fig18_figure` as plotly JSON (the app's redraw)."""
     x = [[group_label(g) for _ in data.orders for g in data.groups],
          [order for order in data.orders for _ in data.groups]]
-    figure = go.Figure()
+    traces = []
     for variant in data.variants:
         util = np.concatenate([data.of(variant, order)[0] for order in data.orders])
         cycles = np.concatenate([data.of(variant, order)[1] for order in data.orders])
         gain = variant == "DCS" and "ping-pong" in data.variants
         text = [f"{r:.2f}x" for order in data.orders for r in data.dcs_over_pingpong(order)] if gain else None
-        figure.add_trace(go.Bar(x=x, y=(100 * util).round(2).tolist(), name=variant, text=text,
-                                textposition="outside", marker_color=POLICY_COLORS.get(variant),
-                                customdata=cycles.tolist(),
-                                hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + variant + "</extra>"))
+        traces.append(dict(type="bar", x=x, y=(100 * util).round(2).tolist(), name=variant,
+                           marker=dict(color=POLICY_COLORS.get(variant, "#7f7f7f")), customdata=cycles.tolist(),
+                           hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + variant + "</extra>",
+                           textposition="outside", **(dict(text=text) if text else {})))
     best = max(data.dcs_over_pingpong(order).max() for order in data.orders)
-    figure.update_layout(
+    layout = dict(
         barmode="group", height=470, margin=dict(t=80, b=60),
         title=dict(font=dict(size=14),
                    text=f"Fig. 18: attention MAC utilization, DCS up to {best:.2f}x ping-pong<br><sup>same buffer "
                         f"({data.gbuf_entries} GBuf, {data.obuf_entries} OBuf entries; ping-pong splits it in two)"
                         "</sup>"),
-        yaxis=dict(title_text="compute (MAC) utilization (%)", range=[0, 105]),
-        xaxis=dict(title_text=f"QK^T + SV of one KV head, {data.tokens:,} tokens (row reuse in GQA); "
-                              "plain or software-pipelined order"))
-    legend_below(figure, 40)
-    return figure
+        yaxis=dict(title=dict(text="compute (MAC) utilization (%)"), range=[0, 105]),
+        xaxis=dict(title=dict(text=f"QK^T + SV of one KV head, {data.tokens:,} tokens (row reuse in GQA); "
+                                   "plain or software-pipelined order")))
+    return dict(data=traces, layout=legend_below_json(layout, 40))
 
 
 def fig18_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, gbuf_entries: int = 64,
@@ -237,7 +259,7 @@ def fig18_app(groups: str = "1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: in
     help = ATTENTION_HELP.format(fit=f"ping-pong's half: GBuf entries / 2 x {LANES} elements") + (
         "<b>GBuf / OBuf entries</b>: the buffer both policies get; ping-pong splits each in two halves. "
         "Type and press Enter. " + SLOW_HELP)
-    return LiveApp(controls, fig18_compute, fig18_figure, follow=_fig18_follow, help=help)
+    return LiveApp(controls, fig18_compute, fig18_json, follow=_fig18_follow, help=help)
 
 
 def _fig18_follow(controls) -> None:

@@ -12,14 +12,21 @@ from functools import lru_cache
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pimlab.dpa import NAIVE_ADMISSION_HEADROOM, NAIVE_RESERVE_FACTOR
 from pimlab.figures.fig19 import STATIC_RESERVE_FACTOR_CALIBRATED, ChunkMapData, chunk_maps
 from pimlab.validate import check_int
 from pimlab.workloads import QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, int_box, legend_below, si
+from pimlab_widgets.controls import (
+    STYLE,
+    banded_colorscale,
+    dataset_picker,
+    int_box,
+    legend_below_json,
+    si,
+    subplots_layout,
+)
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf",
            "#7f7f7f")
@@ -49,11 +56,12 @@ def _grid(owner: np.ndarray, used: np.ndarray, columns: int) -> np.ndarray:
     return grid.reshape(rows, columns)
 
 
-def _key() -> list[go.Scatter]:
+def _key() -> list[dict]:
     """The colour key as legend entries: free, a request's live chunks, reserved but empty."""
     entries = (("free chunk", FREE), ("request's live KV", PALETTE[0]), ("reserved, empty", _light(PALETTE[0])))
-    return [go.Scatter(x=[None], y=[None], mode="markers", name=name, showlegend=True, hoverinfo="skip",
-                       marker=dict(symbol="square", size=12, color=colour, line=dict(color="#999", width=1)))
+    return [dict(type="scatter", x=[None], y=[None], mode="markers", name=name, showlegend=True, hoverinfo="skip",
+                 marker=dict(symbol="square", size=12, color=colour, line=dict(color="#999", width=1)),
+                 xaxis="x", yaxis="y")
             for name, colour in entries]
 
 
@@ -62,9 +70,41 @@ def _titles(data: ChunkMapData, frame: int) -> tuple[str, str]:
             f"DPA lazy chunks: {100 * data.dpa_utilization[frame]:.0f}% live")
 
 
-def _annotations(figure: go.Figure, data: ChunkMapData, frame: int) -> list:
+def _annotations(layout: dict, data: ChunkMapData, frame: int) -> list:
+    """The two panel titles of `layout` (plotly JSON) at `frame`."""
     texts = _titles(data, frame)
-    return [dict(a.to_plotly_json(), text=texts[i]) for i, a in enumerate(figure.layout.annotations[:2])]
+    return [dict(a, text=texts[i]) for i, a in enumerate(layout["annotations"][:2])]
+
+
+def chunkmap_json(data: ChunkMapData, frame: int | None = None, inspect: tuple[int, int, int] | None = None) -> dict:
+    """Both chunk maps at `frame` (default: the last) as plotly JSON (what the live app redraws from: no go.Figure
+    to validate and no subplots to lay out on every change). `inspect` = (request, va, pa) rings physical chunk
+    `pa` on the DPA map."""
+    last = data.step.size - 1
+    frame = last if frame is None else check_int("frame", frame, 0, last)
+    layout = subplots_layout(2, subplot_titles=("static", "DPA"), horizontal_spacing=0.06)
+    layout["annotations"] = _annotations(layout, data, frame)
+    common = dict(type="heatmap", coloraxis="coloraxis", hovertemplate="PA %{customdata}<extra></extra>")
+    static = _grid(data.static_owner[frame], data.static_used[frame], data.columns)
+    dpa = _grid(data.dpa_owner[frame], data.dpa_owner[frame] >= 0, data.columns)
+    pa = np.arange(dpa.size).reshape(dpa.shape)
+    x, y = ([], []) if inspect is None else ([inspect[2] % data.columns], [inspect[2] // data.columns])
+    traces = [dict(z=static, customdata=pa, name="static", xaxis="x", yaxis="y", **common),
+              dict(z=dpa, customdata=pa, name="DPA", xaxis="x2", yaxis="y2", **common),
+              dict(type="scatter", x=x, y=y, mode="markers", name="VA2PA", showlegend=False, xaxis="x2", yaxis="y2",
+                   marker=dict(symbol="square-open", size=14, color="black", line=dict(width=3))), *_key()]
+    bands = 1 + 2 * len(PALETTE)
+    hidden = dict(showticklabels=False, showgrid=False, zeroline=False)
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(hidden)
+    for axis in ("yaxis", "yaxis2"):
+        layout[axis].update(hidden, autorange="reversed")
+    layout["yaxis"]["title"] = dict(text=f"PA = line x {data.columns} + column")
+    layout.update(coloraxis=dict(colorscale=_colorscale(), cmin=-1.5, cmax=bands - 0.5, showscale=False),
+                  height=540, margin=dict(t=100, b=70, l=40, r=20), plot_bgcolor="white",
+                  title=dict(text=_title(data, frame, inspect), font=dict(size=14)),
+                  legend=dict(itemclick=False, itemdoubleclick=False))
+    return dict(data=traces, layout=legend_below_json(layout, 0))
 
 
 def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple[int, int, int] | None = None,
@@ -73,35 +113,15 @@ def chunkmap_figure(data: ChunkMapData, frame: int | None = None, inspect: tuple
 
     `inspect` = (request, va, pa) rings physical chunk `pa` on the DPA map.
     """
-    last = data.step.size - 1
-    frame = last if frame is None else check_int("frame", frame, 0, last)
-    figure = make_subplots(rows=1, cols=2, subplot_titles=_titles(data, frame), horizontal_spacing=0.06)
-    common = dict(coloraxis="coloraxis", hovertemplate="PA %{customdata}<extra></extra>")
-    static = _grid(data.static_owner[frame], data.static_used[frame], data.columns)
-    dpa = _grid(data.dpa_owner[frame], data.dpa_owner[frame] >= 0, data.columns)
-    pa = np.arange(dpa.size).reshape(dpa.shape)
-    figure.add_trace(go.Heatmap(z=static, customdata=pa, name="static", **common), 1, 1)
-    figure.add_trace(go.Heatmap(z=dpa, customdata=pa, name="DPA", **common), 1, 2)
-    x, y = ([], []) if inspect is None else ([inspect[2] % data.columns], [inspect[2] // data.columns])
-    figure.add_trace(go.Scatter(x=x, y=y, mode="markers", name="VA2PA", showlegend=False,
-                                marker=dict(symbol="square-open", size=14, color="black", line=dict(width=3))), 1, 2)
-    for trace in _key():
-        figure.add_trace(trace, 1, 1)
-    bands = 1 + 2 * len(PALETTE)
-    figure.update_layout(coloraxis=dict(colorscale=_colorscale(), cmin=-1.5, cmax=bands - 0.5, showscale=False),
-                         height=540, margin=dict(t=100, b=70, l=40, r=20), plot_bgcolor="white",
-                         title=dict(text=_title(data, frame, inspect), font_size=14),
-                         legend=dict(itemclick=False, itemdoubleclick=False))
-    legend_below(figure, 0)
-    figure.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    figure.update_yaxes(autorange="reversed", showticklabels=False, showgrid=False, zeroline=False)
-    figure.update_yaxes(title_text=f"PA = line x {data.columns} + column", row=1, col=1)
+    spec = chunkmap_json(data, frame, inspect)
+    figure = go.Figure(spec)
+    frame = data.step.size - 1 if frame is None else frame
     if animate and data.step.size > 1:
         figure.frames = [go.Frame(
             name=str(int(step)), traces=[0, 1],
             data=[go.Heatmap(z=_grid(data.static_owner[i], data.static_used[i], data.columns)),
                   go.Heatmap(z=_grid(data.dpa_owner[i], data.dpa_owner[i] >= 0, data.columns))],
-            layout=dict(annotations=_annotations(figure, data, i), title=_title(data, i, None)))
+            layout=dict(annotations=_annotations(spec["layout"], data, i), title=_title(data, i, None)))
             for i, step in enumerate(data.step)]
         play = dict(label="play", method="animate",
                     args=[None, dict(frame=dict(duration=400, redraw=True), fromcurrent=True)])
@@ -214,7 +234,7 @@ def chunkmap_app(dataset=QMSUM, requests: int = 200) -> LiveApp:
     def compute(**values):
         return chunkmap_view(requests=requests, **values)
 
-    def draw(view: ChunkMapView) -> go.Figure:
-        return chunkmap_figure(view.data, view.frame, view.inspect, animate=False)
+    def draw(view: ChunkMapView) -> dict:
+        return chunkmap_json(view.data, view.frame, view.inspect)
 
     return LiveApp(controls, compute, draw, follow=lambda c: _follow(c, requests), help=HELP)

@@ -148,16 +148,25 @@ def control_grid(controls, min_width_px: int = 250) -> widgets.GridBox:
     controls = list(controls)
     for control in controls:
         control.layout.width = "auto"
+        if isinstance(control, (widgets.IntSlider, widgets.FloatSlider)):
+            control.add_class(READ_ONLY_READOUT)
     return widgets.GridBox(controls, layout=widgets.Layout(
         grid_template_columns=f"repeat(auto-fill, minmax({min_width_px}px, 1fr))", grid_gap="4px 12px",
         width="100%"))
 
 
+READ_ONLY_READOUT = "pimlab-slider"  # a slider whose number readout cannot be typed into (resize_nudge's style)
+
+
 def resize_nudge() -> widgets.HTML:
     """An invisible element that has the page re-measure itself just after an app is shown: a FigureWidget takes
     its width from its container when it draws, and a container not laid out yet gives plotly's 700 px default,
-    wider than JupyterLab's column (the widget re-fits on a window resize)."""
-    return widgets.HTML('<img src="data:," alt="" style="display:none" '
+    wider than JupyterLab's column (the widget re-fits on a window resize). It also carries the apps' style: a
+    slider's readout is not editable (typed there, a value past the slider's ends would be clamped silently; the
+    slider itself cannot leave its range)."""
+    return widgets.HTML(f"<style>.{READ_ONLY_READOUT} .widget-readout {{pointer-events: none; user-select: none; "
+                        "-webkit-user-modify: read-only;}</style>"
+                        '<img src="data:," alt="" style="display:none" '
                         """onerror="setTimeout(() => window.dispatchEvent(new Event('resize')), 300)">""",
                         layout=widgets.Layout(height="0px", margin="0px"))
 
@@ -189,12 +198,21 @@ def _subplots_layout(cols: int, options: tuple) -> dict:
     return layout
 
 
+LEGEND_BELOW = dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom", font=dict(size=11))
+
+
 def legend_below(figure, extra_px: int = 0) -> None:
     """A horizontal legend at the very bottom of the figure, under the axis titles and any slider, and
     `extra_px` more bottom margin for it: a legend on the right or at the top collides with titles at 800 px."""
     margin = figure.layout.margin.b
-    figure.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=0, yref="container", yanchor="bottom",
-                                     font_size=11), margin=dict(b=(80 if margin is None else margin) + extra_px))
+    figure.update_layout(legend=LEGEND_BELOW, margin=dict(b=(80 if margin is None else margin) + extra_px))
+
+
+def legend_below_json(layout: dict, extra_px: int = 0) -> dict:
+    """`legend_below` for a layout given as plotly JSON (nested keys): the same legend and margin, merged in."""
+    margin = layout.get("margin", {})
+    return dict(layout, legend={**layout.get("legend", {}), **LEGEND_BELOW},
+                margin={**margin, "b": margin.get("b", 80) + extra_px})
 
 
 def wrap(text: str, width: int = 75) -> str:

@@ -3,7 +3,8 @@ controls' current values, so a student cannot pick a combination the model refus
 
 An app gives `check(**values)`, which raises ValueError for a combination the model refuses (cheaply: it never
 runs the model), and makes its dropdowns with `choice`, which remembers every option. `follow_choices` then
-narrows each dropdown to the options `check` accepts and disables a checkbox whose other state it refuses.
+narrows each dropdown to the options `check` accepts (all of them when it accepts none: then another control holds a
+value the model refuses, which the banner names) and disables a checkbox whose other state it refuses.
 """
 
 from __future__ import annotations
@@ -77,5 +78,5 @@ def follow_choices(controls: dict[str, widgets.ValueWidget], check: Callable[...
             control.disabled = not accepts(check, {**values, name: not control.value})
         elif hasattr(control, "every_option"):
             every = control.every_option(values) if callable(control.every_option) else control.every_option
-            offer(control, [(text, v) for text, v in every
-                            if same(v, values[name]) or accepts(check, {**values, name: v})])
+            fits = [(text, v) for text, v in every if same(v, values[name]) or accepts(check, {**values, name: v})]
+            offer(control, fits or every)  # none fits (another control's value is refused): all, not an empty list

@@ -25,12 +25,26 @@ from pimlab.figures.fig06 import (
     Fig6Data,
     Fig6Thresholds,
     OccupancyFrames,
+    check_workload,
     map_workload,
     occupancy_frames,
+    toy_max_tokens,
+    workload_max_batch,
 )
 from pimlab.validate import check_int
-from pimlab_widgets.app import LiveApp, apply_figure
-from pimlab_widgets.controls import STYLE, IntsBox, banded_colorscale, int_box, legend_below, show, si, subplots_layout
+from pimlab_widgets.app import LiveApp, apply_figure, control_value
+from pimlab_widgets.controls import (
+    STYLE,
+    IntsBox,
+    banded_colorscale,
+    int_box,
+    legend_below,
+    legend_below_json,
+    show,
+    si,
+    subplots_layout,
+)
+from pimlab_widgets.follow import choice, follow_choices, listed
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
            "#7f7f7f")
@@ -55,14 +69,14 @@ def _summary(data: OccupancyFrames) -> str:
             f"bubbles {data.bubble_fraction:.1%}, HUB reduction {si(data.reduction_cycles)} cycles")
 
 
-def _key(data: OccupancyFrames) -> list[go.Scatter]:
+def _key(data: OccupancyFrames) -> list[dict]:
     """The colour key as legend entries: idle, then one per palette colour (ids repeat every len(PALETTE))."""
     n = max(data.colours, 1)
     name = {"request": "R{}", "head": "head {}", "layer": "layer {}"}.get(data.colour_by, data.colour_by + " {}")
     entries = [("idle", IDLE_COLOUR, True)] + [
         (name.format(k + 1) + ("+" if n > len(PALETTE) else ""), PALETTE[k], k < n) for k in range(len(PALETTE))]
-    return [go.Scatter(x=[None], y=[None], mode="markers", name=label, visible=visible, showlegend=True,
-                       marker=dict(symbol="square", size=11, color=colour), hoverinfo="skip", legendgroup="key")
+    return [dict(type="scatter", x=[None], y=[None], mode="markers", name=label, visible=visible, showlegend=True,
+                 marker=dict(symbol="square", size=11, color=colour), hoverinfo="skip", legendgroup="key")
             for label, colour, visible in entries]
 
 
@@ -74,31 +88,30 @@ def _gantt(data: OccupancyFrames) -> dict:
                 z=data.grid.reshape(times, rows).T.ravel())
 
 
-def _grid_trace(data: OccupancyFrames, i: int) -> go.Heatmap:
+def _grid_trace(data: OccupancyFrames, i: int) -> dict:
     n = max(data.colours, 1)
-    return go.Heatmap(z=data.grid[i], customdata=data.task[i], zmin=IDLE - 0.5, zmax=n - 0.5,
-                      colorscale=_colourscale(n), showscale=False, xgap=1, ygap=1,
-                      hovertemplate="module %{y} channel %{x}<br>R(%{customdata[0]},%{customdata[1]},"
-                                    "%{customdata[2]}) op %{customdata[3]} (0 QK^T, 1 SV)<extra></extra>")
+    return dict(type="heatmap", z=data.grid[i], customdata=data.task[i], zmin=IDLE - 0.5, zmax=n - 0.5,
+                colorscale=_colourscale(n), showscale=False, xgap=1, ygap=1,
+                hovertemplate="module %{y} channel %{x}<br>R(%{customdata[0]},%{customdata[1]},"
+                              "%{customdata[2]}) op %{customdata[3]} (0 QK^T, 1 SV)<extra></extra>")
 
 
-def _cursor(data: OccupancyFrames, i: int) -> go.Scatter:
+def _cursor(data: OccupancyFrames, i: int) -> dict:
     rows = data.grid.shape[1] * data.grid.shape[2]
-    return go.Scatter(x=[data.times[i]] * 2, y=[-0.5, rows - 0.5], mode="lines", line=dict(color="black", width=2),
-                      hoverinfo="skip", showlegend=False)
+    return dict(type="scatter", x=[data.times[i]] * 2, y=[-0.5, rows - 0.5], mode="lines",
+                line=dict(color="black", width=2), hoverinfo="skip", showlegend=False)
 
 
-def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
-    """The grid now (left panel, with the colour key) and the Gantt over the step (right), built as one figure."""
+def _base_json(data: OccupancyFrames, i: int) -> dict:
+    """The grid now (left panel, with the colour key) and the Gantt over the step (right), as plotly JSON (what the
+    live app redraws from when the grid's shape changes: no go.Figure to validate)."""
     modules, channels = data.grid.shape[1:]
     n = max(data.colours, 1)
-    gantt = go.Heatmap(**_gantt(data), zmin=IDLE - 0.5, zmax=n - 0.5, colorscale=_colourscale(n), showscale=False,
-                       hovertemplate="row %{y}, t %{x}: " + data.colour_by + " %{z}<extra></extra>",
-                       xaxis="x2", yaxis="y2")
-    left = [_grid_trace(data, i), *_key(data)]
-    for trace in left:
-        trace.update(xaxis="x", yaxis="y")
-    traces = [left[0], gantt, _cursor(data, i).update(xaxis="x2", yaxis="y2"), *left[1:]]
+    gantt = dict(type="heatmap", **_gantt(data), zmin=IDLE - 0.5, zmax=n - 0.5, colorscale=_colourscale(n),
+                 showscale=False, hovertemplate="row %{y}, t %{x}: " + data.colour_by + " %{z}<extra></extra>",
+                 xaxis="x2", yaxis="y2")
+    left = [dict(trace, xaxis="x", yaxis="y") for trace in (_grid_trace(data, i), *_key(data))]
+    traces = [left[0], gantt, dict(_cursor(data, i), xaxis="x2", yaxis="y2"), *left[1:]]
     layout = subplots_layout(2, column_widths=[0.35, 0.65], horizontal_spacing=0.08,
                              subplot_titles=("modules x channels now", "every channel over the step"))
     layout["xaxis"].update(title=dict(text="channel"), dtick=max(1, channels // 8))
@@ -106,11 +119,14 @@ def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
     layout["xaxis2"].update(title=dict(text="cycles"), exponentformat="SI")
     layout["yaxis2"].update(title=dict(text="module x channels + channel"), autorange="reversed")
     layout.update(
-        title=dict(text=_frame_title(data, i), font_size=14), height=460, margin=dict(t=90, b=60, l=60, r=10),
-        plot_bgcolor="#eeeeee", legend=dict(title_text=f"{data.colour_by}:", itemclick=False, itemdoubleclick=False))
-    figure = go.Figure(data=traces, layout=layout)
-    legend_below(figure, 30)
-    return figure
+        title=dict(text=_frame_title(data, i), font=dict(size=14)), height=460, margin=dict(t=90, b=60, l=60, r=10),
+        plot_bgcolor="#eeeeee", legend=dict(title=dict(text=f"{data.colour_by}:"), itemclick=False,
+                                            itemdoubleclick=False))
+    return dict(data=traces, layout=legend_below_json(layout, 30))
+
+
+def _base_figure(data: OccupancyFrames, i: int) -> go.Figure:
+    return go.Figure(_base_json(data, i))
 
 
 def occupancy_figure(data: OccupancyFrames) -> go.Figure:
@@ -136,7 +152,12 @@ def occupancy_figure(data: OccupancyFrames) -> go.Figure:
 
 def frame_figure(data: OccupancyFrames, frame: int) -> go.Figure:
     """The figure at one sampled instant (no animation frames): what the live app shows."""
-    return _base_figure(data, check_int("frame", frame, 0, data.times.size - 1))
+    return go.Figure(frame_json(data, frame))
+
+
+def frame_json(data: OccupancyFrames, frame: int) -> dict:
+    """`frame_figure` as plotly JSON (the live app's redraw)."""
+    return _base_json(data, check_int("frame", frame, 0, data.times.size - 1))
 
 
 def utilization_figure(data: Fig6Data) -> go.Figure:
@@ -194,7 +215,7 @@ def show_data(target: go.FigureWidget, data: OccupancyFrames, frame: int) -> Non
         target.data[1].update(_gantt(data))
         target.data[1].hovertemplate = "row %{y}, t %{x}: " + data.colour_by + " %{z}<extra></extra>"
         for old, new in zip(target.data[3:], _key(data)):
-            old.update(name=new.name, visible=new.visible)
+            old.update(name=new["name"], visible=new["visible"])
         target.layout.legend.title.text = f"{data.colour_by}:"
         show_frame(target, data, frame)
 
@@ -224,6 +245,24 @@ def _divisors(n: int) -> list[int]:
     return [d for d in range(1, n + 1) if n % d == 0]
 
 
+def check_occupancy(workload, lengths, batch, seed, modules, channels, scheme, tp, **_) -> None:
+    """ValueError naming the controls if the model refuses the workload on these modules (the placement only:
+    cheap, cached; the fields a workload ignores are left out of the cache key)."""
+    toy = workload == TOY
+    try:
+        if toy:
+            check_workload(TOY, tuple(lengths), 1, 0, TOY_SYSTEM.modules, TOY_SYSTEM.module.channels, scheme, tp)
+        else:
+            check_workload(workload, (), batch, seed, modules, channels, scheme, tp)
+    except ValueError as error:
+        if toy:
+            raise ValueError(f"toy lengths must fit the toy's {TOY_SYSTEM.modules} modules x "
+                             f"{TOY_SYSTEM.module.channels} channels together under {scheme.upper()} with TP {tp}; "
+                             f"got '{', '.join(map(str, lengths))}': {error}") from None
+        raise ValueError(f"{modules} modules x {channels} channels under {scheme.upper()} with TP {tp} must hold the "
+                         f"batch of {batch} {workload} requests: {error}") from None
+
+
 class ChannelOccupancy:
     """Live app: workload, system, scheme, TP (PP = modules / TP), colour, and a played / stepped time slider."""
 
@@ -233,17 +272,17 @@ class ChannelOccupancy:
         self.frames = check_int("frames", frames, 2, 1000)
         self._sampled: dict = {}
         controls = {
-            "workload": widgets.Dropdown(options=WORKLOADS, value=workload, description="workload", style=STYLE),
+            "workload": choice([(w, w) for w in WORKLOADS], workload, "workload"),
             "lengths": IntsBox(lengths, "toy lengths", 1, TOY_MODEL.context_window, most=TOY_REQUESTS_MAX),
             "batch": int_box(batch, "batch", 1, 4096),
             "seed": int_box(seed, "seed", 0, 2**31 - 1),
             "modules": int_box(modules, "modules", 1, 256),
-            "channels": widgets.Dropdown(options=[4, 8, 16, 32], value=channels, description="channels",
-                                         style=STYLE),
-            "scheme": widgets.ToggleButtons(options=[("HFP", "hfp"), ("TCP", "tcp")], value=scheme,
-                                            description="scheme", style=dict(STYLE, button_width="60px")),
-            "tp": widgets.Dropdown(options=_divisors(self._modules(workload, modules)), value=tp, description="TP",
-                                   style=STYLE),
+            "channels": choice([(str(c), c) for c in (4, 8, 16, 32)], channels, "channels"),
+            "scheme": listed(widgets.ToggleButtons(options=[("HFP", "hfp"), ("TCP", "tcp")], value=scheme,
+                                                   description="scheme", style=dict(STYLE, button_width="60px"))),
+            "tp": choice(lambda values: [(str(d), d) for d in _divisors(self._modules(values["workload"],
+                                                                                       values["modules"]))],
+                         tp, "TP"),
             "colour_by": widgets.Dropdown(options=COLOUR_BY, value=colour_by, description="colour by", style=STYLE),
             "cost": widgets.Dropdown(options=COSTS, value=cost, description="tile cost", style=STYLE),
             "frame": widgets.IntSlider(value=0, min=0, max=self.frames - 1, description="time step", style=STYLE),
@@ -262,33 +301,36 @@ class ChannelOccupancy:
         return TOY_SYSTEM.modules if workload == TOY else modules
 
     def _follow(self, controls) -> None:
-        """Show the fields the workload uses; offer the TP degrees that divide its modules (PP = modules / TP)."""
+        """Show the fields the workload uses; bound the batch (or each toy length) by what the modules hold; offer
+        the workloads, channels, schemes and TP degrees (divisors of the modules: PP = modules / TP) that fit."""
         toy = controls["workload"].value == TOY
         show(controls["lengths"], toy)
         for name in ("batch", "seed", "modules", "channels"):
             show(controls[name], not toy)
         try:
-            modules = self._modules(controls["workload"].value, controls["modules"].parse())
+            values = {name: control_value(control) for name, control in controls.items()}
+            most = (toy_max_tokens(values["scheme"], values["tp"]) if toy else
+                    workload_max_batch(values["workload"], *(values[k] for k in ("seed", "modules", "channels",
+                                                                                  "scheme", "tp"))))
         except ValueError:
-            return  # a bad modules box: the banner says so; TP keeps its choices
-        options = _divisors(modules)
-        if list(controls["tp"].options) != options:
-            tp = controls["tp"].value
-            controls["tp"].options = options
-            controls["tp"].value = tp if tp in options else options[-1]
+            most = 0  # a box holds bad text, or TP does not divide the modules: the banner says so
+        if most:  # 0: the current values do not fit (the banner says so); the range stays
+            controls["lengths" if toy else "batch"].max = most
+        follow_choices(controls, check_occupancy)
 
     def _compute(self, workload, lengths, batch, seed, modules, channels, scheme, tp, colour_by, cost, frame):
         key = (workload, lengths, batch, seed, modules, channels, scheme, tp, cost, colour_by)
         if key not in self._sampled:  # moving the time slider only redraws
+            check_occupancy(workload, lengths, batch, seed, modules, channels, scheme, tp)
             mapping = map_workload(*key[:-1])
             label = f"{scheme.upper()} TP={mapping.tp} PP={mapping.pp}"
             self._sampled = {key: occupancy_frames(mapping, self.frames, colour_by, label)}
         return self._sampled[key], frame
 
     @staticmethod
-    def _draw(data) -> go.Figure:
+    def _draw(data) -> dict:
         frames, frame = data
-        return frame_figure(frames, frame)
+        return frame_json(frames, frame)
 
     @property
     def data(self) -> OccupancyFrames:

@@ -21,7 +21,16 @@ from pimlab.isa import FIG7_GBUF_ENTRIES, QUEUE_NAMES, Kind
 from pimlab.schedule import dependency_ids
 from pimlab.trace import BOUND_NAMES, Bound, Trace
 from pimlab_widgets.app import ControlledApp, apply_figure, live_figure
-from pimlab_widgets.controls import STYLE, control_grid, help_box, int_box, legend_below, resize_nudge, subplots_layout
+from pimlab_widgets.controls import (
+    READ_ONLY_READOUT,
+    STYLE,
+    control_grid,
+    help_box,
+    int_box,
+    legend_below,
+    resize_nudge,
+    subplots_layout,
+)
 from pimlab_widgets.errors import ErrorBanner
 
 __all__ = ["KIND_COLORS", "command_label", "timeline_figure", "state_html", "fig7_figure", "PipelineStepper",
@@ -303,6 +312,7 @@ class PipelineStepper(ControlledApp):
         cycle = min(max(0, int(cycle)), end)
         self.slider = widgets.IntSlider(value=cycle, min=0, max=end, description="cycle", style=STYLE,
                                         continuous_update=True, layout=widgets.Layout(width="auto", flex="1 1 auto"))
+        self.slider.add_class(READ_ONLY_READOUT)
         self.play = widgets.Play(value=cycle, min=0, max=end, interval=interval_ms, description="play")
         widgets.link((self.play, "value"), (self.slider, "value"))
         self.back = widgets.Button(description="◀ step", layout=widgets.Layout(width="80px"))

@@ -11,6 +11,7 @@ from pimlab import paper
 from pimlab.hardware import AIM, Module, System
 from pimlab.mapping import (
     SCHEMES,
+    CapacityError,
     EngineCost,
     Mapping,
     PeakRateCost,
@@ -32,6 +33,7 @@ __all__ = [
     "TOY_MODEL", "TOY_SYSTEM", "TOY_CONTEXT", "CONFIGS", "Fig6Data", "fig6", "fig6_toy", "fig6_paper_scale",
     "Fig6Thresholds", "fig6_thresholds", "tcp_example", "sv_reduction_share", "COLOUR_BY", "IDLE", "TOY", "WORKLOADS",
     "COSTS", "OccupancyFrames", "occupancy_frames", "tile_cost", "map_workload",
+    "check_workload", "workload_max_batch", "toy_max_tokens",
 ]
 
 # Fig. 6(a)'s example: 2 heads, 2 layers, batch 2, 2 modules x 4 channels. The paper's worked example uses
@@ -232,15 +234,11 @@ def tile_cost(name: str, module: Module) -> tuple[TileCost, str]:
     return EngineCost(module), name.split()[1]
 
 
-@lru_cache(maxsize=32)
-def map_workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int, modules: int, channels: int,
-                 scheme: str, tp: int, cost: str = "peak rate") -> Mapping:
-    """The mapping of a workload the occupancy app names (cached: moving its time slider does not map again).
-
-    The toy uses Fig. 6(a)'s system and model with `lengths`; a Table II workload samples `batch` requests
-    with `seed` onto `modules` AiM modules of `channels` channels x 16 banks.
-    """
+def _workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int, modules: int, channels: int,
+              scheme: str, tp: int) -> tuple[System, LLM, list[int], int]:
+    """The system, model, context lengths and TP degree a workload of the occupancy app names (checked)."""
     check_choice("workload", workload, WORKLOADS)
+    check_choice("scheme", scheme, SCHEMES)
     if workload == TOY:
         system, model, context = TOY_SYSTEM, TOY_MODEL, list(lengths)
     else:
@@ -252,5 +250,103 @@ def map_workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int,
     tp = check_int("tp", tp, 1, system.modules)
     if system.modules % tp:
         raise ValueError(f"tp must divide the {system.modules} modules, got {tp}")
+    if tp > model.kv_heads or system.modules // tp > model.layers:
+        raise ValueError(f"tp must be at most the model's {model.kv_heads} KV heads and modules / tp (the pipeline "
+                         f"depth) at most its {model.layers} layers; got tp {tp} on {system.modules} modules")
+    return system, model, context, tp
+
+
+@lru_cache(maxsize=32)
+def map_workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int, modules: int, channels: int,
+                 scheme: str, tp: int, cost: str = "peak rate") -> Mapping:
+    """The mapping of a workload the occupancy app names (cached: moving its time slider does not map again).
+
+    The toy uses Fig. 6(a)'s system and model with `lengths`; a Table II workload samples `batch` requests
+    with `seed` onto `modules` AiM modules of `channels` channels x 16 banks.
+    """
+    system, model, context, tp = _workload(workload, lengths, batch, seed, modules, channels, scheme, tp)
     cost_model, policy = tile_cost(cost, system.module)
     return map_batch(system, model, context, scheme, tp, system.modules // tp, cost=cost_model, policy=policy)
+
+
+def check_workload(workload: str, lengths: tuple[int, ...], batch: int, seed: int, modules: int, channels: int,
+                   scheme: str, tp: int) -> None:
+    """ValueError (CapacityError if the KV cache does not fit) for a workload `map_workload` would refuse, without
+    laying out the step: the placement alone (what the app's lists are narrowed with; the answer, a refusal
+    included, is cached). A batch whose KV bytes exceed every channel's rows together is refused before placing it
+    (it cannot fit; placing 4096 requests to find that out takes seconds)."""
+    error = _refusal(workload, lengths, batch, seed, modules, channels, scheme, tp)
+    if error is not None:
+        raise error.with_traceback(None)
+
+
+@lru_cache(maxsize=1024)
+def _refusal(*key) -> ValueError | None:
+    try:
+        _check_workload(*key)
+    except ValueError as error:
+        return error
+    return None
+
+
+def _check_workload(workload, lengths, batch, seed, modules, channels, scheme, tp) -> None:
+    system, model, context, tp = _workload(workload, lengths, batch, seed, modules, channels, scheme, tp)
+    context = model.check_context(context)
+    m = system.module
+    need, have = int(context.sum()) * model.kv_bytes_per_token, system.modules * m.capacity_bytes
+    if need > have:
+        raise CapacityError(f"the batch does not fit under {scheme.upper()}: its KV cache needs "
+                            f"{need / 2**30:.3g} GiB, more than the {system.modules} modules hold "
+                            f"({have / 2**30:.3g} GiB)", need, have)
+    place(system, model, context, scheme, tp, system.modules // tp)
+
+
+@lru_cache(maxsize=256)
+def workload_max_batch(workload: str, seed: int, modules: int, channels: int, scheme: str, tp: int) -> int:
+    """The largest batch (1-4096 seeded requests of a Table II workload) that `check_workload` accepts; 0 if not
+    even one request fits. Requests are sampled as a prefix, so bisection finds it; it starts from the batch the
+    KV bytes allow, which the placement reaches or nearly reaches."""
+    system, model, context, tp = _workload(workload, (), 4096, seed, modules, channels, scheme, tp)
+    bound = int(np.searchsorted(np.cumsum(context) * model.kv_bytes_per_token,
+                                system.modules * system.module.capacity_bytes, side="right"))
+
+    def fits(n: int) -> bool:
+        try:
+            check_workload(workload, (), n, seed, modules, channels, scheme, tp)
+        except CapacityError:
+            return False
+        return True
+
+    return _largest(fits, bound)
+
+
+@lru_cache(maxsize=64)
+def toy_max_tokens(scheme: str, tp: int) -> int:
+    """The longest single request (tokens) the toy's modules hold under `scheme` with `tp` (0 if none)."""
+
+    def fits(tokens: int) -> bool:
+        try:
+            check_workload(TOY, (tokens,), 1, 0, TOY_SYSTEM.modules, TOY_SYSTEM.module.channels, scheme, tp)
+        except CapacityError:
+            return False
+        return True
+
+    system = TOY_SYSTEM
+    return _largest(fits, min(system.modules * system.module.capacity_bytes // TOY_MODEL.kv_bytes_per_token,
+                              TOY_MODEL.context_window))
+
+
+def _largest(fits, bound: int) -> int:
+    """The largest n in [1, bound] with fits(n), for fits monotone (true up to some n) and false at bound + 1; 0 if
+    none. Gallops down from the bound (where a placement usually lands), then bisects."""
+    ok, fail, step = 0, bound + 1, 1
+    while fail - ok > 1:
+        probe = max(fail - step, ok + 1)
+        if fits(probe):
+            ok = probe
+            break
+        fail, step = probe, 2 * step
+    while fail - ok > 1:
+        mid = (ok + fail) // 2
+        ok, fail = (mid, fail) if fits(mid) else (ok, mid)
+    return ok
