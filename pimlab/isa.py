@@ -14,6 +14,7 @@ column of the open row in every bank and accumulates into an output entry (OutRe
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import chain
@@ -23,11 +24,13 @@ import numpy as np
 
 from pimlab.geometry import Piece
 from pimlab.hardware import AIM, FIG7, Module
+from pimlab.progress import tick
 from pimlab.validate import ceil_div, check_choice, check_int
 
 __all__ = [
     "Kind", "KIND_NAMES", "QUEUE_OF_KIND", "QUEUE_NAMES", "DATA_KINDS", "Instruction", "Commands", "expand",
-    "instruction_table", "expand_table", "compile_gemv", "compile_attention", "attention_rows_needed",
+    "instruction_table", "expand_table", "compile_gemv", "compile_attention", "compile_attention_table",
+    "attention_rows_needed",
     "fig7_module", "fig7_stream", "FIG7_GBUF_ENTRIES",
 ]
 
@@ -116,7 +119,7 @@ _TABLE_FIELDS = ("op", "ch_mask", "op_size", *_ADDRESS_FIELDS)
 
 
 def instruction_table(instructions) -> dict[str, np.ndarray]:
-    """Instructions in columnar form: one int64 array per Table III field (ch_mask as uint64)."""
+    """Instructions in columnar form: one int64 array per Table III field (ch_mask as uint64), field by field."""
     instructions = list(instructions)
     n, fields = len(instructions), [name for name in _TABLE_FIELDS if name != "ch_mask"]
     values = np.fromiter(chain.from_iterable(map(attrgetter(*fields), instructions)), dtype=np.int64,
@@ -202,7 +205,11 @@ def expand_table(table: dict[str, np.ndarray], channel: int) -> Commands:
 
 
 class Emitter:
-    """Collects instructions; keeps track of which input tile sits in which GBuf entry (round-robin reuse)."""
+    """Collects instructions; keeps track of which input tile sits in which GBuf entry (round-robin reuse).
+
+    Instructions are kept as rows of the columnar table (`instruction_table` order, ch_mask left out: one per
+    emitter), so a stream of millions costs 56 bytes each; `instructions()` or `table()` gives the result.
+    """
 
     def __init__(self, gbuf_entries: int, obuf_entries: int, ch_mask: int, regions: int = 1, prefetch: bool = False):
         self.ch_mask = check_int("ch_mask", ch_mask, 1, _MAX_MASK - 1)  # the instructions are built unchecked
@@ -215,7 +222,7 @@ class Emitter:
         half_g, half_o = ceil_div(gbuf_entries, regions), ceil_div(obuf_entries, regions)
         self.g_span = [(r * half_g, min(gbuf_entries, (r + 1) * half_g)) for r in range(regions)]
         self.o_span = [(r * half_o, min(obuf_entries, (r + 1) * half_o)) for r in range(regions)]
-        self.out: list[Instruction] = []
+        self.rows = array("q")  # op, op_size, gpr_addr, gbuf_idx, row, col, out_idx of each instruction
         self.resident: dict[object, int] = {}  # tile key -> GBuf entry
         self.g_next = [lo for lo, _ in self.g_span]
         self.g_region = regions - 1
@@ -240,16 +247,16 @@ class Emitter:
         first = self.g_next[self.g_region]
         self.resident = {key: e for key, e in self.resident.items() if not first <= e < first + len(keys)}
         self.resident.update({key: first + i for i, key in enumerate(keys)})
-        self.out.append(Instruction._checked(Kind.WR_INP, self.ch_mask, len(keys), gpr_addr=self.gpr, gbuf_idx=first))
-        self.out += self.pending  # prefetch: the next input goes out before the previous output is read
+        self.rows.extend((Kind.WR_INP, len(keys), self.gpr, first, -1, -1, -1))
+        for pending in self.pending:  # prefetch: the next input goes out before the previous output is read
+            self.rows.extend(pending)
         self.pending = []
         self.gpr += len(keys)
         self.g_next[self.g_region] = first + len(keys)
         return first
 
     def mac_run(self, gbuf_first: int, count: int, row: int, col: int, out: int) -> None:
-        self.out.append(Instruction._checked(Kind.MAC, self.ch_mask, count, gbuf_idx=gbuf_first, row=row, col=col,
-                                    out_idx=out))
+        self.rows.extend((Kind.MAC, count, -1, gbuf_first, row, col, out))
 
     def take_out(self) -> int:
         """The next output entry: round-robin, alternating regions when there are two."""
@@ -260,18 +267,58 @@ class Emitter:
         self.o_next[r] = lo if out + 1 >= hi else out + 1
         return out
 
+    def take_outs(self, count: int) -> np.ndarray:
+        """The next `count` output entries (`take_out` `count` times)."""
+        outs = np.empty(count, dtype=np.int64)
+        for r, (lo, hi) in enumerate(self.o_span):
+            mine = np.arange((r - self.o_count) % self.regions, count, self.regions)
+            outs[mine] = lo + (self.o_next[r] - lo + np.arange(len(mine))) % (hi - lo)
+            self.o_next[r] = lo + (self.o_next[r] - lo + len(mine)) % (hi - lo)
+        self.o_count += count
+        return outs
+
+    def mac_reads(self, gbuf_first: int, count: int, rows: np.ndarray, cols: np.ndarray) -> None:
+        """For each (row, col): one MAC run of `count` into the next output entry, then its RD-OUT."""
+        m = len(rows)
+        outs, gpr = self.take_outs(m), self.gpr + np.arange(m)
+        self.gpr += m
+        mac = np.column_stack((np.full(m, Kind.MAC), np.full(m, count), np.full(m, -1), np.full(m, gbuf_first),
+                               rows, cols, outs))
+        read = np.column_stack((np.full(m, Kind.RD_OUT), np.ones(m, dtype=np.int64), gpr, np.full((m, 3), -1), outs))
+        if self.prefetch:
+            self.rows.frombytes(mac.astype(np.int64).tobytes())
+            self.pending += map(tuple, read.tolist())  # emitted after the next load (or at the end)
+        else:
+            self.rows.frombytes(np.stack((mac, read), axis=1).astype(np.int64).tobytes())
+
     def read_out(self, out: int) -> None:
-        instruction = Instruction._checked(Kind.RD_OUT, self.ch_mask, 1, gpr_addr=self.gpr, out_idx=out)
+        instruction = (Kind.RD_OUT, 1, self.gpr, -1, -1, -1, out)
         self.gpr += 1
         if self.prefetch:
             self.pending.append(instruction)  # emitted after the next load (or at the end)
         else:
-            self.out.append(instruction)
+            self.rows.extend(instruction)
 
-    def finish(self) -> list[Instruction]:
-        self.out += self.pending
+    def _finish(self) -> np.ndarray:
+        for pending in self.pending:
+            self.rows.extend(pending)
         self.pending = []
-        return self.out
+        return np.frombuffer(self.rows, dtype=np.int64).reshape(-1, 7)
+
+    def table(self) -> dict[str, np.ndarray]:
+        """The instructions as `instruction_table` gives them."""
+        rows = self._finish()
+        table = {name: rows[:, j].copy() for j, name in enumerate(_ROW_FIELDS)}
+        table["ch_mask"] = np.full(len(rows), self.ch_mask, dtype=np.uint64)
+        return {name: table[name] for name in _TABLE_FIELDS}
+
+    def instructions(self) -> list[Instruction]:
+        """The instructions as objects (each checked)."""
+        make, kinds, mask = Instruction._checked, tuple(Kind), self.ch_mask
+        return [make(kinds[op], mask, *rest) for op, *rest in self._finish().tolist()]
+
+
+_ROW_FIELDS = tuple(name for name in _TABLE_FIELDS if name != "ch_mask")
 
 
 def _obuf(module: Module, obuf_entries) -> int:
@@ -311,7 +358,7 @@ def compile_gemv(d_in: int, d_out: int, module: Module = AIM, obuf_entries: int 
                 emit.mac_run(first + i - lo, count, first_row + flat // cols, flat % cols, out)
                 i += count
             emit.read_out(out)
-    return emit.finish()
+    return emit.instructions()
 
 
 def attention_rows_needed(op: str, tokens: int, head_dim: int, module: Module = AIM) -> int:
@@ -338,6 +385,21 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
     holds at most half the GBuf. prefetch=True emits each GBuf load before the RD-OUT of the work before it
     (software pipelining), so that in-order I/O can load the next input while the MACs still run.
     """
+    return _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entries, ch_mask, buffer_regions,
+                      prefetch).instructions()
+
+
+def compile_attention_table(op: str, tokens: int, head_dim: int, group: int = 1, row_reuse: bool = False,
+                            module: Module = AIM, rows=None, obuf_entries: int | None = None, ch_mask: int = 1,
+                            buffer_regions: int = 1, prefetch: bool = False) -> dict[str, np.ndarray]:
+    """`instruction_table(compile_attention(...))` without the Instruction objects (a long stream has millions)."""
+    return _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entries, ch_mask, buffer_regions,
+                      prefetch).table()
+
+
+def _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entries, ch_mask, buffer_regions,
+               prefetch) -> Emitter:
+    """The emitter after compiling `compile_attention`'s stream."""
     check_choice("op", op, ("qk", "sv"))
     group = check_int("group", group, 1, 64)
     needed = attention_rows_needed(op, tokens, head_dim, module)
@@ -360,13 +422,10 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
             raise ValueError(f"head_dim must fit one GBuf load ({emit.load_entries * module.mac_lanes} elements), "
                              f"got {head_dim}")
 
-        def work(v, h):  # every token tile of virtual row v for query h
+        def work(v, h):  # every token tile of virtual row v for query h: a MAC run of n_d and an RD-OUT each
             first = emit.load(("q", h, d) for d in range(n_d))
-            for k in range(v * per_row, min(n_tiles, (v + 1) * per_row)):
-                out = emit.take_out()
-                row, col = piece.address(k)
-                emit.mac_run(first, n_d, int(rows[row]), col, out)
-                emit.read_out(out)
+            row, col = piece.address(np.arange(v * per_row, min(n_tiles, (v + 1) * per_row)))
+            emit.mac_reads(first, n_d, rows[row], col)
 
         units = range(needed)
     else:
@@ -387,15 +446,13 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
 
         # chunk outer, output tile inner: without row reuse a head loads each chunk of its scores once
         units = [(j, c) for c in range(ceil_div(n_tiles, chunk)) for j in range(piece.dim_tiles)]
-    if row_reuse:
-        for v in units:
-            for h in range(group):
-                work(v, h)
-    else:
-        for h in range(group):
-            for v in units:
-                work(v, h)
-    return emit.finish()
+    order = ((v, h) for v in units for h in range(group)) if row_reuse else \
+        ((v, h) for h in range(group) for v in units)
+    for done, (v, h) in enumerate(order):
+        if not done & 0x3FF:
+            tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
+        work(v, h)
+    return emit
 
 
 # --- Fig. 7 -----------------------------------------------------------------------------------------------

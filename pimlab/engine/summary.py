@@ -26,7 +26,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 17  # a stretch whose whole state does not repeat within this many is kept whole
+MAX_KEEP_COMMANDS = 1 << 19  # a stretch whose whole state does not repeat within this many is kept whole
 _TRIES = 6
 
 
@@ -47,7 +47,7 @@ def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries
                    for (a, b, p), k in zip(stretches, keep)]
         if sum(x * p for (_, _, p), x in zip(stretches, removed)) < source.length // 2:
             return None  # most of the stream would be scheduled anyway
-        short = source.shortened(removed)
+        short, engine = source.shortened(removed), None  # the last try's engine goes before the next run
         if check is not None:
             check(short)
         engine = _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
@@ -64,8 +64,9 @@ def _keep_more(keep: list[int], stretches, removed, first: dict) -> bool:
     its steps; True if any changed (run again)."""
     again = False
     for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
-        if x and k not in first:  # no whole-state repeat in what was kept: keep more
-            keep[k], again = keep[k] * 4, True
+        if x and k not in first:  # no whole-state repeat in what was kept: keep more, up to the most allowed
+            grown = keep[k] * 4 if keep[k] * p * 4 <= MAX_KEEP_COMMANDS else max(keep[k] + 1, MAX_KEEP_COMMANDS // p)
+            keep[k], again = grown, True
         elif x and x % (first[k][3] // p):  # remove a whole number of steps
             keep[k], again = keep[k] + x % (first[k][3] // p), True
     return again
