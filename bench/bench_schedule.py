@@ -1,6 +1,7 @@
 """Scheduler speed: commands per second of the plain loop and of the exact fast path.
 
-Run: python bench/bench_schedule.py [--quick | --summaries | --figures [--quick] [--code PATH]]. Prints numbers and the ratio to the C++ AiM reference
+Run: python bench/bench_schedule.py [--quick | --summaries | --figures [--quick] [--code PATH]]. Prints numbers and
+the ratio to the C++ AiM reference
 (aim_simulator runs about 0.6-0.9 million commands per second on this kind of machine, issue 3). Times are the
 best of 2 (plain loop on the long stream) or 3 runs. The `aim` preset refreshes (tREFI), `aimsim` does not.
 """

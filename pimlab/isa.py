@@ -449,7 +449,7 @@ def _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entrie
     order = ((v, h) for v in units for h in range(group)) if row_reuse else \
         ((v, h) for h in range(group) for v in units)
     for done, (v, h) in enumerate(order):
-        if not done & 0x3FF:
+        if done and not done & 0x3FF:
             tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
         work(v, h)
     return emit

@@ -3,8 +3,8 @@
 A long computation calls `report(done, total)` at its chunk boundaries (a figure: between bars). Outside
 `reporting(...)` that costs one context-variable look-up and does nothing; inside it, the callback sees the
 progress and may raise `Cancelled` to stop the computation at that boundary (an app's Cancel button or a newer
-control change does so). Cancellation is cooperative: a chunk that has started runs to its end, except where it calls `tick()` (a long
-chunk does so about every 0.1 s): that repeats the last report, so a cancel stops it there.
+control change does so). Cancellation is cooperative: a chunk that has started runs to its end, except where it
+calls `tick()` (a long chunk does so well within a second): that repeats the last report, so a cancel stops it there.
 The hook is a context variable, so a computation in a worker thread reports only to the callback set there.
 """
 

@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from streams import POLICIES as _POLICIES
+from streams import periodic_streams
 
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
 from pimlab.isa import Commands, compile_attention, compile_gemv, expand, fig7_stream
 from pimlab.schedule import schedule, summarize
 from pimlab.trace import BREAKDOWN_KEYS, Summary
-
-_POLICIES = ("static", "pingpong", "dcs")
 
 
 def _full(commands, policy, timing, gbuf_entries, obuf_entries) -> Summary:
@@ -51,26 +51,6 @@ def test_summarize_equals_the_full_schedule_on_random_streams(case):
     assert summarize(*case) == _full(*case)
 
 
-@st.composite
-def long_periodic_streams(draw):
-    """A random body repeated past the fast path's threshold, rows moving on or not, refresh often or never."""
-    body = draw(st.integers(2, 12))
-    gbuf_entries, obuf_entries = draw(st.integers(1, 4)), draw(st.integers(1, 3))
-    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2]), min_size=body, max_size=body)))
-    gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=body, max_size=body)))
-    obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=body, max_size=body)))
-    repeats = draw(st.integers(5000, 7000)) // body
-    kinds = np.tile(kind, repeats)
-    rows = np.repeat(np.arange(repeats) * draw(st.integers(0, 1)), body)
-    commands = Commands.make(kinds, np.where(np.isin(kinds, [0, 1]), np.tile(gbuf, repeats), -1),
-                             np.where(kinds != 0, np.tile(obuf, repeats), -1), np.where(kinds == 1, rows, -1))
-    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE, fig7_engine()]))
-    if timing.rows and draw(st.booleans()):
-        interval = draw(st.integers(300, 900))
-        timing = replace(timing, refresh=True, tREFI=interval, tRFC=interval // 6)
-    return commands, draw(st.sampled_from(_POLICIES)), timing, gbuf_entries, obuf_entries
-
-
 @pytest.fixture(scope="module")
 def short_thresholds():
     """Let the bounded summary take streams of a few thousand commands (it keeps 256 of each stretch)."""
@@ -83,7 +63,7 @@ def short_thresholds():
 
 
 @settings(max_examples=30, deadline=None)
-@given(long_periodic_streams())
+@given(periodic_streams(commands=(5000, 7000), refresh=True))
 def test_summarize_equals_the_full_schedule_on_long_periodic_streams(short_thresholds, case):
     assert summarize(*case) == _full(*case)
 

@@ -72,7 +72,7 @@ def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
     """(start, end, P) of the longest stretch of sig[lo:hi] around its first third that repeats every P; None."""
     part = sig[lo:hi]
     n = len(part)
-    probe, width = n // 3, min(64, n // 16)
+    probe, width = n // 3, min(512, n // 16)  # wide enough not to repeat inside a short inner loop
     if width < 1:
         return None
     raw, block = part.tobytes(), part[probe:probe + width].tobytes()
