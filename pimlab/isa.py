@@ -308,7 +308,7 @@ class Emitter:
     def table(self) -> dict[str, np.ndarray]:
         """The instructions as `instruction_table` gives them."""
         rows = self._finish()
-        table = {name: rows[:, j].copy() for j, name in enumerate(_ROW_FIELDS)}
+        table = {name: rows[:, j] for j, name in enumerate(_ROW_FIELDS)}  # views: the rows are not copied
         table["ch_mask"] = np.full(len(rows), self.ch_mask, dtype=np.uint64)
         return {name: table[name] for name in _TABLE_FIELDS}
 

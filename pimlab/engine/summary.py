@@ -18,6 +18,7 @@ import numpy as np
 from pimlab.engine.core import Engine, total_cycles
 from pimlab.engine.periodic import Replay, find_stretches, look_back, signature
 from pimlab.engine.policies import dependency_ids
+from pimlab.engine.ring import Ring, RingError, ring_plan
 from pimlab.isa import Commands, Kind, expand_table
 from pimlab.trace import BREAKDOWN_KEYS, Summary, breakdown
 
@@ -26,7 +27,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 19  # a stretch whose whole state does not repeat within this many is kept whole
+MAX_KEEP_COMMANDS = 1 << 18  # a stretch whose whole state does not repeat within this many goes on a ring
 _TRIES = 6
 
 
@@ -39,7 +40,16 @@ def summarize_periodic(commands: Commands, policy_cls, timing, gbuf_entries: int
 
 def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
     """`summarize_periodic` of a `CommandSource` or `TableSource`; check(short commands) validates the short
-    stream first (what is removed repeats what is kept)."""
+    stream first (what is removed repeats what is kept). Where the whole state does not repeat soon enough, the
+    stream is scheduled on a ring (`pimlab.engine.ring`): bounded memory, time as the full schedule's."""
+    found = _summarize_repeats(source, policy_cls, timing, gbuf_entries, obuf_entries, check)
+    if found is None:
+        found = summarize_ring(source, policy_cls, timing, gbuf_entries, obuf_entries, check)
+    return found
+
+
+def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
+    """The Summary from whole-state repeats of a shortened stream; None if they do not come within MAX_KEEP."""
     stretches = source.stretches
     keep = [max(12, -(-KEEP_COMMANDS // p)) for _, _, p in stretches]  # periods kept of each stretch
     for _ in range(_TRIES):
@@ -144,8 +154,8 @@ class TableSource:
         return expand_table(short, self.channel)
 
 
-def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries) -> Engine:
-    """The fast path's run of the shortened stream, its stretches given (the full stream's, shortened)."""
+def _short_engine(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries):
+    """(Engine, its stretches) of the shortened stream: the full stream's stretches, shortened, with look-backs."""
     deps = (dependency_ids(short.gbuf), dependency_ids(short.obuf))
     policy = policy_cls(short, timing, gbuf_entries, obuf_entries, deps)
     shifted, gone = [], 0
@@ -153,9 +163,45 @@ def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf
         a, b = a - gone, b - gone - x * p
         gone += x * p
         shifted.append((a, b, p, max(look_back(deps, a, b), look_back(policy.look_back(), a, b), 1)))
-    engine = Engine(short, policy, timing, gbuf_entries, obuf_entries)
+    return Engine(short, policy, timing, gbuf_entries, obuf_entries), shifted
+
+
+def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries) -> Engine:
+    """The fast path's run of the shortened stream, its stretches given (the full stream's, shortened)."""
+    engine, shifted = _short_engine(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
     engine.replay = Replay(engine, shifted)
     return engine.run()
+
+
+def summarize_ring(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
+    """The Summary of the full schedule, scheduled on a ring (`pimlab.engine.ring`); None if no stretch is long
+    enough, or a ring cannot be used."""
+    plan = ring_plan(source.stretches, 0)
+    removed = [x for x, _ in plan]
+    if not any(removed):
+        return None
+    short = source.shortened(removed)
+    if check is not None:
+        check(short)
+    engine, shifted = _short_engine(short, source.stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
+    rings = []
+    for (a, _, p, depth), (x, lap) in zip(shifted, plan):
+        if x and lap * p <= depth:
+            return None  # a dependency reaches back more than a lap
+        rings.append((a + (-(-depth // p) + lap + 2) * p, lap, x // lap) if x else None)
+    engine.replay = ring = Ring(engine, shifted, rings, timing)
+    try:
+        engine.run()
+    except RingError:
+        return None
+    if ring.laps_left():
+        return None
+    total = total_cycles(*ring.issued(), timing)
+    ring.harvest(total)
+    if int(ring.parts.sum()) != total:
+        return None
+    return Summary(total, source.macs * timing.tCCD, source.length + engine.n_inserted,
+                   tuple(int(v) for v in ring.parts))
 
 
 def _extend(engine: Engine, first: dict, removed, stretches, macs: int, timing):
