@@ -13,6 +13,7 @@ memory holds one short stream and one lap. Tests compare with the full schedule.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left
 
 import numpy as np
@@ -101,7 +102,7 @@ class Ring(Replay):
         lo, hi = e.oldest_head()[0] - self.depth, e.max_issued + 1
         for column, unset in ((e.issue_cycles, -1), (e.done_cycles, -1), (e.depends_on, -1), (e.bound_by, 0)):
             column[lo - steps:hi - steps] = column[lo:hi]
-            column[hi - steps:hi] = [unset] * steps
+            column[hi - steps:hi] = array("q", [unset]) * steps
         advance = [bisect_left(queue, queue[h] - steps) - h if h < len(queue) else 0
                    for queue, h in zip(e.queues, e.head)]
         self._shift(-steps, 0, 0, advance)

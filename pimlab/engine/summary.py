@@ -27,7 +27,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 18  # a stretch whose whole state does not repeat within this many goes on a ring
+MAX_KEEP_COMMANDS = 1 << 19  # a stretch whose whole state does not repeat within this many goes on a ring
 _TRIES = 6
 
 
