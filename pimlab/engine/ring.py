@@ -54,12 +54,19 @@ class Ring(Replay):
 
     def after_issue(self, q: int) -> bool:
         ring, e = self.rings[self.k], self.e
-        if ring is not None and ring[2] and e.max_issued >= ring[0] and e.oldest_head()[0] >= ring[0]:
+        if ring is not None and ring[2] and self._passed(q, ring[0]):
             self.harvest(e.bus + 1)  # every later command issues after the bus cycle
             self.rewind(ring[1] * self.p)
             self.rings[self.k] = (ring[0], ring[1], ring[2] - 1)
             return True
         return super().after_issue(q)
+
+    def _passed(self, q: int, cut: int) -> bool:
+        """Whether every command before `cut` has issued (only q's head moved since the last call)."""
+        e = self.e
+        if e.head[q] < len(e.queues[q]) and e.queues[q][e.head[q]] < cut:
+            return False
+        return e.oldest_head()[0] >= cut
 
     def laps_left(self) -> int:
         return sum(ring[2] for ring in self.rings if ring is not None)
