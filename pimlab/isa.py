@@ -234,12 +234,13 @@ class Emitter:
         """Most tiles one load may hold (one region)."""
         return min(hi - lo for lo, hi in self.g_span)
 
-    def load(self, keys) -> int:
-        """Make the tiles `keys` resident in consecutive GBuf entries; returns the first entry."""
+    def place(self, keys) -> tuple[int, bool]:
+        """(first GBuf entry of the tiles `keys`, whether they must be loaded): the GBuf bookkeeping of `load`,
+        the gpr included, without the instruction."""
         keys = list(keys)
         first = self.resident.get(keys[0])
         if first is not None and all(self.resident.get(key) == first + i for i, key in enumerate(keys)):
-            return first
+            return first, False
         self.g_region = (self.g_region + 1) % self.regions
         lo, hi = self.g_span[self.g_region]
         if self.g_next[self.g_region] + len(keys) > hi:
@@ -247,12 +248,19 @@ class Emitter:
         first = self.g_next[self.g_region]
         self.resident = {key: e for key, e in self.resident.items() if not first <= e < first + len(keys)}
         self.resident.update({key: first + i for i, key in enumerate(keys)})
-        self.rows.extend((Kind.WR_INP, len(keys), self.gpr, first, -1, -1, -1))
-        for pending in self.pending:  # prefetch: the next input goes out before the previous output is read
-            self.rows.extend(pending)
-        self.pending = []
         self.gpr += len(keys)
         self.g_next[self.g_region] = first + len(keys)
+        return first, True
+
+    def load(self, keys) -> int:
+        """Make the tiles `keys` resident in consecutive GBuf entries; returns the first entry."""
+        gpr = self.gpr
+        first, loaded = self.place(keys)
+        if loaded:
+            self.rows.extend((Kind.WR_INP, self.gpr - gpr, gpr, first, -1, -1, -1))
+            for pending in self.pending:  # prefetch: the next input goes out before the previous output is read
+                self.rows.extend(pending)
+            self.pending = []
         return first
 
     def mac_run(self, gbuf_first: int, count: int, row: int, col: int, out: int) -> None:
@@ -276,20 +284,6 @@ class Emitter:
             self.o_next[r] = lo + (self.o_next[r] - lo + len(mine)) % (hi - lo)
         self.o_count += count
         return outs
-
-    def mac_reads(self, gbuf_first: int, count: int, rows: np.ndarray, cols: np.ndarray) -> None:
-        """For each (row, col): one MAC run of `count` into the next output entry, then its RD-OUT."""
-        m = len(rows)
-        outs, gpr = self.take_outs(m), self.gpr + np.arange(m)
-        self.gpr += m
-        mac = np.column_stack((np.full(m, Kind.MAC), np.full(m, count), np.full(m, -1), np.full(m, gbuf_first),
-                               rows, cols, outs))
-        read = np.column_stack((np.full(m, Kind.RD_OUT), np.ones(m, dtype=np.int64), gpr, np.full((m, 3), -1), outs))
-        if self.prefetch:
-            self.rows.frombytes(mac.astype(np.int64).tobytes())
-            self.pending += map(tuple, read.tolist())  # emitted after the next load (or at the end)
-        else:
-            self.rows.frombytes(np.stack((mac, read), axis=1).astype(np.int64).tobytes())
 
     def read_out(self, out: int) -> None:
         instruction = (Kind.RD_OUT, 1, self.gpr, -1, -1, -1, out)
@@ -422,12 +416,13 @@ def _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entrie
             raise ValueError(f"head_dim must fit one GBuf load ({emit.load_entries * module.mac_lanes} elements), "
                              f"got {head_dim}")
 
-        def work(v, h):  # every token tile of virtual row v for query h: a MAC run of n_d and an RD-OUT each
-            first = emit.load(("q", h, d) for d in range(n_d))
-            row, col = piece.address(np.arange(v * per_row, min(n_tiles, (v + 1) * per_row)))
-            emit.mac_reads(first, n_d, rows[row], col)
-
         units = range(needed)
+        order = [(v, h) for v in units for h in range(group)] if row_reuse else \
+            [(v, h) for h in range(group) for v in units]
+        for lo in range(0, len(order), _QK_CHUNK):
+            tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
+            _qk_works(emit, piece, rows, order[lo:lo + _QK_CHUNK])
+        return emit
     else:
         chunk = min(per_row, emit.load_entries)  # token tiles per GBuf load
 
@@ -453,6 +448,51 @@ def _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entrie
             tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
         work(v, h)
     return emit
+
+
+_QK_CHUNK = 4096  # QK^T works (query, row) compiled at once
+
+
+def _qk_works(emit: Emitter, piece: Piece, rows: np.ndarray, order: list) -> None:
+    """QK^T's works in `order`, in numpy: for each (virtual row v, query h), the load of query h's n_d tiles if
+    they are not resident, then each token tile of row v: a MAC run of n_d into the next output entry and its
+    RD-OUT (with prefetch: the RD-OUTs wait in `emit.pending` until after the next load)."""
+    n_d, per_row, n_tiles = piece.dim_tiles, piece.tiles_per_row, piece.token_tiles
+    n = len(order)
+    v = np.array([w[0] for w in order], dtype=np.int64)
+    m = np.minimum(n_tiles, (v + 1) * per_row) - v * per_row  # token tiles of each work
+    first, loaded, gpr = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
+    for w, (_, h) in enumerate(order):  # the GBuf bookkeeping, work by work
+        gpr[w] = emit.gpr
+        first[w], loaded[w] = emit.place(("q", h, d) for d in range(n_d))
+        emit.gpr += int(m[w])  # one RD-OUT per tile
+    work = np.repeat(np.arange(n), m)
+    tile = np.arange(len(work)) - np.repeat(np.cumsum(m) - m, m)
+    row, col = piece.address(v[work] * per_row + tile)
+    out = emit.take_outs(len(work))
+    ones, unused = np.ones(len(work), np.int64), np.full(len(work), -1)
+    mac = np.stack((ones * Kind.MAC, ones * n_d, unused, first[work], rows[row], col, out), axis=1)
+    read = np.stack((ones * Kind.RD_OUT, ones, gpr[work] + n_d * loaded[work] + tile, unused, unused, unused, out),
+                    axis=1)
+    loads = np.flatnonzero(loaded)
+    wr = np.full((len(loads), 7), -1, np.int64)
+    wr[:, 0], wr[:, 1], wr[:, 2], wr[:, 3] = Kind.WR_INP, n_d, gpr[loads], first[loads]
+    keys = [(loads, 0, 0), (work, 2, 2 * tile)]  # (work, place in the work, order): load, pending, MACs, RD-OUTs
+    if emit.prefetch:  # the waiting RD-OUTs go after the next load (a later chunk's, or the end)
+        pending = np.array(emit.pending, dtype=np.int64).reshape(-1, 7)
+        after = np.append(loads, n)  # the next load of each work (n: none in this chunk)
+        keys += [(np.full(len(pending), after[0]), 1, np.arange(len(pending)) - len(pending)),
+                 (after[np.searchsorted(loads, work, side="right")], 1, np.arange(len(work)))]
+        read, pending = np.concatenate((pending, read)), None
+    else:
+        keys.append((work, 2, 2 * tile + 1))
+    every = np.concatenate((wr, mac, read))
+    key = [np.concatenate([np.broadcast_to(np.asarray(k[j], dtype=np.int64), len(k[0])) for k in keys]) for j in
+           range(3)]
+    every = every[np.lexsort((key[2], key[1], key[0]))]
+    last = key[0][np.lexsort((key[2], key[1], key[0]))] == n  # still waiting for a load
+    emit.rows.frombytes(np.ascontiguousarray(every[~last]).tobytes())
+    emit.pending = list(map(tuple, every[last].tolist()))
 
 
 # --- Fig. 7 -----------------------------------------------------------------------------------------------
