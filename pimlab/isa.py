@@ -420,7 +420,8 @@ def _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entrie
         order = [(v, h) for v in units for h in range(group)] if row_reuse else \
             [(v, h) for h in range(group) for v in units]
         for lo in range(0, len(order), _QK_CHUNK):
-            tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
+            if lo:
+                tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
             _qk_works(emit, piece, rows, order[lo:lo + _QK_CHUNK])
         return emit
     else:

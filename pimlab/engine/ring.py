@@ -30,11 +30,11 @@ LAP_COMMANDS = 1 << 15  # each move goes back about this many commands (whole pe
 _NO_END = 1 << 62
 
 
-def ring_plan(stretches, depth: int):
+def ring_plan(stretches, depths):
     """(periods removed, lap periods) of each stretch: keep 2 laps and 6 periods (the ring's cut lies at most 2 laps
     and 2 periods in, when the look-back is shorter than a lap), remove whole laps."""
     plan = []
-    for a, b, p in stretches:
+    for (a, b, p), depth in zip(stretches, depths):
         lap = max(1, LAP_COMMANDS // p, -(-depth // p) + 1)
         keep = 2 * lap + 6
         laps = max(0, ((b - a) // p - keep) // lap)

@@ -176,19 +176,27 @@ def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf
 def summarize_ring(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
     """The Summary of the full schedule, scheduled on a ring (`pimlab.engine.ring`); None if no stretch is long
     enough, or a ring cannot be used."""
-    plan = ring_plan(source.stretches, 0)
-    removed = [x for x, _ in plan]
-    if not any(removed):
-        return None
-    short = source.shortened(removed)
-    if check is not None:
-        check(short)
-    engine, shifted = _short_engine(short, source.stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
-    rings = []
-    for (a, _, p, depth), (x, lap) in zip(shifted, plan):
-        if x and lap * p <= depth:
-            return None  # a dependency reaches back more than a lap
-        rings.append((a + (-(-depth // p) + lap + 2) * p, lap, x // lap) if x else None)
+    depths = [0] * len(source.stretches)
+    for _ in range(2):  # a second plan when a dependency reaches back more than a lap
+        plan = ring_plan(source.stretches, depths)
+        removed = [x for x, _ in plan]
+        if not any(removed):
+            return None
+        short, engine = source.shortened(removed), None
+        if check is not None:
+            check(short)
+        engine, shifted = _short_engine(short, source.stretches, removed, policy_cls, timing, gbuf_entries,
+                                        obuf_entries)
+        depths = [max(d, depth) for d, (_, _, _, depth) in zip(depths, shifted)]
+        if all(not x or lap * p > depth for (_, _, p, depth), (x, lap) in zip(shifted, plan)):
+            return _run_ring(engine, shifted, plan, source, timing)
+    return None
+
+
+def _run_ring(engine: Engine, shifted, plan, source, timing):
+    """Schedule the short stream on its rings; the full schedule's Summary, or None."""
+    rings = [(a + (-(-depth // p) + lap + 2) * p, lap, x // lap) if x else None
+             for (a, _, p, depth), (x, lap) in zip(shifted, plan)]
     engine.replay = ring = Ring(engine, shifted, rings, timing)
     try:
         engine.run()
