@@ -27,7 +27,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 19  # a stretch whose whole state does not repeat within this many goes on a ring
+MAX_KEEP_COMMANDS = 1 << 19  # a short stream longer than this is not scheduled: the stream goes on a ring
 _TRIES = 6
 
 
@@ -55,8 +55,9 @@ def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entri
     for _ in range(_TRIES):
         removed = [max(0, (b - a) // p - k) if k * p <= MAX_KEEP_COMMANDS else 0
                    for (a, b, p), k in zip(stretches, keep)]
-        if sum(x * p for (_, _, p), x in zip(stretches, removed)) < source.length // 2:
-            return None  # most of the stream would be scheduled anyway
+        gone = sum(x * p for (_, _, p), x in zip(stretches, removed))
+        if gone < source.length // 2 or source.length - gone > MAX_KEEP_COMMANDS:
+            return None  # most of the stream would be scheduled anyway, or the short stream is too long
         short, engine = source.shortened(removed), None  # the last try's engine goes before the next run
         if check is not None:
             check(short)
