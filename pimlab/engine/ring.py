@@ -33,9 +33,9 @@ _NO_END = 1 << 62
 def ring_plan(stretches, depths):
     """(periods removed, lap periods) of each stretch: keep 2 laps and 6 periods (the ring's cut lies at most 2 laps
     and 2 periods in, when the look-back is shorter than a lap), remove whole laps."""
-    plan = []
+    plan, budget = [], LAP_COMMANDS // max(1, len(stretches))  # the short stream stays about 3 LAP_COMMANDS long
     for (a, b, p), depth in zip(stretches, depths):
-        lap = max(1, LAP_COMMANDS // p, -(-depth // p) + 1)
+        lap = max(1, budget // p, -(-depth // p) + 1)
         keep = 2 * lap + 6
         laps = max(0, ((b - a) // p - keep) // lap)
         plan.append((laps * lap, lap))

@@ -27,7 +27,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 19  # a short stream longer than this is not scheduled: the stream goes on a ring
+MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this is not scheduled: the stream goes on a ring
 _TRIES = 6
 
 
@@ -66,7 +66,8 @@ def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entri
         for block in engine.replay.whole:
             first.setdefault(block[0], block)
         if not _keep_more(keep, stretches, removed, first):
-            return _extend(engine, first, removed, stretches, source.macs, timing)
+            trace, engine = engine.trace(), None  # the engine's lists go before the totals are added up
+            return _extend(trace, first, removed, stretches, source.macs, timing)
     return None
 
 
@@ -213,9 +214,8 @@ def _run_ring(engine: Engine, shifted, plan, source, timing):
                    tuple(int(v) for v in ring.parts))
 
 
-def _extend(engine: Engine, first: dict, removed, stretches, macs: int, timing):
-    """The full schedule's Summary: the short run's, with the removed copies added at each first replay."""
-    trace = engine.trace()
+def _extend(trace, first: dict, removed, stretches, macs: int, timing):
+    """The full schedule's Summary: the short run's trace, with the removed copies added at each first replay."""
     issue, done = trace.issue_cycles.copy(), trace.done_cycles.copy()
     parts = np.array([breakdown(trace)[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
     count = len(trace)
