@@ -82,8 +82,8 @@ def summaries() -> None:
                "Fig. 9, QK^T, MHA, 1,048,576 tokens": lambda: expand(compile_attention("qk", 1 << 20, 128,
                                                                                        obuf_entries=2), 0)}
     print("summarize vs schedule(...).summary() (aim preset, DCS, 2 OBuf entries; memory beyond the stream). Fig. 8 "
-          "at dim 512: the whole state (refresh phase included) does not repeat within summarize's window, so it "
-          "schedules the stream in full")
+          "at dim 512: the whole state (refresh phase included) repeats only every 118 periods (128K commands), "
+          "beyond summarize's window, so it schedules the stream on a ring (pimlab.engine.ring)")
     for name, build in streams.items():
         commands = build()
         row = []
