@@ -72,8 +72,13 @@ class Ring(Replay):
         return sum(ring[2] for ring in self.rings if ring is not None)
 
     def _replay(self, template, b: int, before_refresh: bool = False) -> None:
+        """Only repeats before a refresh, and while laps are left only up to the ring's cut."""
+        ring, end = self.rings[self.k], self.end
         if before_refresh:
+            if ring is not None and ring[2]:
+                self.end = min(end, ring[0] + self.p)
             super()._replay(template, b, before_refresh)
+            self.end = end
 
     def issued(self) -> np.ndarray:
         """(kind, issue, done) of every command issued since the last harvest, and of those still under way."""
@@ -104,9 +109,11 @@ class Ring(Replay):
     def rewind(self, steps: int) -> None:
         """Move the engine's state back `steps` commands (whole periods): what follows is scheduled again."""
         e = self.e
+        lo, hi = e.oldest_head()[0] - self.depth, e.max_issued + 1
         if e.open_row >= 0 and e.open_mac - steps < self.start:
             raise RingError("the open row was opened before the ring")
-        lo, hi = e.oldest_head()[0] - self.depth, e.max_issued + 1
+        if hi + self.depth + self.p >= self.end or any(h == len(queue) for queue, h in zip(e.queues, e.head)):
+            raise RingError("the run reached the end of the ring's stretch")
         for column, unset in ((e.issue_cycles, -1), (e.done_cycles, -1), (e.depends_on, -1), (e.bound_by, 0)):
             column[lo - steps:hi - steps] = column[lo:hi]
             column[hi - steps:hi] = array("q", [unset]) * steps
