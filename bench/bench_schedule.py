@@ -1,6 +1,7 @@
 """Scheduler speed: commands per second of the plain loop and of the exact fast path.
 
-Run: python bench/bench_schedule.py [--quick | --summaries]. Prints numbers and the ratio to the C++ AiM reference
+Run: python bench/bench_schedule.py [--quick | --summaries | --figures [--quick] [--code PATH]]. Prints numbers and
+the ratio to the C++ AiM reference
 (aim_simulator runs about 0.6-0.9 million commands per second on this kind of machine, issue 3). Times are the
 best of 2 (plain loop on the long stream) or 3 runs. The `aim` preset refreshes (tREFI), `aimsim` does not.
 """
@@ -8,6 +9,9 @@ best of 2 (plain loop on the long stream) or 3 runs. The `aim` preset refreshes 
 from __future__ import annotations
 
 import argparse
+import os
+import subprocess
+import sys
 import time
 
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE
@@ -78,8 +82,8 @@ def summaries() -> None:
                "Fig. 9, QK^T, MHA, 1,048,576 tokens": lambda: expand(compile_attention("qk", 1 << 20, 128,
                                                                                        obuf_entries=2), 0)}
     print("summarize vs schedule(...).summary() (aim preset, DCS, 2 OBuf entries; memory beyond the stream). Fig. 8 "
-          "at dim 512: the whole state (refresh phase included) does not repeat within summarize's window, so it "
-          "schedules the stream in full")
+          "at dim 512: the whole state (refresh phase included) repeats only every 118 periods (128K commands), "
+          "beyond summarize's window, so it schedules the stream on a ring (pimlab.engine.ring)")
     for name, build in streams.items():
         commands = build()
         row = []
@@ -97,7 +101,47 @@ def summaries() -> None:
             f"{label} {seconds:5.2f} s, +{peak:5.0f} MiB" for label, seconds, peak, _ in row))
 
 
-if __name__ == "__main__":
-    import sys
+# one figure computed in a fresh process: its wall time, and its peak resident memory (VmHWM) beyond the imports
+_FIGURE = ("import resource, sys, time\nfrom pimlab.figures import fig08, fig09, fig18\n"
+           "base = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+           "start = time.perf_counter()\nexec(sys.argv[1])\nwall = time.perf_counter() - start\n"
+           "peak = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
+           "print(wall, (int(peak) - int(base)) / 1024)")
 
-    summaries() if "--summaries" in sys.argv else main()
+FIGURE_CASES = {  # name: figure call (the apps' largest accepted values, and their defaults)
+    "Fig. 8 default (5 dims, 4,096 MACs per point)": "fig08.fig8(min_macs=4096)",
+    "Fig. 8 dim 64, 4,194,304 MACs per point": "fig08.fig8(dims=(64,), min_macs=1 << 22)",
+    "Fig. 8 dim 512, 4,194,304 MACs per point": "fig08.fig8(dims=(512,), min_macs=1 << 22)",
+    "Fig. 8 dim 1024, 4,194,304 MACs per point": "fig08.fig8(dims=(1024,), min_macs=1 << 22)",
+    "Fig. 8 dim 8192, 4,194,304 MACs per point": "fig08.fig8(dims=(8192,), min_macs=1 << 22)",
+    "Fig. 9 default (512 tokens)": "fig09.fig9(tokens=512)",
+    "Fig. 9 1,048,576 tokens (16 bars)": "fig09.fig9(tokens=1 << 20)",
+    "Fig. 9 1,048,576 tokens, g = 16, head dim 16": "fig09.fig9(groups=(16,), tokens=1 << 20, head_dim=16)",
+    "Fig. 18 default (512 tokens)": "fig18.fig18(tokens=512)",
+    "Fig. 18 1,048,576 tokens (32 bars)": "fig18.fig18(tokens=1 << 20)",
+}
+
+
+def figures(quick: bool, code: str | None) -> None:
+    """Each of FIGURE_CASES in a fresh process (no cache carried over): wall seconds and peak MB beyond imports.
+    --code PATH runs another checkout's pimlab (e.g. main, for the numbers before a change)."""
+    env = dict(os.environ, PYTHONPATH=code) if code else None
+    print(f"figures at the apps' defaults and largest accepted values ({code or 'this checkout'}); the budget is "
+          "1 s and 300 MB; under load on a shared 2-core machine")
+    for name, call in FIGURE_CASES.items():
+        if quick and "default" not in name:
+            continue
+        done = subprocess.run([sys.executable, "-c", _FIGURE, call], env=env, capture_output=True, text=True)
+        if done.returncode:
+            print(f"  {name}: failed: {done.stderr.strip().splitlines()[-1]}")
+            continue
+        wall, peak = map(float, done.stdout.split())
+        print(f"  {name:48s} {wall:7.2f} s  +{peak:6.0f} MB" + ("  (over budget)" if wall > 1 or peak > 300 else ""))
+
+
+if __name__ == "__main__":
+    if "--figures" in sys.argv:
+        at = sys.argv.index("--code") + 1 if "--code" in sys.argv else 0
+        figures("--quick" in sys.argv, sys.argv[at] if at else None)
+    else:
+        summaries() if "--summaries" in sys.argv else main()

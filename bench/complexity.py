@@ -14,7 +14,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_FILES = ("pimlab/engine/core.py", "pimlab/engine/policies.py", "pimlab/engine/periodic.py",
-                "pimlab/engine/summary.py", "pimlab/engine/timing.py", "pimlab/schedule.py", "pimlab/trace.py")
+                "pimlab/engine/summary.py", "pimlab/engine/ring.py", "pimlab/engine/timing.py", "pimlab/schedule.py",
+                "pimlab/trace.py")
 MAX_LINES, MAX_COMPLEXITY = 60, 15
 
 

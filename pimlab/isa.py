@@ -14,6 +14,7 @@ column of the open row in every bank and accumulates into an output entry (OutRe
 
 from __future__ import annotations
 
+from array import array
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import chain
@@ -23,11 +24,13 @@ import numpy as np
 
 from pimlab.geometry import Piece
 from pimlab.hardware import AIM, FIG7, Module
+from pimlab.progress import tick
 from pimlab.validate import ceil_div, check_choice, check_int
 
 __all__ = [
     "Kind", "KIND_NAMES", "QUEUE_OF_KIND", "QUEUE_NAMES", "DATA_KINDS", "Instruction", "Commands", "expand",
-    "instruction_table", "expand_table", "compile_gemv", "compile_attention", "attention_rows_needed",
+    "instruction_table", "expand_table", "compile_gemv", "compile_attention", "compile_attention_table",
+    "attention_rows_needed",
     "fig7_module", "fig7_stream", "FIG7_GBUF_ENTRIES",
 ]
 
@@ -116,7 +119,7 @@ _TABLE_FIELDS = ("op", "ch_mask", "op_size", *_ADDRESS_FIELDS)
 
 
 def instruction_table(instructions) -> dict[str, np.ndarray]:
-    """Instructions in columnar form: one int64 array per Table III field (ch_mask as uint64)."""
+    """Instructions in columnar form: one int64 array per Table III field (ch_mask as uint64), field by field."""
     instructions = list(instructions)
     n, fields = len(instructions), [name for name in _TABLE_FIELDS if name != "ch_mask"]
     values = np.fromiter(chain.from_iterable(map(attrgetter(*fields), instructions)), dtype=np.int64,
@@ -202,7 +205,11 @@ def expand_table(table: dict[str, np.ndarray], channel: int) -> Commands:
 
 
 class Emitter:
-    """Collects instructions; keeps track of which input tile sits in which GBuf entry (round-robin reuse)."""
+    """Collects instructions; keeps track of which input tile sits in which GBuf entry (round-robin reuse).
+
+    Instructions are kept as rows of the columnar table (`instruction_table` order, ch_mask left out: one per
+    emitter), so a stream of millions costs 56 bytes each; `instructions()` or `table()` gives the result.
+    """
 
     def __init__(self, gbuf_entries: int, obuf_entries: int, ch_mask: int, regions: int = 1, prefetch: bool = False):
         self.ch_mask = check_int("ch_mask", ch_mask, 1, _MAX_MASK - 1)  # the instructions are built unchecked
@@ -215,7 +222,7 @@ class Emitter:
         half_g, half_o = ceil_div(gbuf_entries, regions), ceil_div(obuf_entries, regions)
         self.g_span = [(r * half_g, min(gbuf_entries, (r + 1) * half_g)) for r in range(regions)]
         self.o_span = [(r * half_o, min(obuf_entries, (r + 1) * half_o)) for r in range(regions)]
-        self.out: list[Instruction] = []
+        self.rows = array("q")  # op, op_size, gpr_addr, gbuf_idx, row, col, out_idx of each instruction
         self.resident: dict[object, int] = {}  # tile key -> GBuf entry
         self.g_next = [lo for lo, _ in self.g_span]
         self.g_region = regions - 1
@@ -227,12 +234,13 @@ class Emitter:
         """Most tiles one load may hold (one region)."""
         return min(hi - lo for lo, hi in self.g_span)
 
-    def load(self, keys) -> int:
-        """Make the tiles `keys` resident in consecutive GBuf entries; returns the first entry."""
+    def place(self, keys) -> tuple[int, bool]:
+        """(first GBuf entry of the tiles `keys`, whether they must be loaded): the GBuf bookkeeping of `load`,
+        the gpr included, without the instruction."""
         keys = list(keys)
         first = self.resident.get(keys[0])
         if first is not None and all(self.resident.get(key) == first + i for i, key in enumerate(keys)):
-            return first
+            return first, False
         self.g_region = (self.g_region + 1) % self.regions
         lo, hi = self.g_span[self.g_region]
         if self.g_next[self.g_region] + len(keys) > hi:
@@ -240,16 +248,23 @@ class Emitter:
         first = self.g_next[self.g_region]
         self.resident = {key: e for key, e in self.resident.items() if not first <= e < first + len(keys)}
         self.resident.update({key: first + i for i, key in enumerate(keys)})
-        self.out.append(Instruction._checked(Kind.WR_INP, self.ch_mask, len(keys), gpr_addr=self.gpr, gbuf_idx=first))
-        self.out += self.pending  # prefetch: the next input goes out before the previous output is read
-        self.pending = []
         self.gpr += len(keys)
         self.g_next[self.g_region] = first + len(keys)
+        return first, True
+
+    def load(self, keys) -> int:
+        """Make the tiles `keys` resident in consecutive GBuf entries; returns the first entry."""
+        gpr = self.gpr
+        first, loaded = self.place(keys)
+        if loaded:
+            self.rows.extend((Kind.WR_INP, self.gpr - gpr, gpr, first, -1, -1, -1))
+            for pending in self.pending:  # prefetch: the next input goes out before the previous output is read
+                self.rows.extend(pending)
+            self.pending = []
         return first
 
     def mac_run(self, gbuf_first: int, count: int, row: int, col: int, out: int) -> None:
-        self.out.append(Instruction._checked(Kind.MAC, self.ch_mask, count, gbuf_idx=gbuf_first, row=row, col=col,
-                                    out_idx=out))
+        self.rows.extend((Kind.MAC, count, -1, gbuf_first, row, col, out))
 
     def take_out(self) -> int:
         """The next output entry: round-robin, alternating regions when there are two."""
@@ -260,18 +275,44 @@ class Emitter:
         self.o_next[r] = lo if out + 1 >= hi else out + 1
         return out
 
+    def take_outs(self, count: int) -> np.ndarray:
+        """The next `count` output entries (`take_out` `count` times)."""
+        outs = np.empty(count, dtype=np.int64)
+        for r, (lo, hi) in enumerate(self.o_span):
+            mine = np.arange((r - self.o_count) % self.regions, count, self.regions)
+            outs[mine] = lo + (self.o_next[r] - lo + np.arange(len(mine))) % (hi - lo)
+            self.o_next[r] = lo + (self.o_next[r] - lo + len(mine)) % (hi - lo)
+        self.o_count += count
+        return outs
+
     def read_out(self, out: int) -> None:
-        instruction = Instruction._checked(Kind.RD_OUT, self.ch_mask, 1, gpr_addr=self.gpr, out_idx=out)
+        instruction = (Kind.RD_OUT, 1, self.gpr, -1, -1, -1, out)
         self.gpr += 1
         if self.prefetch:
             self.pending.append(instruction)  # emitted after the next load (or at the end)
         else:
-            self.out.append(instruction)
+            self.rows.extend(instruction)
 
-    def finish(self) -> list[Instruction]:
-        self.out += self.pending
+    def _finish(self) -> np.ndarray:
+        for pending in self.pending:
+            self.rows.extend(pending)
         self.pending = []
-        return self.out
+        return np.frombuffer(self.rows, dtype=np.int64).reshape(-1, 7)
+
+    def table(self) -> dict[str, np.ndarray]:
+        """The instructions as `instruction_table` gives them."""
+        rows = self._finish()
+        table = {name: rows[:, j] for j, name in enumerate(_ROW_FIELDS)}  # views: the rows are not copied
+        table["ch_mask"] = np.full(len(rows), self.ch_mask, dtype=np.uint64)
+        return {name: table[name] for name in _TABLE_FIELDS}
+
+    def instructions(self) -> list[Instruction]:
+        """The instructions as objects (each checked)."""
+        make, kinds, mask = Instruction._checked, tuple(Kind), self.ch_mask
+        return [make(kinds[op], mask, *rest) for op, *rest in self._finish().tolist()]
+
+
+_ROW_FIELDS = tuple(name for name in _TABLE_FIELDS if name != "ch_mask")
 
 
 def _obuf(module: Module, obuf_entries) -> int:
@@ -311,7 +352,7 @@ def compile_gemv(d_in: int, d_out: int, module: Module = AIM, obuf_entries: int 
                 emit.mac_run(first + i - lo, count, first_row + flat // cols, flat % cols, out)
                 i += count
             emit.read_out(out)
-    return emit.finish()
+    return emit.instructions()
 
 
 def attention_rows_needed(op: str, tokens: int, head_dim: int, module: Module = AIM) -> int:
@@ -338,6 +379,21 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
     holds at most half the GBuf. prefetch=True emits each GBuf load before the RD-OUT of the work before it
     (software pipelining), so that in-order I/O can load the next input while the MACs still run.
     """
+    return _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entries, ch_mask, buffer_regions,
+                      prefetch).instructions()
+
+
+def compile_attention_table(op: str, tokens: int, head_dim: int, group: int = 1, row_reuse: bool = False,
+                            module: Module = AIM, rows=None, obuf_entries: int | None = None, ch_mask: int = 1,
+                            buffer_regions: int = 1, prefetch: bool = False) -> dict[str, np.ndarray]:
+    """`instruction_table(compile_attention(...))` without the Instruction objects (a long stream has millions)."""
+    return _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entries, ch_mask, buffer_regions,
+                      prefetch).table()
+
+
+def _attention(op, tokens, head_dim, group, row_reuse, module, rows, obuf_entries, ch_mask, buffer_regions,
+               prefetch) -> Emitter:
+    """The emitter after compiling `compile_attention`'s stream."""
     check_choice("op", op, ("qk", "sv"))
     group = check_int("group", group, 1, 64)
     needed = attention_rows_needed(op, tokens, head_dim, module)
@@ -360,15 +416,14 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
             raise ValueError(f"head_dim must fit one GBuf load ({emit.load_entries * module.mac_lanes} elements), "
                              f"got {head_dim}")
 
-        def work(v, h):  # every token tile of virtual row v for query h
-            first = emit.load(("q", h, d) for d in range(n_d))
-            for k in range(v * per_row, min(n_tiles, (v + 1) * per_row)):
-                out = emit.take_out()
-                row, col = piece.address(k)
-                emit.mac_run(first, n_d, int(rows[row]), col, out)
-                emit.read_out(out)
-
         units = range(needed)
+        order = [(v, h) for v in units for h in range(group)] if row_reuse else \
+            [(v, h) for h in range(group) for v in units]
+        for lo in range(0, len(order), _QK_CHUNK):
+            if lo:
+                tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
+            _qk_works(emit, piece, rows, order[lo:lo + _QK_CHUNK])
+        return emit
     else:
         chunk = min(per_row, emit.load_entries)  # token tiles per GBuf load
 
@@ -387,15 +442,58 @@ def compile_attention(op: str, tokens: int, head_dim: int, group: int = 1, row_r
 
         # chunk outer, output tile inner: without row reuse a head loads each chunk of its scores once
         units = [(j, c) for c in range(ceil_div(n_tiles, chunk)) for j in range(piece.dim_tiles)]
-    if row_reuse:
-        for v in units:
-            for h in range(group):
-                work(v, h)
+    order = ((v, h) for v in units for h in range(group)) if row_reuse else \
+        ((v, h) for h in range(group) for v in units)
+    for done, (v, h) in enumerate(order):
+        if done and not done & 0x3FF:
+            tick()  # a long stream takes seconds: an app may cancel here (pimlab.progress)
+        work(v, h)
+    return emit
+
+
+_QK_CHUNK = 4096  # QK^T works (query, row) compiled at once
+
+
+def _qk_works(emit: Emitter, piece: Piece, rows: np.ndarray, order: list) -> None:
+    """QK^T's works in `order`, in numpy: for each (virtual row v, query h), the load of query h's n_d tiles if
+    they are not resident, then each token tile of row v: a MAC run of n_d into the next output entry and its
+    RD-OUT (with prefetch: the RD-OUTs wait in `emit.pending` until after the next load)."""
+    n_d, per_row, n_tiles = piece.dim_tiles, piece.tiles_per_row, piece.token_tiles
+    n = len(order)
+    v = np.array([w[0] for w in order], dtype=np.int64)
+    m = np.minimum(n_tiles, (v + 1) * per_row) - v * per_row  # token tiles of each work
+    first, loaded, gpr = np.empty(n, np.int64), np.empty(n, bool), np.empty(n, np.int64)
+    for w, (_, h) in enumerate(order):  # the GBuf bookkeeping, work by work
+        gpr[w] = emit.gpr
+        first[w], loaded[w] = emit.place(("q", h, d) for d in range(n_d))
+        emit.gpr += int(m[w])  # one RD-OUT per tile
+    work = np.repeat(np.arange(n), m)
+    tile = np.arange(len(work)) - np.repeat(np.cumsum(m) - m, m)
+    row, col = piece.address(v[work] * per_row + tile)
+    out = emit.take_outs(len(work))
+    ones, unused = np.ones(len(work), np.int64), np.full(len(work), -1)
+    mac = np.stack((ones * Kind.MAC, ones * n_d, unused, first[work], rows[row], col, out), axis=1)
+    read = np.stack((ones * Kind.RD_OUT, ones, gpr[work] + n_d * loaded[work] + tile, unused, unused, unused, out),
+                    axis=1)
+    loads = np.flatnonzero(loaded)
+    wr = np.full((len(loads), 7), -1, np.int64)
+    wr[:, 0], wr[:, 1], wr[:, 2], wr[:, 3] = Kind.WR_INP, n_d, gpr[loads], first[loads]
+    keys = [(loads, 0, 0), (work, 2, 2 * tile)]  # (work, place in the work, order): load, pending, MACs, RD-OUTs
+    if emit.prefetch:  # the waiting RD-OUTs go after the next load (a later chunk's, or the end)
+        pending = np.array(emit.pending, dtype=np.int64).reshape(-1, 7)
+        after = np.append(loads, n)  # the next load of each work (n: none in this chunk)
+        keys += [(np.full(len(pending), after[0]), 1, np.arange(len(pending)) - len(pending)),
+                 (after[np.searchsorted(loads, work, side="right")], 1, np.arange(len(work)))]
+        read, pending = np.concatenate((pending, read)), None
     else:
-        for h in range(group):
-            for v in units:
-                work(v, h)
-    return emit.finish()
+        keys.append((work, 2, 2 * tile + 1))
+    every = np.concatenate((wr, mac, read))
+    key = [np.concatenate([np.broadcast_to(np.asarray(k[j], dtype=np.int64), len(k[0])) for k in keys]) for j in
+           range(3)]
+    every = every[np.lexsort((key[2], key[1], key[0]))]
+    last = key[0][np.lexsort((key[2], key[1], key[0]))] == n  # still waiting for a load
+    emit.rows.frombytes(np.ascontiguousarray(every[~last]).tobytes())
+    emit.pending = list(map(tuple, every[last].tolist()))
 
 
 # --- Fig. 7 -----------------------------------------------------------------------------------------------

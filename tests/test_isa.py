@@ -12,6 +12,7 @@ from pimlab.isa import (
     Kind,
     attention_rows_needed,
     compile_attention,
+    compile_attention_table,
     compile_gemv,
     expand,
     fig7_stream,
@@ -144,3 +145,52 @@ def test_prefetch_hoists_each_load_above_the_previous_read():
     first_rd, second_wr = (np.flatnonzero(early.kind == k)[i] for k, i in ((Kind.RD_OUT, 0), (Kind.WR_INP, 64)))
     assert second_wr < first_rd  # the second load (tile 64 onwards) goes out before the first RD-OUT
     assert early.kind[-1] == Kind.RD_OUT
+
+
+@st.composite
+def attention_cases(draw):
+    """Every knob of the attention compiler, over small and odd sizes (a GBuf of 2 to 64 entries)."""
+    op, regions = draw(st.sampled_from(["qk", "sv"])), draw(st.sampled_from([1, 2]))
+    gbuf = draw(st.integers(2 * regions, 64))
+    module = Module(gbuf_entries=gbuf)
+    head_dim = draw(st.integers(1, 16 * (gbuf // regions if op == "qk" else 64)))
+    tokens = draw(st.integers(1, 3000))
+    rows = None
+    if draw(st.booleans()):
+        needed = attention_rows_needed(op, tokens, head_dim, module)
+        rows = draw(st.permutations(range(needed + draw(st.integers(0, 3)))))
+    return dict(op=op, tokens=tokens, head_dim=head_dim, group=draw(st.integers(1, 5)), row_reuse=draw(st.booleans()),
+                module=module, rows=rows, obuf_entries=draw(st.integers(regions, 9)), buffer_regions=regions,
+                prefetch=draw(st.booleans()), ch_mask=draw(st.sampled_from([1, 0b101, 2**64 - 1])))
+
+
+@settings(max_examples=150, deadline=None)
+@given(attention_cases(), st.sampled_from([1, 2, 5, 4096]))
+def test_attention_table_is_the_reference_compilers_row_for_row(case, chunk):
+    from unittest.mock import patch
+
+    from attention_reference import compile_attention as reference
+
+    want = reference(**case)
+    with patch("pimlab.isa._QK_CHUNK", chunk):  # QK^T compiles this many works at once
+        table = compile_attention_table(**case)
+        assert compile_attention(**case) == want
+    got_from_list = instruction_table(want)
+    assert list(table) == list(got_from_list)
+    for name, column in got_from_list.items():
+        assert table[name].dtype == column.dtype and np.array_equal(table[name], column), name
+
+
+def test_attention_compile_reports_progress_and_can_be_cancelled():
+    from pimlab.progress import Cancelled, reporting
+
+    calls = []
+
+    def cancel_third(done, total):
+        calls.append((done, total))
+        if len(calls) == 3:
+            raise Cancelled
+
+    with reporting(cancel_third), pytest.raises(Cancelled):
+        compile_attention_table("sv", 1 << 20, 128, 8, True)  # 65,536 work units: a tick every 1,024
+    assert calls == [(0, 1)] * 3  # no bar reported yet: the last progress (none) repeated

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from streams import periodic_streams
 
 from pimlab.engine.periodic import FAST_MIN_COMMANDS, find_periods
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
@@ -242,27 +243,10 @@ def test_find_period_of_a_qk_stream():
     assert find_period(Commands.make([0, 1, 2] * 3)) is None
 
 
-@st.composite
-def periodic_streams(draw):
-    body = draw(st.integers(2, 12))
-    gbuf_entries, obuf_entries = draw(st.integers(1, 4)), draw(st.integers(1, 3))
-    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2]), min_size=body, max_size=body)))
-    gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=body, max_size=body)))
-    obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=body, max_size=body)))
-    row_step = draw(st.integers(0, 1))
-    repeats = 700 // body + 10
-    kinds = np.tile(kind, repeats)
-    rows = np.repeat(np.arange(repeats) * row_step, body)
-    commands = Commands.make(kinds, np.where(np.isin(kinds, [0, 1]), np.tile(gbuf, repeats), -1),
-                             np.where(kinds != 0, np.tile(obuf, repeats), -1), np.where(kinds == 1, rows, -1))
-    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE, fig7_engine()]))
-    return commands, timing, gbuf_entries, obuf_entries, draw(st.sampled_from(["static", "pingpong", "dcs"]))
-
-
 @settings(max_examples=25, deadline=None)
 @given(periodic_streams())
 def test_fast_path_equals_full_simulation_on_random_periodic_streams(monkeypatch_module, case):
-    commands, timing, gbuf_entries, obuf_entries, policy = case
+    commands, policy, timing, gbuf_entries, obuf_entries = case
     full = schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=False)
     _assert_same(schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=True), full)
 
@@ -314,7 +298,7 @@ def test_fast_path_replays_between_refreshes_exactly(monkeypatch, policy, entrie
 @settings(max_examples=25, deadline=None)
 @given(periodic_streams(), st.integers(150, 900))
 def test_fast_path_equals_full_simulation_with_frequent_refresh(monkeypatch_module, case, refresh_interval):
-    commands, timing, gbuf_entries, obuf_entries, policy = case
+    commands, policy, timing, gbuf_entries, obuf_entries = case
     timing = replace(timing, refresh=True, tREFI=refresh_interval, tRFC=refresh_interval // 6)
     full = schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=False)
     _assert_same(schedule(commands, policy, timing, gbuf_entries, obuf_entries, fast=True), full)

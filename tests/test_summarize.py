@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from streams import POLICIES as _POLICIES
+from streams import periodic_streams
 
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
 from pimlab.isa import Commands, compile_attention, compile_gemv, expand, fig7_stream
 from pimlab.schedule import schedule, summarize
 from pimlab.trace import BREAKDOWN_KEYS, Summary
-
-_POLICIES = ("static", "pingpong", "dcs")
 
 
 def _full(commands, policy, timing, gbuf_entries, obuf_entries) -> Summary:
@@ -51,26 +51,6 @@ def test_summarize_equals_the_full_schedule_on_random_streams(case):
     assert summarize(*case) == _full(*case)
 
 
-@st.composite
-def long_periodic_streams(draw):
-    """A random body repeated past the fast path's threshold, rows moving on or not, refresh often or never."""
-    body = draw(st.integers(2, 12))
-    gbuf_entries, obuf_entries = draw(st.integers(1, 4)), draw(st.integers(1, 3))
-    kind = np.array(draw(st.lists(st.sampled_from([0, 1, 1, 2]), min_size=body, max_size=body)))
-    gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=body, max_size=body)))
-    obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=body, max_size=body)))
-    repeats = draw(st.integers(5000, 7000)) // body
-    kinds = np.tile(kind, repeats)
-    rows = np.repeat(np.arange(repeats) * draw(st.integers(0, 1)), body)
-    commands = Commands.make(kinds, np.where(np.isin(kinds, [0, 1]), np.tile(gbuf, repeats), -1),
-                             np.where(kinds != 0, np.tile(obuf, repeats), -1), np.where(kinds == 1, rows, -1))
-    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE, fig7_engine()]))
-    if timing.rows and draw(st.booleans()):
-        interval = draw(st.integers(300, 900))
-        timing = replace(timing, refresh=True, tREFI=interval, tRFC=interval // 6)
-    return commands, draw(st.sampled_from(_POLICIES)), timing, gbuf_entries, obuf_entries
-
-
 @pytest.fixture(scope="module")
 def short_thresholds():
     """Let the bounded summary take streams of a few thousand commands (it keeps 256 of each stretch)."""
@@ -83,7 +63,7 @@ def short_thresholds():
 
 
 @settings(max_examples=30, deadline=None)
-@given(long_periodic_streams())
+@given(periodic_streams(commands=(5000, 7000), refresh=True))
 def test_summarize_equals_the_full_schedule_on_long_periodic_streams(short_thresholds, case):
     assert summarize(*case) == _full(*case)
 
@@ -148,3 +128,59 @@ def test_summarize_table_equals_the_full_schedule(short_thresholds, op, tokens, 
     assert summarize_table(table, 2, policy, timing, 64, entries) == full
     got = summarize_source(TableSource(table, 1), policy_class(policy), timing, 64, entries)
     assert got == full  # channel 1 gets the same stream; the shortened run itself answered
+
+
+@pytest.fixture(scope="module")
+def short_laps():
+    """Rings of a few dozen commands per lap, so that streams of a few thousand commands go round many times."""
+    import pimlab.engine.ring as module
+
+    saved, module.LAP_COMMANDS = module.LAP_COMMANDS, 48
+    yield
+    module.LAP_COMMANDS = saved
+
+
+@settings(max_examples=40, deadline=None)
+@given(periodic_streams(commands=(3000, 5000), refresh=True))
+def test_ring_summary_equals_the_full_schedule_on_random_periodic_streams(short_laps, case):
+    from pimlab.engine.policies import policy_class
+    from pimlab.engine.summary import CommandSource, summarize_ring
+
+    commands, policy, timing, gbuf_entries, obuf_entries = case
+    got = summarize_ring(CommandSource(commands), policy_class(policy), timing, gbuf_entries, obuf_entries)
+    assert got is None or got == _full(*case)
+
+
+@pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])
+@pytest.mark.parametrize("refresh_cycles", [3333, 700], ids=["tREFI 3333", "tREFI 700"])
+def test_ring_summary_of_attention_equals_the_full_schedule(monkeypatch, policy, entries, regions, refresh_cycles):
+    """SV with GQA and row reuse: the whole state repeats only after many refreshes; the ring goes round 30+ laps."""
+    import pimlab.engine.ring as ring
+    from pimlab.engine.policies import policy_class
+    from pimlab.engine.summary import TableSource, summarize_ring
+    from pimlab.isa import compile_attention_table, expand_table
+
+    monkeypatch.setattr(ring, "LAP_COMMANDS", 2048)
+    timing = replace(AIM_ENGINE, tREFI=refresh_cycles, tRFC=120)
+    table = compile_attention_table("sv", 16384, 128, 8, True, obuf_entries=entries, buffer_regions=regions)
+    source = TableSource(table, 0)
+    laps = [x // lap for x, lap in ring.ring_plan(source.stretches, [0] * len(source.stretches))]
+    assert sum(laps) >= 30
+    got = summarize_ring(source, policy_class(policy), timing, 64, entries)
+    assert got is not None and got == _full(expand_table(table, 0), policy, timing, 64, entries)
+
+
+def test_summarize_table_takes_the_ring_when_the_whole_state_repeats_too_late(monkeypatch):
+    import pimlab.engine.ring as ring
+    import pimlab.engine.summary as summary
+    from pimlab.isa import compile_attention_table, expand_table
+    from pimlab.schedule import summarize_table
+
+    monkeypatch.setattr(summary, "MAX_KEEP_COMMANDS", 20000)  # below this stream's super-period (tests above)
+    monkeypatch.setattr(ring, "LAP_COMMANDS", 4096)
+    rings = []
+    monkeypatch.setattr(summary, "Ring", lambda *args: rings.append(ring.Ring(*args)) or rings[-1])
+    table = compile_attention_table("sv", 32768, 128, 8, True, obuf_entries=2)
+    got = summarize_table(table, 0, "dcs", AIM_ENGINE, 64, 2)
+    assert len(rings) == 1 and rings[0].laps_left() == 0
+    assert got == _full(expand_table(table, 0), "dcs", AIM_ENGINE, 64, 2)

@@ -10,9 +10,11 @@ turnaround), refresh; the static controller's fixed gaps bind as far as the poli
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
-from pimlab.engine.policies import Policy
+from pimlab.engine.policies import Policy, int_array
 from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound, Trace
 
@@ -62,11 +64,13 @@ class Engine:
         self.commands, self.policy, self.timing = commands, policy, timing
         self.gbuf_entries, self.obuf_entries = gbuf_entries, obuf_entries
         self.n = n = len(commands)
-        self.kind, self.row = commands.kind.tolist(), commands.row.tolist()
+        self.kind, self.row = commands.kind.tolist(), int_array(commands.row)  # kinds are small: cached ints
         self.queues = policy.queues()
         nq = len(self.queues)
         self.head, self.queue_time, self.queue_id, self.waiting = [0] * nq, [-NEVER] * nq, [-1] * nq, [-1] * nq
-        self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by = [-1] * n, [-1] * n, [-1] * n, [0] * n
+        # per-command state as machine ints (8 bytes each; a list of ints takes 40)
+        self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by = (array("q", [v]) * n
+                                                                              for v in (-1, -1, -1, 0))
         self.inserted: list[tuple] = []  # (id, kind, row, issue, done, depends_on, bound_by, source MAC)
         self.blocks: list[tuple] = []  # the fast path's replayed periods: (data arrays, inserted arrays)
         self.log: list[int] = []  # data commands in issue order
@@ -234,11 +238,8 @@ class Engine:
     def trace(self) -> Trace:
         n, c = self.n, self.commands
 
-        def array(values):
-            return np.fromiter(values, dtype=np.int64, count=len(values))
-
-        issue, done, depends_on, bound_by = map(array, (self.issue_cycles, self.done_cycles, self.depends_on,
-                                                         self.bound_by))
+        issue, done, depends_on, bound_by = (np.frombuffer(column, dtype=np.int64).copy() for column in (
+            self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by))
         parts = [np.array(self.inserted, dtype=np.int64).reshape(-1, 8)[:, :7]]
         for data, inserted in self.blocks:
             idx = data[0]

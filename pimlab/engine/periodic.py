@@ -20,6 +20,7 @@ import numpy as np
 from pimlab.engine.core import NEVER, Engine
 from pimlab.engine.policies import dependency_ids
 from pimlab.isa import Commands, Kind
+from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
@@ -72,7 +73,7 @@ def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
     """(start, end, P) of the longest stretch of sig[lo:hi] around its first third that repeats every P; None."""
     part = sig[lo:hi]
     n = len(part)
-    probe, width = n // 3, min(64, n // 16)
+    probe, width = n // 3, min(512, n // 16)  # wide enough not to repeat inside a short inner loop
     if width < 1:
         return None
     raw, block = part.tobytes(), part[probe:probe + width].tobytes()
@@ -208,6 +209,7 @@ class Replay:
         on, a repeat of the stream's state with no refresh in between also replays, up to the next refresh.
         """
         e = self.e
+        tick()  # a period boundary: an app may cancel a long run here (pimlab.progress)
         stream = self.state_key(b)
         phase = None if e.next_ref >= NEVER else e.next_ref - e.bus
         here = (b, e.bus, len(e.log), len(e.inserted), e.refreshes, list(e.head), e.max_issued, e.n_inserted)

@@ -8,13 +8,21 @@ own rules in one place, `earliest`. A new policy is one subclass of `Policy` (se
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 from pimlab.isa import DATA_KINDS, QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound
 from pimlab.validate import ceil_div
 
-__all__ = ["Policy", "Static", "PingPong", "DCS", "POLICIES", "policy_class", "register", "dependency_ids"]
+__all__ = ["Policy", "Static", "PingPong", "DCS", "POLICIES", "policy_class", "register", "dependency_ids", "int_array"]
+
+
+def int_array(values: np.ndarray) -> array:
+    """A numpy int column as an array of machine ints: indexing gives Python ints, 8 bytes an entry (a list of
+    ints takes 40), for the per-command state the loop indexes."""
+    return array("q", np.ascontiguousarray(values, dtype=np.int64).tobytes())
 
 
 def dependency_ids(entries: np.ndarray) -> np.ndarray:
@@ -100,7 +108,7 @@ class _TwoQueues(Policy):
 
     def queues(self):
         q = QUEUE_OF_KIND[self.commands.kind]
-        return [np.flatnonzero(q == 0).tolist(), np.flatnonzero(q == 1).tolist()]
+        return [int_array(np.flatnonzero(q == 0)), int_array(np.flatnonzero(q == 1))]
 
 
 class DCS(_TwoQueues):
@@ -117,7 +125,7 @@ class DCS(_TwoQueues):
         super().__init__(commands, timing, gbuf_entries, obuf_entries, deps)
         deps = deps or (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
         self.deps = deps
-        self.dep_g, self.dep_o = deps[0].tolist(), deps[1].tolist()
+        self.dep_g, self.dep_o = int_array(deps[0]), int_array(deps[1])
 
     def after(self, engine, d: int, kind: int) -> int:
         """Earliest cycle a command of `kind` may follow command d on a shared entry (the is-MAC bypass)."""
@@ -156,7 +164,7 @@ class PingPong(_TwoQueues):
         self.uses = ((commands.gbuf >= 0).tolist(), (commands.obuf >= 0).tolist())
         self.region_deps = tuple(dependency_ids(np.where(column >= 0, r, -1))
                                  for column, r in zip((commands.gbuf, commands.obuf), region))
-        self.region_dep = tuple(d.tolist() for d in self.region_deps)  # previous user of the same region
+        self.region_dep = tuple(int_array(d) for d in self.region_deps)  # previous user of the same region
         self.compute_region = [1, 0]  # region of (GBuf, OBuf) the compute side owns; I/O owns the other
         self.buffer_done, self.buffer_last = [0, 0], [-1, -1]  # latest completion of an access to each buffer
         self.handoff, self.handoff_id = [0, 0], [-1, -1]  # cycle of each buffer's last hand-off

@@ -18,6 +18,7 @@ import numpy as np
 from pimlab.engine.core import Engine, total_cycles
 from pimlab.engine.periodic import Replay, find_stretches, look_back, signature
 from pimlab.engine.policies import dependency_ids
+from pimlab.engine.ring import Ring, RingError, ring_plan
 from pimlab.isa import Commands, Kind, expand_table
 from pimlab.trace import BREAKDOWN_KEYS, Summary, breakdown
 
@@ -26,7 +27,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 17  # a stretch whose whole state does not repeat within this many is kept whole
+MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this is not scheduled: the stream goes on a ring
 _TRIES = 6
 
 
@@ -39,15 +40,25 @@ def summarize_periodic(commands: Commands, policy_cls, timing, gbuf_entries: int
 
 def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
     """`summarize_periodic` of a `CommandSource` or `TableSource`; check(short commands) validates the short
-    stream first (what is removed repeats what is kept)."""
+    stream first (what is removed repeats what is kept). Where the whole state does not repeat soon enough, the
+    stream is scheduled on a ring (`pimlab.engine.ring`): bounded memory, time as the full schedule's."""
+    found = _summarize_repeats(source, policy_cls, timing, gbuf_entries, obuf_entries, check)
+    if found is None:
+        found = summarize_ring(source, policy_cls, timing, gbuf_entries, obuf_entries, check)
+    return found
+
+
+def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
+    """The Summary from whole-state repeats of a shortened stream; None if they do not come within MAX_KEEP."""
     stretches = source.stretches
     keep = [max(12, -(-KEEP_COMMANDS // p)) for _, _, p in stretches]  # periods kept of each stretch
     for _ in range(_TRIES):
         removed = [max(0, (b - a) // p - k) if k * p <= MAX_KEEP_COMMANDS else 0
                    for (a, b, p), k in zip(stretches, keep)]
-        if sum(x * p for (_, _, p), x in zip(stretches, removed)) < source.length // 2:
-            return None  # most of the stream would be scheduled anyway
-        short = source.shortened(removed)
+        gone = sum(x * p for (_, _, p), x in zip(stretches, removed))
+        if gone < source.length // 2 or source.length - gone > MAX_KEEP_COMMANDS:
+            return None  # most of the stream would be scheduled anyway, or the short stream is too long
+        short, engine = source.shortened(removed), None  # the last try's engine goes before the next run
         if check is not None:
             check(short)
         engine = _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
@@ -55,7 +66,8 @@ def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries
         for block in engine.replay.whole:
             first.setdefault(block[0], block)
         if not _keep_more(keep, stretches, removed, first):
-            return _extend(engine, first, removed, stretches, source.macs, timing)
+            trace, engine = engine.trace(), None  # the engine's lists go before the totals are added up
+            return _extend(trace, first, removed, stretches, source.macs, timing)
     return None
 
 
@@ -64,8 +76,9 @@ def _keep_more(keep: list[int], stretches, removed, first: dict) -> bool:
     its steps; True if any changed (run again)."""
     again = False
     for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
-        if x and k not in first:  # no whole-state repeat in what was kept: keep more
-            keep[k], again = keep[k] * 4, True
+        if x and k not in first:  # no whole-state repeat in what was kept: keep more, up to the most allowed
+            grown = keep[k] * 4 if keep[k] * p * 4 <= MAX_KEEP_COMMANDS else max(keep[k] + 1, MAX_KEEP_COMMANDS // p)
+            keep[k], again = grown, True
         elif x and x % (first[k][3] // p):  # remove a whole number of steps
             keep[k], again = keep[k] + x % (first[k][3] // p), True
     return again
@@ -143,8 +156,8 @@ class TableSource:
         return expand_table(short, self.channel)
 
 
-def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries) -> Engine:
-    """The fast path's run of the shortened stream, its stretches given (the full stream's, shortened)."""
+def _short_engine(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries):
+    """(Engine, its stretches) of the shortened stream: the full stream's stretches, shortened, with look-backs."""
     deps = (dependency_ids(short.gbuf), dependency_ids(short.obuf))
     policy = policy_cls(short, timing, gbuf_entries, obuf_entries, deps)
     shifted, gone = [], 0
@@ -152,14 +165,57 @@ def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf
         a, b = a - gone, b - gone - x * p
         gone += x * p
         shifted.append((a, b, p, max(look_back(deps, a, b), look_back(policy.look_back(), a, b), 1)))
-    engine = Engine(short, policy, timing, gbuf_entries, obuf_entries)
+    return Engine(short, policy, timing, gbuf_entries, obuf_entries), shifted
+
+
+def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries) -> Engine:
+    """The fast path's run of the shortened stream, its stretches given (the full stream's, shortened)."""
+    engine, shifted = _short_engine(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
     engine.replay = Replay(engine, shifted)
     return engine.run()
 
 
-def _extend(engine: Engine, first: dict, removed, stretches, macs: int, timing):
-    """The full schedule's Summary: the short run's, with the removed copies added at each first replay."""
-    trace = engine.trace()
+def summarize_ring(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
+    """The Summary of the full schedule, scheduled on a ring (`pimlab.engine.ring`); None if no stretch is long
+    enough, or a ring cannot be used."""
+    depths = [0] * len(source.stretches)
+    for _ in range(2):  # a second plan when a dependency reaches back more than a lap
+        plan = ring_plan(source.stretches, depths)
+        removed = [x for x, _ in plan]
+        if not any(removed):
+            return None
+        short, engine = source.shortened(removed), None
+        if check is not None:
+            check(short)
+        engine, shifted = _short_engine(short, source.stretches, removed, policy_cls, timing, gbuf_entries,
+                                        obuf_entries)
+        depths = [max(d, depth) for d, (_, _, _, depth) in zip(depths, shifted)]
+        if all(not x or lap * p > depth for (_, _, p, depth), (x, lap) in zip(shifted, plan)):
+            return _run_ring(engine, shifted, plan, source, timing)
+    return None
+
+
+def _run_ring(engine: Engine, shifted, plan, source, timing):
+    """Schedule the short stream on its rings; the full schedule's Summary, or None."""
+    rings = [(a + (-(-depth // p) + lap + 2) * p, lap, x // lap) if x else None
+             for (a, _, p, depth), (x, lap) in zip(shifted, plan)]
+    engine.replay = ring = Ring(engine, shifted, rings, timing)
+    try:
+        engine.run()
+    except RingError:
+        return None
+    if ring.laps_left():
+        return None
+    total = total_cycles(*ring.issued(), timing)
+    ring.harvest(total)
+    if int(ring.parts.sum()) != total:
+        return None
+    return Summary(total, source.macs * timing.tCCD, source.length + engine.n_inserted,
+                   tuple(int(v) for v in ring.parts))
+
+
+def _extend(trace, first: dict, removed, stretches, macs: int, timing):
+    """The full schedule's Summary: the short run's trace, with the removed copies added at each first replay."""
     issue, done = trace.issue_cycles.copy(), trace.done_cycles.copy()
     parts = np.array([breakdown(trace)[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
     count = len(trace)

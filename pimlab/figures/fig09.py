@@ -10,7 +10,7 @@ import numpy as np
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming
 from pimlab.figures.fig08 import variant_setup
 from pimlab.hardware import AIM, Module
-from pimlab.isa import compile_attention, instruction_table
+from pimlab.isa import compile_attention_table
 from pimlab.progress import report
 from pimlab.reproduce import Record
 from pimlab.schedule import summarize_table
@@ -50,9 +50,8 @@ def attention_cycles(policy: str, tokens: int, head_dim: int, group: int, row_re
     its own. Memoized on its frozen inputs (timing and module included)."""
     total, mac = np.zeros(len(BREAKDOWN_KEYS), dtype=np.int64), 0
     for op in ("qk", "sv"):
-        table = instruction_table(compile_attention(op, tokens, head_dim, group, row_reuse, module,
-                                                    obuf_entries=obuf_entries, buffer_regions=buffer_regions,
-                                                    prefetch=prefetch))
+        table = compile_attention_table(op, tokens, head_dim, group, row_reuse, module, obuf_entries=obuf_entries,
+                                        buffer_regions=buffer_regions, prefetch=prefetch)
         summary = summarize_table(table, 0, policy, timing, module.gbuf_entries, obuf_entries)  # never expanded whole
         total += [summary.breakdown()[k] for k in BREAKDOWN_KEYS]
         mac += summary.mac_cycles
