@@ -1,9 +1,9 @@
 """Whole-process time and peak memory of replaying CENT's decoder block, against the C++ AiM simulator.
 
-Run: python bench/bench_replay.py [--contexts 4096,16384,32768,65536] [--layout cent|chunked] [--repeats 2]. Each
-replay is one
-`python -m pimlab simulate TRACE --json` process (start-up, parsing and the replay included), timed as one
-would time `ramulator2 -f test/example.yaml -t TRACE`: wall seconds and the process's peak resident memory.
+Run: python bench/bench_replay.py [--contexts 4096,16384,32768,65536] [--layout cent|chunked] [--repeats 2].
+Each replay is one `python -m pimlab simulate TRACE --json` process (start-up, parsing and the replay included),
+timed as one would time `ramulator2 -f test/example.yaml -t TRACE`: wall seconds and the process's peak resident
+memory.
 
 - 4096 tokens: CENT's own block (`tests/data/cent-7b-4096`); the C++ simulator takes 5.3 s and 65 MB for it
   (measured, Release build, issue 11).
