@@ -117,7 +117,7 @@ def decode(program: DPAProgram, allocator: LazyChunkAllocator, request: int, str
     obuf = module.obuf_entries if obuf_entries is None else check_int("obuf_entries", obuf_entries, 1, 4096)
     emit = Emitter(module.gbuf_entries, obuf, 1 << channel)
     if piece.tokens == 0:
-        return emit.out
+        return emit.instructions()
     tiles, per_row = piece.token_tiles, piece.tiles_per_row
     rows = allocator.physical_rows(request, stream, piece.rows).tolist()  # virtual row -> DRAM row (VA2PA)
     if program.op == "qk":
@@ -152,7 +152,7 @@ def decode(program: DPAProgram, allocator: LazyChunkAllocator, request: int, str
              else [(u, h) for h in range(program.group) for u in units])
     for unit, h in pairs:
         work(unit, h)
-    return emit.out
+    return emit.instructions()
 
 
 def static_rows(allocator: LazyChunkAllocator, request: int, stream: int, op: str, tokens: int,
