@@ -217,7 +217,7 @@ def _run_ring(engine: Engine, shifted, plan, source, timing):
 def _extend(trace, first: dict, removed, stretches, macs: int, timing):
     """The full schedule's Summary: the short run's trace, with the removed copies added at each first replay."""
     issue, done = trace.issue_cycles.copy(), trace.done_cycles.copy()
-    parts = np.array([breakdown(trace)[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
+    parts = _cycles(breakdown(trace))
     count = len(trace)
     for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
         if not x:
@@ -227,10 +227,14 @@ def _extend(trace, first: dict, removed, stretches, macs: int, timing):
         later = trace.issue_cycles > t0
         issue[later] += copies * span
         done[later] += copies * span
-        window = breakdown(trace, t0, t0 + span)
-        parts += copies * np.array([window[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
+        parts += copies * _cycles(breakdown(trace, t0, t0 + span))
         count += copies * (step + inserted)
     total = total_cycles(trace.kind, issue, done, timing)
     if int(parts.sum()) != total:  # the end did not move with the copies: not a case this covers
         return None
     return Summary(total, macs * timing.tCCD, count, tuple(int(v) for v in parts))
+
+
+def _cycles(parts: dict[str, int]) -> np.ndarray:
+    """A `breakdown` as an array in BREAKDOWN_KEYS order."""
+    return np.array([parts[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
