@@ -10,6 +10,7 @@ output register, so import sets them to 0 and export drops them.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,13 +159,14 @@ def fast_table(data, gbuf_entries: int, addresses: bool = True) -> dict[str, np.
     without the GPR addresses unless `addresses` (the engine does not read them), read with numpy; None for
     anything else (a bad line, a control byte or a non-ASCII one, a number written with a sign, ...):
     `_parse_lines` reads those and names the problem. Memory: the table's narrow columns plus one piece."""
-    parts, spellings, ended = [], set(), False
+    columns, count, spellings, ended, done_bytes = {}, 0, set(), False, 0
     for piece in _pieces(data):
         lines = _chunk_lines(piece)
         if lines is None:
             return None
         op, fields, spelled = lines
         spellings.update(spelled.tolist())  # masks on every line, after EOC too (as `aimsim.is_engine_trace`)
+        done_bytes += len(piece)
         if not ended:
             eoc = np.flatnonzero(op == _EOC)
             ended, op, fields = len(eoc) > 0, op[:eoc[0]] if len(eoc) else op, fields[:eoc[0]] if len(eoc) else fields
@@ -172,12 +174,33 @@ def fast_table(data, gbuf_entries: int, addresses: bool = True) -> dict[str, np.
             part = _table(op[keep], fields[keep], gbuf_entries, addresses)
             if part is None:
                 return None
-            parts.append(part)
-    if not ended or not sum(len(part["op"]) for part in parts):
+            columns = _append(columns, count, part, -(-(count + len(part["op"])) * _size(data) // done_bytes))
+            count += len(part["op"])
+    if not ended or not count:
         return None
-    table = {name: np.concatenate([part.pop(name) for part in parts]) for name in list(parts[0])}  # column by column
+    table = {name: column[:count] for name, column in columns.items()}
     table["mask_spellings"] = np.array(len(spellings))
     return table
+
+
+def _size(data) -> int:
+    """Bytes in `data` (bytes, or a binary file)."""
+    return os.fstat(data.fileno()).st_size if hasattr(data, "fileno") else len(data)
+
+
+def _append(columns: dict, count: int, part: dict, expected: int) -> dict:
+    """`part`'s rows written after the first `count` rows of `columns`, which grow (to `expected` rows, the
+    reader's estimate for the whole file, at least) when full: one copy of the table, never a list of pieces."""
+    n = len(part["op"])
+    if not columns or count + n > len(columns["op"]):
+        rows = max(count + n, expected + expected // 16, 2 * count)
+        grown = {name: np.empty(rows, dtype=column.dtype) for name, column in part.items()}
+        for name, column in columns.items():
+            grown[name][:count] = column[:count]
+        columns = grown
+    for name, column in part.items():
+        columns[name][count:count + n] = column
+    return columns
 
 
 def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | None:

@@ -123,7 +123,7 @@ class TableSource:
 
     def __init__(self, table: dict, channel: int):
         self.channel = channel
-        mine = ((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1)).astype(bool)
+        mine = ((table["ch_mask"] >> channel) & 1).astype(bool)  # in the mask's own width
         names = ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")
         self.table = {name: table[name] if mine.all() else table[name][mine] for name in names}
         op, size = self.table["op"], self.table["op_size"]
@@ -140,11 +140,10 @@ class TableSource:
         sig += self.change
         self.found = find_stretches(sig)  # in instructions
         del sig
-        self.before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
-        np.cumsum(size, out=self.before[1:])
-        self.length, self.macs = int(self.before[-1]), int(size[is_mac].sum(dtype=np.int64))
-        self.stretches = [(int(self.before[a]), int(self.before[b]), int(self.before[a + p] - self.before[a]))
-                          for a, b, p in self.found]
+        before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
+        np.cumsum(size, out=before[1:])
+        self.length, self.macs = int(before[-1]), int(size[is_mac].sum(dtype=np.int64))
+        self.stretches = [(int(before[a]), int(before[b]), int(before[a + p] - before[a])) for a, b, p in self.found]
 
     def shortened(self, removed) -> Commands:
         cuts = [(_middle(a, b, p, x), x * p) for (a, b, p), x in zip(self.found, removed) if x]
