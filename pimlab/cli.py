@@ -104,9 +104,10 @@ def _simulate(args) -> int:
     from pimlab.engine.timing import engine_preset
 
     table = aimtrace.engine_table(args.file, engine_preset(args.preset)[0].gbuf_entries)  # numpy, whole file
-    if table is None and not args.chrome_trace and not is_engine_trace(args.file):  # line by line, whole file
+    # False: a line rules the engine out; None: the numpy reader cannot tell, the line-by-line check decides
+    if not args.chrome_trace and (table is False or table is None and not is_engine_trace(args.file)):
         return _simulate_program(args)
-    result = aimtrace.replay_trace(args.file if table is None else table, args.policy, args.preset,
+    result = aimtrace.replay_trace(table if table else args.file, args.policy, args.preset,
                                    obuf_entries=args.obuf_entries, timelines=bool(args.csv or args.chrome_trace))
     if args.csv:
         with open(args.csv, "w") as out:
