@@ -261,5 +261,7 @@ class Engine:
         for name, index in (("issue_cycles", 3), ("done_cycles", 4), ("depends_on", 5), ("bound_by", 6)):
             columns[name] = column(data.pop(0), extra[:, index])
         total = total_cycles(columns["kind"], columns["issue_cycles"], columns["done_cycles"], self.timing)
+        if self.replay is not None:  # the run is over: its fast path lets go of this engine (a reference cycle
+            self.replay.e = None  # that would keep every list alive while the cycle collector is paused)
         return Trace(**columns, policy=self.policy.name, total_cycles=total, timing=self.timing,
                      gbuf_entries=self.gbuf_entries, obuf_entries=self.obuf_entries, commands=n)
