@@ -15,11 +15,12 @@ from pimlab.cli import main
 DATA = Path(__file__).resolve().parent / "data" / "cent-7b-4096"
 
 
-def test_a_cent_program_replays_without_numpy_or_the_engine():
+@pytest.mark.parametrize("options", [[], ["--policy", "static", "--preset", "aimsim"]])
+def test_a_cent_program_replays_without_numpy_or_the_engine(options):
     """A whole program is ruled out of the command engine by its first lines, read without numpy: the process
     never imports numpy (41 MB and a second of start-up), and prints the C++ simulator's cycle count."""
     code = ("import sys\nfrom pimlab.cli import main\n"
-            f"assert main(['simulate', {str(DATA / '7B_s4096_norm.trace.gz')!r}, '--json']) == 0\n"
+            f"assert main(['simulate', {str(DATA / '7B_s4096_norm.trace.gz')!r}, '--json', *{options!r}]) == 0\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'numpy' or m.startswith('pimlab.engine')),"
             " file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
