@@ -238,8 +238,8 @@ class Engine:
     def trace(self) -> Trace:
         """The run's Trace, built a column at a time (a long run's columns are most of its memory)."""
         n, c = self.n, self.commands
-        data = [np.frombuffer(column, dtype=np.int64).copy() for column in (
-            self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by)]
+        data = [np.frombuffer(column, dtype=np.int64) for column in (  # the replayed periods are written into
+            self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by)]  # the loop's own arrays
         parts = [np.array(self.inserted, dtype=np.int64).reshape(-1, 8)[:, :7]]
         for replayed, inserted in self.blocks:
             for column, values in zip(data, replayed[1:]):
