@@ -214,8 +214,9 @@ def _run_ring(engine: Engine, shifted, plan, source, timing):
 
 
 def _extend(trace, first: dict, removed, stretches, macs: int, timing):
-    """The full schedule's Summary: the short run's trace, with the removed copies added at each first replay."""
-    issue, done = trace.issue_cycles.copy(), trace.done_cycles.copy()
+    """The full schedule's Summary: the short run's trace (in issue order), with the removed copies added at each
+    first replay."""
+    shift = np.zeros(len(trace) + 1, dtype=np.int64)  # where the commands issued after a replay start moving
     parts = _cycles(breakdown(trace))
     count = len(trace)
     for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
@@ -223,12 +224,11 @@ def _extend(trace, first: dict, removed, stretches, macs: int, timing):
             continue
         _, _, t0, step, span, inserted, _ = first[k]
         copies = x * p // step
-        later = trace.issue_cycles > t0
-        issue[later] += copies * span
-        done[later] += copies * span
+        shift[np.searchsorted(trace.issue_cycles, t0, side="right")] += copies * span
         parts += copies * _cycles(breakdown(trace, t0, t0 + span))
         count += copies * (step + inserted)
-    total = total_cycles(trace.kind, issue, done, timing)
+    shift = np.cumsum(shift[:-1])  # cycles each command moves
+    total = total_cycles(trace.kind, trace.issue_cycles + shift, trace.done_cycles + shift, timing)
     if int(parts.sum()) != total:  # the end did not move with the copies: not a case this covers
         return None
     return Summary(total, macs * timing.tCCD, count, tuple(int(v) for v in parts))
