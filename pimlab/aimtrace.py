@@ -183,8 +183,13 @@ def fast_table(data, gbuf_entries: int, addresses: bool = True, one_mask: bool =
 
 
 def _size(data) -> int:
-    """Bytes in `data` (bytes, or a binary file)."""
-    return os.fstat(data.fileno()).st_size if hasattr(data, "fileno") else len(data)
+    """Bytes in `data` (bytes, or a binary file; 0 if a file cannot tell: the table then grows by doubling)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return len(data)
+    try:
+        return os.fstat(data.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return 0
 
 
 def _append(columns: dict, count: int, part: dict, expected: int) -> dict:
