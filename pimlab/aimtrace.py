@@ -10,6 +10,7 @@ output register, so import sets them to 0 and export drops them.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,18 +154,22 @@ _CHUNK_BYTES = 1 << 19  # the file is read and parsed this much at a time: bound
 _PAD = b"\n" * 16  # blank bytes around a piece: the 16 bytes before any token's end, and 8 after its start, exist
 
 
-def fast_table(data, gbuf_entries: int, addresses: bool = True) -> dict[str, np.ndarray] | None:
+def fast_table(data, gbuf_entries: int, addresses: bool = True, one_mask: bool = False):
     """The `isa.instruction_table` of a well-formed trace (its bytes, or an open binary file read piece by piece),
     without the GPR addresses unless `addresses` (the engine does not read them), read with numpy; None for
     anything else (a bad line, a control byte or a non-ASCII one, a number written with a sign, ...):
-    `_parse_lines` reads those and names the problem. Memory: the table's narrow columns plus one piece."""
-    parts, spellings, ended = [], set(), False
+    `_parse_lines` reads those and names the problem. With one_mask, False as soon as a line rules the command
+    engine out (see `engine_table`). Memory: the table's narrow columns plus one piece."""
+    columns, count, spellings, ended, done_bytes = {}, 0, set(), False, 0
     for piece in _pieces(data):
         lines = _chunk_lines(piece)
-        if lines is None:
-            return None
+        if not lines:
+            return lines if one_mask else None
         op, fields, spelled = lines
         spellings.update(spelled.tolist())  # masks on every line, after EOC too (as `aimsim.is_engine_trace`)
+        if one_mask and len(spellings) > 1:
+            return False
+        done_bytes += len(piece)
         if not ended:
             eoc = np.flatnonzero(op == _EOC)
             ended, op, fields = len(eoc) > 0, op[:eoc[0]] if len(eoc) else op, fields[:eoc[0]] if len(eoc) else fields
@@ -172,24 +177,46 @@ def fast_table(data, gbuf_entries: int, addresses: bool = True) -> dict[str, np.
             part = _table(op[keep], fields[keep], gbuf_entries, addresses)
             if part is None:
                 return None
-            parts.append(part)
-    if not ended or not sum(len(part["op"]) for part in parts):
-        return None
-    table = {name: np.concatenate([part.pop(name) for part in parts]) for name in list(parts[0])}  # column by column
-    table["mask_spellings"] = np.array(len(spellings))
-    return table
+            columns = _append(columns, count, part, -(-(count + len(part["op"])) * _size(data) // done_bytes))
+            count += len(part["op"])
+    return {name: column[:count] for name, column in columns.items()} if ended and count else None
 
 
-def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | None:
+def _size(data) -> int:
+    """Bytes in `data` (bytes, or a binary file; 0 if a file cannot tell: the table then grows by doubling)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return len(data)
+    try:
+        return os.fstat(data.fileno()).st_size
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return 0
+
+
+def _append(columns: dict, count: int, part: dict, expected: int) -> dict:
+    """`part`'s rows written after the first `count` rows of `columns`, which grow (to `expected` rows, the
+    reader's estimate for the whole file, at least) when full: one copy of the table, never a list of pieces."""
+    n = len(part["op"])
+    if not columns or count + n > len(columns["op"]):
+        rows = max(count + n, expected + expected // 16, 2 * count)
+        grown = {name: np.empty(rows, dtype=column.dtype) for name, column in part.items()}
+        for name, column in columns.items():
+            grown[name][:count] = column[:count]
+        columns = grown
+    for name, column in part.items():
+        columns[name][count:count + n] = column
+    return columns
+
+
+def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | bool | None:
     """The instruction table (no GPR addresses) of a trace file the command engine replays exactly, well-formed,
     with one channel mask spelled one way on every line (what `pimlab.aimsim.is_engine_trace` asks), read with
-    numpy; else None."""
+    numpy. False when a line rules the engine out (not `AiM <OPCODE> ...`, an opcode other than the six, a second
+    mask: `is_engine_trace` is False too); None when the numpy reader cannot tell (an unusual or bad line)."""
     try:
         with open(path, "rb") as file:
-            table = fast_table(file, gbuf_entries, addresses=False)
+            return fast_table(file, gbuf_entries, addresses=False, one_mask=True)
     except OSError:
         return None
-    return table if table is not None and int(table["mask_spellings"]) == 1 else None
 
 
 def _pieces(data):
@@ -211,9 +238,9 @@ def _pieces(data):
 
 def _chunk_lines(piece: bytes):
     """(opcode code, fields [line, 3] as uint32, mask spelling keys) of each non-blank line of a piece (the keys
-    once when all are the same: np.unique would import numpy.ma, a tenth of start-up); None if a line is not
-    `AiM <OPCODE> <fields>` with plain decimal / 0x hex numbers, or the piece has a stray CR, a control byte or a
-    non-ASCII one."""
+    once when all are the same: np.unique would import numpy.ma, a tenth of start-up); False if a line is not
+    `AiM <OPCODE> ...` with one of the six opcodes; None if a line's fields are not plain decimal / 0x hex numbers
+    of that opcode's count, or the piece has a stray CR, a control byte or a non-ASCII one."""
     if b"\r" in piece:
         piece = piece.replace(b"\r\n", b"\n")
         if b"\r" in piece:
@@ -230,13 +257,15 @@ def _chunk_lines(piece: bytes):
     count = np.diff(first, append=len(starts))  # tokens of each non-blank line
     word = np.ndarray((len(b) - 7,), "<u8", buf, strides=(1,))  # word[i]: bytes i..i+7 as one little-endian integer
     if count.min() < 2 or (_key(word, starts[first], ends[first]) != _AIM).any():
-        return None
+        return False  # a line that is not `AiM <OPCODE> ...`
     at, end = starts[first + 1], ends[first + 1]
     key = _key(word, at, end)
     isr = np.flatnonzero((end - at > 4) & (key & _LOW[4] == _ISR))  # ISR_<OPCODE>
     key[isr] = _key(word, at[isr] + 4, end[isr])
     op = _opcode(key)
-    if op is None or (count != 2 + _OP_FIELDS[op]).any():
+    if op is None:
+        return False  # an opcode the engine does not schedule
+    if (count != 2 + _OP_FIELDS[op]).any():
         return None
     numeric = np.ones(len(starts), dtype=bool)
     numeric[first] = numeric[first + 1] = False

@@ -18,16 +18,17 @@ _SNIFF_LINES = 1000  # `simulate` reads this many lines of a file without numpy 
 
 class _Choices:
     """An option's allowed values, looked up when argparse needs them (the option is given, or --help; a
-    metavar keeps argparse from listing them when the option is declared)."""
+    metavar keeps argparse from listing them when the option is declared). The default is allowed without a
+    look-up: `--policy static` on a whole program imports neither numpy nor the engine."""
 
-    def __init__(self, module: str, name: str):
-        self.module, self.name = module, name
+    def __init__(self, module: str, name: str, default: str):
+        self.module, self.name, self.default = module, name, default
 
     def _values(self) -> tuple:
         return tuple(getattr(import_module(self.module), self.name))
 
     def __contains__(self, value) -> bool:
-        return value in self._values()
+        return value == self.default or value in self._values()
 
     def __iter__(self):
         return iter(self._values())
@@ -104,9 +105,10 @@ def _simulate(args) -> int:
     from pimlab.engine.timing import engine_preset
 
     table = aimtrace.engine_table(args.file, engine_preset(args.preset)[0].gbuf_entries)  # numpy, whole file
-    if table is None and not args.chrome_trace and not is_engine_trace(args.file):  # line by line, whole file
+    # False: a line rules the engine out; None: the numpy reader cannot tell, the line-by-line check decides
+    if not args.chrome_trace and (table is False or table is None and not is_engine_trace(args.file)):
         return _simulate_program(args)
-    result = aimtrace.replay_trace(args.file if table is None else table, args.policy, args.preset,
+    result = aimtrace.replay_trace(table if table else args.file, args.policy, args.preset,
                                    obuf_entries=args.obuf_entries, timelines=bool(args.csv or args.chrome_trace))
     if args.csv:
         with open(args.csv, "w") as out:
@@ -177,12 +179,13 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.set_defaults(run=_reproduce)
     simulate = commands.add_parser("simulate", help="schedule an AiM ISR trace file and print its cycles")
     simulate.add_argument("file", help="an aim_simulator ISR trace (AiM WR_GB / MAC_ABK / RD_MAC ... EOC)")
-    simulate.add_argument("--policy", choices=_Choices("pimlab.schedule", "POLICIES"), default="static",
-                          metavar="POLICY", help="%(choices)s (default %(default)s)")
-    simulate.add_argument("--preset", choices=_Choices("pimlab.engine.timing", "ENGINE_PRESETS"), default="aimsim",
-                          metavar="PRESET", help="%(choices)s. aimsim: aim_simulator as it runs (32 channels, no "
-                          "refresh); aim: pimlab's AiM (refresh every tREFI, cycles counted from 0 to the last "
-                          "completion)")
+    policies, presets = _Choices("pimlab.schedule", "POLICIES", "static"), _Choices("pimlab.engine.timing",
+                                                                                   "ENGINE_PRESETS", "aimsim")
+    simulate.add_argument("--policy", choices=policies, default=policies.default, metavar="POLICY",
+                          help="%(choices)s (default %(default)s)")
+    simulate.add_argument("--preset", choices=presets, default=presets.default, metavar="PRESET",
+                          help="%(choices)s. aimsim: aim_simulator as it runs (32 channels, no refresh); aim: "
+                          "pimlab's AiM (refresh every tREFI, cycles counted from 0 to the last completion)")
     simulate.add_argument("--obuf-entries", type=int, default=None, help="output entries (default: the preset's)")
     simulate.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     simulate.add_argument("--csv", metavar="OUT", help="also write the slowest channel's trace as CSV")

@@ -198,13 +198,17 @@ def breakdown(trace: Trace, start_cycle: int = 0, end_cycle: int | None = None) 
     pipeline penalty (fixed gaps, mode switches, hand-offs, MAC latency, waiting on a bus).
     """
     end_cycle = trace.total_cycles if end_cycle is None else min(end_cycle, trace.total_cycles)
-    end = np.where(trace.kind == Kind.MAC, trace.issue_cycles + trace.timing.tCCD, trace.done_cycles)
+    kind, issue = trace.kind, trace.issue_cycles
+    end = np.where(kind == Kind.MAC, issue + trace.timing.tCCD, trace.done_cycles)
+    if start_cycle > 0 or end_cycle < trace.total_cycles:  # a window: only the commands that reach into it count
+        near = (issue < end_cycle) & (end > start_cycle)
+        kind, issue, end = kind[near], issue[near], end[near]
     groups = (("MAC", (Kind.MAC,)), ("REF", (Kind.REF,)), ("ACT/PRE", (Kind.ACT, Kind.PRE)),
               ("DT-GBuf", (Kind.WR_INP,)), ("DT-OutReg", (Kind.RD_OUT, Kind.WR_BIAS)))
-    covered, parts, mask = 0, {}, np.zeros(len(trace), dtype=bool)
+    covered, parts, mask = 0, {}, np.zeros(len(kind), dtype=bool)
     for key, kinds in groups:
-        mask |= np.isin(trace.kind, kinds)
-        now = _union_length(trace.issue_cycles[mask], end[mask], start_cycle, end_cycle)
+        mask |= np.isin(kind, kinds)
+        now = _union_length(issue[mask], end[mask], start_cycle, end_cycle)
         parts[key] = now - covered
         covered = now
     parts["Pipeline penalty"] = max(0, end_cycle - start_cycle) - covered
@@ -213,17 +217,19 @@ def breakdown(trace: Trace, start_cycle: int = 0, end_cycle: int | None = None) 
 
 def _union_length(starts: np.ndarray, ends: np.ndarray, lo: int, hi: int) -> int:
     """Length of the union of intervals [start, end) clipped to [lo, hi)."""
-    starts, ends = np.clip(starts, lo, max(lo, hi)), np.clip(ends, lo, max(lo, hi))
-    keep = ends > starts
-    if not keep.any():
+    s, e = np.clip(starts, lo, max(lo, hi)), np.clip(ends, lo, max(lo, hi))
+    keep = e > s
+    if not keep.all():
+        s, e = s[keep], e[keep]
+    if not len(s):
         return 0
-    s, e = starts[keep], ends[keep]
     if (s[1:] < s[:-1]).any():  # a Trace is in issue order already; sort only when it is not
         order = np.argsort(s, kind="stable")
         s, e = s[order], e[order]
-    reach = np.maximum.accumulate(e)
-    before = np.concatenate(([s[0]], reach[:-1]))
-    return int(np.maximum(0, e - np.maximum(s, before)).sum())
+    reach = np.maximum.accumulate(e)  # each interval counts from where the ones before it stopped reaching
+    np.maximum(s[1:], reach[:-1], out=s[1:])
+    np.subtract(e, s, out=e)
+    return int(np.maximum(e, 0, out=e).sum())
 
 
 def check_hazards(commands: Commands, trace: Trace) -> list[str]:

@@ -128,8 +128,9 @@ ISSUE9_STREAM = _stream([_W, _R, _R, _R, _M, _M, _M, _M, _M, _W, _M], 0, [2, 2, 
 ISSUE9_CASE = (ISSUE9_STREAM, replace(AIM_ENGINE, tREFI=253, tRFC=34), 1, 4)
 
 
-def _breakdown_by_cycle(trace):
-    """The breakdown counted cycle by cycle (an independent reading of its definition)."""
+def _breakdown_by_cycle(trace, start_cycle=0, end_cycle=None):
+    """The breakdown counted cycle by cycle (an independent reading of its definition), of the cycles in
+    [start_cycle, end_cycle)."""
     label = np.full(trace.total_cycles, 5)  # pipeline penalty unless something below is under way
     end = np.where(trace.kind == Kind.MAC, trace.issue_cycles + trace.timing.tCCD, trace.done_cycles)
     rank = {Kind.MAC: 0, Kind.REF: 1, Kind.ACT: 2, Kind.PRE: 2, Kind.WR_INP: 3, Kind.RD_OUT: 4, Kind.WR_BIAS: 4}
@@ -137,7 +138,7 @@ def _breakdown_by_cycle(trace):
         if k in rank:
             for c in range(max(start, 0), min(stop, trace.total_cycles)):
                 label[c] = min(label[c], rank[k])
-    counts = np.bincount(label, minlength=6)
+    counts = np.bincount(label[start_cycle:end_cycle], minlength=6)
     return dict(zip(("MAC", "REF", "ACT/PRE", "DT-GBuf", "DT-OutReg", "Pipeline penalty"), counts.tolist()))
 
 

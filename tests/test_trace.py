@@ -8,7 +8,7 @@ import numpy as np
 from pimlab.engine.timing import AIM_ENGINE, fig7_engine
 from pimlab.isa import Commands, Kind, compile_gemv, expand, fig7_stream
 from pimlab.schedule import schedule
-from pimlab.trace import BOUND_NAMES, BREAKDOWN_KEYS, Bound, check_hazards
+from pimlab.trace import BOUND_NAMES, BREAKDOWN_KEYS, Bound, breakdown, check_hazards
 from tests.test_schedule import _breakdown_by_cycle
 
 
@@ -34,6 +34,16 @@ def test_breakdown_counts_refresh_and_rows_cycle_by_cycle():
     assert tuple(parts) == BREAKDOWN_KEYS and parts == _breakdown_by_cycle(trace)  # an independent count
     assert parts["REF"] == trace.count(Kind.REF) * AIM_ENGINE.tRFC  # refresh never overlaps a MAC
     assert parts["MAC"] == trace.mac_cycles and parts["ACT/PRE"] > 0
+
+
+def test_breakdown_of_a_window_counts_its_cycles_only():
+    """A window's breakdown (what the long-stream summary adds per removed period) against a cycle-by-cycle count,
+    windows that cut through long commands (REF, RD-OUT) included."""
+    trace = schedule(expand(compile_gemv(1024, 1024), 0), "static", AIM_ENGINE)
+    ref = int(trace.issue_cycles[trace.kind == Kind.REF][0])
+    for start, end in ((0, 1), (ref + 1, ref + 5), (ref - 3, ref + 200), (1000, 5000), (trace.total_cycles - 7,
+                                                                                           trace.total_cycles + 9)):
+        assert breakdown(trace, start, end) == _breakdown_by_cycle(trace, start, end), (start, end)
 
 
 def test_state_at_shows_queues_tables_and_why_a_command_issues():

@@ -236,31 +236,32 @@ class Engine:
 
     # --- result ----------------------------------------------------------------------------------------
     def trace(self) -> Trace:
+        """The run's Trace, built a column at a time (a long run's columns are most of its memory)."""
         n, c = self.n, self.commands
-
-        issue, done, depends_on, bound_by = (np.frombuffer(column, dtype=np.int64).copy() for column in (
-            self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by))
+        data = [np.frombuffer(column, dtype=np.int64) for column in (  # the replayed periods are written into
+            self.issue_cycles, self.done_cycles, self.depends_on, self.bound_by)]  # the loop's own arrays
         parts = [np.array(self.inserted, dtype=np.int64).reshape(-1, 8)[:, :7]]
-        for data, inserted in self.blocks:
-            idx = data[0]
-            issue[idx], done[idx], depends_on[idx], bound_by[idx] = data[1:]
+        for replayed, inserted in self.blocks:
+            for column, values in zip(data, replayed[1:]):
+                column[replayed[0]] = values
             if inserted is not None:
                 parts.append(np.stack(inserted, axis=1))
         extra = np.concatenate(parts)
-        kind = np.concatenate((c.kind, extra[:, 1]))
-        issue = np.concatenate((issue, extra[:, 3]))
-        order = np.argsort(issue, kind="stable")
-        columns = {
-            "id": np.concatenate((np.arange(n), extra[:, 0])), "kind": kind,
-            "queue": QUEUE_OF_KIND[kind].astype(np.int64),
-            "gbuf": np.concatenate((c.gbuf, np.full(len(extra), -1))),
-            "obuf": np.concatenate((c.obuf, np.full(len(extra), -1))),
-            "row": np.concatenate((np.where(c.kind == Kind.MAC, c.row, -1), extra[:, 2])),
-            "issue_cycles": issue, "done_cycles": np.concatenate((done, extra[:, 4])),
-            "depends_on": np.concatenate((depends_on, extra[:, 5])),
-            "bound_by": np.concatenate((bound_by, extra[:, 6])),
-        }
-        columns = {name: np.take(column, order) for name, column in columns.items()}
+        del parts
+        order = np.argsort(np.concatenate((data[0], extra[:, 3])), kind="stable")
+
+        def column(mine, inserted):  # the data commands' values, then the inserted ones', in issue order
+            return np.concatenate((mine, inserted))[order]
+
+        kind = column(c.kind, extra[:, 1])
+        none = np.full(len(extra), -1)
+        columns = {"id": column(np.arange(n), extra[:, 0]), "kind": kind,
+                   "queue": QUEUE_OF_KIND[kind].astype(np.int64), "gbuf": column(c.gbuf, none),
+                   "obuf": column(c.obuf, none), "row": column(np.where(c.kind == Kind.MAC, c.row, -1), extra[:, 2])}
+        for name, index in (("issue_cycles", 3), ("done_cycles", 4), ("depends_on", 5), ("bound_by", 6)):
+            columns[name] = column(data.pop(0), extra[:, index])
         total = total_cycles(columns["kind"], columns["issue_cycles"], columns["done_cycles"], self.timing)
+        if self.replay is not None:  # the run is over: its fast path lets go of this engine (a reference cycle
+            self.replay.e = None  # that would keep every list alive while the cycle collector is paused)
         return Trace(**columns, policy=self.policy.name, total_cycles=total, timing=self.timing,
                      gbuf_entries=self.gbuf_entries, obuf_entries=self.obuf_entries, commands=n)

@@ -76,18 +76,18 @@ def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
     probe, width = n // 3, min(512, n // 16)  # wide enough not to repeat inside a short inner loop
     if width < 1:
         return None
-    raw, block = part.tobytes(), part[probe:probe + width].tobytes()
-    best, at = None, probe * 8 + 8
+    raw = part[probe:probe + n // min_repeats + width].tobytes()  # where the probe block can recur
+    block, best, at = raw[:8 * width], None, 8
     for _ in range(16):  # candidate periods: where the probe block recurs; keep the longest stretch
         at = raw.find(block, at)
-        if at < 0 or at // 8 - probe > n // min_repeats:
+        if at < 0 or at // 8 > n // min_repeats:
             break
         if at % 8 == 0:
-            p = at // 8 - probe
-            bad = np.flatnonzero(part[:-p] != part[p:])
-            before, after = bad[bad < probe], bad[bad >= probe]
-            start = int(before[-1]) + 1 if len(before) else 0
-            end = (int(after[0]) if len(after) else n - p) + p
+            p = at // 8
+            bad = part[:-p] != part[p:]  # the stretch: from the last mismatch before the probe to the first after
+            before, after = bad[probe - 1::-1], bad[probe:]
+            start = probe - int(np.argmax(before)) if before.any() else 0
+            end = (probe + int(np.argmax(after)) if after.any() else n - p) + p
             if end - start >= min_repeats * p and (best is None or end - start > best[1] - best[0]):
                 best = (start, end, p)
         at += 8 - at % 8 if at % 8 else 8

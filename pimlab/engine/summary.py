@@ -123,7 +123,7 @@ class TableSource:
 
     def __init__(self, table: dict, channel: int):
         self.channel = channel
-        mine = ((table["ch_mask"] >> np.uint64(channel)) & np.uint64(1)).astype(bool)
+        mine = ((table["ch_mask"] >> channel) & 1).astype(bool)  # in the mask's own width
         names = ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")
         self.table = {name: table[name] if mine.all() else table[name][mine] for name in names}
         op, size = self.table["op"], self.table["op_size"]
@@ -140,11 +140,10 @@ class TableSource:
         sig += self.change
         self.found = find_stretches(sig)  # in instructions
         del sig
-        self.before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
-        np.cumsum(size, out=self.before[1:])
-        self.length, self.macs = int(self.before[-1]), int(size[is_mac].sum(dtype=np.int64))
-        self.stretches = [(int(self.before[a]), int(self.before[b]), int(self.before[a + p] - self.before[a]))
-                          for a, b, p in self.found]
+        before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
+        np.cumsum(size, out=before[1:])
+        self.length, self.macs = int(before[-1]), int(size[is_mac].sum(dtype=np.int64))
+        self.stretches = [(int(before[a]), int(before[b]), int(before[a + p] - before[a])) for a, b, p in self.found]
 
     def shortened(self, removed) -> Commands:
         cuts = [(_middle(a, b, p, x), x * p) for (a, b, p), x in zip(self.found, removed) if x]
@@ -215,22 +214,26 @@ def _run_ring(engine: Engine, shifted, plan, source, timing):
 
 
 def _extend(trace, first: dict, removed, stretches, macs: int, timing):
-    """The full schedule's Summary: the short run's trace, with the removed copies added at each first replay."""
-    issue, done = trace.issue_cycles.copy(), trace.done_cycles.copy()
-    parts = np.array([breakdown(trace)[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
+    """The full schedule's Summary: the short run's trace (in issue order), with the removed copies added at each
+    first replay."""
+    shift = np.zeros(len(trace) + 1, dtype=np.int64)  # where the commands issued after a replay start moving
+    parts = _cycles(breakdown(trace))
     count = len(trace)
     for k, ((_, _, p), x) in enumerate(zip(stretches, removed)):
         if not x:
             continue
         _, _, t0, step, span, inserted, _ = first[k]
         copies = x * p // step
-        later = trace.issue_cycles > t0
-        issue[later] += copies * span
-        done[later] += copies * span
-        window = breakdown(trace, t0, t0 + span)
-        parts += copies * np.array([window[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
+        shift[np.searchsorted(trace.issue_cycles, t0, side="right")] += copies * span
+        parts += copies * _cycles(breakdown(trace, t0, t0 + span))
         count += copies * (step + inserted)
-    total = total_cycles(trace.kind, issue, done, timing)
+    shift = np.cumsum(shift[:-1])  # cycles each command moves
+    total = total_cycles(trace.kind, trace.issue_cycles + shift, trace.done_cycles + shift, timing)
     if int(parts.sum()) != total:  # the end did not move with the copies: not a case this covers
         return None
     return Summary(total, macs * timing.tCCD, count, tuple(int(v) for v in parts))
+
+
+def _cycles(parts: dict[str, int]) -> np.ndarray:
+    """A `breakdown` as an array in BREAKDOWN_KEYS order."""
+    return np.array([parts[key] for key in BREAKDOWN_KEYS], dtype=np.int64)
