@@ -1,6 +1,6 @@
 """What the apps share: pickers for model (Table I), system (Table IV) and workload (Table II), validated
-number boxes, the responsive control grid and collapsible help, a comma-separated integer field's parser
-and the colour bands of categorical heatmaps."""
+number boxes, the responsive control grid and collapsible help, a comma-separated integer field's parser,
+the colour bands of categorical heatmaps, and legends and category ticks that fit JupyterLab's column."""
 
 from __future__ import annotations
 
@@ -213,6 +213,78 @@ def legend_below_json(layout: dict, extra_px: int = 0) -> dict:
     margin = layout.get("margin", {})
     return dict(layout, legend={**layout.get("legend", {}), **LEGEND_BELOW},
                 margin={**margin, "b": margin.get("b", 80) + extra_px})
+
+
+# --- category ticks that fit JupyterLab's column ---------------------------------------------------------
+PLOT_WIDTH_PX = 600  # a figure in JupyterLab's notebook column at an 800 px window: the narrowest view checked
+CHAR_EM = 0.62  # a character's width in font sizes: a little over the average of plotly's default font
+MIN_TICK_PX = 10  # tick labels get no smaller than this
+LEGEND_FONT_PX = LEGEND_BELOW["font"]["size"]
+
+
+def text_px(text: str, font_px: float) -> float:
+    """The estimated width in px of the widest line of a plotly label (lines split at <br>)."""
+    return max(len(line) for line in text.split("<br>")) * CHAR_EM * font_px
+
+
+def tick_lines(label: str, slot_px: float, font_px: float) -> str:
+    """`label` as is if it fits `slot_px`, else broken into lines at " / " and then at spaces."""
+    if text_px(label, font_px) <= slot_px:
+        return label
+    chars = max(1, int(slot_px / (CHAR_EM * font_px)))
+    return "<br>".join(piece for part in label.split(" / ") for piece in
+                       textwrap.wrap(part, chars, break_long_words=False, break_on_hyphens=False) or [part])
+
+
+def _categories(figure) -> dict[str, list[str]]:
+    """x axis id ("x", "x2", ...) -> its category labels in order of first use, for string-valued x data."""
+    axes: dict[str, list[str]] = {}
+    for trace in figure.data:
+        x = getattr(trace, "x", None)
+        if x is not None and len(x) and isinstance(x[0], str):
+            labels = axes.setdefault(getattr(trace, "xaxis", None) or "x", [])
+            labels += [v for v in x if v not in labels]
+    return axes
+
+
+def _legend_rows(figure, width_px: float) -> int:
+    """Rows a horizontal legend of `figure`'s named traces takes in `width_px` (a symbol and gap of 40 px each)."""
+    widths = [text_px(t.name, LEGEND_FONT_PX) + 40 for t in figure.data if t.name and t.showlegend is not False]
+    if len(widths) < 2 and figure.layout.showlegend is not True:
+        return 0  # plotly shows no legend for a single trace
+    rows, used = 1, 0.0
+    for w in widths:
+        rows, used = (rows + 1, w) if used and used + w > width_px else (rows, used + w)
+    return rows
+
+
+def fit_ticks(figure, width_px: int = PLOT_WIDTH_PX, font_px: int = 12) -> None:
+    """Horizontal category tick labels on every x axis of `figure`, each within its slot at `width_px`: broken
+    into lines at " / " or spaces (the category, shown on hover, keeps its full text), in a smaller font down to
+    MIN_TICK_PX if still too wide, turned 45 degrees only as a last resort. Then a legend below (`legend_below`)
+    with a bottom margin made of the tallest tick labels, the x title and the legend's rows."""
+    margin = figure.layout.margin
+    left, right = 60 if margin.l is None else margin.l, 20 if margin.r is None else margin.r
+    bottom_px = 0.0
+    for axis_id, labels in _categories(figure).items():
+        axis = figure.layout["xaxis" + axis_id[1:]]
+        low, high = axis.domain or (0, 1)
+        slot_px = 0.9 * (width_px - left - right) * (high - low) / len(labels)
+        size = next((s for s in range(font_px, MIN_TICK_PX - 1, -1)
+                     if all(text_px(tick_lines(v, slot_px, s), s) <= slot_px for v in labels)), None)
+        shown = [tick_lines(v, slot_px, size or MIN_TICK_PX) for v in labels]
+        axis.update(tickangle=0 if size else -45, tickfont_size=size or MIN_TICK_PX)
+        if shown != labels:
+            axis.update(tickmode="array", tickvals=labels, ticktext=shown)
+        if size:
+            ticks_px = 8 + 1.3 * size * max(s.count("<br>") + 1 for s in shown)
+        else:  # turned: a label's width along the diagonal
+            ticks_px = 8 + 0.71 * max(text_px(s, MIN_TICK_PX) for s in shown) + MIN_TICK_PX
+        title_px = 10 + 1.5 * (axis.title.font.size or 14) if axis.title.text else 0
+        bottom_px = max(bottom_px, ticks_px + title_px)
+    legend_px = 1.9 * LEGEND_FONT_PX * _legend_rows(figure, width_px - 20)
+    figure.update_layout(margin=dict(l=left, r=right, b=round(bottom_px + legend_px + 12)))
+    legend_below(figure)
 
 
 def wrap(text: str, width: int = 75) -> str:

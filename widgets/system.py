@@ -30,7 +30,7 @@ from pimlab.step import COMPONENTS
 from pimlab.validate import check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, dataset_picker, int_box, model_picker, wrap
+from pimlab_widgets.controls import STYLE, dataset_picker, fit_ticks, int_box, model_picker, wrap
 from pimlab_widgets.follow import choice, follow_choices, listed
 
 TECH_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
@@ -288,22 +288,32 @@ def check_energy(dataset, model, host_serial=True) -> None:
 
 
 # --- Fig. 17: scalability -----------------------------------------------------------------------------
+def context_label(tokens: int) -> str:
+    """A context length as a short tick label: 256, 4K, 64K, 1M (binary K and M, as the paper's axes)."""
+    return f"{tokens >> 20}M" if tokens >= 1 << 20 else f"{tokens >> 10}K" if tokens >= 1024 else str(tokens)
+
+
 def scalability_figure(data: ScalabilityData) -> go.Figure:
-    figure = make_subplots(rows=1, cols=3, subplot_titles=(
-        f"(a) tokens/s at {data.capacity_context // 1024}K", f"(b) speedup at {data.context_capacity_GB} GB",
-        "(c) MAC utilization (%)"))
+    """(a) and (b) side by side, (c) under them across the width: three panels in a row crowd their ticks."""
+    figure = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], subplot_titles=(
+        f"(a) tokens/s at {context_label(data.capacity_context)}", f"(b) speedup at {data.context_capacity_GB} GB",
+        "(c) MAC utilization (%)"), vertical_spacing=0.2)
     caps = [f"{c} GB" for c in data.capacities_GB]
     figure.add_trace(go.Bar(x=caps, y=data.baseline_by_capacity, name="baseline", marker_color="#7f7f7f"), 1, 1)
     figure.add_trace(go.Bar(x=caps, y=data.pimphony_by_capacity, name="PIMphony", marker_color="#2ca02c"), 1, 1)
-    ctx = [f"{t // 1024}K" if t >= 1024 else str(t) for t in data.contexts]
+    ctx = [context_label(t) for t in data.contexts]
     figure.add_trace(go.Bar(x=ctx, y=data.speedup_by_context, name="speedup", marker_color="#1f77b4",
-                            text=[f"{s:.1f}x" for s in data.speedup_by_context], showlegend=False), 1, 2)
+                            text=[f"{s:.1f}x" for s in data.speedup_by_context], textposition="outside",
+                            textangle=0, textfont_size=11, constraintext="none", cliponaxis=False,
+                            customdata=data.contexts, hovertemplate="%{customdata} tokens: %{y:.2f}x<extra></extra>",
+                            showlegend=False), 1, 2)
+    figure.update_yaxes(range=[0, 1.2 * max(data.speedup_by_context)], row=1, col=2)  # room for the labels on top
     figure.add_trace(go.Scatter(x=ctx, y=100 * data.baseline_utilization, name="baseline util",
-                                line=dict(color="#7f7f7f")), 1, 3)
+                                line=dict(color="#7f7f7f")), 2, 1)
     figure.add_trace(go.Scatter(x=ctx, y=100 * data.pimphony_utilization, name="PIMphony util",
-                                line=dict(color="#2ca02c")), 1, 3)
-    figure.update_layout(barmode="group", height=420, title=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts",
-                         legend=dict(orientation="h", y=-0.25))
+                                line=dict(color="#2ca02c")), 2, 1)
+    figure.update_layout(barmode="group", height=600, title=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts")
+    fit_ticks(figure)
     return figure
 
 
@@ -351,18 +361,24 @@ def check_scalability(kind, capacity_GB) -> None:
 
 # --- Fig. 4: utilization ---------------------------------------------------------------------------------
 def utilization_figure(data: UtilizationData) -> go.Figure:
+    """Utilization per capacity, a bar per series; each bar's batch is in its hover text (and the notebook's table)."""
     figure = make_subplots(rows=1, cols=len(data.contexts),
                            subplot_titles=[f"({'ab'[i]}) {c // 1024}K context" for i, c in enumerate(data.contexts)])
+    capacities = [f"{c} GB" for c in data.capacities_GB]
     for i in range(len(data.contexts)):
         for k, series in enumerate(data.series):
-            labels = [f"{c} GB<br>({b})" for c, b in zip(data.capacities_GB, data.batch[i, :, k])]
-            figure.add_trace(go.Bar(x=labels, y=100 * data.utilization[i, :, k], name=series,
+            figure.add_trace(go.Bar(x=capacities, y=100 * data.utilization[i, :, k], name=series,
                                     marker_color=TECH_COLORS[k + 1 if k else 0], showlegend=i == 0,
-                                    legendgroup=series), 1, i + 1)
+                                    legendgroup=series, customdata=data.batch[i, :, k],
+                                    hovertemplate="%{x}: %{y:.1f}%, batch %{customdata}"),
+                             1, i + 1)
     figure.update_yaxes(title_text="PIM MAC utilization (%)", row=1, col=1)
-    figure.update_layout(barmode="group", height=500, margin=dict(t=150),
-                         title=f"Fig. 4: PIM MAC utilization<br><sup>{wrap('reading: ' + data.whatif, 75)}</sup>",
-                         legend=dict(orientation="h", y=-0.25))
+    note = wrap(f"reading: {data.whatif}; hover a bar for its batch", 90)  # 90 small characters: 600 px
+    lines = 2 + note.count("<br>")
+    figure.update_layout(barmode="group", height=500, margin=dict(t=30 + 18 * lines + 40),  # + panel titles
+                         title=dict(text=f"Fig. 4: PIM MAC utilization<br><sup>{note}</sup>", y=1, yref="container",
+                                    yanchor="top", pad_t=30))
+    fit_ticks(figure)
     return figure
 
 
@@ -382,9 +398,11 @@ def gpu_figure(data: GpuComparison) -> go.Figure:
     names = ("GPU (A100s)", data.system, f"{data.system} + PIMphony")
     for k, name in enumerate(names):
         figure.add_trace(go.Bar(x=list(data.cases), y=data.gain[:, k], name=name,
-                                marker_color=TECH_COLORS[(0, 1, 3)[k]]))
+                                marker_color=TECH_COLORS[(0, 1, 3)[k]],
+                                hovertemplate=f"{name}, %{{x}}: %{{y:.2f}}x the GPU<extra></extra>"))
     figure.update_layout(barmode="group", height=420, yaxis_title="throughput gain over the GPU",
-                         title="Memory-matched A100s vs PIM", legend=dict(orientation="h", y=-0.25))
+                         title="Memory-matched A100s vs PIM")
+    fit_ticks(figure)
     return figure
 
 
@@ -396,6 +414,6 @@ def gpu_app(kind: str = "cent") -> LiveApp:
 
 
 __all__ = ["bars_figure", "steps_figure", "throughput_app", "check_steps", "check_search", "check_energy",
-           "check_scalability", "tp_pp_figure", "search_figure",
+           "check_scalability", "context_label", "tp_pp_figure", "search_figure",
            "tp_pp_app", "energy_figure", "energy_app", "scalability_figure", "scalability_app", "utilization_figure",
            "utilization_app", "gpu_figure", "gpu_app"]
