@@ -41,7 +41,10 @@ _LAYOUT_PROBLEMS = """() => {
   const box = e => e.getBoundingClientRect();
   const area = (a, b) => Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left)) *
                          Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
-  const text = e => (e.textContent || '').trim().slice(0, 40);
+  const text = e => {  // lines of a plotly text joined with spaces
+    const lines = [...e.querySelectorAll(':scope > .line')];
+    return (lines.length ? lines.map(l => l.textContent).join(' ') : e.textContent || '').trim().slice(0, 40);
+  };
   // corners in page pixels, 1 px inside: of a box, or of an svg text's own box turned as it is drawn
   const rect = b => [[b.left + 1, b.top + 1], [b.right - 1, b.top + 1], [b.right - 1, b.bottom - 1],
                      [b.left + 1, b.bottom - 1]];
@@ -65,7 +68,9 @@ _LAYOUT_PROBLEMS = """() => {
       problems.push(`${name}: ${Math.round(frame.width)} px wide, its column ${Math.round(column.width)} px`);
     const parts = [];
     const add = (sel, kind) => plot.querySelectorAll(sel).forEach(e => {
-      const b = box(e); if (b.width > 0 && b.height > 0) parts.push({kind, e, b, t: text(e)});
+      const b = box(e);
+      const t = kind === 'legend' ? [...e.parentNode.querySelectorAll('.legendtext')].map(text).join(', ') : text(e);
+      if (b.width > 0 && b.height > 0) parts.push({kind, e, b, t: t.slice(0, 40)});
     });
     add('.infolayer .gtitle', 'title');
     add('.infolayer .annotation .annotation-text-g', 'annotation');

@@ -236,15 +236,27 @@ def tick_lines(label: str, slot_px: float, font_px: float) -> str:
                        textwrap.wrap(part, chars, break_long_words=False, break_on_hyphens=False) or [part])
 
 
-def _categories(figure) -> dict[str, list[str]]:
-    """x axis id ("x", "x2", ...) -> its category labels in order of first use, for string-valued x data."""
-    axes: dict[str, list[str]] = {}
+def _categories(figure) -> dict[str, tuple[list, list]]:
+    """x axis id ("x", "x2", ...) -> (its category labels, and for a multicategory axis its outer labels) in order
+    of first use: a label is a string, or an (outer, inner) pair on a multicategory axis."""
+    axes: dict[str, tuple[list, list]] = {}
     for trace in figure.data:
         x = getattr(trace, "x", None)
-        if x is not None and len(x) and isinstance(x[0], str):
-            labels = axes.setdefault(getattr(trace, "xaxis", None) or "x", [])
-            labels += [v for v in x if v not in labels]
+        if x is None or not len(x) or not isinstance(x[0], (str, list, tuple)):
+            continue
+        labels, outer = axes.setdefault(getattr(trace, "xaxis", None) or "x", ([], []))
+        pairs = list(x) if isinstance(x[0], str) else list(zip(*x))
+        labels += [v for v in pairs if v not in labels]
+        outer += [] if isinstance(x[0], str) else [v for v in x[0] if v not in outer]
     return axes
+
+
+def _tick_px(font_px: int, labels: list[tuple[str, float, bool]]) -> int | None:
+    """The largest tick font size from `font_px` down to MIN_TICK_PX at which every (label, room in px, may break
+    into lines) fits its room, else None."""
+    return next((size for size in range(font_px, MIN_TICK_PX - 1, -1) if all(
+        text_px(tick_lines(label, room_px, size) if breaks else label, size) <= room_px
+        for label, room_px, breaks in labels)), None)
 
 
 def _legend_rows(figure, width_px: float) -> int:
@@ -266,20 +278,25 @@ def fit_ticks(figure, width_px: int = PLOT_WIDTH_PX, font_px: int = 12) -> None:
     margin = figure.layout.margin
     left, right = 60 if margin.l is None else margin.l, 20 if margin.r is None else margin.r
     bottom_px = 0.0
-    for axis_id, labels in _categories(figure).items():
+    for axis_id, (labels, outer) in _categories(figure).items():
         axis = figure.layout["xaxis" + axis_id[1:]]
         low, high = axis.domain or (0, 1)
         slot_px = 0.9 * (width_px - left - right) * (high - low) / len(labels)
-        size = next((s for s in range(font_px, MIN_TICK_PX - 1, -1)
-                     if all(text_px(tick_lines(v, slot_px, s), s) <= slot_px for v in labels)), None)
-        shown = [tick_lines(v, slot_px, size or MIN_TICK_PX) for v in labels]
-        axis.update(tickangle=0 if size else -45, tickfont_size=size or MIN_TICK_PX)
-        if shown != labels:
-            axis.update(tickmode="array", tickvals=labels, ticktext=shown)
-        if size:
-            ticks_px = 8 + 1.3 * size * max(s.count("<br>") + 1 for s in shown)
-        else:  # turned: a label's width along the diagonal
-            ticks_px = 8 + 0.71 * max(text_px(s, MIN_TICK_PX) for s in shown) + MIN_TICK_PX
+        if outer:  # multicategory: inner labels in their slots, outer ones across their groups, one line each
+            group_px = slot_px * len(labels) / len(outer)
+            size = _tick_px(font_px, [(v[1], slot_px, False) for v in labels] + [(v, group_px, False) for v in outer])
+            axis.update(tickangle=0, tickfont_size=size or MIN_TICK_PX)
+            ticks_px = 16 + 2.6 * (size or MIN_TICK_PX)
+        else:
+            size = _tick_px(font_px, [(v, slot_px, True) for v in labels])
+            shown = [tick_lines(v, slot_px, size or MIN_TICK_PX) for v in labels]
+            axis.update(tickangle=0 if size else -45, tickfont_size=size or MIN_TICK_PX)
+            if shown != labels:
+                axis.update(tickmode="array", tickvals=labels, ticktext=shown)
+            if size:
+                ticks_px = 8 + 1.3 * size * max(s.count("<br>") + 1 for s in shown)
+            else:  # turned: a label's width along the diagonal
+                ticks_px = 8 + 0.71 * max(text_px(s, MIN_TICK_PX) for s in shown) + MIN_TICK_PX
         title_px = 10 + 1.5 * (axis.title.font.size or 14) if axis.title.text else 0
         bottom_px = max(bottom_px, ticks_px + title_px)
     legend_px = 1.9 * LEGEND_FONT_PX * _legend_rows(figure, width_px - 20)

@@ -50,10 +50,12 @@ def bars_figure(data: ThroughputBars) -> go.Figure:
     for k, tech in enumerate(data.techniques):
         figure.add_trace(go.Bar(x=list(data.cases), y=data.speedup[:, k], name=tech, marker_color=TECH_COLORS[k],
                                 customdata=np.stack([data.tokens_per_s[:, k], data.batch[:, k]], -1),
-                                hovertemplate="%{y:.2f}x (%{customdata[0]:.0f} tok/s, batch %{customdata[1]:.1f})"))
+                                hovertemplate="%{x}: %{y:.2f}x (%{customdata[0]:.0f} tok/s, "
+                                              "batch %{customdata[1]:.1f})"))
     name = "PIM-only (CENT)" if data.system == "cent" else "xPU+PIM (NeuPIMs)"
     figure.update_layout(barmode="group", title=f"Throughput of {name}, panel ({data.panel})", height=420,
-                         yaxis_title="speedup over the baseline", legend=dict(orientation="h", y=-0.25))
+                         yaxis_title="speedup over the baseline")
+    fit_ticks(figure)
     return figure
 
 
@@ -237,18 +239,28 @@ def check_search(kind, model, dataset, modules, techniques) -> None:
 
 
 # --- Fig. 16: energy -----------------------------------------------------------------------------------
+ENERGY_BAR_LABELS = {"baseline": "CENT", "tcp+dcs+dpa": "+PIMphony"}  # the short names under the bars
+
+
 def energy_figure(data: EnergyData) -> go.Figure:
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("(a) FC + attention (mJ/token)",
-                                                           "(b) attention by part (mJ/token)"))
-    x = [f"{c.split(' / ')[0]}<br>{b}" for c in data.cases for b in data.bars]
-    figure.add_trace(go.Bar(x=x, y=1e3 * data.fc_j.ravel(), name="FC", marker_color="#1f77b4"), 1, 1)
-    figure.add_trace(go.Bar(x=x, y=1e3 * data.attention_j.ravel(), name="attention", marker_color="#ff7f0e"), 1, 1)
-    colors = ("#2ca02c", "#9467bd", "#d62728", "#7f7f7f")
+    """(a) over (b), each across the width: a bar per case (model, the outer tick label; its workload on hover)
+    and technique (the inner one)."""
+    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.18, subplot_titles=(
+        "(a) FC + attention (mJ/token)", "(b) attention by part (mJ/token)"))
+    x = [[c.split(" / ")[0] for c in data.cases for _ in data.bars],
+         [ENERGY_BAR_LABELS.get(b, b) for _ in data.cases for b in data.bars]]
+    hover = [f"{c}, {b}" for c in data.cases for b in data.bars]
+
+    def bar(y, name, color, row):
+        figure.add_trace(go.Bar(x=x, y=1e3 * y.ravel(), name=name, marker_color=color, customdata=hover,
+                                hovertemplate=f"{name}: %{{y:.3g}} mJ/token<br>%{{customdata}}<extra></extra>"), row, 1)
+
+    bar(data.fc_j, "FC", "#1f77b4", 1)
+    bar(data.attention_j, "attention", "#ff7f0e", 1)
     for k, part in enumerate(ATTENTION_PARTS):
-        figure.add_trace(go.Bar(x=x, y=1e3 * data.attention_parts_j[..., k].ravel(), name=part,
-                                marker_color=colors[k]), 1, 2)
-    figure.update_layout(barmode="stack", height=460, title="CENT vs CENT + PIMphony (CENT's power model)",
-                         legend=dict(orientation="h", y=-0.3))
+        bar(data.attention_parts_j[..., k], part, ("#2ca02c", "#9467bd", "#d62728", "#7f7f7f")[k], 2)
+    figure.update_layout(barmode="stack", height=640, title="CENT vs CENT + PIMphony (CENT's power model)")
+    fit_ticks(figure)
     return figure
 
 
