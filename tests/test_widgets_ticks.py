@@ -68,3 +68,12 @@ def test_fig4_bars_of_one_capacity_share_a_slot_and_hover_their_batch():
 
 def test_context_labels():
     assert [context_label(t) for t in (256, 4096, 65536, 262144, 1 << 20)] == ["256", "4K", "64K", "256K", "1M"]
+
+
+def test_a_multicategory_axis_fits_its_inner_labels_in_slots_and_outer_ones_across_groups():
+    # 8 slots of 0.9 * 520 / 8 = 58.5 px: "+PIMphony" (9 characters) is 67 px at 12 px, 61 at 11, 56 at 10
+    models = ["LLM-7B-32K", "LLM-72B-32K", "LLM-7B-128K-GQA", "LLM-72B-128K-GQA"]
+    x = [[m for m in models for _ in range(2)], ["CENT", "+PIMphony"] * 4]
+    figure = go.Figure([go.Bar(x=x, y=[1] * 8, name="FC"), go.Bar(x=x, y=[1] * 8, name="attention")])
+    fit_ticks(figure)
+    assert figure.layout.xaxis.tickfont.size == 10 and figure.layout.xaxis.tickangle == 0
