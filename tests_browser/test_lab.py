@@ -116,6 +116,10 @@ _LAYOUT_PROBLEMS = """() => {
       if (px < MIN_TEXT_PX) problems.push(`${name}: text "${text(e)}" is ${px.toFixed(1)} px, under ${MIN_TEXT_PX} px`);
     });
   });
+  document.querySelectorAll('.jp-OutputArea button').forEach(button => {
+    if (button.offsetParent && button.scrollWidth > button.clientWidth + 1)
+      problems.push(`button "${text(button)}": its text is cut`);
+  });
   document.querySelectorAll('.jp-OutputArea .widget-inline-hbox').forEach(row => {
     const label = row.querySelector(':scope > .widget-label');
     if (!label || !label.textContent.trim() || getComputedStyle(row).display === 'none') return;

@@ -190,7 +190,8 @@ def thresholds_figure(data: Fig6Thresholds) -> go.Figure:
         figure.add_annotation(x=np.log10(tokens), y=top, text=f"{label}: all {data.channels} from {si(tokens)}",
                               showarrow=False, yanchor="bottom", xanchor="right" if k else "left", font_size=11)
     figure.update_layout(title=f"Channel activation of one head ({data.channels} channels, d_h = {data.head_dim})",
-                         xaxis=dict(title="tokens of the head", type="log"),
+                         xaxis=dict(title="tokens of the head", type="log",  # "1" clear of the y axis's "0"
+                                    range=[np.log10(data.tokens.min()) - 0.1, np.log10(data.tokens.max()) + 0.02]),
                          yaxis=dict(title="active channels", range=[0, data.channels * 1.3]),
                          height=460, margin=dict(b=60))
     legend_below(figure, 50)
