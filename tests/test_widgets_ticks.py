@@ -4,7 +4,7 @@ tests_browser/test_lab.py measures the drawn labels themselves)."""
 import plotly.graph_objects as go
 
 from pimlab.figures.fig04 import fig04
-from pimlab_widgets.controls import fit_ticks, tick_lines
+from pimlab_widgets.controls import fit_ticks, fit_ticks_json, tick_lines
 from pimlab_widgets.system import context_label, utilization_figure
 
 CASES = ["LLM-7B-32K / QMSum", "LLM-72B-32K / QMSum", "LLM-7B-128K-GQA / multifieldqa",
@@ -77,3 +77,16 @@ def test_a_multicategory_axis_fits_its_inner_labels_in_slots_and_outer_ones_acro
     figure = go.Figure([go.Bar(x=x, y=[1] * 8, name="FC"), go.Bar(x=x, y=[1] * 8, name="attention")])
     fit_ticks(figure)
     assert figure.layout.xaxis.tickfont.size == 10 and figure.layout.xaxis.tickangle == 0
+
+
+def test_plotly_json_gets_the_same_fit_and_inner_labels_that_cannot_fit_stand_upright():
+    # 20 slots of 0.9 * (600 - 60 - 60) / 20 = 21.6 px (a right-hand y axis keeps 60 px): "static" alone is 37 px
+    # at 10 px, so the inner labels turn upright; the bottom margin then holds the longest one
+    outer = [str(d) for d in (64, 128, 256, 512, 1024) for _ in range(4)]
+    inner = ["static", "static, no mode switch", "ping-pong", "DCS"] * 5
+    figure = fit_ticks_json(dict(data=[dict(type="bar", x=[outer, inner], y=[1] * 20, name="MAC")],
+                                 layout=dict(yaxis2=dict(side="right", overlaying="y"), margin=dict(t=80))))
+    axis, margin = figure["layout"]["xaxis"], figure["layout"]["margin"]
+    assert axis["tickangle"] == -90 and axis["tickfont"] == dict(size=10)
+    assert margin["t"] == 80 and margin["r"] == 60 and margin["b"] > 22 * 0.62 * 10  # "static, no mode switch"
+    go.Figure(figure)  # valid plotly
