@@ -167,7 +167,8 @@ def utilization_figure(data: Fig6Data) -> go.Figure:
                                  (data.active_fraction, "active while the stage works", "#2ca02c"),
                                  (data.bubble_fraction, "pipeline bubbles", "#d62728")):
         figure.add_bar(x=list(data.labels), y=values, name=name, marker_color=colour,
-                       text=[f"{v:.0%}" for v in values], textposition="outside")
+                       text=[f"{v:.0%}" for v in values], textposition="outside",
+                       textfont_size=10)  # "100%" over neighbouring bars stays apart
     figure.update_layout(title=f"{data.model} on {data.system}, batch {data.context_tokens.size}", barmode="group",
                          yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=420, margin=dict(b=60))
     legend_below(figure, 30)
