@@ -91,7 +91,7 @@ def test_fig18_bars_and_gain_labels():
     assert list(bars) == ["static", "static, no mode switch", "ping-pong", "DCS"]
     both = [data.of("ping-pong", order)[0] for order in data.orders]
     assert np.allclose(bars["ping-pong"].y, 100 * np.concatenate(both), atol=0.01)
-    assert list(bars["DCS"].x[1]) == ["plain", "plain", "software-pipelined", "software-pipelined"]
+    assert list(bars["DCS"].x[1]) == ["plain", "plain", "pipelined", "pipelined"]  # the x title: software-pipelined
     ratios = np.concatenate([data.dcs_over_pingpong(order) for order in data.orders])
     assert list(bars["DCS"].text) == [f"{r:.2f}x" for r in ratios]
 

@@ -2,7 +2,8 @@
 
 Per notebook: no error, warning or stderr output, no JavaScript console error, every plot drawn, every
 widget view up, nothing overlapping or cut (DOM bounding boxes of plot titles, subplot titles, legends,
-animation sliders and buttons, and of widget labels, slider tracks and readouts), and every app's first
+animation sliders and buttons, axis tick labels of every subplot as drawn (turned or not), and of widget labels,
+slider tracks and readouts; x tick labels plotly turned vertical are crowded; no text under 8 px), and every app's first
 control changes its figure. A screenshot per notebook goes to SHOTS, printed at the end of the run.
 Notebooks are found by globbing notebooks/*.ipynb, so new ones are checked without editing this file.
 """
@@ -31,22 +32,45 @@ _OUTPUT_PROBLEMS = """() => [...document.querySelectorAll('.jp-OutputArea-output
 _UNDRAWN_PLOTS = """() => [...document.querySelectorAll('.jp-OutputArea .js-plotly-plot')]
     .filter(p => !p.querySelector('.main-svg') || !(p._fullData || []).length).length"""
 
-# boxes that must not overlap one another inside one plot, and must stay inside the plot's own box
+# boxes that must not overlap one another inside one plot, and must stay inside the plot's own box; axis tick
+# labels (every subplot's) are compared as drawn, turned boxes included: with each other, with those boxes and
+# with the plot's edge; x labels plotly turned vertical to make room are crowded; no text under MIN_TEXT_PX
 _LAYOUT_PROBLEMS = """() => {
+  const MIN_TEXT_PX = 8;
   const problems = [];
   const box = e => e.getBoundingClientRect();
   const area = (a, b) => Math.max(0, Math.min(a.right, b.right) - Math.max(a.left, b.left)) *
                          Math.max(0, Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top));
-  const text = e => (e.textContent || '').trim().slice(0, 40);
+  const text = e => {  // lines of a plotly text joined with spaces
+    const lines = [...e.querySelectorAll(':scope > .line')];
+    return (lines.length ? lines.map(l => l.textContent).join(' ') : e.textContent || '').trim().slice(0, 40);
+  };
+  // corners in page pixels, 1 px inside: of a box, or of an svg text's own box turned as it is drawn
+  const rect = b => [[b.left + 1, b.top + 1], [b.right - 1, b.top + 1], [b.right - 1, b.bottom - 1],
+                     [b.left + 1, b.bottom - 1]];
+  const drawn = e => {
+    const b = e.getBBox(), m = e.getScreenCTM();
+    return [[b.x + 1, b.y + 1], [b.x + b.width - 1, b.y + 1], [b.x + b.width - 1, b.y + b.height - 1],
+            [b.x + 1, b.y + b.height - 1]].map(([x, y]) => [m.a * x + m.c * y + m.e, m.b * x + m.d * y + m.f]);
+  };
+  const apart = (p, q) => [p, q].some(poly => poly.some((a, i) => {  // separating axis test, convex corners
+    const b = poly[(i + 1) % poly.length], nx = a[1] - b[1], ny = b[0] - a[0];
+    const P = p.map(([x, y]) => x * nx + y * ny), Q = q.map(([x, y]) => x * nx + y * ny);
+    return Math.max(...P) <= Math.min(...Q) || Math.max(...Q) <= Math.min(...P);
+  }));
   document.querySelectorAll('.jp-OutputArea .js-plotly-plot').forEach((plot, p) => {
     const svg = plot.querySelector('.main-svg');
     if (!svg) return;
+    const title = plot.querySelector('.infolayer .gtitle');
+    const name = `plot ${p}` + (title ? ` "${text(title.querySelector('.line') || title)}"` : '');
     const frame = box(svg), column = box(plot.closest('.jp-OutputArea-output'));
     if (frame.right > column.right + 2)
-      problems.push(`plot ${p}: ${Math.round(frame.width)} px wide, its column ${Math.round(column.width)} px`);
+      problems.push(`${name}: ${Math.round(frame.width)} px wide, its column ${Math.round(column.width)} px`);
     const parts = [];
     const add = (sel, kind) => plot.querySelectorAll(sel).forEach(e => {
-      const b = box(e); if (b.width > 0 && b.height > 0) parts.push({kind, e, b, t: text(e)});
+      const b = box(e);
+      const t = kind === 'legend' ? [...e.parentNode.querySelectorAll('.legendtext')].map(text).join(', ') : text(e);
+      if (b.width > 0 && b.height > 0) parts.push({kind, e, b, t: t.slice(0, 40)});
     });
     add('.infolayer .gtitle', 'title');
     add('.infolayer .annotation .annotation-text-g', 'annotation');
@@ -56,14 +80,45 @@ _LAYOUT_PROBLEMS = """() => {
     add('.updatemenu-container .updatemenu-button', 'button');
     for (const a of parts) {
       if (a.b.left < frame.left - 2 || a.b.right > frame.right + 2 || a.b.top < frame.top - 2)
-        problems.push(`plot ${p}: ${a.kind} "${a.t}" is cut by the plot's edge`);
+        problems.push(`${name}: ${a.kind} "${a.t}" is cut by the plot's edge`);
     }
     for (let i = 0; i < parts.length; i++) for (let j = i + 1; j < parts.length; j++) {
       const a = parts[i], b = parts[j];
       if (a.kind === 'button' && b.kind === 'button') continue;
       if (a.e.contains(b.e) || b.e.contains(a.e)) continue;
-      if (area(a.b, b.b) > 6) problems.push(`plot ${p}: ${a.kind} "${a.t}" overlaps ${b.kind} "${b.t}"`);
+      if (area(a.b, b.b) > 6) problems.push(`${name}: ${a.kind} "${a.t}" overlaps ${b.kind} "${b.t}"`);
     }
+    const layout = plot._fullLayout || {};
+    const ticks = [...plot.querySelectorAll('.xaxislayer-above text, .yaxislayer-above text')]
+      .filter(e => text(e) && e.getBBox().width > 0).map(e => {
+        const id = e.parentNode.getAttribute('class').split(' ')[0].replace(/tick$/, '');  // x, x2, y3, ...
+        const m = e.getScreenCTM(), angle = Math.round(Math.atan2(m.b, m.a) * 180 / Math.PI);
+        const axis = layout[id[0] + 'axis' + id.slice(1)] || {};
+        return {e, id, angle, auto: axis.tickangle === 'auto', q: drawn(e), t: text(e)};
+      });
+    const clash = [];
+    for (const a of ticks) {
+      if (a.q.some(([x, y]) => x < frame.left - 1 || x > frame.right + 1 || y < frame.top - 1 || y > frame.bottom + 1))
+        problems.push(`${name}: ${a.id} tick label "${a.t}" is cut by the plot's edge`);
+      for (const b of parts) if (!apart(a.q, rect(b.b))) clash.push(`"${a.t}" and ${b.kind} "${b.t}"`);
+    }
+    for (let i = 0; i < ticks.length; i++) for (let j = i + 1; j < ticks.length; j++)
+      if (!apart(ticks[i].q, ticks[j].q)) clash.push(`"${ticks[i].t}" and "${ticks[j].t}"`);
+    if (clash.length) problems.push(`${name}: tick labels overlap: ${clash.slice(0, 4).join('; ')}` +
+                                    (clash.length > 4 ? ` (and ${clash.length - 4} more)` : ''));
+    const vertical = ticks.filter(a => a.id[0] === 'x' && a.auto && Math.abs(a.angle) >= 60);
+    if (vertical.length) problems.push(`${name}: ${vertical[0].id} tick labels turned vertical by plotly to make ` +
+                                       `room (crowded): ${vertical.slice(0, 4).map(a => `"${a.t}"`).join(', ')}`);
+    plot.querySelectorAll('.main-svg text').forEach(e => {
+      if (!text(e) || e.closest('.hoverlayer') || !e.getBBox().width) return;
+      const m = e.getScreenCTM();
+      const px = parseFloat(getComputedStyle(e).fontSize) * Math.sqrt(Math.abs(m.a * m.d - m.b * m.c));
+      if (px < MIN_TEXT_PX) problems.push(`${name}: text "${text(e)}" is ${px.toFixed(1)} px, under ${MIN_TEXT_PX} px`);
+    });
+  });
+  document.querySelectorAll('.jp-OutputArea button').forEach(button => {
+    if (button.offsetParent && button.scrollWidth > button.clientWidth + 1)
+      problems.push(`button "${text(button)}": its text is cut`);
   });
   document.querySelectorAll('.jp-OutputArea .widget-inline-hbox').forEach(row => {
     const label = row.querySelector(':scope > .widget-label');

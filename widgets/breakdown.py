@@ -21,7 +21,7 @@ from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING
 from pimlab.validate import check_choice
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, IntsBox, int_box, legend_below_json, parse_ints
+from pimlab_widgets.controls import STYLE, IntsBox, fit_ticks_json, int_box, parse_ints
 
 __all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "breakdown_json", "fig8_figure", "fig9_figure", "fig18_figure",
            "fig8_json", "fig9_json", "fig18_json",
@@ -48,7 +48,8 @@ LANES = AIM.mac_lanes  # elements one GBuf entry holds: a head must fit the GBuf
 
 
 def _view(value: str, views=VIEWS) -> widgets.ToggleButtons:
-    return widgets.ToggleButtons(options=views, value=value, description="show", style=dict(STYLE, button_width=""))
+    return widgets.ToggleButtons(options=views, value=value, description="show",
+                                 style=dict(STYLE, button_width="auto"))  # each button as wide as its text
 
 
 
@@ -94,7 +95,7 @@ def breakdown_json(groups, variants, keys, cycles: np.ndarray, utilization: np.n
         legend=dict(traceorder="normal"),
         yaxis2=dict(title=dict(text="MAC utilization (%)"), overlaying="y", side="right", range=[0, 100],
                     tickmode="linear", tick0=0, dtick=20, showgrid=False))
-    return dict(data=data, layout=legend_below_json(layout, 50 + 20 * (len(variants) > 2)))
+    return fit_ticks_json(dict(data=data, layout=layout))
 
 
 # --- Fig. 8 -------------------------------------------------------------------------------------------------------
@@ -216,8 +217,8 @@ def fig18_figure(data: Fig18Data) -> go.Figure:
 
 def fig18_json(data: Fig18Data) -> dict:
     """`fig18_figure` as plotly JSON (the app's redraw)."""
-    x = [[group_label(g) for _ in data.orders for g in data.groups],
-         [order for order in data.orders for _ in data.groups]]
+    x = [[group_label(g) for _ in data.orders for g in data.groups],  # "pipelined": the x title says which
+         [order.removeprefix("software-") for order in data.orders for _ in data.groups]]
     traces = []
     for variant in data.variants:
         util = np.concatenate([data.of(variant, order)[0] for order in data.orders])
@@ -227,7 +228,8 @@ def fig18_json(data: Fig18Data) -> dict:
         traces.append(dict(type="bar", x=x, y=(100 * util).round(2).tolist(), name=variant,
                            marker=dict(color=POLICY_COLORS.get(variant, "#7f7f7f")), customdata=cycles.tolist(),
                            hovertemplate="%{x}: %{y:.1f}% (%{customdata:,} cycles)<extra>" + variant + "</extra>",
-                           textposition="outside", **(dict(text=text) if text else {})))
+                           textposition="outside", textfont=dict(size=10), constraintext="none",
+                           cliponaxis=False, **(dict(text=text) if text else {})))
     best = max(data.dcs_over_pingpong(order).max() for order in data.orders)
     layout = dict(
         barmode="group", height=470, margin=dict(t=80, b=60),
@@ -236,9 +238,9 @@ def fig18_json(data: Fig18Data) -> dict:
                         f"({data.gbuf_entries} GBuf, {data.obuf_entries} OBuf entries; ping-pong splits it in two)"
                         "</sup>"),
         yaxis=dict(title=dict(text="compute (MAC) utilization (%)"), range=[0, 105]),
-        xaxis=dict(title=dict(text=f"QK^T + SV of one KV head, {data.tokens:,} tokens (row reuse in GQA); "
+        xaxis=dict(title=dict(text=f"QK^T + SV of one KV head, {data.tokens:,} tokens (row reuse in GQA);<br>"
                                    "plain or software-pipelined order")))
-    return dict(data=traces, layout=legend_below_json(layout, 40))
+    return fit_ticks_json(dict(data=traces, layout=layout))
 
 
 def fig18_compute(groups="1, 2, 4, 8", tokens: int = APP_TOKENS, head_dim: int = 128, gbuf_entries: int = 64,

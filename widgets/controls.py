@@ -1,6 +1,6 @@
 """What the apps share: pickers for model (Table I), system (Table IV) and workload (Table II), validated
-number boxes, the responsive control grid and collapsible help, a comma-separated integer field's parser
-and the colour bands of categorical heatmaps."""
+number boxes, the responsive control grid and collapsible help, a comma-separated integer field's parser,
+the colour bands of categorical heatmaps, and legends and category ticks that fit JupyterLab's column."""
 
 from __future__ import annotations
 
@@ -213,6 +213,126 @@ def legend_below_json(layout: dict, extra_px: int = 0) -> dict:
     margin = layout.get("margin", {})
     return dict(layout, legend={**layout.get("legend", {}), **LEGEND_BELOW},
                 margin={**margin, "b": margin.get("b", 80) + extra_px})
+
+
+# --- category ticks that fit JupyterLab's column ---------------------------------------------------------
+PLOT_WIDTH_PX = 600  # a figure in JupyterLab's notebook column at an 800 px window: the narrowest view checked
+CHAR_EM = 0.62  # a character's width in font sizes: a little over the average of plotly's default font
+MIN_TICK_PX = 10  # tick labels get no smaller than this
+LEGEND_FONT_PX = LEGEND_BELOW["font"]["size"]
+
+
+def text_px(text: str, font_px: float) -> float:
+    """The estimated width in px of the widest line of a plotly label (lines split at <br>)."""
+    return max(len(line) for line in text.split("<br>")) * CHAR_EM * font_px
+
+
+def tick_lines(label: str, slot_px: float, font_px: float) -> str:
+    """`label` as is if it fits `slot_px`, else broken into lines at " / " and then at spaces."""
+    if text_px(label, font_px) <= slot_px:
+        return label
+    chars = max(1, int(slot_px / (CHAR_EM * font_px)))
+    return "<br>".join(piece for part in label.split(" / ") for piece in
+                       textwrap.wrap(part, chars, break_long_words=False, break_on_hyphens=False) or [part])
+
+
+def _categories(data: list[dict]) -> dict[str, tuple[list, list]]:
+    """x axis id ("x", "x2", ...) -> (its category labels, and for a multicategory axis its outer labels) in order
+    of first use, from plotly JSON traces: a label is a string, or an (outer, inner) pair on a multicategory axis."""
+    axes: dict[str, tuple[list, list]] = {}
+    for trace in data:
+        x = trace.get("x")
+        if x is None or not len(x) or not isinstance(x[0], str) and not hasattr(x[0], "__len__"):
+            continue
+        labels, outer = axes.setdefault(trace.get("xaxis") or "x", ([], []))
+        pairs = list(x) if isinstance(x[0], str) else list(zip(*x))
+        labels[:] = dict.fromkeys(labels + pairs)
+        outer[:] = dict.fromkeys(outer + ([] if isinstance(x[0], str) else list(x[0])))
+    return axes
+
+
+def _tick_px(font_px: int, labels: list[tuple[str, float, bool]]) -> int | None:
+    """The largest tick font size from `font_px` down to MIN_TICK_PX at which every (label, room in px, may break
+    into lines) fits its room, else None."""
+    return next((size for size in range(font_px, MIN_TICK_PX - 1, -1) if all(
+        text_px(tick_lines(label, room_px, size) if breaks else label, size) <= room_px
+        for label, room_px, breaks in labels)), None)
+
+
+def _legend_rows(data: list[dict], layout: dict, width_px: float) -> int:
+    """Rows a horizontal legend of the named traces takes in `width_px` (a symbol and gap of 40 px each)."""
+    widths = [text_px(t["name"], LEGEND_FONT_PX) + 40 for t in data
+              if t.get("name") and t.get("showlegend") is not False]
+    if len(widths) < 2 and layout.get("showlegend") is not True:
+        return 0  # plotly shows no legend for a single trace
+    rows, used = 1, 0.0
+    for w in widths:
+        rows, used = (rows + 1, w) if used and used + w > width_px else (rows, used + w)
+    return rows
+
+
+def _title(axis: dict) -> tuple[str, float]:
+    """An axis's title text and font size (14 unset) from plotly JSON, where the title may be a bare string."""
+    title = axis.get("title") or {}
+    title = title if isinstance(title, dict) else {"text": title}
+    return title.get("text") or "", (title.get("font") or {}).get("size") or 14
+
+
+def _axis_ticks(labels: list, outer: list, slot_px: float, font_px: int) -> tuple[dict, float]:
+    """The update of one category axis and the height its tick labels take (see `fitted_ticks`)."""
+    if outer:  # multicategory: inner labels in their slots, outer ones across their groups, one line each
+        size = _tick_px(font_px, [(str(v[1]), slot_px, False) for v in labels] +
+                        [(str(v), slot_px * len(labels) / len(outer), False) for v in outer])
+        if size:
+            return dict(tickangle=0, tickfont=dict(size=size)), 16 + 2.6 * size
+        longest = max(text_px(str(v[1]), MIN_TICK_PX) for v in labels)  # turned upright, under them the outer row
+        return dict(tickangle=-90, tickfont=dict(size=MIN_TICK_PX)), 16 + longest + 1.6 * MIN_TICK_PX
+    size = _tick_px(font_px, [(v, slot_px, True) for v in labels])
+    shown = [tick_lines(v, slot_px, size or MIN_TICK_PX) for v in labels]
+    update = dict(tickangle=0 if size else -45, tickfont=dict(size=size or MIN_TICK_PX))
+    if shown != labels:
+        update.update(tickmode="array", tickvals=labels, ticktext=shown)
+    if size:
+        return update, 8 + 1.3 * size * max(v.count("<br>") + 1 for v in shown)
+    return update, 8 + 0.71 * max(text_px(v, MIN_TICK_PX) for v in shown) + MIN_TICK_PX  # along the diagonal
+
+
+def fitted_ticks(data: list[dict], layout: dict, width_px: int = PLOT_WIDTH_PX, font_px: int = 12) -> dict:
+    """The layout update that fits a figure's category ticks at `width_px` (plotly JSON in and out): horizontal
+    labels on every category x axis, each within its slot, broken into lines at " / " or spaces (the category,
+    shown on hover, keeps its full text), in a smaller font down to MIN_TICK_PX if still too wide, turned only as a
+    last resort (45 degrees; upright for a multicategory axis's inner labels); a legend below (LEGEND_BELOW) and a
+    bottom margin made of the tallest tick labels, the x title and the legend's rows."""
+    margin = layout.get("margin") or {}
+    right_axis = any(k.startswith("yaxis") and (v or {}).get("side") == "right" for k, v in layout.items())
+    left, right = margin.get("l", 60), margin.get("r", 60 if right_axis else 20)
+    update, bottom_px = {}, 0.0
+    for axis_id, (labels, outer) in _categories(data).items():
+        key = "xaxis" + axis_id[1:]
+        axis = layout.get(key) or {}
+        low, high = axis.get("domain") or (0, 1)
+        slot_px = 0.9 * (width_px - left - right) * (high - low) / len(labels)
+        update[key], ticks_px = _axis_ticks(labels, outer, slot_px, font_px)
+        text, title_px = _title(axis)
+        bottom_px = max(bottom_px, ticks_px + (10 + 1.5 * title_px * (text.count("<br>") + 1) if text else 0))
+    legend_px = 1.9 * LEGEND_FONT_PX * _legend_rows(data, layout, width_px - 20)
+    update["margin"] = dict(l=left, r=right, b=round(bottom_px + legend_px + 12))
+    update["legend"] = LEGEND_BELOW
+    return update
+
+
+def fit_ticks(figure, width_px: int = PLOT_WIDTH_PX, font_px: int = 12) -> None:
+    """`fitted_ticks` applied to a go.Figure."""
+    figure.update_layout(fitted_ticks([t.to_plotly_json() for t in figure.data], figure.layout.to_plotly_json(),
+                                      width_px, font_px))
+
+
+def fit_ticks_json(figure: dict, width_px: int = PLOT_WIDTH_PX, font_px: int = 12) -> dict:
+    """`fitted_ticks` merged into a figure given as plotly JSON ({"data": [...], "layout": {...}})."""
+    layout = dict(figure["layout"])
+    for key, value in fitted_ticks(figure["data"], layout, width_px, font_px).items():
+        layout[key] = {**(layout.get(key) or {}), **value}
+    return dict(figure, layout=layout)
 
 
 def wrap(text: str, width: int = 75) -> str:

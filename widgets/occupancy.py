@@ -167,7 +167,8 @@ def utilization_figure(data: Fig6Data) -> go.Figure:
                                  (data.active_fraction, "active while the stage works", "#2ca02c"),
                                  (data.bubble_fraction, "pipeline bubbles", "#d62728")):
         figure.add_bar(x=list(data.labels), y=values, name=name, marker_color=colour,
-                       text=[f"{v:.0%}" for v in values], textposition="outside")
+                       text=[f"{v:.0%}" for v in values], textposition="outside",
+                       textfont_size=10)  # "100%" over neighbouring bars stays apart
     figure.update_layout(title=f"{data.model} on {data.system}, batch {data.context_tokens.size}", barmode="group",
                          yaxis=dict(range=[0, 1.15], tickformat=".0%"), height=420, margin=dict(b=60))
     legend_below(figure, 30)
@@ -190,7 +191,8 @@ def thresholds_figure(data: Fig6Thresholds) -> go.Figure:
         figure.add_annotation(x=np.log10(tokens), y=top, text=f"{label}: all {data.channels} from {si(tokens)}",
                               showarrow=False, yanchor="bottom", xanchor="right" if k else "left", font_size=11)
     figure.update_layout(title=f"Channel activation of one head ({data.channels} channels, d_h = {data.head_dim})",
-                         xaxis=dict(title="tokens of the head", type="log"),
+                         xaxis=dict(title="tokens of the head", type="log",  # "1" clear of the y axis's "0"
+                                    range=[np.log10(data.tokens.min()) - 0.1, np.log10(data.tokens.max()) + 0.02]),
                          yaxis=dict(title="active channels", range=[0, data.channels * 1.3]),
                          height=460, margin=dict(b=60))
     legend_below(figure, 50)

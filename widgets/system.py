@@ -30,7 +30,7 @@ from pimlab.step import COMPONENTS
 from pimlab.validate import check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, dataset_picker, int_box, model_picker, wrap
+from pimlab_widgets.controls import STYLE, dataset_picker, fit_ticks, int_box, model_picker, wrap
 from pimlab_widgets.follow import choice, follow_choices, listed
 
 TECH_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
@@ -50,10 +50,12 @@ def bars_figure(data: ThroughputBars) -> go.Figure:
     for k, tech in enumerate(data.techniques):
         figure.add_trace(go.Bar(x=list(data.cases), y=data.speedup[:, k], name=tech, marker_color=TECH_COLORS[k],
                                 customdata=np.stack([data.tokens_per_s[:, k], data.batch[:, k]], -1),
-                                hovertemplate="%{y:.2f}x (%{customdata[0]:.0f} tok/s, batch %{customdata[1]:.1f})"))
+                                hovertemplate="%{x}: %{y:.2f}x (%{customdata[0]:.0f} tok/s, "
+                                              "batch %{customdata[1]:.1f})"))
     name = "PIM-only (CENT)" if data.system == "cent" else "xPU+PIM (NeuPIMs)"
     figure.update_layout(barmode="group", title=f"Throughput of {name}, panel ({data.panel})", height=420,
-                         yaxis_title="speedup over the baseline", legend=dict(orientation="h", y=-0.25))
+                         yaxis_title="speedup over the baseline")
+    fit_ticks(figure)
     return figure
 
 
@@ -237,18 +239,28 @@ def check_search(kind, model, dataset, modules, techniques) -> None:
 
 
 # --- Fig. 16: energy -----------------------------------------------------------------------------------
+ENERGY_BAR_LABELS = {"baseline": "CENT", "tcp+dcs+dpa": "+PIMphony"}  # the short names under the bars
+
+
 def energy_figure(data: EnergyData) -> go.Figure:
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("(a) FC + attention (mJ/token)",
-                                                           "(b) attention by part (mJ/token)"))
-    x = [f"{c.split(' / ')[0]}<br>{b}" for c in data.cases for b in data.bars]
-    figure.add_trace(go.Bar(x=x, y=1e3 * data.fc_j.ravel(), name="FC", marker_color="#1f77b4"), 1, 1)
-    figure.add_trace(go.Bar(x=x, y=1e3 * data.attention_j.ravel(), name="attention", marker_color="#ff7f0e"), 1, 1)
-    colors = ("#2ca02c", "#9467bd", "#d62728", "#7f7f7f")
+    """(a) over (b), each across the width: a bar per case (model, the outer tick label; its workload on hover)
+    and technique (the inner one)."""
+    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.18, subplot_titles=(
+        "(a) FC + attention (mJ/token)", "(b) attention by part (mJ/token)"))
+    x = [[c.split(" / ")[0] for c in data.cases for _ in data.bars],
+         [ENERGY_BAR_LABELS.get(b, b) for _ in data.cases for b in data.bars]]
+    hover = [f"{c}, {b}" for c in data.cases for b in data.bars]
+
+    def bar(y, name, color, row):
+        figure.add_trace(go.Bar(x=x, y=1e3 * y.ravel(), name=name, marker_color=color, customdata=hover,
+                                hovertemplate=f"{name}: %{{y:.3g}} mJ/token<br>%{{customdata}}<extra></extra>"), row, 1)
+
+    bar(data.fc_j, "FC", "#1f77b4", 1)
+    bar(data.attention_j, "attention", "#ff7f0e", 1)
     for k, part in enumerate(ATTENTION_PARTS):
-        figure.add_trace(go.Bar(x=x, y=1e3 * data.attention_parts_j[..., k].ravel(), name=part,
-                                marker_color=colors[k]), 1, 2)
-    figure.update_layout(barmode="stack", height=460, title="CENT vs CENT + PIMphony (CENT's power model)",
-                         legend=dict(orientation="h", y=-0.3))
+        bar(data.attention_parts_j[..., k], part, ("#2ca02c", "#9467bd", "#d62728", "#7f7f7f")[k], 2)
+    figure.update_layout(barmode="stack", height=640, title="CENT vs CENT + PIMphony (CENT's power model)")
+    fit_ticks(figure)
     return figure
 
 
@@ -288,22 +300,32 @@ def check_energy(dataset, model, host_serial=True) -> None:
 
 
 # --- Fig. 17: scalability -----------------------------------------------------------------------------
+def context_label(tokens: int) -> str:
+    """A context length as a short tick label: 256, 4K, 64K, 1M (binary K and M, as the paper's axes)."""
+    return f"{tokens >> 20}M" if tokens >= 1 << 20 else f"{tokens >> 10}K" if tokens >= 1024 else str(tokens)
+
+
 def scalability_figure(data: ScalabilityData) -> go.Figure:
-    figure = make_subplots(rows=1, cols=3, subplot_titles=(
-        f"(a) tokens/s at {data.capacity_context // 1024}K", f"(b) speedup at {data.context_capacity_GB} GB",
-        "(c) MAC utilization (%)"))
+    """(a) and (b) side by side, (c) under them across the width: three panels in a row crowd their ticks."""
+    figure = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], subplot_titles=(
+        f"(a) tokens/s at {context_label(data.capacity_context)}", f"(b) speedup at {data.context_capacity_GB} GB",
+        "(c) MAC utilization (%)"), vertical_spacing=0.2)
     caps = [f"{c} GB" for c in data.capacities_GB]
     figure.add_trace(go.Bar(x=caps, y=data.baseline_by_capacity, name="baseline", marker_color="#7f7f7f"), 1, 1)
     figure.add_trace(go.Bar(x=caps, y=data.pimphony_by_capacity, name="PIMphony", marker_color="#2ca02c"), 1, 1)
-    ctx = [f"{t // 1024}K" if t >= 1024 else str(t) for t in data.contexts]
+    ctx = [context_label(t) for t in data.contexts]
     figure.add_trace(go.Bar(x=ctx, y=data.speedup_by_context, name="speedup", marker_color="#1f77b4",
-                            text=[f"{s:.1f}x" for s in data.speedup_by_context], showlegend=False), 1, 2)
+                            text=[f"{s:.1f}x" for s in data.speedup_by_context], textposition="outside",
+                            textangle=0, textfont_size=11, constraintext="none", cliponaxis=False,
+                            customdata=data.contexts, hovertemplate="%{customdata} tokens: %{y:.2f}x<extra></extra>",
+                            showlegend=False), 1, 2)
+    figure.update_yaxes(range=[0, 1.2 * max(data.speedup_by_context)], row=1, col=2)  # room for the labels on top
     figure.add_trace(go.Scatter(x=ctx, y=100 * data.baseline_utilization, name="baseline util",
-                                line=dict(color="#7f7f7f")), 1, 3)
+                                line=dict(color="#7f7f7f")), 2, 1)
     figure.add_trace(go.Scatter(x=ctx, y=100 * data.pimphony_utilization, name="PIMphony util",
-                                line=dict(color="#2ca02c")), 1, 3)
-    figure.update_layout(barmode="group", height=420, title=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts",
-                         legend=dict(orientation="h", y=-0.25))
+                                line=dict(color="#2ca02c")), 2, 1)
+    figure.update_layout(barmode="group", height=600, title=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts")
+    fit_ticks(figure)
     return figure
 
 
@@ -351,18 +373,24 @@ def check_scalability(kind, capacity_GB) -> None:
 
 # --- Fig. 4: utilization ---------------------------------------------------------------------------------
 def utilization_figure(data: UtilizationData) -> go.Figure:
+    """Utilization per capacity, a bar per series; each bar's batch is in its hover text (and the notebook's table)."""
     figure = make_subplots(rows=1, cols=len(data.contexts),
                            subplot_titles=[f"({'ab'[i]}) {c // 1024}K context" for i, c in enumerate(data.contexts)])
+    capacities = [f"{c} GB" for c in data.capacities_GB]
     for i in range(len(data.contexts)):
         for k, series in enumerate(data.series):
-            labels = [f"{c} GB<br>({b})" for c, b in zip(data.capacities_GB, data.batch[i, :, k])]
-            figure.add_trace(go.Bar(x=labels, y=100 * data.utilization[i, :, k], name=series,
+            figure.add_trace(go.Bar(x=capacities, y=100 * data.utilization[i, :, k], name=series,
                                     marker_color=TECH_COLORS[k + 1 if k else 0], showlegend=i == 0,
-                                    legendgroup=series), 1, i + 1)
+                                    legendgroup=series, customdata=data.batch[i, :, k],
+                                    hovertemplate="%{x}: %{y:.1f}%, batch %{customdata}"),
+                             1, i + 1)
     figure.update_yaxes(title_text="PIM MAC utilization (%)", row=1, col=1)
-    figure.update_layout(barmode="group", height=500, margin=dict(t=150),
-                         title=f"Fig. 4: PIM MAC utilization<br><sup>{wrap('reading: ' + data.whatif, 75)}</sup>",
-                         legend=dict(orientation="h", y=-0.25))
+    note = wrap(f"reading: {data.whatif}; hover a bar for its batch", 90)  # 90 small characters: 600 px
+    lines = 2 + note.count("<br>")
+    figure.update_layout(barmode="group", height=500, margin=dict(t=30 + 18 * lines + 40),  # + panel titles
+                         title=dict(text=f"Fig. 4: PIM MAC utilization<br><sup>{note}</sup>", y=1, yref="container",
+                                    yanchor="top", pad_t=30))
+    fit_ticks(figure)
     return figure
 
 
@@ -382,9 +410,11 @@ def gpu_figure(data: GpuComparison) -> go.Figure:
     names = ("GPU (A100s)", data.system, f"{data.system} + PIMphony")
     for k, name in enumerate(names):
         figure.add_trace(go.Bar(x=list(data.cases), y=data.gain[:, k], name=name,
-                                marker_color=TECH_COLORS[(0, 1, 3)[k]]))
+                                marker_color=TECH_COLORS[(0, 1, 3)[k]],
+                                hovertemplate=f"{name}, %{{x}}: %{{y:.2f}}x the GPU<extra></extra>"))
     figure.update_layout(barmode="group", height=420, yaxis_title="throughput gain over the GPU",
-                         title="Memory-matched A100s vs PIM", legend=dict(orientation="h", y=-0.25))
+                         title="Memory-matched A100s vs PIM")
+    fit_ticks(figure)
     return figure
 
 
@@ -396,6 +426,6 @@ def gpu_app(kind: str = "cent") -> LiveApp:
 
 
 __all__ = ["bars_figure", "steps_figure", "throughput_app", "check_steps", "check_search", "check_energy",
-           "check_scalability", "tp_pp_figure", "search_figure",
+           "check_scalability", "context_label", "tp_pp_figure", "search_figure",
            "tp_pp_app", "energy_figure", "energy_app", "scalability_figure", "scalability_app", "utilization_figure",
            "utilization_app", "gpu_figure", "gpu_app"]
