@@ -444,7 +444,7 @@ def _attention(cfg: StepConfig, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
 
 
 def _unit_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
-    """Seconds of one layer of a micro-batch on one unit, by component; plus MACs and command counts."""
+    """Seconds of one layer of a micro-batch on one unit, by component; plus the MACs done in PIM and command counts."""
     lay, mod = cfg.layout, cfg.layout.system.module
     m, tck = lay.model, mod.timing.tck_ns * 1e-9
     n = lengths.size
@@ -452,7 +452,8 @@ def _unit_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
     qk, sv, total = _attention(cfg, lengths)
     macs_attention = 2.0 * heads * m.head_dim * lengths.sum()
     macs_fc = n * m.layer_params / lay.tp
-    part = {"qk": qk[0] * tck, "sv": sv[0] * tck, "macs": (macs_attention + macs_fc) * lay.tp,
+    on_pim = macs_attention + (macs_fc if cfg.kind == "cent" else 0.0)  # [N] NeuPIMs runs the FCs on its NPU
+    part = {"qk": qk[0] * tck, "sv": sv[0] * tck, "macs": on_pim * lay.tp,
             "attention_commands": total[1:] * lay.tp, "fc_commands": np.zeros(4)}
     if cfg.kind == "cent":
         fc = _pim_fc(cfg) * n
@@ -571,7 +572,7 @@ def step(cfg: StepConfig) -> StepResult:
     components = {k: v for k, v in comps[j].items() if v}
     components["other"] = head + inout
     components["bubble"] = period - round_trip[j]
-    macs = totals["macs"] + b * lay.model.vocab * lay.model.hidden
+    macs = totals["macs"] + (b * lay.model.vocab * lay.model.hidden if cfg.kind == "cent" else 0)  # the PIM's MACs
     peak_macs = lay.system.macs_per_ns * 1e9 * period
     from pimlab.energy import step_energy  # energy reads the step's counts and times
 
