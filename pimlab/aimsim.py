@@ -54,6 +54,7 @@ from heapq import heappop, heappush
 from itertools import count, islice
 from operator import eq, itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["CHANNELS", "DecodeCycles", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
            "ReplayResult", "TIMING_CYCLES"]
@@ -243,9 +244,9 @@ MAX_ROW = (1 << 31) - 1
 MAX_OPSIZE = 1 << 14  # pimlab's bound (the simulator has none): 16384 x 32 B, far past a 2 KB row or GBuf
 
 
-@dataclass(frozen=True, slots=True)
-class HostRequest:
-    """One trace line: `kind` is AiM, R or W; `op` the opcode (AiM) or region (MEM, CFR, GPR)."""
+class HostRequest(NamedTuple):
+    """One trace line: `kind` is AiM, R or W; `op` the opcode (AiM) or region (MEM, CFR, GPR). A named tuple: a
+    long trace holds tens of thousands of distinct lines, each built and hashed once."""
 
     kind: str
     op: str
@@ -386,6 +387,21 @@ def _host_request(kind: str, tokens: list) -> HostRequest:
     return HostRequest(kind, region, addr=v[0])
 
 
+def _mem_request(raw: str) -> HostRequest | None:
+    """The common `R/W MEM channel bank row` line in decimal, without comment, read quickly (None: any other line,
+    left to the general reader, which also names what is wrong)."""
+    tokens = raw.split()
+    if len(tokens) != 5 or tokens[1] != "MEM" or tokens[0] not in ("R", "W") or "#" in raw or "," in raw:
+        return None
+    channel, bank, row = tokens[2:]
+    if not (channel.isdecimal() and bank.isdecimal() and row.isdecimal()):
+        return None
+    channel, bank, row = int(channel), int(bank), int(row)
+    if channel >= CHANNELS or bank >= BANKS or row > MAX_ROW:
+        return None
+    return HostRequest(tokens[0], "MEM", bank=bank, row=row, channel=channel)
+
+
 class _Parser:
     """Trace lines to a `Program`. Each distinct line is parsed once, the first time it appears; a block of
     lines that holds no comment, mark or EOC is then mapped to request ids in one dictionary pass."""
@@ -432,6 +448,9 @@ class _Parser:
         """Register one new line; True if it is EOC."""
         if len(raw) > MAX_LINE_CHARS:
             raise ValueError(f"line longer than {MAX_LINE_CHARS} characters, not a trace line")
+        request = _mem_request(raw)
+        if request is not None:
+            return self._register(raw, request)
         stripped = raw.strip()
         if "\0" in stripped:
             raise ValueError("binary data (a NUL byte), not a text trace")
@@ -449,6 +468,9 @@ class _Parser:
             request = _host_request(tokens[0], tokens)
         else:
             raise ValueError(f"a line starts with AiM, R or W (or # for a comment), got {tokens[0]!r}")
+        return self._register(raw, request)
+
+    def _register(self, raw: str, request: HostRequest) -> bool:
         i = self.by_value.get(request)
         if i is None:
             i = self.by_value[request] = len(self.unique)
