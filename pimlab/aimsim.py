@@ -206,14 +206,17 @@ def _constraints(t: dict) -> list:
 BANKGROUP_CONSTRAINTS = False
 
 
-def _constraint_table(t: dict) -> tuple:
-    """For each level and earlier command: ((later command, cycles), ...), the largest distance per pair."""
+def _constraint_table(t: dict, later_commands=None) -> tuple:
+    """For each level and earlier command: ((later command, cycles), ...), the largest distance per pair; only the
+    later commands in `later_commands` if given (a program's others never issue: their clocks never bind)."""
     table = [[{} for _ in _COMMANDS] for _ in range(3)]
     for level, earlier, later, cycles in _constraints(t):
         if level == _BG and not BANKGROUP_CONSTRAINTS:
             continue
         for a in earlier.split():
             for b in later.split():
+                if later_commands is not None and C[b] not in later_commands:
+                    continue
                 row = table[level][C[a]]
                 row[C[b]] = max(row.get(C[b], -1), cycles)
     return tuple(tuple(tuple(row.items()) for row in level) for level in table)
@@ -618,6 +621,7 @@ class _Controller:
     def __init__(self, members, timing):
         self.members = members
         self.table, self.latency, self.issuable = timing
+        self.bank_groups = any(timing[0][_BG])  # whether bank-group clocks can bind (BANKGROUP_CONSTRAINTS)
         n = len(_COMMANDS)
         self.ready = [-1] * n  # the channel node's m_cmd_ready_clk
         self.bg_ready = [[-1] * n for _ in range(4)]
@@ -635,6 +639,7 @@ class _Controller:
     def clone(self, members) -> _Controller:
         other = _Controller.__new__(_Controller)
         other.members, other.table, other.latency, other.issuable = members, self.table, self.latency, self.issuable
+        other.bank_groups = self.bank_groups
         other.ready = self.ready[:]
         other.bg_ready = [r[:] for r in self.bg_ready]
         other.bank_ready = [r[:] for r in self.bank_ready]
@@ -676,7 +681,8 @@ class _Controller:
                     q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
 
         clocks = [tuple([v - clk if v > clk else 0 for v in r]) if max(r) > clk else None
-                  for r in map(self.issuable, [self.ready, *self.bg_ready, *self.bank_ready])]
+                  for r in map(self.issuable, [self.ready, *(self.bg_ready if self.bank_groups else ()),
+                                               *self.bank_ready])]
         queues = tuple([tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
                                                       self.remaining)])
         return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
@@ -734,32 +740,31 @@ class _Controller:
 
     def ready_at(self, cmd: int, req: _Request) -> int:
         t = self.ready[cmd]
-        if req.bg < 0 or _SCOPES[cmd] == _CH:
+        scope = _SCOPES[cmd]
+        if req.bg < 0 or scope == _CH:
             return t
-        u = self.bg_ready[req.bg][cmd]
-        if u > t:
-            t = u
-        if _SCOPES[cmd] == _BG:
-            return t
+        if self.bank_groups or scope == _BG:
+            u = self.bg_ready[req.bg][cmd]
+            if u > t:
+                t = u
+            if scope == _BG:
+                return t
         u = self.bank_ready[req.bank][cmd]
         return u if u > t else t
 
     def issue(self, cmd: int, req: _Request, clk: int) -> None:
-        table = self.table
+        ch_rows, bg_rows, bank_rows = self.table
         ready = self.ready
-        for later, cycles in table[_CH][cmd]:
+        for later, cycles in ch_rows[cmd]:
             cycles += clk
             if ready[later] < cycles:
                 ready[later] = cycles
         if req.bg >= 0:
-            for nodes, level, index in ((self.bg_ready, _BG, req.bg), (self.bank_ready, _BANK, req.bank)):
-                rows = table[level][cmd]
-                if rows:
-                    node = nodes[index]
-                    for later, cycles in rows:
-                        cycles += clk
-                        if node[later] < cycles:
-                            node[later] = cycles
+            for node, rows in ((self.bg_ready[req.bg], bg_rows[cmd]), (self.bank_ready[req.bank], bank_rows[cmd])):
+                for later, cycles in rows:
+                    cycles += clk
+                    if node[later] < cycles:
+                        node[later] = cycles
         if cmd == _ACT16:
             self.open_row = [req.row] * BANKS
         elif cmd in _CLOSES_ALL:
@@ -1084,7 +1089,8 @@ class _Dma:
         return True
 
     def _send(self, controller: _Controller, req: _Request, clk: int) -> bool:
-        self.wake(controller, clk + 1)
+        if req.type != _AIM or not controller.aim:  # behind a queued AiM head a request changes nothing yet (its
+            self.wake(controller, clk + 1)  # controller ticks when the head can go, `_Controller._next`)
         if controller.remaining or not controller.send(req, clk):
             controller.remaining.append(req)
             self.blocked.add(controller)
@@ -1097,11 +1103,13 @@ class _Dma:
         for controller in list(self.blocked) if was_remaining else ():
             remaining = controller.remaining
             while remaining:
+                behind_head = remaining[0].type == _AIM and controller.aim
                 if not controller.send(remaining[0], clk):
                     is_remaining = True
                     break
                 remaining.popleft()
-                self.wake(controller, clk + 1)
+                if not behind_head:
+                    self.wake(controller, clk + 1)
             if not remaining:
                 self.blocked.discard(controller)
         if self.stalled:
@@ -1447,9 +1455,9 @@ def _run(program: Program, timing, skip: bool) -> tuple:
         clk = max(nxt, clk + 1)
 
 
-def _issuable(program: Program):
-    """A function picking, from a row of ready cycles, the commands this program can issue (no refresh ever
-    fires; EOC and SYNC are taken, not issued): only those clocks can bind."""
+def _issuable(program: Program) -> set:
+    """The commands this program can issue (no refresh ever fires; EOC and SYNC are taken, not issued): only
+    those clocks can bind."""
     cmds = {C[_FINAL[r.op]] for r in program.unique if r.kind == "AiM" and r.op in _FINAL}
     cmds |= {C["RD" if r.kind == "R" else "WR"] for r in program.unique if r.op == "MEM"}
     cmds -= set(_SPECIAL)
@@ -1457,8 +1465,7 @@ def _issuable(program: Program):
         cmds |= {C["ACT"], C["PRE"]}
     if cmds & _ALL_ROWS_PREQ:
         cmds |= {C["ACT16"], C["PREA"]}
-    cmds |= {C["TMOD"], C["ACT16"]}  # at least two, for itemgetter to return a tuple
-    return itemgetter(*sorted(cmds))
+    return cmds | {C["TMOD"], C["ACT16"]}  # at least two, for `replay`'s itemgetter to return a tuple
 
 
 def replay(source, skip_repeats: bool = True) -> ReplayResult:
@@ -1468,7 +1475,8 @@ def replay(source, skip_repeats: bool = True) -> ReplayResult:
     (`_Repeats`; exact: False simulates every event and gives the same result, slower)."""
     program = source if isinstance(source, Program) else read_program(source)
     t = TIMING_CYCLES
-    timing = (_constraint_table(t), _latencies(t), _issuable(program))
+    issuable = _issuable(program)
+    timing = (_constraint_table(t, issuable), _latencies(t), itemgetter(*sorted(issuable)))
     cycles, dma = _run(program, timing, skip_repeats)
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]
