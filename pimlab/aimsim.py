@@ -1103,7 +1103,7 @@ class _Dma:
         for controller in list(self.blocked) if was_remaining else ():
             remaining = controller.remaining
             while remaining:
-                behind_head = remaining[0].type == _AIM and controller.aim
+                behind_head = remaining[0].type == _AIM and bool(controller.aim)
                 if not controller.send(remaining[0], clk):
                     is_remaining = True
                     break
