@@ -50,6 +50,7 @@ from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from heapq import heappop, heappush
 from itertools import count, islice
 from operator import eq, itemgetter
@@ -593,8 +594,14 @@ _ALL_ROWS_PREQ = {C[n] for n in ("WRA16", "MAC16", "AF16", "EWMUL16")}  # GDDR6.
 _ROW_PREQ = {C[n] for n in ("RD", "WR", "RDA", "WRA", "RDCP", "WRCP", "MAC")}  # bank level
 _SCOPES = tuple(_SCOPE[n] for n in _COMMANDS)
 _SPECIAL = (C["SYNC"], C["EOC"])
-_ACT, _ACT16, _PRE, _PREA, _TMOD = C["ACT"], C["ACT16"], C["PRE"], C["PREA"], C["TMOD"]
+_ACT, _ACT16, _PRE, _PREA, _TMOD, _RD, _WR = C["ACT"], C["ACT16"], C["PRE"], C["PREA"], C["TMOD"], C["RD"], C["WR"]
 _CLOSES_ALL, _CLOSES_BANK = (C["PREA"], C["WRA16"]), (C["PRE"], C["RDA"], C["WRA"])
+
+
+@lru_cache(maxsize=4096)
+def _mask_channels(mask: int) -> frozenset:
+    """The channels a mask (pimlab's order) names."""
+    return frozenset(c for c in range(CHANNELS) if mask >> c & 1)
 
 
 class _Request:
@@ -1150,7 +1157,7 @@ class _Dma:
             if host.op == "MEM":
                 controller = self._split(self.owner[host.channel], {host.channel})
                 type_ = _READ if host.kind == "R" else _WRITE
-                final = C["RD"] if type_ == _READ else C["WR"]
+                final = _RD if type_ == _READ else _WR
                 sent = self._send(controller, _Request(type_, final, host.bank, host.row, False, False), clk)
             elif host.op == "CFR" and host.kind == "W":
                 self.cfr[_CFR_ADDRESSES[host.addr]] = host.data
@@ -1164,12 +1171,12 @@ class _Dma:
                 self.stalled += len(controller.members)
                 sent &= self._send(controller, _Request(_AIM, C[op], -1, -1, True, False), clk)
             return sent
-        channels = {c for c in range(CHANNELS) if host.mask >> c & 1}
+        channels = _mask_channels(host.mask)
         if len(self.controllers) > 1:
             self._merge(clk)
         targets = []
         for controller in list(self.controllers):
-            if channels.intersection(controller.members):
+            if not channels.isdisjoint(controller.members):
                 targets.append(self._split(controller, channels))
         type_ = _READ if op == "RD_SBK" else _WRITE if op == "WR_SBK" else _AIM
         row = AF_ROW_BASE + self.cfr["afm"] if op == "AF" else host.row
@@ -1250,6 +1257,7 @@ class _Repeats:
         self.candidates: dict = {}  # period -> _Candidate
         self.tried: dict = {}  # period -> where its last scan ended (no new candidate of that period before)
         self.moved: dict = {}  # rows -> `_moved(rows)`
+        self.due = 0  # no candidate ends or takes a snapshot before this request
 
     def _same(self, i: int, j: int, candidate: _Candidate) -> bool:
         """Request id i equals request id j with its row moved by the candidate's rows (fixed by the first pair)."""
@@ -1343,6 +1351,14 @@ class _Repeats:
         shape = self.shape[self.ids[h]]
         previous = self.last.get(shape)
         self.last[shape] = h
+        if h < self.due and (previous is None or self.tried.get(h - previous, 0) > h):
+            return 0  # no candidate ends or takes a snapshot here, and none starts
+        jump = self._visit(dma, clk, h, previous)
+        self.due = min([min(c.end, c.base + c.next * p) for p, c in self.candidates.items()], default=_NEVER)
+        return jump
+
+    def _visit(self, dma: _Dma, clk: int, h: int, previous: int | None) -> int:
+        """`at_decode` where a candidate may end, start or take a snapshot."""
         candidates = self.candidates
         for p, candidate in list(candidates.items()):
             if h >= candidate.end:
