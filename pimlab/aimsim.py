@@ -1024,6 +1024,7 @@ class _Dma:
         self.finished = False
         self.decoded_at = DecodeCycles()
         self.blocked = set()  # controllers with requests in their remaining queue
+        self.changed = set()  # blocked controllers whose state changed since the DMA's last cycle
         self.busy_merge_at, self.busy_merge_gap = 0, 16
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
         self.ticks = 0  # controller ticks run so far (the work a skip saves)
@@ -1106,23 +1107,23 @@ class _Dma:
 
     def step(self, clk: int) -> None:
         """One cycle of the DMA (the first half of AiMDRAMSystem::tick)."""
-        was_remaining, is_remaining = bool(self.blocked), False
-        for controller in list(self.blocked) if was_remaining else ():
+        was_remaining = bool(self.blocked)
+        for controller in self.changed & self.blocked if was_remaining else ():  # the others refuse again
             remaining = controller.remaining
             while remaining:
                 behind_head = remaining[0].type == _AIM and bool(controller.aim)
                 if not controller.send(remaining[0], clk):
-                    is_remaining = True
                     break
                 remaining.popleft()
                 if not behind_head:
                     self.wake(controller, clk + 1)
             if not remaining:
                 self.blocked.discard(controller)
+        self.changed.clear()
         if self.stalled:
             return
         if was_remaining:
-            if not is_remaining:
+            if not self.blocked:
                 self.head += 1
             return
         if self.head >= len(self.ids):
@@ -1456,6 +1457,8 @@ def _run(program: Program, timing, skip: bool) -> tuple:
             if controller.tick(now, dma):
                 controller.wake = controller._next(now, changed=True)
                 # the DMA can act again only if a controller it waits on changed, or a blocking request called back
+                if controller.remaining:
+                    dma.changed.add(controller)
                 event = event or bool(controller.remaining) or dma.received
             heappush(heap, (controller.wake, next(seq), controller))
         if dma.finished:
