@@ -725,16 +725,17 @@ class _Controller:
         return [r for b, r in enumerate(self.open_row) if moves(r, b)] + [
             q.row for q in self._queued() if moves(q.row, q.bank)]
 
-    def shift(self, cycles: int, rows: int, banks: int = _ALL_BANKS) -> None:
-        """Move every clock `cycles` later, and the ordinary rows of the banks in `banks` by `rows` (a skip)."""
+    def shift(self, clk: int, cycles: int, rows: int, banks: int = _ALL_BANKS) -> None:
+        """Move every clock `cycles` later, and the ordinary rows of the banks in `banks` by `rows` (a skip from
+        cycle clk; clocks at or before clk no longer bind, and a row of only those stays as it is)."""
         def moved(r, bank):
             if 0 <= r < AF_ROW_BASE and (banks >> bank & 1 if bank >= 0 else banks == _ALL_BANKS):
                 return r + rows
             return r
 
         self.ready = [v + cycles for v in self.ready]
-        self.bg_ready = [[v + cycles for v in r] for r in self.bg_ready]
-        self.bank_ready = [[v + cycles for v in r] for r in self.bank_ready]
+        self.bg_ready = [[v + cycles for v in r] if max(r) > clk else r for r in self.bg_ready]
+        self.bank_ready = [[v + cycles for v in r] if max(r) > clk else r for r in self.bank_ready]
         self.open_row = list(map(moved, self.open_row, range(BANKS)))
         self.write_done += cycles
         for q in self._queued():
@@ -820,10 +821,11 @@ class _Controller:
         buffer.append(req)
         return True
 
-    def best(self, buffer, clk: int) -> _Request:
+    def best(self, buffer, clk: int, in_arrival_order: bool = False) -> _Request:
         """FRFCFS get_best_request: ready first, then the earliest arrival (the first of equals).
 
-        Host requests to the same bank and row need the same command at the same time: worked out once."""
+        Host requests to the same bank and row need the same command at the same time: worked out once. In a
+        buffer `in_arrival_order` the first ready request is the best (the later ones keep their old `cmd`)."""
         known: dict = {}
         best, best_ready = None, False
         for req in buffer:
@@ -833,6 +835,8 @@ class _Controller:
                 cmd = self.preq(req)
                 cmd_ready = known[key] = (cmd, self.ready_at(cmd, req) <= clk)
             req.cmd, ready = cmd_ready
+            if ready and in_arrival_order:
+                return req
             if best is None or (ready and not best_ready) or (ready == best_ready and req.arrive < best.arrive):
                 best, best_ready = req, ready
         return best
@@ -874,17 +878,18 @@ class _Controller:
                     self.write_mode = False
                 buf = self.writes if self.write_mode else self.reads
                 if buf:
-                    req = self.best(buf, clk)
+                    req = self.best(buf, clk, in_arrival_order=True)  # a host buffer: appended as they arrive
                     if self.ready_at(req.cmd, req) <= clk:
                         found, buffer = req, buf
+        held = False
         if found is not None and found.cmd in _CLOSING:
             for req in active:
                 if req.bank == found.bank and req.bg == found.bg:
-                    found = None  # it would close a row an active request opened
+                    found, held = None, True  # it would close a row an active request opened
                     break
         if found is None:
-            if not event:
-                self.wake = self._next(clk)
+            if not event:  # (held: the requests after `found` in its buffer have not had their command worked out)
+                self.wake = self._next(clk, changed=held)
             return event
         cmd = found.cmd
         if found.reg != self.reg_mode:
@@ -1166,7 +1171,7 @@ class _Dma:
         self.head += requests
         self.issued[0] += commands
         for controller in self.controllers:
-            controller.shift(cycles, rows, footprint[controller.members[0]] if footprint else _ALL_BANKS)
+            controller.shift(clk, cycles, rows, footprint[controller.members[0]] if footprint else _ALL_BANKS)
             controller.wake = clk + cycles + 1  # visit everything once; the lower bounds are recomputed then
         self.heap[:] = [(c.wake, next(self.seq), c) for c in self.controllers]
 
