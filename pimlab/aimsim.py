@@ -706,13 +706,15 @@ class _Controller:
             return (q.type, q.final, q.cmd, q.bank, row(q.row, q.bank), arrive,
                     q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
 
-        clocks = [tuple([v - clk if v > clk else 0 for v in r]) if max(r) > clk else None
-                  for r in map(self.issuable, [self.ready, *(self.bg_ready if self.bank_groups else ()),
-                                               *self.bank_ready])]
+        issuable = self.issuable  # the other clocks of a row stay in the past: max(r) > clk if one of these is
+        clocks = tuple([tuple([v - clk if v > clk else 0 for v in issuable(r)]) if max(r) > clk else None
+                        for r in (self.ready, *(self.bg_ready if self.bank_groups else ()), *self.bank_ready)])
         queues = tuple([tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
                                                       self.remaining)])
-        return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
-                tuple(map(row, self.open_row, range(BANKS))), tuple(clocks), queues)
+        open_rows = (tuple(map(row, self.open_row, range(BANKS))) if rows_back else
+                     tuple([r if 0 <= r < AF_ROW_BASE else r + _SPECIAL_ROWS for r in self.open_row]))
+        return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0), open_rows,
+                clocks, queues)
 
     def _queued(self):
         for q in (self.aim, self.reads, self.writes, self.active, self.pending, self.remaining):
