@@ -659,6 +659,7 @@ class _Controller:
         self.reg_mode = self.write_mode = False
         self.remaining = deque()  # the DMA's remaining_AiM_requests for these channels
         self.wake = _NEVER
+        self.head_ready = None  # (AiM head, cycle its command can issue) as `_next` found it; None once that changes
         self.alive, self.ticked = True, -1
         self.issued = None  # a one-element list shared by all controllers: commands issued over all channels
 
@@ -676,7 +677,7 @@ class _Controller:
         other.pending = deque(r.copy() for r in self.pending)
         other.remaining = deque(r.copy() for r in self.remaining)
         other.write_done, other.reg_mode, other.write_mode = self.write_done, self.reg_mode, self.write_mode
-        other.wake, other.issued = self.wake, self.issued
+        other.wake, other.issued, other.head_ready = self.wake, self.issued, None
         other.alive, other.ticked = True, self.ticked
         return other
 
@@ -740,6 +741,7 @@ class _Controller:
         self.bank_ready = [[v + cycles for v in r] if max(r) > clk else r for r in self.bank_ready]
         self.open_row = list(map(moved, self.open_row, range(BANKS)))
         self.write_done += cycles
+        self.head_ready = None
         for q in self._queued():
             q.arrive += cycles if q.arrive >= 0 else 0
             q.depart += cycles if q.depart >= 0 else 0
@@ -782,6 +784,7 @@ class _Controller:
         return u if u > t else t
 
     def issue(self, cmd: int, req: _Request, clk: int) -> None:
+        self.head_ready = None
         ch_rows, bg_rows, bank_rows = self.table
         ready = self.ready
         for later, cycles in ch_rows[cmd]:
@@ -868,8 +871,13 @@ class _Controller:
                     pending.append(req)
                     self.aim.popleft()
                     return True
-                req.cmd = self.preq(req)
-                if self.ready_at(req.cmd, req) <= clk:
+                known = self.head_ready
+                if known is not None and known[0] is req:  # nothing changed since `_next` looked at it
+                    ready = known[1]
+                else:
+                    req.cmd = self.preq(req)
+                    ready = self.ready_at(req.cmd, req)
+                if ready <= clk:
                     found, buffer = req, self.aim
             else:
                 writes = len(self.writes)
@@ -926,6 +934,7 @@ class _Controller:
             if changed:
                 head.cmd = self.preq(head)
             ready = self.ready_at(head.cmd, head)
+            self.head_ready = (head, ready)
             return ready if ready > clk else clk + 1
         when = _NEVER
         if self.pending:
