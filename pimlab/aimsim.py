@@ -739,13 +739,15 @@ class _Controller:
         self.ready = [v + cycles for v in self.ready]
         self.bg_ready = [[v + cycles for v in r] if max(r) > clk else r for r in self.bg_ready]
         self.bank_ready = [[v + cycles for v in r] if max(r) > clk else r for r in self.bank_ready]
-        self.open_row = list(map(moved, self.open_row, range(BANKS)))
+        if rows:
+            self.open_row = list(map(moved, self.open_row, range(BANKS)))
         self.write_done += cycles
         self.head_ready = None
         for q in self._queued():
             q.arrive += cycles if q.arrive >= 0 else 0
             q.depart += cycles if q.depart >= 0 else 0
-            q.row = moved(q.row, q.bank)
+            if rows:
+                q.row = moved(q.row, q.bank)
         self.ticked = -1
 
     # --- DRAM (GDDR6.cpp, node.h) ---
