@@ -165,7 +165,10 @@ def policy_cycles(program: Program, obuf_entries: int = 4, replayed: ReplayResul
     obuf_entries = check_int("obuf_entries", obuf_entries, 1, 64)
     replayed = replayed or replay(program)
     gbuf = AIMSIM.gbuf_entries
-    starts = list(replayed.decoded_at) + [replayed.cycles]
+    decoded = replayed.decoded_at  # indexed, not copied: a long block's skipped stretches stay references
+
+    def start(i: int) -> int:
+        return decoded[i] if i < len(decoded) else replayed.cycles
     saving = {(p, r): 0 for p in POLICIES for r in READINGS}
     reorderable_cycles = 0
     cache: dict = {}
@@ -176,7 +179,7 @@ def policy_cycles(program: Program, obuf_entries: int = 4, replayed: ReplayResul
             for r in requests:
                 barriers[_key(r)] = barriers.get(_key(r), 0) + 1
             continue
-        reorderable_cycles += starts[run.stop] - starts[run.start]
+        reorderable_cycles += start(run.stop) - start(run.start)
         channels = sorted({c for r in requests for c in range(CHANNELS) if r.mask >> c & 1})
         baseline = None
         for reading in READINGS:  # literal first: its static time is the baseline (the replayed program)

@@ -43,6 +43,7 @@ memory does not grow with what is skipped. Traces are read in blocks, each disti
 
 from __future__ import annotations
 
+import gc
 import gzip
 import zlib
 from array import array
@@ -50,10 +51,12 @@ from bisect import bisect_right
 from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache, wraps
 from heapq import heappop, heappush
 from itertools import count, islice
 from operator import eq, itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 __all__ = ["CHANNELS", "DecodeCycles", "OPCODES", "HostRequest", "Program", "parse_program", "read_program", "replay",
            "ReplayResult", "TIMING_CYCLES"]
@@ -205,14 +208,17 @@ def _constraints(t: dict) -> list:
 BANKGROUP_CONSTRAINTS = False
 
 
-def _constraint_table(t: dict) -> tuple:
-    """For each level and earlier command: ((later command, cycles), ...), the largest distance per pair."""
+def _constraint_table(t: dict, later_commands=None) -> tuple:
+    """For each level and earlier command: ((later command, cycles), ...), the largest distance per pair; only the
+    later commands in `later_commands` if given (a program's others never issue: their clocks never bind)."""
     table = [[{} for _ in _COMMANDS] for _ in range(3)]
     for level, earlier, later, cycles in _constraints(t):
         if level == _BG and not BANKGROUP_CONSTRAINTS:
             continue
         for a in earlier.split():
             for b in later.split():
+                if later_commands is not None and C[b] not in later_commands:
+                    continue
                 row = table[level][C[a]]
                 row[C[b]] = max(row.get(C[b], -1), cycles)
     return tuple(tuple(tuple(row.items()) for row in level) for level in table)
@@ -243,9 +249,9 @@ MAX_ROW = (1 << 31) - 1
 MAX_OPSIZE = 1 << 14  # pimlab's bound (the simulator has none): 16384 x 32 B, far past a 2 KB row or GBuf
 
 
-@dataclass(frozen=True, slots=True)
-class HostRequest:
-    """One trace line: `kind` is AiM, R or W; `op` the opcode (AiM) or region (MEM, CFR, GPR)."""
+class HostRequest(NamedTuple):
+    """One trace line: `kind` is AiM, R or W; `op` the opcode (AiM) or region (MEM, CFR, GPR). A named tuple: a
+    long trace holds tens of thousands of distinct lines, each built and hashed once."""
 
     kind: str
     op: str
@@ -386,6 +392,21 @@ def _host_request(kind: str, tokens: list) -> HostRequest:
     return HostRequest(kind, region, addr=v[0])
 
 
+def _mem_request(raw: str) -> HostRequest | None:
+    """The common `R/W MEM channel bank row` line in decimal, without comment, read quickly (None: any other line,
+    left to the general reader, which also names what is wrong)."""
+    tokens = raw.split()
+    if len(tokens) != 5 or tokens[1] != "MEM" or tokens[0] not in ("R", "W") or "#" in raw or "," in raw:
+        return None
+    channel, bank, row = tokens[2:]
+    if not (channel.isdecimal() and bank.isdecimal() and row.isdecimal()):
+        return None
+    channel, bank, row = int(channel), int(bank), int(row)
+    if channel >= CHANNELS or bank >= BANKS or row > MAX_ROW:
+        return None
+    return HostRequest(tokens[0], "MEM", bank=bank, row=row, channel=channel)
+
+
 class _Parser:
     """Trace lines to a `Program`. Each distinct line is parsed once, the first time it appears; a block of
     lines that holds no comment, mark or EOC is then mapped to request ids in one dictionary pass."""
@@ -432,6 +453,9 @@ class _Parser:
         """Register one new line; True if it is EOC."""
         if len(raw) > MAX_LINE_CHARS:
             raise ValueError(f"line longer than {MAX_LINE_CHARS} characters, not a trace line")
+        request = _mem_request(raw)
+        if request is not None:
+            return self._register(raw, request)
         stripped = raw.strip()
         if "\0" in stripped:
             raise ValueError("binary data (a NUL byte), not a text trace")
@@ -449,6 +473,9 @@ class _Parser:
             request = _host_request(tokens[0], tokens)
         else:
             raise ValueError(f"a line starts with AiM, R or W (or # for a comment), got {tokens[0]!r}")
+        return self._register(raw, request)
+
+    def _register(self, raw: str, request: HostRequest) -> bool:
         i = self.by_value.get(request)
         if i is None:
             i = self.by_value[request] = len(self.unique)
@@ -507,6 +534,23 @@ def _lines(text: str) -> list:
     return lines
 
 
+def _collector_paused(function):
+    """`function` with Python's cyclic garbage collector paused: parsing and replaying make millions of
+    short-lived objects but no cycles worth collecting, and each collection would walk the program's tables
+    again (a sixth of the time on a 64K-token block)."""
+    @wraps(function)
+    def paused(*args, **kwargs):
+        if not gc.isenabled():
+            return function(*args, **kwargs)
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            gc.enable()
+    return paused
+
+
+@_collector_paused
 def parse_program(text, source: str = "<text>") -> Program:
     """Parse a trace's text (a string, or an iterable of lines); errors are one line, `SOURCE:LINE: what`."""
     parser = _Parser(source)
@@ -537,6 +581,7 @@ def _parse_stream(stream, parser: _Parser) -> Program:
     return parser.program()
 
 
+@_collector_paused
 def read_program(path) -> Program:
     """Parse a trace file, plain text or gzip-compressed, block by block."""
     path = Path(path)
@@ -568,8 +613,14 @@ _ALL_ROWS_PREQ = {C[n] for n in ("WRA16", "MAC16", "AF16", "EWMUL16")}  # GDDR6.
 _ROW_PREQ = {C[n] for n in ("RD", "WR", "RDA", "WRA", "RDCP", "WRCP", "MAC")}  # bank level
 _SCOPES = tuple(_SCOPE[n] for n in _COMMANDS)
 _SPECIAL = (C["SYNC"], C["EOC"])
-_ACT, _ACT16, _PRE, _PREA, _TMOD = C["ACT"], C["ACT16"], C["PRE"], C["PREA"], C["TMOD"]
+_ACT, _ACT16, _PRE, _PREA, _TMOD, _RD, _WR = C["ACT"], C["ACT16"], C["PRE"], C["PREA"], C["TMOD"], C["RD"], C["WR"]
 _CLOSES_ALL, _CLOSES_BANK = (C["PREA"], C["WRA16"]), (C["PRE"], C["RDA"], C["WRA"])
+
+
+@lru_cache(maxsize=4096)
+def _mask_channels(mask: int) -> frozenset:
+    """The channels a mask (pimlab's order) names."""
+    return frozenset(c for c in range(CHANNELS) if mask >> c & 1)
 
 
 class _Request:
@@ -596,6 +647,7 @@ class _Controller:
     def __init__(self, members, timing):
         self.members = members
         self.table, self.latency, self.issuable = timing
+        self.bank_groups = any(timing[0][_BG])  # whether bank-group clocks can bind (BANKGROUP_CONSTRAINTS)
         n = len(_COMMANDS)
         self.ready = [-1] * n  # the channel node's m_cmd_ready_clk
         self.bg_ready = [[-1] * n for _ in range(4)]
@@ -607,12 +659,14 @@ class _Controller:
         self.reg_mode = self.write_mode = False
         self.remaining = deque()  # the DMA's remaining_AiM_requests for these channels
         self.wake = _NEVER
+        self.head_ready = None  # (AiM head, cycle its command can issue) as `_next` found it; None once that changes
         self.alive, self.ticked = True, -1
         self.issued = None  # a one-element list shared by all controllers: commands issued over all channels
 
     def clone(self, members) -> _Controller:
         other = _Controller.__new__(_Controller)
         other.members, other.table, other.latency, other.issuable = members, self.table, self.latency, self.issuable
+        other.bank_groups = self.bank_groups
         other.ready = self.ready[:]
         other.bg_ready = [r[:] for r in self.bg_ready]
         other.bank_ready = [r[:] for r in self.bank_ready]
@@ -623,7 +677,7 @@ class _Controller:
         other.pending = deque(r.copy() for r in self.pending)
         other.remaining = deque(r.copy() for r in self.remaining)
         other.write_done, other.reg_mode, other.write_mode = self.write_done, self.reg_mode, self.write_mode
-        other.wake, other.issued = self.wake, self.issued
+        other.wake, other.issued, other.head_ready = self.wake, self.issued, None
         other.alive, other.ticked = True, self.ticked
         return other
 
@@ -653,12 +707,15 @@ class _Controller:
             return (q.type, q.final, q.cmd, q.bank, row(q.row, q.bank), arrive,
                     q.depart - clk if q.depart >= 0 else None, q.blocking, q.reg)
 
-        clocks = [tuple([v - clk if v > clk else 0 for v in r]) if max(r) > clk else None
-                  for r in map(self.issuable, [self.ready, *self.bg_ready, *self.bank_ready])]
+        issuable = self.issuable  # the other clocks of a row stay in the past: max(r) > clk if one of these is
+        clocks = tuple([tuple([v - clk if v > clk else 0 for v in issuable(r)]) if max(r) > clk else None
+                        for r in (self.ready, *(self.bg_ready if self.bank_groups else ()), *self.bank_ready)])
         queues = tuple([tuple(map(req, q)) for q in (self.aim, self.reads, self.writes, self.active, self.pending,
                                                       self.remaining)])
-        return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0),
-                tuple(map(row, self.open_row, range(BANKS))), tuple(clocks), queues)
+        open_rows = (tuple(map(row, self.open_row, range(BANKS))) if rows_back else
+                     tuple([r if 0 <= r < AF_ROW_BASE else r + _SPECIAL_ROWS for r in self.open_row]))
+        return (tuple(self.members), self.reg_mode, self.write_mode, max(self.write_done - clk, 0), open_rows,
+                clocks, queues)
 
     def _queued(self):
         for q in (self.aim, self.reads, self.writes, self.active, self.pending, self.remaining):
@@ -671,22 +728,26 @@ class _Controller:
         return [r for b, r in enumerate(self.open_row) if moves(r, b)] + [
             q.row for q in self._queued() if moves(q.row, q.bank)]
 
-    def shift(self, cycles: int, rows: int, banks: int = _ALL_BANKS) -> None:
-        """Move every clock `cycles` later, and the ordinary rows of the banks in `banks` by `rows` (a skip)."""
+    def shift(self, clk: int, cycles: int, rows: int, banks: int = _ALL_BANKS) -> None:
+        """Move every clock `cycles` later, and the ordinary rows of the banks in `banks` by `rows` (a skip from
+        cycle clk; clocks at or before clk no longer bind, and a row of only those stays as it is)."""
         def moved(r, bank):
             if 0 <= r < AF_ROW_BASE and (banks >> bank & 1 if bank >= 0 else banks == _ALL_BANKS):
                 return r + rows
             return r
 
         self.ready = [v + cycles for v in self.ready]
-        self.bg_ready = [[v + cycles for v in r] for r in self.bg_ready]
-        self.bank_ready = [[v + cycles for v in r] for r in self.bank_ready]
-        self.open_row = list(map(moved, self.open_row, range(BANKS)))
+        self.bg_ready = [[v + cycles for v in r] if max(r) > clk else r for r in self.bg_ready]
+        self.bank_ready = [[v + cycles for v in r] if max(r) > clk else r for r in self.bank_ready]
+        if rows:
+            self.open_row = list(map(moved, self.open_row, range(BANKS)))
         self.write_done += cycles
+        self.head_ready = None
         for q in self._queued():
             q.arrive += cycles if q.arrive >= 0 else 0
             q.depart += cycles if q.depart >= 0 else 0
-            q.row = moved(q.row, q.bank)
+            if rows:
+                q.row = moved(q.row, q.bank)
         self.ticked = -1
 
     # --- DRAM (GDDR6.cpp, node.h) ---
@@ -712,32 +773,32 @@ class _Controller:
 
     def ready_at(self, cmd: int, req: _Request) -> int:
         t = self.ready[cmd]
-        if req.bg < 0 or _SCOPES[cmd] == _CH:
+        scope = _SCOPES[cmd]
+        if req.bg < 0 or scope == _CH:
             return t
-        u = self.bg_ready[req.bg][cmd]
-        if u > t:
-            t = u
-        if _SCOPES[cmd] == _BG:
-            return t
+        if self.bank_groups or scope == _BG:
+            u = self.bg_ready[req.bg][cmd]
+            if u > t:
+                t = u
+            if scope == _BG:
+                return t
         u = self.bank_ready[req.bank][cmd]
         return u if u > t else t
 
     def issue(self, cmd: int, req: _Request, clk: int) -> None:
-        table = self.table
+        self.head_ready = None
+        ch_rows, bg_rows, bank_rows = self.table
         ready = self.ready
-        for later, cycles in table[_CH][cmd]:
+        for later, cycles in ch_rows[cmd]:
             cycles += clk
             if ready[later] < cycles:
                 ready[later] = cycles
         if req.bg >= 0:
-            for nodes, level, index in ((self.bg_ready, _BG, req.bg), (self.bank_ready, _BANK, req.bank)):
-                rows = table[level][cmd]
-                if rows:
-                    node = nodes[index]
-                    for later, cycles in rows:
-                        cycles += clk
-                        if node[later] < cycles:
-                            node[later] = cycles
+            for node, rows in ((self.bg_ready[req.bg], bg_rows[cmd]), (self.bank_ready[req.bank], bank_rows[cmd])):
+                for later, cycles in rows:
+                    cycles += clk
+                    if node[later] < cycles:
+                        node[later] = cycles
         if cmd == _ACT16:
             self.open_row = [req.row] * BANKS
         elif cmd in _CLOSES_ALL:
@@ -767,10 +828,11 @@ class _Controller:
         buffer.append(req)
         return True
 
-    def best(self, buffer, clk: int) -> _Request:
+    def best(self, buffer, clk: int, in_arrival_order: bool = False) -> _Request:
         """FRFCFS get_best_request: ready first, then the earliest arrival (the first of equals).
 
-        Host requests to the same bank and row need the same command at the same time: worked out once."""
+        Host requests to the same bank and row need the same command at the same time: worked out once. In a
+        buffer `in_arrival_order` the first ready request is the best (the later ones keep their old `cmd`)."""
         known: dict = {}
         best, best_ready = None, False
         for req in buffer:
@@ -780,6 +842,8 @@ class _Controller:
                 cmd = self.preq(req)
                 cmd_ready = known[key] = (cmd, self.ready_at(cmd, req) <= clk)
             req.cmd, ready = cmd_ready
+            if ready and in_arrival_order:
+                return req
             if best is None or (ready and not best_ready) or (ready == best_ready and req.arrive < best.arrive):
                 best, best_ready = req, ready
         return best
@@ -809,8 +873,13 @@ class _Controller:
                     pending.append(req)
                     self.aim.popleft()
                     return True
-                req.cmd = self.preq(req)
-                if self.ready_at(req.cmd, req) <= clk:
+                known = self.head_ready
+                if known is not None and known[0] is req:  # nothing changed since `_next` looked at it
+                    ready = known[1]
+                else:
+                    req.cmd = self.preq(req)
+                    ready = self.ready_at(req.cmd, req)
+                if ready <= clk:
                     found, buffer = req, self.aim
             else:
                 writes = len(self.writes)
@@ -821,17 +890,18 @@ class _Controller:
                     self.write_mode = False
                 buf = self.writes if self.write_mode else self.reads
                 if buf:
-                    req = self.best(buf, clk)
+                    req = self.best(buf, clk, in_arrival_order=True)  # a host buffer: appended as they arrive
                     if self.ready_at(req.cmd, req) <= clk:
                         found, buffer = req, buf
+        held = False
         if found is not None and found.cmd in _CLOSING:
             for req in active:
                 if req.bank == found.bank and req.bg == found.bg:
-                    found = None  # it would close a row an active request opened
+                    found, held = None, True  # it would close a row an active request opened
                     break
         if found is None:
-            if not event:
-                self.wake = self._next(clk)
+            if not event:  # (held: the requests after `found` in its buffer have not had their command worked out)
+                self.wake = self._next(clk, changed=held)
             return event
         cmd = found.cmd
         if found.reg != self.reg_mode:
@@ -866,6 +936,7 @@ class _Controller:
             if changed:
                 head.cmd = self.preq(head)
             ready = self.ready_at(head.cmd, head)
+            self.head_ready = (head, ready)
             return ready if ready > clk else clk + 1
         when = _NEVER
         if self.pending:
@@ -990,6 +1061,7 @@ class _Dma:
         self.finished = False
         self.decoded_at = DecodeCycles()
         self.blocked = set()  # controllers with requests in their remaining queue
+        self.changed = set()  # blocked controllers whose state changed since the DMA's last cycle
         self.busy_merge_at, self.busy_merge_gap = 0, 16
         self.heap, self.seq = [], count()  # (wake cycle, n, controller): when each controller must next tick
         self.ticks = 0  # controller ticks run so far (the work a skip saves)
@@ -1062,7 +1134,8 @@ class _Dma:
         return True
 
     def _send(self, controller: _Controller, req: _Request, clk: int) -> bool:
-        self.wake(controller, clk + 1)
+        if req.type != _AIM or not controller.aim:  # behind a queued AiM head a request changes nothing yet (its
+            self.wake(controller, clk + 1)  # controller ticks when the head can go, `_Controller._next`)
         if controller.remaining or not controller.send(req, clk):
             controller.remaining.append(req)
             self.blocked.add(controller)
@@ -1071,21 +1144,23 @@ class _Dma:
 
     def step(self, clk: int) -> None:
         """One cycle of the DMA (the first half of AiMDRAMSystem::tick)."""
-        was_remaining, is_remaining = bool(self.blocked), False
-        for controller in list(self.blocked) if was_remaining else ():
+        was_remaining = bool(self.blocked)
+        for controller in self.changed & self.blocked if was_remaining else ():  # the others refuse again
             remaining = controller.remaining
             while remaining:
+                behind_head = remaining[0].type == _AIM and bool(controller.aim)
                 if not controller.send(remaining[0], clk):
-                    is_remaining = True
                     break
                 remaining.popleft()
-                self.wake(controller, clk + 1)
+                if not behind_head:
+                    self.wake(controller, clk + 1)
             if not remaining:
                 self.blocked.discard(controller)
+        self.changed.clear()
         if self.stalled:
             return
         if was_remaining:
-            if not is_remaining:
+            if not self.blocked:
                 self.head += 1
             return
         if self.head >= len(self.ids):
@@ -1109,7 +1184,7 @@ class _Dma:
         self.head += requests
         self.issued[0] += commands
         for controller in self.controllers:
-            controller.shift(cycles, rows, footprint[controller.members[0]] if footprint else _ALL_BANKS)
+            controller.shift(clk, cycles, rows, footprint[controller.members[0]] if footprint else _ALL_BANKS)
             controller.wake = clk + cycles + 1  # visit everything once; the lower bounds are recomputed then
         self.heap[:] = [(c.wake, next(self.seq), c) for c in self.controllers]
 
@@ -1120,7 +1195,7 @@ class _Dma:
             if host.op == "MEM":
                 controller = self._split(self.owner[host.channel], {host.channel})
                 type_ = _READ if host.kind == "R" else _WRITE
-                final = C["RD"] if type_ == _READ else C["WR"]
+                final = _RD if type_ == _READ else _WR
                 sent = self._send(controller, _Request(type_, final, host.bank, host.row, False, False), clk)
             elif host.op == "CFR" and host.kind == "W":
                 self.cfr[_CFR_ADDRESSES[host.addr]] = host.data
@@ -1134,12 +1209,12 @@ class _Dma:
                 self.stalled += len(controller.members)
                 sent &= self._send(controller, _Request(_AIM, C[op], -1, -1, True, False), clk)
             return sent
-        channels = {c for c in range(CHANNELS) if host.mask >> c & 1}
+        channels = _mask_channels(host.mask)
         if len(self.controllers) > 1:
             self._merge(clk)
         targets = []
         for controller in list(self.controllers):
-            if channels.intersection(controller.members):
+            if not channels.isdisjoint(controller.members):
                 targets.append(self._split(controller, channels))
         type_ = _READ if op == "RD_SBK" else _WRITE if op == "WR_SBK" else _AIM
         row = AF_ROW_BASE + self.cfr["afm"] if op == "AF" else host.row
@@ -1220,6 +1295,7 @@ class _Repeats:
         self.candidates: dict = {}  # period -> _Candidate
         self.tried: dict = {}  # period -> where its last scan ended (no new candidate of that period before)
         self.moved: dict = {}  # rows -> `_moved(rows)`
+        self.due = 0  # no candidate ends or takes a snapshot before this request
 
     def _same(self, i: int, j: int, candidate: _Candidate) -> bool:
         """Request id i equals request id j with its row moved by the candidate's rows (fixed by the first pair)."""
@@ -1313,6 +1389,14 @@ class _Repeats:
         shape = self.shape[self.ids[h]]
         previous = self.last.get(shape)
         self.last[shape] = h
+        if h < self.due and (previous is None or self.tried.get(h - previous, 0) > h):
+            return 0  # no candidate ends or takes a snapshot here, and none starts
+        jump = self._visit(dma, clk, h, previous)
+        self.due = min([min(c.end, c.base + c.next * p) for p, c in self.candidates.items()], default=_NEVER)
+        return jump
+
+    def _visit(self, dma: _Dma, clk: int, h: int, previous: int | None) -> int:
+        """`at_decode` where a candidate may end, start or take a snapshot."""
         candidates = self.candidates
         for p, candidate in list(candidates.items()):
             if h >= candidate.end:
@@ -1410,6 +1494,8 @@ def _run(program: Program, timing, skip: bool) -> tuple:
             if controller.tick(now, dma):
                 controller.wake = controller._next(now, changed=True)
                 # the DMA can act again only if a controller it waits on changed, or a blocking request called back
+                if controller.remaining:
+                    dma.changed.add(controller)
                 event = event or bool(controller.remaining) or dma.received
             heappush(heap, (controller.wake, next(seq), controller))
         if dma.finished:
@@ -1425,9 +1511,9 @@ def _run(program: Program, timing, skip: bool) -> tuple:
         clk = max(nxt, clk + 1)
 
 
-def _issuable(program: Program):
-    """A function picking, from a row of ready cycles, the commands this program can issue (no refresh ever
-    fires; EOC and SYNC are taken, not issued): only those clocks can bind."""
+def _issuable(program: Program) -> set:
+    """The commands this program can issue (no refresh ever fires; EOC and SYNC are taken, not issued): only
+    those clocks can bind."""
     cmds = {C[_FINAL[r.op]] for r in program.unique if r.kind == "AiM" and r.op in _FINAL}
     cmds |= {C["RD" if r.kind == "R" else "WR"] for r in program.unique if r.op == "MEM"}
     cmds -= set(_SPECIAL)
@@ -1435,10 +1521,10 @@ def _issuable(program: Program):
         cmds |= {C["ACT"], C["PRE"]}
     if cmds & _ALL_ROWS_PREQ:
         cmds |= {C["ACT16"], C["PREA"]}
-    cmds |= {C["TMOD"], C["ACT16"]}  # at least two, for itemgetter to return a tuple
-    return itemgetter(*sorted(cmds))
+    return cmds | {C["TMOD"], C["ACT16"]}  # at least two, for `replay`'s itemgetter to return a tuple
 
 
+@_collector_paused
 def replay(source, skip_repeats: bool = True) -> ReplayResult:
     """Replay a trace (a path or a parsed `Program`) as aim_simulator runs it; its memory_system_cycles.
 
@@ -1446,7 +1532,8 @@ def replay(source, skip_repeats: bool = True) -> ReplayResult:
     (`_Repeats`; exact: False simulates every event and gives the same result, slower)."""
     program = source if isinstance(source, Program) else read_program(source)
     t = TIMING_CYCLES
-    timing = (_constraint_table(t), _latencies(t), _issuable(program))
+    issuable = _issuable(program)
+    timing = (_constraint_table(t, issuable), _latencies(t), itemgetter(*sorted(issuable)))
     cycles, dma = _run(program, timing, skip_repeats)
     starts = [(name, dma.decoded_at[i] if i < len(dma.decoded_at) else cycles) for name, i in program.groups]
     bounds = [s for _, s in starts[1:]] + [cycles]

@@ -86,6 +86,8 @@ def test_plain_and_gzip_files_read_the_same(tmp_path):
     ("W MEM 0 0 0\nAiM MAC_ABK 8 0xffffffff\n", ["a.trace:2", "3 field"]),
     ("W MEM 0 0\n", ["a.trace:1", "3 field"]),
     ("W MEM 40 0 0\nAiM EOC\n", ["a.trace:1", "channel"]),
+    ("R MEM 3 16 0\nAiM EOC\n", ["a.trace:1", "bank", "16"]),
+    ("W MEM 3 1 2147483648\nAiM EOC\n", ["a.trace:1", "row", "2147483648"]),
     ("AiM WR_ABK 0 0x3 5\nAiM EOC\n", ["a.trace:1", "exactly one channel"]),
     ("AiM WR_GB x 0 0x1\nAiM EOC\n", ["a.trace:1", "opsize"]),
     ("X MEM 0 0 0\n", ["a.trace:1", "AiM, R or W"]),
@@ -100,6 +102,17 @@ def test_malformed_traces_get_one_line_errors(tmp_path, text, words):
         read_program(path)
     message = str(error.value)
     assert "\n" not in message and all(w in message for w in words), message
+
+
+def test_host_lines_read_alike_however_written():
+    """Decimal `R/W MEM` lines (read by a quick path) and every other spelling of the same request (hex, commas,
+    a comment, tabs) give one and the same request."""
+    spellings = ["W MEM 31 15 2147483647", "W MEM 0x1f 0xF 0x7fffffff", "W MEM 31, 15, 2147483647",
+                 "  W MEM 31 15 2147483647  # a comment", "W\tMEM\t31\t15\t2147483647", "R MEM 0 0 0"]
+    program = parse_program("\n".join(spellings + ["AiM EOC"]))
+    assert list(program.ids) == [0, 0, 0, 0, 0, 1, 2]
+    assert program.unique[:2] == (aimsim.HostRequest("W", "MEM", bank=15, row=(1 << 31) - 1, channel=31),
+                                  aimsim.HostRequest("R", "MEM", bank=0, row=0, channel=0))
 
 
 def test_files_that_are_not_traces(tmp_path):
