@@ -246,3 +246,17 @@ def test_ring_goes_round_the_trailing_rd_outs_of_the_software_pipelined_order(mo
     got = summarize_ring(source, policy_class(policy), AIM_ENGINE, 64, entries)
     assert len(source.stretches) - 1 in rings  # the ring went round the last stretch
     assert got is not None and got == _full(expand_table(table, 0), policy, AIM_ENGINE, 64, entries)
+
+
+def test_whole_step_rounding_may_pass_max_keep_instead_of_taking_the_ring(monkeypatch):
+    """SV of GQA g = 8 under DCS: the whole state repeats every 70,176 commands, first seen in a short stream at
+    MAX_KEEP_COMMANDS; removing a whole number of steps keeps a few periods more than MAX_KEEP. That short stream
+    is scheduled (it passes MAX_KEEP by less than one step) instead of the whole stream going round the ring."""
+    import pimlab.engine.summary as summary
+    from pimlab.isa import compile_attention_table, expand_table
+    from pimlab.schedule import summarize_table
+
+    monkeypatch.setattr(summary, "summarize_ring", lambda *args: pytest.fail("the ring was taken"))
+    table = compile_attention_table("sv", 131072, 128, 8, True, obuf_entries=2)
+    got = summarize_table(table, 0, "dcs", AIM_ENGINE, 64, 2)
+    assert got == schedule(expand_table(table, 0), "dcs", AIM_ENGINE, 64, 2).summary()  # fast path: exact (tested)

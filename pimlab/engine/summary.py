@@ -27,7 +27,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this is not scheduled: the stream goes on a ring
+MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this (+ at most half, `_summarize_repeats`) goes on a ring
 _TRIES = 6
 
 
@@ -72,12 +72,13 @@ def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entri
     """The Summary from whole-state repeats of a shortened stream; None if they do not come within MAX_KEEP."""
     stretches = source.stretches
     keep = [max(12, -(-KEEP_COMMANDS // p)) for _, _, p in stretches]  # periods kept of each stretch
+    outside, slack = source.length - sum((b - a) // p * p for a, b, p in stretches), [0]  # not in whole periods
 
     def plan():
-        removed = [max(0, (b - a) // p - k) if k * p <= MAX_KEEP_COMMANDS else 0
+        removed = [max(0, (b - a) // p - k) if k * p <= MAX_KEEP_COMMANDS + slack[0] else 0
                    for (a, b, p), k in zip(stretches, keep)]
         gone = sum(x * p for (_, _, p), x in zip(stretches, removed))
-        if gone < source.length // 2 or source.length - gone > MAX_KEEP_COMMANDS:
+        if gone < source.length // 2 or source.length - gone > MAX_KEEP_COMMANDS + slack[0]:
             return None  # most of the stream would be scheduled anyway, or the short stream is too long
         return removed
 
@@ -86,6 +87,8 @@ def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entri
         first = {}
         for block in engine.replay.whole:
             first.setdefault(block[0], block)
+        # rounding to whole steps, and the commands outside the stretches, may pass MAX_KEEP by up to half of it
+        slack[0] = min(MAX_KEEP_COMMANDS // 2, outside + max([block[3] for block in first.values()], default=0))
         if _keep_more(keep, stretches, removed, first):
             return _AGAIN
         trace, engine = engine.trace(), None  # the engine's lists go before the totals are added up
