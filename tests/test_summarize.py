@@ -68,6 +68,19 @@ def test_summarize_equals_the_full_schedule_on_long_periodic_streams(short_thres
     assert summarize(*case) == _full(*case)
 
 
+@settings(max_examples=30, deadline=None)
+@given(periodic_streams(commands=(5000, 7000), refresh=True))
+def test_summarize_equals_the_full_schedule_with_a_capped_short_stream(case):
+    """As short_thresholds, with the short stream capped at 1024 commands: whole-state steps often round past it."""
+    from unittest.mock import patch
+
+    import pimlab.engine.summary as module
+
+    with patch.multiple(module, MIN_COMMANDS=2000, KEEP_COMMANDS=256, MAX_KEEP_COMMANDS=1024):
+        got = summarize(*case)
+    assert got == _full(*case)
+
+
 @pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])
 @pytest.mark.parametrize("refresh", [True, False])
 def test_shortened_stream_summary_is_the_full_schedules(policy, entries, regions, refresh):
