@@ -258,10 +258,17 @@ class Emitter:
         first, loaded = self.place(keys)
         if loaded:
             self.rows.extend((Kind.WR_INP, self.gpr - gpr, gpr, first, -1, -1, -1))
-            for pending in self.pending:  # prefetch: the next input goes out before the previous output is read
-                self.rows.extend(pending)
-            self.pending = []
+            self._emit_pending()  # prefetch: the next input goes out before the previous output is read
         return first
+
+    def _emit_pending(self) -> None:
+        """Emit the RD-OUTs waiting for a load: tuples (`read_out`) or (k, 7) arrays (QK^T's numpy path)."""
+        for pending in self.pending:
+            if isinstance(pending, np.ndarray):
+                self.rows.frombytes(np.ascontiguousarray(pending, dtype=np.int64).tobytes())
+            else:
+                self.rows.extend(pending)
+        self.pending = []
 
     def mac_run(self, gbuf_first: int, count: int, row: int, col: int, out: int) -> None:
         self.rows.extend((Kind.MAC, count, -1, gbuf_first, row, col, out))
@@ -294,9 +301,7 @@ class Emitter:
             self.rows.extend(instruction)
 
     def _finish(self) -> np.ndarray:
-        for pending in self.pending:
-            self.rows.extend(pending)
-        self.pending = []
+        self._emit_pending()
         return np.frombuffer(self.rows, dtype=np.int64).reshape(-1, 7)
 
     def table(self) -> dict[str, np.ndarray]:
@@ -479,8 +484,13 @@ def _qk_works(emit: Emitter, piece: Piece, rows: np.ndarray, order: list) -> Non
     wr = np.full((len(loads), 7), -1, np.int64)
     wr[:, 0], wr[:, 1], wr[:, 2], wr[:, 3] = Kind.WR_INP, n_d, gpr[loads], first[loads]
     keys = [(loads, 0, 0), (work, 2, 2 * tile)]  # (work, place in the work, order): load, pending, MACs, RD-OUTs
+    kept = []  # RD-OUTs that go on waiting untouched: with no load in this chunk, every older one
     if emit.prefetch:  # the waiting RD-OUTs go after the next load (a later chunk's, or the end)
-        pending = np.array(emit.pending, dtype=np.int64).reshape(-1, 7)
+        if len(loads):
+            pending = np.concatenate([np.asarray(p, dtype=np.int64).reshape(-1, 7) for p in emit.pending] +
+                                     [np.empty((0, 7), np.int64)])
+        else:  # (not rebuilt chunk after chunk: all RD-OUTs of QK^T wait when every query stays resident)
+            kept, pending = emit.pending, np.empty((0, 7), np.int64)
         after = np.append(loads, n)  # the next load of each work (n: none in this chunk)
         keys += [(np.full(len(pending), after[0]), 1, np.arange(len(pending)) - len(pending)),
                  (after[np.searchsorted(loads, work, side="right")], 1, np.arange(len(work)))]
@@ -493,7 +503,7 @@ def _qk_works(emit: Emitter, piece: Piece, rows: np.ndarray, order: list) -> Non
     every = every[np.lexsort((key[2], key[1], key[0]))]
     last = key[0][np.lexsort((key[2], key[1], key[0]))] == n  # still waiting for a load
     emit.rows.frombytes(np.ascontiguousarray(every[~last]).tobytes())
-    emit.pending = list(map(tuple, every[last].tolist()))
+    emit.pending = kept + ([every[last]] if last.any() else [])
 
 
 # --- Fig. 7 -----------------------------------------------------------------------------------------------

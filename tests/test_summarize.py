@@ -68,6 +68,19 @@ def test_summarize_equals_the_full_schedule_on_long_periodic_streams(short_thres
     assert summarize(*case) == _full(*case)
 
 
+@settings(max_examples=30, deadline=None)
+@given(periodic_streams(commands=(5000, 7000), refresh=True))
+def test_summarize_equals_the_full_schedule_with_a_capped_short_stream(case):
+    """As short_thresholds, with the short stream capped at 1024 commands: whole-state steps often round past it."""
+    from unittest.mock import patch
+
+    import pimlab.engine.summary as module
+
+    with patch.multiple(module, MIN_COMMANDS=2000, KEEP_COMMANDS=256, MAX_KEEP_COMMANDS=1024):
+        got = summarize(*case)
+    assert got == _full(*case)
+
+
 @pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])
 @pytest.mark.parametrize("refresh", [True, False])
 def test_shortened_stream_summary_is_the_full_schedules(policy, entries, regions, refresh):
@@ -184,3 +197,79 @@ def test_summarize_table_takes_the_ring_when_the_whole_state_repeats_too_late(mo
     got = summarize_table(table, 0, "dcs", AIM_ENGINE, 64, 2)
     assert len(rings) == 1 and rings[0].laps_left() == 0
     assert got == _full(expand_table(table, 0), "dcs", AIM_ENGINE, 64, 2)
+
+
+@st.composite
+def streams_ending_without_macs(draw):
+    """(commands, policy, timing, gbuf_entries, obuf_entries): a periodic stretch with MACs, then a periodic
+    stretch of register I/O only (as the software-pipelined order's trailing RD-OUTs): the last MAC's row stays
+    open, and the compute queue runs out, while the ring goes round the second stretch."""
+    gbuf_entries, obuf_entries = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+    parts = []
+    for kinds in ([0, 1, 1, 2], [0, 2]):
+        body = draw(st.integers(2, 8))
+        kind = np.array(draw(st.lists(st.sampled_from(kinds), min_size=body, max_size=body)))
+        if len(parts) == 0:
+            kind[0] = 1  # the first stretch has a MAC
+        gbuf = np.array(draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=body, max_size=body)))
+        obuf = np.array(draw(st.lists(st.integers(0, obuf_entries - 1), min_size=body, max_size=body)))
+        repeats = draw(st.integers(1200, 2400)) // body + 10
+        kinds = np.tile(kind, repeats)
+        rows = np.repeat(np.arange(repeats) * draw(st.integers(0, 1)), body)
+        parts.append((kinds, np.where(np.isin(kinds, [0, 1]), np.tile(gbuf, repeats), -1),
+                      np.where(kinds != 0, np.tile(obuf, repeats), -1), np.where(kinds == 1, rows, -1)))
+    stream = Commands.make(*(np.concatenate(columns) for columns in zip(*parts)))
+    timing = draw(st.sampled_from([AIM_ENGINE, AIMSIM_ENGINE]))
+    if draw(st.booleans()):
+        interval = draw(st.integers(300, 900))
+        timing = replace(timing, refresh=True, tREFI=interval, tRFC=interval // 6)
+    return stream, draw(st.sampled_from(_POLICIES)), timing, gbuf_entries, obuf_entries
+
+
+@settings(max_examples=30, deadline=None)
+@given(streams_ending_without_macs())
+def test_ring_summary_equals_the_full_schedule_when_a_stretch_has_no_macs(short_laps, case):
+    from pimlab.engine.policies import policy_class
+    from pimlab.engine.summary import CommandSource, summarize_ring
+
+    commands, policy, timing, gbuf_entries, obuf_entries = case
+    got = summarize_ring(CommandSource(commands), policy_class(policy), timing, gbuf_entries, obuf_entries)
+    assert got is None or got == _full(*case)
+
+
+@pytest.mark.parametrize("policy, entries, regions", [("static", 1, 1), ("dcs", 2, 1), ("pingpong", 2, 2)])
+def test_ring_goes_round_the_trailing_rd_outs_of_the_software_pipelined_order(monkeypatch, policy, entries, regions):
+    """QK^T of GQA g = 8, software-pipelined: every query stays in the GBuf, so each RD-OUT waits for a load that
+    never comes and all of them trail the MACs. The ring went round the MACs but gave up on that trailing stretch
+    (the last MAC's row was still open, the compute queue had run out), and the app fell back to the full trace."""
+    import pimlab.engine.ring as ring
+    from pimlab.engine.policies import policy_class
+    from pimlab.engine.summary import TableSource, summarize_ring
+    from pimlab.isa import Kind, compile_attention_table, expand_table
+
+    monkeypatch.setattr(ring, "LAP_COMMANDS", 2048)
+    table = compile_attention_table("qk", 16384, 128, 8, True, obuf_entries=entries, buffer_regions=regions,
+                                    prefetch=True)
+    source = TableSource(table, 0)
+    last = source.stretches[-1]
+    assert not (table["op"][source.found[-1][0]:source.found[-1][1]] == Kind.MAC).any() and last[1] - last[0] > 4096
+    rings = []
+    monkeypatch.setattr(ring.Ring, "rewind", lambda self, steps, rewind=ring.Ring.rewind: (
+        rings.append(self.k), rewind(self, steps))[1])
+    got = summarize_ring(source, policy_class(policy), AIM_ENGINE, 64, entries)
+    assert len(source.stretches) - 1 in rings  # the ring went round the last stretch
+    assert got is not None and got == _full(expand_table(table, 0), policy, AIM_ENGINE, 64, entries)
+
+
+def test_whole_step_rounding_may_pass_max_keep_instead_of_taking_the_ring(monkeypatch):
+    """SV of GQA g = 8 under DCS: the whole state repeats every 70,176 commands, first seen in a short stream at
+    MAX_KEEP_COMMANDS; removing a whole number of steps keeps a few periods more than MAX_KEEP. That short stream
+    is scheduled (it passes MAX_KEEP by less than one step) instead of the whole stream going round the ring."""
+    import pimlab.engine.summary as summary
+    from pimlab.isa import compile_attention_table, expand_table
+    from pimlab.schedule import summarize_table
+
+    monkeypatch.setattr(summary, "summarize_ring", lambda *args: pytest.fail("the ring was taken"))
+    table = compile_attention_table("sv", 131072, 128, 8, True, obuf_entries=2)
+    got = summarize_table(table, 0, "dcs", AIM_ENGINE, 64, 2)
+    assert got == schedule(expand_table(table, 0), "dcs", AIM_ENGINE, 64, 2).summary()  # fast path: exact (tested)

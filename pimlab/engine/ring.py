@@ -6,9 +6,11 @@ long stretch is kept for a few laps of `lap` periods, and whenever the oldest co
 ring's cut, the engine's state moves back one lap (`Replay._shift` with a negative step: indices move, cycles do not),
 so the same kept commands are scheduled again, as the removed copies would have been. That is exact: inside the
 stretch the commands ahead of a period boundary look the same from every boundary, and the dependency ids the
-engine follows reach back less than the lap. Before each move the breakdown of the cycles up to the bus cycle is
-harvested (`trace.breakdown` on what was issued since the last harvest, plus the commands still under way), so
-memory holds one short stream and one lap. Tests compare with the full schedule.
+engine follows reach back less than the lap; a row a MAC before the stretch opened stays open across a move when
+every MAC of the stretch is on it, and a queue with no command in the stretch may have run out (a stretch of
+register I/O only, as the software-pipelined order's trailing RD-OUTs). Before each move the breakdown of the
+cycles up to the bus cycle is harvested (`trace.breakdown` on what was issued since the last harvest, plus the
+commands still under way), so memory holds one short stream and one lap. Tests compare with the full schedule.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 
 from pimlab.engine.core import Engine
 from pimlab.engine.periodic import Replay
-from pimlab.isa import QUEUE_OF_KIND
+from pimlab.isa import QUEUE_OF_KIND, Kind
 from pimlab.progress import tick
 from pimlab.trace import BREAKDOWN_KEYS, Trace, breakdown
 
@@ -110,21 +112,40 @@ class Ring(Replay):
         """Move the engine's state back `steps` commands (whole periods): what follows is scheduled again."""
         e = self.e
         lo, hi = e.oldest_head()[0] - self.depth, e.max_issued + 1
-        if e.open_row >= 0 and e.open_mac - steps < self.start:
-            raise RingError("the open row was opened before the ring")
-        if hi + self.depth + self.p >= self.end or any(h == len(queue) for queue, h in zip(e.queues, e.head)):
-            raise RingError("the run reached the end of the ring's stretch")
+        opened = self._kept_row(steps, hi)
         for column, unset in ((e.issue_cycles, -1), (e.done_cycles, -1), (e.depends_on, -1), (e.bound_by, 0)):
             column[lo - steps:hi - steps] = column[lo:hi]
             column[hi - steps:hi] = array("q", [unset]) * steps
         advance = [bisect_left(queue, queue[h] - steps) - h if h < len(queue) else 0
                    for queue, h in zip(e.queues, e.head)]
         self._shift(-steps, 0, 0, advance)
+        if opened is not None:  # a command before the stretch does not move
+            e.open_row, e.open_mac = opened
         self.boundary = self.start + (e.oldest_head()[0] - self.start) // self.p * self.p + self.p
         self.seen.clear()
         self.templates.clear()
         self.window_seen.clear()
         self.window_templates.clear()
+
+    def _kept_row(self, steps: int, hi: int):
+        """The open (row, MAC) when a MAC before the stretch opened it (it stays as it is), None when the move
+        shifts it; RingError where the state cannot move back `steps` commands."""
+        e = self.e
+        if hi + self.depth + self.p >= self.end or any(h == len(queue) and h and queue[-1] >= self.start
+                                                       for queue, h in zip(e.queues, e.head)):
+            raise RingError("the run reached the end of the ring's stretch")  # (a queue with none in it may end)
+        if e.open_row < 0 or e.open_mac - steps >= self.start:
+            return None
+        if e.open_mac >= self.start or not self._one_row(e.open_row):
+            raise RingError("the open row was opened before the ring, and the ring's MACs use other rows")
+        return e.open_row, e.open_mac
+
+    def _one_row(self, row: int) -> bool:
+        """Whether every MAC of the current stretch is on `row` (or it has none): then a row opened before the
+        stretch stays open across a move back, and every MAC compares with it as before the move."""
+        e = self.e
+        kind, rows = e.commands.kind[self.start:self.end], e.commands.row[self.start:self.end]
+        return bool(np.all(rows[kind == Kind.MAC] == row))
 
 
 class RingError(Exception):

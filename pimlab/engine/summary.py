@@ -27,7 +27,7 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
-MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this is not scheduled: the stream goes on a ring
+MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this (+ at most half, `_summarize_repeats`) goes on a ring
 _TRIES = 6
 
 
@@ -48,27 +48,53 @@ def summarize_source(source, policy_cls, timing, gbuf_entries: int, obuf_entries
     return found
 
 
+def _shorten_and_run(source, plan, run, tries: int, check=None):
+    """Up to `tries` rounds: plan() gives the periods to remove of each stretch (None: give up), check validates
+    the stream shortened by them, and run(short, removed) gives the answer, or _AGAIN to plan once more (plan
+    reads what run learnt). None when the rounds run out."""
+    for _ in range(tries):
+        removed = plan()
+        if removed is None:
+            return None
+        short = source.shortened(removed)
+        if check is not None:
+            check(short)
+        found, short = run(short, removed), None  # a round's engine and stream go before the next round's
+        if found is not _AGAIN:
+            return found
+    return None
+
+
+_AGAIN = object()  # run's answer when the plan must change
+
+
 def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
     """The Summary from whole-state repeats of a shortened stream; None if they do not come within MAX_KEEP."""
     stretches = source.stretches
     keep = [max(12, -(-KEEP_COMMANDS // p)) for _, _, p in stretches]  # periods kept of each stretch
-    for _ in range(_TRIES):
-        removed = [max(0, (b - a) // p - k) if k * p <= MAX_KEEP_COMMANDS else 0
+    outside, slack = source.length - sum((b - a) // p * p for a, b, p in stretches), [0]  # not in whole periods
+
+    def plan():
+        removed = [max(0, (b - a) // p - k) if k * p <= MAX_KEEP_COMMANDS + slack[0] else 0
                    for (a, b, p), k in zip(stretches, keep)]
         gone = sum(x * p for (_, _, p), x in zip(stretches, removed))
-        if gone < source.length // 2 or source.length - gone > MAX_KEEP_COMMANDS:
+        if gone < source.length // 2 or source.length - gone > MAX_KEEP_COMMANDS + slack[0]:
             return None  # most of the stream would be scheduled anyway, or the short stream is too long
-        short, engine = source.shortened(removed), None  # the last try's engine goes before the next run
-        if check is not None:
-            check(short)
+        return removed
+
+    def run(short, removed):
         engine = _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries)
         first = {}
         for block in engine.replay.whole:
             first.setdefault(block[0], block)
-        if not _keep_more(keep, stretches, removed, first):
-            trace, engine = engine.trace(), None  # the engine's lists go before the totals are added up
-            return _extend(trace, first, removed, stretches, source.macs, timing)
-    return None
+        # rounding to whole steps, and the commands outside the stretches, may pass MAX_KEEP by up to half of it
+        slack[0] = min(MAX_KEEP_COMMANDS // 2, outside + max([block[3] for block in first.values()], default=0))
+        if _keep_more(keep, stretches, removed, first):
+            return _AGAIN
+        trace, engine = engine.trace(), None  # the engine's lists go before the totals are added up
+        return _extend(trace, first, removed, stretches, source.macs, timing)
+
+    return _shorten_and_run(source, plan, run, _TRIES, check)
 
 
 def _keep_more(keep: list[int], stretches, removed, first: dict) -> bool:
@@ -177,21 +203,22 @@ def _run_short(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf
 def summarize_ring(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
     """The Summary of the full schedule, scheduled on a ring (`pimlab.engine.ring`); None if no stretch is long
     enough, or a ring cannot be used."""
-    depths = [0] * len(source.stretches)
-    for _ in range(2):  # a second plan when a dependency reaches back more than a lap
-        plan = ring_plan(source.stretches, depths)
-        removed = [x for x, _ in plan]
-        if not any(removed):
-            return None
-        short, engine = source.shortened(removed), None
-        if check is not None:
-            check(short)
+    depths, laps = [0] * len(source.stretches), []
+
+    def plan():
+        laps[:] = ring_plan(source.stretches, depths)
+        removed = [x for x, _ in laps]
+        return removed if any(removed) else None
+
+    def run(short, removed):
         engine, shifted = _short_engine(short, source.stretches, removed, policy_cls, timing, gbuf_entries,
                                         obuf_entries)
-        depths = [max(d, depth) for d, (_, _, _, depth) in zip(depths, shifted)]
-        if all(not x or lap * p > depth for (_, _, p, depth), (x, lap) in zip(shifted, plan)):
-            return _run_ring(engine, shifted, plan, source, timing)
-    return None
+        depths[:] = [max(d, depth) for d, (_, _, _, depth) in zip(depths, shifted)]
+        if any(x and lap * p <= depth for (_, _, p, depth), (x, lap) in zip(shifted, laps)):
+            return _AGAIN  # a dependency reaches back more than a lap: plan longer laps
+        return _run_ring(engine, shifted, laps, source, timing)
+
+    return _shorten_and_run(source, plan, run, 2, check)
 
 
 def _run_ring(engine: Engine, shifted, plan, source, timing):
