@@ -1,10 +1,11 @@
 """pimlab.schedule.summarize: the totals of a schedule without its timeline, equal to the full schedule's."""
 
 from dataclasses import replace
+from unittest.mock import patch
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streams import POLICIES as _POLICIES
 from streams import periodic_streams
@@ -51,18 +52,21 @@ def test_summarize_equals_the_full_schedule_on_random_streams(case):
     assert summarize(*case) == _full(*case)
 
 
-@pytest.fixture(scope="module")
+# The two fixtures below patch module constants for one test function (not per hypothesis example: they stay the
+# same across examples, so the function-scoped-fixture health check is suppressed where they are used).
+FIXTURE_PER_TEST = [HealthCheck.function_scoped_fixture]
+
+
+@pytest.fixture
 def short_thresholds():
     """Let the bounded summary take streams of a few thousand commands (it keeps 256 of each stretch)."""
     import pimlab.engine.summary as module
 
-    saved = module.MIN_COMMANDS, module.KEEP_COMMANDS
-    module.MIN_COMMANDS, module.KEEP_COMMANDS = 2000, 256
-    yield
-    module.MIN_COMMANDS, module.KEEP_COMMANDS = saved
+    with patch.multiple(module, MIN_COMMANDS=2000, KEEP_COMMANDS=256):
+        yield
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=FIXTURE_PER_TEST)
 @given(periodic_streams(commands=(5000, 7000), refresh=True))
 def test_summarize_equals_the_full_schedule_on_long_periodic_streams(short_thresholds, case):
     assert summarize(*case) == _full(*case)
@@ -72,8 +76,6 @@ def test_summarize_equals_the_full_schedule_on_long_periodic_streams(short_thres
 @given(periodic_streams(commands=(5000, 7000), refresh=True))
 def test_summarize_equals_the_full_schedule_with_a_capped_short_stream(case):
     """As short_thresholds, with the short stream capped at 1024 commands: whole-state steps often round past it."""
-    from unittest.mock import patch
-
     import pimlab.engine.summary as module
 
     with patch.multiple(module, MIN_COMMANDS=2000, KEEP_COMMANDS=256, MAX_KEEP_COMMANDS=1024):
@@ -143,17 +145,16 @@ def test_summarize_table_equals_the_full_schedule(short_thresholds, op, tokens, 
     assert got == full  # channel 1 gets the same stream; the shortened run itself answered
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def short_laps():
     """Rings of a few dozen commands per lap, so that streams of a few thousand commands go round many times."""
     import pimlab.engine.ring as module
 
-    saved, module.LAP_COMMANDS = module.LAP_COMMANDS, 48
-    yield
-    module.LAP_COMMANDS = saved
+    with patch.object(module, "LAP_COMMANDS", 48):
+        yield
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=FIXTURE_PER_TEST)
 @given(periodic_streams(commands=(3000, 5000), refresh=True))
 def test_ring_summary_equals_the_full_schedule_on_random_periodic_streams(short_laps, case):
     from pimlab.engine.policies import policy_class
@@ -226,7 +227,7 @@ def streams_ending_without_macs(draw):
     return stream, draw(st.sampled_from(_POLICIES)), timing, gbuf_entries, obuf_entries
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=None, suppress_health_check=FIXTURE_PER_TEST)
 @given(streams_ending_without_macs())
 def test_ring_summary_equals_the_full_schedule_when_a_stretch_has_no_macs(short_laps, case):
     from pimlab.engine.policies import policy_class
