@@ -173,8 +173,7 @@ def throughput_app(kind: str = "cent", model=LLM_7B_32K, dataset=QMSUM) -> LiveA
     controls = {
         "kind": _kind_picker(kind), "model": listed(model_picker(model)), "dataset": listed(dataset_picker(dataset)),
         "modules": _modules_picker(modules), "layout": choice(_layout_options, (modules, 1), "layout"),
-        "host_serial": widgets.Checkbox(value=True, description="CENT host bursts serial (as CENT's simulator)",
-                                        style=STYLE),
+        "host_serial": widgets.Checkbox(value=True, description="CENT host bursts serial", style=STYLE),
         "ignore_capacity": widgets.Checkbox(value=False, description="what-if: ignore capacity (32 requests)",
                                             style=STYLE),
     }
@@ -184,7 +183,10 @@ def throughput_app(kind: str = "cent", model=LLM_7B_32K, dataset=QMSUM) -> LiveA
         return _steps(**values)
 
     return LiveApp(controls, compute, steps_figure, follow=lambda c: follow_choices(c, check_steps),
-                   help="<b>layout</b>: TP x PP units, or <b>best</b> (the search of Fig. 15). " + HELP_LISTS)
+                   help="<b>layout</b>: TP x PP units, or <b>best</b> (the search of Fig. 15). <b>CENT host bursts "
+                        "serial</b>: each block's softmax and vector bursts pass the device's front end one after "
+                        "another, as CENT's simulator has them (off: spread over the block's channel buses). "
+                        + HELP_LISTS)
 
 
 # --- Fig. 15: the (TP, PP) grid ------------------------------------------------------------------------
