@@ -2,9 +2,10 @@
 
 Per notebook: no error, warning or stderr output, no JavaScript console error, every plot drawn, every
 widget view up, nothing overlapping or cut (DOM bounding boxes of plot titles, subplot titles, legends,
-animation sliders and buttons, axis tick labels of every subplot as drawn (turned or not), and of widget labels,
-slider tracks and readouts; x tick labels plotly turned vertical are crowded; no text under 8 px), and every app's first
-control changes its figure. A screenshot per notebook goes to SHOTS, printed at the end of the run.
+animation sliders and buttons, axis tick labels of every subplot as drawn (turned or not), and of widget labels
+(checkbox descriptions included), slider tracks and readouts; x tick labels plotly turned vertical are crowded; no
+text under 8 px), and every app's first control changes its figure. A screenshot per notebook goes to SHOTS,
+printed at the end of the run.
 Notebooks are found by globbing notebooks/*.ipynb, so new ones are checked without editing this file.
 """
 
@@ -120,6 +121,11 @@ _LAYOUT_PROBLEMS = """() => {
     if (button.offsetParent && button.scrollWidth > button.clientWidth + 1)
       problems.push(`button "${text(button)}": its text is cut`);
   });
+  document.querySelectorAll('.jp-OutputArea .widget-label-basic, .jp-OutputArea .widget-label-basic > span')
+    .forEach(label => {  // a checkbox's description: cut with an ellipsis when too long for its cell
+      if (label.offsetParent && label.scrollWidth > label.clientWidth + 1)
+        problems.push(`control "${text(label)}": its label is cut`);
+    });
   document.querySelectorAll('.jp-OutputArea .widget-inline-hbox').forEach(row => {
     const label = row.querySelector(':scope > .widget-label');
     if (!label || !label.textContent.trim() || getComputedStyle(row).display === 'none') return;
