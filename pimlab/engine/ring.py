@@ -52,6 +52,7 @@ class Ring(Replay):
         self.rings, self.timing = rings, timing
         self.parts = np.zeros(len(BREAKDOWN_KEYS), dtype=np.int64)
         self.harvested, self.carry = 0, np.zeros((3, 0), dtype=np.int64)  # cycles done; (kind, issue, done) open
+        self.mac_rows: dict[tuple[int, int], np.ndarray] = {}  # (start, end) of a stretch -> the rows its MACs use
         super().__init__(engine, stretches)
 
     def after_issue(self, q: int) -> bool:
@@ -143,9 +144,11 @@ class Ring(Replay):
     def _one_row(self, row: int) -> bool:
         """Whether every MAC of the current stretch is on `row` (or it has none): then a row opened before the
         stretch stays open across a move back, and every MAC compares with it as before the move."""
-        e = self.e
-        kind, rows = e.commands.kind[self.start:self.end], e.commands.row[self.start:self.end]
-        return bool(np.all(rows[kind == Kind.MAC] == row))
+        key = (self.start, self.end)  # read once per stretch, not at every move back
+        if key not in self.mac_rows:
+            kind, rows = self.e.commands.kind[self.start:self.end], self.e.commands.row[self.start:self.end]
+            self.mac_rows[key] = np.unique(rows[kind == Kind.MAC])
+        return bool(np.all(self.mac_rows[key] == row))
 
 
 class RingError(Exception):
