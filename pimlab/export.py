@@ -64,8 +64,9 @@ def _write_images(figures: list, folder: Path) -> str:
     except ImportError:
         return f"PNG / SVG skipped: kaleido is not installed ({INSTALL_IMAGES})"
     paths = [folder / f"{stem}.{ext}" for stem, _ in figures for ext in ("png", "svg")]
-    try:
-        pio.write_images([figure for _, figure in figures for _ in range(2)], paths)
+    twice = [figure for _, figure in figures for _ in range(2)]
+    try:  # a batch export ignores each layout's size unless it is passed (plotly 6-7 use 700 x 500 instead)
+        pio.write_images(twice, paths, width=[f.layout.width for f in twice], height=[f.layout.height for f in twice])
     except Exception as error:  # kaleido raises its own types when no browser starts
         for path in paths:
             path.unlink(missing_ok=True)
