@@ -1,11 +1,11 @@
 """Long-context systems side by side: one step function per system, compared at capacity, per TB and per dollar.
 
-A `System` wraps what the comparison needs of any system model: a step function `step(model, batch, context_tokens)
--> StepResult`, a capacity function `max_batch(model, context_tokens) -> int`, its memory, price and power, and
-whether its attention is sparse. GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT and NeuPIMs come from
-the system model (pimlab.system) the same way (`pim_system`). Prices are labelled assumptions: public prices for these
-devices mostly do not exist.
-"""
+A `System` is a name, a machine, its memory, price and power, and whether its attention is sparse. A machine is a
+frozen dataclass of what the performance rests on (no prices), with `step(model, batch, context_tokens) ->
+StepResult` and `max_batch(model, context_tokens) -> int`: GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT
+and NeuPIMs come from the system model (pimlab.system) the same way (`pim_system`). Steps are memoized on the frozen
+inputs (`run_at_capacity`, `run_on_dataset`); prices and power are applied after, so they never recompute a step.
+Prices are labelled assumptions: public prices for these devices mostly do not exist."""
 
 from __future__ import annotations
 
@@ -291,6 +291,7 @@ def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0
     """`system` decoding a batch drawn from a Table II distribution (seeded). With `batch=None`, as many requests as
     fit at the mean length, trimmed by 1% at a time until the drawn lengths fit; else exactly `batch` requests."""
     model = as_model(model)
+    check_int("seed", seed, 0)  # a generator would be consumed: a memoized result would not follow it
     return _priced(system, model, int(round(dataset.mean)), run_on_dataset(system.machine, model, dataset, seed, batch))
 
 
