@@ -238,3 +238,29 @@ def test_comparison_is_memoized_and_read_only():
     assert comparison("LLM-7B-32K", "QMSum", metric="tokens_per_s_per_TB") is not first
     with pytest.raises(ValueError, match="read-only"):
         first.tokens_per_s[0, 0] = 1.0
+
+
+def test_the_comparison_reports_its_rows_and_stops_when_cancelled():
+    """An app shows how far a comparison is and may cancel it between two rows: each system's row, the drawn
+    batch, each winners row (13 + 1 + 1 here); a cancelled run is not memoized (the rerun reports every row). (The
+    engine's `tick`s inside a step repeat the last report: left out.)"""
+    from pimlab.progress import Cancelled, reporting
+
+    seen = []
+
+    def reports():
+        return [r for k, r in enumerate(seen) if r != (0, 1) and (k == 0 or r != seen[k - 1])]
+
+    def cancel_at_three(done, total):
+        seen.append((done, total))
+        if done == 3:
+            raise Cancelled
+
+    args = dict(model="LLM-7B-32K", dataset="QMSum", winner_models=["LLM-7B-32K"], contexts=[4096, 8192], seed=3)
+    with pytest.raises(Cancelled), reporting(cancel_at_three):
+        comparison(**args)
+    assert reports() == [(1, 15), (2, 15), (3, 15)]
+    seen.clear()
+    with reporting(lambda done, total: seen.append((done, total))):
+        comparison(**args)
+    assert reports() == [(i, 15) for i in range(1, 16)]

@@ -40,6 +40,7 @@ from pimlab.models import (
     MODELS,
     as_model,
 )
+from pimlab.progress import report
 from pimlab.reproduce import Record, compare
 from pimlab.step import COMPONENTS
 from pimlab.validate import check_choice, check_int
@@ -118,8 +119,13 @@ def _comparison(model, dataset, dense_only, metric, prices, power, budget_tokens
     contexts = np.array(contexts, dtype=np.int64)
     mean = int(round(dataset.mean))
     systems = default_systems(model, dense_only, prices, power, budget_tokens, steady_fraction)
-    points = [[at_capacity(s, model, int(c), fixed) for c in contexts] for s in systems]
+    chunks = len(systems) + 1 + len(winner_models)  # progress: a system's row, the drawn batch, a winners row
+    points = []
+    for s in systems:
+        points.append([at_capacity(s, model, int(c), fixed) for c in contexts])
+        report(len(points), chunks)  # a chunk boundary: an app may cancel here (pimlab.progress)
     drawn = [on_dataset(s, model, dataset, seed, fixed) for s in systems]
+    report(len(systems) + 1, chunks)
     breakdown = {k: np.array([1e3 * p.components_s.get(k, 0.0) for p in drawn]) for k in COMPONENTS}
     breakdown = {k: v for k, v in breakdown.items() if v.any()}
 
@@ -132,6 +138,7 @@ def _comparison(model, dataset, dense_only, metric, prices, power, budget_tokens
         for j, c in enumerate(contexts):
             running = [p for p in (at_capacity(s, other, int(c), fixed) for s in candidates) if p.step is not None]
             win[i, j] = family(max(running, key=lambda p: getattr(p, metric)).system) if running else ""
+        report(len(systems) + 2 + i, chunks)
     return _read_only(Comparison(
         model=model.name, dataset=dataset.name, systems=tuple(s.name for s in systems),
         sparse=np.array([s.sparse for s in systems]), contexts=contexts, batch=grid("batch", 0).astype(np.int64),
