@@ -1,16 +1,16 @@
 """Long-context systems side by side: one step function per system, compared at capacity, per TB and per dollar.
 
-A `System` wraps what the comparison needs of any system model: a step function `step(model, batch, context_tokens)
--> StepResult`, a capacity function `max_batch(model, context_tokens) -> int`, its memory, price and power, and
-whether its attention is sparse. GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT and NeuPIMs come from
-the system model (pimlab.system) the same way (`pim_system`). Prices are labelled assumptions: public prices for these
-devices mostly do not exist.
-"""
+A `System` is a name, a machine, its memory, price and power, and whether its attention is sparse. A machine is a
+frozen dataclass of what the performance rests on (no prices), with `step(model, batch, context_tokens) ->
+StepResult` and `max_batch(model, context_tokens) -> int`: GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT
+and NeuPIMs come from the system model (pimlab.system) the same way (`pim_system`). Steps are memoized on the frozen
+inputs (`run_at_capacity`, `run_on_dataset`); prices and power are applied after, so they never recompute a step.
+Prices are labelled assumptions: public prices for these devices mostly do not exist."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -59,13 +59,97 @@ PRICES = Prices()
 POWER = Power()
 
 
+# --- the machines: what a system's performance rests on (no prices, no power): frozen, so results memoize on them ---
+@dataclass(frozen=True)
+class GpuOnly:
+    """`n_gpus` tensor-parallel A100s with FlashDecoding and PagedAttention (pimlab.gpu)."""
+
+    n_gpus: int
+
+    def step(self, model: LLM, batch: int, context_tokens) -> StepResult:
+        return gpu_step(model, A100, self.n_gpus, batch, context_tokens, beyond_window=True)
+
+    def max_batch(self, model: LLM, context_tokens: int) -> int:
+        return gpu_max_batch(model, context_tokens, A100, self.n_gpus, beyond_window=True)
+
+
+@dataclass(frozen=True)
+class L3Machine:
+    """L3 (pimlab.l3): GPUs for FC, DIMM-PIM for the KV cache and decode attention."""
+
+    config: L3Config
+
+    def step(self, model: LLM, batch: int, context_tokens) -> StepResult:
+        return l3_step(model, batch, context_tokens, self.config, beyond_window=True)
+
+    def max_batch(self, model: LLM, context_tokens: int) -> int:
+        return l3_max_batch(model, context_tokens, self.config)
+
+
+@dataclass(frozen=True)
+class CxlMachine:
+    """CXL-PNM (pimlab.cxlpnm) in one of its schemes, sparse or dense."""
+
+    config: CxlPnmConfig
+
+    def step(self, model: LLM, batch: int, context_tokens) -> StepResult:
+        return cxl_step(model, batch, context_tokens, self.config, beyond_window=True)
+
+    def max_batch(self, model: LLM, context_tokens: int) -> int:
+        try:
+            return cxl_max_batch(model, context_tokens, self.config)
+        except ValueError as error:
+            if str(error).startswith("context_tokens must fit"):
+                return 0  # one request is larger than the whole system
+            raise
+
+
+@dataclass(frozen=True)
+class PimMachine:
+    """CENT or NeuPIMs (pimlab.system) with `techniques`, `modules` modules, one pipeline stage per module (tp = 1)."""
+
+    kind: str
+    techniques: str
+    modules: int
+
+    def __post_init__(self):
+        from pimlab import system
+
+        system.system_for(self.kind, self.modules)  # a ValueError names a bad kind or module count
+        system.Techniques.parse(self.techniques)
+
+    def _layout(self, model: LLM):
+        from pimlab import system
+
+        return system.Layout(system.system_for(self.kind, self.modules), model, 1, min(self.modules, model.layers))
+
+    def step(self, model: LLM, batch: int, context_tokens) -> StepResult:
+        from pimlab import system
+
+        return system.run_step(self.kind, model, self.modules, 1, min(self.modules, model.layers),
+                               np.full(batch, context_tokens), self.techniques, beyond_window=True)
+
+    def max_batch(self, model: LLM, context_tokens: int) -> int:
+        """`system.admitted` of 16384 requests of `context_tokens`: each reserves the same bytes, so one
+        request's reservation, summed in order, gives the same count."""
+        from pimlab import system
+
+        layout, dpa = self._layout(model), system.Techniques.parse(self.techniques).dpa
+        if system.admitted(layout, [context_tokens], dpa) == 0:  # raises when the weights do not fit
+            return 0
+        one = system.kv_reservation_bytes(layout, [context_tokens], dpa)
+        need = np.cumsum(np.broadcast_to(one, (1 << 14,)))
+        return int(np.searchsorted(need, system.kv_capacity_bytes(layout), side="right"))
+
+
 @dataclass(frozen=True)
 class System:
-    """What the comparison needs of one system (any model of pimlab's that returns a StepResult fits)."""
+    """What the comparison needs of one system: its machine (a frozen model with `step(model, batch,
+    context_tokens) -> StepResult` and `max_batch(model, context_tokens) -> int`, 0 when not even one request
+    fits; any of pimlab's models fits), its memory, price and power, and whether its attention is sparse."""
 
     name: str
-    step: Callable  # step(model, batch, context_tokens) -> StepResult
-    max_batch: Callable  # max_batch(model, context_tokens) -> int (0 when not even one request fits)
+    machine: GpuOnly | L3Machine | CxlMachine | PimMachine
     memory_bytes: float  # every byte of the system's memory (HBM, DIMMs, CXL devices, PIM modules)
     price_usd: float
     power_w: float
@@ -77,22 +161,25 @@ class System:
         check_number("power_w", self.power_w)
         check_number("memory_bytes", self.memory_bytes)
 
+    def step(self, model: LLM, batch: int, context_tokens) -> StepResult:
+        return self.machine.step(model, batch, context_tokens)
+
+    def max_batch(self, model: LLM, context_tokens: int) -> int:
+        return self.machine.max_batch(model, context_tokens)
+
 
 def gpu_system(model: LLM, n_gpus: int | None = None, prices: Prices = PRICES) -> System:
     """GPU-only: A100s with FlashDecoding and PagedAttention, memory-matched as in the paper by default."""
     n = paper_gpus(model) if n_gpus is None else check_int("n_gpus", n_gpus, 1, 1024)
-    return System(f"GPU-only ({n} A100)", step=lambda m, b, c: gpu_step(m, A100, n, b, c, beyond_window=True),
-                  max_batch=lambda m, c: gpu_max_batch(m, c, A100, n, beyond_window=True),
-                  memory_bytes=n * A100.memory_bytes, price_usd=n * prices.gpu_usd, power_w=n * A100.tdp_w)
+    return System(f"GPU-only ({n} A100)", GpuOnly(n), memory_bytes=n * A100.memory_bytes,
+                  price_usd=n * prices.gpu_usd, power_w=n * A100.tdp_w)
 
 
 def l3_system(config: L3Config = L3_DEFAULT, prices: Prices = PRICES, power: Power = POWER) -> System:
     """L3: GPUs for FC, DIMM-PIM for the KV cache and decode attention."""
     dimms = config.channels * config.dimms_per_channel
     return System(f"L3 ({config.n_gpus} A100 + {dimms} DIMM-PIM{'' if config.overlap else ', no overlap'})",
-                  step=lambda m, b, c: l3_step(m, b, c, config, beyond_window=True),
-                  max_batch=lambda m, c: l3_max_batch(m, c, config),
-                  memory_bytes=config.n_gpus * config.gpu.memory_bytes + config.capacity_bytes,
+                  L3Machine(config), memory_bytes=config.n_gpus * config.gpu.memory_bytes + config.capacity_bytes,
                   price_usd=config.n_gpus * prices.gpu_usd + dimms * prices.dimm_pim_usd,
                   power_w=config.n_gpus * config.gpu.tdp_w + dimms * power.dimm_pim_w)
 
@@ -101,21 +188,11 @@ def cxl_system(config: CxlPnmConfig = CXL_PNM_DEFAULT, prices: Prices = PRICES, 
     """CXL-PNM in one of its schemes (recall baseline, PNM-KV, PnG-KV), sparse or dense."""
     device_usd = prices.cxl_memory_device_usd if config.scheme == "recall" else prices.cxl_pnm_device_usd
     budget = "dense" if config.dense else f"top {config.budget_tokens} tokens"
-    return System(f"CXL {config.scheme} ({budget})", step=lambda m, b, c: cxl_step(m, b, c, config, beyond_window=True),
-                  max_batch=lambda m, c: _fits_or_zero(cxl_max_batch, m, c, config),
+    return System(f"CXL {config.scheme} ({budget})", CxlMachine(config),
                   memory_bytes=config.n_gpus * config.gpu.memory_bytes + config.capacity_bytes,
                   price_usd=config.n_gpus * prices.gpu_usd + config.n_devices * device_usd,
                   power_w=config.n_gpus * config.gpu.tdp_w + config.n_devices * power.cxl_device_w,
                   sparse=not config.dense)
-
-
-def _fits_or_zero(capacity, model, context, config) -> int:
-    try:
-        return capacity(model, context, config)
-    except ValueError as error:
-        if str(error).startswith("context_tokens must fit"):
-            return 0  # one request is larger than the whole system
-        raise
 
 
 def default_systems(model: LLM, dense_only: bool = False, prices: Prices = PRICES, power: Power = POWER,
@@ -155,22 +232,11 @@ def pim_system(model: LLM, kind: str = "cent", techniques: str = "tcp+dcs+dpa", 
     from pimlab import system
 
     n = pim_modules(model, kind) if modules is None else check_int("modules", modules, 1, 4096)
-    pp = min(n, model.layers)
-    dpa = system.Techniques.parse(techniques).dpa
     pimphony = techniques != "baseline"
-
-    def step(m, batch, context):
-        return system.run_step(kind, m, n, 1, min(n, m.layers), np.full(batch, context), techniques,
-                               beyond_window=True)
-
-    def max_batch(m, context):
-        layout = system.Layout(system.system_for(kind, n), m, 1, min(n, m.layers))
-        return system.admitted(layout, np.full(1 << 14, context), dpa)
-
     name = {"cent": "CENT", "neupims": "NeuPIMs"}[kind]
     label = f"PIMphony on {name}" if pimphony else name
     npu = kind == "neupims"
-    return System(f"{label} ({n} modules, pp {pp})", step=step, max_batch=max_batch,
+    return System(f"{label} ({n} modules, pp {min(n, model.layers)})", PimMachine(kind, techniques, n),
                   memory_bytes=system.system_for(kind, n).capacity_bytes,
                   price_usd=n * prices.pim_module_usd + npu * prices.npu_usd,
                   power_w=n * power.pim_module_w + npu * power.npu_w,
@@ -205,35 +271,58 @@ def at_capacity(system: System, model, context_tokens: int, batch: int | None = 
     """`system` decoding `model` at `context_tokens` with its largest batch (or `batch`); errors become a Point."""
     model = as_model(model)
     context_tokens = check_int("context_tokens", context_tokens, 1)
+    return _priced(system, model, context_tokens, run_at_capacity(system.machine, model, context_tokens, batch))
+
+
+@lru_cache(maxsize=1 << 13)
+def run_at_capacity(machine, model: LLM, context_tokens: int, batch: int | None = None) -> StepResult | str:
+    """The step of `machine` at its largest batch (or `batch`), or why it cannot run ("{system}" stands for the
+    system's name); memoized on the frozen inputs: prices and power are applied after, by `at_capacity`."""
     try:
-        batch = system.max_batch(model, context_tokens) if batch is None else batch
+        batch = machine.max_batch(model, context_tokens) if batch is None else batch
         if batch < 1:
-            raise ValueError(f"not one request of {context_tokens} tokens fits {system.name}")
-        return _point(system, system.step(model, batch, context_tokens))
+            raise ValueError(f"not one request of {context_tokens} tokens fits {{system}}")
+        return machine.step(model, batch, context_tokens)
     except ValueError as error:
-        return _failed(system, model, context_tokens, str(error))
+        return str(error)
 
 
 def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0, batch: int | None = None) -> Point:
     """`system` decoding a batch drawn from a Table II distribution (seeded). With `batch=None`, as many requests as
     fit at the mean length, trimmed by 1% at a time until the drawn lengths fit; else exactly `batch` requests."""
     model = as_model(model)
+    check_int("seed", seed, 0)  # a generator would be consumed: a memoized result would not follow it
+    return _priced(system, model, int(round(dataset.mean)), run_on_dataset(system.machine, model, dataset, seed, batch))
+
+
+@lru_cache(maxsize=1 << 10)
+def run_on_dataset(machine, model: LLM, dataset: LengthDistribution, seed: int = 0,
+                   batch: int | None = None) -> StepResult | str:
+    """`on_dataset`'s step of `machine`, or why it cannot run; memoized on the frozen inputs."""
     mean = int(round(dataset.mean))
     trim = batch is None
     try:
-        batch = system.max_batch(model, mean) if trim else check_int("batch", batch, 1, 1 << 20)
+        batch = machine.max_batch(model, mean) if trim else check_int("batch", batch, 1, 1 << 20)
         if batch < 1:
-            raise ValueError(f"not one request of {mean} tokens fits {system.name}")
+            raise ValueError(f"not one request of {mean} tokens fits {{system}}")
         lengths = dataset.sample(batch, seed)
         while True:
             try:
-                return _point(system, system.step(model, batch, lengths[:batch]))
+                return machine.step(model, batch, lengths[:batch])
             except ValueError as error:
                 if not trim or not str(error).startswith("batch must fit") or batch == 1:
                     raise
                 batch -= max(1, batch // 100)
     except ValueError as error:
-        return _failed(system, model, mean, str(error))
+        return str(error)
+
+
+def _priced(system: System, model: LLM, context_tokens: int, run: StepResult | str) -> Point:
+    """The Point of a memoized run: its rates per dollar, per TB and its energy from `system`'s price, memory and
+    power, or the failure (its message naming the system)."""
+    if isinstance(run, str):
+        return _failed(system, model, context_tokens, run.replace("{system}", system.name))
+    return _point(system, run)
 
 
 def _point(system: System, step: StepResult) -> Point:

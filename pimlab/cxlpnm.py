@@ -18,6 +18,7 @@ attends over `budget_tokens` of them. Schemes:
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -142,7 +143,8 @@ def _fits(model: LLM, lengths: np.ndarray, config: CxlPnmConfig) -> bool:
         return lengths.size <= cxl_max_batch(model, int(lengths[0]), config)
     span = devices_per_request(model, int(lengths.max()), config)
     pool = (config.n_devices // span) * span * config.device_bytes
-    hbm = sum(_hbm_bytes_per_request(model, float(n), config) for n in lengths)
+    each = np.broadcast_to(_hbm_bytes_per_request(model, lengths.astype(np.float64), config), lengths.shape)
+    hbm = float(np.cumsum(each)[-1])  # summed in order, as a running total
     free = config.n_gpus * gpu_free_bytes(model, config.gpu, config.n_gpus, config.gpu_efficiency)
     return float(lengths.sum()) * model.kv_bytes_per_token <= pool and hbm <= free
 
@@ -151,13 +153,15 @@ def _busiest_group(cost: np.ndarray, groups: int) -> np.ndarray:
     """Indices of the requests on the busiest device group, placing each request whole, costliest first (greedy)."""
     if (cost == cost[0]).all():  # equal requests: round robin, the busiest group holds ceil(B / groups) of them
         return np.arange(ceil_div(cost.size, groups))
-    load = np.zeros(groups)
+    heap = [(0.0, g) for g in range(groups)]  # (load, group): the least loaded first, the lowest group on a tie
     owner = np.empty(cost.size, dtype=np.int64)
-    for i in np.argsort(-cost, kind="stable"):
-        g = int(np.argmin(load))
+    order = np.argsort(-cost, kind="stable")
+    for i, c in zip(order.tolist(), cost[order].tolist()):
+        load, g = heap[0]
         owner[i] = g
-        load[g] += cost[i]
-    return np.flatnonzero(owner == int(np.argmax(load)))
+        heapq.heapreplace(heap, (load + c, g))
+    busiest = min(heap, key=lambda item: (-item[0], item[1]))[1]  # the most loaded, the lowest group on a tie
+    return np.flatnonzero(owner == busiest)
 
 
 def cxl_step(model, batch: int, context_tokens, config: CxlPnmConfig = CXL_PNM_DEFAULT, *,

@@ -7,6 +7,12 @@ import pytest
 
 from pimlab import paper, paper_others
 from pimlab.compare import (
+    POWER,
+    PRICES,
+    CxlMachine,
+    GpuOnly,
+    L3Machine,
+    PimMachine,
     Power,
     Prices,
     at_capacity,
@@ -17,10 +23,14 @@ from pimlab.compare import (
     l3_system,
     mixes_sparse_and_dense,
     pim_system,
+    run_at_capacity,
     winners,
 )
 from pimlab.cxlpnm import CXL_PNM_DEFAULT
 from pimlab.figures.systems_compare import comparison, family, scorecard
+from pimlab.gpu import A100_DECODE
+from pimlab.hardware import A100
+from pimlab.l3 import L3_DEFAULT
 from pimlab.models import LLM_7B_32K, LLM_72B_128K_GQA, MODELS
 from pimlab.step import COMPONENTS
 
@@ -147,3 +157,110 @@ def test_every_system_runs_on_every_table_ii_dataset():
                 lengths = dataset.sample(mean_batch, 1)[:rungs[-2]]
                 with pytest.raises(ValueError, match="batch must fit"):
                     system.step(dataset.model, rungs[-2], lengths)
+
+
+# --- memoization: a cached step is never stale, and prices never recompute a step ----------------------------------
+def _changed(config, name):
+    """`config` with field `name` moved to another valid value."""
+    special = {"gpu": dataclasses.replace(A100, hbm_bandwidth_GBps=1000.0, memory_bytes=40 * 2**30),
+               "gpu_efficiency": dataclasses.replace(A100_DECODE, hbm=0.5, tensor=0.35), "ranksets_per_channel": 2,
+               "cxl_GBps": 16.0, "budget_tokens": 1024, "kind": "neupims", "techniques": "baseline",
+               "scheme": {"recall": "png-kv"}.get(getattr(config, "scheme", ""), "recall")}
+    value = getattr(config, name)
+    if name in special:
+        new = special[name]
+    elif isinstance(value, bool):
+        new = not value
+    elif isinstance(value, float):
+        new = value / 2 if value else 0.25
+    else:
+        new = 2 * value
+    return dataclasses.replace(config, **{name: new})
+
+
+MACHINES = {"l3": L3Machine(L3_DEFAULT), "pnm-kv": CxlMachine(CXL_PNM_DEFAULT),
+            "recall": CxlMachine(dataclasses.replace(CXL_PNM_DEFAULT, scheme="recall")),
+            "png-kv": CxlMachine(dataclasses.replace(CXL_PNM_DEFAULT, scheme="png-kv")),
+            "gpu": GpuOnly(2), "pim": PimMachine("cent", "tcp+dcs+dpa", 8)}
+BINDS_NOTHING = {  # (machine, field): why the step of LLM-7B-32K at 32K tokens, largest batch, cannot move
+    ("l3", "channel_GBps"): "only host_GBps (a reference rate) reads it; the bank PUs stream the KV",
+    **{(s, f): "png-kv's only" for s in ("recall", "pnm-kv") for f in ("steady_fraction",)},
+    ("pnm-kv", "resident_fraction"): "recall's only", ("png-kv", "resident_fraction"): "recall's only",
+    ("recall", "device_GBps"): "a passive memory: no PNM engine", ("recall", "eta_pnm"): "no PNM engine",
+}
+
+
+@pytest.mark.parametrize("machine, field", [(key, f.name) for key, m in MACHINES.items()
+                                            for f in dataclasses.fields(getattr(m, "config", m))])
+def test_every_machine_field_reaches_the_memoized_step(machine, field):
+    base = MACHINES[machine]
+    if hasattr(base, "config"):
+        changed = dataclasses.replace(base, config=_changed(base.config, field))
+    else:
+        changed = _changed(base, field)
+    args = (LLM_7B_32K, 32768, None)
+    cached = run_at_capacity(changed, *args)
+    assert cached == run_at_capacity.__wrapped__(changed, *args)  # what a fresh computation gives
+    assert (cached == run_at_capacity(base, *args)) == ((machine, field) in BINDS_NOTHING)
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(Prices)] + [f.name for f in
+                                                                                   dataclasses.fields(Power)])
+def test_every_price_and_power_moves_a_point_without_recomputing_its_step(field):
+    model = LLM_7B_32K
+    base = [at_capacity(s, model, 32768) for s in default_systems(model)]
+    cost = Prices(**{field: 1.5 * getattr(PRICES, field)}) if hasattr(PRICES, field) else PRICES
+    power = Power(**{field: 1.5 * getattr(POWER, field)}) if hasattr(POWER, field) else POWER
+    moved = [at_capacity(s, model, 32768) for s in default_systems(model, prices=cost, power=power)]
+    assert all(a.step is b.step for a, b in zip(base, moved))  # the memoized step, not a new one
+    attribute = "tokens_per_s_per_kusd" if hasattr(PRICES, field) else "joules_per_token"
+    pairs = [(getattr(a, attribute), getattr(b, attribute)) for a, b in zip(base, moved) if a.step is not None]
+    changed = [(a, b) for a, b in pairs if a != b]
+    assert changed and all((b > a) == (attribute == "joules_per_token") for a, b in changed)  # dearer: fewer per k$
+
+
+@pytest.mark.parametrize("model, kind, techniques", [(LLM_7B_32K, "cent", "tcp+dcs+dpa"),
+                                                     (LLM_72B_128K_GQA, "neupims", "baseline"),
+                                                     (LLM_72B_128K_GQA, "cent", "tcp+dcs+dpa")])
+def test_pim_max_batch_is_the_allocators_count_of_16384_requests(model, kind, techniques):
+    from pimlab import system
+
+    machine = pim_system(model, kind, techniques).machine
+    layout = system.Layout(system.system_for(kind, machine.modules), model, 1, min(machine.modules, model.layers))
+    dpa = system.Techniques.parse(techniques).dpa
+    for context in (1, 4096, 32768, 131072, 1 << 20):
+        assert machine.max_batch(model, context) == system.admitted(layout, np.full(1 << 14, context), dpa)
+
+
+def test_comparison_is_memoized_and_read_only():
+    first = comparison("LLM-7B-32K", "QMSum")
+    assert comparison("LLM-7B-32K", "QMSum") is first
+    assert comparison("LLM-7B-32K", "QMSum", metric="tokens_per_s_per_TB") is not first
+    with pytest.raises(ValueError, match="read-only"):
+        first.tokens_per_s[0, 0] = 1.0
+
+
+def test_the_comparison_reports_its_rows_and_stops_when_cancelled():
+    """An app shows how far a comparison is and may cancel it between two rows: each system's row, the drawn
+    batch, each winners row (13 + 1 + 1 here); a cancelled run is not memoized (the rerun reports every row). (The
+    engine's `tick`s inside a step repeat the last report: left out.)"""
+    from pimlab.progress import Cancelled, reporting
+
+    seen = []
+
+    def reports():
+        return [r for k, r in enumerate(seen) if r != (0, 1) and (k == 0 or r != seen[k - 1])]
+
+    def cancel_at_three(done, total):
+        seen.append((done, total))
+        if done == 3:
+            raise Cancelled
+
+    args = dict(model="LLM-7B-32K", dataset="QMSum", winner_models=["LLM-7B-32K"], contexts=[4096, 8192], seed=3)
+    with pytest.raises(Cancelled), reporting(cancel_at_three):
+        comparison(**args)
+    assert reports() == [(1, 15), (2, 15), (3, 15)]
+    seen.clear()
+    with reporting(lambda done, total: seen.append((done, total))):
+        comparison(**args)
+    assert reports() == [(i, 15) for i in range(1, 16)]

@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pimlab.cxlpnm import CXL_PNM_DEFAULT, CxlPnmConfig, cxl_max_batch, cxl_step, devices_per_request
@@ -98,3 +98,35 @@ def test_a_request_shorter_than_the_budget_is_attended_whole_without_selection()
     # one device holds both: summaries of the long one only, 2000 + 4096 selected tokens
     assert step.components_s["selection"] == pytest.approx(100000 * 327680 / 16 / 880e9)
     assert step.components_s["attention"] == pytest.approx((2000 + 4096) * 327680 / 880e9)
+
+
+def _greedy_busiest(cost, groups):
+    """Longest-processing-time placement, written plainly: each request, costliest first (stable), to the least
+    loaded group (the lowest on a tie); the requests of the most loaded group (the lowest on a tie)."""
+    load, owner = [0.0] * groups, {}
+    for i in sorted(range(len(cost)), key=lambda i: -cost[i]):
+        g = load.index(min(load))
+        owner[i] = g
+        load[g] += cost[i]
+    busiest = load.index(max(load))
+    return [i for i in range(len(cost)) if owner[i] == busiest]
+
+
+def test_busiest_group_by_hand():
+    from pimlab.cxlpnm import _busiest_group
+
+    # 5 -> g0, 4 -> g1, 3 -> g1 (7), 3 -> g0 (8), 2 -> g1 (9): g1 holds requests 1, 2, 4
+    assert _busiest_group(np.array([5.0, 4, 3, 3, 2]), 2).tolist() == [1, 2, 4]
+    # 2 -> g0, 1 -> g1, 1 -> g1: loads 2 and 2, the lower group is the busiest
+    assert _busiest_group(np.array([2.0, 1, 1]), 2).tolist() == [0]
+    assert _busiest_group(np.full(10, 3.0), 4).tolist() == [0, 1, 2]  # equal requests: ceil(10 / 4)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 6), min_size=1, max_size=40), st.integers(1, 9))
+def test_busiest_group_is_the_plain_greedy(costs, groups):
+    from pimlab.cxlpnm import _busiest_group
+
+    cost = np.array(costs, dtype=np.float64) / 4  # small multiples of 1/4: many ties, exact sums
+    assume(not (cost == cost[0]).all())  # the round-robin shortcut: by hand above
+    assert _busiest_group(cost, groups).tolist() == _greedy_busiest(cost.tolist(), groups)

@@ -114,6 +114,23 @@ def test_apply_figure_sends_only_what_changed_and_ends_equal_to_the_source():
     assert target.layout.title.text == "two" and target.layout.autosize
 
 
+def test_apply_figure_removes_what_the_last_figure_had_and_the_new_one_has_not():
+    """Two panels with titles, a shaded band and a white background, then one plain panel: nothing of the first
+    stays in the widget, nor is sent to the browser (the removal goes out as nulls)."""
+    from plotly.subplots import make_subplots
+
+    first = make_subplots(rows=1, cols=2, subplot_titles=("a", "b"))
+    first.add_trace(go.Scatter(y=[1, 2]), 1, 1).add_trace(go.Scatter(y=[2, 1]), 1, 2)
+    first.add_vrect(x0=0, x1=1, row=1, col=2)
+    target = go.FigureWidget(first.update_layout(plot_bgcolor="white", dragmode="pan"))
+    sent = []
+    target._send_relayout_msg = lambda data, **_: sent.append(data)
+    apply_figure(target, {"data": [{"type": "bar", "y": [1, 2]}], "layout": {"title": {"text": "one"}}})
+    kept = set(target.layout.to_plotly_json())
+    assert kept == {"title", "autosize", "template", "dragmode"}  # the student's drag mode stays
+    assert sent == [dict.fromkeys(("xaxis", "yaxis", "xaxis2", "yaxis2", "annotations", "shapes", "plot_bgcolor"))]
+
+
 def test_equal_compares_plotly_values_without_encoding_them():
     from pimlab_widgets.app import _equal
 

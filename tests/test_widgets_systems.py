@@ -1,5 +1,9 @@
 """The systems app: it draws every system, warns when sparse meets dense, and shows bad inputs in its banner."""
 
+import json
+
+from plotly.utils import PlotlyJSONEncoder
+
 from pimlab.workloads import QMSUM
 from pimlab_widgets.systems import GROUPS, SPARSE_WARNING, systems_app
 
@@ -78,3 +82,25 @@ def test_the_batch_box_ends_above_every_batch_a_system_holds():
                 assert system.max_batch(model, 4096) <= BATCH_MAX, (model.name, system.name)
             except ValueError:
                 pass  # the weights alone do not fit
+
+
+def _sent(figure) -> str:
+    """A figure as plotly sends it to the browser (no template, no trace ids)."""
+    spec = figure.to_plotly_json()
+    spec["layout"].pop("template", None)
+    for trace in spec["data"]:
+        trace.pop("uid", None)
+    return json.dumps(spec, cls=PlotlyJSONEncoder, sort_keys=True)
+
+
+def test_a_view_change_is_a_redraw_of_the_same_data():
+    """The comparison is memoized in the model: switching the view computes nothing new; the app draws plotly
+    JSON (no go.Figure per update) and its live figure ends as `systems_figure` draws the view: nothing of the
+    last view stays (its second axis, subplot titles, notes, shaded what-if band, white background)."""
+    from pimlab_widgets.systems import systems_figure
+
+    app = systems_app()
+    data = app.data.data
+    for view in ("winners", "parts", "capacity", "parts", "winners", "capacity"):
+        assert app.set(view=view) and app.data.data is data and isinstance(app.draw(app.data), dict)
+        assert _sent(app.figure) == _sent(systems_figure(data, view).update_layout(autosize=True)), view

@@ -55,7 +55,8 @@ def apply_figure(target: go.FigureWidget, source: go.Figure | dict) -> None:
     column (layout.autosize). Only the top-level properties that differ are sent (plotly validates and copies
     whatever it is given, the layout's template included: most of an update's time otherwise). `source` may be
     plotly JSON (nested keys, no "a_b" shorthands): the apps' draw functions give that, so an update validates
-    only what changed, in the widget, and never builds a go.Figure (~30 ms for a figure of 20 traces)."""
+    only what changed, in the widget, and never builds a go.Figure (~30 ms for a figure of 20 traces). A top-level
+    layout key the last figure had and `source` has not is removed (KEPT_LAYOUT_KEYS stay)."""
     if isinstance(source, go.Figure):
         source = {"data": [t.to_plotly_json() for t in source.data], "layout": source.layout.to_plotly_json()}
     traces = source.get("data", [])
@@ -68,7 +69,14 @@ def apply_figure(target: go.FigureWidget, source: go.Figure | dict) -> None:
             target.data = ()
             target.add_traces(list(traces))
         layout = dict(source.get("layout", {}), autosize=True)
-        target.layout.update(_changed(target.layout.to_plotly_json(), layout), overwrite=True)
+        shown = target.layout.to_plotly_json()
+        target.layout.update(_changed(shown, layout), overwrite=True)
+    stale = {key: None for key in shown if key not in layout and key not in KEPT_LAYOUT_KEYS}
+    if stale:  # what the last figure had and this one has not (another view's second axis, its notes): removed
+        target.plotly_relayout(stale)
+
+
+KEPT_LAYOUT_KEYS = ("template", "dragmode", "hovermode")  # the widget's own, or the student's choice in the modebar
 
 
 def _changed(old: dict, new: dict) -> dict:

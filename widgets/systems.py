@@ -8,14 +8,22 @@ from typing import NamedTuple
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pimlab.compare import Prices
 from pimlab.figures.systems_compare import METRICS, Comparison, comparison, family
 from pimlab.models import CENT_MODELS, LLM_7B_128K_GQA, MODELS, OTHER_MODELS
 from pimlab.workloads import MULTIFIELDQA
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, banded_colorscale, dataset_picker, float_box, int_box, legend_below, wrap
+from pimlab_widgets.controls import (
+    STYLE,
+    banded_colorscale,
+    dataset_picker,
+    float_box,
+    int_box,
+    legend_below_json,
+    subplots_layout,
+    wrap,
+)
 from pimlab_widgets.follow import follow_choices, listed
 from pimlab_widgets.system import PART_COLORS
 
@@ -71,88 +79,101 @@ def _legend_name(name: str, sparse: bool) -> str:
 def systems_figure(data: Comparison, view: str = "capacity") -> go.Figure:
     """One view of the comparison, readable at 800 px: "capacity" (largest batch and throughput against context),
     "parts" (one step of a batch drawn from the dataset) or "winners" (the best family by model and context)."""
+    return go.Figure(systems_json(data, view))
+
+
+def systems_json(data: Comparison, view: str = "capacity") -> dict:
+    """`systems_figure` as plotly JSON (the app's redraw: no go.Figure is built)."""
     figure = {"capacity": _capacity, "parts": _parts, "winners": _winners}[view](data)
+    layout = figure["layout"]
     title = VIEWS[view].capitalize() + (f" ({METRIC_LABELS[data.metric]})" if view == "winners" else f": {data.model}")
     warning = wrap(html.escape(sparse_warning(data)), 80) if view != "winners" else ""
     lines = warning.count("<br>") + 1 if warning else 0
     above = 25 if view != "parts" else 0  # subplot titles, or the winners' context axis, between warning and plot
     if warning:
-        figure.add_annotation(x=0, y=1, xref="paper", yref="paper", xanchor="left", yanchor="bottom", yshift=above + 4,
-                              align="left", showarrow=False, font=dict(size=12, color="#d62728"),
-                              text=f"&#9888; {warning}")
+        layout.setdefault("annotations", []).append(dict(
+            x=0, y=1, xref="paper", yref="paper", xanchor="left", yanchor="bottom", yshift=above + 4, align="left",
+            showarrow=False, font=dict(size=12, color="#d62728"), text=f"&#9888; {warning}"))
     top = 50 + 17 * lines + above + 10
-    figure.update_layout(title=dict(text=title, font_size=15, yref="container", y=1, yanchor="top", pad_t=12),
-                         margin=dict(t=top), height=figure.layout.height + top)
+    layout["title"] = dict(text=title, font=dict(size=15), yref="container", y=1, yanchor="top", pad=dict(t=12))
+    layout["margin"] = dict(layout.get("margin", {}), t=top)
+    layout["height"] += top
     return figure
 
 
-def _capacity(data: Comparison) -> go.Figure:
-    figure = make_subplots(rows=1, cols=2, horizontal_spacing=0.12, subplot_titles=(
-        "(a) largest batch that fits", f"(b) {METRIC_LABELS[data.metric]}"))
+def _capacity(data: Comparison) -> dict:
+    layout = subplots_layout(2, horizontal_spacing=0.12, subplot_titles=("(a) largest batch that fits", "(b)"))
+    layout["annotations"][1]["text"] = f"(b) {METRIC_LABELS[data.metric]}"  # one cached layout for every metric
     k = data.contexts / 1024
     values = getattr(data, data.metric)
+    traces = []
     for i, name in enumerate(data.systems):
         line = dict(color=SCHEME_COLORS.get(_scheme(name), "#17becf"), dash="dash" if data.sparse[i] else "solid")
         batch = np.where(data.batch[i] > 0, data.batch[i], np.nan)
-        common = dict(x=k, mode="lines+markers", line=line, legendgroup=group(name), marker=dict(size=5),
-                      legendgrouptitle_text=group(name), name=_legend_name(name, data.sparse[i]))
-        figure.add_trace(go.Scatter(y=batch, hovertemplate=f"{name}<br>%{{x:.0f}}K: batch %{{y}}<extra></extra>",
-                                    **common), 1, 1)
-        figure.add_trace(go.Scatter(y=values[i], showlegend=False, customdata=data.tpot_ms[i], **common,
-                                    hovertemplate=f"{name}<br>%{{x:.0f}}K: %{{y:.4g}}, %{{customdata:.3g}} ms/token"
-                                                  "<extra></extra>"), 1, 2)
+        common = dict(type="scatter", x=k, mode="lines+markers", line=line, legendgroup=group(name),
+                      marker=dict(size=5), legendgrouptitle=dict(text=group(name)),
+                      name=_legend_name(name, data.sparse[i]))
+        traces.append(dict(common, y=batch, xaxis="x", yaxis="y",
+                           hovertemplate=f"{name}<br>%{{x:.0f}}K: batch %{{y}}<extra></extra>"))
+        traces.append(dict(common, y=values[i], showlegend=False, customdata=data.tpot_ms[i], xaxis="x2", yaxis="y2",
+                           hovertemplate=f"{name}<br>%{{x:.0f}}K: %{{y:.4g}}, %{{customdata:.3g}} ms/token"
+                                         "<extra></extra>"))
+    annotations = layout["annotations"]
+    for note in annotations:
+        note["font"] = dict(size=13)
     if data.window < data.contexts[-1]:
-        for col in (1, 2):
-            figure.add_vrect(x0=data.window / 1024, x1=k[-1], fillcolor="gray", opacity=0.12, line_width=0,
-                             row=1, col=col)
-        figure.add_annotation(x=np.log10(k[-1]), y=1, xref="x", yref="y domain", xanchor="right", yanchor="top",
-                              showarrow=False, text="past the window:<br>what-if", font=dict(size=10, color="gray"))
+        layout["shapes"] = [dict(type="rect", x0=data.window / 1024, x1=k[-1], fillcolor="gray", opacity=0.12,
+                                 line=dict(width=0), xref=x, y0=0, y1=1, yref=f"{y} domain")
+                            for x, y in (("x", "y"), ("x2", "y2"))]
+        annotations.append(dict(x=np.log10(k[-1]), y=1, xref="x", yref="y domain", xanchor="right", yanchor="top",
+                                showarrow=False, text="past the window:<br>what-if", font=dict(size=13, color="gray")))
     ticks = [c for c in k if np.log2(c) % 2 == 0]  # 4K, 16K, 64K, ...
-    figure.update_xaxes(type="log", title_text="context (tokens)", tickvals=ticks,
-                        ticktext=[f"{c / 1024:g}M" if c >= 1024 else f"{c:g}K" for c in ticks])
-    figure.update_yaxes(type="log", dtick=1)
-    figure.update_yaxes(title_text="requests", row=1, col=1)
-    figure.update_annotations(font_size=13)
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(type="log", title=dict(text="context (tokens)"), tickvals=ticks,
+                            ticktext=[f"{c / 1024:g}M" if c >= 1024 else f"{c:g}K" for c in ticks])
+    for axis in ("yaxis", "yaxis2"):
+        layout[axis].update(type="log", dtick=1)
+    layout["yaxis"]["title"] = dict(text="requests")
     height, bottom = 470, 70
     if data.notes:
         shown = data.notes[:3] + ((f"... and {len(data.notes) - 3} more",) if len(data.notes) > 3 else ())
         lines = [html.escape(n if len(n) <= 100 else n[:97] + "...") for n in shown]
-        figure.add_annotation(x=0, y=0, xref="paper", yref="paper", yshift=-60, xanchor="left", yanchor="top",
-                              align="left", showarrow=False, font=dict(size=10, color="#8a1c1c"),
-                              text="<br>".join(["why a system is missing:"] + lines))
+        annotations.append(dict(x=0, y=0, xref="paper", yref="paper", yshift=-60, xanchor="left", yanchor="top",
+                                align="left", showarrow=False, font=dict(size=10, color="#8a1c1c"),
+                                text="<br>".join(["why a system is missing:"] + lines)))
         height, bottom = height + 15 * (len(lines) + 1), bottom + 15 * (len(lines) + 1)
     # the grouped legend on the right: one column of short names under three group titles
-    figure.update_layout(height=height, margin=dict(b=bottom, r=10, l=60),
-                         legend=dict(font_size=11, groupclick="toggleitem", tracegroupgap=8, grouptitlefont_size=11))
-    return figure
+    layout.update(height=height, margin=dict(b=bottom, r=10, l=60),
+                  legend=dict(font=dict(size=11), groupclick="toggleitem", tracegroupgap=8,
+                              grouptitlefont=dict(size=11)))
+    return dict(data=traces, layout=layout)
 
 
-def _parts(data: Comparison) -> go.Figure:
-    figure = go.Figure()
+def _parts(data: Comparison) -> dict:
     labels = ["<br>".join(short_name(n, sp).replace("PIMphony on", "PIMph.").replace("no overlap", "no\u00a0overlap")
                           .split(" ")) for n, sp in zip(data.systems, data.sparse)]
     total = sum(data.breakdown_ms.values(), np.zeros(len(data.systems)))
     share = 100 / np.where(total > 0, total, np.nan)
-    for part, ms in data.breakdown_ms.items():
-        figure.add_trace(go.Bar(x=labels, y=ms * share, name=part, marker_color=PART_COLORS.get(part, "#bab0ac"),
-                                customdata=np.stack([ms, data.breakdown_batch], axis=-1),
-                                hovertemplate="%{x}: %{customdata[0]:.3g} ms (batch %{customdata[1]})"))
-    figure.add_trace(go.Scatter(x=labels, y=np.where(total > 0, 104, np.nan), mode="text", showlegend=False,
-                                text=[_duration(t) if t > 0 else "none<br>fits" for t in total],
-                                textfont=dict(size=10), hoverinfo="skip"))
-    figure.update_layout(barmode="stack", height=470, margin=dict(l=60, r=10))
-    legend_below(figure, 10)
-    figure.update_yaxes(title_text="% of the step (total on top)", range=[0, 112])
-    figure.update_xaxes(title_text=f"one step at {data.breakdown_context // 1024}K ({data.dataset}, a batch drawn "
-                                   "from it); PIMph. = PIMphony, * sparse", tickfont=dict(size=9), tickangle=0)
-    return figure
+    traces = [dict(type="bar", x=labels, y=ms * share, name=part, marker=dict(color=PART_COLORS.get(part, "#bab0ac")),
+                   customdata=np.stack([ms, data.breakdown_batch], axis=-1),
+                   hovertemplate="%{x}: %{customdata[0]:.3g} ms (batch %{customdata[1]})")
+              for part, ms in data.breakdown_ms.items()]
+    traces.append(dict(type="scatter", x=labels, y=np.where(total > 0, 104, np.nan), mode="text", showlegend=False,
+                       text=[_duration(t) if t > 0 else "none<br>fits" for t in total], textfont=dict(size=10),
+                       hoverinfo="skip"))
+    layout = legend_below_json(dict(barmode="stack", height=470, margin=dict(l=60, r=10)), 10)
+    layout["yaxis"] = dict(title=dict(text="% of the step (total on top)"), range=[0, 112])
+    layout["xaxis"] = dict(title=dict(text=f"one step at {data.breakdown_context // 1024}K ({data.dataset}, a batch "
+                                           "drawn from it); PIMph. = PIMphony, * sparse"),
+                           tickfont=dict(size=9), tickangle=0)
+    return dict(data=traces, layout=layout)
 
 
 def _duration(ms: float) -> str:
     return f"{ms / 1e3:.3g}<br>s" if ms >= 1e3 else f"{ms:.3g}<br>ms"
 
 
-def _winners(data: Comparison) -> go.Figure:
+def _winners(data: Comparison) -> dict:
     """A table-like map: rows models, columns contexts, each cell the winning family's short label on its colour,
     and a colour key (legend) with the full names."""
     families = sorted({w for w in data.winners.ravel() if w})
@@ -160,25 +181,23 @@ def _winners(data: Comparison) -> go.Figure:
     colors = [PASTELS[i % len(PASTELS)] for i in range(len(families))]
     text = [[WINNER_LABELS.get(w, w) if w else "none" for w in row] for row in data.winners]
     contexts = [f"{c // 1024}K" for c in data.contexts]
-    figure = go.Figure(go.Heatmap(z=codes, x=contexts, y=list(data.winner_models), text=text, texttemplate="%{text}",
-                                  textfont=dict(size=11), showscale=False, xgap=2, ygap=2, zmin=-1.5,
-                                  zmax=max(len(families), 1) - 0.5,
-                                  colorscale=banded_colorscale(["#ffffff"] + colors[:max(len(families), 1)]),
-                                  hovertemplate="%{y} at %{x}: %{customdata}<extra></extra>",
-                                  customdata=[[w or "no system holds one request" for w in row]
-                                              for row in data.winners]))
-    for family_name, color in zip(families, colors):
-        figure.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=family_name, hoverinfo="skip",
-                                    marker=dict(symbol="square", size=14, color=color,
-                                                line=dict(color="#999", width=1))))
-    figure.update_layout(height=110 + 70 * len(data.winner_models), plot_bgcolor="white",
-                         legend=dict(orientation="h", x=0, y=-0.15, yanchor="top", font_size=12,
-                                     title_text=f"best by {METRIC_LABELS[data.metric]}:", itemclick=False,
-                                     itemdoubleclick=False),
-                         margin=dict(b=90, l=130))
-    figure.update_xaxes(title_text="context", side="top", showgrid=False, tickfont_size=12)
-    figure.update_yaxes(autorange="reversed", showgrid=False, tickfont_size=12)
-    return figure
+    traces = [dict(type="heatmap", z=codes, x=contexts, y=list(data.winner_models), text=text, texttemplate="%{text}",
+                   textfont=dict(size=11), showscale=False, xgap=2, ygap=2, zmin=-1.5,
+                   zmax=max(len(families), 1) - 0.5,
+                   colorscale=banded_colorscale(["#ffffff"] + colors[:max(len(families), 1)]),
+                   hovertemplate="%{y} at %{x}: %{customdata}<extra></extra>",
+                   customdata=[[w or "no system holds one request" for w in row] for row in data.winners])]
+    traces += [dict(type="scatter", x=[None], y=[None], mode="markers", name=family_name, hoverinfo="skip",
+                    marker=dict(symbol="square", size=14, color=color, line=dict(color="#999", width=1)))
+               for family_name, color in zip(families, colors)]
+    layout = dict(height=110 + 70 * len(data.winner_models), plot_bgcolor="white",
+                  legend=dict(orientation="h", x=0, y=-0.15, yanchor="top", font=dict(size=12),
+                              title=dict(text=f"best by {METRIC_LABELS[data.metric]}:"), itemclick=False,
+                              itemdoubleclick=False),
+                  margin=dict(b=90, l=130),
+                  xaxis=dict(title=dict(text="context"), side="top", showgrid=False, tickfont=dict(size=12)),
+                  yaxis=dict(autorange="reversed", showgrid=False, tickfont=dict(size=12)))
+    return dict(data=traces, layout=layout)
 
 
 def _compute(model, dataset, metric, dense_only, batch, budget_tokens, steady_fraction, gpu_usd, dimm_pim_usd,
@@ -234,7 +253,7 @@ def systems_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, metric: str = "toke
         check_systems(**values)
         return Shown(_compute(**values), view)
 
-    return LiveApp(controls, compute, lambda shown: systems_figure(shown.data, shown.view), follow=_follow,
+    return LiveApp(controls, compute, lambda shown: systems_json(shown.data, shown.view), follow=_follow,
                    help=HELP)
 
 

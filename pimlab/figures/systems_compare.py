@@ -9,6 +9,7 @@ beside the numbers of L3's and CXL-PNM's abstracts (pimlab.paper_others).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -39,6 +40,7 @@ from pimlab.models import (
     MODELS,
     as_model,
 )
+from pimlab.progress import report
 from pimlab.reproduce import Record, compare
 from pimlab.step import COMPONENTS
 from pimlab.validate import check_choice, check_int
@@ -102,9 +104,28 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
     if budget_tokens > mean:
         raise ValueError(f"budget_tokens must be at most {dataset.name}'s mean context ({mean} tokens), where the "
                          f"step is broken down, got {budget_tokens}")
+    check_int("seed", seed, 0)
+    winner_models = tuple(as_model(m) for m in winner_models)
+    return _comparison(model, dataset, bool(dense_only), metric, prices, power, budget_tokens, steady_fraction,
+                       tuple(contexts.tolist()), winner_models, seed, fixed)
+
+
+@lru_cache(maxsize=32)
+def _comparison(model, dataset, dense_only, metric, prices, power, budget_tokens, steady_fraction, contexts,
+                winner_models, seed, fixed) -> Comparison:
+    """`comparison` of checked, frozen inputs, memoized (a redraw of the same data computes nothing); its arrays
+    are read-only, as they are shared. Each point's step is memoized on its own (pimlab.compare.run_at_capacity):
+    a price or the metric changes only what is derived from the steps."""
+    contexts = np.array(contexts, dtype=np.int64)
+    mean = int(round(dataset.mean))
     systems = default_systems(model, dense_only, prices, power, budget_tokens, steady_fraction)
-    points = [[at_capacity(s, model, int(c), fixed) for c in contexts] for s in systems]
+    chunks = len(systems) + 1 + len(winner_models)  # progress: a system's row, the drawn batch, a winners row
+    points = []
+    for s in systems:
+        points.append([at_capacity(s, model, int(c), fixed) for c in contexts])
+        report(len(points), chunks)  # a chunk boundary: an app may cancel here (pimlab.progress)
     drawn = [on_dataset(s, model, dataset, seed, fixed) for s in systems]
+    report(len(systems) + 1, chunks)
     breakdown = {k: np.array([1e3 * p.components_s.get(k, 0.0) for p in drawn]) for k in COMPONENTS}
     breakdown = {k: v for k, v in breakdown.items() if v.any()}
 
@@ -113,12 +134,12 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
 
     win = np.empty((len(winner_models), contexts.size), dtype=object)
     for i, other in enumerate(winner_models):
-        other = as_model(other)
         candidates = default_systems(other, dense_only, prices, power, budget_tokens, steady_fraction)
         for j, c in enumerate(contexts):
             running = [p for p in (at_capacity(s, other, int(c), fixed) for s in candidates) if p.step is not None]
             win[i, j] = family(max(running, key=lambda p: getattr(p, metric)).system) if running else ""
-    return Comparison(
+        report(len(systems) + 2 + i, chunks)
+    return _read_only(Comparison(
         model=model.name, dataset=dataset.name, systems=tuple(s.name for s in systems),
         sparse=np.array([s.sparse for s in systems]), contexts=contexts, batch=grid("batch", 0).astype(np.int64),
         tokens_per_s=grid("tokens_per_s"), tokens_per_s_per_kusd=grid("tokens_per_s_per_kusd"),
@@ -127,8 +148,16 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
         errors=tuple(tuple(p.error for p in row) for row in points), breakdown_context=mean,
         breakdown_ms=breakdown, breakdown_batch=np.array([p.batch for p in drawn]),
         mixes_sparse_and_dense=mixes_sparse_and_dense([p for row in points for p in row]),
-        winner_models=tuple(getattr(m, "name", m) for m in winner_models), winners=win, metric=metric,
-        window=model.context_window, notes=_notes(systems, contexts, points, drawn, dataset))
+        winner_models=tuple(m.name for m in winner_models), winners=win, metric=metric,
+        window=model.context_window, notes=_notes(systems, contexts, points, drawn, dataset)))
+
+
+def _read_only(data: Comparison) -> Comparison:
+    """`data` with its arrays read-only (a memoized comparison is shared by its callers)."""
+    for value in list(vars(data).values()) + list(data.breakdown_ms.values()):
+        if isinstance(value, np.ndarray):
+            value.flags.writeable = False
+    return data
 
 
 def _notes(systems, contexts, points, drawn, dataset) -> tuple:
