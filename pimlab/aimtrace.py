@@ -173,8 +173,10 @@ def fast_table(data, gbuf_entries: int, addresses: bool = True, one_mask: bool =
         if not ended:
             eoc = np.flatnonzero(op == _EOC)
             ended, op, fields = len(eoc) > 0, op[:eoc[0]] if len(eoc) else op, fields[:eoc[0]] if len(eoc) else fields
-            keep = op != _SYNC
-            part = _table(op[keep], fields[keep], gbuf_entries, addresses)
+            if (op == _SYNC).any():
+                keep = op != _SYNC
+                op, fields = op[keep], fields[keep]
+            part = _table(op, fields, gbuf_entries, addresses)
             if part is None:
                 return None
             columns = _append(columns, count, part, -(-(count + len(part["op"])) * _size(data) // done_bytes))
@@ -251,7 +253,10 @@ def _chunk_lines(piece: bytes):
     controls = np.count_nonzero(b < 32) - np.count_nonzero(newline)
     if b.max() > 126 or (controls and controls != np.count_nonzero(b == 9)):  # tabs, line ends and no other
         return None
-    starts, ends, first = _tokens(b, newline, b"#" in piece)
+    if controls or not _plain(piece, b):
+        starts, ends, first = _tokens(b, newline, b"#" in piece)
+    else:
+        starts, ends, first = _plain_tokens(b, len(piece))
     if not len(starts):  # blank lines and comments only
         return np.zeros(0, dtype=np.int8), np.zeros((0, 3), dtype=np.uint32), np.zeros(0, dtype=np.int64)
     count = np.diff(first, append=len(starts))  # tokens of each non-blank line
@@ -267,18 +272,69 @@ def _chunk_lines(piece: bytes):
         return False  # an opcode the engine does not schedule
     if (count != 2 + _OP_FIELDS[op]).any():
         return None
-    numeric = np.ones(len(starts), dtype=bool)
-    numeric[first] = numeric[first + 1] = False
-    got = _numbers(word, starts[numeric], ends[numeric])
+    got = _fields(word, starts, ends, first + 2, op)
+    return None if got is None else (op.astype(np.int8), *got)
+
+
+def _plain(piece: bytes, b: np.ndarray) -> bool:
+    """Whether a piece (b: its bytes after the pad) is lines of tokens joined by single spaces: no blank line,
+    comma or comment, no blank at a line's start or end, and a line end last."""
+    pad = len(_PAD)
+    blank = b[pad - 1:pad + len(piece)] <= 32  # from the pad's last line end
+    return piece.endswith(b"\n") and b"," not in piece and b"#" not in piece and not (blank[1:] & blank[:-1]).any()
+
+
+def _plain_tokens(b: np.ndarray, n: int):
+    """`_tokens` of a `_plain` piece of n bytes (after the pad): every space or line end ends a token."""
+    pad = len(_PAD)
+    ends = np.flatnonzero(b[pad:pad + n] <= 32)
+    ends += pad
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = pad, ends[:-1] + 1
+    return starts, ends, np.flatnonzero(b[starts - 1] == 10)
+
+
+_MASK_FIELD = np.array([2, 1, 1, 1, -1, -1])  # the field that holds the mask, by opcode code (-1 none)
+_NUMBER_FIELD = [(_OP_FIELDS > k) & (_MASK_FIELD != k) for k in range(3)]  # by field: the opcodes with another number
+
+
+def _fields(word: np.ndarray, starts: np.ndarray, ends: np.ndarray, field0: np.ndarray, op: np.ndarray):
+    """(fields [line, 3] as uint32, mask spelling keys) of lines whose first field is token field0 and whose
+    opcodes are op; None if a field is not a plain number. The masks are read once when every line spells its
+    mask with the same bytes."""
+    fields = np.zeros((len(op), 3), dtype=np.uint32)
+    for k, has in enumerate(_NUMBER_FIELD):
+        at = np.flatnonzero(has[op])
+        got = _numbers(word, starts[field0[at] + k], ends[field0[at] + k])
+        if got is None:
+            return None
+        fields[at, k] = got[0]
+    field = _MASK_FIELD[op]
+    at = np.flatnonzero(field >= 0)
+    field = field[at]
+    lo, hi = starts[field0[at] + field], ends[field0[at] + field]
+    same = _same_bytes(word, lo, hi)
+    got = _numbers(word, lo[:1] if same else lo, hi[:1] if same else hi)
     if got is None:
         return None
     values, hexa, digits = got
-    base = first - 2 * np.arange(len(first))  # the line's first number among the numbers
-    at = np.minimum(base[:, None] + np.arange(3), len(values))  # a missing field reads the next line's number or 0
-    fields = np.append(values, 0).astype(np.uint32)[at]  # (`_table` reads only the fields each opcode has)
-    at = (base + np.where(op == _WR_GB, 2, 1))[op < _SYNC]  # of each mask among the numbers
-    masks = (values[at].astype(np.int64) * 2 + hexa[at]) * 64 + digits[at]  # same key: same spelling up to case
-    return op.astype(np.int8), fields, masks[:1] if (masks == masks[:1]).all() else masks
+    fields[at, field] = values
+    masks = (values.astype(np.int64) * 2 + hexa) * 64 + digits  # same key: same spelling up to case
+    return fields, masks[:1] if (masks == masks[:1]).all() else masks
+
+
+def _same_bytes(word: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether the tokens [lo, hi) are all the same bytes (of at most 16)."""
+    if not len(lo) or (hi - lo != hi[0] - lo[0]).any() or hi[0] - lo[0] > 16:
+        return False
+    length = int(hi[0] - lo[0])
+    for back, keep in ((8, _HIGH[min(length, 8)]), (16, _HIGH[max(length - 8, 0)])):
+        if keep:
+            w = word[hi - back]
+            w &= keep
+            if (w != w[0]).any():
+                return False
+    return True
 
 
 def _tokens(b: np.ndarray, newline: np.ndarray, comments: bool):
@@ -311,6 +367,7 @@ _AIM, _ISR = _word_key("AiM"), _word_key("ISR_")
 _OP_KEYS = np.array([_word_key(name) for name in _OPS], dtype=np.uint64)  # each under 8 bytes: no 8-byte token
 _OP_ORDER = np.argsort(_OP_KEYS)
 _ONES = 0x0101010101010101  # times a byte: that byte in every byte of a word
+_FILL = (_ONES * 0x30 & ~_HIGH) | _ONES * 0x20  # below a number's top k bytes: "0" (and bit 5 of each digit byte)
 
 
 def _key(word: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -345,8 +402,14 @@ def _numbers(word: np.ndarray, lo: np.ndarray, hi: np.ndarray):
 def _value(w: np.ndarray, digits: np.ndarray, hexa: np.ndarray):
     """(value, valid) of words whose top `digits` bytes are the last digits of a decimal number, or of a hex number
     (either case) where `hexa`; the last digit is in the top byte."""
-    keep = _HIGH[digits]
-    w = (w & keep) | (_ONES * 0x30 & ~keep) | _ONES * 0x20  # leading zeros, and hex letters in lower case
+    w &= _HIGH[digits]
+    w |= _FILL[digits]  # leading zeros, and hex letters in lower case
+    if not hexa.any():  # decimal numbers only (most fields): fewer steps
+        ok = _in(w, 0x30, 0x39) == _ONES * 0x80
+        d = w & _ONES * 0x0F
+        d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FF
+        d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFF
+        return (d * 10000 + (d >> 32)) & 0xFFFFFFFF, ok
     letters = np.where(hexa, np.uint64(_ONES * 0x80), np.uint64(0))  # a-f only in hex numbers
     ok = (_in(w, 0x30, 0x39) | (_in(w, 0x61, 0x66) & letters)) == _ONES * 0x80
     d = (w & _ONES * 0x0F) + 9 * ((w >> 6) & _ONES)  # each byte's digit value
@@ -381,11 +444,13 @@ def _table(op, fields, gbuf_entries: int, addresses: bool) -> dict[str, np.ndarr
     gpr = np.where(is_wr, fields[:, 1].astype(np.int64) + start,
                    np.where(is_mac, -1, fields[:, 0].astype(np.int64))) if addresses else None
     # narrow columns (values checked above; expand_table widens): a long trace's table stays small
-    table = {"op": _OP_KIND[op].astype(np.int8), "ch_mask": _reverse_bits(mask),
-            "op_size": np.minimum(size - start, gbuf_entries).astype(np.int32), "gpr_addr": gpr,
-            "gbuf_idx": np.where(is_wr | is_mac, 0, -1).astype(np.int8),
-            "row": np.where(is_mac, fields[:, 2], -1).astype(np.int32),
-            "col": np.where(is_mac, start % 64, -1).astype(np.int8), "out_idx": np.where(is_wr, -1, 0).astype(np.int8)}
+    same = len(mask) and (mask == mask[0]).all()  # one mask: reversed once
+    table = {"op": _OP_KIND[op].astype(np.int8),
+             "ch_mask": np.full(len(mask), _reverse_bits(mask[:1])[0]) if same else _reverse_bits(mask),
+             "op_size": np.minimum(size - start, gbuf_entries).astype(np.int32), "gpr_addr": gpr,
+             "gbuf_idx": np.where(is_wr | is_mac, 0, -1).astype(np.int8),
+             "row": np.where(is_mac, fields[:, 2], -1).astype(np.int32),
+             "col": np.where(is_mac, start % 64, -1).astype(np.int8), "out_idx": np.where(is_wr, -1, 0).astype(np.int8)}
     return table if addresses else {name: column for name, column in table.items() if name != "gpr_addr"}
 
 
