@@ -26,7 +26,8 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
            "MAX_KEEP_COMMANDS"]
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
-KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
+KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first; without
+# refresh a quarter of it (the whole state repeats within a few periods: no refresh phase has to line up too)
 MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this (+ at most half, `_summarize_repeats`) goes on a ring
 _TRIES = 6
 
@@ -71,7 +72,8 @@ _AGAIN = object()  # run's answer when the plan must change
 def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
     """The Summary from whole-state repeats of a shortened stream; None if they do not come within MAX_KEEP."""
     stretches = source.stretches
-    keep = [max(12, -(-KEEP_COMMANDS // p)) for _, _, p in stretches]  # periods kept of each stretch
+    first = KEEP_COMMANDS if timing.refresh else KEEP_COMMANDS // 4
+    keep = [max(12, -(-first // p)) for _, _, p in stretches]  # periods kept of each stretch
     outside, slack = source.length - sum((b - a) // p * p for a, b, p in stretches), [0]  # not in whole periods
 
     def plan():
