@@ -253,14 +253,16 @@ def _chunk_lines(piece: bytes):
     controls = np.count_nonzero(b < 32) - np.count_nonzero(newline)
     if b.max() > 126 or (controls and controls != np.count_nonzero(b == 9)):  # tabs, line ends and no other
         return None
-    if controls or not _plain(piece, b):
-        starts, ends, first = _tokens(b, newline, b"#" in piece)
-    else:
-        starts, ends, first = _plain_tokens(b, len(piece))
+    word = np.ndarray((len(b) - 7,), "<u8", buf, strides=(1,))  # word[i]: bytes i..i+7 as one little-endian integer
+    plain = not controls and _plain(piece, b)
+    if plain:
+        got = _walk(b, word, len(piece))
+        if got is not None:
+            return got
+    starts, ends, first = _plain_tokens(b, len(piece)) if plain else _tokens(b, newline, b"#" in piece)
     if not len(starts):  # blank lines and comments only
         return np.zeros(0, dtype=np.int8), np.zeros((0, 3), dtype=np.uint32), np.zeros(0, dtype=np.int64)
     count = np.diff(first, append=len(starts))  # tokens of each non-blank line
-    word = np.ndarray((len(b) - 7,), "<u8", buf, strides=(1,))  # word[i]: bytes i..i+7 as one little-endian integer
     if count.min() < 2 or (_key(word, starts[first], ends[first]) != _AIM).any():
         return False  # a line that is not `AiM <OPCODE> ...`
     at, end = starts[first + 1], ends[first + 1]
@@ -284,6 +286,93 @@ def _plain(piece: bytes, b: np.ndarray) -> bool:
     return piece.endswith(b"\n") and b"," not in piece and b"#" not in piece and not (blank[1:] & blank[:-1]).any()
 
 
+def _walk(b: np.ndarray, word: np.ndarray, n: int):
+    """`_chunk_lines` of a `_plain` piece of n bytes (after the pad) without finding its tokens: each line is read
+    field by field from its start, each field's length from the first blank in the 8 (or 16) bytes it starts
+    with, every mask compared with the first line's bytes. None where that does not settle it (a token of more
+    than 16 bytes, masks spelled differently, an ISR_ prefix, a bad line...): the token reader then decides."""
+    pad = len(_PAD)
+    line_end = np.flatnonzero(b[pad:pad + n] == 10)
+    line_end += pad
+    start = np.empty_like(line_end)
+    start[0], start[1:] = pad, line_end[:-1] + 1
+    size = _first_blank(word[start + 4])
+    if (size < 1).any() or (word[start] & _LOW[4] != _AIM_SPACE).any():
+        return None
+    op = _opcode(word[start + 4] & _LOW[size])
+    if op is None:
+        return None
+    fields, at = np.zeros((len(op), 3), dtype=np.uint32), start + size + 5  # each line's next field
+    mask = None
+    for k, (has, is_mask) in enumerate(zip(_NUMBER_FIELD, _MASK_AT)):
+        lines = _lines(has[op])
+        got = _walk_numbers(word, at[lines])
+        if got is None:
+            return None
+        fields[lines, k], at[lines] = got
+        lines = _lines(is_mask[op])
+        if len(at[lines]):
+            mask = mask or _mask_bytes(word, int(at[lines][0]))
+            if mask is None or not _same_mask(word, b, at[lines], mask):
+                return None
+            fields[lines, k] = mask[3]
+            at[lines] += mask[0] + 1
+    if (at - 1 != line_end).any():
+        return None  # a line with more or fewer fields than its opcode has
+    return op.astype(np.int8), fields, np.array([mask[4]] if mask else [], dtype=np.int64)
+
+
+
+def _lines(where: np.ndarray):
+    """Indices of the True entries (a slice when all are: no copies)."""
+    return slice(None) if where.all() else np.flatnonzero(where)
+
+
+def _first_blank(w: np.ndarray) -> np.ndarray:
+    """Index of the first byte below 0x21 (a blank or line end) in each word; -1 where none."""
+    t = (w - _ONES * 0x21) & ~w & _ONES * 0x80  # the lowest flagged byte is exact (bytes are below 0x80)
+    t &= ~t + 1  # its bit alone: 2**(8i + 7)
+    exponent = (t.astype(np.float64).view(np.int64) >> 52) - 1023  # 8i + 7 (a float of 0 gives -1023)
+    return np.where(t == 0, -1, exponent >> 3)
+
+
+def _walk_numbers(word: np.ndarray, at: np.ndarray):
+    """(values, where the next field starts) of the numbers starting at `at`; None if one is longer than 16 bytes
+    or not a plain number."""
+    size = _first_blank(word[at])
+    long = np.flatnonzero(size < 0)
+    if len(long):
+        size[long] = _first_blank(word[at[long] + 8]) + 8
+        if (size[long] < 8).any():
+            return None
+    got = _numbers(word, at, at + size)
+    return None if got is None else (got[0], at + size + 1)
+
+
+def _mask_bytes(word: np.ndarray, at: int):
+    """(length, first word, second word, value, spelling key) of the mask token starting at `at`; None if it is
+    longer than 16 bytes or not a plain number."""
+    size = int(_first_blank(word[at:at + 1])[0])
+    if size < 0:
+        size = int(_first_blank(word[at + 8:at + 9])[0]) + 8
+        if size < 8:
+            return None
+    got = _numbers(word, np.array([at]), np.array([at + size]))
+    if got is None:
+        return None
+    value, hexa, digits = (int(x[0]) for x in got)
+    return (size, int(word[at] & _LOW[min(size, 8)]), int(word[at + 8] & _LOW[max(size - 8, 0)]), value,
+            (value * 2 + hexa) * 64 + digits)
+
+
+def _same_mask(word: np.ndarray, b: np.ndarray, at: np.ndarray, mask) -> bool:
+    """Whether the tokens starting at `at` are all the mask `mask` (`_mask_bytes`), byte for byte."""
+    size, low, high = mask[:3]
+    if ((word[at] & _LOW[min(size, 8)]) != low).any() or (b[at + size] > 32).any():
+        return False
+    return size <= 8 or not ((word[at + 8] & _LOW[size - 8]) != high).any()
+
+
 def _plain_tokens(b: np.ndarray, n: int):
     """`_tokens` of a `_plain` piece of n bytes (after the pad): every space or line end ends a token."""
     pad = len(_PAD)
@@ -296,6 +385,7 @@ def _plain_tokens(b: np.ndarray, n: int):
 
 _MASK_FIELD = np.array([2, 1, 1, 1, -1, -1])  # the field that holds the mask, by opcode code (-1 none)
 _NUMBER_FIELD = [(_OP_FIELDS > k) & (_MASK_FIELD != k) for k in range(3)]  # by field: the opcodes with another number
+_MASK_AT = [_MASK_FIELD == k for k in range(3)]  # by field: the opcodes whose mask it is
 
 
 def _fields(word: np.ndarray, starts: np.ndarray, ends: np.ndarray, field0: np.ndarray, op: np.ndarray):
@@ -363,7 +453,7 @@ def _word_key(word: str) -> int:
 
 _LOW = np.array([(1 << 8 * k) - 1 for k in range(9)], dtype=np.uint64)  # the low k bytes of a word
 _HIGH = ~_LOW[::-1]  # the high k bytes
-_AIM, _ISR = _word_key("AiM"), _word_key("ISR_")
+_AIM, _ISR, _AIM_SPACE = _word_key("AiM"), _word_key("ISR_"), _word_key("AiM ")
 _OP_KEYS = np.array([_word_key(name) for name in _OPS], dtype=np.uint64)  # each under 8 bytes: no 8-byte token
 _OP_ORDER = np.argsort(_OP_KEYS)
 _ONES = 0x0101010101010101  # times a byte: that byte in every byte of a word
