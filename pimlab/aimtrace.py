@@ -339,7 +339,12 @@ def _first_blank(w: np.ndarray) -> np.ndarray:
 def _walk_numbers(word: np.ndarray, at: np.ndarray):
     """(values, where the next field starts) of the numbers starting at `at`; None if one is longer than 16 bytes
     or not a plain number."""
-    size = _first_blank(word[at])
+    w = word[at]
+    size = _first_blank(w)
+    if len(size) and size.min() > 0 and not ((w & 0xFFFF | 0x2000) == _HEX).any():  # decimal, up to 7 digits
+        w <<= (64 - 8 * size).astype(np.uint64)  # the last digit in the top byte
+        value, ok = _value(w, size, np.zeros(len(w), dtype=bool))
+        return (value, at + size + 1) if ok.all() else None
     long = np.flatnonzero(size < 0)
     if len(long):
         size[long] = _first_blank(word[at[long] + 8]) + 8
@@ -453,7 +458,7 @@ def _word_key(word: str) -> int:
 
 _LOW = np.array([(1 << 8 * k) - 1 for k in range(9)], dtype=np.uint64)  # the low k bytes of a word
 _HIGH = ~_LOW[::-1]  # the high k bytes
-_AIM, _ISR, _AIM_SPACE = _word_key("AiM"), _word_key("ISR_"), _word_key("AiM ")
+_AIM, _ISR, _AIM_SPACE, _HEX = _word_key("AiM"), _word_key("ISR_"), _word_key("AiM "), _word_key("0x")
 _OP_KEYS = np.array([_word_key(name) for name in _OPS], dtype=np.uint64)  # each under 8 bytes: no 8-byte token
 _OP_ORDER = np.argsort(_OP_KEYS)
 _ONES = 0x0101010101010101  # times a byte: that byte in every byte of a word
@@ -474,7 +479,7 @@ def _opcode(keys: np.ndarray):
 def _numbers(word: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """(value, hex or not, digits) of the numbers in bytes [lo, hi); None if one is not a plain decimal or 0x-hex
     integer of at most 16 digits below 2**32."""
-    hexa = (hi - lo > 2) & ((word[lo] & 0xFFFF | 0x2000) == _word_key("0x"))
+    hexa = (hi - lo > 2) & ((word[lo] & 0xFFFF | 0x2000) == _HEX)
     digits = hi - lo - 2 * hexa
     if len(lo) and digits.max() > 16:
         return None
