@@ -151,26 +151,16 @@ class TableSource:
 
     def __init__(self, table: dict, channel: int):
         self.channel = channel
-        mine = ((table["ch_mask"] >> channel) & 1).astype(bool)  # in the mask's own width
-        names = ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")
-        self.table = {name: table[name] if mine.all() else table[name][mine] for name in names}
+        self.table = _channel_columns(table, channel, ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx"))
         op, size = self.table["op"], self.table["op_size"]
         is_mac = op == Kind.MAC
         self.change = np.zeros(len(op), dtype=np.int8)
         rows = self.table["row"][is_mac]
         self.change[is_mac] = np.concatenate(([1], rows[1:] != rows[:-1]))[:len(rows)]
-        sig = op.astype(np.int64)  # built in place: kind, entries, size, a MAC on another row
-        for column, scale in ((self.table["gbuf_idx"], 8192), (self.table["out_idx"], 8192), (size, 1 << 21)):
-            sig *= scale
-            sig += column
-            sig += 1
-        sig *= 2
-        sig += self.change
-        self.found = find_stretches(sig)  # in instructions
-        del sig
+        self.found = find_stretches(_instruction_signature(self.table, self.change))  # in instructions
         before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
         np.cumsum(size, out=before[1:])
-        self.length, self.macs = int(before[-1]), int(size[is_mac].sum(dtype=np.int64))
+        self.length, self.macs = int(before[-1]), int(np.sum(size, where=is_mac, dtype=np.int64))
         self.stretches = [(int(before[a]), int(before[b]), int(before[a + p] - before[a])) for a, b, p in self.found]
 
     def shortened(self, removed) -> Commands:
@@ -181,6 +171,34 @@ class TableSource:
             [self.change[lo:hi] for lo, hi in pieces])) - 1, -1)
         short["gpr_addr"] = short["col"] = np.full(len(short["op"]), -1)
         return expand_table(short, self.channel)
+
+
+def _channel_columns(table: dict, channel: int, names) -> dict:
+    """The columns `names` of the rows whose mask names `channel` (the columns themselves when every row's does)."""
+    masks = table["ch_mask"]
+    if len(masks) and (masks == masks[0]).all():  # one mask (most traces): one pass
+        mine = None if masks[0] >> channel & 1 else np.zeros(len(masks), dtype=bool)
+    else:
+        mine = ((masks >> channel) & 1).astype(bool)  # in the mask's own width
+        mine = None if mine.all() else mine
+    return {name: table[name] if mine is None else table[name][mine] for name in names}
+
+
+def _instruction_signature(table: dict, change: np.ndarray) -> np.ndarray:
+    """One int64 per instruction: kind, entries, size, a MAC on another row (((op * 8192 + gbuf + 1) * 8192 + out
+    + 1) * 2**21 + size + 1) * 2 + change, built from two int32 halves (the size part is below 2**22)."""
+    head = table["op"].astype(np.int32)
+    for column in (table["gbuf_idx"], table["out_idx"]):
+        head *= 8192
+        head += column
+        head += 1
+    tail = table["op_size"] + 1  # int32
+    tail *= 2
+    tail += change
+    sig = head.astype(np.int64)
+    sig <<= 22
+    sig += tail
+    return sig
 
 
 def _short_engine(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries):
