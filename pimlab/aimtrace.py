@@ -223,19 +223,31 @@ def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | bool |
 
 def _pieces(data):
     """Pieces of about _CHUNK_BYTES of `data` (bytes or a binary file), each ending at a line end."""
-    given = iter([data, b""])
-    read = data.read if hasattr(data, "read") else lambda _: next(given)
+    if not hasattr(data, "read"):
+        yield from _byte_pieces(bytes(data))
+        return
     rest = b""
-    while block := read(_CHUNK_BYTES):
+    while block := data.read(_CHUNK_BYTES):
         rest += block
-        while len(rest) >= _CHUNK_BYTES:
-            cut = rest.rfind(b"\n", 0, _CHUNK_BYTES) + 1 or rest.find(b"\n", _CHUNK_BYTES) + 1
-            if not cut:
-                break  # a line longer than a piece: read on
-            yield rest[:cut]
-            rest = rest[cut:]
+        pieces = list(_byte_pieces(rest))
+        rest = pieces.pop() if pieces and not pieces[-1].endswith(b"\n") else b""  # read on after a part line
+        yield from pieces
     if rest:
         yield rest
+
+
+def _byte_pieces(data: bytes):
+    """`_pieces` of bytes, each sliced once (no copy of what is left); the last is what remains, shorter than a
+    piece or a line longer than one, whether or not it ends at a line end."""
+    at, n = 0, len(data)
+    while n - at >= _CHUNK_BYTES:
+        cut = data.rfind(b"\n", at, at + _CHUNK_BYTES) + 1 or data.find(b"\n", at + _CHUNK_BYTES) + 1
+        if not cut:
+            break  # a line longer than a piece: read on
+        yield data[at:cut]
+        at = cut
+    if at < n:
+        yield data[at:]
 
 
 def _chunk_lines(piece: bytes):
