@@ -344,8 +344,12 @@ def _first_blank(w: np.ndarray) -> np.ndarray:
     """Index of the first byte below 0x21 (a blank or line end) in each word; -1 where none."""
     t = (w - _ONES * 0x21) & ~w & _ONES * 0x80  # the lowest flagged byte is exact (bytes are below 0x80)
     t &= ~t + 1  # its bit alone: 2**(8i + 7)
-    exponent = (t.astype(np.float64).view(np.int64) >> 52) - 1023  # 8i + 7 (a float of 0 gives -1023)
-    return np.where(t == 0, -1, exponent >> 3)
+    t >>= 7  # 2**(8i): times _BYTE_INDEX puts byte 7 - i of it, i, in the top byte
+    t *= _BYTE_INDEX
+    return np.where(t == 0, -1, (t >> 56).astype(np.int64))
+
+
+_BYTE_INDEX = 0x0001020304050607
 
 
 def _walk_numbers(word: np.ndarray, at: np.ndarray):

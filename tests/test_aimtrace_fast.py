@@ -225,3 +225,13 @@ def test_field_by_field_reader_equals_the_token_reader(piece):
     assert tokens is not None and tokens is not False
     for got, expected in zip(walked, tokens):
         assert np.array_equal(got, expected)
+
+
+def test_first_blank_of_words_against_a_byte_loop():
+    """`_first_blank` (a few integer steps on 8-byte words) against looking at the bytes one by one."""
+    from pimlab.aimtrace import _first_blank
+
+    rng = np.random.default_rng(0)
+    data = rng.choice(np.array([0x20, 0x0A, 0x09, 0x30, 0x39, 0x41, 0x7E, 0x21, 0x5F], dtype=np.uint8), (20000, 8))
+    expected = [next((i for i, byte in enumerate(row) if byte < 0x21), -1) for row in data.tolist()]
+    assert _first_blank(data.view("<u8").ravel()).tolist() == expected
