@@ -185,19 +185,14 @@ def _channel_columns(table: dict, channel: int, names) -> dict:
 
 
 def _instruction_signature(table: dict, change: np.ndarray) -> np.ndarray:
-    """One int64 per instruction: kind, entries, size, a MAC on another row (((op * 8192 + gbuf + 1) * 8192 + out
-    + 1) * 2**21 + size + 1) * 2 + change, built from two int32 halves (the size part is below 2**22)."""
-    head = table["op"].astype(np.int32)
-    for column in (table["gbuf_idx"], table["out_idx"]):
-        head *= 8192
-        head += column
-        head += 1
-    tail = table["op_size"] + 1  # int32
-    tail *= 2
-    tail += change
-    sig = head.astype(np.int64)
-    sig <<= 22
-    sig += tail
+    """One int64 per instruction: kind, entries, size, a MAC on another row (built in place)."""
+    sig = table["op"].astype(np.int64)
+    for column, scale in ((table["gbuf_idx"], 8192), (table["out_idx"], 8192), (table["op_size"], 1 << 21)):
+        sig *= scale
+        sig += column
+        sig += 1
+    sig *= 2
+    sig += change
     return sig
 
 
