@@ -308,13 +308,15 @@ def _walk(b: np.ndarray, word: np.ndarray, n: int):
     line_end += pad
     start = np.empty_like(line_end)
     start[0], start[1:] = pad, line_end[:-1] + 1
-    size = _first_blank(word[start + 4])
+    key = word[start + 4]
+    size = _first_blank(key)
     if (size < 1).any() or (word[start] & _LOW[4] != _AIM_SPACE).any():
         return None
-    op = _opcode(word[start + 4] & _LOW[size])
+    key &= _LOW[size]
+    op = _opcode(key)
     if op is None:
         return None
-    fields, at = np.zeros((len(op), 3), dtype=np.uint32), start + size + 5  # each line's next field
+    fields, at = np.zeros((3, len(op)), dtype=np.uint32).T, start + size + 5  # each line's next field
     mask = None
     for k, (has, is_mask) in enumerate(zip(_NUMBER_FIELD, _MASK_AT)):
         lines = _lines(has[op])
@@ -323,12 +325,13 @@ def _walk(b: np.ndarray, word: np.ndarray, n: int):
             return None
         fields[lines, k], at[lines] = got
         lines = _lines(is_mask[op])
-        if len(at[lines]):
-            mask = mask or _mask_bytes(word, int(at[lines][0]))
-            if mask is None or not _same_mask(word, b, at[lines], mask):
+        there = at[lines]
+        if len(there):
+            mask = mask or _mask_bytes(word, int(there[0]))
+            if mask is None or not _same_mask(word, b, there, mask):
                 return None
             fields[lines, k] = mask[3]
-            at[lines] += mask[0] + 1
+            at[lines] = there + mask[0] + 1
     if (at - 1 != line_end).any():
         return None  # a line with more or fewer fields than its opcode has
     return op.astype(np.int8), fields, np.array([mask[4]] if mask else [], dtype=np.int64)
