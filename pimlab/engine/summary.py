@@ -154,13 +154,11 @@ class TableSource:
         self.table = _channel_columns(table, channel, ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx"))
         op, size = self.table["op"], self.table["op_size"]
         is_mac = op == Kind.MAC
-        self.change = np.zeros(len(op), dtype=np.int8)
-        rows = self.table["row"][is_mac]
-        self.change[is_mac] = np.concatenate(([1], rows[1:] != rows[:-1]))[:len(rows)]
+        self.change = _row_changes(is_mac, self.table["row"])
         self.found = find_stretches(_instruction_signature(self.table, self.change))  # in instructions
         before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
         np.cumsum(size, out=before[1:])
-        self.length, self.macs = int(before[-1]), int(np.sum(size, where=is_mac, dtype=np.int64))
+        self.length, self.macs = int(before[-1]), int((size * is_mac).sum(dtype=np.int64))  # sizes < 2**21
         self.stretches = [(int(before[a]), int(before[b]), int(before[a + p] - before[a])) for a, b, p in self.found]
 
     def shortened(self, removed) -> Commands:
@@ -182,6 +180,17 @@ def _channel_columns(table: dict, channel: int, names) -> dict:
         mine = ((masks >> channel) & 1).astype(bool)  # in the mask's own width
         mine = None if mine.all() else mine
     return {name: table[name] if mine is None else table[name][mine] for name in names}
+
+
+def _row_changes(is_mac: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """1 (int8) at each MAC on another row than the previous MAC (the first MAC included), else 0."""
+    mac = np.flatnonzero(is_mac)
+    change = np.zeros(len(is_mac), dtype=np.int8)
+    if len(mac):
+        rows = row[mac]
+        change[mac[0]] = 1
+        change[mac[1:]] = rows[1:] != rows[:-1]
+    return change
 
 
 def _instruction_signature(table: dict, change: np.ndarray) -> np.ndarray:
