@@ -145,7 +145,7 @@ def _read(path, parse):
 # A piece of the file (about _CHUNK_BYTES, whole lines) is one uint8 array: tokens are runs of bytes other than space,
 # tab, comma and line end; the opcode and "AiM" are compared as 8-byte words, and numbers are read 8 digits at a
 # time from the 8 bytes that end at their last digit (SWAR: a few integer operations on a uint64 per 8 digits).
-# A plain piece (tokens joined by single spaces, as pimlab and aim_simulator write them) skips the token pass: each
+# A plain piece (tokens joined by single spaces, as `format_trace` writes them) skips the token pass: each
 # line is read field by field from its start (`_walk`), and a mask spelled as on the first line is read once.
 _OPS = ("WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC")  # codes 0..5
 _OP_KIND = np.array([Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT, -1, -1], dtype=np.int64)
