@@ -145,6 +145,8 @@ def _read(path, parse):
 # A piece of the file (about _CHUNK_BYTES, whole lines) is one uint8 array: tokens are runs of bytes other than space,
 # tab, comma and line end; the opcode and "AiM" are compared as 8-byte words, and numbers are read 8 digits at a
 # time from the 8 bytes that end at their last digit (SWAR: a few integer operations on a uint64 per 8 digits).
+# A plain piece (tokens joined by single spaces, as `format_trace` writes them) skips the token pass: each
+# line is read field by field from its start (`_walk`), and a mask spelled as on the first line is read once.
 _OPS = ("WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC")  # codes 0..5
 _OP_KIND = np.array([Kind.WR_INP, Kind.WR_BIAS, Kind.MAC, Kind.RD_OUT, -1, -1], dtype=np.int64)
 _OP_FIELDS = np.array([3, 2, 3, 2, 0, 0])
@@ -173,8 +175,10 @@ def fast_table(data, gbuf_entries: int, addresses: bool = True, one_mask: bool =
         if not ended:
             eoc = np.flatnonzero(op == _EOC)
             ended, op, fields = len(eoc) > 0, op[:eoc[0]] if len(eoc) else op, fields[:eoc[0]] if len(eoc) else fields
-            keep = op != _SYNC
-            part = _table(op[keep], fields[keep], gbuf_entries, addresses)
+            if (op == _SYNC).any():
+                keep = op != _SYNC
+                op, fields = op[keep], fields[keep]
+            part = _table(op, fields, gbuf_entries, addresses)
             if part is None:
                 return None
             columns = _append(columns, count, part, -(-(count + len(part["op"])) * _size(data) // done_bytes))
@@ -221,19 +225,31 @@ def engine_table(path, gbuf_entries: int = 64) -> dict[str, np.ndarray] | bool |
 
 def _pieces(data):
     """Pieces of about _CHUNK_BYTES of `data` (bytes or a binary file), each ending at a line end."""
-    given = iter([data, b""])
-    read = data.read if hasattr(data, "read") else lambda _: next(given)
+    if not hasattr(data, "read"):
+        yield from _byte_pieces(bytes(data))
+        return
     rest = b""
-    while block := read(_CHUNK_BYTES):
+    while block := data.read(_CHUNK_BYTES):
         rest += block
-        while len(rest) >= _CHUNK_BYTES:
-            cut = rest.rfind(b"\n", 0, _CHUNK_BYTES) + 1 or rest.find(b"\n", _CHUNK_BYTES) + 1
-            if not cut:
-                break  # a line longer than a piece: read on
-            yield rest[:cut]
-            rest = rest[cut:]
+        pieces = list(_byte_pieces(rest))
+        rest = pieces.pop() if pieces and not pieces[-1].endswith(b"\n") else b""  # read on after a part line
+        yield from pieces
     if rest:
         yield rest
+
+
+def _byte_pieces(data: bytes):
+    """`_pieces` of bytes, each sliced once (no copy of what is left); the last is what remains, shorter than a
+    piece or a line longer than one, whether or not it ends at a line end."""
+    at, n = 0, len(data)
+    while n - at >= _CHUNK_BYTES:
+        cut = data.rfind(b"\n", at, at + _CHUNK_BYTES) + 1 or data.find(b"\n", at + _CHUNK_BYTES) + 1
+        if not cut:
+            break  # a line longer than a piece: read on
+        yield data[at:cut]
+        at = cut
+    if at < n:
+        yield data[at:]
 
 
 def _chunk_lines(piece: bytes):
@@ -251,11 +267,16 @@ def _chunk_lines(piece: bytes):
     controls = np.count_nonzero(b < 32) - np.count_nonzero(newline)
     if b.max() > 126 or (controls and controls != np.count_nonzero(b == 9)):  # tabs, line ends and no other
         return None
-    starts, ends, first = _tokens(b, newline, b"#" in piece)
+    word = np.ndarray((len(b) - 7,), "<u8", buf, strides=(1,))  # word[i]: bytes i..i+7 as one little-endian integer
+    plain = not controls and _plain(piece, b)
+    if plain:
+        got = _walk(b, word, len(piece))
+        if got is not None:
+            return got
+    starts, ends, first = _plain_tokens(b, len(piece)) if plain else _tokens(b, newline, b"#" in piece)
     if not len(starts):  # blank lines and comments only
         return np.zeros(0, dtype=np.int8), np.zeros((0, 3), dtype=np.uint32), np.zeros(0, dtype=np.int64)
     count = np.diff(first, append=len(starts))  # tokens of each non-blank line
-    word = np.ndarray((len(b) - 7,), "<u8", buf, strides=(1,))  # word[i]: bytes i..i+7 as one little-endian integer
     if count.min() < 2 or (_key(word, starts[first], ends[first]) != _AIM).any():
         return False  # a line that is not `AiM <OPCODE> ...`
     at, end = starts[first + 1], ends[first + 1]
@@ -267,18 +288,169 @@ def _chunk_lines(piece: bytes):
         return False  # an opcode the engine does not schedule
     if (count != 2 + _OP_FIELDS[op]).any():
         return None
-    numeric = np.ones(len(starts), dtype=bool)
-    numeric[first] = numeric[first + 1] = False
-    got = _numbers(word, starts[numeric], ends[numeric])
+    got = _fields(word, starts, ends, first + 2, op)
+    return None if got is None else (op.astype(np.int8), *got)
+
+
+def _plain(piece: bytes, b: np.ndarray) -> bool:
+    """Whether a piece (b: its bytes after the pad) is lines of tokens joined by single spaces: no blank line,
+    comma or comment, no blank at a line's start or end, and a line end last."""
+    pad = len(_PAD)
+    blank = b[pad - 1:pad + len(piece)] <= 32  # from the pad's last line end
+    return piece.endswith(b"\n") and b"," not in piece and b"#" not in piece and not (blank[1:] & blank[:-1]).any()
+
+
+def _walk(b: np.ndarray, word: np.ndarray, n: int):
+    """`_chunk_lines` of a `_plain` piece of n bytes (after the pad) without finding its tokens: each line is read
+    field by field from its start, each field's length from the first blank in the 8 (or 16) bytes it starts
+    with, every mask compared with the first line's bytes. None where that does not settle it (a token of more
+    than 16 bytes, masks spelled differently, an ISR_ prefix, a bad line...): the token reader then decides."""
+    pad = len(_PAD)
+    line_end = np.flatnonzero(b[pad:pad + n] == 10)
+    line_end += pad
+    start = np.empty_like(line_end)
+    start[0], start[1:] = pad, line_end[:-1] + 1
+    key = word[start + 4]
+    size = _first_blank(key)
+    if (size < 1).any() or (word[start] & _LOW[4] != _AIM_SPACE).any():
+        return None
+    key &= _LOW[size]
+    op = _opcode(key)
+    if op is None:
+        return None
+    fields, at = np.zeros((3, len(op)), dtype=np.uint32).T, start + size + 5  # each line's next field
+    mask = None
+    for k, (has, is_mask) in enumerate(zip(_NUMBER_FIELD, _MASK_AT)):
+        lines = _lines(has[op])
+        got = _walk_numbers(word, at[lines])
+        if got is None:
+            return None
+        fields[lines, k], at[lines] = got
+        lines = _lines(is_mask[op])
+        there = at[lines]
+        if len(there):
+            mask = mask or _mask_bytes(word, int(there[0]))
+            if mask is None or not _same_mask(word, b, there, mask):
+                return None
+            fields[lines, k] = mask[3]
+            at[lines] = there + mask[0] + 1
+    if (at - 1 != line_end).any():
+        return None  # a line with more or fewer fields than its opcode has
+    return op.astype(np.int8), fields, np.array([mask[4]] if mask else [], dtype=np.int64)
+
+
+
+def _lines(where: np.ndarray):
+    """Indices of the True entries (a slice when all are: no copies)."""
+    return slice(None) if where.all() else np.flatnonzero(where)
+
+
+def _first_blank(w: np.ndarray) -> np.ndarray:
+    """Index of the first byte below 0x21 (a blank or line end) in each word; -1 where none."""
+    t = (w - _ONES * 0x21) & ~w & _ONES * 0x80  # the lowest flagged byte is exact (bytes are below 0x80)
+    t &= ~t + 1  # its bit alone: 2**(8i + 7)
+    t >>= 7  # 2**(8i): times _BYTE_INDEX puts byte 7 - i of it, i, in the top byte
+    t *= _BYTE_INDEX
+    return np.where(t == 0, -1, (t >> 56).astype(np.int64))
+
+
+_BYTE_INDEX = 0x0001020304050607
+
+
+def _walk_numbers(word: np.ndarray, at: np.ndarray):
+    """(values, where the next field starts) of the numbers starting at `at`; None if one is longer than 16 bytes
+    or not a plain number."""
+    w = word[at]
+    size = _first_blank(w)
+    if len(size) and size.min() > 0 and not ((w & 0xFFFF | 0x2000) == _HEX).any():  # decimal, up to 7 digits
+        w <<= (64 - 8 * size).astype(np.uint64)  # the last digit in the top byte
+        value, ok = _value(w, size, np.zeros(len(w), dtype=bool))
+        return (value, at + size + 1) if ok.all() else None
+    long = np.flatnonzero(size < 0)
+    if len(long):
+        size[long] = _first_blank(word[at[long] + 8]) + 8
+        if (size[long] < 8).any():
+            return None
+    got = _numbers(word, at, at + size)
+    return None if got is None else (got[0], at + size + 1)
+
+
+def _mask_bytes(word: np.ndarray, at: int):
+    """(length, first word, second word, value, spelling key) of the mask token starting at `at`; None if it is
+    longer than 16 bytes or not a plain number."""
+    size = int(_first_blank(word[at:at + 1])[0])
+    if size < 0:
+        size = int(_first_blank(word[at + 8:at + 9])[0]) + 8
+        if size < 8:
+            return None
+    got = _numbers(word, np.array([at]), np.array([at + size]))
+    if got is None:
+        return None
+    value, hexa, digits = (int(x[0]) for x in got)
+    return (size, int(word[at] & _LOW[min(size, 8)]), int(word[at + 8] & _LOW[max(size - 8, 0)]), value,
+            (value * 2 + hexa) * 64 + digits)
+
+
+def _same_mask(word: np.ndarray, b: np.ndarray, at: np.ndarray, mask) -> bool:
+    """Whether the tokens starting at `at` are all the mask `mask` (`_mask_bytes`), byte for byte."""
+    size, low, high = mask[:3]
+    if ((word[at] & _LOW[min(size, 8)]) != low).any() or (b[at + size] > 32).any():
+        return False
+    return size <= 8 or not ((word[at + 8] & _LOW[size - 8]) != high).any()
+
+
+def _plain_tokens(b: np.ndarray, n: int):
+    """`_tokens` of a `_plain` piece of n bytes (after the pad): every space or line end ends a token."""
+    pad = len(_PAD)
+    ends = np.flatnonzero(b[pad:pad + n] <= 32)
+    ends += pad
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = pad, ends[:-1] + 1
+    return starts, ends, np.flatnonzero(b[starts - 1] == 10)
+
+
+_MASK_FIELD = np.array([2, 1, 1, 1, -1, -1])  # the field that holds the mask, by opcode code (-1 none)
+_NUMBER_FIELD = [(_OP_FIELDS > k) & (_MASK_FIELD != k) for k in range(3)]  # by field: the opcodes with another number
+_MASK_AT = [_MASK_FIELD == k for k in range(3)]  # by field: the opcodes whose mask it is
+
+
+def _fields(word: np.ndarray, starts: np.ndarray, ends: np.ndarray, field0: np.ndarray, op: np.ndarray):
+    """(fields [line, 3] as uint32, mask spelling keys) of lines whose first field is token field0 and whose
+    opcodes are op; None if a field is not a plain number. The masks are read once when every line spells its
+    mask with the same bytes."""
+    fields = np.zeros((len(op), 3), dtype=np.uint32)
+    for k, has in enumerate(_NUMBER_FIELD):
+        at = np.flatnonzero(has[op])
+        got = _numbers(word, starts[field0[at] + k], ends[field0[at] + k])
+        if got is None:
+            return None
+        fields[at, k] = got[0]
+    field = _MASK_FIELD[op]
+    at = np.flatnonzero(field >= 0)
+    field = field[at]
+    lo, hi = starts[field0[at] + field], ends[field0[at] + field]
+    same = _same_bytes(word, lo, hi)
+    got = _numbers(word, lo[:1] if same else lo, hi[:1] if same else hi)
     if got is None:
         return None
     values, hexa, digits = got
-    base = first - 2 * np.arange(len(first))  # the line's first number among the numbers
-    at = np.minimum(base[:, None] + np.arange(3), len(values))  # a missing field reads the next line's number or 0
-    fields = np.append(values, 0).astype(np.uint32)[at]  # (`_table` reads only the fields each opcode has)
-    at = (base + np.where(op == _WR_GB, 2, 1))[op < _SYNC]  # of each mask among the numbers
-    masks = (values[at].astype(np.int64) * 2 + hexa[at]) * 64 + digits[at]  # same key: same spelling up to case
-    return op.astype(np.int8), fields, masks[:1] if (masks == masks[:1]).all() else masks
+    fields[at, field] = values
+    masks = (values.astype(np.int64) * 2 + hexa) * 64 + digits  # same key: same spelling up to case
+    return fields, masks[:1] if (masks == masks[:1]).all() else masks
+
+
+def _same_bytes(word: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> bool:
+    """Whether the tokens [lo, hi) are all the same bytes (of at most 16)."""
+    if not len(lo) or (hi - lo != hi[0] - lo[0]).any() or hi[0] - lo[0] > 16:
+        return False
+    length = int(hi[0] - lo[0])
+    for back, keep in ((8, _HIGH[min(length, 8)]), (16, _HIGH[max(length - 8, 0)])):
+        if keep:
+            w = word[hi - back]
+            w &= keep
+            if (w != w[0]).any():
+                return False
+    return True
 
 
 def _tokens(b: np.ndarray, newline: np.ndarray, comments: bool):
@@ -307,10 +479,11 @@ def _word_key(word: str) -> int:
 
 _LOW = np.array([(1 << 8 * k) - 1 for k in range(9)], dtype=np.uint64)  # the low k bytes of a word
 _HIGH = ~_LOW[::-1]  # the high k bytes
-_AIM, _ISR = _word_key("AiM"), _word_key("ISR_")
+_AIM, _ISR, _AIM_SPACE, _HEX = _word_key("AiM"), _word_key("ISR_"), _word_key("AiM "), _word_key("0x")
 _OP_KEYS = np.array([_word_key(name) for name in _OPS], dtype=np.uint64)  # each under 8 bytes: no 8-byte token
 _OP_ORDER = np.argsort(_OP_KEYS)
 _ONES = 0x0101010101010101  # times a byte: that byte in every byte of a word
+_FILL = (_ONES * 0x30 & ~_HIGH) | _ONES * 0x20  # below a number's top k bytes: "0" (and bit 5 of each digit byte)
 
 
 def _key(word: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -327,7 +500,7 @@ def _opcode(keys: np.ndarray):
 def _numbers(word: np.ndarray, lo: np.ndarray, hi: np.ndarray):
     """(value, hex or not, digits) of the numbers in bytes [lo, hi); None if one is not a plain decimal or 0x-hex
     integer of at most 16 digits below 2**32."""
-    hexa = (hi - lo > 2) & ((word[lo] & 0xFFFF | 0x2000) == _word_key("0x"))
+    hexa = (hi - lo > 2) & ((word[lo] & 0xFFFF | 0x2000) == _HEX)
     digits = hi - lo - 2 * hexa
     if len(lo) and digits.max() > 16:
         return None
@@ -345,8 +518,14 @@ def _numbers(word: np.ndarray, lo: np.ndarray, hi: np.ndarray):
 def _value(w: np.ndarray, digits: np.ndarray, hexa: np.ndarray):
     """(value, valid) of words whose top `digits` bytes are the last digits of a decimal number, or of a hex number
     (either case) where `hexa`; the last digit is in the top byte."""
-    keep = _HIGH[digits]
-    w = (w & keep) | (_ONES * 0x30 & ~keep) | _ONES * 0x20  # leading zeros, and hex letters in lower case
+    w &= _HIGH[digits]
+    w |= _FILL[digits]  # leading zeros, and hex letters in lower case
+    if not hexa.any():  # decimal numbers only (most fields): fewer steps
+        ok = _in(w, 0x30, 0x39) == _ONES * 0x80
+        d = w & _ONES * 0x0F
+        d = (d * 10 + (d >> 8)) & 0x00FF00FF00FF00FF
+        d = (d * 100 + (d >> 16)) & 0x0000FFFF0000FFFF
+        return (d * 10000 + (d >> 32)) & 0xFFFFFFFF, ok
     letters = np.where(hexa, np.uint64(_ONES * 0x80), np.uint64(0))  # a-f only in hex numbers
     ok = (_in(w, 0x30, 0x39) | (_in(w, 0x61, 0x66) & letters)) == _ONES * 0x80
     d = (w & _ONES * 0x0F) + 9 * ((w >> 6) & _ONES)  # each byte's digit value
@@ -381,11 +560,13 @@ def _table(op, fields, gbuf_entries: int, addresses: bool) -> dict[str, np.ndarr
     gpr = np.where(is_wr, fields[:, 1].astype(np.int64) + start,
                    np.where(is_mac, -1, fields[:, 0].astype(np.int64))) if addresses else None
     # narrow columns (values checked above; expand_table widens): a long trace's table stays small
-    table = {"op": _OP_KIND[op].astype(np.int8), "ch_mask": _reverse_bits(mask),
-            "op_size": np.minimum(size - start, gbuf_entries).astype(np.int32), "gpr_addr": gpr,
-            "gbuf_idx": np.where(is_wr | is_mac, 0, -1).astype(np.int8),
-            "row": np.where(is_mac, fields[:, 2], -1).astype(np.int32),
-            "col": np.where(is_mac, start % 64, -1).astype(np.int8), "out_idx": np.where(is_wr, -1, 0).astype(np.int8)}
+    same = len(mask) and (mask == mask[0]).all()  # one mask: reversed once
+    table = {"op": _OP_KIND[op].astype(np.int8),
+             "ch_mask": np.full(len(mask), _reverse_bits(mask[:1])[0]) if same else _reverse_bits(mask),
+             "op_size": np.minimum(size - start, gbuf_entries).astype(np.int32), "gpr_addr": gpr,
+             "gbuf_idx": np.where(is_wr | is_mac, 0, -1).astype(np.int8),
+             "row": np.where(is_mac, fields[:, 2], -1).astype(np.int32),
+             "col": np.where(is_mac, start % 64, -1).astype(np.int8), "out_idx": np.where(is_wr, -1, 0).astype(np.int8)}
     return table if addresses else {name: column for name, column in table.items() if name != "gpr_addr"}
 
 

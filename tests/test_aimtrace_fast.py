@@ -175,3 +175,63 @@ def test_fast_reader_reads_numbers_of_every_spelling(case):
     if plain:
         for name in _FIELDS:
             assert np.array_equal(fast[name], reference[name]), name
+
+
+@st.composite
+def plain_pieces(draw):
+    """Pieces whose lines are tokens joined by single spaces (what `_walk` reads field by field); in half of them,
+    now and then an ISR_ prefix, a stray opcode, a missing or extra field, a bad number, a long one (up to 18
+    digits) or a mask spelled another way."""
+    mask = _spelled(draw, draw(st.sampled_from([0x80000000, 0x1, 0xFFFFFFFF])))
+    odd = draw(st.booleans())
+
+    def now_and_then():
+        return odd and draw(st.integers(0, 7)) == 0
+
+    lines = []
+    for _ in range(draw(st.integers(1, 10))):
+        op = draw(st.sampled_from(["WR_GB", "WR_BIAS", "MAC_ABK", "RD_MAC", "SYNC", "EOC"]))
+        op = draw(st.sampled_from(["ISR_RD_MAC", "AF", "ISR_EOC"])) if now_and_then() else op
+        number = _spelled(draw, draw(st.integers(0, 2**33))) if now_and_then() else str(draw(st.integers(0, 999)))
+        number = draw(st.sampled_from(["x", "0x", "12a", "0x1G", "-1", "1/"])) if now_and_then() else number
+        size = _spelled(draw, draw(st.integers(1, 300))) if now_and_then() else str(draw(st.integers(1, 300)))
+        line_mask = _spelled(draw, 0x80000000) if now_and_then() else mask
+        fields = {"WR_GB": [size, number, line_mask], "MAC_ABK": [size, line_mask, number],
+                  "WR_BIAS": [number, line_mask], "RD_MAC": [number, line_mask]}.get(op.removeprefix("ISR_"), [])
+        if now_and_then():
+            fields = draw(st.sampled_from([fields[:-1], fields + ["7"]]))
+        lines.append(" ".join(["AiM", op, *fields]))
+    return ("\n".join(lines) + "\n").encode()
+
+
+@settings(max_examples=400, deadline=None)
+@given(plain_pieces())
+def test_field_by_field_reader_equals_the_token_reader(piece):
+    """`_walk` (fields read from each line's start, masks compared byte for byte) gives what the token reader
+    gives, or declines."""
+    import pimlab.aimtrace as aimtrace
+
+    assert aimtrace._plain(piece, np.frombuffer(aimtrace._PAD + piece + aimtrace._PAD, np.uint8))
+    walked = aimtrace._chunk_lines(piece)
+    original = aimtrace._walk
+    aimtrace._walk = lambda *args: None
+    try:
+        tokens = aimtrace._chunk_lines(piece)
+    finally:
+        aimtrace._walk = original
+    if walked is None or walked is False:
+        assert walked is tokens
+        return
+    assert tokens is not None and tokens is not False
+    for got, expected in zip(walked, tokens):
+        assert np.array_equal(got, expected)
+
+
+def test_first_blank_of_words_against_a_byte_loop():
+    """`_first_blank` (a few integer steps on 8-byte words) against looking at the bytes one by one."""
+    from pimlab.aimtrace import _first_blank
+
+    rng = np.random.default_rng(0)
+    data = rng.choice(np.array([0x20, 0x0A, 0x09, 0x30, 0x39, 0x41, 0x7E, 0x21, 0x5F], dtype=np.uint8), (20000, 8))
+    expected = [next((i for i, byte in enumerate(row) if byte < 0x21), -1) for row in data.tolist()]
+    assert _first_blank(data.view("<u8").ravel()).tolist() == expected

@@ -274,3 +274,43 @@ def test_whole_step_rounding_may_pass_max_keep_instead_of_taking_the_ring(monkey
     table = compile_attention_table("sv", 131072, 128, 8, True, obuf_entries=2)
     got = summarize_table(table, 0, "dcs", AIM_ENGINE, 64, 2)
     assert got == schedule(expand_table(table, 0), "dcs", AIM_ENGINE, 64, 2).summary()  # fast path: exact (tested)
+
+
+@st.composite
+def almost_periodic(draw):
+    """(signature, probe, q): a block of q values repeated, with a few values changed anywhere."""
+    q = draw(st.integers(1, 6))
+    block = draw(st.lists(st.integers(0, 3), min_size=q, max_size=q))
+    sig = np.tile(np.array(block, dtype=np.int64), draw(st.integers(8, 40)))
+    for _ in range(draw(st.integers(0, 4))):
+        sig[draw(st.integers(0, len(sig) - 1))] = draw(st.integers(0, 5))
+    return sig, draw(st.integers(1, len(sig) - 1)), q
+
+
+@settings(max_examples=300, deadline=None)
+@given(almost_periodic(), st.integers(2, 4))
+def test_stretch_of_a_multiple_period_scans_only_outside_the_known_stretch(case, times):
+    """`periodic._extent` of period times * q, given the stretch of period q: what comparing everything gives."""
+    from pimlab.engine.periodic import _extent
+
+    sig, probe, q = case
+    p = times * q
+    if p >= len(sig) or probe >= len(sig) - p:
+        return
+    known = (*_extent(sig, probe, q), q)
+    assert _extent(sig, probe, p, known) == _extent(sig, probe, p)
+
+
+@pytest.mark.parametrize("policy", _POLICIES)
+def test_summarize_table_of_instructions_on_different_channels(short_thresholds, policy):
+    """Rows whose masks differ: each channel's stream is its own rows (`TableSource` selects them)."""
+    from pimlab.isa import expand_table, instruction_table
+    from pimlab.schedule import summarize_table
+
+    entries = 1 if policy == "static" else 2
+    program = [*compile_attention("qk", 16384, 128, 2, obuf_entries=entries, ch_mask=0b01),
+               *compile_attention("sv", 16384, 128, 2, True, obuf_entries=entries, ch_mask=0b11)]
+    table = instruction_table(program)
+    for channel in (0, 1):
+        full = schedule(expand_table(table, channel), policy, AIMSIM_ENGINE, 64, entries).summary()
+        assert summarize_table(table, channel, policy, AIMSIM_ENGINE, 64, entries) == full

@@ -84,14 +84,29 @@ def _stretch(sig: np.ndarray, lo: int, hi: int, min_repeats: int):
             break
         if at % 8 == 0:
             p = at // 8
-            bad = part[:-p] != part[p:]  # the stretch: from the last mismatch before the probe to the first after
-            before, after = bad[probe - 1::-1], bad[probe:]
-            start = probe - int(np.argmax(before)) if before.any() else 0
-            end = (probe + int(np.argmax(after)) if after.any() else n - p) + p
+            start, end = _extent(part, probe, p, best if best is not None and p % best[2] == 0 else None)
             if end - start >= min_repeats * p and (best is None or end - start > best[1] - best[0]):
                 best = (start, end, p)
         at += 8 - at % 8 if at % 8 else 8
     return None if best is None else (lo + best[0], lo + best[1], best[2])
+
+
+def _extent(part: np.ndarray, probe: int, p: int, known=None) -> tuple[int, int]:
+    """(start, end) of the stretch around `probe` where part repeats every p: from the last mismatch before the
+    probe to the first after. known: (start, end, q) of a stretch repeating every q, a divisor of p; it also
+    repeats every p up to p before its end, so only what lies outside it is compared."""
+    n = len(part)
+    lo, hi = 0, n - p  # the i where part[i] is compared with part[i + p]
+    if known is not None and known[0] <= probe < known[1] - p:
+        lo, hi = known[0], known[1] - p  # no mismatch in [lo, hi)
+        before = (part[:lo] != part[p:lo + p])[::-1]
+        after = part[hi:n - p] != part[hi + p:]
+    else:
+        bad = part[:-p] != part[p:]
+        before, after, lo, hi = bad[probe - 1::-1], bad[probe:], probe, probe
+    start = lo - int(np.argmax(before)) if before.any() else 0
+    end = (hi + int(np.argmax(after)) if after.any() else n - p) + p
+    return start, end
 
 
 def signature(commands: Commands) -> np.ndarray:

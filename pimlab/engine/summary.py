@@ -26,7 +26,8 @@ __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSour
            "MAX_KEEP_COMMANDS"]
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
-KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first
+KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first; without
+# refresh a quarter of it (the whole state repeats within a few periods: no refresh phase has to line up too)
 MAX_KEEP_COMMANDS = 1 << 18  # a short stream longer than this (+ at most half, `_summarize_repeats`) goes on a ring
 _TRIES = 6
 
@@ -71,7 +72,8 @@ _AGAIN = object()  # run's answer when the plan must change
 def _summarize_repeats(source, policy_cls, timing, gbuf_entries: int, obuf_entries: int, check=None):
     """The Summary from whole-state repeats of a shortened stream; None if they do not come within MAX_KEEP."""
     stretches = source.stretches
-    keep = [max(12, -(-KEEP_COMMANDS // p)) for _, _, p in stretches]  # periods kept of each stretch
+    first = KEEP_COMMANDS if timing.refresh else KEEP_COMMANDS // 4
+    keep = [max(12, -(-first // p)) for _, _, p in stretches]  # periods kept of each stretch
     outside, slack = source.length - sum((b - a) // p * p for a, b, p in stretches), [0]  # not in whole periods
 
     def plan():
@@ -149,26 +151,14 @@ class TableSource:
 
     def __init__(self, table: dict, channel: int):
         self.channel = channel
-        mine = ((table["ch_mask"] >> channel) & 1).astype(bool)  # in the mask's own width
-        names = ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx")
-        self.table = {name: table[name] if mine.all() else table[name][mine] for name in names}
+        self.table = _channel_columns(table, channel, ("op", "ch_mask", "op_size", "gbuf_idx", "row", "out_idx"))
         op, size = self.table["op"], self.table["op_size"]
         is_mac = op == Kind.MAC
-        self.change = np.zeros(len(op), dtype=np.int8)
-        rows = self.table["row"][is_mac]
-        self.change[is_mac] = np.concatenate(([1], rows[1:] != rows[:-1]))[:len(rows)]
-        sig = op.astype(np.int64)  # built in place: kind, entries, size, a MAC on another row
-        for column, scale in ((self.table["gbuf_idx"], 8192), (self.table["out_idx"], 8192), (size, 1 << 21)):
-            sig *= scale
-            sig += column
-            sig += 1
-        sig *= 2
-        sig += self.change
-        self.found = find_stretches(sig)  # in instructions
-        del sig
+        self.change = _row_changes(is_mac, self.table["row"])
+        self.found = find_stretches(_instruction_signature(self.table, self.change))  # in instructions
         before = np.zeros(len(op) + 1, dtype=np.int64)  # first command of each instruction
         np.cumsum(size, out=before[1:])
-        self.length, self.macs = int(before[-1]), int(size[is_mac].sum(dtype=np.int64))
+        self.length, self.macs = int(before[-1]), int((size * is_mac).sum(dtype=np.int64))  # sizes < 2**21
         self.stretches = [(int(before[a]), int(before[b]), int(before[a + p] - before[a])) for a, b, p in self.found]
 
     def shortened(self, removed) -> Commands:
@@ -179,6 +169,40 @@ class TableSource:
             [self.change[lo:hi] for lo, hi in pieces])) - 1, -1)
         short["gpr_addr"] = short["col"] = np.full(len(short["op"]), -1)
         return expand_table(short, self.channel)
+
+
+def _channel_columns(table: dict, channel: int, names) -> dict:
+    """The columns `names` of the rows whose mask names `channel` (the columns themselves when every row's does)."""
+    masks = table["ch_mask"]
+    if len(masks) and (masks == masks[0]).all():  # one mask (most traces): one pass
+        mine = None if masks[0] >> channel & 1 else np.zeros(len(masks), dtype=bool)
+    else:
+        mine = ((masks >> channel) & 1).astype(bool)  # in the mask's own width
+        mine = None if mine.all() else mine
+    return {name: table[name] if mine is None else table[name][mine] for name in names}
+
+
+def _row_changes(is_mac: np.ndarray, row: np.ndarray) -> np.ndarray:
+    """1 (int8) at each MAC on another row than the previous MAC (the first MAC included), else 0."""
+    mac = np.flatnonzero(is_mac)
+    change = np.zeros(len(is_mac), dtype=np.int8)
+    if len(mac):
+        rows = row[mac]
+        change[mac[0]] = 1
+        change[mac[1:]] = rows[1:] != rows[:-1]
+    return change
+
+
+def _instruction_signature(table: dict, change: np.ndarray) -> np.ndarray:
+    """One int64 per instruction: kind, entries, size, a MAC on another row (built in place)."""
+    sig = table["op"].astype(np.int64)
+    for column, scale in ((table["gbuf_idx"], 8192), (table["out_idx"], 8192), (table["op_size"], 1 << 21)):
+        sig *= scale
+        sig += column
+        sig += 1
+    sig *= 2
+    sig += change
+    return sig
 
 
 def _short_engine(short, stretches, removed, policy_cls, timing, gbuf_entries, obuf_entries):
