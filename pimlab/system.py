@@ -157,7 +157,7 @@ class Layout:
     @property
     def stage_layers(self) -> np.ndarray:
         """Layers of each stage (the first stages take the extra layers)."""
-        return np.array([len(a) for a in np.array_split(np.arange(self.model.layers), self.pp)])
+        return _stage_layers(self.model.layers, self.pp)
 
     @property
     def unit_capacity_bytes(self) -> int:
@@ -169,6 +169,14 @@ class Layout:
         w = self.stage_layers * m.layer_params * m.dtype_bytes / self.tp
         w[-1] += 2 * m.vocab * m.hidden * m.dtype_bytes / self.tp
         return w
+
+
+@lru_cache(maxsize=1024)
+def _stage_layers(layers: int, pp: int) -> np.ndarray:
+    per_stage = np.full(pp, layers // pp)
+    per_stage[:layers % pp] += 1  # np.array_split's rule: the first stages take the extra layers
+    per_stage.flags.writeable = False
+    return per_stage
 
 
 # --- per-tile costs from the command engine (cached per tile shape) ---------------------------------
@@ -244,26 +252,37 @@ def _attention_point(op: str, tokens: int, head_dim: int, group: int, row_reuse:
     return result
 
 
-def _grid_points(t: np.ndarray) -> list[int]:
+def _grid_points(t: np.ndarray) -> np.ndarray:
     """Indices of the `_GRID_TOKENS` points the interpolation of `t` reads: the ends of each value's interval
     (one point for a value on the grid), the last two beyond the grid."""
-    grid = np.array(_GRID_TOKENS, dtype=np.float64)
-    t = np.unique(t[t > 0])
-    upper = np.searchsorted(grid, t, side="left")  # first point >= t
-    inside = upper < grid.size
-    lower = upper[inside] - 1
-    lower = lower[(lower >= 0) & (grid[upper[inside]] != t[inside])]
-    beyond = [grid.size - 2, grid.size - 1] if (~inside).any() else []
-    return sorted(set(upper[inside].tolist()) | set(lower.tolist()) | set(beyond))
+    grid = _GRID_X[1:]
+    t = t[t > 0]
+    upper = np.searchsorted(grid, t, side="left")  # first point >= t; grid.size beyond the grid
+    need = np.zeros(grid.size + 1, dtype=bool)
+    need[upper] = True
+    between = (upper >= 1) & (upper < grid.size)
+    between[between] = grid[upper[between]] != t[between]
+    need[upper[between] - 1] = True
+    if need[-1]:
+        need[-3:-1] = True
+    return np.flatnonzero(need[:-1])
 
 
-def _attention_table(op: str, tokens: np.ndarray, head_dim: int, group: int, row_reuse: bool, policy: str,
-                     module: Module, engine: str, bias: bool = False) -> np.ndarray:
-    """(len(_GRID_TOKENS), counts) engine results at the grid points interpolating `tokens` needs; NaN elsewhere
-    (each point is run once, when first needed)."""
-    table = np.full((len(_GRID_TOKENS), len(_COUNTS)), np.nan)
-    for k in _grid_points(tokens):
-        table[k] = _attention_point(op, _GRID_TOKENS[k], head_dim, group, row_reuse, policy, module, engine, bias)
+def _grid_span(t: np.ndarray) -> slice:
+    """Rows of `_tile_table` from the lowest to the highest point an interpolation of `t` can read."""
+    grid = _GRID_X[1:]
+    low, high = np.searchsorted(grid, (t.min(), t.max()), side="left")
+    low, high = max(0, low - 1), min(high, grid.size - 1)
+    return slice(1 + min(low, grid.size - 2 if t.max() > grid[-1] else low), 2 + high)
+
+
+@lru_cache(maxsize=256)
+def _tile_table(op: str, head_dim: int, group: int, row_reuse: bool, policy: str, module: Module, engine: str,
+                bias: bool) -> np.ndarray:
+    """(1 + len(_GRID_TOKENS), counts): 0 tokens cost nothing, then the engine's results at each grid point,
+    filled in (from `_attention_point`) when an interpolation first reads it; NaN until then."""
+    table = np.full((1 + len(_GRID_TOKENS), len(_COUNTS)), np.nan)
+    table[0] = 0.0
     return table
 
 
@@ -276,10 +295,15 @@ def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool
     Returns an array (..., 5): cycles, MAC cycles, ACTs, WR-INPs, RD-OUTs.
     """
     t = np.asarray(tokens, dtype=np.float64)
-    table = _attention_table(op, t.ravel(), head_dim, group, row_reuse, policy, module, engine, bias)
-    grid, ys = _GRID_X, np.vstack([np.zeros(len(_COUNTS)), table])
+    args = (head_dim, group, row_reuse, policy, module, engine, bias)
+    table = _tile_table(op, *args)
+    if t.size and np.isnan(table[_grid_span(t)]).any():  # run the points this interpolation reads for the first time
+        for k in _grid_points(t.ravel()):
+            if np.isnan(table[k + 1, 0]):
+                table[k + 1] = _attention_point(op, _GRID_TOKENS[k], *args)
+    grid = _GRID_X
     slope = (table[-1] - table[-2]) / (grid[-1] - grid[-2])
-    out = np.stack([np.interp(t, grid, ys[:, k]) for k in range(len(_COUNTS))], -1)
+    out = np.stack([np.interp(t, grid, table[:, k]) for k in range(len(_COUNTS))], -1)
     beyond = t > grid[-1]
     if np.any(beyond):
         out[beyond] = table[-1] + (t[beyond, None] - grid[-1]) * slope
@@ -370,6 +394,9 @@ class StepConfig:
         if not self.lengths:
             raise ValueError("batch must hold at least one request, got none")
         window = self.layout.model.context_window
+        if set(map(type, self.lengths)) == {int} and min(self.lengths) >= 1 and (
+                self.beyond_window or max(self.lengths) <= window):
+            return  # the common case, checked at once; otherwise each length in turn says what is wrong
         for t in self.lengths:
             check_int("context_tokens", t, 1)
             if t > window and not self.beyond_window:
@@ -629,7 +656,7 @@ def system_for(kind: str, modules: int) -> System:
 def run_step(kind: str, model: LLM, modules: int, tp: int, pp: int, lengths, techniques: str = "baseline",
              **options) -> StepResult:
     """One step from plain arguments (what the CLI and the figures call)."""
-    lengths = tuple(int(x) for x in np.atleast_1d(lengths))
+    lengths = tuple(map(int, np.atleast_1d(lengths).tolist()))
     cfg = StepConfig(kind, Layout(system_for(kind, modules), model, tp, pp), lengths,
                      Techniques.parse(techniques), **options)
     return step(cfg)

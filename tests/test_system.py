@@ -249,4 +249,4 @@ def test_attention_counts_run_only_the_grid_points_they_read():
     expected[-1] = full[-1] + (9000 - 4096) * slope
     assert np.array_equal(system.attention_counts("sv", tokens, *args), expected)
     # 100 reads 64 and 128; 257 reads 256 and 512; 16, 256 and 4096 are grid points; 3000 and 9000 read 2048, 4096
-    assert system._grid_points(tokens.astype(float)) == [0, 2, 3, 4, 5, 7, 8]
+    assert system._grid_points(tokens.astype(float)).tolist() == [0, 2, 3, 4, 5, 7, 8]
