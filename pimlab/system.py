@@ -295,18 +295,27 @@ def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool
     Returns an array (..., 5): cycles, MAC cycles, ACTs, WR-INPs, RD-OUTs.
     """
     t = np.asarray(tokens, dtype=np.float64)
-    args = (head_dim, group, row_reuse, policy, module, engine, bias)
-    table = _tile_table(op, *args)
+    args = (op, head_dim, group, row_reuse, policy, module, engine, bias)
+    return _interpolated(args, t.tobytes(), t.shape).copy()
+
+
+@lru_cache(maxsize=32)
+def _interpolated(args: tuple, tokens: bytes, shape: tuple) -> np.ndarray:
+    """`attention_counts` of the tokens (float64 bytes) for one tile shape `args`, read-only: a search times
+    the same batch's heads on every layout."""
+    t = np.frombuffer(tokens).reshape(shape)
+    table = _tile_table(*args)
     if t.size and np.isnan(table[_grid_span(t)]).any():  # run the points this interpolation reads for the first time
         for k in _grid_points(t.ravel()):
             if np.isnan(table[k + 1, 0]):
-                table[k + 1] = _attention_point(op, _GRID_TOKENS[k], *args)
+                table[k + 1] = _attention_point(args[0], _GRID_TOKENS[k], *args[1:])
     grid = _GRID_X
     slope = (table[-1] - table[-2]) / (grid[-1] - grid[-2])
     out = np.stack([np.interp(t, grid, table[:, k]) for k in range(len(_COUNTS))], -1)
     beyond = t > grid[-1]
     if np.any(beyond):
         out[beyond] = table[-1] + (t[beyond, None] - grid[-1]) * slope
+    out.flags.writeable = False
     return out
 
 
@@ -456,10 +465,16 @@ def _fc_matrices(m: LLM) -> list[tuple[int, int]]:
 
 def _pim_fc(cfg: StepConfig) -> np.ndarray:
     """Counts of one request's FC of one layer on one channel of a unit (d_out split over tp x channels)."""
-    lay, mod = cfg.layout, cfg.layout.system.module
-    share = lay.tp * lay.unit_channels
-    return sum(gemv_counts(d_in, -(-d_out // share), cfg.techniques.policy, mod, cfg.engine, cent=True)
-               for d_in, d_out in _fc_matrices(lay.model))
+    lay = cfg.layout
+    return _fc_counts(lay.model, lay.tp * lay.unit_channels, cfg.techniques.policy, lay.system.module, cfg.engine)
+
+
+@lru_cache(maxsize=1024)
+def _fc_counts(model: LLM, share: int, policy: str, module: Module, engine: str) -> np.ndarray:
+    counts = sum(gemv_counts(d_in, -(-d_out // share), policy, module, engine, cent=True)
+                 for d_in, d_out in _fc_matrices(model))
+    counts.flags.writeable = False
+    return counts
 
 
 def micro_sums(values: np.ndarray, n_micro: int) -> np.ndarray:
@@ -476,16 +491,17 @@ def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     """Greedy placement, the longest item first onto the least-loaded channel (the lowest-numbered on a tie):
     a mask of the items the busiest channel (the lowest-numbered of the busiest) holds."""
     heap = [(0.0, c) for c in range(channels)]  # (load, channel): a heap's first is numpy's argmin of the loads
-    owner = np.empty(load.size, dtype=np.int64)
+    owner = [0] * load.size
     values = load.tolist()
+    replace_first = heapq.heapreplace
     for i in np.argsort(-load, kind="stable").tolist():
         total, c = heap[0]
         owner[i] = c
-        heapq.heapreplace(heap, (total + values[i], c))
-    bins = np.zeros(channels)
+        replace_first(heap, (total + values[i], c))
+    bins = [0.0] * channels
     for total, c in heap:
         bins[c] = total
-    return owner == int(np.argmax(bins))
+    return np.array(owner) == bins.index(max(bins))
 
 
 def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
