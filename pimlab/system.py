@@ -706,6 +706,11 @@ def batch_lengths(kind: str, model: LLM, modules: int, tp: int, pp: int, techniq
 def layouts(kind: str, model: LLM, modules: int) -> list[tuple[int, int]]:
     """The (tp, pp) layouts searched: tp x pp = modules (tp a power of two), 2 or 4 units per module, and
     CENT's own deployment (one decoder block per stage, tp = 1)."""
+    return list(_layouts(kind, model, modules))
+
+
+@lru_cache(maxsize=256)
+def _layouts(kind: str, model: LLM, modules: int) -> tuple:
     system_ = system_for(kind, modules)
     out = []
     for per_module in (1, 2, 4):
@@ -724,7 +729,20 @@ def layouts(kind: str, model: LLM, modules: int) -> list[tuple[int, int]]:
         except ValueError:
             continue
         valid.append((tp, pp))
-    return valid
+    return tuple(valid)
+
+
+@lru_cache(maxsize=8192)
+def holds_one(kind: str, model: LLM, modules: int, tokens: int, dpa: bool, layout="best") -> bool:
+    """True if `layout` (tp, pp) (any layout `search` tries, for "best") holds the weights and one request of
+    `tokens` tokens: what `search` and a step need to run at all."""
+    for tp, pp in _layouts(kind, model, modules) if layout == "best" else (layout,):
+        try:
+            if admitted(Layout(system_for(kind, modules), model, tp, pp), [tokens], dpa):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 @dataclass(frozen=True)
@@ -751,7 +769,7 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
     pool = np.asarray(pool, dtype=np.int64)
     dpa = Techniques.parse(techniques).dpa
     results = {}
-    for tp, pp in layouts(kind, model, modules):
+    for tp, pp in _layouts(kind, model, modules):
         layout = Layout(system_for(kind, modules), model, tp, pp)
         try:
             n = admitted(layout, pool, dpa)
@@ -861,7 +879,7 @@ def serve(kind: str, model: LLM, modules: int, tp: int, pp: int, dataset, techni
 __all__ = [
     "TECHNIQUES", "SYSTEM_KINDS", "Techniques", "Layout", "StepConfig", "step", "run_step", "system_for",
     "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
-    "admitted", "kv_reservation_bytes", "kv_capacity_bytes",
+    "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "holds_one",
     "batch_lengths", "Search", "search",
     "ServeResult", "serve", "gpu_step",
 ]

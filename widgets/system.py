@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
@@ -112,28 +111,13 @@ def fits_window(model, dataset) -> None:
                          f"{model.name}'s window is {model.context_window:,}")
 
 
-@lru_cache(maxsize=256)
 def _layouts(kind: str, model, modules: int) -> tuple:
     return tuple(system.layouts(kind, model, modules))
 
 
-@lru_cache(maxsize=16)
 def _first_request(dataset) -> int:
     """The first request of the pool the apps draw (dataset.sample(256, 0)): a layout admits it or none."""
     return int(dataset.sample(256, 0)[0])
-
-
-@lru_cache(maxsize=8192)
-def holds(kind: str, model, modules: int, tokens: int, dpa: bool, layout="best") -> bool:
-    """True if `layout` (any layout the search tries, for "best") holds the weights and one request of `tokens`
-    (what `system.search` and the step need to run at all)."""
-    for tp, pp in _layouts(kind, model, modules) if layout == "best" else (layout,):
-        try:
-            if system.admitted(system.Layout(system.system_for(kind, modules), model, tp, pp), [tokens], dpa):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def layout_label(layout) -> str:
@@ -150,14 +134,15 @@ def check_steps(kind, model, dataset, modules, layout, host_serial=True, ignore_
     fits_window(model, dataset)
     first, where = _first_request(dataset), f"{modules} {KIND_NAMES[kind]} modules"
     if layout == "best":
-        if not all(holds(kind, model, modules, first, dpa) for dpa in DPA_STATES):
+        if not all(system.holds_one(kind, model, modules, first, dpa) for dpa in DPA_STATES):
             raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout; "
                              f"{where} do not")
         return
     if layout not in _layouts(kind, model, modules):
         raise ValueError(f"layout must be best or one of {', '.join(map(layout_label, _layouts(kind, model, modules)))}"
                          f" for {model.name} on {where}; got {layout!r}")
-    if not ignore_capacity and not all(holds(kind, model, modules, first, dpa, layout) for dpa in DPA_STATES):
+    if not ignore_capacity and not all(system.holds_one(kind, model, modules, first, dpa, layout)
+                                       for dpa in DPA_STATES):
         raise ValueError(f"layout {layout_label(layout)} on {where} must hold {model.name} and one {dataset.name} "
                          "request; it does not: pick layout best, more modules, or tick what-if: ignore capacity")
 
@@ -235,7 +220,7 @@ def tp_pp_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, techniques: str = "tc
 def check_search(kind, model, dataset, modules, techniques) -> None:
     """ValueError, naming the controls as shown, unless some layout runs these values."""
     fits_window(model, dataset)
-    if not holds(kind, model, modules, _first_request(dataset), system.Techniques.parse(techniques).dpa):
+    if not system.holds_one(kind, model, modules, _first_request(dataset), system.Techniques.parse(techniques).dpa):
         raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout with "
                          f"{techniques}; {modules} {KIND_NAMES[kind]} modules do not")
 
@@ -295,7 +280,7 @@ def check_energy(dataset, model, host_serial=True) -> None:
     """ValueError, naming the controls as shown, unless every bar of the energy app runs."""
     fits_window(model, dataset)
     modules = _energy_modules(model)
-    if not all(holds("cent", model, modules, _first_request(dataset), system.Techniques.parse(bar).dpa)
+    if not all(system.holds_one("cent", model, modules, _first_request(dataset), system.Techniques.parse(bar).dpa)
                for bar in BARS):
         raise ValueError(f"model must fit {modules} CENT modules with one {dataset.name} request; "
                          f"{model.name} does not")
@@ -368,7 +353,8 @@ def check_scalability(kind, capacity_GB) -> None:
     for capacity, context in points:
         first = variation_lengths(context, 256, 0)
         model = replace(LLM_7B_128K_GQA, context_window=max(LLM_7B_128K_GQA.context_window, int(first.max())))
-        if not all(holds(kind, model, capacity // MODULE_GB[kind], int(first[0]), dpa) for dpa in DPA_STATES):
+        modules = capacity // MODULE_GB[kind]
+        if not all(system.holds_one(kind, model, modules, int(first[0]), dpa) for dpa in DPA_STATES):
             raise ValueError(f"capacity (GB) must hold one request of {context // 1024}K tokens on "
                              f"{KIND_NAMES[kind]}; {capacity} GB does not")
 
