@@ -641,6 +641,12 @@ def step(cfg: StepConfig) -> StepResult:
             how = "DPA's 1 MB chunks" if cfg.techniques.dpa else "static reservations of the context window"
             raise ValueError(f"batch must fit the system: {lengths.size} requests under {how} do not fit, "
                              f"at most {fit} do (tp={lay.tp}, pp={lay.pp}); use --ignore-capacity to time it anyway")
+    return _timed(cfg, lengths)
+
+
+def _timed(cfg: StepConfig, lengths: np.ndarray) -> StepResult:
+    """`step` of a batch known to fit (or not checked)."""
+    lay = cfg.layout
     b = lengths.size
     n_micro = min(b, lay.pp)
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
@@ -775,7 +781,9 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
             n = admitted(layout, pool, dpa)
             if n == 0:
                 raise ValueError("not one request fits")
-            results[(tp, pp)] = run_step(kind, model, modules, tp, pp, pool[:n], techniques, **options)
+            batch = pool[:n]  # admitted: it fits, so the step need not check again
+            cfg = StepConfig(kind, layout, tuple(batch.tolist()), Techniques.parse(techniques), **options)
+            results[(tp, pp)] = _timed(cfg, batch)
         except ValueError as error:
             results[(tp, pp)] = str(error)
     ok = {k: r for k, r in results.items() if isinstance(r, StepResult)}
