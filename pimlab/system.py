@@ -522,16 +522,23 @@ def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.n
         return qk, sv, (qk + sv) * ch
     qk_all = attention_counts("qk", lengths, *args)
     sv_all = attention_counts("sv", lengths, *args)
-    out = np.zeros((3, n_micro, len(_COUNTS)))
-    for j in range(n_micro):
-        qk1, sv1 = qk_all[j::n_micro], sv_all[j::n_micro]
-        if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
-            items_qk, items_sv = np.repeat(qk1, kvh, 0), np.repeat(sv1, kvh, 0)
-        else:  # [N] NeuPIMs: one request (all its heads) per channel
-            items_qk, items_sv = qk1 * kvh, sv1 * kvh
-        busiest = busiest_channel(items_qk[:, 0] + items_sv[:, 0], ch)
-        out[:, j] = items_qk[busiest].sum(0), items_sv[busiest].sum(0), (items_qk + items_sv).sum(0)
-    return out[0], out[1], out[2]
+    if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
+        qk, sv = (_micro_items(np.repeat(c[:, None], kvh, 1), n_micro) for c in (qk_all, sv_all))
+    else:  # [N] NeuPIMs: one request (all its heads) per channel
+        qk, sv = (_micro_items(c[:, None] * kvh, n_micro) for c in (qk_all, sv_all))
+    load = qk[..., 0] + sv[..., 0]
+    busiest = np.stack([busiest_channel(row, ch) for row in load])[..., None]
+    return np.where(busiest, qk, 0.0).sum(1), np.where(busiest, sv, 0.0).sum(1), (qk + sv).sum(1)
+
+
+def _micro_items(items: np.ndarray, n_micro: int) -> np.ndarray:
+    """(requests, per request, counts) items as (micro-batch, its items in request order, counts), the shorter
+    micro-batches padded with empty items at the end (request i rides in micro-batch i % n_micro)."""
+    per = -(-len(items) // n_micro)
+    padded = np.zeros((per * n_micro,) + items.shape[1:])
+    padded[:len(items)] = items
+    grid = padded.reshape(per, n_micro, *items.shape[1:]).swapaxes(0, 1)
+    return grid.reshape(n_micro, per * items.shape[1], items.shape[2])
 
 
 def _layer_parts(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> dict[str, np.ndarray]:
