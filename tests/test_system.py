@@ -250,3 +250,18 @@ def test_attention_counts_run_only_the_grid_points_they_read():
     assert np.array_equal(system.attention_counts("sv", tokens, *args), expected)
     # 100 reads 64 and 128; 257 reads 256 and 512; 16, 256 and 4096 are grid points; 3000 and 9000 read 2048, 4096
     assert system._grid_points(tokens.astype(float)).tolist() == [0, 2, 3, 4, 5, 7, 8]
+
+
+@settings(max_examples=6, deadline=None)
+@given(kind=st.sampled_from(system.SYSTEM_KINDS), tech=st.sampled_from(system.TECHNIQUES),
+       pool=st.lists(st.integers(1, 32768), min_size=1, max_size=64))
+def test_search_times_each_layout_as_a_checked_step(kind, tech, pool):
+    try:
+        found = system.search(kind, LLM_7B_32K, 4, pool, tech)
+    except ValueError:
+        return  # no layout admits the first request
+    for (tp, pp), result in found.results.items():
+        if isinstance(result, str):
+            continue
+        n = system.admitted(system.Layout(system.system_for(kind, 4), LLM_7B_32K, tp, pp), pool, "dpa" in tech)
+        assert result == system.run_step(kind, LLM_7B_32K, 4, tp, pp, pool[:n], tech)
