@@ -299,7 +299,7 @@ def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool
     return _interpolated(args, t.tobytes(), t.shape).copy()
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=16)
 def _interpolated(args: tuple, tokens: bytes, shape: tuple) -> np.ndarray:
     """`attention_counts` of the tokens (float64 bytes) for one tile shape `args`, read-only: a search times
     the same batch's heads on every layout."""
