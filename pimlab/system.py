@@ -800,6 +800,13 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
     return Search(results, max(ok, key=lambda k: ok[k].tokens_per_s))
 
 
+def clear_caches() -> None:
+    """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks)."""
+    for memo in (_attention_point, _tile_table, _interpolated, _gemv_exact, _fc_counts, _stage_layers, _layouts,
+                 holds_one):
+        memo.cache_clear()
+
+
 # --- the GPU baseline --------------------------------------------------------------------------------------
 def gpu_step(model: LLM, n_gpus: int, lengths, ignore_capacity: bool = False,
              beyond_window: bool = False) -> StepResult:
@@ -896,5 +903,5 @@ __all__ = [
     "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
     "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "holds_one",
     "batch_lengths", "Search", "search",
-    "ServeResult", "serve", "gpu_step",
+    "ServeResult", "serve", "gpu_step", "clear_caches",
 ]

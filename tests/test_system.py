@@ -265,3 +265,14 @@ def test_search_times_each_layout_as_a_checked_step(kind, tech, pool):
             continue
         n = system.admitted(system.Layout(system.system_for(kind, 4), LLM_7B_32K, tp, pp), pool, "dpa" in tech)
         assert result == system.run_step(kind, LLM_7B_32K, 4, tp, pp, pool[:n], tech)
+
+
+def test_memoized_head_costs_are_not_shared_with_callers():
+    m = system.system_for("cent", 8).module
+    args = ("qk", [100, 700], 128, 1, False, "static", m, "aimsim")
+    first = system.attention_counts(*args)
+    first[:] = -1  # a caller's array is its own
+    again = system.attention_counts(*args)
+    system.clear_caches()
+    cold = system.attention_counts(*args)
+    assert (again > 0).all() and np.array_equal(again, cold)
