@@ -487,6 +487,11 @@ def micro_sums(values: np.ndarray, n_micro: int) -> np.ndarray:
     return padded.reshape((per, n_micro) + values.shape[1:]).sum(0)
 
 
+def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
+    """Requests in each micro-batch when request i rides in micro-batch i % n_micro."""
+    return (requests - np.arange(n_micro) + n_micro - 1) // n_micro
+
+
 def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     """Greedy placement, the longest item first onto the least-loaded channel (the lowest-numbered on a tie):
     a mask of the items the busiest channel (the lowest-numbered of the busiest) holds."""
@@ -517,7 +522,7 @@ def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.n
         per_channel = np.ceil(np.ceil(lengths / mod.banks) / ch) * mod.banks
         qk = micro_sums(attention_counts("qk", per_channel, *args), n_micro) * kvh
         sv = micro_sums(attention_counts("sv", per_channel, *args), n_micro) * kvh
-        sizes = micro_sums(np.ones(lengths.size, dtype=np.int64), n_micro)
+        sizes = micro_sizes(lengths.size, n_micro)
         sv[:, 0] += kvh * sizes * (m.head_dim // mod.banks) * ch  # HUB adds each channel's partial tile: 1 tCK
         return qk, sv, (qk + sv) * ch
     qk_all = attention_counts("qk", lengths, *args)
@@ -546,7 +551,7 @@ def _layer_parts(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> dict[str
     counts: arrays over the micro-batches (request i rides in micro-batch i % n_micro)."""
     lay, mod = cfg.layout, cfg.layout.system.module
     m, tck = lay.model, mod.timing.tck_ns * 1e-9
-    n = micro_sums(np.ones(lengths.size, dtype=np.int64), n_micro)  # requests per micro-batch
+    n = micro_sizes(lengths.size, n_micro)
     tokens = micro_sums(lengths, n_micro)
     heads = m.heads / lay.tp
     qk, sv, total = _attention(cfg, lengths, n_micro)
@@ -606,7 +611,7 @@ def _stage_times(cfg: StepConfig, lengths: np.ndarray, n_micro: int):
     if cfg.kind == "cent":
         layer = p["fc"] + p["qk"] + p["sv"] + p["softmax"] + p["nmu"]
     else:  # [N] sub-batches: the NPU's FC of one overlaps PIM attention of the other (flow shop)
-        n = micro_sums(np.ones(lengths.size, dtype=np.int64), n_micro)
+        n = micro_sizes(lengths.size, n_micro)
         k = np.minimum(NEUPIMS_SUB_BATCHES, n)
         fc_k, at_k = _npu_fc_s(cfg, n / k), (p["qk"] + p["sv"]) / k
         layer = fc_k + (k - 1) * np.maximum(fc_k, at_k) + at_k + p["nmu"]

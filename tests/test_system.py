@@ -199,6 +199,7 @@ def test_reservations_are_the_dpa_allocators():
 def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro):
     values = np.array(lengths, dtype=np.float64)[:, None] * np.array([1.0, 0.1, 1 / 3])  # inexact sums: order shows
     sums = system.micro_sums(values, n_micro)
+    assert system.micro_sizes(len(lengths), n_micro).tolist() == [len(lengths[j::n_micro]) for j in range(n_micro)]
     for j in range(n_micro):
         expected = np.zeros(3)
         for v in values[j::n_micro]:
