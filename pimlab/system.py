@@ -495,11 +495,14 @@ def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
 def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     """Greedy placement, the longest item first onto the least-loaded channel (the lowest-numbered on a tie):
     a mask of the items the busiest channel (the lowest-numbered of the busiest) holds."""
+    order = np.argsort(-load, kind="stable")
+    if load.size <= channels and load[order[0]] > 0:  # one item per channel: the longest (first of equals) is busiest
+        return np.arange(load.size) == order[0]
     heap = [(0.0, c) for c in range(channels)]  # (load, channel): a heap's first is numpy's argmin of the loads
     owner = [0] * load.size
     values = load.tolist()
     replace_first = heapq.heapreplace
-    for i in np.argsort(-load, kind="stable").tolist():
+    for i in order.tolist():
         total, c = heap[0]
         owner[i] = c
         replace_first(heap, (total + values[i], c))
