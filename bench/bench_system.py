@@ -25,9 +25,7 @@ def timed(fn, *args, **kwargs) -> float:
 
 
 def clear_caches():
-    system._attention_table.cache_clear()
-    system._gemv_exact.cache_clear()
-    system._unit_layer_cached.cache_clear()
+    system.clear_caches()
     fig17_module.scalability_point.cache_clear()
     fig17_module.fig17.cache_clear()
 

@@ -23,8 +23,9 @@ aim_sim.py) at commit 863bd7d; [N] casys-kaist/NeuPIMs; [Q] the PIMphony paper.
 
 from __future__ import annotations
 
+import heapq
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -156,7 +157,7 @@ class Layout:
     @property
     def stage_layers(self) -> np.ndarray:
         """Layers of each stage (the first stages take the extra layers)."""
-        return np.array([len(a) for a in np.array_split(np.arange(self.model.layers), self.pp)])
+        return _stage_layers(self.model.layers, self.pp)
 
     @property
     def unit_capacity_bytes(self) -> int:
@@ -170,9 +171,18 @@ class Layout:
         return w
 
 
+@lru_cache(maxsize=1024)
+def _stage_layers(layers: int, pp: int) -> np.ndarray:
+    per_stage = np.full(pp, layers // pp)
+    per_stage[:layers % pp] += 1  # np.array_split's rule: the first stages take the extra layers
+    per_stage.flags.writeable = False
+    return per_stage
+
+
 # --- per-tile costs from the command engine (cached per tile shape) ---------------------------------
 _GRID_TOKENS = tuple(16 * 2**k for k in range(9))  # 16 .. 4096 tokens on one channel, exact engine runs
 _COUNTS = ("cycles", "mac", "act", "wr_inp", "rd_out")
+_GRID_X = np.r_[0.0, _GRID_TOKENS]  # the interpolation's x: 0 tokens cost nothing
 
 
 def _engine_timing(engine: str):
@@ -230,18 +240,50 @@ def cent_gemv_program(d_in: int, tiles: int, module: Module, latches: int = CENT
     return program
 
 
-@lru_cache(maxsize=256)
-def _attention_table(op: str, head_dim: int, group: int, row_reuse: bool, policy: str, module: Module,
-                     engine: str, bias: bool = False) -> np.ndarray:
-    """(len(_GRID_TOKENS), counts) engine results of one KV head's `op` at each grid token count."""
+@lru_cache(maxsize=2048)
+def _attention_point(op: str, tokens: int, head_dim: int, group: int, row_reuse: bool, policy: str, module: Module,
+                     engine: str, bias: bool) -> np.ndarray:
+    """Engine results (counts) of one KV head's `op` over `tokens` tokens on one channel (read-only)."""
     obuf = 1 if policy == "static" else 2
+    program = isa.compile_attention(op, tokens, head_dim, group=group, row_reuse=row_reuse, module=module,
+                                    obuf_entries=obuf)
+    result = _run(cent_attention_program(program, op, module) if bias else program, module, policy, engine)
+    result.flags.writeable = False
+    return result
 
-    def program(t):
-        p = isa.compile_attention(op, t, head_dim, group=group, row_reuse=row_reuse, module=module,
-                                  obuf_entries=obuf)
-        return cent_attention_program(p, op, module) if bias else p
 
-    return np.array([_run(program(t), module, policy, engine) for t in _GRID_TOKENS])
+def _grid_points(t: np.ndarray) -> np.ndarray:
+    """Indices of the `_GRID_TOKENS` points the interpolation of `t` reads: the ends of each value's interval
+    (one point for a value on the grid), the last two beyond the grid."""
+    grid = _GRID_X[1:]
+    t = t[t > 0]
+    upper = np.searchsorted(grid, t, side="left")  # first point >= t; grid.size beyond the grid
+    need = np.zeros(grid.size + 1, dtype=bool)
+    need[upper] = True
+    between = (upper >= 1) & (upper < grid.size)
+    between[between] = grid[upper[between]] != t[between]
+    need[upper[between] - 1] = True
+    if need[-1]:
+        need[-3:-1] = True
+    return np.flatnonzero(need[:-1])
+
+
+def _grid_span(t: np.ndarray) -> slice:
+    """Rows of `_tile_table` from the lowest to the highest point an interpolation of `t` can read."""
+    grid = _GRID_X[1:]
+    low, high = np.searchsorted(grid, (t.min(), t.max()), side="left")
+    low, high = max(0, low - 1), min(high, grid.size - 1)
+    return slice(1 + min(low, grid.size - 2 if t.max() > grid[-1] else low), 2 + high)
+
+
+@lru_cache(maxsize=256)
+def _tile_table(op: str, head_dim: int, group: int, row_reuse: bool, policy: str, module: Module, engine: str,
+                bias: bool) -> np.ndarray:
+    """(1 + len(_GRID_TOKENS), counts): 0 tokens cost nothing, then the engine's results at each grid point,
+    filled in (from `_attention_point`) when an interpolation first reads it; NaN until then."""
+    table = np.full((1 + len(_GRID_TOKENS), len(_COUNTS)), np.nan)
+    table[0] = 0.0
+    return table
 
 
 def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool, policy: str,
@@ -252,14 +294,28 @@ def attention_counts(op: str, tokens, head_dim: int, group: int, row_reuse: bool
     (a head's work repeats row after row, so its cost grows linearly once refresh is averaged in).
     Returns an array (..., 5): cycles, MAC cycles, ACTs, WR-INPs, RD-OUTs.
     """
-    table = _attention_table(op, head_dim, group, row_reuse, policy, module, engine, bias)
     t = np.asarray(tokens, dtype=np.float64)
-    grid = np.array(_GRID_TOKENS, dtype=np.float64)
+    args = (op, head_dim, group, row_reuse, policy, module, engine, bias)
+    return _interpolated(args, t.tobytes(), t.shape).copy()
+
+
+@lru_cache(maxsize=16)
+def _interpolated(args: tuple, tokens: bytes, shape: tuple) -> np.ndarray:
+    """`attention_counts` of the tokens (float64 bytes) for one tile shape `args`, read-only: a search times
+    the same batch's heads on every layout."""
+    t = np.frombuffer(tokens).reshape(shape)
+    table = _tile_table(*args)
+    if t.size and np.isnan(table[_grid_span(t)]).any():  # run the points this interpolation reads for the first time
+        for k in _grid_points(t.ravel()):
+            if np.isnan(table[k + 1, 0]):
+                table[k + 1] = _attention_point(args[0], _GRID_TOKENS[k], *args[1:])
+    grid = _GRID_X
     slope = (table[-1] - table[-2]) / (grid[-1] - grid[-2])
-    out = np.stack([np.interp(t, np.r_[0.0, grid], np.r_[0.0, table[:, k]]) for k in range(table.shape[1])], -1)
+    out = np.stack([np.interp(t, grid, table[:, k]) for k in range(len(_COUNTS))], -1)
     beyond = t > grid[-1]
     if np.any(beyond):
         out[beyond] = table[-1] + (t[beyond, None] - grid[-1]) * slope
+    out.flags.writeable = False
     return out
 
 
@@ -347,6 +403,9 @@ class StepConfig:
         if not self.lengths:
             raise ValueError("batch must hold at least one request, got none")
         window = self.layout.model.context_window
+        if set(map(type, self.lengths)) == {int} and min(self.lengths) >= 1 and (
+                self.beyond_window or max(self.lengths) <= window):
+            return  # the common case, checked at once; otherwise each length in turn says what is wrong
         for t in self.lengths:
             check_int("context_tokens", t, 1)
             if t > window and not self.beyond_window:
@@ -406,15 +465,56 @@ def _fc_matrices(m: LLM) -> list[tuple[int, int]]:
 
 def _pim_fc(cfg: StepConfig) -> np.ndarray:
     """Counts of one request's FC of one layer on one channel of a unit (d_out split over tp x channels)."""
-    lay, mod = cfg.layout, cfg.layout.system.module
-    share = lay.tp * lay.unit_channels
-    return sum(gemv_counts(d_in, -(-d_out // share), cfg.techniques.policy, mod, cfg.engine, cent=True)
-               for d_in, d_out in _fc_matrices(lay.model))
+    lay = cfg.layout
+    return _fc_counts(lay.model, lay.tp * lay.unit_channels, cfg.techniques.policy, lay.system.module, cfg.engine)
 
 
-def _attention(cfg: StepConfig, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(qk, sv) counts of one layer of a micro-batch on its unit's busiest channel (the critical path), and
-    the counts summed over the unit's channels (for energy)."""
+@lru_cache(maxsize=1024)
+def _fc_counts(model: LLM, share: int, policy: str, module: Module, engine: str) -> np.ndarray:
+    counts = sum(gemv_counts(d_in, -(-d_out // share), policy, module, engine, cent=True)
+                 for d_in, d_out in _fc_matrices(model))
+    counts.flags.writeable = False
+    return counts
+
+
+def micro_sums(values: np.ndarray, n_micro: int) -> np.ndarray:
+    """Per micro-batch sums of per-request `values` (request i rides in micro-batch i % n_micro), each added in
+    request order, exactly as summing the micro-batch's own requests: shape (n_micro,) + values.shape[1:]."""
+    values = np.asarray(values)
+    per = -(-len(values) // n_micro)
+    padded = np.zeros((per * n_micro,) + values.shape[1:], dtype=values.dtype)
+    padded[:len(values)] = values
+    return padded.reshape((per, n_micro) + values.shape[1:]).sum(0)
+
+
+def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
+    """Requests in each micro-batch when request i rides in micro-batch i % n_micro."""
+    return (requests - np.arange(n_micro) + n_micro - 1) // n_micro
+
+
+def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
+    """Greedy placement, the longest item first onto the least-loaded channel (the lowest-numbered on a tie):
+    a mask of the items the busiest channel (the lowest-numbered of the busiest) holds."""
+    order = np.argsort(-load, kind="stable")
+    if load.size <= channels and load[order[0]] > 0:  # one item per channel: the longest (first of equals) is busiest
+        return np.arange(load.size) == order[0]
+    heap = [(0.0, c) for c in range(channels)]  # (load, channel): a heap's first is numpy's argmin of the loads
+    owner = [0] * load.size
+    values = load.tolist()
+    replace_first = heapq.heapreplace
+    for i in order.tolist():
+        total, c = heap[0]
+        owner[i] = c
+        replace_first(heap, (total + values[i], c))
+    bins = [0.0] * channels
+    for total, c in heap:
+        bins[c] = total
+    return np.array(owner) == bins.index(max(bins))
+
+
+def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(qk, sv) counts of one layer of each micro-batch on its unit's busiest channel (the critical path), and
+    the counts summed over the unit's channels (for energy): arrays (n_micro, counts)."""
     lay, tech, mod = cfg.layout, cfg.techniques, cfg.layout.system.module
     m, ch = lay.model, lay.unit_channels
     kvh = -(-m.kv_heads // lay.tp)
@@ -423,117 +523,114 @@ def _attention(cfg: StepConfig, lengths: np.ndarray) -> tuple[np.ndarray, np.nda
     args = (m.head_dim, m.group_size, tech.dcs and m.group_size > 1, tech.policy, mod, cfg.engine, cent_code)
     if tech.tcp:  # every (request, head): its 16-token tiles dealt over all channels; the busiest holds the ceil
         per_channel = np.ceil(np.ceil(lengths / mod.banks) / ch) * mod.banks
-        qk = attention_counts("qk", per_channel, *args).sum(0) * kvh
-        sv = attention_counts("sv", per_channel, *args).sum(0) * kvh
-        sv[0] += kvh * lengths.size * (m.head_dim // mod.banks) * ch  # HUB adds each channel's partial tile: 1 tCK
+        qk = micro_sums(attention_counts("qk", per_channel, *args), n_micro) * kvh
+        sv = micro_sums(attention_counts("sv", per_channel, *args), n_micro) * kvh
+        sizes = micro_sizes(lengths.size, n_micro)
+        sv[:, 0] += kvh * sizes * (m.head_dim // mod.banks) * ch  # HUB adds each channel's partial tile: 1 tCK
         return qk, sv, (qk + sv) * ch
-    qk1 = attention_counts("qk", lengths, *args)
-    sv1 = attention_counts("sv", lengths, *args)
+    qk_all = attention_counts("qk", lengths, *args)
+    sv_all = attention_counts("sv", lengths, *args)
     if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
-        items_qk, items_sv = np.repeat(qk1, kvh, 0), np.repeat(sv1, kvh, 0)
+        qk, sv = (_micro_items(np.repeat(c[:, None], kvh, 1), n_micro) for c in (qk_all, sv_all))
     else:  # [N] NeuPIMs: one request (all its heads) per channel
-        items_qk, items_sv = qk1 * kvh, sv1 * kvh
-    load = items_qk[:, 0] + items_sv[:, 0]
-    bins = np.zeros(ch)
-    owner = np.empty(load.size, dtype=np.int64)
-    for i in np.argsort(-load, kind="stable"):  # greedy: the longest item to the least-loaded channel
-        owner[i] = int(np.argmin(bins))
-        bins[owner[i]] += load[i]
-    busiest = owner == int(np.argmax(bins))
-    return items_qk[busiest].sum(0), items_sv[busiest].sum(0), (items_qk + items_sv).sum(0)
+        qk, sv = (_micro_items(c[:, None] * kvh, n_micro) for c in (qk_all, sv_all))
+    load = qk[..., 0] + sv[..., 0]
+    busiest = np.stack([busiest_channel(row, ch) for row in load])[..., None]
+    return np.where(busiest, qk, 0.0).sum(1), np.where(busiest, sv, 0.0).sum(1), (qk + sv).sum(1)
 
 
-def _unit_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
-    """Seconds of one layer of a micro-batch on one unit, by component; plus the MACs done in PIM and command counts."""
+def _micro_items(items: np.ndarray, n_micro: int) -> np.ndarray:
+    """(requests, per request, counts) items as (micro-batch, its items in request order, counts), the shorter
+    micro-batches padded with empty items at the end (request i rides in micro-batch i % n_micro)."""
+    per = -(-len(items) // n_micro)
+    padded = np.zeros((per * n_micro,) + items.shape[1:])
+    padded[:len(items)] = items
+    grid = padded.reshape(per, n_micro, *items.shape[1:]).swapaxes(0, 1)
+    return grid.reshape(n_micro, per * items.shape[1], items.shape[2])
+
+
+def _layer_parts(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> dict[str, np.ndarray]:
+    """Seconds of one layer of each micro-batch on one unit, by component; plus the MACs done in PIM and command
+    counts: arrays over the micro-batches (request i rides in micro-batch i % n_micro)."""
     lay, mod = cfg.layout, cfg.layout.system.module
     m, tck = lay.model, mod.timing.tck_ns * 1e-9
-    n = lengths.size
+    n = micro_sizes(lengths.size, n_micro)
+    tokens = micro_sums(lengths, n_micro)
     heads = m.heads / lay.tp
-    qk, sv, total = _attention(cfg, lengths)
-    macs_attention = 2.0 * heads * m.head_dim * lengths.sum()
+    qk, sv, total = _attention(cfg, lengths, n_micro)
+    macs_attention = 2.0 * heads * m.head_dim * tokens
     macs_fc = n * m.layer_params / lay.tp
     on_pim = macs_attention + (macs_fc if cfg.kind == "cent" else 0.0)  # [N] NeuPIMs runs the FCs on its NPU
-    part = {"qk": qk[0] * tck, "sv": sv[0] * tck, "macs": on_pim * lay.tp,
-            "attention_commands": total[1:] * lay.tp, "fc_commands": np.zeros(4)}
+    part = {"qk": qk[:, 0] * tck, "sv": sv[:, 0] * tck, "macs": on_pim * lay.tp,
+            "attention_commands": total[:, 1:] * lay.tp, "fc_commands": np.zeros((n_micro, 4))}
     if cfg.kind == "cent":
-        fc = _pim_fc(cfg) * n
-        part["fc"] = fc[0] * tck
-        part["fc_commands"] = fc[1:] * lay.unit_channels * lay.tp
-        acc = cent_accelerator_cycles(m, float(lengths.mean()), heads, mod.channels)
+        fc = _pim_fc(cfg)[None, :] * n[:, None]
+        part["fc"] = fc[:, 0] * tck
+        part["fc_commands"] = fc[:, 1:] * lay.unit_channels * lay.tp
+        acc = cent_accelerator_cycles(m, tokens / n, heads, mod.channels)
         share = lay.units_per_module  # [C] the device's accelerator serves its blocks one after another
         part["nmu"] = n * (acc["rmsnorm"] + acc["rotary"]) * share * tck
-        scores = SCORE_BURSTS_PER_32B * heads * lengths.sum() * m.dtype_bytes / 32
+        scores = SCORE_BURSTS_PER_32B * heads * tokens * m.dtype_bytes / 32
         vectors = n * VECTOR_BURSTS_PER_BLOCK * m.hidden * m.dtype_bytes / 32
 
         def host(bursts):  # serial through the device's front end, or spread over the unit's channel buses
             return bursts * share if cfg.host_serial else bursts / lay.unit_channels * mod.timing.tBL
 
         part["softmax"] = (host(scores) + n * acc["softmax"] * share) * tck
-        part["nmu"] += host(vectors) * tck
+        part["nmu"] = part["nmu"] + host(vectors) * tck
         part["host_bursts"] = scores + vectors
     else:
-        part.update(_npu_layer(cfg, lengths))
-        part["host_bursts"] = 0.0
+        part.update(_npu_layer(cfg, n, tokens))
+        part["host_bursts"] = np.zeros(n_micro)
     return part
 
 
-def _npu_fc_s(cfg: StepConfig, requests: float) -> float:
+def _npu_fc_s(cfg: StepConfig, requests):
     """NeuPIMs: one layer's FC of `requests` requests on the NPU, the roofline of its FLOPs and weight reads."""
     lay = cfg.layout
     m, sysm, modules = lay.model, lay.system, lay.unit_modules
     flops = 2.0 * requests * m.layer_params / lay.tp
     bw = modules * sysm.module.external_bandwidth_GBps * 1e9
-    return max(flops / (modules * sysm.xpu_TFLOPs * 1e12), m.layer_params * m.dtype_bytes / lay.tp / bw)
+    return np.maximum(flops / (modules * sysm.xpu_TFLOPs * 1e12), m.layer_params * m.dtype_bytes / lay.tp / bw)
 
 
-def _npu_layer(cfg: StepConfig, lengths: np.ndarray) -> dict[str, float]:
+def _npu_layer(cfg: StepConfig, n: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
     """NeuPIMs: FC on the NPU; softmax and norms move scores and activations PIM <-> NPU once each way."""
     lay = cfg.layout
     m = lay.model
     bw = lay.unit_modules * lay.system.module.external_bandwidth_GBps * 1e9
-    moved = 2.0 * (m.heads / lay.tp * lengths.sum() + 4 * m.hidden * lengths.size) * m.dtype_bytes
-    return {"fc": _npu_fc_s(cfg, lengths.size), "nmu": moved / bw, "softmax": 0.0}
+    moved = 2.0 * (m.heads / lay.tp * tokens + 4 * m.hidden * n) * m.dtype_bytes
+    return {"fc": _npu_fc_s(cfg, n), "nmu": moved / bw, "softmax": np.zeros(n.size)}
 
 
-@lru_cache(maxsize=4096)
-def _unit_layer_cached(cfg: StepConfig, lengths: tuple) -> dict:
-    return _unit_layer(cfg, np.asarray(lengths, dtype=np.int64))
-
-
-def _stage_times(cfg: StepConfig, micro: list[np.ndarray]):
-    """(stage x micro-batch) seconds, per-component sums of each micro-batch's round trip, MACs, counts."""
+def _stage_times(cfg: StepConfig, lengths: np.ndarray, n_micro: int):
+    """(stage x micro-batch) seconds, per-component sums of each micro-batch's round trip (arrays over the
+    micro-batches), and the step's MACs, counts and busy times (added micro-batch by micro-batch)."""
     lay = cfg.layout
     layers = lay.stage_layers
-    pp = lay.pp
-    t = np.zeros((pp, len(micro)))
-    comps = [dict.fromkeys(("fc", "qk", "softmax", "sv", "nmu", "link", "exposed"), 0.0) for _ in micro]
-    totals = {"macs": 0.0, "attention_commands": np.zeros(4), "fc_commands": np.zeros(4), "host_bursts": 0.0,
-              "attention_s": 0.0, "fc_s": 0.0}
-    link = cxl_vector_s(lay.model.hidden, lay.system.modules) if pp > 1 else 0.0
+    p = _layer_parts(cfg, lengths, n_micro)
+    link = cxl_vector_s(lay.model.hidden, lay.system.modules) if lay.pp > 1 else 0.0
     allreduce = cxl_allreduce_s(lay.model, lay.tp, lay.system.modules)
-    shape = replace(cfg, lengths=(1,))  # micro-batches of equal lengths cost the same: cache on (config, lengths)
-    for j, lengths in enumerate(micro):
-        p = dict(_unit_layer_cached(shape, tuple(int(x) for x in lengths)))
-        if cfg.kind == "cent":
-            layer = p["fc"] + p["qk"] + p["sv"] + p["softmax"] + p["nmu"]
-            exposed = 0.0
-        else:  # [N] sub-batches: the NPU's FC of one overlaps PIM attention of the other (flow shop)
-            k = min(NEUPIMS_SUB_BATCHES, lengths.size)
-            fc_k, at_k = _npu_fc_s(cfg, lengths.size / k), (p["qk"] + p["sv"]) / k
-            layer = fc_k + (k - 1) * max(fc_k, at_k) + at_k + p["nmu"]
-            p["fc"] = layer - p["qk"] - p["sv"] - p["nmu"]  # the FC time attention does not hide
-            exposed = 0.0
-        per_stage = layers * (layer + allreduce) + link
-        t[:, j] = per_stage
-        total_layers = layers.sum()
-        for name in ("fc", "qk", "softmax", "sv", "nmu"):
-            comps[j][name] = total_layers * p[name]
-        comps[j]["exposed"] = total_layers * exposed
-        comps[j]["link"] = total_layers * allreduce + pp * link
-        for key in ("macs", "attention_commands", "fc_commands", "host_bursts"):
-            totals[key] = totals[key] + total_layers * p[key]
-        totals["attention_s"] += total_layers * (p["qk"] + p["sv"] + p["softmax"])
-        totals["fc_s"] += total_layers * p["fc"]
+    if cfg.kind == "cent":
+        layer = p["fc"] + p["qk"] + p["sv"] + p["softmax"] + p["nmu"]
+    else:  # [N] sub-batches: the NPU's FC of one overlaps PIM attention of the other (flow shop)
+        n = micro_sizes(lengths.size, n_micro)
+        k = np.minimum(NEUPIMS_SUB_BATCHES, n)
+        fc_k, at_k = _npu_fc_s(cfg, n / k), (p["qk"] + p["sv"]) / k
+        layer = fc_k + (k - 1) * np.maximum(fc_k, at_k) + at_k + p["nmu"]
+        p["fc"] = layer - p["qk"] - p["sv"] - p["nmu"]  # the FC time attention does not hide
+    t = layers[:, None] * (layer + allreduce)[None, :] + link
+    total_layers = layers.sum()
+    comps = {name: total_layers * p[name] for name in ("fc", "qk", "softmax", "sv", "nmu")}
+    comps["link"] = np.full(n_micro, total_layers * allreduce + lay.pp * link)
+    comps["exposed"] = np.zeros(n_micro)
+
+    def added(values):  # 0 + the first micro-batch's + the second's ...: cumsum adds in that order
+        return np.cumsum(total_layers * values, axis=0)[-1]
+
+    totals = {key: added(p[key]) for key in ("macs", "attention_commands", "fc_commands", "host_bursts")}
+    totals["attention_s"] = added(p["qk"] + p["sv"] + p["softmax"])
+    totals["fc_s"] = added(p["fc"])
     return t, comps, totals
 
 
@@ -559,17 +656,22 @@ def step(cfg: StepConfig) -> StepResult:
             how = "DPA's 1 MB chunks" if cfg.techniques.dpa else "static reservations of the context window"
             raise ValueError(f"batch must fit the system: {lengths.size} requests under {how} do not fit, "
                              f"at most {fit} do (tp={lay.tp}, pp={lay.pp}); use --ignore-capacity to time it anyway")
+    return _timed(cfg, lengths)
+
+
+def _timed(cfg: StepConfig, lengths: np.ndarray) -> StepResult:
+    """`step` of a batch known to fit (or not checked)."""
+    lay = cfg.layout
     b = lengths.size
     n_micro = min(b, lay.pp)
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
-    micro = [lengths[j::n_micro] for j in range(n_micro)]
-    t, comps, totals = _stage_times(cfg, micro)
-    head = _lm_head_s(cfg, max(len(mb) for mb in micro))
+    t, comps, totals = _stage_times(cfg, lengths, n_micro)
+    head = _lm_head_s(cfg, -(-b // n_micro))
     inout = CENT_INOUT_S if cfg.kind == "cent" else 0.0
     round_trip = t.sum(0) + head + inout
     period = float(max(t.sum(1).max(), round_trip.max()))
     j = int(np.argmax(round_trip))
-    components = {k: v for k, v in comps[j].items() if v}
+    components = {k: float(v[j]) for k, v in comps.items() if v[j]}
     components["other"] = head + inout
     components["bubble"] = period - round_trip[j]
     macs = totals["macs"] + (b * lay.model.vocab * lay.model.hidden if cfg.kind == "cent" else 0)  # the PIM's MACs
@@ -591,7 +693,7 @@ def system_for(kind: str, modules: int) -> System:
 def run_step(kind: str, model: LLM, modules: int, tp: int, pp: int, lengths, techniques: str = "baseline",
              **options) -> StepResult:
     """One step from plain arguments (what the CLI and the figures call)."""
-    lengths = tuple(int(x) for x in np.atleast_1d(lengths))
+    lengths = tuple(map(int, np.atleast_1d(lengths).tolist()))
     cfg = StepConfig(kind, Layout(system_for(kind, modules), model, tp, pp), lengths,
                      Techniques.parse(techniques), **options)
     return step(cfg)
@@ -625,6 +727,11 @@ def batch_lengths(kind: str, model: LLM, modules: int, tp: int, pp: int, techniq
 def layouts(kind: str, model: LLM, modules: int) -> list[tuple[int, int]]:
     """The (tp, pp) layouts searched: tp x pp = modules (tp a power of two), 2 or 4 units per module, and
     CENT's own deployment (one decoder block per stage, tp = 1)."""
+    return list(_layouts(kind, model, modules))
+
+
+@lru_cache(maxsize=256)
+def _layouts(kind: str, model: LLM, modules: int) -> tuple:
     system_ = system_for(kind, modules)
     out = []
     for per_module in (1, 2, 4):
@@ -643,7 +750,20 @@ def layouts(kind: str, model: LLM, modules: int) -> list[tuple[int, int]]:
         except ValueError:
             continue
         valid.append((tp, pp))
-    return valid
+    return tuple(valid)
+
+
+@lru_cache(maxsize=8192)
+def holds_one(kind: str, model: LLM, modules: int, tokens: int, dpa: bool, layout="best") -> bool:
+    """True if `layout` (tp, pp) (any layout `search` tries, for "best") holds the weights and one request of
+    `tokens` tokens: what `search` and a step need to run at all."""
+    for tp, pp in _layouts(kind, model, modules) if layout == "best" else (layout,):
+        try:
+            if admitted(Layout(system_for(kind, modules), model, tp, pp), [tokens], dpa):
+                return True
+        except ValueError:
+            continue
+    return False
 
 
 @dataclass(frozen=True)
@@ -670,13 +790,15 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
     pool = np.asarray(pool, dtype=np.int64)
     dpa = Techniques.parse(techniques).dpa
     results = {}
-    for tp, pp in layouts(kind, model, modules):
+    for tp, pp in _layouts(kind, model, modules):
         layout = Layout(system_for(kind, modules), model, tp, pp)
         try:
             n = admitted(layout, pool, dpa)
             if n == 0:
                 raise ValueError("not one request fits")
-            results[(tp, pp)] = run_step(kind, model, modules, tp, pp, pool[:n], techniques, **options)
+            batch = pool[:n]  # admitted: it fits, so the step need not check again
+            cfg = StepConfig(kind, layout, tuple(batch.tolist()), Techniques.parse(techniques), **options)
+            results[(tp, pp)] = _timed(cfg, batch)
         except ValueError as error:
             results[(tp, pp)] = str(error)
     ok = {k: r for k, r in results.items() if isinstance(r, StepResult)}
@@ -684,6 +806,13 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
         raise ValueError(f"model must fit the system: no layout of {model.name} on {modules} {kind} modules "
                          f"admits a request")
     return Search(results, max(ok, key=lambda k: ok[k].tokens_per_s))
+
+
+def clear_caches() -> None:
+    """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks)."""
+    for memo in (_attention_point, _tile_table, _interpolated, _gemv_exact, _fc_counts, _stage_layers, _layouts,
+                 holds_one):
+        memo.cache_clear()
 
 
 # --- the GPU baseline --------------------------------------------------------------------------------------
@@ -780,7 +909,7 @@ def serve(kind: str, model: LLM, modules: int, tp: int, pp: int, dataset, techni
 __all__ = [
     "TECHNIQUES", "SYSTEM_KINDS", "Techniques", "Layout", "StepConfig", "step", "run_step", "system_for",
     "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
-    "admitted", "kv_reservation_bytes", "kv_capacity_bytes",
+    "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "holds_one",
     "batch_lengths", "Search", "search",
-    "ServeResult", "serve", "gpu_step",
+    "ServeResult", "serve", "gpu_step", "clear_caches",
 ]

@@ -191,3 +191,92 @@ def test_reservations_are_the_dpa_allocators():
     assert system.kv_reservation_bytes(layout, lengths, dpa=True).sum() == lazy.allocated_bytes
     static = system.kv_reservation_bytes(layout, lengths, dpa=False)
     assert set(static.tolist()) == {StaticAllocator(kv).slot_bytes}
+
+
+# --- the vectorised step against its parts taken one at a time ------------------------------------------------
+@settings(max_examples=20, deadline=None)
+@given(lengths=st.lists(st.integers(0, 5000), min_size=1, max_size=40), n_micro=st.integers(1, 12))
+def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro):
+    values = np.array(lengths, dtype=np.float64)[:, None] * np.array([1.0, 0.1, 1 / 3])  # inexact sums: order shows
+    sums = system.micro_sums(values, n_micro)
+    assert system.micro_sizes(len(lengths), n_micro).tolist() == [len(lengths[j::n_micro]) for j in range(n_micro)]
+    for j in range(n_micro):
+        expected = np.zeros(3)
+        for v in values[j::n_micro]:
+            expected = expected + v
+        assert np.array_equal(sums[j], expected)
+
+
+@settings(max_examples=40, deadline=None)
+@given(load=st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 7.25, 1 / 3]), min_size=1, max_size=60),
+       channels=st.integers(1, 9))
+@example(load=[0.0, 0.0], channels=3)  # all empty: every item on channel 0
+@example(load=[5.0, 0.0, 0.0], channels=3)
+@example(load=[2.5, 7.25, 7.25], channels=4)
+def test_busiest_channel_is_the_greedy_argmin_placement(load, channels):
+    load = np.array(load)
+    bins, owner = np.zeros(channels), np.empty(load.size, dtype=np.int64)
+    for i in np.argsort(-load, kind="stable"):  # the longest item to the least-loaded (lowest-numbered) channel
+        owner[i] = int(np.argmin(bins))
+        bins[owner[i]] += load[i]
+    assert np.array_equal(system.busiest_channel(load, channels), owner == int(np.argmax(bins)))
+
+
+def test_busiest_channel_hand_worked():
+    # loads 5, 4, 3, 3 on 2 channels: 5 -> ch0, 4 -> ch1, 3 -> ch1 (7), 3 -> ch0 (8): ch0 is the busiest
+    assert system.busiest_channel(np.array([3.0, 5.0, 3.0, 4.0]), 2).tolist() == [False, True, True, False]
+
+
+@settings(max_examples=12, deadline=None)
+@given(kind=st.sampled_from(system.SYSTEM_KINDS), tech=st.sampled_from(system.TECHNIQUES),
+       lengths=st.lists(st.integers(1, 3000), min_size=1, max_size=24), n_micro=st.integers(1, 8))
+def test_micro_batches_together_cost_each_alone(kind, tech, lengths, n_micro):
+    n_micro = min(n_micro, len(lengths))
+    cfg = system.StepConfig(kind, system.Layout(system.system_for(kind, 4), LLM_7B_128K_GQA, 2, 2), (1,),
+                            system.Techniques.parse(tech), ignore_capacity=True)
+    lengths = np.array(lengths, dtype=np.int64)
+    together = system._layer_parts(cfg, lengths, n_micro)
+    for j in range(n_micro):
+        alone = system._layer_parts(cfg, lengths[j::n_micro], 1)
+        for key, value in together.items():
+            assert np.array_equal(value[j], alone[key][0]), key
+
+
+def test_attention_counts_run_only_the_grid_points_they_read():
+    m = system.system_for("cent", 8).module
+    args = (128, 4, True, "dcs", m, "aimsim", False)
+    full = np.array([system._attention_point("sv", t, *args) for t in system._GRID_TOKENS])
+    tokens = np.array([0, 16, 100, 256, 257, 3000, 4096, 9000])
+    expected = np.stack([np.interp(tokens, np.r_[0, system._GRID_TOKENS], np.r_[0.0, full[:, k]])
+                         for k in range(full.shape[1])], -1)
+    slope = (full[-1] - full[-2]) / 2048
+    expected[-1] = full[-1] + (9000 - 4096) * slope
+    assert np.array_equal(system.attention_counts("sv", tokens, *args), expected)
+    # 100 reads 64 and 128; 257 reads 256 and 512; 16, 256 and 4096 are grid points; 3000 and 9000 read 2048, 4096
+    assert system._grid_points(tokens.astype(float)).tolist() == [0, 2, 3, 4, 5, 7, 8]
+
+
+@settings(max_examples=6, deadline=None)
+@given(kind=st.sampled_from(system.SYSTEM_KINDS), tech=st.sampled_from(system.TECHNIQUES),
+       pool=st.lists(st.integers(1, 32768), min_size=1, max_size=64))
+def test_search_times_each_layout_as_a_checked_step(kind, tech, pool):
+    try:
+        found = system.search(kind, LLM_7B_32K, 4, pool, tech)
+    except ValueError:
+        return  # no layout admits the first request
+    for (tp, pp), result in found.results.items():
+        if isinstance(result, str):
+            continue
+        n = system.admitted(system.Layout(system.system_for(kind, 4), LLM_7B_32K, tp, pp), pool, "dpa" in tech)
+        assert result == system.run_step(kind, LLM_7B_32K, 4, tp, pp, pool[:n], tech)
+
+
+def test_memoized_head_costs_are_not_shared_with_callers():
+    m = system.system_for("cent", 8).module
+    args = ("qk", [100, 700], 128, 1, False, "static", m, "aimsim")
+    first = system.attention_counts(*args)
+    first[:] = -1  # a caller's array is its own
+    again = system.attention_counts(*args)
+    system.clear_caches()
+    cold = system.attention_counts(*args)
+    assert (again > 0).all() and np.array_equal(again, cold)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from functools import lru_cache
 
@@ -30,13 +31,39 @@ from pimlab.step import COMPONENTS
 from pimlab.validate import check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, dataset_picker, fit_ticks, int_box, model_picker, wrap
+from pimlab_widgets.controls import STYLE, dataset_picker, fit_ticks, fit_ticks_json, int_box, model_picker, wrap
 from pimlab_widgets.follow import choice, follow_choices, listed
 
 TECH_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
 PART_COLORS = {"fc": "#1f77b4", "qk": "#ff7f0e", "softmax": "#d62728", "sv": "#2ca02c", "nmu": "#9467bd",
                "link": "#8c564b", "bubble": "#e377c2", "exposed": "#bcbd22", "other": "#7f7f7f",
                "attention": "#17becf", "selection": "#aec7e8"}
+
+
+@lru_cache(maxsize=16)
+def _panels(rows: int, cols: int, wide_last_row: bool = False, vertical_spacing: float | None = None) -> tuple:
+    """make_subplots' layout of a grid of panels (its template left to the figure's default) as JSON text, with
+    a placeholder per panel title, and each panel's axes: the skeleton the apps' figures are drawn into as plotly
+    JSON (a go.Figure's validation is most of a redraw's time otherwise)."""
+    specs = [[{}] * cols for _ in range(rows)]
+    if wide_last_row:
+        specs[-1] = [{"colspan": cols}] + [None] * (cols - 1)
+    panels = [(r, c) for r in range(rows) for c in range(cols) if specs[r][c] is not None]
+    figure = make_subplots(rows=rows, cols=cols, specs=specs, vertical_spacing=vertical_spacing,
+                           subplot_titles=[f"@{i}@" for i in range(len(panels))])
+    layout = figure.layout.to_plotly_json()
+    layout.pop("template", None)
+    axes = {(r + 1, c + 1): figure._grid_ref[r][c][0].trace_kwargs for r, c in panels}
+    return json.dumps(layout), axes
+
+
+def _panel_layout(grid: tuple, titles) -> tuple[dict, dict]:
+    """A fresh copy of a `_panels` layout with the panels' titles, and the panels' axes."""
+    text, axes = grid
+    layout = json.loads(text)
+    for annotation, title in zip(layout["annotations"], titles):
+        annotation["text"] = title
+    return layout, axes
 
 
 def _kind_picker(value: str = "cent") -> widgets.Dropdown:
@@ -112,28 +139,13 @@ def fits_window(model, dataset) -> None:
                          f"{model.name}'s window is {model.context_window:,}")
 
 
-@lru_cache(maxsize=256)
 def _layouts(kind: str, model, modules: int) -> tuple:
     return tuple(system.layouts(kind, model, modules))
 
 
-@lru_cache(maxsize=16)
 def _first_request(dataset) -> int:
     """The first request of the pool the apps draw (dataset.sample(256, 0)): a layout admits it or none."""
     return int(dataset.sample(256, 0)[0])
-
-
-@lru_cache(maxsize=8192)
-def holds(kind: str, model, modules: int, tokens: int, dpa: bool, layout="best") -> bool:
-    """True if `layout` (any layout the search tries, for "best") holds the weights and one request of `tokens`
-    (what `system.search` and the step need to run at all)."""
-    for tp, pp in _layouts(kind, model, modules) if layout == "best" else (layout,):
-        try:
-            if system.admitted(system.Layout(system.system_for(kind, modules), model, tp, pp), [tokens], dpa):
-                return True
-        except ValueError:
-            continue
-    return False
 
 
 def layout_label(layout) -> str:
@@ -150,14 +162,15 @@ def check_steps(kind, model, dataset, modules, layout, host_serial=True, ignore_
     fits_window(model, dataset)
     first, where = _first_request(dataset), f"{modules} {KIND_NAMES[kind]} modules"
     if layout == "best":
-        if not all(holds(kind, model, modules, first, dpa) for dpa in DPA_STATES):
+        if not all(system.holds_one(kind, model, modules, first, dpa) for dpa in DPA_STATES):
             raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout; "
                              f"{where} do not")
         return
     if layout not in _layouts(kind, model, modules):
         raise ValueError(f"layout must be best or one of {', '.join(map(layout_label, _layouts(kind, model, modules)))}"
                          f" for {model.name} on {where}; got {layout!r}")
-    if not ignore_capacity and not all(holds(kind, model, modules, first, dpa, layout) for dpa in DPA_STATES):
+    if not ignore_capacity and not all(system.holds_one(kind, model, modules, first, dpa, layout)
+                                       for dpa in DPA_STATES):
         raise ValueError(f"layout {layout_label(layout)} on {where} must hold {model.name} and one {dataset.name} "
                          "request; it does not: pick layout best, more modules, or tick what-if: ignore capacity")
 
@@ -235,7 +248,7 @@ def tp_pp_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA, techniques: str = "tc
 def check_search(kind, model, dataset, modules, techniques) -> None:
     """ValueError, naming the controls as shown, unless some layout runs these values."""
     fits_window(model, dataset)
-    if not holds(kind, model, modules, _first_request(dataset), system.Techniques.parse(techniques).dpa):
+    if not system.holds_one(kind, model, modules, _first_request(dataset), system.Techniques.parse(techniques).dpa):
         raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout with "
                          f"{techniques}; {modules} {KIND_NAMES[kind]} modules do not")
 
@@ -247,23 +260,29 @@ ENERGY_BAR_LABELS = {"baseline": "CENT", "tcp+dcs+dpa": "+PIMphony"}  # the shor
 def energy_figure(data: EnergyData) -> go.Figure:
     """(a) over (b), each across the width: a bar per case (model, the outer tick label; its workload on hover)
     and technique (the inner one)."""
-    figure = make_subplots(rows=2, cols=1, vertical_spacing=0.18, subplot_titles=(
-        "(a) FC + attention (mJ/token)", "(b) attention by part (mJ/token)"))
+    return go.Figure(energy_json(data))
+
+
+def energy_json(data: EnergyData) -> dict:
+    """`energy_figure` as plotly JSON (what the app draws)."""
+    layout, axes = _panel_layout(_panels(2, 1, vertical_spacing=0.18),
+                                 ("(a) FC + attention (mJ/token)", "(b) attention by part (mJ/token)"))
     x = [[c.split(" / ")[0] for c in data.cases for _ in data.bars],
          [ENERGY_BAR_LABELS.get(b, b) for _ in data.cases for b in data.bars]]
     hover = [f"{c}, {b}" for c in data.cases for b in data.bars]
+    traces = []
 
     def bar(y, name, color, row):
-        figure.add_trace(go.Bar(x=x, y=1e3 * y.ravel(), name=name, marker_color=color, customdata=hover,
-                                hovertemplate=f"{name}: %{{y:.3g}} mJ/token<br>%{{customdata}}<extra></extra>"), row, 1)
+        traces.append(dict(type="bar", x=x, y=1e3 * y.ravel(), name=name, marker=dict(color=color), customdata=hover,
+                           hovertemplate=f"{name}: %{{y:.3g}} mJ/token<br>%{{customdata}}<extra></extra>",
+                           **axes[(row, 1)]))
 
     bar(data.fc_j, "FC", "#1f77b4", 1)
     bar(data.attention_j, "attention", "#ff7f0e", 1)
     for k, part in enumerate(ATTENTION_PARTS):
         bar(data.attention_parts_j[..., k], part, ("#2ca02c", "#9467bd", "#d62728", "#7f7f7f")[k], 2)
-    figure.update_layout(barmode="stack", height=640, title="CENT vs CENT + PIMphony (CENT's power model)")
-    fit_ticks(figure)
-    return figure
+    layout.update(barmode="stack", height=640, title=dict(text="CENT vs CENT + PIMphony (CENT's power model)"))
+    return fit_ticks_json(dict(data=traces, layout=layout))
 
 
 def energy_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA) -> LiveApp:
@@ -283,7 +302,7 @@ def energy_app(model=LLM_7B_128K_GQA, dataset=MULTIFIELDQA) -> LiveApp:
                           np.array([[r[1] for r in rows]]), np.array([[r[2] for r in rows]]),
                           np.array([[r[3] for r in rows]]))
 
-    return LiveApp(controls, compute, energy_figure, follow=lambda c: follow_choices(c, check_energy),
+    return LiveApp(controls, compute, energy_json, follow=lambda c: follow_choices(c, check_energy),
                    help=HELP_LISTS)
 
 
@@ -295,7 +314,7 @@ def check_energy(dataset, model, host_serial=True) -> None:
     """ValueError, naming the controls as shown, unless every bar of the energy app runs."""
     fits_window(model, dataset)
     modules = _energy_modules(model)
-    if not all(holds("cent", model, modules, _first_request(dataset), system.Techniques.parse(bar).dpa)
+    if not all(system.holds_one("cent", model, modules, _first_request(dataset), system.Techniques.parse(bar).dpa)
                for bar in BARS):
         raise ValueError(f"model must fit {modules} CENT modules with one {dataset.name} request; "
                          f"{model.name} does not")
@@ -309,26 +328,33 @@ def context_label(tokens: int) -> str:
 
 def scalability_figure(data: ScalabilityData) -> go.Figure:
     """(a) and (b) side by side, (c) under them across the width: three panels in a row crowd their ticks."""
-    figure = make_subplots(rows=2, cols=2, specs=[[{}, {}], [{"colspan": 2}, None]], subplot_titles=(
+    return go.Figure(scalability_json(data))
+
+
+def scalability_json(data: ScalabilityData) -> dict:
+    """`scalability_figure` as plotly JSON (what the app draws)."""
+    layout, axes = _panel_layout(_panels(2, 2, wide_last_row=True, vertical_spacing=0.2), (
         f"(a) tokens/s at {context_label(data.capacity_context)}", f"(b) speedup at {data.context_capacity_GB} GB",
-        "(c) MAC utilization (%)"), vertical_spacing=0.2)
+        "(c) MAC utilization (%)"))
     caps = [f"{c} GB" for c in data.capacities_GB]
-    figure.add_trace(go.Bar(x=caps, y=data.baseline_by_capacity, name="baseline", marker_color="#7f7f7f"), 1, 1)
-    figure.add_trace(go.Bar(x=caps, y=data.pimphony_by_capacity, name="PIMphony", marker_color="#2ca02c"), 1, 1)
     ctx = [context_label(t) for t in data.contexts]
-    figure.add_trace(go.Bar(x=ctx, y=data.speedup_by_context, name="speedup", marker_color="#1f77b4",
-                            text=[f"{s:.1f}x" for s in data.speedup_by_context], textposition="outside",
-                            textangle=0, textfont_size=11, constraintext="none", cliponaxis=False,
-                            customdata=data.contexts, hovertemplate="%{customdata} tokens: %{y:.2f}x<extra></extra>",
-                            showlegend=False), 1, 2)
-    figure.update_yaxes(range=[0, 1.2 * max(data.speedup_by_context)], row=1, col=2)  # room for the labels on top
-    figure.add_trace(go.Scatter(x=ctx, y=100 * data.baseline_utilization, name="baseline util",
-                                line=dict(color="#7f7f7f")), 2, 1)
-    figure.add_trace(go.Scatter(x=ctx, y=100 * data.pimphony_utilization, name="PIMphony util",
-                                line=dict(color="#2ca02c")), 2, 1)
-    figure.update_layout(barmode="group", height=600, title=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts")
-    fit_ticks(figure)
-    return figure
+    traces = [
+        dict(type="bar", x=caps, y=data.baseline_by_capacity, name="baseline", marker=dict(color="#7f7f7f"),
+             **axes[(1, 1)]),
+        dict(type="bar", x=caps, y=data.pimphony_by_capacity, name="PIMphony", marker=dict(color="#2ca02c"),
+             **axes[(1, 1)]),
+        dict(type="bar", x=ctx, y=data.speedup_by_context, name="speedup", marker=dict(color="#1f77b4"),
+             text=[f"{s:.1f}x" for s in data.speedup_by_context], textposition="outside", textangle=0,
+             textfont=dict(size=11), constraintext="none", cliponaxis=False, customdata=data.contexts,
+             hovertemplate="%{customdata} tokens: %{y:.2f}x<extra></extra>", showlegend=False, **axes[(1, 2)]),
+        dict(type="scatter", x=ctx, y=100 * data.baseline_utilization, name="baseline util",
+             line=dict(color="#7f7f7f"), **axes[(2, 1)]),
+        dict(type="scatter", x=ctx, y=100 * data.pimphony_utilization, name="PIMphony util",
+             line=dict(color="#2ca02c"), **axes[(2, 1)]),
+    ]
+    layout["yaxis2"]["range"] = [0, 1.2 * max(data.speedup_by_context)]  # room for the labels on top
+    layout.update(barmode="group", height=600, title=dict(text=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts"))
+    return fit_ticks_json(dict(data=traces, layout=layout))
 
 
 def scalability_app(kind: str = "cent", capacity_GB: int = 512) -> LiveApp:
@@ -356,7 +382,7 @@ def scalability_app(kind: str = "cent", capacity_GB: int = 512) -> LiveApp:
         return ScalabilityData(kind, np.array(CAPACITIES_GB), 65536, tps(base_a), tps(best_a), np.array(CONTEXTS),
                                capacity_GB, tps(base_b), tps(best_b), util(base_b), util(best_b))
 
-    return LiveApp(controls, compute, scalability_figure, follow=lambda c: follow_choices(c, check_scalability),
+    return LiveApp(controls, compute, scalability_json, follow=lambda c: follow_choices(c, check_scalability),
                    help="The capacity list offers the sizes that hold one request at every context of (b) "
                         "(128 GB holds no 1M-token request).")
 
@@ -368,7 +394,8 @@ def check_scalability(kind, capacity_GB) -> None:
     for capacity, context in points:
         first = variation_lengths(context, 256, 0)
         model = replace(LLM_7B_128K_GQA, context_window=max(LLM_7B_128K_GQA.context_window, int(first.max())))
-        if not all(holds(kind, model, capacity // MODULE_GB[kind], int(first[0]), dpa) for dpa in DPA_STATES):
+        modules = capacity // MODULE_GB[kind]
+        if not all(system.holds_one(kind, model, modules, int(first[0]), dpa) for dpa in DPA_STATES):
             raise ValueError(f"capacity (GB) must hold one request of {context // 1024}K tokens on "
                              f"{KIND_NAMES[kind]}; {capacity} GB does not")
 
@@ -376,24 +403,26 @@ def check_scalability(kind, capacity_GB) -> None:
 # --- Fig. 4: utilization ---------------------------------------------------------------------------------
 def utilization_figure(data: UtilizationData) -> go.Figure:
     """Utilization per capacity, a bar per series; each bar's batch is in its hover text (and the notebook's table)."""
-    figure = make_subplots(rows=1, cols=len(data.contexts),
-                           subplot_titles=[f"({'ab'[i]}) {c // 1024}K context" for i, c in enumerate(data.contexts)])
+    return go.Figure(utilization_json(data))
+
+
+def utilization_json(data: UtilizationData) -> dict:
+    """`utilization_figure` as plotly JSON (what the app draws)."""
+    layout, axes = _panel_layout(_panels(1, len(data.contexts)),
+                                 [f"({'ab'[i]}) {c // 1024}K context" for i, c in enumerate(data.contexts)])
     capacities = [f"{c} GB" for c in data.capacities_GB]
-    for i in range(len(data.contexts)):
-        for k, series in enumerate(data.series):
-            figure.add_trace(go.Bar(x=capacities, y=100 * data.utilization[i, :, k], name=series,
-                                    marker_color=TECH_COLORS[k + 1 if k else 0], showlegend=i == 0,
-                                    legendgroup=series, customdata=data.batch[i, :, k],
-                                    hovertemplate="%{x}: %{y:.1f}%, batch %{customdata}"),
-                             1, i + 1)
-    figure.update_yaxes(title_text="PIM MAC utilization (%)", row=1, col=1)
+    traces = [dict(type="bar", x=capacities, y=100 * data.utilization[i, :, k], name=series,
+                   marker=dict(color=TECH_COLORS[k + 1 if k else 0]), showlegend=i == 0, legendgroup=series,
+                   customdata=data.batch[i, :, k], hovertemplate="%{x}: %{y:.1f}%, batch %{customdata}",
+                   **axes[(1, i + 1)])
+              for i in range(len(data.contexts)) for k, series in enumerate(data.series)]
+    layout["yaxis"]["title"] = dict(text="PIM MAC utilization (%)")
     note = wrap(f"reading: {data.whatif}; hover a bar for its batch", 90)  # 90 small characters: 600 px
     lines = 2 + note.count("<br>")
-    figure.update_layout(barmode="group", height=500, margin=dict(t=30 + 18 * lines + 40),  # + panel titles
-                         title=dict(text=f"Fig. 4: PIM MAC utilization<br><sup>{note}</sup>", y=1, yref="container",
-                                    yanchor="top", pad_t=30))
-    fit_ticks(figure)
-    return figure
+    layout.update(barmode="group", height=500, margin=dict(t=30 + 18 * lines + 40),  # + panel titles
+                  title=dict(text=f"Fig. 4: PIM MAC utilization<br><sup>{note}</sup>", y=1, yref="container",
+                             yanchor="top", pad=dict(t=30)))
+    return fit_ticks_json(dict(data=traces, layout=layout))
 
 
 def utilization_app() -> LiveApp:
@@ -403,7 +432,7 @@ def utilization_app() -> LiveApp:
     def compute(seed):
         return fig04(check_int("seed", seed, 0, 99))
 
-    return LiveApp(controls, compute, utilization_figure)
+    return LiveApp(controls, compute, utilization_json)
 
 
 # --- Fig. 20: GPUs --------------------------------------------------------------------------------------
@@ -428,6 +457,7 @@ def gpu_app(kind: str = "cent") -> LiveApp:
 
 
 __all__ = ["bars_figure", "steps_figure", "throughput_app", "check_steps", "check_search", "check_energy",
-           "check_scalability", "context_label", "tp_pp_figure", "search_figure",
+           "check_scalability", "context_label", "energy_json", "scalability_json", "utilization_json", "tp_pp_figure",
+           "search_figure",
            "tp_pp_app", "energy_figure", "energy_app", "scalability_figure", "scalability_app", "utilization_figure",
            "utilization_app", "gpu_figure", "gpu_app"]
