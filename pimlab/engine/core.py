@@ -138,22 +138,40 @@ class Engine:
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> Engine:
-        """Issue every command, one per pass (see the module docstring)."""
+        """Issue every command. The built-in policies take their specialised loop (`pimlab.engine.fast`: the same
+        schedule, faster); any other policy the plain loop, `run_plain`."""
+        from pimlab.engine.fast import fast_loop
+
+        loop = fast_loop(self)
+        if loop is None:
+            return self.run_plain()
+        loop(self)
+        return self
+
+    def run_plain(self) -> Engine:
+        """Issue every command, one per pass (see the module docstring): the reference loop."""
         nq = len(self.queues)
         cache = [_STALE] * nq  # each head's last readiness; None = blocked
         live = [q for q in range(nq) if len(self.queues[q])]
         while live:
-            q, at, got = self._choose(live, cache)
-            if got is None:
-                if not self.policy.unblock(self):
-                    raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
-            elif at >= self.next_ref:
-                self._refresh()
-            elif self._step(q, at, got, live, cache):
+            if self.one_pass(live, cache):
                 continue
             cache = [_STALE] * nq
             live = [r for r in range(nq) if self.head[r] < len(self.queues[r])]
         return self
+
+    def one_pass(self, live: list[int], cache: list) -> bool:
+        """One pass: the chosen head issues (or its inserted ACT / PRE / mode switch), or a refresh, or the policy
+        unblocks; False when every cached readiness is now stale."""
+        q, at, got = self._choose(live, cache)
+        if got is None:
+            if not self.policy.unblock(self):
+                raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
+            return False
+        if at >= self.next_ref:
+            self._refresh()
+            return False
+        return self._step(q, at, got, live, cache)
 
     def _step(self, q: int, at: int, got: tuple, live: list[int], cache: list) -> bool:
         """Issue queue q's head action at cycle `at`; False when every cached readiness is now stale."""
