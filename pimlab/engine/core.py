@@ -11,10 +11,11 @@ turnaround), refresh; the static controller's fixed gaps bind as far as the poli
 from __future__ import annotations
 
 from array import array
+from functools import lru_cache
 
 import numpy as np
 
-from pimlab.engine.policies import Policy, int_array
+from pimlab.engine.policies import DCS, PingPong, Policy, Static, int_array
 from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound, Trace
 
@@ -24,6 +25,7 @@ NEVER = 1 << 62
 _STALE = object()  # a cached readiness that must be recomputed
 _ACT, _PRE, _MAC, _MODE, _REF = int(Kind.ACT), int(Kind.PRE), int(Kind.MAC), int(Kind.MODE), int(Kind.REF)
 _READY, _REFRESH, _QUEUE, _BUS = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.BUS
+_BUILT_IN = (Static, PingPong, DCS)
 
 
 def pair_rules(timing, policy) -> list[list[tuple[int, int, int]]]:
@@ -48,6 +50,25 @@ def _pair_candidates(timing, policy) -> list[tuple]:
     if policy.mode_switch:
         out += [(Kind.MODE, b, timing.tMODCH, Bound.MODE) for b in Kind if b not in (Kind.REF, Kind.MODE)]
     return out
+
+
+def _rules(timing, policy) -> tuple[tuple, tuple]:
+    """(pair_rules, affects[k]: the kinds a rule from kind k binds); computed once per timing for a built-in
+    policy (their `obeys` reads nothing of the instance)."""
+    if type(policy) in _BUILT_IN:
+        return _built_in_rules(timing, type(policy))
+    return _rules_of(pair_rules(timing, policy))
+
+
+@lru_cache(maxsize=256)
+def _built_in_rules(timing, cls: type) -> tuple[tuple, tuple]:
+    return _rules_of(pair_rules(timing, cls.__new__(cls)))
+
+
+def _rules_of(pairs: list) -> tuple[tuple, tuple]:
+    """Read-only (an engine of a built-in policy shares them)."""
+    return (tuple(tuple(rule) for rule in pairs),
+            tuple(frozenset(b for b in range(len(Kind)) if any(a == k for a, _, _ in pairs[b])) for k in Kind))
 
 
 def total_cycles(kind: np.ndarray, issue_cycles: np.ndarray, done_cycles: np.ndarray, timing) -> int:
@@ -75,8 +96,7 @@ class Engine:
         self.blocks: list[tuple] = []  # the fast path's replayed periods: (data arrays, inserted arrays)
         self.log: list[int] = []  # data commands in issue order
         self.last_time, self.last_id = [-NEVER] * len(Kind), [-1] * len(Kind)  # latest issue of each kind
-        self.pairs = pair_rules(timing, policy)
-        self.affects = [{b for b in range(len(Kind)) if any(a == k for a, _, _ in self.pairs[b])} for k in Kind]
+        self.pairs, self.affects = _rules(timing, policy)
         self.latency = timing.latency_cycles.per_kind()
         self.latency[_REF], self.latency[_MODE] = timing.tRFC, timing.tMODCH
         self.use_mode = policy.mode_switch and timing.tMODCH > 0

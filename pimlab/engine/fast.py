@@ -124,25 +124,40 @@ def _shared_rules(e: Engine):
     return shared
 
 
-def _dcs_ready(e: Engine):
-    """ready(q, i) -> (earliest, code, id, action, i) of head i of queue q under DCS; None when it waits for its
-    dependency to issue (e.waiting[q] names it). `DCS.earliest` inline."""
-    shared, kind, issue, done, waiting = _shared_rules(e), e.kind, e.issue_cycles, e.done_cycles, e.waiting
-    dep_g, dep_o, queue_time, queue_id, tCCD = e.policy.dep_g, e.policy.dep_o, e.queue_time, e.queue_id, e.tCCD
+def _readiness(e: Engine):
+    """ready(q, i) -> (earliest cycle, Bound code, id, action, i) of head i of queue q; None when it cannot issue
+    yet (e.waiting[q] names the command it waits for). The core's `head_ready` with DCS's rule inline and another
+    policy's called; for a head that needs an inserted ACT / PRE the cycle is a lower bound (a plain pass decides)."""
+    kind, row, pairs, last_time, last_id, issue, done = (e.kind, e.row, e.pairs, e.last_time, e.last_id,
+                                                        e.issue_cycles, e.done_cycles)
+    row_mac, first, tCCD, queue_time, queue_id, waiting = _row_macs(e), e.first_cycle, e.tCCD, e.queue_time, \
+        e.queue_id, e.waiting
+    dcs = type(e.policy) is DCS
+    earliest = None if dcs else e.policy.earliest
+    dep_g, dep_o = (e.policy.dep_g, e.policy.dep_o) if dcs else (None, None)
 
     def ready(q: int, i: int):
-        action, best, code, dep = shared(i)
-        if action != kind[i]:
+        k = action = kind[i]
+        if row_mac[i] and row[i] != e.open_row:
+            action = _PRE if e.open_row >= 0 else _ACT
+        best, code, dep = (e.ref_end, _REFRESH, e.ref_id) if e.ref_end > first else (first, _READY, -1)
+        for a, distance, why in pairs[action]:
+            if last_time[a] + distance > best:
+                best, code, dep = last_time[a] + distance, why, last_id[a]
+        if action != k:
             return best, code, dep, action, i
         if queue_time[q] + tCCD > best:
             best, code, dep = queue_time[q] + tCCD, _QUEUE, queue_id[q]
+        if earliest is not None:
+            got = earliest(e, q, i, best, code, dep)
+            return None if got is None else (*got, action, i)
         for d in (dep_g[i], dep_o[i]):
             if d < 0:
                 continue
             if issue[d] < 0:
                 waiting[q] = d
                 return None
-            when = issue[d] + tCCD if kind[d] == action else done[d]
+            when = issue[d] + tCCD if kind[d] == k else done[d]
             if when > best:
                 best, code, dep = when, _DATA, d
         return best, code, dep, action, i
@@ -150,69 +165,65 @@ def _dcs_ready(e: Engine):
     return ready
 
 
-def _policy_ready(e: Engine):
-    """ready(q, i) as `_dcs_ready`, the policy's own rules called (`Policy.earliest`)."""
-    shared, kind, earliest, queue_time, queue_id, tCCD = (_shared_rules(e), e.kind, e.policy.earliest, e.queue_time,
-                                                          e.queue_id, e.tCCD)
-
-    def ready(q: int, i: int):
-        action, best, code, dep = shared(i)
-        if action != kind[i]:
-            return best, code, dep, action, i
-        if queue_time[q] + tCCD > best:
-            best, code, dep = queue_time[q] + tCCD, _QUEUE, queue_id[q]
-        got = earliest(e, q, i, best, code, dep)
-        return None if got is None else (*got, action, i)
-
-    return ready
-
-
-def _pick(got: list, bus: int) -> tuple[int, int]:
-    """(queue, cycle) of the head that issues next: earliest, oldest first on a tie; queue -1 if all are blocked."""
-    q, at, oldest = -1, 0, 0
-    for r, g in enumerate(got):
-        if g is None:
-            continue
-        when = g[0] if g[0] > bus else bus + 1
-        if q < 0 or when < at or (when == at and g[4] < oldest):
-            q, at, oldest = r, when, g[4]
-    return q, at
+def _pick(g0, g1, bus: int) -> int:
+    """The queue whose head issues next: earliest, oldest first on a tie; -1 if both are blocked (None)."""
+    if g0 is None or g1 is None:
+        return -1 if g0 is None and g1 is None else (1 if g0 is None else 0)
+    w0, w1 = (g0[0] if g0[0] > bus else bus + 1), (g1[0] if g1[0] > bus else bus + 1)
+    return 0 if w0 < w1 or (w0 == w1 and g0[4] < g1[4]) else 1
 
 
 def _two_queue_loop(e: Engine) -> None:
     """DCS / ping-pong: the earlier of two heads issues; a head's readiness is kept until its own queue issues, the
     command it waits for issues, or a command of a kind that binds its action issues (as the plain loop's cache)."""
-    ready = _dcs_ready(e) if type(e.policy) is DCS else _policy_ready(e)
-    kind, latency, log, queues, head, waiting, affects = e.kind, e.latency, e.log, e.queues, e.head, e.waiting, e.affects
+    ready = _readiness(e)
+    kind, latency, log, (q0, q1), head, waiting, affects = e.kind, e.latency, e.log, e.queues, e.head, e.waiting, e.affects
     issue, done, depends, bound = e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by
     last_time, last_id, queue_time, queue_id = e.last_time, e.last_id, e.queue_time, e.queue_id
-    issued = e.policy.issued if e.tracks_issue else None
-    ends, got = [len(queue) for queue in queues], [_STALE, _STALE]
-    while head[0] < ends[0] or head[1] < ends[1]:
-        for q in (0, 1):
-            if got[q] is _STALE:
-                got[q] = ready(q, queues[q][head[q]]) if head[q] < ends[q] else None
-        q, at = _pick(got, e.bus)
-        g = got[q] if q >= 0 else None
-        if g is None or at >= e.next_ref or g[3] != kind[g[4]]:
+    issued, replay, end0, end1 = e.policy.issued if e.tracks_issue else None, e.replay, len(q0), len(q1)
+    got, bus = [_STALE, _STALE], e.bus
+    while head[0] < end0 or head[1] < end1:
+        if got[0] is _STALE:
+            got[0] = ready(0, q0[head[0]]) if head[0] < end0 else None
+        if got[1] is _STALE:
+            got[1] = ready(1, q1[head[1]]) if head[1] < end1 else None
+        q = _pick(got[0], got[1], bus)
+        g = got[q]
+        if q < 0 or g[3] != kind[g[4]] or max(g[0], bus + 1) >= e.next_ref:
+            got, e.bus = [_STALE, _STALE], bus
             _plain_pass(e)
-            got = [_STALE, _STALE]
+            bus = e.bus
             continue
-        i, k = g[4], g[3]
-        if g[0] <= e.bus:
-            g = (at, _BUS, -1)
-        e.bus = issue[i] = queue_time[q] = last_time[k] = at
-        done[i], depends[i], bound[i] = at + latency[k], g[2], g[1]
+        i, k, at, code, dep = g[4], g[3], g[0], g[1], g[2]
+        if at <= bus:
+            at, code, dep = bus + 1, _BUS, -1
+        bus = issue[i] = queue_time[q] = last_time[k] = at
+        done[i], depends[i], bound[i] = at + latency[k], dep, code
         queue_id[q] = last_id[k] = i
-        e.max_issued = max(e.max_issued, i)
         log.append(i)
         head[q] += 1
-        if issued is not None:
-            issued(e, q, i)
         got[q] = _STALE
+        if issued is not None or i > e.max_issued:
+            _issued(e, q, i, issued)
         _invalidate_other(got, 1 - q, i, affects[k], waiting)
-        if e.replay is not None and (head[0] < ends[0] or head[1] < ends[1]) and e.replay.after_issue(q):
-            got = [_STALE, _STALE]
+        if replay is not None and (head[0] < end0 or head[1] < end1):
+            got, bus = _replay(e, q, bus, got)
+    e.bus = bus
+
+
+def _issued(e: Engine, q: int, i: int, issued) -> None:
+    """What the plain loop's `_issue` does besides the columns: the highest id issued, and the policy's hook."""
+    e.max_issued = max(e.max_issued, i)
+    if issued is not None:
+        issued(e, q, i)
+
+
+def _replay(e: Engine, q: int, bus: int, got: list) -> tuple[list, int]:
+    """The periodic fast path's look after an issue; (readiness, bus) after it (all stale if the state moved)."""
+    e.bus = bus
+    if e.replay.after_issue(q):
+        got = [_STALE, _STALE]
+    return got, e.bus
 
 
 def _invalidate_other(got: list, r: int, i: int, affects: set, waiting: list) -> None:
