@@ -185,13 +185,17 @@ class Engine:
         unblocks; False when every cached readiness is now stale."""
         q, at, got = self._choose(live, cache)
         if got is None:
-            if not self.policy.unblock(self):
-                raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
+            self.unblock()
             return False
         if at >= self.next_ref:
             self._refresh()
             return False
         return self._step(q, at, got, live, cache)
+
+    def unblock(self) -> None:
+        """Every head is blocked: the policy changes its state so that one can go, or it is a deadlock."""
+        if not self.policy.unblock(self):
+            raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
 
     def _step(self, q: int, at: int, got: tuple, live: list[int], cache: list) -> bool:
         """Issue queue q's head action at cycle `at`; False when every cached readiness is now stale."""

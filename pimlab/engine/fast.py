@@ -15,6 +15,8 @@ class (a subclass may change any rule). The periodic fast path drives them as it
 
 from __future__ import annotations
 
+from array import array
+
 from pimlab.engine.core import _STALE, Engine
 from pimlab.engine.policies import DCS, PingPong, Static
 from pimlab.isa import Kind
@@ -103,38 +105,16 @@ def _static_replay(e: Engine, h: int, bus: int, max_issued: int) -> int:
     return e.head[0]
 
 
-def _shared_rules(e: Engine):
-    """shared(i) -> (action, earliest cycle, Bound code, id) of command i under the rules every policy shares: the
-    core's `head_ready` up to the policy's own rules (row decision, start, refresh, pair rules)."""
-    kind, row, pairs, last_time, last_id = e.kind, e.row, e.pairs, e.last_time, e.last_id
-    row_mac, first, tRCD = _row_macs(e), e.first_cycle, e.tRCD
-
-    def shared(i: int) -> tuple:
-        k = action = kind[i]
-        if row_mac[i] and row[i] != e.open_row:
-            action = _PRE if e.open_row >= 0 else _ACT
-        best, code, dep = (e.ref_end, _REFRESH, e.ref_id) if e.ref_end > first else (first, _READY, -1)
-        for a, distance, why in pairs[action]:
-            if last_time[a] + distance > best:
-                best, code, dep = last_time[a] + distance, why, last_id[a]
-        if action == _ACT and best + tRCD >= e.next_ref:
-            best, code, dep = e.next_ref, _REFRESH, -1
-        return action, best, code, dep
-
-    return shared
-
-
 def _readiness(e: Engine):
     """ready(q, i) -> (earliest cycle, Bound code, id, action, i) of head i of queue q; None when it cannot issue
-    yet (e.waiting[q] names the command it waits for). The core's `head_ready` with DCS's rule inline and another
+    yet (e.waiting[q] names the command it waits for). The core's `head_ready`, DCS's rule inline and another
     policy's called; for a head that needs an inserted ACT / PRE the cycle is a lower bound (a plain pass decides)."""
     kind, row, pairs, last_time, last_id, issue, done = (e.kind, e.row, e.pairs, e.last_time, e.last_id,
                                                         e.issue_cycles, e.done_cycles)
-    row_mac, first, tCCD, queue_time, queue_id, waiting = _row_macs(e), e.first_cycle, e.tCCD, e.queue_time, \
-        e.queue_id, e.waiting
+    row_mac, first, tCCD, queue_time, queue_id, waiting = (_row_macs(e), e.first_cycle, e.tCCD, e.queue_time,
+                                                           e.queue_id, e.waiting)
     dcs = type(e.policy) is DCS
-    earliest = None if dcs else e.policy.earliest
-    dep_g, dep_o = (e.policy.dep_g, e.policy.dep_o) if dcs else (None, None)
+    dep_g, dep_o = (e.policy.dep_g, e.policy.dep_o) if dcs else (_no_deps(e.n),) * 2
 
     def ready(q: int, i: int):
         k = action = kind[i]
@@ -148,9 +128,6 @@ def _readiness(e: Engine):
             return best, code, dep, action, i
         if queue_time[q] + tCCD > best:
             best, code, dep = queue_time[q] + tCCD, _QUEUE, queue_id[q]
-        if earliest is not None:
-            got = earliest(e, q, i, best, code, dep)
-            return None if got is None else (*got, action, i)
         for d in (dep_g[i], dep_o[i]):
             if d < 0:
                 continue
@@ -162,7 +139,25 @@ def _readiness(e: Engine):
                 best, code, dep = when, _DATA, d
         return best, code, dep, action, i
 
-    return ready
+    return ready if dcs else _with_own_rules(e, ready)
+
+
+def _no_deps(n: int) -> array:
+    return array("q", [-1]) * n
+
+
+def _with_own_rules(e: Engine, ready):
+    """`ready` followed by the policy's own rules (`Policy.earliest`) for a head that issues itself."""
+    kind, earliest = e.kind, e.policy.earliest
+
+    def own(q: int, i: int):
+        got = ready(q, i)
+        if got[3] != kind[i]:
+            return got
+        got = earliest(e, q, i, got[0], got[1], got[2])
+        return None if got is None else (*got, kind[i], i)
+
+    return own
 
 
 def _pick(g0, g1, bus: int) -> int:
@@ -188,15 +183,15 @@ def _two_queue_loop(e: Engine) -> None:
         if got[1] is _STALE:
             got[1] = ready(1, q1[head[1]]) if head[1] < end1 else None
         q = _pick(got[0], got[1], bus)
-        g = got[q]
-        if q < 0 or g[3] != kind[g[4]] or max(g[0], bus + 1) >= e.next_ref:
-            got, e.bus = [_STALE, _STALE], bus
-            _plain_pass(e)
-            bus = e.bus
+        if q < 0:
+            got, bus = _rare_pass(e, bus, None, 0)
             continue
-        i, k, at, code, dep = g[4], g[3], g[0], g[1], g[2]
+        at, code, dep, k, i = got[q]
         if at <= bus:
             at, code, dep = bus + 1, _BUS, -1
+        if k != kind[i] or at >= e.next_ref:
+            got, bus = _rare_pass(e, bus, k, at)
+            continue
         bus = issue[i] = queue_time[q] = last_time[k] = at
         done[i], depends[i], bound[i] = at + latency[k], dep, code
         queue_id[q] = last_id[k] = i
@@ -206,9 +201,23 @@ def _two_queue_loop(e: Engine) -> None:
         if issued is not None or i > e.max_issued:
             _issued(e, q, i, issued)
         _invalidate_other(got, 1 - q, i, affects[k], waiting)
-        if replay is not None and (head[0] < end0 or head[1] < end1):
+        if replay is not None:
             got, bus = _replay(e, q, bus, got)
     e.bus = bus
+
+
+def _rare_pass(e: Engine, bus: int, action, at: int) -> tuple[list, int]:
+    """Both heads blocked (action None): the policy unblocks. The earliest head at or after the next refresh (its
+    cycle exact or, for an inserted command, a lower bound): the refresh. Else an inserted command: a plain pass
+    decides. (readiness, bus) after it: all stale."""
+    e.bus = bus
+    if action is None:
+        e.unblock()
+    elif at >= e.next_ref:
+        e._refresh()
+    else:
+        _plain_pass(e)
+    return [_STALE, _STALE], e.bus
 
 
 def _issued(e: Engine, q: int, i: int, issued) -> None:
@@ -219,9 +228,10 @@ def _issued(e: Engine, q: int, i: int, issued) -> None:
 
 
 def _replay(e: Engine, q: int, bus: int, got: list) -> tuple[list, int]:
-    """The periodic fast path's look after an issue; (readiness, bus) after it (all stale if the state moved)."""
+    """The periodic fast path's look after an issue while a command is left; (readiness, bus) after it (all stale
+    if the state moved)."""
     e.bus = bus
-    if e.replay.after_issue(q):
+    if any(h < len(queue) for h, queue in zip(e.head, e.queues)) and e.replay.after_issue(q):
         got = [_STALE, _STALE]
     return got, e.bus
 
