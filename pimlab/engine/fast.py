@@ -55,40 +55,52 @@ def _hot(e: Engine) -> tuple:
 
 def _static_loop(e: Engine) -> None:
     """Static: one queue in program order (command h is the head); a pass is common when the command's row is open,
-    the mode is its own and it issues before the next refresh."""
+    the mode is its own and it issues before the next refresh. A command of the kind just issued (the run of MACs
+    on one row) needs no rule scan: every other rule held for the command before it, so only the rule of its own
+    kind can bind (`_same_kind`)."""
     kind, row, pairs, latency, log, replay = e.kind, e.row, e.pairs, e.latency, e.log, e.replay
     issue, done, depends, bound = e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by
     last_time, last_id, queue_time, queue_id = e.last_time, e.last_id, e.queue_time, e.queue_id
-    row_mac, n, first = _row_macs(e), e.n, e.first_cycle
+    row_mac, n, first, (step, step_code, step_dep) = _row_macs(e), e.n, e.first_cycle, _same_kind(e.pairs)
     mode_of = [k == _MAC or not e.use_mode for k in range(len(Kind))]  # without mode switches mac_mode stays True
-    h = e.head[0]
+    h, before = e.head[0], -1  # before: the kind of the command issued last, if the loop issued it
     bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
     while h < n:
         k = kind[h]
         if (row_mac[h] and row[h] != open_row) or mode_of[k] != mac_mode:
-            h = _static_pass(e, h, bus, max_issued)
+            h, before = _static_pass(e, h, bus, max_issued), -1
             bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
             continue
-        best, code, dep = (ref_end, _REFRESH, ref_id) if ref_end > first else (first, _READY, -1)
-        for a, distance, why in pairs[k]:
-            if last_time[a] + distance > best:
-                best, code, dep = last_time[a] + distance, why, last_id[a]
-        at = best if best > bus else bus + 1
+        if k == before:  # issued at bus: its own kind's rule, or the command bus
+            at, code, dep = bus + step[k], step_code[k], step_dep[k] * h - 1  # dep: h - 1, or -1 (the bus)
+        else:
+            best, code, dep = (ref_end, _REFRESH, ref_id) if ref_end > first else (first, _READY, -1)
+            for a, distance, why in pairs[k]:
+                if last_time[a] + distance > best:
+                    best, code, dep = last_time[a] + distance, why, last_id[a]
+            at, code, dep = (best, code, dep) if best > bus else (bus + 1, _BUS, -1)
         if at >= next_ref:
-            h = _static_pass(e, h, bus, max_issued)
+            h, before = _static_pass(e, h, bus, max_issued), -1
             bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
             continue
-        if best <= bus:
-            code, dep = _BUS, -1
         bus = issue[h] = queue_time[0] = last_time[k] = at
         done[h], depends[h], bound[h] = at + latency[k], dep, code
         max_issued = queue_id[0] = last_id[k] = h
         log.append(h)
-        h += 1
-        if replay is not None and h < n:
-            h = _static_replay(e, h, bus, max_issued)
+        h, before = h + 1, k
+        if replay is not None:
+            h, before = _static_replay(e, h, bus, max_issued), -1
             bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
     e.bus, e.max_issued, e.head[0] = bus, max_issued, h
+
+
+def _same_kind(pairs) -> tuple[list, list, list]:
+    """Per kind k, for a command right after one of its own kind that issued at `bus`: (cycles after bus, Bound
+    code, 1 if it waits on that command else 0). With a rule k -> k of distance d >= 1 that rule binds (the others
+    reach bus at most); without one the command bus does (bus + 1)."""
+    own = [dict((a, (d, why)) for a, d, why in rules).get(k) for k, rules in enumerate(pairs)]
+    return ([d if d else 1 for d, _ in (x or (0, 0) for x in own)], [x[1] if x else _BUS for x in own],
+            [1 if x else 0 for x in own])
 
 
 def _static_pass(e: Engine, h: int, bus: int, max_issued: int) -> int:
@@ -99,9 +111,10 @@ def _static_pass(e: Engine, h: int, bus: int, max_issued: int) -> int:
 
 
 def _static_replay(e: Engine, h: int, bus: int, max_issued: int) -> int:
-    """The periodic fast path's look after an issue (it may move the state); the new head."""
+    """The periodic fast path's look after an issue while a command is left (it may move the state); the new head."""
     e.bus, e.max_issued, e.head[0] = bus, max_issued, h
-    e.replay.after_issue(0)
+    if h < e.n:
+        e.replay.after_issue(0)
     return e.head[0]
 
 

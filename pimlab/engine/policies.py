@@ -164,7 +164,7 @@ class PingPong(_TwoQueues):
         half_g, half_o = ceil_div(gbuf_entries, 2), ceil_div(obuf_entries, 2)
         region = (np.where(commands.gbuf >= half_g, 1, 0), np.where(commands.obuf >= half_o, 1, 0))
         self.region = tuple(r.astype(np.uint8).tobytes() for r in region)  # indexing bytes gives ints
-        self.uses = ((commands.gbuf >= 0).astype(np.uint8) + 2 * (commands.obuf >= 0)).tobytes()  # bit b: buffer b
+        self.uses = ((commands.gbuf >= 0) + 2 * (commands.obuf >= 0)).astype(np.uint8).tobytes()  # bit b: buffer b
         self.region_deps = tuple(dependency_ids(np.where(column >= 0, r, -1))
                                  for column, r in zip((commands.gbuf, commands.obuf), region))
         self.region_dep = tuple(int_array(d) for d in self.region_deps)  # previous user of the same region
