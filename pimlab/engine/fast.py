@@ -24,7 +24,7 @@ from pimlab.trace import Bound
 
 __all__ = ["fast_loop"]
 
-_ACT, _PRE, _MAC = int(Kind.ACT), int(Kind.PRE), int(Kind.MAC)
+_ACT, _PRE, _MAC, _MODE = int(Kind.ACT), int(Kind.PRE), int(Kind.MAC), int(Kind.MODE)
 _READY, _REFRESH, _QUEUE, _BUS, _DATA = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.BUS, Bound.DATA
 
 
@@ -54,10 +54,10 @@ def _hot(e: Engine) -> tuple:
 
 
 def _static_loop(e: Engine) -> None:
-    """Static: one queue in program order (command h is the head); a pass is common when the command's row is open,
-    the mode is its own and it issues before the next refresh. A command of the kind just issued (the run of MACs
-    on one row) needs no rule scan: every other rule held for the command before it, so only the rule of its own
-    kind can bind (`_same_kind`)."""
+    """Static: one queue in program order (command h is the head); a pass is common when the command's row is open
+    and it issues before the next refresh (a mode switch it needs is inserted here). A command of the kind just
+    issued (the run of MACs on one row) needs no rule scan: every other rule held for the command before it, so only
+    the rule of its own kind can bind (`_same_kind`)."""
     kind, row, pairs, latency, log, replay = e.kind, e.row, e.pairs, e.latency, e.log, e.replay
     issue, done, depends, bound = e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by
     last_time, last_id, queue_time, queue_id = e.last_time, e.last_id, e.queue_time, e.queue_id
@@ -67,7 +67,7 @@ def _static_loop(e: Engine) -> None:
     bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
     while h < n:
         k = kind[h]
-        if (row_mac[h] and row[h] != open_row) or mode_of[k] != mac_mode:
+        if row_mac[h] and row[h] != open_row:
             h, before = _static_pass(e, h, bus, max_issued), -1
             bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
             continue
@@ -82,6 +82,10 @@ def _static_loop(e: Engine) -> None:
         if at >= next_ref:
             h, before = _static_pass(e, h, bus, max_issued), -1
             bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
+            continue
+        if mode_of[k] != mac_mode:  # the mode switch issues when the command would, then the command waits tMODCH
+            e._insert(_MODE, h, at, dep, code)
+            bus, mac_mode, before = at, e.mac_mode, -1
             continue
         bus = issue[h] = queue_time[0] = last_time[k] = at
         done[h], depends[h], bound[h] = at + latency[k], dep, code
@@ -185,7 +189,8 @@ def _two_queue_loop(e: Engine) -> None:
     """DCS / ping-pong: the earlier of two heads issues; a head's readiness is kept until its own queue issues, the
     command it waits for issues, or a command of a kind that binds its action issues (as the plain loop's cache)."""
     ready = _readiness(e)
-    kind, latency, log, (q0, q1), head, waiting, affects = e.kind, e.latency, e.log, e.queues, e.head, e.waiting, e.affects
+    kind, latency, log, (q0, q1), head = e.kind, e.latency, e.log, e.queues, e.head
+    waiting, affects = e.waiting, e.affects
     issue, done, depends, bound = e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by
     last_time, last_id, queue_time, queue_id = e.last_time, e.last_id, e.queue_time, e.queue_id
     issued, replay, end0, end1 = e.policy.issued if e.tracks_issue else None, e.replay, len(q0), len(q1)
