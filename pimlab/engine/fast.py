@@ -6,8 +6,8 @@ it and no refresh due. These loops do that case inline, with the hot state in lo
 other pass (an inserted command, a refresh, a blocked head, a ping-pong hand-off) to the plain loop's own
 `Engine.one_pass`, the state written back first and read again after. So the rare cases run the reference code
 itself and only the common case is specialised: `Static` is one in-order queue (no choice among heads, no
-readiness cache); `DCS` and `PingPong` are two queues, each head's readiness kept until something it depends on
-issues, DCS's dependency rule inline, ping-pong's called. Each loop is used only when the policy is exactly that
+readiness cache; a run of one kind needs no rule scan); `DCS` and `PingPong` are two queues, each head's
+readiness kept until something it depends on issues, the policy's own rule inline. Each loop is used only when the policy is exactly that
 class (a subclass may change any rule). The periodic fast path drives them as it drives the plain loop
 (`replay.after_issue` after each issue). Tests compare every Trace column with the plain loop's
 (tests/test_engine_fast.py).
@@ -15,17 +15,16 @@ class (a subclass may change any rule). The periodic fast path drives them as it
 
 from __future__ import annotations
 
-from array import array
-
 from pimlab.engine.core import _STALE, Engine
-from pimlab.engine.policies import DCS, PingPong, Static
+from pimlab.engine.policies import BUFFERS_USED, DCS, PingPong, Static
 from pimlab.isa import Kind
 from pimlab.trace import Bound
 
 __all__ = ["fast_loop"]
 
 _ACT, _PRE, _MAC, _MODE = int(Kind.ACT), int(Kind.PRE), int(Kind.MAC), int(Kind.MODE)
-_READY, _REFRESH, _QUEUE, _BUS, _DATA = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.BUS, Bound.DATA
+_READY, _REFRESH, _QUEUE, _BUS, _DATA, _HANDOFF = (Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.BUS, Bound.DATA,
+                                                   Bound.HANDOFF)
 
 
 def fast_loop(engine: Engine):
@@ -124,14 +123,11 @@ def _static_replay(e: Engine, h: int, bus: int, max_issued: int) -> int:
 
 def _readiness(e: Engine):
     """ready(q, i) -> (earliest cycle, Bound code, id, action, i) of head i of queue q; None when it cannot issue
-    yet (e.waiting[q] names the command it waits for). The core's `head_ready`, DCS's rule inline and another
-    policy's called; for a head that needs an inserted ACT / PRE the cycle is a lower bound (a plain pass decides)."""
-    kind, row, pairs, last_time, last_id, issue, done = (e.kind, e.row, e.pairs, e.last_time, e.last_id,
-                                                        e.issue_cycles, e.done_cycles)
-    row_mac, first, tCCD, queue_time, queue_id, waiting = (_row_macs(e), e.first_cycle, e.tCCD, e.queue_time,
-                                                           e.queue_id, e.waiting)
-    dcs = type(e.policy) is DCS
-    dep_g, dep_o = (e.policy.dep_g, e.policy.dep_o) if dcs else (_no_deps(e.n),) * 2
+    yet (e.waiting[q] names the command it waits for). The core's `head_ready` with the policy's rules inline; for a
+    head that needs an inserted ACT / PRE the cycle is a lower bound (a plain pass decides)."""
+    kind, row, pairs, last_time, last_id = e.kind, e.row, e.pairs, e.last_time, e.last_id
+    row_mac, first, tCCD, queue_time, queue_id = _row_macs(e), e.first_cycle, e.tCCD, e.queue_time, e.queue_id
+    own = _dcs_rules(e) if type(e.policy) is DCS else _pingpong_rules(e)
 
     def ready(q: int, i: int):
         k = action = kind[i]
@@ -145,6 +141,17 @@ def _readiness(e: Engine):
             return best, code, dep, action, i
         if queue_time[q] + tCCD > best:
             best, code, dep = queue_time[q] + tCCD, _QUEUE, queue_id[q]
+        return own(q, i, k, best, code, dep)
+
+    return ready
+
+
+def _dcs_rules(e: Engine):
+    """own(q, i, k, best, code, dep): `DCS.earliest` inline, the readiness tuple or None."""
+    kind, issue, done, waiting, dep_g, dep_o, tCCD = (e.kind, e.issue_cycles, e.done_cycles, e.waiting,
+                                                      e.policy.dep_g, e.policy.dep_o, e.tCCD)
+
+    def own(q: int, i: int, k: int, best: int, code: int, dep: int):
         for d in (dep_g[i], dep_o[i]):
             if d < 0:
                 continue
@@ -154,25 +161,29 @@ def _readiness(e: Engine):
             when = issue[d] + tCCD if kind[d] == k else done[d]
             if when > best:
                 best, code, dep = when, _DATA, d
-        return best, code, dep, action, i
+        return best, code, dep, k, i
 
-    return ready if dcs else _with_own_rules(e, ready)
-
-
-def _no_deps(n: int) -> array:
-    return array("q", [-1]) * n
+    return own
 
 
-def _with_own_rules(e: Engine, ready):
-    """`ready` followed by the policy's own rules (`Policy.earliest`) for a head that issues itself."""
-    kind, earliest = e.kind, e.policy.earliest
+def _pingpong_rules(e: Engine):
+    """own(q, i, k, best, code, dep): `PingPong.earliest` inline (its state read in the policy's own lists)."""
+    p = e.policy
+    issue, waiting, uses, region, region_dep = e.issue_cycles, e.waiting, p.uses, p.region, p.region_dep
+    compute_region, handoff, handoff_id = p.compute_region, p.handoff, p.handoff_id
 
-    def own(q: int, i: int):
-        got = ready(q, i)
-        if got[3] != kind[i]:
-            return got
-        got = earliest(e, q, i, got[0], got[1], got[2])
-        return None if got is None else (*got, kind[i], i)
+    def own(q: int, i: int, k: int, best: int, code: int, dep: int):
+        for b in BUFFERS_USED[uses[i]]:
+            d = region_dep[b][i]
+            if d >= 0 and issue[d] < 0:
+                waiting[q] = d
+                return None
+            if region[b][i] != compute_region[b] ^ q ^ 1:  # the region queue q owns
+                waiting[q] = -1
+                return None
+            if handoff[b] > best:
+                best, code, dep = handoff[b], _HANDOFF, handoff_id[b]
+        return best, code, dep, k, i
 
     return own
 

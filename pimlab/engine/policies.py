@@ -16,7 +16,8 @@ from pimlab.isa import DATA_KINDS, QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound
 from pimlab.validate import ceil_div
 
-__all__ = ["Policy", "Static", "PingPong", "DCS", "POLICIES", "policy_class", "register", "dependency_ids", "int_array"]
+__all__ = ["Policy", "Static", "PingPong", "DCS", "POLICIES", "policy_class", "register", "dependency_ids", "int_array",
+           "BUFFERS_USED"]
 
 
 def int_array(values: np.ndarray) -> array:
@@ -148,7 +149,7 @@ class DCS(_TwoQueues):
         return list(self.deps)
 
 
-_BUFFERS_USED = ((), (0,), (1,), (0, 1))  # by PingPong.uses: bit 0 GBuf, bit 1 OBuf
+BUFFERS_USED = ((), (0,), (1,), (0, 1))  # by PingPong.uses: bit 0 GBuf, bit 1 OBuf
 
 
 class PingPong(_TwoQueues):
@@ -181,7 +182,7 @@ class PingPong(_TwoQueues):
         return self.compute_region[b] ^ q ^ 1
 
     def earliest(self, engine, q, i, best, code, dep):
-        for b in _BUFFERS_USED[self.uses[i]]:
+        for b in BUFFERS_USED[self.uses[i]]:
             d = self.region_dep[b][i]
             if d >= 0 and engine.issue_cycles[d] < 0:
                 engine.waiting[q] = d
@@ -194,7 +195,7 @@ class PingPong(_TwoQueues):
         return best, code, dep
 
     def issued(self, engine, q, i):
-        for b in _BUFFERS_USED[self.uses[i]]:
+        for b in BUFFERS_USED[self.uses[i]]:
             if engine.done_cycles[i] > self.buffer_done[b]:
                 self.buffer_done[b] = engine.done_cycles[i]
             self.buffer_last[b] = i
@@ -202,7 +203,7 @@ class PingPong(_TwoQueues):
     def unblock(self, engine):
         """Swap the regions the oldest head needs; the swap takes effect once both regions are idle."""
         i, q = engine.oldest_head()
-        for b in _BUFFERS_USED[self.uses[i]]:
+        for b in BUFFERS_USED[self.uses[i]]:
             if self.region[b][i] != self._owned(b, q):
                 self.compute_region[b] = 1 - self.compute_region[b]
                 self.handoff[b] = max(self.buffer_done[b], engine.bus + 1)
