@@ -3,14 +3,14 @@ in less time.
 
 Most passes of the plain loop are the common case: a data command issues, with no ACT / PRE / mode switch before
 it and no refresh due. These loops do that case inline, with the hot state in local variables, and hand every
-other pass (an inserted command, a refresh, a blocked head, a ping-pong hand-off) to the plain loop's own
-`Engine.one_pass`, the state written back first and read again after. So the rare cases run the reference code
-itself and only the common case is specialised: `Static` is one in-order queue (no choice among heads, no
-readiness cache; a run of one kind needs no rule scan); `DCS` and `PingPong` are two queues, each head's
-readiness kept until something it depends on issues, the policy's own rule inline. Each loop is used only when the policy is exactly that
-class (a subclass may change any rule). The periodic fast path drives them as it drives the plain loop
-(`replay.after_issue` after each issue). Tests compare every Trace column with the plain loop's
-(tests/test_engine_fast.py).
+other pass (an inserted ACT / PRE, a refresh, a blocked head, a ping-pong hand-off) to the plain loop's own code
+(`Engine.one_pass`, `_refresh`, `unblock`), the state written back first and read again after. So the rare cases
+run the reference code itself and only the common case is specialised: `Static` is one in-order queue (no choice
+among heads, no readiness cache; a run of one kind needs no rule scan; the mode switch inserted inline); `DCS` and
+`PingPong` are two queues, each head's readiness kept until something it depends on issues, the policy's own rule
+inline. Each loop is used only when the policy is exactly that class (a subclass may change any rule). The
+periodic fast path drives them as it drives the plain loop (`replay.after_issue` after each issue). Tests compare
+every Trace column with the plain loop's (tests/test_engine_fast.py).
 """
 
 from __future__ import annotations
