@@ -227,8 +227,10 @@ def _two_queue_loop(e: Engine) -> None:
         log.append(i)
         head[q] += 1
         got[q] = _STALE
-        if issued is not None or i > e.max_issued:
-            _issued(e, q, i, issued)
+        if i > e.max_issued:
+            e.max_issued = i
+        if issued is not None:
+            issued(e, q, i)
         _invalidate_other(got, 1 - q, i, affects[k], waiting)
         if replay is not None:
             got, bus = _replay(e, q, bus, got)
@@ -247,13 +249,6 @@ def _rare_pass(e: Engine, bus: int, action, at: int) -> tuple[list, int]:
     else:
         _plain_pass(e)
     return [_STALE, _STALE], e.bus
-
-
-def _issued(e: Engine, q: int, i: int, issued) -> None:
-    """What the plain loop's `_issue` does besides the columns: the highest id issued, and the policy's hook."""
-    e.max_issued = max(e.max_issued, i)
-    if issued is not None:
-        issued(e, q, i)
 
 
 def _replay(e: Engine, q: int, bus: int, got: list) -> tuple[list, int]:
