@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, eq
 
 import numpy as np
 
@@ -240,8 +240,8 @@ class Emitter:
         the gpr included, without the instruction."""
         keys = list(keys)
         first = self.resident.get(keys[0])
-        if first is not None and all(self.resident.get(key) == first + i for i, key in enumerate(keys)):
-            return first, False
+        if first is not None and all(map(eq, map(self.resident.get, keys), range(first, first + len(keys)))):
+            return first, False  # every tile resident, in consecutive entries
         self.g_region = (self.g_region + 1) % self.regions
         lo, hi = self.g_span[self.g_region]
         if self.g_next[self.g_region] + len(keys) > hi:
@@ -251,7 +251,7 @@ class Emitter:
             if self.resident.get(self.holder[e], -1) == e:
                 del self.resident[self.holder[e]]
             self.holder[e] = keys[e - first]
-        self.resident.update({key: first + i for i, key in enumerate(keys)})
+        self.resident.update(zip(keys, range(first, first + len(keys))))
         self.gpr += len(keys)
         self.g_next[self.g_region] = first + len(keys)
         return first, True
