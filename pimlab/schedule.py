@@ -37,13 +37,18 @@ def _validate_timing(timing) -> EngineTiming:
     return timing
 
 
+# by kind code: the kinds that read or write a GBuf / an output entry
+_USES_GBUF = np.isin(np.arange(len(Kind)), [int(Kind.WR_INP), int(Kind.MAC)])
+_USES_OBUF = np.isin(np.arange(len(Kind)), [int(Kind.MAC), int(Kind.RD_OUT), int(Kind.WR_BIAS)])
+
+
 def _validate_entries(commands: Commands, gbuf_entries: int, obuf_entries: int) -> None:
     check_int("gbuf_entries", gbuf_entries, 1, 4096)
     check_int("obuf_entries", obuf_entries, 1, 4096)
     kind = commands.kind
-    for name, column, limit, users in (("gbuf", commands.gbuf, gbuf_entries, (Kind.WR_INP, Kind.MAC)),
-                                       ("obuf", commands.obuf, obuf_entries, (Kind.MAC, Kind.RD_OUT, Kind.WR_BIAS))):
-        bad = np.isin(kind, users) & ((column < 0) | (column >= limit))
+    for name, column, limit, users in (("gbuf", commands.gbuf, gbuf_entries, _USES_GBUF),
+                                       ("obuf", commands.obuf, obuf_entries, _USES_OBUF)):
+        bad = users[kind] & ((column < 0) | (column >= limit))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{name} entry of command {i} ({Kind(kind[i]).name}) must be in [0, {limit - 1}] "

@@ -53,7 +53,7 @@ def attention_cycles(policy: str, tokens: int, head_dim: int, group: int, row_re
         table = _attention_table(op, tokens, head_dim, group, row_reuse, module, obuf_entries, buffer_regions,
                                  prefetch)
         summary = summarize_table(table, 0, policy, timing, module.gbuf_entries, obuf_entries)  # never expanded whole
-        total += [summary.breakdown()[k] for k in BREAKDOWN_KEYS]
+        total += summary.breakdown_cycles  # in BREAKDOWN_KEYS order
         mac += summary.mac_cycles
     return tuple(total.tolist()), mac
 
