@@ -1,9 +1,10 @@
 """Scheduler speed: commands per second of the plain loop and of the exact fast path.
 
-Run: python bench/bench_schedule.py [--quick | --summaries | --figures [--quick] [--code PATH]]. Prints numbers and
-the ratio to the C++ AiM reference
-(aim_simulator runs about 0.6-0.9 million commands per second on this kind of machine, issue 3). Times are the
-best of 2 (plain loop on the long stream) or 3 runs. The `aim` preset refreshes (tREFI), `aimsim` does not.
+Run: python bench/bench_schedule.py [--quick | --summaries | --loops | --figures [--quick] [--code PATH]]. Prints
+numbers and the ratio to the C++ AiM reference (aim_simulator runs about 0.6-0.9 million commands per second on this
+kind of machine, issue 3). Times are the best of 2 (plain loop on the long stream) or 3 runs. The `aim` preset
+refreshes (tREFI), `aimsim` does not. --loops: the plain reference loop against the specialised loops of the
+built-in policies on the Fig. 18 app's streams.
 """
 
 from __future__ import annotations
@@ -139,9 +140,76 @@ def figures(quick: bool, code: str | None) -> None:
         print(f"  {name:48s} {wall:7.2f} s  +{peak:6.0f} MB" + ("  (over budget)" if wall > 1 or peak > 300 else ""))
 
 
+def _bytecodes(engines, method: str) -> int:
+    """Python bytecodes executed by engine.<method>() over `engines` (a count the machine's load does not move)."""
+    count = [0]
+
+    def tracer(frame, event, arg):
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            count[0] += 1
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        for engine in engines:
+            getattr(engine, method)()
+    finally:
+        sys.settrace(None)
+    return count[0]
+
+
+def loops(tokens: int = 257, head_dim: int = 127) -> None:
+    """The Fig. 18 app's streams (a neighbour of its defaults: every group, both orders, both ops) under each
+    scheduler variant: the plain reference loop (`Engine.run_plain`) against the specialised loop `Engine.run`
+    takes (`pimlab.engine.fast`), in microseconds per command (best of 7, interleaved) and Python bytecodes per
+    command (exact, whatever the load)."""
+    import gc
+    from dataclasses import replace
+
+    from pimlab.engine.core import Engine
+    from pimlab.engine.policies import policy_class
+    from pimlab.figures.fig08 import VARIANTS, variant_setup
+    from pimlab.isa import compile_attention_table, expand_table
+
+    print(f"plain vs specialised loop on the Fig. 18 app's streams ({tokens} tokens, head_dim {head_dim}, groups "
+          "1, 2, 4, 8, both orders, QK^T and SV; aim preset, tMODCH 32); times under load on a shared machine")
+    gc.disable()
+    for variant in VARIANTS:
+        streams = []
+        for op in ("qk", "sv"):
+            for group in (1, 2, 4, 8):
+                for prefetch in (False, True):
+                    policy, entries, regions, timing = variant_setup(variant, 2, replace(AIM_ENGINE, tMODCH=32))
+                    table = compile_attention_table(op, tokens, head_dim, group, group > 1, obuf_entries=entries,
+                                                    buffer_regions=regions, prefetch=prefetch)
+                    streams.append((expand_table(table, 0), policy_class(policy), timing, entries))
+        n = sum(len(c) for c, *_ in streams)
+
+        def engines(streams=streams):
+            return [Engine(c, cls(c, t, 64, o), t, 64, o) for c, cls, t, o in streams]
+
+        best = {"run_plain": float("inf"), "run": float("inf")}
+        for _ in range(7):
+            for method in best:
+                built = engines()
+                start = time.perf_counter()
+                for engine in built:
+                    getattr(engine, method)()
+                best[method] = min(best[method], time.perf_counter() - start)
+        ops = {method: _bytecodes(engines(), method) / n for method in best}
+        print(f"  {variant:24s} {n:>6,d} commands: plain {best['run_plain'] / n * 1e6:5.2f} us/command "
+              f"({ops['run_plain']:4.0f} bytecodes), specialised {best['run'] / n * 1e6:5.2f} us/command "
+              f"({ops['run']:4.0f} bytecodes): {best['run_plain'] / best['run']:4.2f}x time, "
+              f"{ops['run_plain'] / ops['run']:4.2f}x bytecodes")
+    gc.enable()
+
+
 if __name__ == "__main__":
     if "--figures" in sys.argv:
         at = sys.argv.index("--code") + 1 if "--code" in sys.argv else 0
         figures("--quick" in sys.argv, sys.argv[at] if at else None)
+    elif "--loops" in sys.argv:
+        loops()
     else:
         summaries() if "--summaries" in sys.argv else main()

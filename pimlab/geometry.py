@@ -118,13 +118,15 @@ class Piece:
 
     def address(self, tile, dim_tile=0):
         """(virtual row, column) of the first MAC column of token tile `tile` (and output tile `dim_tile`, V)."""
-        tile, dim_tile = np.asarray(tile, np.int64), np.asarray(dim_tile, np.int64)
+        one = isinstance(tile, (int, np.integer)) and isinstance(dim_tile, (int, np.integer))  # the compiler's loop
+        if not one:
+            tile, dim_tile = np.asarray(tile, np.int64), np.asarray(dim_tile, np.int64)
         per_row = self.tiles_per_row
         if self.op == "qk":
             row, col = tile // per_row, (tile % per_row) * self.dim_tiles
         else:
             row, col = (tile // per_row) * self.dim_tiles + dim_tile, tile % per_row
-        return (int(row), int(col)) if row.ndim == 0 else (row, col)
+        return (int(row), int(col)) if one or row.ndim == 0 else (row, col)
 
     def macs(self) -> dict[str, np.ndarray]:
         """Every MAC column of one query's pass over the piece: row, col and the token / dim range it reads."""

@@ -18,7 +18,7 @@ from array import array
 from dataclasses import dataclass
 from enum import IntEnum
 from itertools import chain
-from operator import attrgetter
+from operator import attrgetter, eq
 
 import numpy as np
 
@@ -224,6 +224,7 @@ class Emitter:
         self.o_span = [(r * half_o, min(obuf_entries, (r + 1) * half_o)) for r in range(regions)]
         self.rows = array("q")  # op, op_size, gpr_addr, gbuf_idx, row, col, out_idx of each instruction
         self.resident: dict[object, int] = {}  # tile key -> GBuf entry
+        self.holder: list = [None] * gbuf_entries  # GBuf entry -> the tile key placed there last
         self.g_next = [lo for lo, _ in self.g_span]
         self.g_region = regions - 1
         self.o_next, self.o_count = [lo for lo, _ in self.o_span], 0
@@ -239,15 +240,18 @@ class Emitter:
         the gpr included, without the instruction."""
         keys = list(keys)
         first = self.resident.get(keys[0])
-        if first is not None and all(self.resident.get(key) == first + i for i, key in enumerate(keys)):
-            return first, False
+        if first is not None and all(map(eq, map(self.resident.get, keys), range(first, first + len(keys)))):
+            return first, False  # every tile resident, in consecutive entries
         self.g_region = (self.g_region + 1) % self.regions
         lo, hi = self.g_span[self.g_region]
         if self.g_next[self.g_region] + len(keys) > hi:
             self.g_next[self.g_region] = lo
         first = self.g_next[self.g_region]
-        self.resident = {key: e for key, e in self.resident.items() if not first <= e < first + len(keys)}
-        self.resident.update({key: first + i for i, key in enumerate(keys)})
+        for e in range(first, first + len(keys)):  # the tiles these entries held leave the GBuf
+            if self.resident.get(self.holder[e], -1) == e:
+                del self.resident[self.holder[e]]
+            self.holder[e] = keys[e - first]
+        self.resident.update(zip(keys, range(first, first + len(keys))))
         self.gpr += len(keys)
         self.g_next[self.g_region] = first + len(keys)
         return first, True

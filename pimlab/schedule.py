@@ -37,13 +37,18 @@ def _validate_timing(timing) -> EngineTiming:
     return timing
 
 
+# by kind code: the kinds that read or write a GBuf / an output entry
+_USES_GBUF = np.isin(np.arange(len(Kind)), [int(Kind.WR_INP), int(Kind.MAC)])
+_USES_OBUF = np.isin(np.arange(len(Kind)), [int(Kind.MAC), int(Kind.RD_OUT), int(Kind.WR_BIAS)])
+
+
 def _validate_entries(commands: Commands, gbuf_entries: int, obuf_entries: int) -> None:
     check_int("gbuf_entries", gbuf_entries, 1, 4096)
     check_int("obuf_entries", obuf_entries, 1, 4096)
     kind = commands.kind
-    for name, column, limit, users in (("gbuf", commands.gbuf, gbuf_entries, (Kind.WR_INP, Kind.MAC)),
-                                       ("obuf", commands.obuf, obuf_entries, (Kind.MAC, Kind.RD_OUT, Kind.WR_BIAS))):
-        bad = np.isin(kind, users) & ((column < 0) | (column >= limit))
+    for name, column, limit, users in (("gbuf", commands.gbuf, gbuf_entries, _USES_GBUF),
+                                       ("obuf", commands.obuf, obuf_entries, _USES_OBUF)):
+        bad = users[kind] & ((column < 0) | (column >= limit))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"{name} entry of command {i} ({Kind(kind[i]).name}) must be in [0, {limit - 1}] "
@@ -73,15 +78,23 @@ def schedule(commands: Commands, policy: str | type = "static", timing: EngineTi
              gbuf_entries: int = 64, obuf_entries: int = 1, fast: bool = True) -> Trace:
     """Schedule one channel's commands under `policy` (a name in POLICIES or a Policy subclass); the `Trace`.
 
-    With fast=True a long periodic stream is simulated exactly through its steady state (`pimlab.engine.periodic`);
-    fast=False always runs the plain loop.
+    With fast=True a long periodic stream is simulated exactly through its steady state (`pimlab.engine.periodic`)
+    and the built-in policies take their specialised loops (`pimlab.engine.fast`); fast=False always runs the
+    plain reference loop (`Engine.run_plain`).
     """
     cls, timing = _validate(commands, policy, timing, gbuf_entries, obuf_entries)
+    return _schedule(commands, cls, timing, gbuf_entries, obuf_entries, fast)
+
+
+def _schedule(commands: Commands, cls: type, timing: EngineTiming, gbuf_entries: int, obuf_entries: int,
+              fast: bool) -> Trace:
+    """`schedule` of validated arguments."""
     with _cycle_collector_paused():
         trace = periodic.schedule_periodic(commands, cls, timing, gbuf_entries, obuf_entries) if fast else None
         if trace is None:
-            policy = cls(commands, timing, gbuf_entries, obuf_entries)
-            trace = Engine(commands, policy, timing, gbuf_entries, obuf_entries).run().trace()
+            engine = Engine(commands, cls(commands, timing, gbuf_entries, obuf_entries), timing, gbuf_entries,
+                            obuf_entries)
+            trace = (engine.run() if fast else engine.run_plain()).trace()
     return trace
 
 
@@ -98,15 +111,15 @@ def summarize(commands: Commands, policy: str | type = "static", timing: EngineT
             found = summarize_periodic(commands, cls, timing, gbuf_entries, obuf_entries)
         if found is not None:
             return found
-    return schedule(commands, cls, timing, gbuf_entries, obuf_entries, fast).summary()
+    return _schedule(commands, cls, timing, gbuf_entries, obuf_entries, fast).summary()
 
 
 def summarize_table(table: dict, channel: int, policy: str | type = "static", timing: EngineTiming | str = AIM_ENGINE,
                     gbuf_entries: int = 64, obuf_entries: int = 1, fast: bool = True) -> Summary:
     """`summarize` of `isa.expand_table(table, channel)`; a long periodic stream is never expanded whole (its
     repeats are found on the instructions), so memory stays near the table's."""
-    source = TableSource(table, channel) if fast else None
-    if source is not None and source.length >= MIN_COMMANDS:
+    source = TableSource(table, channel) if fast and _table_length(table, channel) >= MIN_COMMANDS else None
+    if source is not None:
         cls, timing = policy_class(policy), _validate_timing(timing)
 
         def check(short):
@@ -117,6 +130,12 @@ def summarize_table(table: dict, channel: int, policy: str | type = "static", ti
         if found is not None:
             return found
     return summarize(expand_table(table, channel), policy, timing, gbuf_entries, obuf_entries, fast)
+
+
+def _table_length(table: dict, channel: int) -> int:
+    """Commands of `channel` in an instruction table (what `expand_table` would give), without expanding it."""
+    mine = ((np.asarray(table["ch_mask"]) >> channel) & 1).astype(bool)
+    return int(np.asarray(table["op_size"])[mine].sum(dtype=np.int64))
 
 
 @contextmanager

@@ -189,6 +189,13 @@ class Trace:
         })
 
 
+_GROUPS = (("MAC", (Kind.MAC,)), ("REF", (Kind.REF,)), ("ACT/PRE", (Kind.ACT, Kind.PRE)),
+           ("DT-GBuf", (Kind.WR_INP,)), ("DT-OutReg", (Kind.RD_OUT, Kind.WR_BIAS)))  # `breakdown`'s order of precedence
+# each kind's group; a kind in no group (the mode switch) past the last one
+_GROUP_OF_KIND = np.array([next((g for g, (_, kinds) in enumerate(_GROUPS) if k in kinds), len(_GROUPS)) for k in Kind],
+                          dtype=np.int8)
+
+
 def breakdown(trace: Trace, start_cycle: int = 0, end_cycle: int | None = None) -> dict[str, int]:
     """Cycles of the run by what they are spent on; the values sum exactly to total_cycles (with start_cycle /
     end_cycle: to the cycles counted, those in [start_cycle, end_cycle), default the whole run).
@@ -203,11 +210,10 @@ def breakdown(trace: Trace, start_cycle: int = 0, end_cycle: int | None = None) 
     if start_cycle > 0 or end_cycle < trace.total_cycles:  # a window: only the commands that reach into it count
         near = (issue < end_cycle) & (end > start_cycle)
         kind, issue, end = kind[near], issue[near], end[near]
-    groups = (("MAC", (Kind.MAC,)), ("REF", (Kind.REF,)), ("ACT/PRE", (Kind.ACT, Kind.PRE)),
-              ("DT-GBuf", (Kind.WR_INP,)), ("DT-OutReg", (Kind.RD_OUT, Kind.WR_BIAS)))
-    covered, parts, mask = 0, {}, np.zeros(len(kind), dtype=bool)
-    for key, kinds in groups:
-        mask |= np.isin(kind, kinds)
+    group = _GROUP_OF_KIND[kind]
+    covered, parts = 0, {}
+    for g, (key, _) in enumerate(_GROUPS):
+        mask = group <= g  # the kinds of this group and of the ones before it
         now = _union_length(issue[mask], end[mask], start_cycle, end_cycle)
         parts[key] = now - covered
         covered = now

@@ -11,10 +11,11 @@ turnaround), refresh; the static controller's fixed gaps bind as far as the poli
 from __future__ import annotations
 
 from array import array
+from functools import lru_cache
 
 import numpy as np
 
-from pimlab.engine.policies import Policy, int_array
+from pimlab.engine.policies import DCS, PingPong, Policy, Static, int_array
 from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound, Trace
 
@@ -24,6 +25,7 @@ NEVER = 1 << 62
 _STALE = object()  # a cached readiness that must be recomputed
 _ACT, _PRE, _MAC, _MODE, _REF = int(Kind.ACT), int(Kind.PRE), int(Kind.MAC), int(Kind.MODE), int(Kind.REF)
 _READY, _REFRESH, _QUEUE, _BUS = Bound.READY, Bound.REFRESH, Bound.QUEUE, Bound.BUS
+_BUILT_IN = (Static, PingPong, DCS)
 
 
 def pair_rules(timing, policy) -> list[list[tuple[int, int, int]]]:
@@ -48,6 +50,25 @@ def _pair_candidates(timing, policy) -> list[tuple]:
     if policy.mode_switch:
         out += [(Kind.MODE, b, timing.tMODCH, Bound.MODE) for b in Kind if b not in (Kind.REF, Kind.MODE)]
     return out
+
+
+def _rules(timing, policy) -> tuple[tuple, tuple]:
+    """(pair_rules, affects[k]: the kinds a rule from kind k binds); computed once per timing for a built-in
+    policy (their `obeys` reads nothing of the instance)."""
+    if type(policy) in _BUILT_IN:
+        return _built_in_rules(timing, type(policy))
+    return _rules_of(pair_rules(timing, policy))
+
+
+@lru_cache(maxsize=256)
+def _built_in_rules(timing, cls: type) -> tuple[tuple, tuple]:
+    return _rules_of(pair_rules(timing, cls.__new__(cls)))
+
+
+def _rules_of(pairs: list) -> tuple[tuple, tuple]:
+    """Read-only (an engine of a built-in policy shares them)."""
+    return (tuple(tuple(rule) for rule in pairs),
+            tuple(frozenset(b for b in range(len(Kind)) if any(a == k for a, _, _ in pairs[b])) for k in Kind))
 
 
 def total_cycles(kind: np.ndarray, issue_cycles: np.ndarray, done_cycles: np.ndarray, timing) -> int:
@@ -75,8 +96,7 @@ class Engine:
         self.blocks: list[tuple] = []  # the fast path's replayed periods: (data arrays, inserted arrays)
         self.log: list[int] = []  # data commands in issue order
         self.last_time, self.last_id = [-NEVER] * len(Kind), [-1] * len(Kind)  # latest issue of each kind
-        self.pairs = pair_rules(timing, policy)
-        self.affects = [{b for b in range(len(Kind)) if any(a == k for a, _, _ in self.pairs[b])} for k in Kind]
+        self.pairs, self.affects = _rules(timing, policy)
         self.latency = timing.latency_cycles.per_kind()
         self.latency[_REF], self.latency[_MODE] = timing.tRFC, timing.tMODCH
         self.use_mode = policy.mode_switch and timing.tMODCH > 0
@@ -138,22 +158,44 @@ class Engine:
 
     # --- the loop --------------------------------------------------------------------------------------
     def run(self) -> Engine:
-        """Issue every command, one per pass (see the module docstring)."""
+        """Issue every command. The built-in policies take their specialised loop (`pimlab.engine.fast`: the same
+        schedule, faster); any other policy the plain loop, `run_plain`."""
+        from pimlab.engine.fast import fast_loop
+
+        loop = fast_loop(self)
+        if loop is None:
+            return self.run_plain()
+        loop(self)
+        return self
+
+    def run_plain(self) -> Engine:
+        """Issue every command, one per pass (see the module docstring): the reference loop."""
         nq = len(self.queues)
         cache = [_STALE] * nq  # each head's last readiness; None = blocked
         live = [q for q in range(nq) if len(self.queues[q])]
         while live:
-            q, at, got = self._choose(live, cache)
-            if got is None:
-                if not self.policy.unblock(self):
-                    raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
-            elif at >= self.next_ref:
-                self._refresh()
-            elif self._step(q, at, got, live, cache):
+            if self.one_pass(live, cache):
                 continue
             cache = [_STALE] * nq
             live = [r for r in range(nq) if self.head[r] < len(self.queues[r])]
         return self
+
+    def one_pass(self, live: list[int], cache: list) -> bool:
+        """One pass: the chosen head issues (or its inserted ACT / PRE / mode switch), or a refresh, or the policy
+        unblocks; False when every cached readiness is now stale."""
+        q, at, got = self._choose(live, cache)
+        if got is None:
+            self.unblock()
+            return False
+        if at >= self.next_ref:
+            self._refresh()
+            return False
+        return self._step(q, at, got, live, cache)
+
+    def unblock(self) -> None:
+        """Every head is blocked: the policy changes its state so that one can go, or it is a deadlock."""
+        if not self.policy.unblock(self):
+            raise RuntimeError(f"scheduler deadlock under {self.policy.name}: no queue head can ever issue")
 
     def _step(self, q: int, at: int, got: tuple, live: list[int], cache: list) -> bool:
         """Issue queue q's head action at cycle `at`; False when every cached readiness is now stale."""

@@ -16,7 +16,8 @@ from pimlab.isa import DATA_KINDS, QUEUE_OF_KIND, Commands, Kind
 from pimlab.trace import Bound
 from pimlab.validate import ceil_div
 
-__all__ = ["Policy", "Static", "PingPong", "DCS", "POLICIES", "policy_class", "register", "dependency_ids", "int_array"]
+__all__ = ["Policy", "Static", "PingPong", "DCS", "POLICIES", "policy_class", "register", "dependency_ids", "int_array",
+           "BUFFERS_USED"]
 
 
 def int_array(values: np.ndarray) -> array:
@@ -148,6 +149,9 @@ class DCS(_TwoQueues):
         return list(self.deps)
 
 
+BUFFERS_USED = ((), (0,), (1,), (0, 1))  # by PingPong.uses: bit 0 GBuf, bit 1 OBuf
+
+
 class PingPong(_TwoQueues):
     """Ping-pong buffering: an I/O queue and a compute queue, each a static in-order pipeline (the fixed gaps
     between its own command types bind). Each buffer is split into two regions, each owned by one side; a side
@@ -160,8 +164,8 @@ class PingPong(_TwoQueues):
         super().__init__(commands, timing, gbuf_entries, obuf_entries, deps)
         half_g, half_o = ceil_div(gbuf_entries, 2), ceil_div(obuf_entries, 2)
         region = (np.where(commands.gbuf >= half_g, 1, 0), np.where(commands.obuf >= half_o, 1, 0))
-        self.region = tuple(r.tolist() for r in region)
-        self.uses = ((commands.gbuf >= 0).tolist(), (commands.obuf >= 0).tolist())
+        self.region = tuple(r.astype(np.uint8).tobytes() for r in region)  # indexing bytes gives ints
+        self.uses = ((commands.gbuf >= 0) + 2 * (commands.obuf >= 0)).astype(np.uint8).tobytes()  # bit b: buffer b
         self.region_deps = tuple(dependency_ids(np.where(column >= 0, r, -1))
                                  for column, r in zip((commands.gbuf, commands.obuf), region))
         self.region_dep = tuple(int_array(d) for d in self.region_deps)  # previous user of the same region
@@ -174,17 +178,16 @@ class PingPong(_TwoQueues):
         return data and QUEUE_OF_KIND[earlier] == QUEUE_OF_KIND[later]
 
     def _owned(self, b: int, q: int) -> int:
-        return self.compute_region[b] if q == 1 else 1 - self.compute_region[b]
+        """The region of buffer b that queue q (0 I/O, 1 compute) owns."""
+        return self.compute_region[b] ^ q ^ 1
 
     def earliest(self, engine, q, i, best, code, dep):
-        for b in (0, 1):
-            if not self.uses[b][i]:
-                continue
+        for b in BUFFERS_USED[self.uses[i]]:
             d = self.region_dep[b][i]
             if d >= 0 and engine.issue_cycles[d] < 0:
                 engine.waiting[q] = d
                 return None
-            if self.region[b][i] != self._owned(b, q):
+            if self.region[b][i] != self.compute_region[b] ^ q ^ 1:
                 engine.waiting[q] = -1
                 return None
             if self.handoff[b] > best:
@@ -192,16 +195,16 @@ class PingPong(_TwoQueues):
         return best, code, dep
 
     def issued(self, engine, q, i):
-        for b in (0, 1):
-            if self.uses[b][i]:
-                self.buffer_done[b] = max(self.buffer_done[b], engine.done_cycles[i])
-                self.buffer_last[b] = i
+        for b in BUFFERS_USED[self.uses[i]]:
+            if engine.done_cycles[i] > self.buffer_done[b]:
+                self.buffer_done[b] = engine.done_cycles[i]
+            self.buffer_last[b] = i
 
     def unblock(self, engine):
         """Swap the regions the oldest head needs; the swap takes effect once both regions are idle."""
         i, q = engine.oldest_head()
-        for b in (0, 1):
-            if self.uses[b][i] and self.region[b][i] != self._owned(b, q):
+        for b in BUFFERS_USED[self.uses[i]]:
+            if self.region[b][i] != self._owned(b, q):
                 self.compute_region[b] = 1 - self.compute_region[b]
                 self.handoff[b] = max(self.buffer_done[b], engine.bus + 1)
                 self.handoff_id[b] = self.buffer_last[b]

@@ -50,12 +50,24 @@ def attention_cycles(policy: str, tokens: int, head_dim: int, group: int, row_re
     its own. Memoized on its frozen inputs (timing and module included)."""
     total, mac = np.zeros(len(BREAKDOWN_KEYS), dtype=np.int64), 0
     for op in ("qk", "sv"):
-        table = compile_attention_table(op, tokens, head_dim, group, row_reuse, module, obuf_entries=obuf_entries,
-                                        buffer_regions=buffer_regions, prefetch=prefetch)
+        table = _attention_table(op, tokens, head_dim, group, row_reuse, module, obuf_entries, buffer_regions,
+                                 prefetch)
         summary = summarize_table(table, 0, policy, timing, module.gbuf_entries, obuf_entries)  # never expanded whole
-        total += [summary.breakdown()[k] for k in BREAKDOWN_KEYS]
+        total += summary.breakdown_cycles  # in BREAKDOWN_KEYS order
         mac += summary.mac_cycles
     return tuple(total.tolist()), mac
+
+
+@lru_cache(maxsize=4)  # the two ops of the bar before: a long stream's table is large
+def _attention_table(op: str, tokens: int, head_dim: int, group: int, row_reuse: bool, module: Module,
+                     obuf_entries: int, buffer_regions: int, prefetch: bool) -> dict:
+    """The compiled instruction table, read-only: bars that differ only in timing or policy (static with and
+    without the mode switch) share it."""
+    table = compile_attention_table(op, tokens, head_dim, group, row_reuse, module, obuf_entries=obuf_entries,
+                                    buffer_regions=buffer_regions, prefetch=prefetch)
+    for column in table.values():
+        column.setflags(write=False)
+    return table
 
 
 def attention_bar(variant: str, tokens: int, head_dim: int, group: int, row_reuse: bool, obuf_entries: int,
