@@ -66,3 +66,28 @@ def test_attention_bars_are_memoized_on_the_timing():
     # DCS does not switch modes: its bar is one cache entry whatever tMODCH
     dcs = [fig09.attention_bar("DCS", *args, aim_engine(replace(BASE_TIMING, tMODCH=m))) for m in (0, 32, 64)]
     assert dcs[0] is dcs[1] is dcs[2]
+
+
+def test_attention_schedules_are_shared_by_settings_that_compile_to_one_program():
+    """Tokens count in tiles of the bank count: 250 and 256 tokens compile to one program and share its schedule;
+    a program that differs anywhere (a token more, another buffer) is scheduled afresh. Both against the plain,
+    unmemoized schedule."""
+    from pimlab.isa import compile_attention_table
+    from pimlab.schedule import summarize_table
+
+    engine = aim_engine(BASE_TIMING)
+
+    def table(tokens, obuf=2):
+        return compile_attention_table("qk", tokens, 64, 2, True, AIM, obuf_entries=obuf)
+
+    same, other = table(250), table(256)
+    assert all((same[k] == other[k]).all() for k in same)  # the premise: one program
+    first = fig09._summary(same, "dcs", engine, AIM.gbuf_entries, 2)
+    assert fig09._summary(other, "dcs", engine, AIM.gbuf_entries, 2) is first
+    assert first == summarize_table(other, 0, "dcs", engine, AIM.gbuf_entries, 2)
+    for changed, obuf in ((table(257), 2), (table(256, obuf=3), 3)):
+        got = fig09._summary(changed, "dcs", engine, AIM.gbuf_entries, obuf)
+        assert got is not first and got == summarize_table(changed, 0, "dcs", engine, AIM.gbuf_entries, obuf)
+    assert fig09._summary(other, "static", engine, AIM.gbuf_entries, 2) != first  # the policy is in the key
+    assert fig09.attention_bar("DCS", 250, 64, 2, True, 2, engine) == fig09.attention_bar("DCS", 256, 64, 2, True, 2,
+                                                                                          engine)

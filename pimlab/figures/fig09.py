@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -14,7 +16,7 @@ from pimlab.isa import compile_attention_table
 from pimlab.progress import report
 from pimlab.reproduce import Record
 from pimlab.schedule import summarize_table
-from pimlab.trace import BREAKDOWN_KEYS
+from pimlab.trace import BREAKDOWN_KEYS, Summary
 from pimlab.validate import check_int, check_ints
 
 FIGURE = "9"
@@ -52,7 +54,7 @@ def attention_cycles(policy: str, tokens: int, head_dim: int, group: int, row_re
     for op in ("qk", "sv"):
         table = _attention_table(op, tokens, head_dim, group, row_reuse, module, obuf_entries, buffer_regions,
                                  prefetch)
-        summary = summarize_table(table, 0, policy, timing, module.gbuf_entries, obuf_entries)  # never expanded whole
+        summary = _summary(table, policy, timing, module.gbuf_entries, obuf_entries)
         total += summary.breakdown_cycles  # in BREAKDOWN_KEYS order
         mac += summary.mac_cycles
     return tuple(total.tolist()), mac
@@ -68,6 +70,31 @@ def _attention_table(op: str, tokens: int, head_dim: int, group: int, row_reuse:
     for column in table.values():
         column.setflags(write=False)
     return table
+
+
+_SUMMARIES: dict[tuple, Summary] = {}  # oldest first; at most _SUMMARIES_KEPT
+_SUMMARIES_KEPT = 4096
+_SUMMARIES_LOCK = threading.Lock()
+
+
+def _summary(table: dict, policy: str, timing: EngineTiming, gbuf_entries: int, obuf_entries: int) -> Summary:
+    """`summarize_table` of channel 0 (never expanded whole), memoized on the table's content: settings that compile
+    to the same program (tokens and head dims count in tiles of the bank count) share one schedule."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in sorted(table):
+        column = np.ascontiguousarray(table[name])
+        digest.update(f"{name}:{column.dtype.str}:{column.shape};".encode())
+        digest.update(column.tobytes())
+    key = (digest.digest(), policy, timing, gbuf_entries, obuf_entries)
+    with _SUMMARIES_LOCK:
+        found = _SUMMARIES.get(key)
+    if found is None:
+        found = summarize_table(table, 0, policy, timing, gbuf_entries, obuf_entries)
+        with _SUMMARIES_LOCK:
+            _SUMMARIES[key] = found
+            while len(_SUMMARIES) > _SUMMARIES_KEPT:
+                del _SUMMARIES[next(iter(_SUMMARIES))]
+    return found
 
 
 def attention_bar(variant: str, tokens: int, head_dim: int, group: int, row_reuse: bool, obuf_entries: int,
