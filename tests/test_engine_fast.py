@@ -13,24 +13,18 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from streams import periodic_streams
+from streams import ISSUE9_ENTRIES, ISSUE9_STREAM, ISSUE9_TIMING, periodic_streams, short_streams, stream
 
 from pimlab.engine.core import Engine
 from pimlab.engine.fast import fast_loop
 from pimlab.engine.periodic import FAST_MIN_COMMANDS
 from pimlab.engine.policies import DCS, PingPong, Static, policy_class
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, KindTable, fig7_engine
-from pimlab.isa import Commands, Kind, compile_attention_table, expand_table
+from pimlab.isa import Kind, compile_attention_table, expand_table
 from pimlab.schedule import schedule
 from pimlab.trace import _FIELDS
 
 _TIMINGS = [AIM_ENGINE, AIMSIM_ENGINE, fig7_engine(), fig7_engine(2, 2, 5, 5)]
-
-
-def _stream(kind, gbuf, obuf, row) -> Commands:
-    kind = np.asarray(kind)
-    return Commands.make(kind, np.where(np.isin(kind, [0, 1]), gbuf, -1), np.where(kind != 0, obuf, -1),
-                         np.where(kind == 1, row, -1))
 
 
 @st.composite
@@ -51,14 +45,8 @@ def timings(draw):
 @st.composite
 def cases(draw):
     """(commands, policy class, timing, gbuf entries, obuf entries): short random streams, rows 0-3."""
-    n = draw(st.integers(1, 60))
-    gbuf_entries, obuf_entries = draw(st.integers(1, 6)), draw(st.integers(1, 4))
-    kind = draw(st.lists(st.sampled_from([0, 1, 1, 2, 7]), min_size=n, max_size=n))
-    gbuf = draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=n, max_size=n))
-    obuf = draw(st.lists(st.integers(0, obuf_entries - 1), min_size=n, max_size=n))
-    row = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
-    return (_stream(kind, gbuf, obuf, row), draw(st.sampled_from([Static, PingPong, DCS])), draw(timings()),
-            gbuf_entries, obuf_entries)
+    commands, gbuf_entries, obuf_entries = draw(short_streams(60))
+    return commands, draw(st.sampled_from([Static, PingPong, DCS])), draw(timings()), gbuf_entries, obuf_entries
 
 
 def _engine(commands, cls, timing, gbuf_entries, obuf_entries) -> Engine:
@@ -78,16 +66,11 @@ def _assert_fast_is_plain(commands, cls, timing, gbuf_entries, obuf_entries) -> 
     _assert_same(engine.run().trace(), _engine(commands, cls, timing, gbuf_entries, obuf_entries).run_plain().trace())
 
 
-# issue 9's stream (598 cycles static, 639 under DCS and ping-pong before ACTs waited for refresh)
-_ISSUE9 = _stream([0, 2, 2, 2, 1, 1, 1, 1, 1, 0, 1], 0, [2, 2, 1, 2, 0, 0, 2, 0, 2, 0, 3],
-                  [3, 1, 1, 1, 0, 3, 0, 0, 2, 1, 0])
-
-
 @settings(max_examples=400, deadline=None)
 @given(cases())
-@example((_ISSUE9, Static, replace(AIM_ENGINE, tREFI=253, tRFC=34), 1, 4))
-@example((_ISSUE9, DCS, replace(AIM_ENGINE, tREFI=253, tRFC=34), 1, 4))
-@example((_ISSUE9, PingPong, replace(AIM_ENGINE, tREFI=253, tRFC=34), 1, 4))
+@example((ISSUE9_STREAM, Static, ISSUE9_TIMING, *ISSUE9_ENTRIES))  # issue 9's stream
+@example((ISSUE9_STREAM, DCS, ISSUE9_TIMING, *ISSUE9_ENTRIES))  # issue 9's stream
+@example((ISSUE9_STREAM, PingPong, ISSUE9_TIMING, *ISSUE9_ENTRIES))  # issue 9's stream
 def test_fast_loops_give_the_plain_loops_trace(case):
     _assert_fast_is_plain(*case)
 
@@ -146,7 +129,7 @@ def test_a_subclass_takes_the_plain_loop():
             got = super().earliest(engine, q, i, best, code, dep)
             return None if got is None else (got[0] + 1, got[1], got[2])
 
-    commands = _stream([0, 1, 1, 2], 0, 0, 0)
+    commands = stream([0, 1, 1, 2], 0, 0, 0)
     assert fast_loop(_engine(commands, LateDCS, AIM_ENGINE, 4, 1)) is None
     plain = _engine(commands, DCS, AIM_ENGINE, 4, 1).run().trace()
     late = _engine(commands, LateDCS, AIM_ENGINE, 4, 1).run().trace()

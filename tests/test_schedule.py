@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from streams import periodic_streams
+from streams import ISSUE9_ENTRIES, ISSUE9_STREAM, ISSUE9_TIMING, periodic_streams, short_streams
 
 from pimlab.engine.periodic import FAST_MIN_COMMANDS, find_periods
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE, fig7_engine
@@ -95,12 +95,6 @@ def test_row_change_after_mode_switch_costs_tmod_pre_act():
     assert pre - mode == 32 and act - pre == 32 and trace.issue_cycles[-1] - act == 56
 
 
-def _stream(kind, gbuf, obuf, row):
-    kind = np.asarray(kind)
-    return Commands.make(kind, np.where(np.isin(kind, [0, 1]), gbuf, -1), np.where(kind != 0, obuf, -1),
-                         np.where(kind == 1, row, -1))
-
-
 _TIMINGS = [AIM_ENGINE, AIMSIM_ENGINE, fig7_engine(), fig7_engine(2, 2, 5, 5)]
 
 
@@ -108,24 +102,15 @@ _TIMINGS = [AIM_ENGINE, AIMSIM_ENGINE, fig7_engine(), fig7_engine(2, 2, 5, 5)]
 def streams(draw):
     """Short random streams, rows 0-3, and (for the AiM presets) refresh every 150-900 cycles with tRFC up to a
     fifth of it: wide enough to draw issue 9's counter-example (tREFI 253, tRFC 34, rows up to 3)."""
-    n = draw(st.integers(1, 40))
-    gbuf_entries, obuf_entries = draw(st.integers(1, 6)), draw(st.integers(1, 4))
-    kind = draw(st.lists(st.sampled_from([0, 1, 1, 2, 7]), min_size=n, max_size=n))
-    gbuf = draw(st.lists(st.integers(0, gbuf_entries - 1), min_size=n, max_size=n))
-    obuf = draw(st.lists(st.integers(0, obuf_entries - 1), min_size=n, max_size=n))
-    row = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    commands, gbuf_entries, obuf_entries = draw(short_streams(40))
     timing = draw(st.sampled_from(_TIMINGS))
     if timing.rows and draw(st.booleans()):
         interval = draw(st.integers(150, 900))
         timing = replace(timing, refresh=True, tREFI=interval, tRFC=draw(st.integers(20, interval // 5 + 20)))
-    return _stream(kind, gbuf, obuf, row), timing, gbuf_entries, obuf_entries
+    return commands, timing, gbuf_entries, obuf_entries
 
 
-# issue 9's counter-example: 598 cycles static, 639 under DCS and ping-pong before ACTs waited for refresh
-_W, _R, _M = 0, 2, 1
-ISSUE9_STREAM = _stream([_W, _R, _R, _R, _M, _M, _M, _M, _M, _W, _M], 0, [2, 2, 1, 2, 0, 0, 2, 0, 2, 0, 3],
-                        [3, 1, 1, 1, 0, 3, 0, 0, 2, 1, 0])
-ISSUE9_CASE = (ISSUE9_STREAM, replace(AIM_ENGINE, tREFI=253, tRFC=34), 1, 4)
+ISSUE9_CASE = (ISSUE9_STREAM, ISSUE9_TIMING, *ISSUE9_ENTRIES)
 
 
 def _breakdown_by_cycle(trace, start_cycle=0, end_cycle=None):
