@@ -18,13 +18,13 @@ from __future__ import annotations
 import numpy as np
 
 from pimlab.engine.core import NEVER, Engine
-from pimlab.engine.policies import dependency_ids
+from pimlab.engine.policies import Policy, dependency_ids
 from pimlab.isa import Commands, Kind
 from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
-           "schedule_periodic", "Replay"]
+           "schedule_periodic", "tile_runs", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 _NO_SOURCE = -(1 << 40)  # an inserted command with no source MAC (its row index may be negative otherwise)
@@ -135,14 +135,45 @@ def schedule_periodic(commands, policy_cls, timing, gbuf_entries, obuf_entries):
     if len(commands) < FAST_MIN_COMMANDS:
         return None
     deps = (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
-    stretches = find_periods(commands, deps=deps)
+    policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
+    stretches = tile_runs(commands, policy) if timing.refresh else []
+    if not stretches:
+        stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b)))
+                     for a, b, p, d in find_periods(commands, deps=deps)]
     if not stretches:
         return None
-    policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
-    stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b))) for a, b, p, d in stretches]
     engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
     engine.replay = Replay(engine, stretches)
     return engine.run().trace()
+
+
+def ignores_entries(policy) -> bool:
+    """Whether `policy` schedules from kinds and rows alone (program order, no buffer entries followed: Static)."""
+    cls = type(policy)
+    return cls.earliest is Policy.earliest and cls.issued is Policy.issued and not policy.look_back() and \
+        cls.state is Policy.state
+
+
+def tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[int, int, int, int]]:
+    """(start, end, P, 1) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (a tile: MACs
+    on one row, the next tile on another), when `policy` ignores buffer entries and such runs hold most of the
+    stream; else []. A GEMV's output tiles differ only in their OBuf entry, so under such a policy every tile
+    looks the same, and with refresh on the tiles between two refreshes replay (`Replay`), where a period of
+    the whole stream (an input chunk) spans several refreshes and never repeats whole."""
+    if not ignores_entries(policy):
+        return []
+    n, mac = len(commands), commands.kind == Kind.MAC
+    starts = np.flatnonzero(mac & (signature(commands) & 1 == 1))  # first MAC of each tile
+    if len(starts) < min_tiles:
+        return []
+    after = np.minimum.accumulate(np.where(mac, n, np.arange(n))[::-1])[::-1]  # first non-MAC at or after i
+    ends = np.minimum(np.r_[starts[1:], n], after[starts])
+    size = ends - starts
+    joined = (ends[:-1] == starts[1:]) & (size[:-1] == size[1:])  # tile j + 1 follows tile j, as long
+    edges = np.flatnonzero(np.diff(np.r_[0, joined.astype(np.int8), 0]))  # runs of joined pairs [first, last)
+    runs = [(int(starts[a]), int(ends[b]), int(size[a]), 1) for a, b in zip(edges[::2], edges[1::2])
+            if b - a + 1 >= min_tiles]
+    return runs if 2 * sum(b - a for a, b, _, _ in runs) >= n else []
 
 
 class Replay:
