@@ -230,14 +230,20 @@ class Replay:
             return x - b if x < n else (x - n - x0, "x")
 
         lo = b - self.depth
-        issue, done = e.issue_cycles, e.done_cycles
-        window = tuple((rel(issue[i]), rel(done[i])) if issue[i] >= 0 else None
-                       for i in range(lo, max(e.max_issued, lo) + 1))
+        window = self._window(lo, max(e.max_issued, lo) + 1, now, floor)
         heads = tuple(e.queues[q][h] - b if h < len(e.queues[q]) else None for q, h in enumerate(e.head))
         return (heads, window, self._row_state(b, heads), e.mac_mode, rel(e.ref_end), ref(e.ref_id, e.ref_end),
                 tuple(map(rel, e.last_time)), tuple(map(ref, e.last_id, e.last_time)),
                 tuple(map(rel, e.queue_time)), tuple(map(ref, e.queue_id, e.queue_time)),
                 e.policy.state(rel, ref))
+
+    def _window(self, lo: int, hi: int, now: int, floor: int) -> bytes:
+        """Issue and done cycles of commands lo..hi-1 relative to now (clipped at floor; floor - 1: not issued)."""
+        e = self.e
+        times = np.array([np.asarray(column[lo:hi], dtype=np.int64) for column in (e.issue_cycles, e.done_cycles)])
+        out = np.maximum(times - now, floor)
+        out[:, times[0] < 0] = floor - 1
+        return out.tobytes()
 
     def _row_state(self, b: int, heads: tuple) -> int:
         """-1 no open row; 1 if the next MAC ahead uses the open row, else 0."""
