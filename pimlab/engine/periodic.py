@@ -10,6 +10,9 @@ blocks), then the loop resumes. With refresh on, the key repeats once stream and
 "super-period" of several periods and refreshes). Until then, a repeat of the state without the refresh phase
 and with no refresh in between also holds up to the next refresh: those periods are copied into the loop's lists,
 as if simulated, and the loop crosses the refresh itself. Any policy works that keys and shifts its own state.
+Under a policy that ignores buffer entries (static: program order), a run of back-to-back MAC tiles (a GEMV's
+output tiles, which differ only in their OBuf entry) is itself the period (`tile_runs`): with refresh on, a whole
+input chunk spans several refreshes and never repeats, while the tiles between two refreshes do.
 Tests check the trace equals the plain loop's, column for column.
 """
 
