@@ -37,6 +37,12 @@ def test_tile_runs_of_a_hand_made_stream():
     assert tile_runs(commands, static) == [(1, 28, 3, 1)]  # 27 of the 35 commands: most of the stream
     assert tile_runs(commands, static, min_tiles=10) == []
     assert tile_runs(commands, DCS(commands, AIM_ENGINE, 64, 2)) == []  # DCS follows the entries: no tile runs
+
+    class Reversed(Static):  # a policy of its own queue order: not program order, so no tile runs
+        def queues(self):
+            return [range(len(self.commands) - 1, -1, -1)]
+
+    assert tile_runs(commands, Reversed(commands, AIM_ENGINE, 64, 1)) == []
     # a tile of another length breaks the run in two; each part is a run if long enough
     kinds2 = [_W] + [_M] * 24 + [_M] * 4 + [_M] * 24
     rows2 = [-1] + [r for r in range(8) for _ in range(3)] + [8] * 4 + [r for r in range(9, 17) for _ in range(3)]

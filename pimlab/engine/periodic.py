@@ -153,10 +153,12 @@ def schedule_periodic(commands, policy_cls, timing, gbuf_entries, obuf_entries):
 
 
 def ignores_entries(policy) -> bool:
-    """Whether `policy` schedules from kinds and rows alone (program order, no buffer entries followed: Static)."""
+    """Whether `policy` schedules from kinds and rows alone (one queue in program order, no buffer entries followed,
+    no state of its own: Static)."""
     cls = type(policy)
-    return cls.earliest is Policy.earliest and cls.issued is Policy.issued and not policy.look_back() and \
-        cls.state is Policy.state
+    inherited = all(getattr(cls, name) is getattr(Policy, name) for name in ("queues", "earliest", "issued", "state",
+                                                                            "unblock"))
+    return inherited and not policy.look_back()
 
 
 def tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[int, int, int, int]]:
