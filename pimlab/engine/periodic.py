@@ -10,21 +10,26 @@ blocks), then the loop resumes. With refresh on, the key repeats once stream and
 "super-period" of several periods and refreshes). Until then, a repeat of the state without the refresh phase
 and with no refresh in between also holds up to the next refresh: those periods are copied into the loop's lists,
 as if simulated, and the loop crosses the refresh itself. Any policy works that keys and shifts its own state.
+Under a policy that ignores buffer entries (static: program order), a run of back-to-back MAC tiles (a GEMV's
+output tiles, which differ only in their OBuf entry) is itself the period (`tile_runs`): with refresh on, a whole
+input chunk spans several refreshes and never repeats, while the tiles between two refreshes do.
 Tests check the trace equals the plain loop's, column for column.
 """
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 from pimlab.engine.core import NEVER, Engine
-from pimlab.engine.policies import dependency_ids
+from pimlab.engine.policies import Policy, dependency_ids
 from pimlab.isa import Commands, Kind
 from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
-           "schedule_periodic", "Replay"]
+           "schedule_periodic", "tile_runs", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 _NO_SOURCE = -(1 << 40)  # an inserted command with no source MAC (its row index may be negative otherwise)
@@ -135,14 +140,47 @@ def schedule_periodic(commands, policy_cls, timing, gbuf_entries, obuf_entries):
     if len(commands) < FAST_MIN_COMMANDS:
         return None
     deps = (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
-    stretches = find_periods(commands, deps=deps)
+    policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
+    stretches = tile_runs(commands, policy) if timing.refresh else []
+    if not stretches:
+        stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b)))
+                     for a, b, p, d in find_periods(commands, deps=deps)]
     if not stretches:
         return None
-    policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
-    stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b))) for a, b, p, d in stretches]
     engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
     engine.replay = Replay(engine, stretches)
     return engine.run().trace()
+
+
+def ignores_entries(policy) -> bool:
+    """Whether `policy` schedules from kinds and rows alone (one queue in program order, no buffer entries followed,
+    no state of its own: Static)."""
+    cls = type(policy)
+    inherited = all(getattr(cls, name) is getattr(Policy, name) for name in ("queues", "earliest", "issued", "state",
+                                                                            "unblock"))
+    return inherited and not policy.look_back()
+
+
+def tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[int, int, int, int]]:
+    """(start, end, P, 1) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (a tile: MACs
+    on one row, the next tile on another), when `policy` ignores buffer entries and such runs hold most of the
+    stream; else []. A GEMV's output tiles differ only in their OBuf entry, so under such a policy every tile
+    looks the same, and with refresh on the tiles between two refreshes replay (`Replay`), where a period of
+    the whole stream (an input chunk) spans several refreshes and never repeats whole."""
+    if not ignores_entries(policy):
+        return []
+    n, mac = len(commands), commands.kind == Kind.MAC
+    starts = np.flatnonzero(mac & (signature(commands) & 1 == 1))  # first MAC of each tile
+    if len(starts) < min_tiles:
+        return []
+    after = np.minimum.accumulate(np.where(mac, n, np.arange(n))[::-1])[::-1]  # first non-MAC at or after i
+    ends = np.minimum(np.r_[starts[1:], n], after[starts])
+    size = ends - starts
+    joined = (ends[:-1] == starts[1:]) & (size[:-1] == size[1:])  # tile j + 1 follows tile j, as long
+    edges = np.flatnonzero(np.diff(np.r_[0, joined.astype(np.int8), 0]))  # runs of joined pairs [first, last)
+    runs = [(int(starts[a]), int(ends[b]), int(size[a]), 1) for a, b in zip(edges[::2], edges[1::2])
+            if b - a + 1 >= min_tiles]
+    return runs if 2 * sum(b - a for a, b, _, _ in runs) >= n else []
 
 
 class Replay:
@@ -199,14 +237,20 @@ class Replay:
             return x - b if x < n else (x - n - x0, "x")
 
         lo = b - self.depth
-        issue, done = e.issue_cycles, e.done_cycles
-        window = tuple((rel(issue[i]), rel(done[i])) if issue[i] >= 0 else None
-                       for i in range(lo, max(e.max_issued, lo) + 1))
+        window = self._window(lo, max(e.max_issued, lo) + 1, now, floor)
         heads = tuple(e.queues[q][h] - b if h < len(e.queues[q]) else None for q, h in enumerate(e.head))
         return (heads, window, self._row_state(b, heads), e.mac_mode, rel(e.ref_end), ref(e.ref_id, e.ref_end),
                 tuple(map(rel, e.last_time)), tuple(map(ref, e.last_id, e.last_time)),
                 tuple(map(rel, e.queue_time)), tuple(map(ref, e.queue_id, e.queue_time)),
                 e.policy.state(rel, ref))
+
+    def _window(self, lo: int, hi: int, now: int, floor: int) -> bytes:
+        """Issue and done cycles of commands lo..hi-1 relative to now (clipped at floor; floor - 1: not issued)."""
+        e = self.e
+        times = np.array([np.asarray(column[lo:hi], dtype=np.int64) for column in (e.issue_cycles, e.done_cycles)])
+        out = np.maximum(times - now, floor)
+        out[:, times[0] < 0] = floor - 1
+        return out.tobytes()
 
     def _row_state(self, b: int, heads: tuple) -> int:
         """-1 no open row; 1 if the next MAC ahead uses the open row, else 0."""
@@ -330,8 +374,13 @@ class Replay:
     def _write_lists(self, block_data, block_extra, sources) -> None:
         """Replayed periods into the loop's lists, as if simulated."""
         e = self.e
-        for i, t_i, t_d, d, c in zip(*(a.tolist() for a in block_data)):
-            e.issue_cycles[i], e.done_cycles[i], e.depends_on[i], e.bound_by[i] = t_i, t_d, d, c
+        columns = (e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by)
+        if all(isinstance(column, array) and column.typecode == "q" for column in columns):
+            for column, values in zip(columns, block_data[1:]):  # machine ints: written in place through numpy
+                np.frombuffer(column, dtype=np.int64)[block_data[0]] = values
+        else:
+            for i, t_i, t_d, d, c in zip(*(a.tolist() for a in block_data)):
+                e.issue_cycles[i], e.done_cycles[i], e.depends_on[i], e.bound_by[i] = t_i, t_d, d, c
         e.log.extend(block_data[0].tolist())
         if block_extra is not None:
             e.inserted.extend(zip(*(a.tolist() for a in block_extra), sources.ravel().tolist()))
