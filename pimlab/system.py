@@ -495,21 +495,28 @@ def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
 def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     """Greedy placement, the longest item first onto the least-loaded channel (the lowest-numbered on a tie):
     a mask of the items the busiest channel (the lowest-numbered of the busiest) holds."""
+    if channels == 1:
+        return np.ones(load.size, dtype=bool)
     order = np.argsort(-load, kind="stable")
     if load.size <= channels and load[order[0]] > 0:  # one item per channel: the longest (first of equals) is busiest
         return np.arange(load.size) == order[0]
-    heap = [(0.0, c) for c in range(channels)]  # (load, channel): a heap's first is numpy's argmin of the loads
-    owner = [0] * load.size
-    values = load.tolist()
+    values = load[order].tolist()
+    # the first `channels` positive items go to channels 0, 1, ... in turn (every other channel is still empty)
+    first = min(channels, load.size, int(np.count_nonzero(load > 0)))
+    heap = [(values[c], c) for c in range(first)] + [(0.0, c) for c in range(first, channels)]
+    heapq.heapify(heap)  # (load, channel): a heap's first is numpy's argmin of the loads
+    owner = list(range(first))
     replace_first = heapq.heapreplace
-    for i in order.tolist():
+    for value in values[first:]:
         total, c = heap[0]
-        owner[i] = c
-        replace_first(heap, (total + values[i], c))
+        owner.append(c)
+        replace_first(heap, (total + value, c))
     bins = [0.0] * channels
     for total, c in heap:
         bins[c] = total
-    return np.array(owner) == bins.index(max(bins))
+    mask = np.empty(load.size, dtype=bool)
+    mask[order] = np.array(owner) == bins.index(max(bins))
+    return mask
 
 
 def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -625,12 +632,12 @@ def _stage_times(cfg: StepConfig, lengths: np.ndarray, n_micro: int):
     comps["link"] = np.full(n_micro, total_layers * allreduce + lay.pp * link)
     comps["exposed"] = np.zeros(n_micro)
 
-    def added(values):  # 0 + the first micro-batch's + the second's ...: cumsum adds in that order
-        return np.cumsum(total_layers * values, axis=0)[-1]
-
-    totals = {key: added(p[key]) for key in ("macs", "attention_commands", "fc_commands", "host_bursts")}
-    totals["attention_s"] = added(p["qk"] + p["sv"] + p["softmax"])
-    totals["fc_s"] = added(p["fc"])
+    # each total: 0 + the first micro-batch's + the second's ...: cumsum adds in that order (all columns at once)
+    columns = [p["macs"], p["attention_commands"], p["fc_commands"], p["host_bursts"], p["qk"] + p["sv"] + p["softmax"],
+               p["fc"]]
+    added = np.cumsum(total_layers * np.column_stack(columns), axis=0)[-1]
+    totals = {"macs": added[0], "attention_commands": added[1:5], "fc_commands": added[5:9], "host_bursts": added[9],
+              "attention_s": added[10], "fc_s": added[11]}
     return t, comps, totals
 
 

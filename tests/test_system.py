@@ -207,10 +207,13 @@ def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro):
         assert np.array_equal(sums[j], expected)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(load=st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 7.25, 1 / 3]), min_size=1, max_size=60),
        channels=st.integers(1, 9))
 @example(load=[0.0, 0.0], channels=3)  # all empty: every item on channel 0
+@example(load=[0.0, 0.0], channels=1)
+@example(load=[3.0, 0.0, 1.0, 0.0, 2.0], channels=4)  # empty items among the first `channels`
+@example(load=[1.0] * 9 + [0.0] * 3, channels=4)
 @example(load=[5.0, 0.0, 0.0], channels=3)
 @example(load=[2.5, 7.25, 7.25], channels=4)
 def test_busiest_channel_is_the_greedy_argmin_placement(load, channels):
