@@ -26,7 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -133,23 +133,23 @@ class Layout:
         return (f"Layout({self.model.name} on {self.system.modules} {self.system.name} modules: tp {self.tp} x "
                 f"pp {self.pp}, {self.unit_channels} channels per unit)")
 
-    @property
+    @cached_property
     def units(self) -> int:
         return self.tp * self.pp
 
-    @property
+    @cached_property
     def units_per_module(self) -> int:
         """Units sharing one module (1 when a unit spans one or more whole modules)."""
         return max(1, -(-self.units // self.system.modules))
 
-    @property
+    @cached_property
     def unit_channels(self) -> int:
         m = self.system.module.channels
         if self.units <= self.system.modules:
             return m * (self.system.modules // self.units)
         return m // self.units_per_module
 
-    @property
+    @cached_property
     def unit_modules(self) -> float:
         """Modules one unit spans (a fraction when several units share a module)."""
         return self.unit_channels / self.system.module.channels
@@ -159,7 +159,7 @@ class Layout:
         """Layers of each stage (the first stages take the extra layers)."""
         return _stage_layers(self.model.layers, self.pp)
 
-    @property
+    @cached_property
     def unit_capacity_bytes(self) -> int:
         return self.unit_channels * self.system.module.channel_capacity_bytes
 
@@ -519,6 +519,16 @@ def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     return mask
 
 
+def busiest_channels(load: np.ndarray, channels: int) -> np.ndarray:
+    """`busiest_channel` of each row of `load` (micro-batch, items); rows of at most `channels` items, or one
+    channel, at once."""
+    if channels == 1:
+        return np.ones(load.shape, dtype=bool)
+    if load.shape[1] <= channels and np.all(load.max(1) > 0):  # the longest item (the first of equals) is busiest
+        return np.arange(load.shape[1]) == load.argmax(1)[:, None]
+    return np.stack([busiest_channel(row, channels) for row in load])
+
+
 def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(qk, sv) counts of one layer of each micro-batch on its unit's busiest channel (the critical path), and
     the counts summed over the unit's channels (for energy): arrays (n_micro, counts)."""
@@ -541,8 +551,7 @@ def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.n
         qk, sv = (_micro_items(np.repeat(c[:, None], kvh, 1), n_micro) for c in (qk_all, sv_all))
     else:  # [N] NeuPIMs: one request (all its heads) per channel
         qk, sv = (_micro_items(c[:, None] * kvh, n_micro) for c in (qk_all, sv_all))
-    load = qk[..., 0] + sv[..., 0]
-    busiest = np.stack([busiest_channel(row, ch) for row in load])[..., None]
+    busiest = busiest_channels(qk[..., 0] + sv[..., 0], ch)[..., None]
     return np.where(busiest, qk, 0.0).sum(1), np.where(busiest, sv, 0.0).sum(1), (qk + sv).sum(1)
 
 
@@ -694,7 +703,12 @@ def _timed(cfg: StepConfig, lengths: np.ndarray) -> StepResult:
 def system_for(kind: str, modules: int) -> System:
     """The CENT or NeuPIMs system (Table IV) with `modules` modules."""
     check_choice("system", kind, SYSTEM_KINDS)
-    return (CENT if kind == "cent" else NEUPIMS).with_modules(check_int("modules", modules, 1, 4096))
+    return _system(kind, check_int("modules", modules, 1, 4096))
+
+
+@lru_cache(maxsize=256)
+def _system(kind: str, modules: int) -> System:
+    return (CENT if kind == "cent" else NEUPIMS).with_modules(modules)
 
 
 def run_step(kind: str, model: LLM, modules: int, tp: int, pp: int, lengths, techniques: str = "baseline",
@@ -818,7 +832,7 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
 def clear_caches() -> None:
     """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks)."""
     for memo in (_attention_point, _tile_table, _interpolated, _gemv_exact, _fc_counts, _stage_layers, _layouts,
-                 holds_one):
+                 holds_one, _system):
         memo.cache_clear()
 
 

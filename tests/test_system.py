@@ -225,6 +225,16 @@ def test_busiest_channel_is_the_greedy_argmin_placement(load, channels):
     assert np.array_equal(system.busiest_channel(load, channels), owner == int(np.argmax(bins)))
 
 
+@settings(max_examples=100, deadline=None)
+@given(load=st.lists(st.lists(st.sampled_from([0.0, 1.0, 2.5, 7.25, 1 / 3]), min_size=6, max_size=6), min_size=1,
+                     max_size=4),
+       items=st.integers(1, 6), channels=st.integers(1, 8))
+def test_busiest_channels_is_busiest_channel_row_by_row(load, items, channels):
+    load = np.array(load)[:, :items]
+    want = np.stack([system.busiest_channel(row, channels) for row in load])
+    assert np.array_equal(system.busiest_channels(load, channels), want)
+
+
 def test_busiest_channel_hand_worked():
     # loads 5, 4, 3, 3 on 2 channels: 5 -> ch0, 4 -> ch1, 3 -> ch1 (7), 3 -> ch0 (8): ch0 is the busiest
     assert system.busiest_channel(np.array([3.0, 5.0, 3.0, 4.0]), 2).tolist() == [False, True, True, False]
