@@ -500,12 +500,17 @@ def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     order = np.argsort(-load, kind="stable")
     if load.size <= channels and load[order[0]] > 0:  # one item per channel: the longest (first of equals) is busiest
         return np.arange(load.size) == order[0]
-    values = load[order].tolist()
-    # the first `channels` positive items go to channels 0, 1, ... in turn (every other channel is still empty)
-    first = min(channels, load.size, int(np.count_nonzero(load > 0)))
-    heap = [(values[c], c) for c in range(first)] + [(0.0, c) for c in range(first, channels)]
-    heapq.heapify(heap)  # (load, channel): a heap's first is numpy's argmin of the loads
-    owner = list(range(first))
+    ordered = load[order]
+    values = ordered.tolist()
+    level = _level_blocks(ordered, channels)
+    if level:  # level blocks: item k to channel k % channels; every channel's load is then the same sum
+        first, total = level * channels, float(np.cumsum(ordered[:level * channels:channels])[-1])
+        heap = [(total, c) for c in range(channels)]
+    else:  # the first `channels` positive items go to channels 0, 1, ... in turn (every other one is still empty)
+        first = min(channels, load.size, int(np.count_nonzero(load > 0)))
+        heap = [(values[c], c) for c in range(first)] + [(0.0, c) for c in range(first, channels)]
+        heapq.heapify(heap)  # (load, channel): a heap's first is numpy's argmin of the loads
+    owner = [k % channels for k in range(first)]
     replace_first = heapq.heapreplace
     for value in values[first:]:
         total, c = heap[0]
@@ -517,6 +522,18 @@ def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     mask = np.empty(load.size, dtype=bool)
     mask[order] = np.array(owner) == bins.index(max(bins))
     return mask
+
+
+def _level_blocks(ordered: np.ndarray, channels: int) -> int:
+    """How many leading blocks of `channels` items (sorted longest first) keep the channels level: each block's
+    items equal and every channel's load growing. Such a block's items go to channels 0, 1, ... in turn (all
+    loads are equal, and each placed item raises its channel's), so the loads stay equal (the same adds)."""
+    blocks = ordered[:ordered.size // channels * channels].reshape(-1, channels)
+    flat = np.flatnonzero(~np.all(blocks == blocks[:, :1], axis=1))
+    k = int(flat[0]) if flat.size else len(blocks)
+    sums = np.cumsum(blocks[:k, 0])  # each channel's load after each block, added as the heap adds
+    rising = np.flatnonzero(~(np.diff(sums, prepend=0.0) > 0))
+    return int(rising[0]) if rising.size else k
 
 
 def busiest_channels(load: np.ndarray, channels: int) -> np.ndarray:

@@ -216,13 +216,30 @@ def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro):
 @example(load=[1.0] * 9 + [0.0] * 3, channels=4)
 @example(load=[5.0, 0.0, 0.0], channels=3)
 @example(load=[2.5, 7.25, 7.25], channels=4)
+@example(load=[5.0] * 8 + [3.0] * 8 + [1.0] * 4, channels=4)  # level blocks, then the heap
+@example(load=[1e20] * 2 + [1.0] * 4, channels=2)  # the second block adds nothing to a channel: not level
 def test_busiest_channel_is_the_greedy_argmin_placement(load, channels):
     load = np.array(load)
+    assert np.array_equal(system.busiest_channel(load, channels), _greedy_busiest(load, channels))
+
+
+def _greedy_busiest(load: np.ndarray, channels: int) -> np.ndarray:
+    """The plain placement, item by item: the longest item to the least-loaded (lowest-numbered) channel."""
     bins, owner = np.zeros(channels), np.empty(load.size, dtype=np.int64)
-    for i in np.argsort(-load, kind="stable"):  # the longest item to the least-loaded (lowest-numbered) channel
+    for i in np.argsort(-load, kind="stable"):
         owner[i] = int(np.argmin(bins))
         bins[owner[i]] += load[i]
-    assert np.array_equal(system.busiest_channel(load, channels), owner == int(np.argmax(bins)))
+    return owner == int(np.argmax(bins))
+
+
+@settings(max_examples=200, deadline=None)
+@given(groups=st.lists(st.tuples(st.sampled_from([0.0, 1e-20, 1.0, 2.5, 7.25, 1 / 3, 1e20]), st.integers(1, 8)),
+                       min_size=1, max_size=12),
+       channels=st.integers(1, 8), seed=st.integers(0, 3))
+def test_busiest_channel_of_grouped_heads(groups, channels, seed):
+    """Each request's heads as equal items (CENT's (request, head) pairs): the greedy placement, item by item."""
+    load = np.random.default_rng(seed).permutation(np.repeat([v for v, _ in groups], [k for _, k in groups]))
+    assert np.array_equal(system.busiest_channel(load, channels), _greedy_busiest(load, channels))
 
 
 @settings(max_examples=100, deadline=None)
