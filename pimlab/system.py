@@ -500,17 +500,12 @@ def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     order = np.argsort(-load, kind="stable")
     if load.size <= channels and load[order[0]] > 0:  # one item per channel: the longest (first of equals) is busiest
         return np.arange(load.size) == order[0]
-    ordered = load[order]
-    values = ordered.tolist()
-    level = _level_blocks(ordered, channels)
-    if level:  # level blocks: item k to channel k % channels; every channel's load is then the same sum
-        first, total = level * channels, float(np.cumsum(ordered[:level * channels:channels])[-1])
-        heap = [(total, c) for c in range(channels)]
-    else:  # the first `channels` positive items go to channels 0, 1, ... in turn (every other one is still empty)
-        first = min(channels, load.size, int(np.count_nonzero(load > 0)))
-        heap = [(values[c], c) for c in range(first)] + [(0.0, c) for c in range(first, channels)]
-        heapq.heapify(heap)  # (load, channel): a heap's first is numpy's argmin of the loads
-    owner = [k % channels for k in range(first)]
+    values = load[order].tolist()
+    # the first `channels` positive items go to channels 0, 1, ... in turn (every other channel is still empty)
+    first = min(channels, load.size, int(np.count_nonzero(load > 0)))
+    heap = [(values[c], c) for c in range(first)] + [(0.0, c) for c in range(first, channels)]
+    heapq.heapify(heap)  # (load, channel): a heap's first is numpy's argmin of the loads
+    owner = list(range(first))
     replace_first = heapq.heapreplace
     for value in values[first:]:
         total, c = heap[0]
@@ -524,26 +519,28 @@ def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     return mask
 
 
-def _level_blocks(ordered: np.ndarray, channels: int) -> int:
-    """How many leading blocks of `channels` items (sorted longest first) keep the channels level: each block's
-    items equal and every channel's load growing. Such a block's items go to channels 0, 1, ... in turn (all
-    loads are equal, and each placed item raises its channel's), so the loads stay equal (the same adds)."""
-    blocks = ordered[:ordered.size // channels * channels].reshape(-1, channels)
-    flat = np.flatnonzero(~np.all(blocks == blocks[:, :1], axis=1))
-    k = int(flat[0]) if flat.size else len(blocks)
-    sums = np.cumsum(blocks[:k, 0])  # each channel's load after each block, added as the heap adds
-    rising = np.flatnonzero(~(np.diff(sums, prepend=0.0) > 0))
-    return int(rising[0]) if rising.size else k
-
-
 def busiest_channels(load: np.ndarray, channels: int) -> np.ndarray:
     """`busiest_channel` of each row of `load` (micro-batch, items); rows of at most `channels` items, or one
     channel, at once."""
     if channels == 1:
         return np.ones(load.shape, dtype=bool)
-    if load.shape[1] <= channels and np.all(load.max(1) > 0):  # the longest item (the first of equals) is busiest
-        return np.arange(load.shape[1]) == load.argmax(1)[:, None]
-    return np.stack([busiest_channel(row, channels) for row in load])
+    rows, n = load.shape
+    if n <= channels and np.all(load.max(1) > 0):  # the longest item (the first of equals) is busiest
+        return np.arange(n) == load.argmax(1)[:, None]
+    level = np.zeros(rows, dtype=bool)
+    if n % channels == 0:  # level rows: blocks of `channels` equal items (GQA's heads of a request), longest first
+        order = np.argsort(-load, axis=1, kind="stable")
+        blocks = np.take_along_axis(load, order, 1).reshape(rows, n // channels, channels)
+        sums = np.cumsum(blocks[:, :, 0], axis=1)  # every channel's load after each block, as the heap adds it
+        level = (blocks == blocks[:, :, :1]).all((1, 2)) & (sums[:, 0] > 0) & (sums[:, 1:] > sums[:, :-1]).all(1)
+    # a level row's items go to channels 0, 1, ... in turn (all loads equal, each item raises its channel's), so the
+    # loads stay equal (the same adds) and channel 0, the first of the busiest, holds every `channels`-th item
+    mask = np.zeros(load.shape, dtype=bool)
+    if level.any():
+        np.put_along_axis(mask, order, np.arange(n) % channels == 0, 1)
+    for r in np.flatnonzero(~level):
+        mask[r] = busiest_channel(load[r], channels)
+    return mask
 
 
 def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

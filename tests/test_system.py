@@ -216,8 +216,6 @@ def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro):
 @example(load=[1.0] * 9 + [0.0] * 3, channels=4)
 @example(load=[5.0, 0.0, 0.0], channels=3)
 @example(load=[2.5, 7.25, 7.25], channels=4)
-@example(load=[5.0] * 8 + [3.0] * 8 + [1.0] * 4, channels=4)  # level blocks, then the heap
-@example(load=[1e20] * 2 + [1.0] * 4, channels=2)  # the second block adds nothing to a channel: not level
 def test_busiest_channel_is_the_greedy_argmin_placement(load, channels):
     load = np.array(load)
     assert np.array_equal(system.busiest_channel(load, channels), _greedy_busiest(load, channels))
@@ -236,10 +234,17 @@ def _greedy_busiest(load: np.ndarray, channels: int) -> np.ndarray:
 @given(groups=st.lists(st.tuples(st.sampled_from([0.0, 1e-20, 1.0, 2.5, 7.25, 1 / 3, 1e20]), st.integers(1, 8)),
                        min_size=1, max_size=12),
        channels=st.integers(1, 8), seed=st.integers(0, 3))
+@example(groups=[(5.0, 8), (3.0, 8)], channels=4, seed=0)  # level rows
+@example(groups=[(1e20, 2), (1.0, 4)], channels=2, seed=0)  # the later blocks add nothing to a channel: not level
 def test_busiest_channel_of_grouped_heads(groups, channels, seed):
-    """Each request's heads as equal items (CENT's (request, head) pairs): the greedy placement, item by item."""
-    load = np.random.default_rng(seed).permutation(np.repeat([v for v, _ in groups], [k for _, k in groups]))
+    """Each request's heads as equal items (CENT's (request, head) pairs), micro-batches as rows: the greedy
+    placement, item by item."""
+    rng = np.random.default_rng(seed)
+    load = rng.permutation(np.repeat([v for v, _ in groups], [k for _, k in groups]))
     assert np.array_equal(system.busiest_channel(load, channels), _greedy_busiest(load, channels))
+    rows = np.stack([load, rng.permutation(load), np.sort(load)])
+    want = np.stack([_greedy_busiest(row, channels) for row in rows])
+    assert np.array_equal(system.busiest_channels(rows, channels), want)
 
 
 @settings(max_examples=100, deadline=None)
