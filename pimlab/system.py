@@ -359,6 +359,7 @@ def cent_accelerator_cycles(model: LLM, tokens: float, heads: float, channels: i
     return {"rmsnorm": rms, "softmax": softmax, "rotary": rope}
 
 
+@lru_cache(maxsize=1024)
 def cxl_vector_s(elements: int, modules: int) -> float:
     """One vector of BF16 `elements` over one CXL hop [C cxl_latency.vector_latency], seconds."""
     lanes = max(1, CXL_LANES // modules)
@@ -366,6 +367,7 @@ def cxl_vector_s(elements: int, modules: int) -> float:
     return (CXL_ONE_HOP_NS + flits * CXL_FLIT_BYTES / (lanes * CXL_GBps_PER_LANE) * 1e9 / 2**30) * 1e-9
 
 
+@lru_cache(maxsize=1024)
 def cxl_allreduce_s(model: LLM, tp: int, modules: int) -> float:
     """TP's broadcasts and gathers of one Llama block over CXL [C cxl_latency.llama_latency], seconds."""
     if tp == 1:
@@ -846,7 +848,7 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
 def clear_caches() -> None:
     """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks)."""
     for memo in (_attention_point, _tile_table, _interpolated, _gemv_exact, _fc_counts, _stage_layers, _layouts,
-                 holds_one, _system):
+                 holds_one, _system, cxl_vector_s, cxl_allreduce_s):
         memo.cache_clear()
 
 
