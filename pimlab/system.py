@@ -658,9 +658,10 @@ def _stage_times(cfg: StepConfig, lengths: np.ndarray, n_micro: int):
     comps["exposed"] = np.zeros(n_micro)
 
     # each total: 0 + the first micro-batch's + the second's ...: cumsum adds in that order (all columns at once)
-    columns = [p["macs"], p["attention_commands"], p["fc_commands"], p["host_bursts"], p["qk"] + p["sv"] + p["softmax"],
-               p["fc"]]
-    added = np.cumsum(total_layers * np.column_stack(columns), axis=0)[-1]
+    columns = np.empty((n_micro, 12))
+    columns[:, 0], columns[:, 1:5], columns[:, 5:9] = p["macs"], p["attention_commands"], p["fc_commands"]
+    columns[:, 9], columns[:, 10], columns[:, 11] = p["host_bursts"], p["qk"] + p["sv"] + p["softmax"], p["fc"]
+    added = np.cumsum(total_layers * columns, axis=0)[-1]
     totals = {"macs": added[0], "attention_commands": added[1:5], "fc_commands": added[5:9], "host_bursts": added[9],
               "attention_s": added[10], "fc_s": added[11]}
     return t, comps, totals
@@ -673,9 +674,13 @@ def _lm_head_s(cfg: StepConfig, requests: int) -> float:
         bw = lay.unit_modules * lay.system.module.external_bandwidth_GBps * 1e9 * lay.tp
         return max(2.0 * requests * m.vocab * m.hidden / (lay.unit_modules * lay.tp * lay.system.xpu_TFLOPs * 1e12),
                    m.vocab * m.hidden * m.dtype_bytes / bw)
-    share = lay.tp * lay.unit_channels
-    c = gemv_counts(m.hidden, -(-m.vocab // share), cfg.techniques.policy, lay.system.module, cfg.engine, cent=True)
-    return c[0] * lay.system.module.timing.tck_ns * 1e-9
+    return _lm_head_cent_s(m, lay.tp * lay.unit_channels, cfg.techniques.policy, lay.system.module, cfg.engine)
+
+
+@lru_cache(maxsize=1024)
+def _lm_head_cent_s(m: LLM, share: int, policy: str, module: Module, engine: str) -> float:
+    c = gemv_counts(m.hidden, -(-m.vocab // share), policy, module, engine, cent=True)
+    return c[0] * module.timing.tck_ns * 1e-9
 
 
 def step(cfg: StepConfig) -> StepResult:
@@ -848,7 +853,7 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
 def clear_caches() -> None:
     """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks)."""
     for memo in (_attention_point, _tile_table, _interpolated, _gemv_exact, _fc_counts, _stage_layers, _layouts,
-                 holds_one, _system, cxl_vector_s, cxl_allreduce_s):
+                 holds_one, _system, cxl_vector_s, cxl_allreduce_s, _lm_head_cent_s):
         memo.cache_clear()
 
 
