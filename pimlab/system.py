@@ -563,12 +563,15 @@ def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.n
         return qk, sv, (qk + sv) * ch
     qk_all = attention_counts("qk", lengths, *args)
     sv_all = attention_counts("sv", lengths, *args)
+    both = np.concatenate([qk_all, sv_all], axis=-1)  # (requests, qk counts then sv counts)
     if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
-        qk, sv = (_micro_items(np.repeat(c[:, None], kvh, 1), n_micro) for c in (qk_all, sv_all))
+        items = _micro_items(np.repeat(both[:, None], kvh, 1), n_micro)
     else:  # [N] NeuPIMs: one request (all its heads) per channel
-        qk, sv = (_micro_items(c[:, None] * kvh, n_micro) for c in (qk_all, sv_all))
-    busiest = busiest_channels(qk[..., 0] + sv[..., 0], ch)[..., None]
-    return np.where(busiest, qk, 0.0).sum(1), np.where(busiest, sv, 0.0).sum(1), (qk + sv).sum(1)
+        items = _micro_items(both[:, None] * kvh, n_micro)
+    k = qk_all.shape[-1]
+    qk, sv = items[..., :k], items[..., k:]
+    on_busiest = np.where(busiest_channels(qk[..., 0] + sv[..., 0], ch)[..., None], items, 0.0).sum(1)
+    return on_busiest[:, :k], on_busiest[:, k:], (qk + sv).sum(1)
 
 
 def _micro_items(items: np.ndarray, n_micro: int) -> np.ndarray:
