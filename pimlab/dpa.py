@@ -155,9 +155,10 @@ def reserved_bytes(module, tokens, channels: int, streams: int, head_dim: int, l
     row_bytes = module.banks * module.row_bytes  # one row of every bank of one channel
     rows_per_chunk = max(1, check_int("chunk_bytes", chunk_bytes, 1) // (min(channels, module.channels) * row_bytes))
     step = rows_per_chunk if lazy else 1
-    rows = sum(ceil_div(np.asarray(geometry.tcp_stream_rows(module, op, tokens, head_dim, channels)), step) * step
-               for op in geometry.OPS)
+    k_rows, v_rows = geometry.tcp_kv_rows(module, tokens, head_dim, channels)
+    rows = (ceil_div(k_rows, step) + ceil_div(v_rows, step)) * step
     return rows * (streams // 2 * channels * row_bytes)
+
 
 
 def _check_layout(layout) -> KVLayout:

@@ -35,7 +35,7 @@ from pimlab.hardware import Module
 from pimlab.validate import ceil_div, check_choice, check_int
 
 __all__ = ["OPS", "SCHEMES", "Piece", "rows_needed", "sv_grid", "split", "channel_ranges", "stream_rows",
-           "tcp_stream_rows", "stream_capacity_tokens"]
+           "tcp_stream_rows", "tcp_kv_rows", "stream_capacity_tokens"]
 
 OPS = ("qk", "sv")
 SCHEMES = ("hfp", "tcp")
@@ -245,6 +245,26 @@ def tcp_stream_rows(module: Module, op: str, tokens, head_dim: int, channels: in
     channels = check_int("channels", channels, 1)
     rows = _tcp_rows(module, op, _counts("tokens", tokens), check_int("head_dim", head_dim, 1, 4096), channels)
     return int(rows) if np.ndim(rows) == 0 else rows
+
+
+def tcp_kv_rows(module: Module, tokens, head_dim: int, channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """(K rows, V rows): `tcp_stream_rows` of both ops at once, in closed form (vectorised over `tokens`)."""
+    k_tokens, v_tokens, v_tiles = _tcp_row_tokens(module, check_int("channels", channels, 1),
+                                                  check_int("head_dim", head_dim, 1, 4096))
+    tokens = _counts("tokens", tokens)
+    return ceil_div(tokens, k_tokens), v_tiles * ceil_div(tokens, v_tokens)
+
+
+@lru_cache(maxsize=1024)
+def _tcp_row_tokens(module: Module, channels: int, head_dim: int) -> tuple[int, int, int]:
+    """K rows are ceil(tokens / k_tokens), V rows v_tiles x ceil(tokens / v_tokens): `_tcp_rows`' nested
+    ceilings of whole tiles, segments and rows fold into one (ceil(ceil(a / b) / c) = ceil(a / (b c)))."""
+    rows_needed(module, "qk", 0, head_dim)  # rejects a key wider than a row
+    per_row = module.columns_per_row // ceil_div(head_dim, module.mac_lanes)
+    groups, segments = _sv_grid_over(channels, module.banks, head_dim)
+    dims = min(head_dim, ceil_div(ceil_div(head_dim, module.banks), groups) * module.banks)
+    return (module.banks * channels * per_row, module.mac_lanes * segments * module.columns_per_row,
+            ceil_div(dims, module.banks))
 
 
 def _tcp_rows(module: Module, op: str, tokens, head_dim: int, channels: int):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -133,23 +133,23 @@ class Layout:
         return (f"Layout({self.model.name} on {self.system.modules} {self.system.name} modules: tp {self.tp} x "
                 f"pp {self.pp}, {self.unit_channels} channels per unit)")
 
-    @property
+    @cached_property
     def units(self) -> int:
         return self.tp * self.pp
 
-    @property
+    @cached_property
     def units_per_module(self) -> int:
         """Units sharing one module (1 when a unit spans one or more whole modules)."""
         return max(1, -(-self.units // self.system.modules))
 
-    @property
+    @cached_property
     def unit_channels(self) -> int:
         m = self.system.module.channels
         if self.units <= self.system.modules:
             return m * (self.system.modules // self.units)
         return m // self.units_per_module
 
-    @property
+    @cached_property
     def unit_modules(self) -> float:
         """Modules one unit spans (a fraction when several units share a module)."""
         return self.unit_channels / self.system.module.channels
@@ -159,7 +159,7 @@ class Layout:
         """Layers of each stage (the first stages take the extra layers)."""
         return _stage_layers(self.model.layers, self.pp)
 
-    @property
+    @cached_property
     def unit_capacity_bytes(self) -> int:
         return self.unit_channels * self.system.module.channel_capacity_bytes
 
@@ -359,6 +359,7 @@ def cent_accelerator_cycles(model: LLM, tokens: float, heads: float, channels: i
     return {"rmsnorm": rms, "softmax": softmax, "rotary": rope}
 
 
+@lru_cache(maxsize=1024)
 def cxl_vector_s(elements: int, modules: int) -> float:
     """One vector of BF16 `elements` over one CXL hop [C cxl_latency.vector_latency], seconds."""
     lanes = max(1, CXL_LANES // modules)
@@ -366,6 +367,7 @@ def cxl_vector_s(elements: int, modules: int) -> float:
     return (CXL_ONE_HOP_NS + flits * CXL_FLIT_BYTES / (lanes * CXL_GBps_PER_LANE) * 1e9 / 2**30) * 1e-9
 
 
+@lru_cache(maxsize=1024)
 def cxl_allreduce_s(model: LLM, tp: int, modules: int) -> float:
     """TP's broadcasts and gathers of one Llama block over CXL [C cxl_latency.llama_latency], seconds."""
     if tp == 1:
@@ -495,21 +497,52 @@ def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
 def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     """Greedy placement, the longest item first onto the least-loaded channel (the lowest-numbered on a tie):
     a mask of the items the busiest channel (the lowest-numbered of the busiest) holds."""
+    if channels == 1:
+        return np.ones(load.size, dtype=bool)
     order = np.argsort(-load, kind="stable")
     if load.size <= channels and load[order[0]] > 0:  # one item per channel: the longest (first of equals) is busiest
         return np.arange(load.size) == order[0]
-    heap = [(0.0, c) for c in range(channels)]  # (load, channel): a heap's first is numpy's argmin of the loads
-    owner = [0] * load.size
-    values = load.tolist()
+    values = load[order].tolist()
+    # the first `channels` positive items go to channels 0, 1, ... in turn (every other channel is still empty)
+    first = min(channels, load.size, int(np.count_nonzero(load > 0)))
+    heap = [(values[c], c) for c in range(first)] + [(0.0, c) for c in range(first, channels)]
+    heapq.heapify(heap)  # (load, channel): a heap's first is numpy's argmin of the loads
+    owner = list(range(first))
     replace_first = heapq.heapreplace
-    for i in order.tolist():
+    for value in values[first:]:
         total, c = heap[0]
-        owner[i] = c
-        replace_first(heap, (total + values[i], c))
+        owner.append(c)
+        replace_first(heap, (total + value, c))
     bins = [0.0] * channels
     for total, c in heap:
         bins[c] = total
-    return np.array(owner) == bins.index(max(bins))
+    mask = np.empty(load.size, dtype=bool)
+    mask[order] = np.array(owner) == bins.index(max(bins))
+    return mask
+
+
+def busiest_channels(load: np.ndarray, channels: int) -> np.ndarray:
+    """`busiest_channel` of each row of `load` (micro-batch, items); rows of at most `channels` items, or one
+    channel, at once."""
+    if channels == 1:
+        return np.ones(load.shape, dtype=bool)
+    rows, n = load.shape
+    if n <= channels and np.all(load.max(1) > 0):  # the longest item (the first of equals) is busiest
+        return np.arange(n) == load.argmax(1)[:, None]
+    level = np.zeros(rows, dtype=bool)
+    if n % channels == 0:  # level rows: blocks of `channels` equal items (GQA's heads of a request), longest first
+        order = np.argsort(-load, axis=1, kind="stable")
+        blocks = np.take_along_axis(load, order, 1).reshape(rows, n // channels, channels)
+        sums = np.cumsum(blocks[:, :, 0], axis=1)  # every channel's load after each block, as the heap adds it
+        level = (blocks == blocks[:, :, :1]).all((1, 2)) & (sums[:, 0] > 0) & (sums[:, 1:] > sums[:, :-1]).all(1)
+    # a level row's items go to channels 0, 1, ... in turn (all loads equal, each item raises its channel's), so the
+    # loads stay equal (the same adds) and channel 0, the first of the busiest, holds every `channels`-th item
+    mask = np.zeros(load.shape, dtype=bool)
+    if level.any():
+        np.put_along_axis(mask, order, np.arange(n) % channels == 0, 1)
+    for r in np.flatnonzero(~level):
+        mask[r] = busiest_channel(load[r], channels)
+    return mask
 
 
 def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -530,13 +563,15 @@ def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.n
         return qk, sv, (qk + sv) * ch
     qk_all = attention_counts("qk", lengths, *args)
     sv_all = attention_counts("sv", lengths, *args)
+    both = np.concatenate([qk_all, sv_all], axis=-1)  # (requests, qk counts then sv counts)
     if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
-        qk, sv = (_micro_items(np.repeat(c[:, None], kvh, 1), n_micro) for c in (qk_all, sv_all))
+        items = _micro_items(np.repeat(both[:, None], kvh, 1), n_micro)
     else:  # [N] NeuPIMs: one request (all its heads) per channel
-        qk, sv = (_micro_items(c[:, None] * kvh, n_micro) for c in (qk_all, sv_all))
-    load = qk[..., 0] + sv[..., 0]
-    busiest = np.stack([busiest_channel(row, ch) for row in load])[..., None]
-    return np.where(busiest, qk, 0.0).sum(1), np.where(busiest, sv, 0.0).sum(1), (qk + sv).sum(1)
+        items = _micro_items(both[:, None] * kvh, n_micro)
+    k = qk_all.shape[-1]
+    qk, sv = items[..., :k], items[..., k:]
+    on_busiest = np.where(busiest_channels(qk[..., 0] + sv[..., 0], ch)[..., None], items, 0.0).sum(1)
+    return on_busiest[:, :k], on_busiest[:, k:], (qk + sv).sum(1)
 
 
 def _micro_items(items: np.ndarray, n_micro: int) -> np.ndarray:
@@ -625,12 +660,13 @@ def _stage_times(cfg: StepConfig, lengths: np.ndarray, n_micro: int):
     comps["link"] = np.full(n_micro, total_layers * allreduce + lay.pp * link)
     comps["exposed"] = np.zeros(n_micro)
 
-    def added(values):  # 0 + the first micro-batch's + the second's ...: cumsum adds in that order
-        return np.cumsum(total_layers * values, axis=0)[-1]
-
-    totals = {key: added(p[key]) for key in ("macs", "attention_commands", "fc_commands", "host_bursts")}
-    totals["attention_s"] = added(p["qk"] + p["sv"] + p["softmax"])
-    totals["fc_s"] = added(p["fc"])
+    # each total: 0 + the first micro-batch's + the second's ...: cumsum adds in that order (all columns at once)
+    columns = np.empty((n_micro, 12))
+    columns[:, 0], columns[:, 1:5], columns[:, 5:9] = p["macs"], p["attention_commands"], p["fc_commands"]
+    columns[:, 9], columns[:, 10], columns[:, 11] = p["host_bursts"], p["qk"] + p["sv"] + p["softmax"], p["fc"]
+    added = np.cumsum(total_layers * columns, axis=0)[-1]
+    totals = {"macs": added[0], "attention_commands": added[1:5], "fc_commands": added[5:9], "host_bursts": added[9],
+              "attention_s": added[10], "fc_s": added[11]}
     return t, comps, totals
 
 
@@ -641,9 +677,13 @@ def _lm_head_s(cfg: StepConfig, requests: int) -> float:
         bw = lay.unit_modules * lay.system.module.external_bandwidth_GBps * 1e9 * lay.tp
         return max(2.0 * requests * m.vocab * m.hidden / (lay.unit_modules * lay.tp * lay.system.xpu_TFLOPs * 1e12),
                    m.vocab * m.hidden * m.dtype_bytes / bw)
-    share = lay.tp * lay.unit_channels
-    c = gemv_counts(m.hidden, -(-m.vocab // share), cfg.techniques.policy, lay.system.module, cfg.engine, cent=True)
-    return c[0] * lay.system.module.timing.tck_ns * 1e-9
+    return _lm_head_cent_s(m, lay.tp * lay.unit_channels, cfg.techniques.policy, lay.system.module, cfg.engine)
+
+
+@lru_cache(maxsize=1024)
+def _lm_head_cent_s(m: LLM, share: int, policy: str, module: Module, engine: str) -> float:
+    c = gemv_counts(m.hidden, -(-m.vocab // share), policy, module, engine, cent=True)
+    return c[0] * module.timing.tck_ns * 1e-9
 
 
 def step(cfg: StepConfig) -> StepResult:
@@ -687,7 +727,12 @@ def _timed(cfg: StepConfig, lengths: np.ndarray) -> StepResult:
 def system_for(kind: str, modules: int) -> System:
     """The CENT or NeuPIMs system (Table IV) with `modules` modules."""
     check_choice("system", kind, SYSTEM_KINDS)
-    return (CENT if kind == "cent" else NEUPIMS).with_modules(check_int("modules", modules, 1, 4096))
+    return _system(kind, check_int("modules", modules, 1, 4096))
+
+
+@lru_cache(maxsize=256)
+def _system(kind: str, modules: int) -> System:
+    return (CENT if kind == "cent" else NEUPIMS).with_modules(modules)
 
 
 def run_step(kind: str, model: LLM, modules: int, tp: int, pp: int, lengths, techniques: str = "baseline",
@@ -811,7 +856,7 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
 def clear_caches() -> None:
     """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks)."""
     for memo in (_attention_point, _tile_table, _interpolated, _gemv_exact, _fc_counts, _stage_layers, _layouts,
-                 holds_one):
+                 holds_one, _system, cxl_vector_s, cxl_allreduce_s, _lm_head_cent_s):
         memo.cache_clear()
 
 

@@ -14,6 +14,7 @@ from pimlab.hardware import AIM, CENT, Module, System
 from pimlab.isa import Kind, compile_attention, expand
 from pimlab.mapping import place
 from pimlab.models import LLM
+from pimlab.validate import ceil_div
 
 MODULES = st.sampled_from([AIM, CENT.module, Module(channels=4), Module(channels=8, banks=8, bank_groups=2),
                            Module(channels=2, row_bytes=1024)])
@@ -181,3 +182,15 @@ def test_hfp_places_whole_streams_with_the_geometrys_rows(lengths, head_dim):
         mine = p.tensor == code
         assert (p.token_stop - p.token_start)[mine].tolist() == lengths  # one channel holds the whole stream
         assert (p.row_stop - p.row_start)[mine].tolist() == [stream_rows(AIM, op, n, head_dim, "hfp") for n in lengths]
+
+
+@settings(max_examples=200, deadline=None)
+@given(MODULES, st.lists(st.integers(0, 1 << 20), min_size=1, max_size=6), st.integers(1, 256),
+       st.integers(1, 80))
+def test_tcp_kv_rows_closed_form_is_the_layout(module, tokens, head_dim, channels):
+    """The closed form the allocators' fast path uses equals the layout's own rows, op by op."""
+    if ceil_div(head_dim, module.mac_lanes) > module.columns_per_row:
+        return
+    k, v = geometry.tcp_kv_rows(module, tokens, head_dim, channels)
+    assert k.tolist() == geometry.tcp_stream_rows(module, "qk", tokens, head_dim, channels).tolist()
+    assert v.tolist() == geometry.tcp_stream_rows(module, "sv", tokens, head_dim, channels).tolist()

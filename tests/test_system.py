@@ -207,19 +207,54 @@ def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro):
         assert np.array_equal(sums[j], expected)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(load=st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 7.25, 1 / 3]), min_size=1, max_size=60),
        channels=st.integers(1, 9))
 @example(load=[0.0, 0.0], channels=3)  # all empty: every item on channel 0
+@example(load=[0.0, 0.0], channels=1)
+@example(load=[3.0, 0.0, 1.0, 0.0, 2.0], channels=4)  # empty items among the first `channels`
+@example(load=[1.0] * 9 + [0.0] * 3, channels=4)
 @example(load=[5.0, 0.0, 0.0], channels=3)
 @example(load=[2.5, 7.25, 7.25], channels=4)
 def test_busiest_channel_is_the_greedy_argmin_placement(load, channels):
     load = np.array(load)
+    assert np.array_equal(system.busiest_channel(load, channels), _greedy_busiest(load, channels))
+
+
+def _greedy_busiest(load: np.ndarray, channels: int) -> np.ndarray:
+    """The plain placement, item by item: the longest item to the least-loaded (lowest-numbered) channel."""
     bins, owner = np.zeros(channels), np.empty(load.size, dtype=np.int64)
-    for i in np.argsort(-load, kind="stable"):  # the longest item to the least-loaded (lowest-numbered) channel
+    for i in np.argsort(-load, kind="stable"):
         owner[i] = int(np.argmin(bins))
         bins[owner[i]] += load[i]
-    assert np.array_equal(system.busiest_channel(load, channels), owner == int(np.argmax(bins)))
+    return owner == int(np.argmax(bins))
+
+
+@settings(max_examples=200, deadline=None)
+@given(groups=st.lists(st.tuples(st.sampled_from([0.0, 1e-20, 1.0, 2.5, 7.25, 1 / 3, 1e20]), st.integers(1, 8)),
+                       min_size=1, max_size=12),
+       channels=st.integers(1, 8), seed=st.integers(0, 3))
+@example(groups=[(5.0, 8), (3.0, 8)], channels=4, seed=0)  # level rows
+@example(groups=[(1e20, 2), (1.0, 4)], channels=2, seed=0)  # the later blocks add nothing to a channel: not level
+def test_busiest_channel_of_grouped_heads(groups, channels, seed):
+    """Each request's heads as equal items (CENT's (request, head) pairs), micro-batches as rows: the greedy
+    placement, item by item."""
+    rng = np.random.default_rng(seed)
+    load = rng.permutation(np.repeat([v for v, _ in groups], [k for _, k in groups]))
+    assert np.array_equal(system.busiest_channel(load, channels), _greedy_busiest(load, channels))
+    rows = np.stack([load, rng.permutation(load), np.sort(load)])
+    want = np.stack([_greedy_busiest(row, channels) for row in rows])
+    assert np.array_equal(system.busiest_channels(rows, channels), want)
+
+
+@settings(max_examples=100, deadline=None)
+@given(load=st.lists(st.lists(st.sampled_from([0.0, 1.0, 2.5, 7.25, 1 / 3]), min_size=6, max_size=6), min_size=1,
+                     max_size=4),
+       items=st.integers(1, 6), channels=st.integers(1, 8))
+def test_busiest_channels_is_busiest_channel_row_by_row(load, items, channels):
+    load = np.array(load)[:, :items]
+    want = np.stack([system.busiest_channel(row, channels) for row in load])
+    assert np.array_equal(system.busiest_channels(load, channels), want)
 
 
 def test_busiest_channel_hand_worked():

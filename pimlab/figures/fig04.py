@@ -59,11 +59,12 @@ def _effective_batch(batch: int, lengths: np.ndarray) -> int:
 
 
 def _best(modules: int, lengths: np.ndarray, techniques: str):
-    runs = []
+    runs, batch, tech = [], tuple(lengths.tolist()), system.Techniques.parse(techniques)
     for tp, pp in system.layouts("cent", FIG4_MODEL, modules):
         try:
-            runs.append(system.run_step("cent", FIG4_MODEL, modules, tp, pp, lengths, techniques,
-                                        ignore_capacity=True, beyond_window=True))
+            layout = system.Layout(system.system_for("cent", modules), FIG4_MODEL, tp, pp)
+            runs.append(system.step(system.StepConfig("cent", layout, batch, tech, ignore_capacity=True,
+                                                      beyond_window=True)))
         except ValueError as error:
             last = error
             continue
