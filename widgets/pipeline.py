@@ -159,6 +159,7 @@ def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = Fals
     if not traces:
         raise ValueError("traces must hold at least one Trace, got none")
     end = max(t.total_cycles for t in traces)
+    right = end + 3 + -(-7 * end // 100)  # room for the text beside the last bars (about 7% of a panel)
     data, shown, now_index = [], set(), []
     for c, trace in enumerate(traces):
         data += _bars(trace, c, shown)
@@ -172,11 +173,11 @@ def timeline_figure(traces: Sequence[Trace], cycle: int = 0, frames: bool = Fals
                              subplot_titles=(" ",) * len(traces))
     for c, trace in enumerate(traces):
         layout["annotations"][c].update(text=_title(trace), font=dict(size=13))  # the subplot titles
-        layout[_axis("xaxis", c)].update(range=[0, end + 3], title=dict(text="cycle"),
+        layout[_axis("xaxis", c)].update(range=[0, right], title=dict(text="cycle"),
                                          dtick=5 if end <= 60 else None, tickangle=0)
         layout[_axis("yaxis", c)].update(categoryorder="array", categoryarray=order, autorange="reversed")
     layout["annotations"] += [  # queue names at the right end of the last panel
-        dict(x=end + 3, y=order[first], xref=_axis("x", len(traces) - 1), yref="y", text=name, showarrow=False,
+        dict(x=right, y=order[first], xref=_axis("x", len(traces) - 1), yref="y", text=name, showarrow=False,
              xanchor="right", yanchor="top", font=dict(size=10, color="#666")) for name, first in groups]
     layout.update(barmode="overlay", shapes=_shapes(traces, cycle, groups), height=140 + 26 * len(order),
                   margin=dict(t=80 if title else 50, b=50, l=10, r=10), title=title, bargap=0.25)
