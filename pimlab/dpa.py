@@ -160,7 +160,6 @@ def reserved_bytes(module, tokens, channels: int, streams: int, head_dim: int, l
     return rows * (streams // 2 * channels * row_bytes)
 
 
-
 def _check_layout(layout) -> KVLayout:
     if not isinstance(layout, KVLayout):
         raise ValueError(f"layout must be a KVLayout, got {type(layout).__name__}")

@@ -18,8 +18,6 @@ Tests check the trace equals the plain loop's, column for column.
 
 from __future__ import annotations
 
-from array import array
-
 import numpy as np
 
 from pimlab.engine.core import NEVER, Engine
@@ -374,13 +372,8 @@ class Replay:
     def _write_lists(self, block_data, block_extra, sources) -> None:
         """Replayed periods into the loop's lists, as if simulated."""
         e = self.e
-        columns = (e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by)
-        if all(isinstance(column, array) and column.typecode == "q" for column in columns):
-            for column, values in zip(columns, block_data[1:]):  # machine ints: written in place through numpy
-                np.frombuffer(column, dtype=np.int64)[block_data[0]] = values
-        else:
-            for i, t_i, t_d, d, c in zip(*(a.tolist() for a in block_data)):
-                e.issue_cycles[i], e.done_cycles[i], e.depends_on[i], e.bound_by[i] = t_i, t_d, d, c
+        for column, values in zip((e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by), block_data[1:]):
+            np.frombuffer(column, dtype=np.int64)[block_data[0]] = values  # the engine's array("q"), in place
         e.log.extend(block_data[0].tolist())
         if block_extra is not None:
             e.inserted.extend(zip(*(a.tolist() for a in block_extra), sources.ravel().tolist()))

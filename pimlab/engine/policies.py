@@ -187,7 +187,7 @@ class PingPong(_TwoQueues):
             if d >= 0 and engine.issue_cycles[d] < 0:
                 engine.waiting[q] = d
                 return None
-            if self.region[b][i] != self.compute_region[b] ^ q ^ 1:
+            if self.region[b][i] != self._owned(b, q):
                 engine.waiting[q] = -1
                 return None
             if self.handoff[b] > best:
