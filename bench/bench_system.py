@@ -1,11 +1,13 @@
 """System model speed: one end-to-end point at 1M tokens, a (TP, PP) search, the Fig. 17 sweep (locally and on a dask
 LocalCluster, checked equal), a serving run.
 
-Run: python bench/bench_system.py (prints times and their ratio to the budget; not a test). "Cold" runs
-start with empty tile caches (the engine compiles and schedules each tile shape once); "warm" reuse them.
+Run: python bench/bench_system.py [--table] (prints times and their ratio to the budget; not a test). "Cold" runs
+start with empty tile caches (the engine compiles and schedules each tile shape once); "warm" reuse them. The engine
+table (pimlab/engine_table.py) is off unless --table: every cold tile runs the engine.
 """
 
 import logging
+import sys
 import time
 from dataclasses import replace
 
@@ -111,4 +113,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from pimlab import engine_table
+
+    with engine_table.use_table("--table" in sys.argv[1:]):
+        main()

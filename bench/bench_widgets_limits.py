@@ -1,6 +1,6 @@
 """Every live app's updates against the budgets: first display, the defaults' neighbours, the extremes of each control.
 
-Run: python bench/bench_widgets_limits.py [--timeout 30] [--only "Fig. 8"]
+Run: python bench/bench_widgets_limits.py [--timeout 30] [--only "Fig. 8"] [--no-table]
 
 For each app of `pimlab_widgets.catalog.APPS`, in a fresh Python process (cold caches, as a student opening the
 notebook): the first display as in a kernel (when the app shows, whether "working..." shows, when its first figure
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -279,6 +280,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds one value may take")
     parser.add_argument("--only", default="", help="only the apps whose name contains this text")
     parser.add_argument("--split", action="store_true", help="time compute / draw / apply of neighbour updates")
+    parser.add_argument("--no-table", action="store_true",
+                        help="switch pimlab's engine table off (PIMLAB_ENGINE_TABLE=0): every engine run is live")
     parser.add_argument("--split-child", help=argparse.SUPPRESS)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--skip", type=int, default=0, help=argparse.SUPPRESS)
@@ -291,13 +294,16 @@ def main() -> None:
         return
     from pimlab_widgets.catalog import APPS
 
+    if args.no_table:
+        os.environ["PIMLAB_ENGINE_TABLE"] = "0"  # the children inherit it
     if args.split:  # each app in a fresh process (cold caches)
         for name in APPS:
             if args.only in name:
                 subprocess.run([sys.executable, __file__, "--split-child", name], check=False)
         return
     print("targets: neighbours median < 50 ms, max < 100 ms; any accepted value ready <= 1 s or 'working...' shown "
-          f"(UI back within ~0.3 s); extra memory <= {EXTRA_MB:.0f} MB. Timings on this machine, as loaded as it is.")
+          f"(UI back within ~0.3 s); extra memory <= {EXTRA_MB:.0f} MB. Timings on this machine, as loaded as it is. "
+          f"Engine table {'off' if args.no_table else 'on'} (pimlab/engine_table.py).")
     for name in APPS:
         if args.only in name:
             run_app(name, args.timeout)

@@ -30,7 +30,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
-from pimlab import isa, schedule
+from pimlab import engine_table, isa, schedule
 from pimlab.dpa import reserved_bytes as dpa_reserved_bytes
 from pimlab.engine.timing import aim_engine
 from pimlab.hardware import AIM_TIMING, AIMSIM_TIMING, CENT, NEUPIMS, Module, System
@@ -181,7 +181,7 @@ def _stage_layers(layers: int, pp: int) -> np.ndarray:
 
 # --- per-tile costs from the command engine (cached per tile shape) ---------------------------------
 _GRID_TOKENS = tuple(16 * 2**k for k in range(9))  # 16 .. 4096 tokens on one channel, exact engine runs
-_COUNTS = ("cycles", "mac", "act", "wr_inp", "rd_out")
+_COUNTS = engine_table.COUNTS
 _GRID_X = np.r_[0.0, _GRID_TOKENS]  # the interpolation's x: 0 tokens cost nothing
 
 
@@ -244,12 +244,14 @@ def cent_gemv_program(d_in: int, tiles: int, module: Module, latches: int = CENT
 def _attention_point(op: str, tokens: int, head_dim: int, group: int, row_reuse: bool, policy: str, module: Module,
                      engine: str, bias: bool) -> np.ndarray:
     """Engine results (counts) of one KV head's `op` over `tokens` tokens on one channel (read-only)."""
-    obuf = 1 if policy == "static" else 2
-    program = isa.compile_attention(op, tokens, head_dim, group=group, row_reuse=row_reuse, module=module,
-                                    obuf_entries=obuf)
-    result = _run(cent_attention_program(program, op, module) if bias else program, module, policy, engine)
-    result.flags.writeable = False
-    return result
+    def run():
+        obuf = 1 if policy == "static" else 2
+        program = isa.compile_attention(op, tokens, head_dim, group=group, row_reuse=row_reuse, module=module,
+                                        obuf_entries=obuf)
+        return _run(cent_attention_program(program, op, module) if bias else program, module, policy, engine)
+
+    return engine_table.answer(("attention", op, tokens, head_dim, group, row_reuse, policy, module, engine, bias),
+                               run)
 
 
 def _grid_points(t: np.ndarray) -> np.ndarray:
@@ -321,11 +323,15 @@ def _interpolated(args: tuple, tokens: bytes, shape: tuple) -> np.ndarray:
 
 @lru_cache(maxsize=1024)
 def _gemv_exact(d_in: int, tiles: int, policy: str, module: Module, engine: str, cent: bool) -> np.ndarray:
-    if cent:
-        return _run(cent_gemv_program(d_in, tiles, module), module, policy, engine, obuf=CENT_LATCHES)
-    obuf = 1 if policy == "static" else 2
-    return _run(isa.compile_gemv(d_in, tiles * module.banks, module=module, obuf_entries=obuf), module, policy,
-                engine)
+    """Engine results (counts) of one GEMV of `tiles` output tiles on one channel (read-only)."""
+    def run():
+        if cent:
+            return _run(cent_gemv_program(d_in, tiles, module), module, policy, engine, obuf=CENT_LATCHES)
+        obuf = 1 if policy == "static" else 2
+        return _run(isa.compile_gemv(d_in, tiles * module.banks, module=module, obuf_entries=obuf), module, policy,
+                    engine)
+
+    return engine_table.answer(("gemv", d_in, tiles, policy, module, engine, cent), run)
 
 
 def gemv_counts(d_in: int, d_out: int, policy: str, module: Module, engine: str = "aim",
