@@ -138,7 +138,7 @@ def _capacity(data: Comparison) -> dict:
     # under the x titles, the grouped legend in one column per group (a right-hand legend squeezes the panels
     # at 800 px), then why a system is missing
     rows = 1 + max(sum(group(n) == g for n in data.systems) for g in GROUPS)  # a title and its entries
-    plot_px, under_px, legend_px = 400, 62, LEGEND_ROW_PX * rows + 8
+    plot_px, under_px, legend_px = 400, 62, LEGEND_ROW_PX * rows + 16
     notes = []
     if data.notes:
         shown = data.notes[:3] + ((f"... and {len(data.notes) - 3} more",) if len(data.notes) > 3 else ())
