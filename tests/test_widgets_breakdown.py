@@ -65,7 +65,12 @@ def test_fig8_bars_are_the_breakdown_of_each_schedule():
     heights = _stack_heights(figure).reshape(len(data.dims), 4)
     assert heights[:, 0].tolist() == data.static_breakdown.sum(axis=1).tolist()
     assert heights[:, 3].tolist() == data.dcs_breakdown.sum(axis=1).tolist()
-    assert list(_bars(figure)[0].x[1])[:4] == ["static", "static, no mode switch", "ping-pong", "DCS"]
+    # 8 bars at 800 px: "static, no mode switch" (22 characters, 136 px at 10 px) cannot fit a 54 px slot, so the
+    # ticks are one-letter codes, horizontal, keyed in the x title; hover keeps the full names
+    assert list(_bars(figure)[0].x[1])[:4] == ["S", "N", "P", "D"] and figure.layout.xaxis.tickangle == 0
+    assert "S = static; N = static, no mode switch; P = ping-pong; D = DCS" in figure.layout.xaxis.title.text
+    assert list(_bars(figure)[0].customdata)[:5] == ["64, static", "64, static, no mode switch", "64, ping-pong",
+                                                      "64, DCS", "128, static"]
     dt_gbuf = next(b for b in _bars(figure) if b.name == "DT-GBuf")
     assert list(dt_gbuf.y)[3::4] == data.dcs_breakdown[:, data.keys.index("DT-GBuf")].tolist()
     static_line = next(t for t in figure.data if t.name == "MAC util. static")
@@ -82,6 +87,21 @@ def test_fig9_variants_map_to_reuse_and_policy():
     assert dt_gbuf[:, 2].tolist() == part[:, 0, 1].tolist()  # DCS
     assert dt_gbuf[:, 3].tolist() == part[:, 1, 1].tolist()  # DCS + row reuse
     assert list(_bars(figure)[0].x[0])[::4] == ["MHA", "GQA g=4"]
+    assert list(_bars(figure)[0].x[1])[:4] == ["S", "SR", "D", "DR"] and figure.layout.xaxis.tickangle == 0
+
+
+def test_variant_names_that_fit_stay_and_codes_replace_them_only_when_they_would_stand_upright():
+    keys, codes = ("MAC",), {"static": "S", "DCS": "D"}
+    cycles, util = np.ones((2, 2, 1)), np.full((2, 2), 0.5)
+    # 4 slots of 0.9 * (600 - 60 - 60) / 4 = 108 px: "static" (37 px at 10 px) fits
+    few = breakdown_figure(["a", "b"], ("static", "DCS"), keys, cycles, util, codes=codes)
+    assert list(few.data[0].x[1]) == ["static", "DCS", "static", "DCS"] and "S =" not in few.layout.xaxis.title.text
+    # 24 slots of 18 px: "static" does not fit at 10 px, "S" does
+    many = breakdown_figure(list("abcdefghijkl"), ("static", "DCS"), keys, np.ones((12, 2, 1)), np.ones((12, 2)),
+                            codes=codes)
+    assert list(many.data[0].x[1])[:2] == ["S", "D"] and many.layout.xaxis.tickangle == 0
+    assert many.layout.xaxis.title.text.endswith("bars: S = static; D = DCS</span>")
+    assert list(many.data[-1].x[1]) == ["D"] * 12 and many.data[-1].name == "MAC util. DCS"  # lines on their bars
 
 
 def test_fig18_bars_and_gain_labels():
@@ -91,7 +111,8 @@ def test_fig18_bars_and_gain_labels():
     assert list(bars) == ["static", "static, no mode switch", "ping-pong", "DCS"]
     both = [data.of("ping-pong", order)[0] for order in data.orders]
     assert np.allclose(bars["ping-pong"].y, 100 * np.concatenate(both), atol=0.01)
-    assert list(bars["DCS"].x[1]) == ["plain", "plain", "pipelined", "pipelined"]  # the x title: software-pipelined
+    assert list(bars["DCS"].x[0]) == ["plain order"] * 2 + ["software-pipelined order"] * 2  # a half per order
+    assert list(bars["DCS"].x[1]) == ["MHA", "g=4"] * 2 and figure.layout.xaxis.tickangle == 0
     ratios = np.concatenate([data.dcs_over_pingpong(order) for order in data.orders])
     assert list(bars["DCS"].text) == [f"{r:.2f}x" for r in ratios]
 

@@ -104,3 +104,23 @@ def test_a_view_change_is_a_redraw_of_the_same_data():
     for view in ("winners", "parts", "capacity", "parts", "winners", "capacity"):
         assert app.set(view=view) and app.data.data is data and isinstance(app.draw(app.data), dict)
         assert _sent(app.figure) == _sent(systems_figure(data, view).update_layout(autosize=True)), view
+
+
+def test_every_view_keeps_its_key_under_the_plot_at_800_px():
+    """A legend on the right squeezes the panels at 800 px: each view's key is horizontal and under its axes (the
+    browser check in tests_browser/test_lab.py measures that nothing overlaps); the missing systems' notes come
+    after the capacity view's key, and a system that holds no request is named on the parts view."""
+    app = systems_app()
+    for view in ("capacity", "parts", "winners"):
+        assert app.set(view=view)
+        legend = app.figure.layout.legend
+        assert legend.orientation == "h" and (legend.y < 0 or legend.yref == "container" and legend.y == 0), view
+        assert (app.figure.layout.margin.r or 0) <= 20 or view == "winners"
+    assert app.set(view="capacity", batch=64)
+    notes = next(a for a in app.figure.layout.annotations if (a.text or "").startswith("why a system is missing"))
+    rows = 1 + 6  # the CXL-PNM group's title and its six systems
+    assert -notes.yshift >= 62 + 19 * rows
+    assert app.set(view="parts")
+    totals = next(t for t in app.figure.data if t.type == "scatter" and t.mode == "text")
+    missing = [i for i, text in enumerate(totals.text) if text == "none<br>fits"]
+    assert missing and all(totals.y[i] == 104 for i in missing)  # drawn above the empty bar, not at NaN

@@ -21,7 +21,7 @@ from pimlab.figures.fig18 import Fig18Data, fig18
 from pimlab.hardware import AIM, AIM_TIMING
 from pimlab.validate import check_choice
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, IntsBox, fit_ticks_json, int_box, parse_ints
+from pimlab_widgets.controls import STYLE, IntsBox, fit_ticks_json, fitted_ticks, int_box, parse_ints
 
 __all__ = ["PART_COLORS", "VIEWS", "breakdown_figure", "breakdown_json", "fig8_figure", "fig9_figure", "fig18_figure",
            "fig8_json", "fig9_json", "fig18_json",
@@ -32,6 +32,8 @@ PART_COLORS = {"MAC": "#ff7f0e", "ACT/PRE": "#7f7f7f", "REF": "#d62728", "DT-GBu
                "DT-OutReg": "#2ca02c", "Pipeline penalty": "#c5b0d5"}
 VARIANT_COLORS = ("#8c564b", "#e377c2", "#17becf", "#bcbd22")
 VIEWS = ("cycles", "cycles per query head", "% of run")
+# a bar's tick when the variants' names do not fit (`breakdown_json`)
+FIG8_CODES = {"static": "S", "static, no mode switch": "N", "ping-pong": "P", "DCS": "D"}
 POLICY_COLORS = {"static": "#8c564b", "static, no mode switch": "#c49c94", "ping-pong": "#9467bd", "DCS": "#ff7f0e"}
 # the attention apps' default context: a whole number of row periods, small enough that a knob that
 # re-simulates every bar stays within the update budget (bench/bench_widgets_pipeline.py); any length works
@@ -55,17 +57,22 @@ def _view(value: str, views=VIEWS) -> widgets.ToggleButtons:
 
 
 def breakdown_figure(groups, variants, keys, cycles: np.ndarray, utilization: np.ndarray, view: str = "cycles",
-                     per_group: np.ndarray | None = None, title: str = "", group_title: str = "") -> go.Figure:
+                     per_group: np.ndarray | None = None, title: str = "", group_title: str = "",
+                     codes: dict | None = None) -> go.Figure:
     """Stacked breakdown bars on a two-level axis (group, variant) and a MAC-utilization line per variant.
 
     cycles[group, variant, key]; utilization[group, variant] in 0..1. view: "cycles", "% of run", or
-    "cycles per query head" (cycles divided by `per_group[group]`, e.g. the GQA group size).
+    "cycles per query head" (cycles divided by `per_group[group]`, e.g. the GQA group size). codes: a short tick
+    label per variant, used when the names would not fit their bars at 800 px (they would stand upright): the x
+    title then gives the key, and hover the full names.
     """
-    return go.Figure(breakdown_json(groups, variants, keys, cycles, utilization, view, per_group, title, group_title))
+    return go.Figure(breakdown_json(groups, variants, keys, cycles, utilization, view, per_group, title, group_title,
+                                    codes))
 
 
 def breakdown_json(groups, variants, keys, cycles: np.ndarray, utilization: np.ndarray, view: str = "cycles",
-                   per_group: np.ndarray | None = None, title: str = "", group_title: str = "") -> dict:
+                   per_group: np.ndarray | None = None, title: str = "", group_title: str = "",
+                   codes: dict | None = None) -> dict:
     """`breakdown_figure` as plotly JSON (what the apps redraw from: no go.Figure to validate on every change)."""
     check_choice("view", view, VIEWS)
     cycles = np.asarray(cycles, dtype=float)
@@ -78,23 +85,29 @@ def breakdown_json(groups, variants, keys, cycles: np.ndarray, utilization: np.n
         y_title = "cycles per query head"
     else:
         shown, y_title = cycles, "cycles"
-    outer = [str(g) for g in groups for _ in variants]
-    inner = [str(v) for _ in groups for v in variants]
-    data = [dict(type="bar", x=[outer, inner], y=shown[:, :, k].ravel().tolist(), name=key,
-                 marker=dict(color=PART_COLORS.get(key, "#7f7f7f")),
-                 hovertemplate=f"{key}: %{{y:,.4~g}}<extra>%{{x}}</extra>")
-            for k, key in enumerate(keys)]
-    data += [dict(type="scatter", x=[[str(g) for g in groups], [str(variant)] * len(groups)],
-                  y=(100 * np.asarray(utilization)[:, v]).round(2).tolist(), yaxis="y2", mode="lines+markers",
-                  name=f"MAC util. {variant}", line=dict(color=VARIANT_COLORS[v % len(VARIANT_COLORS)], width=2),
-                  marker=dict(size=8, symbol="diamond"), hovertemplate="MAC utilization %{y:.1f}%<extra>%{x}</extra>")
-             for v, variant in enumerate(variants)]
     layout = dict(
         barmode="stack", title=dict(text=title, font=dict(size=14)), height=560, margin=dict(t=80, b=60),
         xaxis=dict(title=dict(text=group_title)), yaxis=dict(title=dict(text=y_title)),
         legend=dict(traceorder="normal"),
         yaxis2=dict(title=dict(text="MAC utilization (%)"), overlaying="y", side="right", range=[0, 100],
                     tickmode="linear", tick0=0, dtick=20, showgrid=False))
+    outer = [str(g) for g in groups for _ in variants]
+    ticks = [str(v) for v in variants]
+    if codes and fitted_ticks([dict(type="bar", x=[outer, ticks * len(groups)])], layout)["xaxis"]["tickangle"]:
+        ticks = [codes[v] for v in variants]
+        legend = "; ".join(f"{codes[v]} = {v}" for v in variants)
+        layout["xaxis"]["title"]["text"] += f"<br><span style='font-size:12px'>bars: {legend}</span>"
+    inner, full = ticks * len(groups), [f"{g}, {v}" for g in groups for v in variants]  # full: hover's name
+    data = [dict(type="bar", x=[outer, inner], y=shown[:, :, k].ravel().tolist(), name=key,
+                 marker=dict(color=PART_COLORS.get(key, "#7f7f7f")), customdata=full,
+                 hovertemplate=f"{key}: %{{y:,.4~g}}<extra>%{{customdata}}</extra>")
+            for k, key in enumerate(keys)]
+    data += [dict(type="scatter", x=[[str(g) for g in groups], [ticks[v]] * len(groups)],
+                  y=(100 * np.asarray(utilization)[:, v]).round(2).tolist(), yaxis="y2", mode="lines+markers",
+                  name=f"MAC util. {variant}", line=dict(color=VARIANT_COLORS[v % len(VARIANT_COLORS)], width=2),
+                  marker=dict(size=8, symbol="diamond"), customdata=full[v::len(variants)],
+                  hovertemplate="MAC utilization %{y:.1f}%<extra>%{customdata}</extra>")
+             for v, variant in enumerate(variants)]
     return fit_ticks_json(dict(data=data, layout=layout))
 
 
@@ -112,7 +125,7 @@ def fig8_json(data: Fig8Data, view: str = "cycles") -> dict:
     return breakdown_json(data.dims.tolist(), data.variants, data.keys, data.breakdown, data.utilization, view,
                             title=f"Fig. 8: GEMV latency breakdown<br><sup>{data.preset} timing, {work} MAC cycles "
                                   f"per point; ping-pong and DCS with {data.obuf_entries} OBuf entries</sup>",
-                            group_title="matrix dimension d_in = d_out")
+                            group_title="matrix dimension d_in = d_out", codes=FIG8_CODES)
 
 
 def _engine(tMODCH: int, refresh: bool):
@@ -151,6 +164,7 @@ def fig8_app(dims: str = "64, 128, 256, 512, 1024", obuf_entries: int = 2, min_m
 # --- Fig. 9 -------------------------------------------------------------------------------------------------------
 
 FIG9_VARIANTS = ("static", "static RR", "DCS", "DCS RR")  # RR: row-reuse mapping
+FIG9_CODES = dict(zip(FIG9_VARIANTS, ("S", "SR", "D", "DR")))
 
 
 def group_label(group: int) -> str:
@@ -171,7 +185,7 @@ def fig9_json(data: Fig9Data, view: str = "cycles") -> dict:
                             per_group=data.groups,
                             title=f"Fig. 9: QK^T + SV of one KV head over {data.tokens:,} tokens<br><sup>head dim "
                                   f"{data.head_dim}; DCS with {data.obuf_entries} OBuf entries</sup>",
-                            group_title="query heads per KV head; RR = row-reuse mapping")
+                            group_title="query heads per KV head; RR = row-reuse mapping", codes=FIG9_CODES)
 
 
 def _attention_controls(groups: str, tokens: int, head_dim: int, head_dim_max: int) -> dict:
@@ -217,8 +231,9 @@ def fig18_figure(data: Fig18Data) -> go.Figure:
 
 def fig18_json(data: Fig18Data) -> dict:
     """`fig18_figure` as plotly JSON (the app's redraw)."""
-    x = [[group_label(g) for _ in data.orders for g in data.groups],  # "pipelined": the x title says which
-         [order.removeprefix("software-") for order in data.orders for _ in data.groups]]
+    # one half per command order, a cluster per setting: short setting labels stay horizontal up to 8 groups
+    x = [[f"{order} order" for order in data.orders for _ in data.groups],
+         [group_label(g).removeprefix("GQA ") for _ in data.orders for g in data.groups]]
     traces = []
     for variant in data.variants:
         util = np.concatenate([data.of(variant, order)[0] for order in data.orders])
@@ -238,8 +253,8 @@ def fig18_json(data: Fig18Data) -> dict:
                         f"({data.gbuf_entries} GBuf, {data.obuf_entries} OBuf entries; ping-pong splits it in two)"
                         "</sup>"),
         yaxis=dict(title=dict(text="compute (MAC) utilization (%)"), range=[0, 105]),
-        xaxis=dict(title=dict(text=f"QK^T + SV of one KV head, {data.tokens:,} tokens (row reuse in GQA);<br>"
-                                   "plain or software-pipelined order")))
+        xaxis=dict(title=dict(text=f"QK^T + SV of one KV head, {data.tokens:,} tokens;<br>"
+                                   "MHA, or GQA with g query heads per KV head (row reuse)")))
     return fit_ticks_json(dict(data=traces, layout=layout))
 
 

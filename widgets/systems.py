@@ -55,8 +55,9 @@ SCHEME_COLORS = {"PIMphony on CENT": "#2ca02c", "CENT": "#98df8a", "PIMphony on 
                  "NeuPIMs": "#9ecae1", "GPU-only": "#7f7f7f", "L3": "#ff7f0e", "L3 no overlap": "#fdae6b",
                  "CXL recall": "#9467bd", "CXL pnm-kv": "#d62728", "CXL png-kv": "#8c564b"}
 GROUPS = ("PIM (pimlab.system)", "GPU and L3", "CXL-PNM (dashed: top-K)")
-WINNER_LABELS = {"PIMphony on CENT": "PIMphony<br>CENT", "PIMphony on NeuPIMs": "PIMphony<br>NeuPIMs",
+WINNER_LABELS = {"PIMphony on CENT": "PIMph.<br>CENT", "PIMphony on NeuPIMs": "PIMph.<br>NeuPIMs",  # fit 800 px
                  "CXL recall": "CXL<br>recall", "CXL pnm-kv": "CXL<br>PNM-KV", "CXL png-kv": "CXL<br>PnG-KV"}
+LEGEND_ROW_PX = 19  # a legend entry at font size 11, as plotly draws it
 VIEWS = {"capacity": "batch and throughput against context", "parts": "one step's parts",
          "winners": "who wins, by model and context"}
 
@@ -134,17 +135,21 @@ def _capacity(data: Comparison) -> dict:
     for axis in ("yaxis", "yaxis2"):
         layout[axis].update(type="log", dtick=1)
     layout["yaxis"]["title"] = dict(text="requests")
-    height, bottom = 470, 70
+    # under the x titles, the grouped legend in one column per group (a right-hand legend squeezes the panels
+    # at 800 px), then why a system is missing
+    rows = 1 + max(sum(group(n) == g for n in data.systems) for g in GROUPS)  # a title and its entries
+    plot_px, under_px, legend_px = 400, 62, LEGEND_ROW_PX * rows + 16
+    notes = []
     if data.notes:
         shown = data.notes[:3] + ((f"... and {len(data.notes) - 3} more",) if len(data.notes) > 3 else ())
-        lines = [html.escape(n if len(n) <= 100 else n[:97] + "...") for n in shown]
-        annotations.append(dict(x=0, y=0, xref="paper", yref="paper", yshift=-60, xanchor="left", yanchor="top",
-                                align="left", showarrow=False, font=dict(size=10, color="#8a1c1c"),
-                                text="<br>".join(["why a system is missing:"] + lines)))
-        height, bottom = height + 15 * (len(lines) + 1), bottom + 15 * (len(lines) + 1)
-    # the grouped legend on the right: one column of short names under three group titles
-    layout.update(height=height, margin=dict(b=bottom, r=10, l=60),
-                  legend=dict(font=dict(size=11), groupclick="toggleitem", tracegroupgap=8,
+        notes = [html.escape(n if len(n) <= 100 else n[:97] + "...") for n in shown]
+        annotations.append(dict(x=0, y=0, xref="paper", yref="paper", yshift=-under_px - legend_px, xanchor="left",
+                                yanchor="top", align="left", showarrow=False, font=dict(size=10, color="#8a1c1c"),
+                                text="<br>".join(["why a system is missing:"] + notes)))
+    bottom = under_px + legend_px + (15 * (len(notes) + 1) + 8 if notes else 0)
+    layout.update(height=plot_px + bottom, margin=dict(b=bottom, r=20, l=60),
+                  legend=dict(orientation="h", x=0, xanchor="left", y=-under_px / plot_px, yanchor="top",
+                              font=dict(size=11), groupclick="toggleitem", tracegroupgap=0,
                               grouptitlefont=dict(size=11)))
     return dict(data=traces, layout=layout)
 
@@ -158,7 +163,7 @@ def _parts(data: Comparison) -> dict:
                    customdata=np.stack([ms, data.breakdown_batch], axis=-1),
                    hovertemplate="%{x}: %{customdata[0]:.3g} ms (batch %{customdata[1]})")
               for part, ms in data.breakdown_ms.items()]
-    traces.append(dict(type="scatter", x=labels, y=np.where(total > 0, 104, np.nan), mode="text", showlegend=False,
+    traces.append(dict(type="scatter", x=labels, y=np.full(len(labels), 104), mode="text", showlegend=False,
                        text=[_duration(t) if t > 0 else "none<br>fits" for t in total], textfont=dict(size=10),
                        hoverinfo="skip"))
     layout = legend_below_json(dict(barmode="stack", height=470, margin=dict(l=60, r=10)), 10)
