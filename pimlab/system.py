@@ -584,90 +584,106 @@ def _micro_items(items: np.ndarray, n_micro: int) -> np.ndarray:
     return grid.reshape(n_micro, per * items.shape[1], items.shape[2])
 
 
-def _layer_parts(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> dict[str, np.ndarray]:
+def _layer_parts(cfgs: list, batches: list, n_micros: list) -> dict[str, np.ndarray]:
     """Seconds of one layer of each micro-batch on one unit, by component; plus the MACs done in PIM and command
-    counts: arrays over the micro-batches (request i rides in micro-batch i % n_micro)."""
-    lay, mod = cfg.layout, cfg.layout.system.module
-    m, tck = lay.model, mod.timing.tck_ns * 1e-9
-    n = micro_sizes(lengths.size, n_micro)
-    tokens = micro_sums(lengths, n_micro)
-    heads = m.heads / lay.tp
-    qk, sv, total = _attention(cfg, lengths, n_micro)
+    counts: arrays over the micro-batches of every (cfg, batch) pair laid end to end (request i of a batch rides
+    in its micro-batch i % n_micro). The cfgs differ only in their layouts: each formula runs once for them all."""
+    cfg = cfgs[0]
+    mod, m = cfg.layout.system.module, cfg.layout.model
+    tck = mod.timing.tck_ns * 1e-9
+
+    def per(value):  # a layout's value on each of its micro-batches
+        return np.repeat([value(c.layout) for c in cfgs], n_micros, axis=0)
+
+    tp, ch, share = per(lambda lay: lay.tp), per(lambda lay: lay.unit_channels), per(lambda lay: lay.units_per_module)
+    n = np.concatenate([micro_sizes(b.size, k) for b, k in zip(batches, n_micros)])
+    tokens = np.concatenate([micro_sums(b, k) for b, k in zip(batches, n_micros)])
+    heads = m.heads / tp
+    qk, sv, total = (np.concatenate(x) for x in zip(*map(_attention, cfgs, batches, n_micros)))
     macs_attention = 2.0 * heads * m.head_dim * tokens
-    macs_fc = n * m.layer_params / lay.tp
+    macs_fc = n * m.layer_params / tp
     on_pim = macs_attention + (macs_fc if cfg.kind == "cent" else 0.0)  # [N] NeuPIMs runs the FCs on its NPU
-    part = {"qk": qk[:, 0] * tck, "sv": sv[:, 0] * tck, "macs": on_pim * lay.tp,
-            "attention_commands": total[:, 1:] * lay.tp, "fc_commands": np.zeros((n_micro, 4))}
+    part = {"qk": qk[:, 0] * tck, "sv": sv[:, 0] * tck, "macs": on_pim * tp,
+            "attention_commands": total[:, 1:] * tp[:, None], "fc_commands": np.zeros((n.size, 4))}
     if cfg.kind == "cent":
-        fc = _pim_fc(cfg)[None, :] * n[:, None]
+        fc = np.repeat([_pim_fc(c) for c in cfgs], n_micros, axis=0) * n[:, None]
         part["fc"] = fc[:, 0] * tck
-        part["fc_commands"] = fc[:, 1:] * lay.unit_channels * lay.tp
+        part["fc_commands"] = fc[:, 1:] * ch[:, None] * tp[:, None]
         acc = cent_accelerator_cycles(m, tokens / n, heads, mod.channels)
-        share = lay.units_per_module  # [C] the device's accelerator serves its blocks one after another
+        # [C] the device's accelerator serves its blocks (units) one after another
         part["nmu"] = n * (acc["rmsnorm"] + acc["rotary"]) * share * tck
         scores = SCORE_BURSTS_PER_32B * heads * tokens * m.dtype_bytes / 32
         vectors = n * VECTOR_BURSTS_PER_BLOCK * m.hidden * m.dtype_bytes / 32
 
         def host(bursts):  # serial through the device's front end, or spread over the unit's channel buses
-            return bursts * share if cfg.host_serial else bursts / lay.unit_channels * mod.timing.tBL
+            return bursts * share if cfg.host_serial else bursts / ch * mod.timing.tBL
 
         part["softmax"] = (host(scores) + n * acc["softmax"] * share) * tck
         part["nmu"] = part["nmu"] + host(vectors) * tck
         part["host_bursts"] = scores + vectors
     else:
-        part.update(_npu_layer(cfg, n, tokens))
-        part["host_bursts"] = np.zeros(n_micro)
+        modules = per(lambda lay: lay.unit_modules)
+        part.update(_npu_layer(cfg, modules, tp, n, tokens))
+        part["host_bursts"] = np.zeros(n.size)
     return part
 
 
-def _npu_fc_s(cfg: StepConfig, requests):
-    """NeuPIMs: one layer's FC of `requests` requests on the NPU, the roofline of its FLOPs and weight reads."""
-    lay = cfg.layout
-    m, sysm, modules = lay.model, lay.system, lay.unit_modules
-    flops = 2.0 * requests * m.layer_params / lay.tp
+def _npu_fc_s(cfg: StepConfig, modules, tp, requests):
+    """NeuPIMs: one layer's FC of `requests` requests on the NPU (units of `modules` modules, `tp` of them), the
+    roofline of its FLOPs and weight reads."""
+    m, sysm = cfg.layout.model, cfg.layout.system
+    flops = 2.0 * requests * m.layer_params / tp
     bw = modules * sysm.module.external_bandwidth_GBps * 1e9
-    return np.maximum(flops / (modules * sysm.xpu_TFLOPs * 1e12), m.layer_params * m.dtype_bytes / lay.tp / bw)
+    return np.maximum(flops / (modules * sysm.xpu_TFLOPs * 1e12), m.layer_params * m.dtype_bytes / tp / bw)
 
 
-def _npu_layer(cfg: StepConfig, n: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
+def _npu_layer(cfg: StepConfig, modules, tp, n: np.ndarray, tokens: np.ndarray) -> dict[str, np.ndarray]:
     """NeuPIMs: FC on the NPU; softmax and norms move scores and activations PIM <-> NPU once each way."""
-    lay = cfg.layout
-    m = lay.model
-    bw = lay.unit_modules * lay.system.module.external_bandwidth_GBps * 1e9
-    moved = 2.0 * (m.heads / lay.tp * tokens + 4 * m.hidden * n) * m.dtype_bytes
-    return {"fc": _npu_fc_s(cfg, n), "nmu": moved / bw, "softmax": np.zeros(n.size)}
+    m = cfg.layout.model
+    bw = modules * cfg.layout.system.module.external_bandwidth_GBps * 1e9
+    moved = 2.0 * (m.heads / tp * tokens + 4 * m.hidden * n) * m.dtype_bytes
+    return {"fc": _npu_fc_s(cfg, modules, tp, n), "nmu": moved / bw, "softmax": np.zeros(n.size)}
 
 
-def _stage_times(cfg: StepConfig, lengths: np.ndarray, n_micro: int):
-    """(stage x micro-batch) seconds, per-component sums of each micro-batch's round trip (arrays over the
-    micro-batches), and the step's MACs, counts and busy times (added micro-batch by micro-batch)."""
-    lay = cfg.layout
-    layers = lay.stage_layers
-    p = _layer_parts(cfg, lengths, n_micro)
-    link = cxl_vector_s(lay.model.hidden, lay.system.modules) if lay.pp > 1 else 0.0
-    allreduce = cxl_allreduce_s(lay.model, lay.tp, lay.system.modules)
+def _stage_times(cfgs: list, batches: list, n_micros: list):
+    """Per (cfg, batch) pair: (stage x micro-batch) seconds, per-component sums of each micro-batch's round trip
+    (arrays over the micro-batches), and the step's MACs, counts and busy times (added micro-batch by micro-batch).
+    The cfgs differ only in their layouts (`_layer_parts`)."""
+    cfg, lays = cfgs[0], [c.layout for c in cfgs]
+    m = cfg.layout.model
+    p = _layer_parts(cfgs, batches, n_micros)
+    links = [cxl_vector_s(m.hidden, lay.system.modules) if lay.pp > 1 else 0.0 for lay in lays]
+    allreduces = [cxl_allreduce_s(m, lay.tp, lay.system.modules) for lay in lays]
+    total_layers = [lay.stage_layers.sum() for lay in lays]
     if cfg.kind == "cent":
         layer = p["fc"] + p["qk"] + p["sv"] + p["softmax"] + p["nmu"]
     else:  # [N] sub-batches: the NPU's FC of one overlaps PIM attention of the other (flow shop)
-        n = micro_sizes(lengths.size, n_micro)
+        n = np.concatenate([micro_sizes(b.size, k) for b, k in zip(batches, n_micros)])
         k = np.minimum(NEUPIMS_SUB_BATCHES, n)
-        fc_k, at_k = _npu_fc_s(cfg, n / k), (p["qk"] + p["sv"]) / k
+        tp = np.repeat([lay.tp for lay in lays], n_micros)
+        modules = np.repeat([lay.unit_modules for lay in lays], n_micros)
+        fc_k, at_k = _npu_fc_s(cfg, modules, tp, n / k), (p["qk"] + p["sv"]) / k
         layer = fc_k + (k - 1) * np.maximum(fc_k, at_k) + at_k + p["nmu"]
         p["fc"] = layer - p["qk"] - p["sv"] - p["nmu"]  # the FC time attention does not hide
-    t = layers[:, None] * (layer + allreduce)[None, :] + link
-    total_layers = layers.sum()
-    comps = {name: total_layers * p[name] for name in ("fc", "qk", "softmax", "sv", "nmu")}
-    comps["link"] = np.full(n_micro, total_layers * allreduce + lay.pp * link)
-    comps["exposed"] = np.zeros(n_micro)
-
-    # each total: 0 + the first micro-batch's + the second's ...: cumsum adds in that order (all columns at once)
-    columns = np.empty((n_micro, 12))
+    per_layer = layer + np.repeat(allreduces, n_micros)
+    weight = np.repeat(total_layers, n_micros)
+    comps = {name: weight * p[name] for name in ("fc", "qk", "softmax", "sv", "nmu")}
+    comps["link"] = np.repeat([t * a + lay.pp * w for t, a, lay, w in zip(total_layers, allreduces, lays, links)],
+                              n_micros)
+    comps["exposed"] = np.zeros(per_layer.size)
+    columns = np.empty((per_layer.size, 12))
     columns[:, 0], columns[:, 1:5], columns[:, 5:9] = p["macs"], p["attention_commands"], p["fc_commands"]
     columns[:, 9], columns[:, 10], columns[:, 11] = p["host_bursts"], p["qk"] + p["sv"] + p["softmax"], p["fc"]
-    added = np.cumsum(total_layers * columns, axis=0)[-1]
-    totals = {"macs": added[0], "attention_commands": added[1:5], "fc_commands": added[5:9], "host_bursts": added[9],
-              "attention_s": added[10], "fc_s": added[11]}
-    return t, comps, totals
+    columns *= weight[:, None]
+    out, ends = [], np.cumsum(n_micros)
+    for lay, link, start, end in zip(lays, links, ends - n_micros, ends):
+        t = lay.stage_layers[:, None] * per_layer[None, start:end] + link
+        # each total: 0 + the first micro-batch's + the second's ...: cumsum adds in that order (all columns at once)
+        added = np.cumsum(columns[start:end], axis=0)[-1]
+        totals = {"macs": added[0], "attention_commands": added[1:5], "fc_commands": added[5:9],
+                  "host_bursts": added[9], "attention_s": added[10], "fc_s": added[11]}
+        out.append((t, {name: v[start:end] for name, v in comps.items()}, totals))
+    return out
 
 
 def _lm_head_s(cfg: StepConfig, requests: int) -> float:
@@ -688,6 +704,18 @@ def _lm_head_cent_s(m: LLM, share: int, policy: str, module: Module, engine: str
 
 def step(cfg: StepConfig) -> StepResult:
     """One decode step of `cfg`'s batch: latency per token, tokens/s, MAC utilization, components."""
+    return _timed(cfg, _fitting(cfg))
+
+
+def steps(cfgs) -> list[StepResult]:
+    """`step` of each cfg, for cfgs that differ only in their layouts (a layout search): timed together, at about
+    the numpy cost of one step (the same numbers as `step`, bit for bit)."""
+    cfgs = list(cfgs)
+    return _timed_layouts(cfgs, [_fitting(cfg) for cfg in cfgs])
+
+
+def _fitting(cfg: StepConfig) -> np.ndarray:
+    """`cfg`'s batch (lengths), once it is known to fit (or not checked)."""
     lay = cfg.layout
     lengths = np.asarray(cfg.lengths, dtype=np.int64)
     if not cfg.ignore_capacity:
@@ -696,31 +724,43 @@ def step(cfg: StepConfig) -> StepResult:
             how = "DPA's 1 MB chunks" if cfg.techniques.dpa else "static reservations of the context window"
             raise ValueError(f"batch must fit the system: {lengths.size} requests under {how} do not fit, "
                              f"at most {fit} do (tp={lay.tp}, pp={lay.pp}); use --ignore-capacity to time it anyway")
-    return _timed(cfg, lengths)
+    return lengths
 
 
 def _timed(cfg: StepConfig, lengths: np.ndarray) -> StepResult:
     """`step` of a batch known to fit (or not checked)."""
-    lay = cfg.layout
-    b = lengths.size
-    n_micro = min(b, lay.pp)
+    return _timed_layouts([cfg], [lengths])[0]
+
+
+def _timed_layouts(cfgs: list, batches: list) -> list[StepResult]:
+    """`_timed` of each (cfg, batch) pair, for cfgs that differ only in their layouts (a search's): the same
+    arithmetic on each micro-batch, with the layouts' micro-batches in one array (`_layer_parts`)."""
+    first = cfgs[0]
+    key = (first.kind, first.layout.model, first.layout.system, first.techniques, first.engine, first.host_serial)
+    if any((c.kind, c.layout.model, c.layout.system, c.techniques, c.engine, c.host_serial) != key for c in cfgs):
+        raise ValueError("cfgs timed together must differ only in their layouts")
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
-    t, comps, totals = _stage_times(cfg, lengths, n_micro)
-    head = _lm_head_s(cfg, -(-b // n_micro))
-    inout = CENT_INOUT_S if cfg.kind == "cent" else 0.0
-    round_trip = t.sum(0) + head + inout
-    period = float(max(t.sum(1).max(), round_trip.max()))
-    j = int(np.argmax(round_trip))
-    components = {k: float(v[j]) for k, v in comps.items() if v[j]}
-    components["other"] = head + inout
-    components["bubble"] = period - round_trip[j]
-    macs = totals["macs"] + (b * lay.model.vocab * lay.model.hidden if cfg.kind == "cent" else 0)  # the PIM's MACs
-    peak_macs = lay.system.macs_per_ns * 1e9 * period
+    n_micros = [min(b.size, c.layout.pp) for c, b in zip(cfgs, batches)]
     from pimlab.energy import step_energy  # energy reads the step's counts and times
 
-    return StepResult(cfg.kind, lay.model.name, int(b), float(lengths.mean()), period, b / period,
-                      components_s=components, mac_utilization=float(macs / peak_macs),
-                      energy_j=step_energy(cfg, totals, period), whatifs=whatifs(cfg))
+    results = []
+    stages = _stage_times(cfgs, batches, n_micros)
+    for cfg, lengths, n_micro, (t, comps, totals) in zip(cfgs, batches, n_micros, stages):
+        lay, b = cfg.layout, lengths.size
+        head = _lm_head_s(cfg, -(-b // n_micro))
+        inout = CENT_INOUT_S if cfg.kind == "cent" else 0.0
+        round_trip = t.sum(0) + head + inout
+        period = float(max(t.sum(1).max(), round_trip.max()))
+        j = int(np.argmax(round_trip))
+        components = {k: float(v[j]) for k, v in comps.items() if v[j]}
+        components["other"] = head + inout
+        components["bubble"] = period - round_trip[j]
+        macs = totals["macs"] + (b * lay.model.vocab * lay.model.hidden if cfg.kind == "cent" else 0)  # the PIM's
+        peak_macs = lay.system.macs_per_ns * 1e9 * period
+        results.append(StepResult(cfg.kind, lay.model.name, int(b), float(lengths.mean()), period, b / period,
+                                  components_s=components, mac_utilization=float(macs / peak_macs),
+                                  energy_j=step_energy(cfg, totals, period), whatifs=whatifs(cfg)))
+    return results
 
 
 # --- conveniences ----------------------------------------------------------------------------------------
@@ -833,24 +873,36 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
     different weights), so capacity, bubbles and balance all take part in the choice.
     """
     pool = np.asarray(pool, dtype=np.int64)
-    dpa = Techniques.parse(techniques).dpa
-    results = {}
+    tech = Techniques.parse(techniques)
+    results, fits = {}, {}
     for tp, pp in _layouts(kind, model, modules):
         layout = Layout(system_for(kind, modules), model, tp, pp)
         try:
-            n = admitted(layout, pool, dpa)
+            n = admitted(layout, pool, tech.dpa)
             if n == 0:
                 raise ValueError("not one request fits")
             batch = pool[:n]  # admitted: it fits, so the step need not check again
-            cfg = StepConfig(kind, layout, tuple(batch.tolist()), Techniques.parse(techniques), **options)
-            results[(tp, pp)] = _timed(cfg, batch)
+            fits[(tp, pp)] = StepConfig(kind, layout, tuple(batch.tolist()), tech, **options), batch
         except ValueError as error:
             results[(tp, pp)] = str(error)
+    try:  # the layouts that admit a batch, timed together
+        timed = _timed_layouts(*zip(*fits.values())) if fits else []
+    except ValueError:  # one of them cannot be timed: each on its own says which
+        timed = [_timed_or_error(*pair) for pair in fits.values()]
+    results.update(zip(fits, timed))
+    results = {key: results[key] for key in _layouts(kind, model, modules)}  # in the order tried
     ok = {k: r for k, r in results.items() if isinstance(r, StepResult)}
     if not ok:
         raise ValueError(f"model must fit the system: no layout of {model.name} on {modules} {kind} modules "
                          f"admits a request")
     return Search(results, max(ok, key=lambda k: ok[k].tokens_per_s))
+
+
+def _timed_or_error(cfg: StepConfig, batch: np.ndarray):
+    try:
+        return _timed(cfg, batch)
+    except ValueError as error:
+        return str(error)
 
 
 def clear_caches() -> None:
@@ -952,7 +1004,7 @@ def serve(kind: str, model: LLM, modules: int, tp: int, pp: int, dataset, techni
 
 
 __all__ = [
-    "TECHNIQUES", "SYSTEM_KINDS", "Techniques", "Layout", "StepConfig", "step", "run_step", "system_for",
+    "TECHNIQUES", "SYSTEM_KINDS", "Techniques", "Layout", "StepConfig", "step", "steps", "run_step", "system_for",
     "layouts", "attention_counts", "gemv_counts", "cent_accelerator_cycles", "cxl_vector_s", "cxl_allreduce_s",
     "admitted", "kv_reservation_bytes", "kv_capacity_bytes", "holds_one",
     "batch_lengths", "Search", "search",

@@ -270,9 +270,9 @@ def test_micro_batches_together_cost_each_alone(kind, tech, lengths, n_micro):
     cfg = system.StepConfig(kind, system.Layout(system.system_for(kind, 4), LLM_7B_128K_GQA, 2, 2), (1,),
                             system.Techniques.parse(tech), ignore_capacity=True)
     lengths = np.array(lengths, dtype=np.int64)
-    together = system._layer_parts(cfg, lengths, n_micro)
+    together = system._layer_parts([cfg], [lengths], [n_micro])
     for j in range(n_micro):
-        alone = system._layer_parts(cfg, lengths[j::n_micro], 1)
+        alone = system._layer_parts([cfg], [lengths[j::n_micro]], [1])
         for key, value in together.items():
             assert np.array_equal(value[j], alone[key][0]), key
 

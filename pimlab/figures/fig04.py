@@ -59,18 +59,17 @@ def _effective_batch(batch: int, lengths: np.ndarray) -> int:
 
 
 def _best(modules: int, lengths: np.ndarray, techniques: str):
-    runs, batch, tech = [], tuple(lengths.tolist()), system.Techniques.parse(techniques)
+    cfgs, batch, tech = [], tuple(lengths.tolist()), system.Techniques.parse(techniques)
     for tp, pp in system.layouts("cent", FIG4_MODEL, modules):
         try:
             layout = system.Layout(system.system_for("cent", modules), FIG4_MODEL, tp, pp)
-            runs.append(system.step(system.StepConfig("cent", layout, batch, tech, ignore_capacity=True,
-                                                      beyond_window=True)))
+            cfgs.append(system.StepConfig("cent", layout, batch, tech, ignore_capacity=True, beyond_window=True))
         except ValueError as error:
             last = error
             continue
-    if not runs:
+    if not cfgs:
         raise last
-    return max(runs, key=lambda r: r.tokens_per_s)
+    return max(system.steps(cfgs), key=lambda r: r.tokens_per_s)
 
 
 @lru_cache(maxsize=4)
