@@ -521,11 +521,14 @@ def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     return mask
 
 
-def busiest_channels(load: np.ndarray, channels: int) -> np.ndarray:
+def busiest_channels(load: np.ndarray, channels: int, group: int = 1) -> np.ndarray:
     """`busiest_channel` of each row of `load` (micro-batch, items); rows of at most `channels` items, or one
-    channel, at once."""
+    channel, at once. `group`: the items come in runs of `group` equal ones (a request's heads), which
+    `_busiest_in_blocks` places a run at a time when `group` divides `channels`."""
     if channels == 1:
         return np.ones(load.shape, dtype=bool)
+    if group > 1 and channels % group == 0:
+        return _busiest_in_blocks(load, channels, group)
     rows, n = load.shape
     if n <= channels and np.all(load.max(1) > 0):  # the longest item (the first of equals) is busiest
         return np.arange(n) == load.argmax(1)[:, None]
@@ -543,6 +546,21 @@ def busiest_channels(load: np.ndarray, channels: int) -> np.ndarray:
     for r in np.flatnonzero(~level):
         mask[r] = busiest_channel(load[r], channels)
     return mask
+
+
+def _busiest_in_blocks(load: np.ndarray, channels: int, group: int) -> np.ndarray:
+    """`busiest_channels` of rows whose items come in runs of `group` equal ones, `group` dividing `channels`.
+
+    The greedy placement keeps every block of `group` channels (0 to group - 1, ...) level: a run goes to the
+    least-loaded block (lowest-numbered on a tie), whose channels all hold the least load, one item per channel in
+    channel order; a run of zeros adds nothing, so all of it lands on that block's first channel. So runs are placed
+    as single items on blocks, and the busiest channel, the first of the busiest block, holds each positive run's
+    first item and every item of its zero runs."""
+    n = load.shape[1]
+    runs = load[:, ::group]
+    on_block = np.repeat(busiest_channels(runs, channels // group), group, axis=1)
+    first_or_zero = (np.arange(n) % group == 0) | (np.repeat(runs, group, axis=1) == 0)
+    return on_block & first_or_zero
 
 
 def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -565,12 +583,12 @@ def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.n
     sv_all = attention_counts("sv", lengths, *args)
     both = np.concatenate([qk_all, sv_all], axis=-1)  # (requests, qk counts then sv counts)
     if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
-        items = _micro_items(np.repeat(both[:, None], kvh, 1), n_micro)
+        items, group = _micro_items(np.repeat(both[:, None], kvh, 1), n_micro), kvh
     else:  # [N] NeuPIMs: one request (all its heads) per channel
-        items = _micro_items(both[:, None] * kvh, n_micro)
+        items, group = _micro_items(both[:, None] * kvh, n_micro), 1
     k = qk_all.shape[-1]
     qk, sv = items[..., :k], items[..., k:]
-    on_busiest = np.where(busiest_channels(qk[..., 0] + sv[..., 0], ch)[..., None], items, 0.0).sum(1)
+    on_busiest = np.where(busiest_channels(qk[..., 0] + sv[..., 0], ch, group)[..., None], items, 0.0).sum(1)
     return on_busiest[:, :k], on_busiest[:, k:], (qk + sv).sum(1)
 
 

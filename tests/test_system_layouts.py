@@ -60,3 +60,23 @@ def test_steps_refuse_cfgs_that_differ_beyond_their_layouts():
     b = _cfg("cent", 4, 2, 2, [100, 200], "tcp")
     with pytest.raises(ValueError, match="differ only in their layouts"):
         system.steps([a, b])
+
+
+@settings(max_examples=300, deadline=None)
+@given(runs=st.lists(st.lists(st.sampled_from([0.0, 1.0, 2.5, 7.25, 1 / 3, 1e-9]), min_size=8, max_size=8),
+                     min_size=1, max_size=3),
+       n_runs=st.integers(1, 8), group=st.sampled_from([1, 2, 4, 8]), blocks=st.integers(1, 5),
+       odd=st.booleans())
+def test_busiest_of_runs_is_the_greedy_item_by_item(runs, n_runs, group, blocks, odd):
+    # a request's heads: runs of `group` equal items; the heap placing them one by one decides
+    load = np.repeat(np.array(runs)[:, :n_runs], group, axis=1)
+    channels = group * blocks + (1 if odd else 0)  # odd: `group` does not divide the channels (the plain path)
+    want = np.stack([system.busiest_channel(row, channels) for row in load])
+    assert np.array_equal(system.busiest_channels(load, channels, group), want)
+
+
+def test_busiest_of_runs_hand_worked():
+    # requests 5, 4, 3 with 2 heads each on 4 channels (2 blocks): 5 -> ch 0, 1; 4 -> ch 2, 3; 3 -> ch 2, 3 (7):
+    # channels 2 and 3 are the busiest; channel 2, the first, holds the first head of requests 4 and 3
+    load = np.array([[5.0, 5.0, 4.0, 4.0, 3.0, 3.0]])
+    assert system.busiest_channels(load, 4, 2).tolist() == [[False, False, True, False, True, False]]
