@@ -563,30 +563,45 @@ def _busiest_in_blocks(load: np.ndarray, channels: int, group: int) -> np.ndarra
     return on_block & first_or_zero
 
 
-def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _attention(cfgs: list, batches: list, n_micros: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(qk, sv) counts of one layer of each micro-batch on its unit's busiest channel (the critical path), and
-    the counts summed over the unit's channels (for energy): arrays (n_micro, counts)."""
-    lay, tech, mod = cfg.layout, cfg.techniques, cfg.layout.system.module
-    m, ch = lay.model, lay.unit_channels
-    kvh = -(-m.kv_heads // lay.tp)
+    the counts summed over the unit's channels (for energy): arrays (micro-batches, counts), the micro-batches
+    of every (cfg, batch) pair end to end, as `_layer_parts`."""
+    cfg = cfgs[0]
+    tech, mod, m = cfg.techniques, cfg.layout.system.module, cfg.layout.model
+    kvh = [-(-m.kv_heads // c.layout.tp) for c in cfgs]
+    ch = [c.layout.unit_channels for c in cfgs]
     # CENT's baseline runs CENT's own attention sequence; with TCP, PIMphony's compiler generates the attention code
     cent_code = cfg.kind == "cent" and not tech.tcp
     args = (m.head_dim, m.group_size, tech.dcs and m.group_size > 1, tech.policy, mod, cfg.engine, cent_code)
+    sizes = [b.size for b in batches]
+    lengths = np.concatenate(batches)
     if tech.tcp:  # every (request, head): its 16-token tiles dealt over all channels; the busiest holds the ceil
-        per_channel = np.ceil(np.ceil(lengths / mod.banks) / ch) * mod.banks
-        qk = micro_sums(attention_counts("qk", per_channel, *args), n_micro) * kvh
-        sv = micro_sums(attention_counts("sv", per_channel, *args), n_micro) * kvh
-        sizes = micro_sizes(lengths.size, n_micro)
-        sv[:, 0] += kvh * sizes * (m.head_dim // mod.banks) * ch  # HUB adds each channel's partial tile: 1 tCK
-        return qk, sv, (qk + sv) * ch
-    qk_all = attention_counts("qk", lengths, *args)
-    sv_all = attention_counts("sv", lengths, *args)
-    both = np.concatenate([qk_all, sv_all], axis=-1)  # (requests, qk counts then sv counts)
-    if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
+        per_channel = np.ceil(np.ceil(lengths / mod.banks) / np.repeat(ch, sizes)) * mod.banks
+
+        def heads_of(op):  # the request's heads, summed per micro-batch
+            per_request = np.split(attention_counts(op, per_channel, *args), np.cumsum(sizes)[:-1])
+            return np.concatenate([micro_sums(c, k) * h for c, k, h in zip(per_request, n_micros, kvh)])
+
+        qk, sv = heads_of("qk"), heads_of("sv")
+        micro = np.concatenate([micro_sizes(b, k) for b, k in zip(sizes, n_micros)])
+        ch_m, kvh_m = np.repeat(ch, n_micros), np.repeat(kvh, n_micros)
+        sv[:, 0] += kvh_m * micro * (m.head_dim // mod.banks) * ch_m  # HUB adds each channel's partial tile: 1 tCK
+        return qk, sv, (qk + sv) * ch_m[:, None]
+    # (requests, qk counts then sv counts)
+    both = np.concatenate([attention_counts("qk", lengths, *args), attention_counts("sv", lengths, *args)], axis=-1)
+    per_request = np.split(both, np.cumsum(sizes)[:-1])
+    parts = [_on_busiest(cfg.kind, b, k, h, c) for b, k, h, c in zip(per_request, n_micros, kvh, ch)]
+    return tuple(np.concatenate(x) for x in zip(*parts))
+
+
+def _on_busiest(kind: str, both: np.ndarray, n_micro: int, kvh: int, ch: int):
+    """`_attention` of head-first placement on one layout: `both` (requests, qk then sv counts) of one KV head."""
+    if kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
         items, group = _micro_items(np.repeat(both[:, None], kvh, 1), n_micro), kvh
     else:  # [N] NeuPIMs: one request (all its heads) per channel
         items, group = _micro_items(both[:, None] * kvh, n_micro), 1
-    k = qk_all.shape[-1]
+    k = both.shape[-1] // 2
     qk, sv = items[..., :k], items[..., k:]
     on_busiest = np.where(busiest_channels(qk[..., 0] + sv[..., 0], ch, group)[..., None], items, 0.0).sum(1)
     return on_busiest[:, :k], on_busiest[:, k:], (qk + sv).sum(1)
@@ -617,7 +632,7 @@ def _layer_parts(cfgs: list, batches: list, n_micros: list) -> dict[str, np.ndar
     n = np.concatenate([micro_sizes(b.size, k) for b, k in zip(batches, n_micros)])
     tokens = np.concatenate([micro_sums(b, k) for b, k in zip(batches, n_micros)])
     heads = m.heads / tp
-    qk, sv, total = (np.concatenate(x) for x in zip(*map(_attention, cfgs, batches, n_micros)))
+    qk, sv, total = _attention(cfgs, batches, n_micros)
     macs_attention = 2.0 * heads * m.head_dim * tokens
     macs_fc = n * m.layer_params / tp
     on_pim = macs_attention + (macs_fc if cfg.kind == "cent" else 0.0)  # [N] NeuPIMs runs the FCs on its NPU

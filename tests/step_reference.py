@@ -13,9 +13,11 @@ from pimlab.system import (
     VECTOR_BURSTS_PER_BLOCK,
     StepConfig,
     StepResult,
-    _attention,
     _lm_head_s,
+    _micro_items,
     _pim_fc,
+    attention_counts,
+    busiest_channels,
     cent_accelerator_cycles,
     cxl_allreduce_s,
     cxl_vector_s,
@@ -23,6 +25,35 @@ from pimlab.system import (
     micro_sums,
     whatifs,
 )
+
+
+def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(qk, sv) counts of one layer of each micro-batch on its unit's busiest channel (the critical path), and
+    the counts summed over the unit's channels (for energy): arrays (n_micro, counts)."""
+    lay, tech, mod = cfg.layout, cfg.techniques, cfg.layout.system.module
+    m, ch = lay.model, lay.unit_channels
+    kvh = -(-m.kv_heads // lay.tp)
+    # CENT's baseline runs CENT's own attention sequence; with TCP, PIMphony's compiler generates the attention code
+    cent_code = cfg.kind == "cent" and not tech.tcp
+    args = (m.head_dim, m.group_size, tech.dcs and m.group_size > 1, tech.policy, mod, cfg.engine, cent_code)
+    if tech.tcp:  # every (request, head): its 16-token tiles dealt over all channels; the busiest holds the ceil
+        per_channel = np.ceil(np.ceil(lengths / mod.banks) / ch) * mod.banks
+        qk = micro_sums(attention_counts("qk", per_channel, *args), n_micro) * kvh
+        sv = micro_sums(attention_counts("sv", per_channel, *args), n_micro) * kvh
+        sizes = micro_sizes(lengths.size, n_micro)
+        sv[:, 0] += kvh * sizes * (m.head_dim // mod.banks) * ch  # HUB adds each channel's partial tile: 1 tCK
+        return qk, sv, (qk + sv) * ch
+    qk_all = attention_counts("qk", lengths, *args)
+    sv_all = attention_counts("sv", lengths, *args)
+    both = np.concatenate([qk_all, sv_all], axis=-1)  # (requests, qk counts then sv counts)
+    if cfg.kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
+        items = _micro_items(np.repeat(both[:, None], kvh, 1), n_micro)
+    else:  # [N] NeuPIMs: one request (all its heads) per channel
+        items = _micro_items(both[:, None] * kvh, n_micro)
+    k = qk_all.shape[-1]
+    qk, sv = items[..., :k], items[..., k:]
+    on_busiest = np.where(busiest_channels(qk[..., 0] + sv[..., 0], ch)[..., None], items, 0.0).sum(1)
+    return on_busiest[:, :k], on_busiest[:, k:], (qk + sv).sum(1)
 
 
 def _layer_parts(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> dict[str, np.ndarray]:
