@@ -494,6 +494,19 @@ def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
     return (requests - np.arange(n_micro) + n_micro - 1) // n_micro
 
 
+def _micro_sizes_of(sizes: list, n_micros: list) -> np.ndarray:
+    """`micro_sizes` of each (requests, n_micro) pair, end to end."""
+    each = np.repeat(n_micros, n_micros)
+    j = np.arange(each.size) - np.repeat(np.cumsum(n_micros) - n_micros, n_micros)  # micro-batch within its batch
+    return (np.repeat(sizes, n_micros) - j + each - 1) // each
+
+
+def _pieces(values: np.ndarray, sizes: list) -> list:
+    """`values` cut into consecutive pieces of `sizes` (along the first axis)."""
+    ends = np.cumsum(sizes).tolist()
+    return [values[end - size:end] for size, end in zip(sizes, ends)]
+
+
 def busiest_channel(load: np.ndarray, channels: int) -> np.ndarray:
     """Greedy placement, the longest item first onto the least-loaded channel (the lowest-numbered on a tie):
     a mask of the items the busiest channel (the lowest-numbered of the busiest) holds."""
@@ -563,10 +576,10 @@ def _busiest_in_blocks(load: np.ndarray, channels: int, group: int) -> np.ndarra
     return on_block & first_or_zero
 
 
-def _attention(cfgs: list, batches: list, n_micros: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _attention(cfgs: list, batches: list, n_micros: list, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(qk, sv) counts of one layer of each micro-batch on its unit's busiest channel (the critical path), and
     the counts summed over the unit's channels (for energy): arrays (micro-batches, counts), the micro-batches
-    of every (cfg, batch) pair end to end, as `_layer_parts`."""
+    of every (cfg, batch) pair end to end, as `_layer_parts` (`n`: their requests)."""
     cfg = cfgs[0]
     tech, mod, m = cfg.techniques, cfg.layout.system.module, cfg.layout.model
     kvh = [-(-m.kv_heads // c.layout.tp) for c in cfgs]
@@ -578,33 +591,36 @@ def _attention(cfgs: list, batches: list, n_micros: list) -> tuple[np.ndarray, n
     lengths = np.concatenate(batches)
     if tech.tcp:  # every (request, head): its 16-token tiles dealt over all channels; the busiest holds the ceil
         per_channel = np.ceil(np.ceil(lengths / mod.banks) / np.repeat(ch, sizes)) * mod.banks
-
-        def heads_of(op):  # the request's heads, summed per micro-batch
-            per_request = np.split(attention_counts(op, per_channel, *args), np.cumsum(sizes)[:-1])
-            return np.concatenate([micro_sums(c, k) * h for c, k, h in zip(per_request, n_micros, kvh)])
-
-        qk, sv = heads_of("qk"), heads_of("sv")
-        micro = np.concatenate([micro_sizes(b, k) for b, k in zip(sizes, n_micros)])
+        both = np.concatenate([attention_counts("qk", per_channel, *args), attention_counts("sv", per_channel, *args)],
+                              axis=-1)  # (requests, qk counts then sv counts)
+        heads = np.concatenate([micro_sums(c, k) * h for c, k, h in zip(_pieces(both, sizes), n_micros, kvh)])
+        k = both.shape[-1] // 2
+        qk, sv = heads[:, :k], heads[:, k:]
         ch_m, kvh_m = np.repeat(ch, n_micros), np.repeat(kvh, n_micros)
-        sv[:, 0] += kvh_m * micro * (m.head_dim // mod.banks) * ch_m  # HUB adds each channel's partial tile: 1 tCK
+        sv[:, 0] += kvh_m * n * (m.head_dim // mod.banks) * ch_m  # HUB adds each channel's partial tile: 1 tCK
         return qk, sv, (qk + sv) * ch_m[:, None]
-    # (requests, qk counts then sv counts)
     both = np.concatenate([attention_counts("qk", lengths, *args), attention_counts("sv", lengths, *args)], axis=-1)
-    per_request = np.split(both, np.cumsum(sizes)[:-1])
-    parts = [_on_busiest(cfg.kind, b, k, h, c) for b, k, h, c in zip(per_request, n_micros, kvh, ch)]
+    parts = [_on_busiest(cfg.kind, b, k, h, c) for b, k, h, c in zip(_pieces(both, sizes), n_micros, kvh, ch)]
     return tuple(np.concatenate(x) for x in zip(*parts))
 
 
 def _on_busiest(kind: str, both: np.ndarray, n_micro: int, kvh: int, ch: int):
     """`_attention` of head-first placement on one layout: `both` (requests, qk then sv counts) of one KV head."""
-    if kind == "cent":  # [C] CENT pins (request, head) pairs to channels in turn
-        items, group = _micro_items(np.repeat(both[:, None], kvh, 1), n_micro), kvh
-    else:  # [N] NeuPIMs: one request (all its heads) per channel
-        items, group = _micro_items(both[:, None] * kvh, n_micro), 1
     k = both.shape[-1] // 2
-    qk, sv = items[..., :k], items[..., k:]
-    on_busiest = np.where(busiest_channels(qk[..., 0] + sv[..., 0], ch, group)[..., None], items, 0.0).sum(1)
-    return on_busiest[:, :k], on_busiest[:, k:], (qk + sv).sum(1)
+    if kind != "cent":  # [N] NeuPIMs: one request (all its heads) per channel
+        items = _micro_items(both[:, None] * kvh, n_micro)
+        on = busiest_channels(items[..., 0] + items[..., k], ch)
+        on_busiest = np.where(on[..., None], items, 0.0).sum(1)
+        return on_busiest[:, :k], on_busiest[:, k:], (items[..., :k] + items[..., k:]).sum(1)
+    # [C] CENT pins (request, head) pairs to channels in turn: a request's heads are `kvh` items of equal load
+    requests = _micro_items(both[:, None], n_micro)
+    sums = requests[..., :k] + requests[..., k:]
+    on = busiest_channels(np.repeat(sums[..., 0], kvh, 1), ch, kvh)
+    if ch % kvh == 0:  # the busiest channel holds at most a request's first head (`_busiest_in_blocks`)
+        on_busiest = np.where(on[:, ::kvh, None], requests, 0.0).sum(1)
+    else:
+        on_busiest = np.where(on[..., None], np.repeat(requests, kvh, 1), 0.0).sum(1)
+    return on_busiest[:, :k], on_busiest[:, k:], np.repeat(sums, kvh, 1).sum(1)
 
 
 def _micro_items(items: np.ndarray, n_micro: int) -> np.ndarray:
@@ -629,10 +645,10 @@ def _layer_parts(cfgs: list, batches: list, n_micros: list) -> dict[str, np.ndar
         return np.repeat([value(c.layout) for c in cfgs], n_micros, axis=0)
 
     tp, ch, share = per(lambda lay: lay.tp), per(lambda lay: lay.unit_channels), per(lambda lay: lay.units_per_module)
-    n = np.concatenate([micro_sizes(b.size, k) for b, k in zip(batches, n_micros)])
+    n = _micro_sizes_of([b.size for b in batches], n_micros)
     tokens = np.concatenate([micro_sums(b, k) for b, k in zip(batches, n_micros)])
     heads = m.heads / tp
-    qk, sv, total = _attention(cfgs, batches, n_micros)
+    qk, sv, total = _attention(cfgs, batches, n_micros, n)
     macs_attention = 2.0 * heads * m.head_dim * tokens
     macs_fc = n * m.layer_params / tp
     on_pim = macs_attention + (macs_fc if cfg.kind == "cent" else 0.0)  # [N] NeuPIMs runs the FCs on its NPU
@@ -691,7 +707,7 @@ def _stage_times(cfgs: list, batches: list, n_micros: list):
     if cfg.kind == "cent":
         layer = p["fc"] + p["qk"] + p["sv"] + p["softmax"] + p["nmu"]
     else:  # [N] sub-batches: the NPU's FC of one overlaps PIM attention of the other (flow shop)
-        n = np.concatenate([micro_sizes(b.size, k) for b, k in zip(batches, n_micros)])
+        n = _micro_sizes_of([b.size for b in batches], n_micros)
         k = np.minimum(NEUPIMS_SUB_BATCHES, n)
         tp = np.repeat([lay.tp for lay in lays], n_micros)
         modules = np.repeat([lay.unit_modules for lay in lays], n_micros)

@@ -80,3 +80,10 @@ def test_busiest_of_runs_hand_worked():
     # channels 2 and 3 are the busiest; channel 2, the first, holds the first head of requests 4 and 3
     load = np.array([[5.0, 5.0, 4.0, 4.0, 3.0, 3.0]])
     assert system.busiest_channels(load, 4, 2).tolist() == [[False, False, True, False, True, False]]
+
+
+@given(pairs=st.lists(st.tuples(st.integers(1, 40), st.integers(1, 40)), min_size=1, max_size=6))
+def test_micro_sizes_of_many_batches_are_each_batchs(pairs):
+    sizes, n_micros = [s for s, _ in pairs], [min(s, k) for s, k in pairs]
+    want = np.concatenate([system.micro_sizes(s, k) for s, k in zip(sizes, n_micros)])
+    assert system._micro_sizes_of(sizes, n_micros).tolist() == want.tolist()
