@@ -757,8 +757,8 @@ def step(cfg: StepConfig) -> StepResult:
 
 
 def steps(cfgs) -> list[StepResult]:
-    """`step` of each cfg, for cfgs that differ only in their layouts (a layout search): timed together, at about
-    the numpy cost of one step (the same numbers as `step`, bit for bit)."""
+    """`step` of each cfg, for cfgs that differ only in their layouts (tp, pp, number of modules: layout searches):
+    timed together, at about the numpy cost of one step (the same numbers as `step`, bit for bit)."""
     cfgs = list(cfgs)
     return _timed_layouts(cfgs, [_fitting(cfg) for cfg in cfgs])
 
@@ -781,13 +781,18 @@ def _timed(cfg: StepConfig, lengths: np.ndarray) -> StepResult:
     return _timed_layouts([cfg], [lengths])[0]
 
 
+def _shared(cfg: StepConfig) -> tuple:
+    """What the cfgs `_timed_layouts` times together share: all but the layout's tp, pp and number of modules."""
+    lay = cfg.layout
+    return (cfg.kind, lay.model, lay.system.name, lay.system.kind, lay.system.module, lay.system.xpu_TFLOPs,
+            cfg.techniques, cfg.engine, cfg.host_serial)
+
+
 def _timed_layouts(cfgs: list, batches: list) -> list[StepResult]:
-    """`_timed` of each (cfg, batch) pair, for cfgs that differ only in their layouts (a search's): the same
-    arithmetic on each micro-batch, with the layouts' micro-batches in one array (`_layer_parts`)."""
-    first = cfgs[0]
-    key = (first.kind, first.layout.model, first.layout.system, first.techniques, first.engine, first.host_serial)
-    if any((c.kind, c.layout.model, c.layout.system, c.techniques, c.engine, c.host_serial) != key for c in cfgs):
-        raise ValueError("cfgs timed together must differ only in their layouts")
+    """`_timed` of each (cfg, batch) pair, for cfgs that differ only in their layouts (`_shared`; a search's): the
+    same arithmetic on each micro-batch, with the layouts' micro-batches in one array (`_layer_parts`)."""
+    if len({_shared(c) for c in cfgs}) > 1:
+        raise ValueError("cfgs timed together must differ only in their layouts (tp, pp and the number of modules)")
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
     n_micros = [min(b.size, c.layout.pp) for c, b in zip(cfgs, batches)]
     from pimlab.energy import step_energy  # energy reads the step's counts and times
