@@ -87,3 +87,14 @@ def test_micro_sizes_of_many_batches_are_each_batchs(pairs):
     sizes, n_micros = [s for s, _ in pairs], [min(s, k) for s, k in pairs]
     want = np.concatenate([system.micro_sizes(s, k) for s, k in zip(sizes, n_micros)])
     assert system._micro_sizes_of(sizes, n_micros).tolist() == want.tolist()
+
+
+def test_variation_lengths_are_read_only_and_drawn_once():
+    from pimlab.figures.fig17 import variation_lengths
+
+    first = variation_lengths(4096, 64, 3)
+    draws = np.random.default_rng(3).normal(4096, 4096 / 6, 64)
+    assert np.array_equal(first, np.maximum(1, np.rint(np.clip(draws, 2048, 6144))).astype(np.int64))
+    assert variation_lengths(4096, 64, 3) is first and not first.flags.writeable
+    with pytest.raises(ValueError, match="seed"):
+        variation_lengths(4096, 64, -1)
