@@ -434,12 +434,25 @@ def kv_reservation_bytes(layout: Layout, lengths, dpa: bool, window: int | None 
     """KV bytes each request reserves on one unit of the fullest stage, by `pimlab.dpa.reserved_bytes`: DPA's
     1 MB chunks per K or V stream (Fig. 19's rule), or a static slot of the window (of the request, if longer:
     the beyond-window what-if)."""
-    m = layout.model
-    streams = 2 * int(layout.stage_layers.max()) * (m.kv_heads // layout.tp)
+    return _kv_reservations([layout], lengths, dpa, window)[0]
+
+
+def _kv_reservations(layouts: list, lengths, dpa: bool, window: int | None = None) -> list[np.ndarray]:
+    """`kv_reservation_bytes` of each layout (of one model and module): the bytes of one K and one V stream are
+    worked out once per unit channel count, then times the stream pairs of each layout's fullest stage."""
+    if not layouts:
+        return []
+    m = layouts[0].model
     lengths = np.asarray(lengths, dtype=np.int64)
     tokens = lengths if dpa else np.maximum(m.context_window if window is None else window, lengths)
-    return dpa_reserved_bytes(layout.system.module, tokens, layout.unit_channels, streams, m.head_dim,
-                              lazy=dpa).astype(np.float64)
+    pair, out = {}, []
+    for layout in layouts:
+        channels = layout.unit_channels
+        if channels not in pair:
+            pair[channels] = dpa_reserved_bytes(layout.system.module, tokens, channels, 2, m.head_dim, lazy=dpa)
+        pairs = int(layout.stage_layers.max()) * (m.kv_heads // layout.tp)  # its K and V streams, by two
+        out.append((pair[channels] * pairs).astype(np.float64))
+    return out
 
 
 def kv_capacity_bytes(layout: Layout) -> float:
@@ -449,13 +462,30 @@ def kv_capacity_bytes(layout: Layout) -> float:
 
 def admitted(layout: Layout, lengths, dpa: bool) -> int:
     """How many of the requests (in order) fit their KV reservations; raises when the weights do not fit."""
-    room = kv_capacity_bytes(layout)
-    if room <= 0:
-        raise ValueError(f"model must fit the system: {layout.model.name}'s weights need "
-                         f"{layout.stage_weight_bytes().max() / 2**30:.1f} GiB on a unit of "
-                         f"{layout.unit_capacity_bytes / 2**30:.1f} GiB (tp={layout.tp}, pp={layout.pp})")
-    need = np.cumsum(kv_reservation_bytes(layout, lengths, dpa))
-    return int(np.searchsorted(need, room, side="right"))
+    n = _admitted_layouts([layout], lengths, dpa)[0]
+    if isinstance(n, ValueError):
+        raise n
+    return n
+
+
+def _admitted_layouts(layouts: list, lengths, dpa: bool) -> list:
+    """`admitted` of each layout (of one model and module), or the ValueError it raises."""
+    rooms = [kv_capacity_bytes(layout) for layout in layouts]
+    try:
+        needs = iter(_kv_reservations([lay for lay, room in zip(layouts, rooms) if room > 0], lengths, dpa))
+    except ValueError as error:  # the requests are refused (on every layout the weights fit)
+        needs = error
+    out = []
+    for layout, room in zip(layouts, rooms):
+        if room <= 0:
+            out.append(ValueError(f"model must fit the system: {layout.model.name}'s weights need "
+                                  f"{layout.stage_weight_bytes().max() / 2**30:.1f} GiB on a unit of "
+                                  f"{layout.unit_capacity_bytes / 2**30:.1f} GiB (tp={layout.tp}, pp={layout.pp})"))
+        elif isinstance(needs, ValueError):
+            out.append(needs)
+        else:
+            out.append(int(np.searchsorted(np.cumsum(next(needs)), room, side="right")))
+    return out
 
 
 # --- one step ---------------------------------------------------------------------------------------------
@@ -929,16 +959,17 @@ def search(kind: str, model: LLM, modules: int, pool, techniques: str = "baselin
     pool = np.asarray(pool, dtype=np.int64)
     tech = Techniques.parse(techniques)
     results, fits = {}, {}
-    for tp, pp in _layouts(kind, model, modules):
-        layout = Layout(system_for(kind, modules), model, tp, pp)
+    layouts = [Layout(system_for(kind, modules), model, tp, pp) for tp, pp in _layouts(kind, model, modules)]
+    for layout, n in zip(layouts, _admitted_layouts(layouts, pool, tech.dpa)):
         try:
-            n = admitted(layout, pool, tech.dpa)
+            if isinstance(n, ValueError):
+                raise n
             if n == 0:
                 raise ValueError("not one request fits")
             batch = pool[:n]  # admitted: it fits, so the step need not check again
-            fits[(tp, pp)] = StepConfig(kind, layout, tuple(batch.tolist()), tech, **options), batch
+            fits[(layout.tp, layout.pp)] = StepConfig(kind, layout, tuple(batch.tolist()), tech, **options), batch
         except ValueError as error:
-            results[(tp, pp)] = str(error)
+            results[(layout.tp, layout.pp)] = str(error)
     try:  # the layouts that admit a batch, timed together
         timed = _timed_layouts(*zip(*fits.values())) if fits else []
     except ValueError:  # one of them cannot be timed: each on its own says which

@@ -98,3 +98,26 @@ def test_variation_lengths_are_read_only_and_drawn_once():
     assert variation_lengths(4096, 64, 3) is first and not first.flags.writeable
     with pytest.raises(ValueError, match="seed"):
         variation_lengths(4096, 64, -1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(kind=st.sampled_from(system.SYSTEM_KINDS), dpa=st.booleans(),
+       lengths=st.lists(st.integers(1, 300000), min_size=1, max_size=30), data=st.data())
+def test_reservations_of_layouts_together_are_each_layouts_own(kind, dpa, lengths, data):
+    from pimlab.dpa import reserved_bytes
+
+    modules = data.draw(st.sampled_from([1, 2, 4, 8, 16]), label="modules")
+    layouts = [system.Layout(system.system_for(kind, modules), MODEL, tp, pp)
+               for tp, pp in system.layouts(kind, MODEL, modules)]
+    got = system._kv_reservations(layouts, lengths, dpa)
+    admitted = system._admitted_layouts(layouts, lengths, dpa)
+    tokens = np.asarray(lengths) if dpa else np.maximum(MODEL.context_window, lengths)
+    for layout, bytes_, n in zip(layouts, got, admitted):  # as kv_reservation_bytes and admitted were, layout by layout
+        streams = 2 * int(layout.stage_layers.max()) * (MODEL.kv_heads // layout.tp)
+        want = reserved_bytes(layout.system.module, tokens, layout.unit_channels, streams, MODEL.head_dim, dpa)
+        assert np.array_equal(bytes_, want.astype(np.float64))
+        room = layout.unit_capacity_bytes - layout.stage_weight_bytes().max()
+        if room <= 0:
+            assert isinstance(n, ValueError) and "weights need" in str(n)
+        else:
+            assert n == int(np.searchsorted(np.cumsum(want.astype(np.float64)), room, side="right"))
