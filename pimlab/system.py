@@ -531,6 +531,20 @@ def _micro_sizes_of(sizes: list, n_micros: list) -> np.ndarray:
     return (np.repeat(sizes, n_micros) - j + each - 1) // each
 
 
+def _micro_index(sizes: list, n_micros: list) -> np.ndarray:
+    """The micro-batch of each request of batches of `sizes` end to end (request i of a batch rides in its
+    micro-batch i % n_micro), the micro-batches numbered end to end too."""
+    first = np.repeat(np.cumsum(n_micros) - n_micros, sizes)
+    i = np.arange(sum(sizes)) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return first + i % np.repeat(n_micros, sizes)
+
+
+def _micro_sums_of(values: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
+    """`micro_sums` of the batches' (requests, columns) `values` end to end, `index` their `_micro_index`: each
+    micro-batch's values added in request order (bincount adds in order, from 0), as `micro_sums` adds them."""
+    return np.stack([np.bincount(index, values[:, c], count) for c in range(values.shape[1])], -1)
+
+
 def _pieces(values: np.ndarray, sizes: list) -> list:
     """`values` cut into consecutive pieces of `sizes` (along the first axis)."""
     ends = np.cumsum(sizes).tolist()
@@ -623,10 +637,10 @@ def _attention(cfgs: list, batches: list, n_micros: list, n: np.ndarray) -> tupl
         per_channel = np.ceil(np.ceil(lengths / mod.banks) / np.repeat(ch, sizes)) * mod.banks
         both = np.concatenate([attention_counts("qk", per_channel, *args), attention_counts("sv", per_channel, *args)],
                               axis=-1)  # (requests, qk counts then sv counts)
-        heads = np.concatenate([micro_sums(c, k) * h for c, k, h in zip(_pieces(both, sizes), n_micros, kvh)])
+        ch_m, kvh_m = np.repeat(ch, n_micros), np.repeat(kvh, n_micros)
+        heads = _micro_sums_of(both, _micro_index(sizes, n_micros), n.size) * kvh_m[:, None]
         k = both.shape[-1] // 2
         qk, sv = heads[:, :k], heads[:, k:]
-        ch_m, kvh_m = np.repeat(ch, n_micros), np.repeat(kvh, n_micros)
         sv[:, 0] += kvh_m * n * (m.head_dim // mod.banks) * ch_m  # HUB adds each channel's partial tile: 1 tCK
         return qk, sv, (qk + sv) * ch_m[:, None]
     both = np.concatenate([attention_counts("qk", lengths, *args), attention_counts("sv", lengths, *args)], axis=-1)
@@ -675,8 +689,10 @@ def _layer_parts(cfgs: list, batches: list, n_micros: list) -> dict[str, np.ndar
         return np.repeat([value(c.layout) for c in cfgs], n_micros, axis=0)
 
     tp, ch, share = per(lambda lay: lay.tp), per(lambda lay: lay.unit_channels), per(lambda lay: lay.units_per_module)
-    n = _micro_sizes_of([b.size for b in batches], n_micros)
-    tokens = np.concatenate([micro_sums(b, k) for b, k in zip(batches, n_micros)])
+    sizes = [b.size for b in batches]
+    n = _micro_sizes_of(sizes, n_micros)
+    # tokens of each micro-batch: whole numbers below 2**53, so bincount's float sums are exact
+    tokens = np.bincount(_micro_index(sizes, n_micros), np.concatenate(batches), n.size).astype(np.int64)
     heads = m.heads / tp
     qk, sv, total = _attention(cfgs, batches, n_micros, n)
     macs_attention = 2.0 * heads * m.head_dim * tokens

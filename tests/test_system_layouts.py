@@ -121,3 +121,15 @@ def test_reservations_of_layouts_together_are_each_layouts_own(kind, dpa, length
             assert isinstance(n, ValueError) and "weights need" in str(n)
         else:
             assert n == int(np.searchsorted(np.cumsum(want.astype(np.float64)), room, side="right"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(pairs=st.lists(st.tuples(st.integers(1, 120), st.integers(1, 40)), min_size=1, max_size=5),
+       scale=st.sampled_from([1.0, 1e3, 1e9]), seed=st.integers(0, 2**32 - 1))
+def test_micro_sums_of_many_batches_add_as_micro_sums(pairs, scale, seed):
+    # floats added in a different order round differently: the sums must come out bit for bit
+    sizes, n_micros = [s for s, _ in pairs], [min(s, k) for s, k in pairs]
+    values = np.random.default_rng(seed).random((sum(sizes), 3)) * scale
+    want = np.concatenate([system.micro_sums(v, k) for v, k in zip(system._pieces(values, sizes), n_micros)])
+    got = system._micro_sums_of(values, system._micro_index(sizes, n_micros), sum(n_micros))
+    assert np.array_equal(got, want)
