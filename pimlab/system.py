@@ -837,6 +837,8 @@ def _shared(cfg: StepConfig) -> tuple:
 def _timed_layouts(cfgs: list, batches: list) -> list[StepResult]:
     """`_timed` of each (cfg, batch) pair, for cfgs that differ only in their layouts (`_shared`; a search's): the
     same arithmetic on each micro-batch, with the layouts' micro-batches in one array (`_layer_parts`)."""
+    if not cfgs:
+        return []
     if len({_shared(c) for c in cfgs}) > 1:
         raise ValueError("cfgs timed together must differ only in their layouts (tp, pp and the number of modules)")
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn

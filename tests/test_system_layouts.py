@@ -133,3 +133,7 @@ def test_micro_sums_of_many_batches_add_as_micro_sums(pairs, scale, seed):
     want = np.concatenate([system.micro_sums(v, k) for v, k in zip(system._pieces(values, sizes), n_micros)])
     got = system._micro_sums_of(values, system._micro_index(sizes, n_micros), sum(n_micros))
     assert np.array_equal(got, want)
+
+
+def test_steps_of_no_cfgs_are_none():
+    assert system.steps([]) == []
