@@ -839,7 +839,8 @@ def _timed_layouts(cfgs: list, batches: list) -> list[StepResult]:
     same arithmetic on each micro-batch, with the layouts' micro-batches in one array (`_layer_parts`)."""
     if not cfgs:
         return []
-    if len({_shared(c) for c in cfgs}) > 1:
+    shared = _shared(cfgs[0])
+    if any(_shared(c) != shared for c in cfgs):
         raise ValueError("cfgs timed together must differ only in their layouts (tp, pp and the number of modules)")
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
     n_micros = [min(b.size, c.layout.pp) for c, b in zip(cfgs, batches)]
