@@ -509,23 +509,9 @@ def _fc_counts(model: LLM, share: int, policy: str, module: Module, engine: str)
     return counts
 
 
-def micro_sums(values: np.ndarray, n_micro: int) -> np.ndarray:
-    """Per micro-batch sums of per-request `values` (request i rides in micro-batch i % n_micro), each added in
-    request order, exactly as summing the micro-batch's own requests: shape (n_micro,) + values.shape[1:]."""
-    values = np.asarray(values)
-    per = -(-len(values) // n_micro)
-    padded = np.zeros((per * n_micro,) + values.shape[1:], dtype=values.dtype)
-    padded[:len(values)] = values
-    return padded.reshape((per, n_micro) + values.shape[1:]).sum(0)
-
-
-def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
-    """Requests in each micro-batch when request i rides in micro-batch i % n_micro."""
-    return (requests - np.arange(n_micro) + n_micro - 1) // n_micro
-
-
 def _micro_sizes_of(sizes: list, n_micros: list) -> np.ndarray:
-    """`micro_sizes` of each (requests, n_micro) pair, end to end."""
+    """Requests in each micro-batch of batches of `sizes` requests end to end, request i of a batch riding in its
+    micro-batch i % n_micro."""
     each = np.repeat(n_micros, n_micros)
     j = np.arange(each.size) - np.repeat(np.cumsum(n_micros) - n_micros, n_micros)  # micro-batch within its batch
     return (np.repeat(sizes, n_micros) - j + each - 1) // each
@@ -540,8 +526,8 @@ def _micro_index(sizes: list, n_micros: list) -> np.ndarray:
 
 
 def _micro_sums_of(values: np.ndarray, index: np.ndarray, count: int) -> np.ndarray:
-    """`micro_sums` of the batches' (requests, columns) `values` end to end, `index` their `_micro_index`: each
-    micro-batch's values added in request order (bincount adds in order, from 0), as `micro_sums` adds them."""
+    """Per micro-batch sums of the batches' per-request (requests, columns) `values` end to end, `index` their
+    `_micro_index`: each micro-batch's values added in request order (bincount adds in order, from 0)."""
     return np.stack([np.bincount(index, values[:, c], count) for c in range(values.shape[1])], -1)
 
 

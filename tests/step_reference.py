@@ -21,10 +21,23 @@ from pimlab.system import (
     cent_accelerator_cycles,
     cxl_allreduce_s,
     cxl_vector_s,
-    micro_sizes,
-    micro_sums,
     whatifs,
 )
+
+
+def micro_sums(values: np.ndarray, n_micro: int) -> np.ndarray:
+    """Per micro-batch sums of per-request `values` (request i rides in micro-batch i % n_micro), each added in
+    request order, exactly as summing the micro-batch's own requests: shape (n_micro,) + values.shape[1:]."""
+    values = np.asarray(values)
+    per = -(-len(values) // n_micro)
+    padded = np.zeros((per * n_micro,) + values.shape[1:], dtype=values.dtype)
+    padded[:len(values)] = values
+    return padded.reshape((per, n_micro) + values.shape[1:]).sum(0)
+
+
+def micro_sizes(requests: int, n_micro: int) -> np.ndarray:
+    """Requests in each micro-batch when request i rides in micro-batch i % n_micro."""
+    return (requests - np.arange(n_micro) + n_micro - 1) // n_micro
 
 
 def _attention(cfg: StepConfig, lengths: np.ndarray, n_micro: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
