@@ -195,16 +195,20 @@ def test_reservations_are_the_dpa_allocators():
 
 # --- the vectorised step against its parts taken one at a time ------------------------------------------------
 @settings(max_examples=20, deadline=None)
-@given(lengths=st.lists(st.integers(0, 5000), min_size=1, max_size=40), n_micro=st.integers(1, 12))
-def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro):
+@given(lengths=st.lists(st.integers(0, 5000), min_size=1, max_size=40), n_micro=st.integers(1, 12),
+       cut=st.integers(0, 40))
+def test_micro_sums_add_each_micro_batch_in_request_order(lengths, n_micro, cut):
     values = np.array(lengths, dtype=np.float64)[:, None] * np.array([1.0, 0.1, 1 / 3])  # inexact sums: order shows
-    sums = system.micro_sums(values, n_micro)
-    assert system.micro_sizes(len(lengths), n_micro).tolist() == [len(lengths[j::n_micro]) for j in range(n_micro)]
-    for j in range(n_micro):
-        expected = np.zeros(3)
-        for v in values[j::n_micro]:
-            expected = expected + v
-        assert np.array_equal(sums[j], expected)
+    batches = [b for b in (values[:cut], values[cut:]) if len(b)]  # two batches end to end, as layouts of a search
+    sizes, n_micros = [len(b) for b in batches], [n_micro] * len(batches)
+    sums = system._micro_sums_of(np.concatenate(batches), system._micro_index(sizes, n_micros), sum(n_micros))
+    counts = system._micro_sizes_of(sizes, n_micros)
+    for i, batch in enumerate(batches):
+        for j in range(n_micro):
+            expected = np.zeros(3)
+            for v in batch[j::n_micro]:
+                expected = expected + v
+            assert np.array_equal(sums[i * n_micro + j], expected) and counts[i * n_micro + j] == len(batch[j::n_micro])
 
 
 @settings(max_examples=200, deadline=None)
@@ -270,9 +274,9 @@ def test_micro_batches_together_cost_each_alone(kind, tech, lengths, n_micro):
     cfg = system.StepConfig(kind, system.Layout(system.system_for(kind, 4), LLM_7B_128K_GQA, 2, 2), (1,),
                             system.Techniques.parse(tech), ignore_capacity=True)
     lengths = np.array(lengths, dtype=np.int64)
-    together = system._layer_parts(cfg, lengths, n_micro)
+    together = system._layer_parts([cfg], [lengths], [n_micro])
     for j in range(n_micro):
-        alone = system._layer_parts(cfg, lengths[j::n_micro], 1)
+        alone = system._layer_parts([cfg], [lengths[j::n_micro]], [1])
         for key, value in together.items():
             assert np.array_equal(value[j], alone[key][0]), key
 

@@ -29,12 +29,19 @@ MODULE_GB = {"cent": 16, "neupims": 32}  # [Q Table IV]
 
 
 def variation_lengths(context: int, n: int, seed: int = 0) -> np.ndarray:
-    """`n` context lengths around `context`: normal, sigma = context / 6, clipped to mean +- 3 sigma."""
-    context, n = check_int("context", context, 16), check_int("n", n, 1, 1 << 20)
+    """`n` context lengths around `context`: normal, sigma = context / 6, clipped to mean +- 3 sigma (read-only)."""
+    return _variation_lengths(check_int("context", context, 16), check_int("n", n, 1, 1 << 20),
+                              check_int("seed", seed, 0))
+
+
+@lru_cache(maxsize=256)  # the apps' checks draw the same pools on every update
+def _variation_lengths(context: int, n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     sigma = context / 6
     draws = np.clip(rng.normal(context, sigma, n), context - 3 * sigma, context + 3 * sigma)
-    return np.maximum(1, np.rint(draws)).astype(np.int64)
+    lengths = np.maximum(1, np.rint(draws)).astype(np.int64)
+    lengths.flags.writeable = False
+    return lengths
 
 
 @lru_cache(maxsize=512)
