@@ -836,26 +836,31 @@ def _timed_layouts(cfgs: list, batches: list) -> list[StepResult]:
         raise ValueError("cfgs timed together must differ only in their layouts (tp, pp and the number of modules)")
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
     n_micros = [min(b.size, c.layout.pp) for c, b in zip(cfgs, batches)]
+    stages = _stage_times(cfgs, batches, n_micros)
+    return [_step_result(cfg, lengths, n_micro, *stage) for cfg, lengths, n_micro, stage
+            in zip(cfgs, batches, n_micros, stages)]
+
+
+def _step_result(cfg: StepConfig, lengths: np.ndarray, n_micro: int, t: np.ndarray, comps: dict,
+                 totals: dict) -> StepResult:
+    """The step of one (cfg, batch) from its (stage x micro-batch) seconds `t`, the components of each
+    micro-batch's round trip and the step's totals: it lasts the busiest stage's work or the longest round trip."""
     from pimlab.energy import step_energy  # energy reads the step's counts and times
 
-    results = []
-    stages = _stage_times(cfgs, batches, n_micros)
-    for cfg, lengths, n_micro, (t, comps, totals) in zip(cfgs, batches, n_micros, stages):
-        lay, b = cfg.layout, lengths.size
-        head = _lm_head_s(cfg, -(-b // n_micro))
-        inout = CENT_INOUT_S if cfg.kind == "cent" else 0.0
-        round_trip = t.sum(0) + head + inout
-        period = float(max(t.sum(1).max(), round_trip.max()))
-        j = int(np.argmax(round_trip))
-        components = {k: float(v[j]) for k, v in comps.items() if v[j]}
-        components["other"] = head + inout
-        components["bubble"] = period - round_trip[j]
-        macs = totals["macs"] + (b * lay.model.vocab * lay.model.hidden if cfg.kind == "cent" else 0)  # the PIM's
-        peak_macs = lay.system.macs_per_ns * 1e9 * period
-        results.append(StepResult(cfg.kind, lay.model.name, int(b), float(lengths.mean()), period, b / period,
-                                  components_s=components, mac_utilization=float(macs / peak_macs),
-                                  energy_j=step_energy(cfg, totals, period), whatifs=whatifs(cfg)))
-    return results
+    lay, b = cfg.layout, lengths.size
+    head = _lm_head_s(cfg, -(-b // n_micro))
+    inout = CENT_INOUT_S if cfg.kind == "cent" else 0.0
+    round_trip = t.sum(0) + head + inout
+    period = float(max(t.sum(1).max(), round_trip.max()))
+    j = int(np.argmax(round_trip))
+    components = {k: float(v[j]) for k, v in comps.items() if v[j]}
+    components["other"] = head + inout
+    components["bubble"] = period - round_trip[j]
+    macs = totals["macs"] + (b * lay.model.vocab * lay.model.hidden if cfg.kind == "cent" else 0)  # the PIM's
+    peak_macs = lay.system.macs_per_ns * 1e9 * period
+    return StepResult(cfg.kind, lay.model.name, int(b), float(lengths.mean()), period, b / period,
+                      components_s=components, mac_utilization=float(macs / peak_macs),
+                      energy_j=step_energy(cfg, totals, period), whatifs=whatifs(cfg))
 
 
 # --- conveniences ----------------------------------------------------------------------------------------

@@ -7,21 +7,19 @@ from __future__ import annotations
 import numpy as np
 
 from pimlab.system import (
-    CENT_INOUT_S,
     NEUPIMS_SUB_BATCHES,
     SCORE_BURSTS_PER_32B,
     VECTOR_BURSTS_PER_BLOCK,
     StepConfig,
     StepResult,
-    _lm_head_s,
     _micro_items,
     _pim_fc,
+    _step_result,
     attention_counts,
     busiest_channels,
     cent_accelerator_cycles,
     cxl_allreduce_s,
     cxl_vector_s,
-    whatifs,
 )
 
 
@@ -156,26 +154,8 @@ def _stage_times(cfg: StepConfig, lengths: np.ndarray, n_micro: int):
 
 
 def timed(cfg: StepConfig, lengths: np.ndarray) -> StepResult:
-    """`step` of a batch known to fit (or not checked)."""
-    lay = cfg.layout
-    b = lengths.size
-    n_micro = min(b, lay.pp)
+    """`step` of a batch known to fit (or not checked): this module's stage times, then the step as pimlab forms it
+    from them (`system._step_result`, what the grouped path shares with it)."""
     # [C] CENT keeps one request per stage in flight; requests are dealt to micro-batches in turn
-    t, comps, totals = _stage_times(cfg, lengths, n_micro)
-    head = _lm_head_s(cfg, -(-b // n_micro))
-    inout = CENT_INOUT_S if cfg.kind == "cent" else 0.0
-    round_trip = t.sum(0) + head + inout
-    period = float(max(t.sum(1).max(), round_trip.max()))
-    j = int(np.argmax(round_trip))
-    components = {k: float(v[j]) for k, v in comps.items() if v[j]}
-    components["other"] = head + inout
-    components["bubble"] = period - round_trip[j]
-    macs = totals["macs"] + (b * lay.model.vocab * lay.model.hidden if cfg.kind == "cent" else 0)  # the PIM's MACs
-    peak_macs = lay.system.macs_per_ns * 1e9 * period
-    from pimlab.energy import step_energy  # energy reads the step's counts and times
-
-    return StepResult(cfg.kind, lay.model.name, int(b), float(lengths.mean()), period, b / period,
-                      components_s=components, mac_utilization=float(macs / peak_macs),
-                      energy_j=step_energy(cfg, totals, period), whatifs=whatifs(cfg))
-
-
+    n_micro = min(lengths.size, cfg.layout.pp)
+    return _step_result(cfg, lengths, n_micro, *_stage_times(cfg, lengths, n_micro))
