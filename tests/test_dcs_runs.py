@@ -1,6 +1,6 @@
 """The periodic fast path's watcher costs nothing between cuts and gives up on a stretch that never repeats; the
 schedule stays the plain loop's, column for column, and it replays what it replayed when it looked after every
-issue and watched every stretch to its end."""
+issue and watched every stretch to its end (DCS tile replay off: tests/test_dcs_tiles.py)."""
 
 from dataclasses import replace
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import pimlab.engine.periodic as periodic
+import pimlab.engine.tiles as tile_replay
 from pimlab import system
 from pimlab.engine.core import Engine
 from pimlab.engine.timing import AIM_ENGINE, AIMSIM_ENGINE
@@ -24,8 +25,9 @@ def _assert_same(got, want) -> None:
 
 
 def _fast(commands, policy, timing, entries, monkeypatch):
-    """(trace, replay) of the fast path, and the cuts it took (stretch, cut index), as it runs now."""
+    """(trace, replay) of the fast path with DCS tile replay off, and the cuts it took (stretch, cut index)."""
     engines, trace, cuts, cut = [], Engine.trace, [], periodic.Replay.cut
+    monkeypatch.setattr(tile_replay, "dcs_tile_runs", lambda *args: [])
     monkeypatch.setattr(Engine, "trace", lambda self: engines.append(self) or trace(self))
     monkeypatch.setattr(periodic.Replay, "cut", lambda self, b: cuts.append((self.k, b)) or cut(self, b))
     out = schedule(commands, policy, timing, 64, entries)

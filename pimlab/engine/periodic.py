@@ -29,7 +29,7 @@ from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
-           "schedule_periodic", "tile_runs", "Replay"]
+           "schedule_periodic", "tile_runs", "mac_tiles", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 DRY_CUTS = 64  # `schedule`: a stretch whose state repeated at none of this many cuts in a row is watched no more
@@ -142,15 +142,26 @@ def schedule_periodic(commands, policy_cls, timing, gbuf_entries, obuf_entries):
         return None
     deps = (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
     policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
-    stretches = tile_runs(commands, policy) if timing.refresh else []
+    engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
+    engine.replay = _watcher(engine, deps)
+    return None if engine.replay is None else engine.run().trace()
+
+
+def _watcher(engine: Engine, deps):
+    """The fast path's watcher of the engine's stream: tile runs with refresh on (`tile_runs`, or under DCS
+    `tiles.dcs_tile_runs`), else the periodic stretches (`find_periods`); None if there is none."""
+    from pimlab.engine.tiles import TileReplay, dcs_tile_runs  # (tiles builds on this module)
+
+    commands, policy = engine.commands, engine.policy
+    stretches = tile_runs(commands, policy) if engine.timing.refresh else []
+    if not stretches and engine.timing.refresh:
+        runs = dcs_tile_runs(commands, policy)
+        if runs:
+            return TileReplay(engine, runs)
     if not stretches:
         stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b)))
                      for a, b, p, d in find_periods(commands, deps=deps)]
-    if not stretches:
-        return None
-    engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
-    engine.replay = Replay(engine, stretches, DRY_CUTS)
-    return engine.run().trace()
+    return Replay(engine, stretches, DRY_CUTS) if stretches else None
 
 
 def ignores_entries(policy) -> bool:
@@ -163,13 +174,20 @@ def ignores_entries(policy) -> bool:
 
 
 def tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[int, int, int, int]]:
-    """(start, end, P, 1) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (a tile: MACs
-    on one row, the next tile on another), when `policy` ignores buffer entries and such runs hold most of the
-    stream; else []. A GEMV's output tiles differ only in their OBuf entry, so under such a policy every tile
-    looks the same, and with refresh on the tiles between two refreshes replay (`Replay`), where a period of
-    the whole stream (an input chunk) spans several refreshes and never repeats whole."""
+    """(start, end, P, 1) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (`mac_tiles`),
+    when `policy` ignores buffer entries and such runs hold most of the stream; else []. A GEMV's output tiles
+    differ only in their OBuf entry, so under such a policy every tile looks the same, and with refresh on the
+    tiles between two refreshes replay (`Replay`), where a period of the whole stream (an input chunk) spans
+    several refreshes and never repeats whole."""
     if not ignores_entries(policy):
         return []
+    runs = [(a, b, p, 1) for a, b, p in mac_tiles(commands, min_tiles)]
+    return runs if 2 * sum(b - a for a, b, _, _ in runs) >= len(commands) else []
+
+
+def mac_tiles(commands: Commands, min_tiles: int = 8) -> list[tuple[int, int, int]]:
+    """(start, end, P) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (a tile: MACs on
+    one row, the next tile on another), in stream order."""
     n, mac = len(commands), commands.kind == Kind.MAC
     starts = np.flatnonzero(mac & (signature(commands) & 1 == 1))  # first MAC of each tile
     if len(starts) < min_tiles:
@@ -179,9 +197,8 @@ def tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[int,
     size = ends - starts
     joined = (ends[:-1] == starts[1:]) & (size[:-1] == size[1:])  # tile j + 1 follows tile j, as long
     edges = np.flatnonzero(np.diff(np.r_[0, joined.astype(np.int8), 0]))  # runs of joined pairs [first, last)
-    runs = [(int(starts[a]), int(ends[b]), int(size[a]), 1) for a, b in zip(edges[::2], edges[1::2])
+    return [(int(starts[a]), int(ends[b]), int(size[a])) for a, b in zip(edges[::2], edges[1::2])
             if b - a + 1 >= min_tiles]
-    return runs if 2 * sum(b - a for a, b, _, _ in runs) >= n else []
 
 
 class Replay:
