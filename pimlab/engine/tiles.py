@@ -37,19 +37,24 @@ def dcs_tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[
     if type(policy) is not DCS:
         return []
     qof, pos = queue_positions(policy.queues(), len(commands))
-    io, runs = 1 - _COMPUTE, []
-    for a, b, size in mac_tiles(commands, min_tiles):
-        tiles = (b - a) // size
-        first = np.full(tiles, NEVER)
-        for dep in policy.look_back():
-            dep = np.asarray(dep)
-            readers = np.flatnonzero((qof == io) & (dep >= a) & (dep < b))
-            np.minimum.at(first, (dep[readers] - a) // size, pos[readers])
-        steps = np.diff(first)
-        if first.max() < NEVER and steps.min() == steps.max() >= 1:
+    io, runs, found = 1 - _COMPUTE, [], mac_tiles(commands, min_tiles)
+    if not found:
+        return []
+    a, b, size = (np.array(column, dtype=np.int64) for column in zip(*found))
+    first_tile = np.r_[0, np.cumsum((b - a) // size)]  # tiles of the runs, numbered in one row
+    first = np.full(first_tile[-1], NEVER)  # the first I/O position that reads each tile
+    for dep in policy.look_back():
+        readers = np.flatnonzero((qof == io) & (np.asarray(dep) >= 0))
+        d = np.asarray(dep)[readers]
+        r = np.maximum(np.searchsorted(a, d, side="right") - 1, 0)
+        inside = (d >= a[r]) & (d < b[r])
+        np.minimum.at(first, (first_tile[r] + (d - a[r]) // size[r])[inside], pos[readers[inside]])
+    for (a, _, size), lo, hi in zip(found, first_tile[:-1], first_tile[1:]):
+        tiles, steps = hi - lo, np.diff(first[lo:hi])
+        if first[lo:hi].max() < NEVER and steps.min() == steps.max() >= 1:
             start, step = [0, 0], [0, 0]
-            start[io], start[_COMPUTE], step[io], step[_COMPUTE] = int(first[0]), int(pos[a]), int(steps[0]), size
-            runs.append((tuple(start), tuple(step), tiles))
+            start[io], start[_COMPUTE], step[io], step[_COMPUTE] = int(first[lo]), int(pos[a]), int(steps[0]), size
+            runs.append((tuple(start), tuple(step), int(tiles)))
     return runs if 2 * sum(s[_COMPUTE] * t for _, s, t in runs) >= len(commands) else []
 
 
@@ -73,6 +78,7 @@ class TileReplay:
         c, n = engine.commands, engine.n
         self.qarr = [np.asarray(queue, dtype=np.int64) for queue in engine.queues]
         self.qof, self.pos = queue_positions(engine.queues, n)
+        self.flat, self.offset = np.concatenate(self.qarr), np.r_[0, len(self.qarr[0])]  # id at offset[q] + position
         self.deps = [np.asarray(d, dtype=np.int64) for d in engine.policy.look_back()]
         self.sig = signature(c) & 1 | c.kind.astype(np.int64) * 2  # kind and "MAC on another row"
         nxt = np.minimum.accumulate(np.where(c.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
@@ -212,7 +218,7 @@ class TileReplay:
         data = (self._relative(logged, frame), issue - t0, done - t0, bound, self._relative_dep(depends, frame, x0))
         x = np.array(e.inserted[x_0:x_1], dtype=np.int64).reshape(-1, 8).T  # id, kind, row, issue, done, dep, code, src
         extra = (x[1], self._relative(x[7], frame), x[3] - t0, x[4] - t0, x[6], self._relative_dep(x[5], frame, x0))
-        return m0, m1 - m0, t1 - t0, c[6] - x0, span, data, extra
+        return m0, m1 - m0, t1 - t0, c[6] - x0, self._check(span, np.arange(self.tiles - m0 + 1)), data, extra
 
     def _relative(self, ids: np.ndarray, frame: tuple) -> tuple[np.ndarray, np.ndarray]:
         """(queue, position - frame) of data ids (-1, 0 for none)."""
@@ -257,35 +263,37 @@ class TileReplay:
         kind, (q, p), issue, done, code, dep = extra
         if not len(kind):
             return
-        e, reps = self.e, len(shift)
+        e = self.e
         src = np.where(q >= 0, self._absolute(q, p, m0, shift), -1)
         rows = np.where(src >= 0, e.commands.row[np.maximum(src, 0)], -1)
         columns = (x_base + np.arange(len(kind)), kind + 0 * shift, rows, t0 + issue, t0 + done,
                    self._absolute_dep(dep, m0, shift, x_base), code + 0 * shift, src)
-        e.inserted.extend(zip(*(np.broadcast_to(c, (reps, len(kind))).ravel().tolist() for c in columns)))
+        e.inserted.extend(map(tuple, np.stack(np.broadcast_arrays(*columns), axis=-1).reshape(-1, 8).tolist()))
 
     def _absolute(self, q: np.ndarray, p: np.ndarray, m0: int, shift: np.ndarray) -> np.ndarray:
         """Data ids at (queue, position - frame of tile m0), `shift` tiles on (queues -1: id -1)."""
-        ok = q >= 0
         qq = np.maximum(q, 0)
-        at = np.take(self.frame(m0), qq) + p + shift * np.take(self.step, qq)
-        out = np.full(at.shape, -1, dtype=np.int64)
-        for r, queue in enumerate(self.qarr):
-            sel = ok & (qq == r) & (at >= 0)
-            out[sel] = queue[at[sel]]
-        return out
+        at = np.take(self.frame(m0), qq) + p + shift * np.take(self.step, qq)  # inside the queue: checked (_check)
+        return np.where(q >= 0, self.flat[np.where(q >= 0, at + self.offset[qq], 0)], -1)
 
     def _absolute_dep(self, dep, m0: int, shift: np.ndarray, x_base: np.ndarray) -> np.ndarray:
         (q, p), inserted = dep
         return np.where(inserted >= 0, x_base + inserted, self._absolute(q, p, m0, shift))
 
     def _fits(self, template, m: int, reps: int) -> int:
-        """How many of the first `reps` copies from boundary m look at commands like the template's: the commands
-        at positions span[q] of each queue q, moved on by the copy's tiles, must have the same kinds, row changes
-        and dependency targets (moved likewise, of the same kinds), and the two queues' commands the same order."""
-        m0, k, span = template[0], template[1], template[4]
-        shift = (m - m0 + k * np.arange(reps))[:, None]  # tiles from the template's frame, per copy
-        ok, ids, moved = np.ones(reps, dtype=bool), [], []
+        """How many of the first `reps` copies from boundary m look at commands like the template's (`_check`)."""
+        m0, k, same = template[0], template[1], template[4]
+        shift = m - m0 + k * np.arange(reps)
+        ok = np.zeros(reps, dtype=bool)
+        ok[shift < len(same)] = same[shift[shift < len(same)]]
+        return reps if ok.all() else int(np.argmin(ok))
+
+    def _check(self, span, shifts: np.ndarray) -> np.ndarray:
+        """For each of `shifts` (tiles): whether the commands at positions span[q] of each queue q, moved on that
+        many tiles, have the same kinds, row changes and dependency targets (moved likewise, of the same kinds),
+        and the two queues' commands the same order."""
+        shift = shifts[:, None]
+        ok, ids, moved = np.ones(len(shifts), dtype=bool), [], []
         for q, (lo, hi) in enumerate(span):
             at = np.arange(lo, hi + 1)
             to = at + shift * self.step[q]
@@ -298,7 +306,7 @@ class TileReplay:
             moved.append(y)
         order = ids[0][:, None] < ids[1][None, :]  # which head goes first on a tie
         ok &= (np.less(moved[0][:, :, None], moved[1][:, None, :]) == order).all(axis=(1, 2))
-        return int(np.argmin(ok)) if not ok.all() else reps
+        return ok
 
     def _same_deps(self, dx: np.ndarray, dy: np.ndarray, shift: np.ndarray) -> np.ndarray:
         """Per copy: dependency targets dy (copies x commands) are dx's, moved `shift` tiles on."""
