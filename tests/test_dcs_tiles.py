@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pimlab.engine.periodic as periodic
+import pimlab.engine.tiles as tile_replay
 from pimlab import system
 from pimlab.engine.core import Engine
 from pimlab.engine.policies import DCS, PingPong
@@ -40,7 +41,7 @@ def _run(commands, policy, timing, obuf, fits=None):
     return out, engines[0].replay if engines else None
 
 
-def test_dcs_tile_runs_of_a_hand_made_gemv():
+def test_dcs_tile_runs_of_a_hand_made_gemv(monkeypatch):
     """One WR-INP, 9 WR-BIAS, 9 tiles of 3 MACs (GBuf entries 0-2) into their own entries, 9 RD-OUT: one run, the
     I/O frame at the first RD-OUT moving one a tile, the compute frame at the first MAC moving 3."""
     tiles = 9
@@ -49,6 +50,8 @@ def test_dcs_tile_runs_of_a_hand_made_gemv():
     rows = [-1] * (1 + tiles) + [j for j in range(tiles) for _ in range(3)] + [-1] * tiles
     gbuf = [0] + [-1] * tiles + [0, 1, 2] * tiles + [-1] * tiles
     commands = Commands.make(np.array(kinds), np.array(gbuf), np.array(obuf), np.array(rows))
+    assert dcs_tile_runs(commands, DCS(commands, AIM_ENGINE, 3, tiles)) == []  # tiles under MIN_TILE_MACS
+    monkeypatch.setattr(tile_replay, "MIN_TILE_MACS", 3)
     # the I/O queue: W, 9 B, 9 R (the first R at position 10); the compute queue: 27 MACs
     assert dcs_tile_runs(commands, DCS(commands, AIM_ENGINE, 3, tiles)) == [((10, 0), (1, 3), tiles)]
     assert dcs_tile_runs(commands, DCS(commands, AIM_ENGINE, 3, tiles), min_tiles=10) == []
@@ -67,6 +70,16 @@ def test_gpt3_gemv_replays_tiles():
     _assert_same(fast, schedule(commands, "dcs", AIM_ENGINE, 64, system.CENT_LATCHES, fast=False))
     assert isinstance(replay, TileReplay) and replay.replayed["before refresh"] > len(commands) // 2
     assert fast.count(Kind.REF) > 10
+
+
+def test_a_run_that_never_repeats_is_watched_no_more(monkeypatch):
+    """With one dry tile boundary allowed, every run stops being watched at its first boundary (a new state):
+    nothing is replayed, and the schedule is the plain loop's."""
+    commands = expand(system.cent_gemv_program(12288, 24, CENT.module))
+    monkeypatch.setattr(tile_replay, "DRY_CUTS", 1)
+    fast, replay = _run(commands, "dcs", AIM_ENGINE, system.CENT_LATCHES)
+    assert isinstance(replay, TileReplay) and replay.replayed["before refresh"] == 0
+    _assert_same(fast, schedule(commands, "dcs", AIM_ENGINE, 64, system.CENT_LATCHES, fast=False))
 
 
 @st.composite

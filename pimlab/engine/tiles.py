@@ -28,16 +28,20 @@ from pimlab.progress import tick
 __all__ = ["dcs_tile_runs", "TileReplay"]
 
 _COMPUTE = int(QUEUE_OF_KIND[Kind.MAC])
+MIN_TILE_MACS = 32  # shorter tiles are not worth a look at the state each (a look costs some 40 commands' loop)
+DRY_CUTS = 8  # a run whose state repeated at none of this many tile boundaries in a row is watched no more
 
 
 def dcs_tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[tuple, tuple, int]]:
-    """((I/O start, compute start), (I/O step, compute step), tiles) of each run of `mac_tiles` whose tiles are
-    read out by I/O commands at a constant step (the first I/O command depending on tile m sits step x m after the
-    first's), under DCS when such runs hold most of the stream; else []."""
+    """((I/O start, compute start), (I/O step, compute step), tiles) of each run of `mac_tiles` of at least
+    MIN_TILE_MACS MACs a tile whose tiles are read out by I/O commands at a constant step (the first I/O command
+    depending on tile m sits step x m after the first's), under DCS when such runs hold most of the stream;
+    else []."""
     if type(policy) is not DCS:
         return []
     qof, pos = queue_positions(policy.queues(), len(commands))
-    io, runs, found = 1 - _COMPUTE, [], mac_tiles(commands, min_tiles)
+    io, runs = 1 - _COMPUTE, []
+    found = [run for run in mac_tiles(commands, min_tiles) if run[2] >= MIN_TILE_MACS]
     if not found:
         return []
     a, b, size = (np.array(column, dtype=np.int64) for column in zip(*found))
@@ -96,7 +100,7 @@ class TileReplay:
         self.depth = self._depth()
         head = self.e.head[_COMPUTE]
         self.m = max(0, -(-(head - self.start[_COMPUTE]) // self.step[_COMPUTE]))
-        self.seen, self.templates = {}, {}
+        self.seen, self.templates, self.dry = {}, {}, 0
 
     def frame(self, m: int) -> tuple[int, int]:
         return tuple(a + m * s for a, s in zip(self.start, self.step))
@@ -192,9 +196,13 @@ class TileReplay:
         if template is None:
             here = (m, e.bus, len(e.log), len(e.inserted), e.refreshes, list(e.head), e.n_inserted, lows)
             before, self.seen[key] = self.seen.get(key), here
-            if before is None or before[4] != here[4]:
-                return False  # a new state, or a refresh in between
+            if before is None or before[4] != here[4]:  # a new state, or a refresh in between
+                self.dry += 1
+                if self.dry >= DRY_CUTS:
+                    self.m = self.tiles  # the rest of the run is not watched
+                return False
             template = self.templates[key] = self._template(before, here)
+        self.dry = 0
         return template is not False and self._replay(template, m)
 
     def _template(self, a: tuple, c: tuple):
