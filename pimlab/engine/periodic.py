@@ -12,7 +12,8 @@ and with no refresh in between also holds up to the next refresh: those periods 
 as if simulated, and the loop crosses the refresh itself. Any policy works that keys and shifts its own state.
 Under a policy that ignores buffer entries (static: program order), a run of back-to-back MAC tiles (a GEMV's
 output tiles, which differ only in their OBuf entry) is itself the period (`tile_runs`): with refresh on, a whole
-input chunk spans several refreshes and never repeats, while the tiles between two refreshes do.
+input chunk spans several refreshes and never repeats, while the tiles between two refreshes do. Under DCS the
+tiles repeat too, but each queue moves by its own step per tile: `pimlab.engine.tiles` replays those.
 The loops look after an issue only at a cut (`Replay.watch_from`); a stretch whose state repeated at none of
 DRY_CUTS cuts in a row is watched no more (a look at the state costs about a period's worth of the loop when the
 look-back is long and the period short). Tests check the trace equals the plain loop's, column for column.
