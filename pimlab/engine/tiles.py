@@ -88,7 +88,7 @@ class TileReplay:
         nxt = np.minimum.accumulate(np.where(c.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
         self.next_mac = np.r_[np.where(nxt < n, nxt, -1), -1]  # the next MAC at or after each command
         self.horizon = engine.timing.horizon_cycles
-        self.k, self.m = -1, 0
+        self.k, self.m, self.templates = -1, 0, {}
         self._enter(0)
 
     def _enter(self, k: int) -> None:
@@ -100,7 +100,7 @@ class TileReplay:
         self.depth = self._depth()
         head = self.e.head[_COMPUTE]
         self.m = max(0, -(-(head - self.start[_COMPUTE]) // self.step[_COMPUTE]))
-        self.seen, self.templates, self.dry = {}, {}, 0
+        self.seen, self.dry = {}, 0  # (templates carry over: each is checked against the run it replays in)
 
     def frame(self, m: int) -> tuple[int, int]:
         return tuple(a + m * s for a, s in zip(self.start, self.step))
@@ -206,8 +206,9 @@ class TileReplay:
         return template is not False and self._replay(template, m)
 
     def _template(self, a: tuple, c: tuple):
-        """The actions between boundaries a and c (equal states), relative to a's frame; False if a command they
-        look at depends on one before the key's windows."""
+        """The actions between boundaries a and c (equal states), relative to a's frame: (that frame, tiles,
+        cycles, inserted commands, positions looked at, data, inserted, steps, `_check` of each run it was tried
+        in); False if a command they look at depends on one before the key's windows."""
         e = self.e
         m0, t0, log0, x_0, _, heads0, x0, lows = a
         m1, t1, log1, x_1, _, heads1, _, _ = c
@@ -226,7 +227,7 @@ class TileReplay:
         data = (self._relative(logged, frame), issue - t0, done - t0, bound, self._relative_dep(depends, frame, x0))
         x = np.array(e.inserted[x_0:x_1], dtype=np.int64).reshape(-1, 8).T  # id, kind, row, issue, done, dep, code, src
         extra = (x[1], self._relative(x[7], frame), x[3] - t0, x[4] - t0, x[6], self._relative_dep(x[5], frame, x0))
-        return m0, m1 - m0, t1 - t0, c[6] - x0, self._check(span, np.arange(self.tiles - m0 + 1)), data, extra
+        return frame, m1 - m0, t1 - t0, c[6] - x0, span, data, extra, self.step, {}
 
     def _relative(self, ids: np.ndarray, frame: tuple) -> tuple[np.ndarray, np.ndarray]:
         """(queue, position - frame) of data ids (-1, 0 for none)."""
@@ -244,84 +245,87 @@ class TileReplay:
         """Copies of the template from boundary m, as many as fit before the next refresh, stay in the run and
         look at commands like the template's; written into the engine's lists as if simulated. True if any."""
         e = self.e
-        m0, k, cycles, xstep, _, data, extra = template
+        _, k, cycles, xstep, _, data, extra, _, _ = template
         reps = min((self.tiles - m) // k, (e.next_ref - 1 - e.bus - (e.tRCD if e.rows_on else 0)) // max(cycles, 1))
         reps = self._fits(template, m, reps) if reps >= 1 and cycles >= 1 else 0
         if reps < 1:
             return False
         j = np.arange(reps)[:, None]
-        shift = m - m0 + j * k  # tiles from the template's frame, per copy
+        tiles = m + j * k  # the tile each copy starts at
         x_base = e.n + e.n_inserted + j * xstep
         (q, p), issue, done, bound, dep = data
-        ids = self._absolute(q, p, m0, shift)
+        ids = self._absolute(q, p, tiles)
         for column, values in zip((e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by),
                                   (e.bus + j * cycles + issue, e.bus + j * cycles + done,
-                                   self._absolute_dep(dep, m0, shift, x_base), bound + 0 * j)):
+                                   self._absolute_dep(dep, tiles, x_base), bound + 0 * j)):
             np.frombuffer(column, dtype=np.int64)[ids.ravel()] = values.ravel()
         e.log.extend(ids.ravel().tolist())
-        self._insert(extra, m0, shift, e.bus + j * cycles, x_base)
+        self._insert(extra, tiles, e.bus + j * cycles, x_base)
         e.n_inserted += reps * xstep
         self.replayed["before refresh"] += ids.size
         self._shift(reps * k, reps * cycles, reps * xstep)
         self.m = m + reps * k + 1
         return True
 
-    def _insert(self, extra, m0: int, shift: np.ndarray, t0: np.ndarray, x_base: np.ndarray) -> None:
+    def _insert(self, extra, tiles: np.ndarray, t0: np.ndarray, x_base: np.ndarray) -> None:
         """The template's inserted commands (ACT / PRE), per copy, into the engine's list."""
         kind, (q, p), issue, done, code, dep = extra
         if not len(kind):
             return
         e = self.e
-        src = np.where(q >= 0, self._absolute(q, p, m0, shift), -1)
+        src = np.where(q >= 0, self._absolute(q, p, tiles), -1)
         rows = np.where(src >= 0, e.commands.row[np.maximum(src, 0)], -1)
-        columns = (x_base + np.arange(len(kind)), kind + 0 * shift, rows, t0 + issue, t0 + done,
-                   self._absolute_dep(dep, m0, shift, x_base), code + 0 * shift, src)
+        columns = (x_base + np.arange(len(kind)), kind + 0 * tiles, rows, t0 + issue, t0 + done,
+                   self._absolute_dep(dep, tiles, x_base), code + 0 * tiles, src)
         e.inserted.extend(map(tuple, np.stack(np.broadcast_arrays(*columns), axis=-1).reshape(-1, 8).tolist()))
 
-    def _absolute(self, q: np.ndarray, p: np.ndarray, m0: int, shift: np.ndarray) -> np.ndarray:
-        """Data ids at (queue, position - frame of tile m0), `shift` tiles on (queues -1: id -1)."""
+    def _absolute(self, q: np.ndarray, p: np.ndarray, tiles: np.ndarray) -> np.ndarray:
+        """Data ids at (queue, position - frame) of the frames of `tiles` (queues -1: id -1)."""
         qq = np.maximum(q, 0)
-        at = np.take(self.frame(m0), qq) + p + shift * np.take(self.step, qq)  # inside the queue: checked (_check)
+        at = np.take(self.start, qq) + tiles * np.take(self.step, qq) + p  # inside the queue: checked (_check)
         return np.where(q >= 0, self.flat[np.where(q >= 0, at + self.offset[qq], 0)], -1)
 
-    def _absolute_dep(self, dep, m0: int, shift: np.ndarray, x_base: np.ndarray) -> np.ndarray:
+    def _absolute_dep(self, dep, tiles: np.ndarray, x_base: np.ndarray) -> np.ndarray:
         (q, p), inserted = dep
-        return np.where(inserted >= 0, x_base + inserted, self._absolute(q, p, m0, shift))
+        return np.where(inserted >= 0, x_base + inserted, self._absolute(q, p, tiles))
 
     def _fits(self, template, m: int, reps: int) -> int:
         """How many of the first `reps` copies from boundary m look at commands like the template's (`_check`)."""
-        m0, k, same = template[0], template[1], template[4]
-        shift = m - m0 + k * np.arange(reps)
-        ok = np.zeros(reps, dtype=bool)
-        ok[shift < len(same)] = same[shift[shift < len(same)]]
+        frame, k, span, steps, checked = template[0], template[1], template[4], template[7], template[8]
+        if steps != self.step:
+            return 0
+        if self.k not in checked:
+            checked[self.k] = self._check(span, frame, np.arange(self.tiles + 1))
+        ok = checked[self.k][m + k * np.arange(reps)]  # (copies stay in the run)
         return reps if ok.all() else int(np.argmin(ok))
 
-    def _check(self, span, shifts: np.ndarray) -> np.ndarray:
-        """For each of `shifts` (tiles): whether the commands at positions span[q] of each queue q, moved on that
-        many tiles, have the same kinds, row changes and dependency targets (moved likewise, of the same kinds),
-        and the two queues' commands the same order."""
-        shift = shifts[:, None]
-        ok, ids, moved = np.ones(len(shifts), dtype=bool), [], []
+    def _check(self, span, frame: tuple, tiles: np.ndarray) -> np.ndarray:
+        """For each of `tiles`: whether the commands at positions span[q] of each queue q, moved from `frame` to
+        that tile's frame, have the same kinds, row changes and dependency targets (moved likewise, of the same
+        kinds), and the two queues' commands the same order."""
+        move = np.stack([a + tiles * s - f for a, s, f in zip(self.start, self.step, frame)], axis=1)  # per queue
+        ok, ids, moved = np.ones(len(tiles), dtype=bool), [], []
         for q, (lo, hi) in enumerate(span):
             at = np.arange(lo, hi + 1)
-            to = at + shift * self.step[q]
-            inside = (to < len(self.qarr[q])).all(axis=1)
+            to = at + move[:, q:q + 1]
+            inside = ((to >= 0) & (to < len(self.qarr[q]))).all(axis=1)
             x, y = self.qarr[q][at], self.qarr[q][np.where(inside[:, None], to, at)]
             ok &= inside & (self.sig[y] == self.sig[x]).all(axis=1)
             for dep in self.deps:
-                ok &= self._same_deps(dep[x], dep[y], shift)
+                ok &= self._same_deps(dep[x], dep[y], move)
             ids.append(x)
             moved.append(y)
         order = ids[0][:, None] < ids[1][None, :]  # which head goes first on a tie
         ok &= (np.less(moved[0][:, :, None], moved[1][:, None, :]) == order).all(axis=(1, 2))
         return ok
 
-    def _same_deps(self, dx: np.ndarray, dy: np.ndarray, shift: np.ndarray) -> np.ndarray:
-        """Per copy: dependency targets dy (copies x commands) are dx's, moved `shift` tiles on."""
+    def _same_deps(self, dx: np.ndarray, dy: np.ndarray, move: np.ndarray) -> np.ndarray:
+        """Per copy: whether dependency targets dy (copies x commands) are dx's, each moved on as its queue is
+        (move: copies x queues, positions)."""
         kind, none = self.e.commands.kind, dx < 0
         d, e = np.maximum(dx, 0), np.maximum(dy, 0)
         q = self.qof[d]
-        same = (self.qof[e] == q) & (kind[e] == kind[d]) & (self.pos[e] == self.pos[d] + shift * np.take(self.step, q))
+        same = (self.qof[e] == q) & (kind[e] == kind[d]) & (self.pos[e] == self.pos[d] + move[:, q])
         return ((dy < 0) == none).all(axis=1) & (same | none).all(axis=1)
 
     def _shift(self, tiles: int, cycles: int, inserted: int) -> None:
