@@ -7,12 +7,15 @@ counted in each queue, and tile m's frame is (I/O position, compute position) = 
 each tile boundary (the compute queue's head reaches its frame) the controller's state is keyed relative to the
 frame: heads, the issue / done cycles of the commands the future can still depend on (each queue's look-back
 from its frame), the ids the state points to (queue, position - frame), open row, the bus times, the policy's state.
-When a key comes back with no refresh in between, the tiles between the two boundaries repeat exactly, shifted
+When a key comes back with no refresh in between, the tiles between the two boundaries repeat exactly, moved on
 (each queue by its own step), up to the next refresh: they are written into the engine's lists as if simulated.
-Before each copy the commands it touches are checked: kinds, row changes, dependency targets (each mapped by its
-own queue's step) and the order of the two queues' commands (ties go to the older) must be those of the tiles the
-template was taken from. Only DCS: its rules read buffer entries through its dependency ids alone. Tests compare
-every Trace column with the plain loop's.
+That holds as long as the commands a copy looks at are like the template's: kinds, row changes, dependency targets
+(each moved on as its queue is, of the same kinds, inside the key's windows) and the order of the two queues'
+commands (a tie goes to the older) are checked for every copy (`_check`, once per template and run). A template
+carries over to the next runs (chunks, latch groups) of the same steps, checked there likewise. Only DCS: its
+rules read buffer entries through its dependency ids alone. Where the refresh interval holds ~15 tiles, about 3 of
+them are simulated (the one the refresh falls in, the one before, which would cross it, the one after) and 2 at the
+start of each run. Tests compare every Trace column with the plain loop's (tests/test_dcs_tiles.py).
 """
 
 from __future__ import annotations
