@@ -9,13 +9,17 @@ run the reference code itself and only the common case is specialised: `Static` 
 among heads, no readiness cache; a run of one kind needs no rule scan; the mode switch inserted inline); `DCS` and
 `PingPong` are two queues, each head's readiness kept until something it depends on issues, the policy's own rule
 inline. Each loop is used only when the policy is exactly that class (a subclass may change any rule). The
-periodic fast path drives them as it drives the plain loop (`replay.after_issue` after each issue). Tests compare
-every Trace column with the plain loop's (tests/test_engine_fast.py).
+periodic fast path drives them as it drives the plain loop (`replay.after_issue` after an issue), but only once the
+issuing queue's next command reaches `replay.watch_from()` (before, the call would return at once): between cuts
+the watch costs one comparison per issue. Tests compare every Trace column with the plain loop's
+(tests/test_engine_fast.py).
 """
 
 from __future__ import annotations
 
-from pimlab.engine.core import _STALE, Engine
+from array import array
+
+from pimlab.engine.core import _STALE, NEVER, Engine
 from pimlab.engine.policies import BUFFERS_USED, DCS, PingPong, Static
 from pimlab.isa import Kind
 from pimlab.trace import Bound
@@ -63,6 +67,7 @@ def _static_loop(e: Engine) -> None:
     row_mac, n, first, (step, step_code, step_dep) = _row_macs(e), e.n, e.first_cycle, _same_kind(e.pairs)
     mode_of = [k == _MAC or not e.use_mode for k in range(len(Kind))]  # without mode switches mac_mode stays True
     h, before = e.head[0], -1  # before: the kind of the command issued last, if the loop issued it
+    watch = _watch_from(replay)
     bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
     while h < n:
         k = kind[h]
@@ -91,9 +96,10 @@ def _static_loop(e: Engine) -> None:
         max_issued = queue_id[0] = last_id[k] = h
         log.append(h)
         h, before = h + 1, k
-        if replay is not None:
+        if h >= watch:
             h, before = _static_replay(e, h, bus, max_issued), -1
             bus, ref_end, ref_id, next_ref, open_row, mac_mode, max_issued = _hot(e)
+            watch = _watch_from(replay)
     e.bus, e.max_issued, e.head[0] = bus, max_issued, h
 
 
@@ -104,6 +110,12 @@ def _same_kind(pairs) -> tuple[list, list, list]:
     own = [dict((a, (d, why)) for a, d, why in rules).get(k) for k, rules in enumerate(pairs)]
     return ([d if d else 1 for d, _ in (x or (0, 0) for x in own)], [x[1] if x else _BUS for x in own],
             [1 if x else 0 for x in own])
+
+
+def _watch_from(replay) -> int:
+    """The index a queue's next command must reach before the periodic fast path's look after an issue can act
+    (`Replay.watch_from`); never without one."""
+    return NEVER if replay is None else replay.watch_from()
 
 
 def _static_pass(e: Engine, h: int, bus: int, max_issued: int) -> int:
@@ -205,7 +217,7 @@ def _two_queue_loop(e: Engine) -> None:
     issue, done, depends, bound = e.issue_cycles, e.done_cycles, e.depends_on, e.bound_by
     last_time, last_id, queue_time, queue_id = e.last_time, e.last_id, e.queue_time, e.queue_id
     issued, replay, end0, end1 = e.policy.issued if e.tracks_issue else None, e.replay, len(q0), len(q1)
-    got, bus = [_STALE, _STALE], e.bus
+    got, bus, watch, ahead = [_STALE, _STALE], e.bus, _watch_from(replay), _ends_marked(e.queues)
     while head[0] < end0 or head[1] < end1:
         if got[0] is _STALE:
             got[0] = ready(0, q0[head[0]]) if head[0] < end0 else None
@@ -232,9 +244,15 @@ def _two_queue_loop(e: Engine) -> None:
         if issued is not None:
             issued(e, q, i)
         _invalidate_other(got, 1 - q, i, affects[k], waiting)
-        if replay is not None:
+        if ahead[q][head[q]] >= watch:  # queue q's next command (NEVER - 1 after its last)
             got, bus = _replay(e, q, bus, got)
+            watch = _watch_from(replay)
     e.bus = bus
+
+
+def _ends_marked(queues) -> tuple:
+    """The queues with NEVER - 1 after their last command."""
+    return tuple(array("q", queue) + array("q", [NEVER - 1]) for queue in queues)
 
 
 def _rare_pass(e: Engine, bus: int, action, at: int) -> tuple[list, int]:

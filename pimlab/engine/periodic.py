@@ -12,8 +12,11 @@ and with no refresh in between also holds up to the next refresh: those periods 
 as if simulated, and the loop crosses the refresh itself. Any policy works that keys and shifts its own state.
 Under a policy that ignores buffer entries (static: program order), a run of back-to-back MAC tiles (a GEMV's
 output tiles, which differ only in their OBuf entry) is itself the period (`tile_runs`): with refresh on, a whole
-input chunk spans several refreshes and never repeats, while the tiles between two refreshes do.
-Tests check the trace equals the plain loop's, column for column.
+input chunk spans several refreshes and never repeats, while the tiles between two refreshes do. Under DCS the
+tiles repeat too, but each queue moves by its own step per tile: `pimlab.engine.tiles` replays those.
+The loops look after an issue only at a cut (`Replay.watch_from`); a stretch whose state repeated at none of
+DRY_CUTS cuts in a row is watched no more (a look at the state costs about a period's worth of the loop when the
+look-back is long and the period short). Tests check the trace equals the plain loop's, column for column.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
-           "schedule_periodic", "tile_runs", "Replay"]
+           "schedule_periodic", "tile_runs", "mac_tiles", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
+DRY_CUTS = 64  # `schedule`: a stretch whose state repeated at none of this many cuts in a row is watched no more
 _NO_SOURCE = -(1 << 40)  # an inserted command with no source MAC (its row index may be negative otherwise)
 
 
@@ -139,15 +143,26 @@ def schedule_periodic(commands, policy_cls, timing, gbuf_entries, obuf_entries):
         return None
     deps = (dependency_ids(commands.gbuf), dependency_ids(commands.obuf))
     policy = policy_cls(commands, timing, gbuf_entries, obuf_entries, deps)
-    stretches = tile_runs(commands, policy) if timing.refresh else []
+    engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
+    engine.replay = _watcher(engine, deps)
+    return None if engine.replay is None else engine.run().trace()
+
+
+def _watcher(engine: Engine, deps):
+    """The fast path's watcher of the engine's stream: tile runs with refresh on (`tile_runs`, or under DCS
+    `tiles.dcs_tile_runs`), else the periodic stretches (`find_periods`); None if there is none."""
+    from pimlab.engine.tiles import TileReplay, dcs_tile_runs  # (tiles builds on this module)
+
+    commands, policy = engine.commands, engine.policy
+    stretches = tile_runs(commands, policy) if engine.timing.refresh else []
+    if not stretches and engine.timing.refresh:
+        runs = dcs_tile_runs(commands, policy)
+        if runs:
+            return TileReplay(engine, runs)
     if not stretches:
         stretches = [(a, b, p, max(d, look_back(policy.look_back(), a, b)))
                      for a, b, p, d in find_periods(commands, deps=deps)]
-    if not stretches:
-        return None
-    engine = Engine(commands, policy, timing, gbuf_entries, obuf_entries)
-    engine.replay = Replay(engine, stretches)
-    return engine.run().trace()
+    return Replay(engine, stretches, DRY_CUTS) if stretches else None
 
 
 def ignores_entries(policy) -> bool:
@@ -160,13 +175,20 @@ def ignores_entries(policy) -> bool:
 
 
 def tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[int, int, int, int]]:
-    """(start, end, P, 1) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (a tile: MACs
-    on one row, the next tile on another), when `policy` ignores buffer entries and such runs hold most of the
-    stream; else []. A GEMV's output tiles differ only in their OBuf entry, so under such a policy every tile
-    looks the same, and with refresh on the tiles between two refreshes replay (`Replay`), where a period of
-    the whole stream (an input chunk) spans several refreshes and never repeats whole."""
+    """(start, end, P, 1) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (`mac_tiles`),
+    when `policy` ignores buffer entries and such runs hold most of the stream; else []. A GEMV's output tiles
+    differ only in their OBuf entry, so under such a policy every tile looks the same, and with refresh on the
+    tiles between two refreshes replay (`Replay`), where a period of the whole stream (an input chunk) spans
+    several refreshes and never repeats whole."""
     if not ignores_entries(policy):
         return []
+    runs = [(a, b, p, 1) for a, b, p in mac_tiles(commands, min_tiles)]
+    return runs if 2 * sum(b - a for a, b, _, _ in runs) >= len(commands) else []
+
+
+def mac_tiles(commands: Commands, min_tiles: int = 8) -> list[tuple[int, int, int]]:
+    """(start, end, P) of each run of at least `min_tiles` back-to-back MAC tiles of P commands (a tile: MACs on
+    one row, the next tile on another), in stream order."""
     n, mac = len(commands), commands.kind == Kind.MAC
     starts = np.flatnonzero(mac & (signature(commands) & 1 == 1))  # first MAC of each tile
     if len(starts) < min_tiles:
@@ -176,17 +198,17 @@ def tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[int,
     size = ends - starts
     joined = (ends[:-1] == starts[1:]) & (size[:-1] == size[1:])  # tile j + 1 follows tile j, as long
     edges = np.flatnonzero(np.diff(np.r_[0, joined.astype(np.int8), 0]))  # runs of joined pairs [first, last)
-    runs = [(int(starts[a]), int(ends[b]), int(size[a]), 1) for a, b in zip(edges[::2], edges[1::2])
+    return [(int(starts[a]), int(ends[b]), int(size[a])) for a, b in zip(edges[::2], edges[1::2])
             if b - a + 1 >= min_tiles]
-    return runs if 2 * sum(b - a for a, b, _, _ in runs) >= n else []
 
 
 class Replay:
     """Cuts the engine's run at period boundaries and replays repeating stretches (see the module docstring)."""
 
-    def __init__(self, engine: Engine, stretches: list[tuple[int, int, int, int]]):
-        """stretches: (start, end, period, look-back depth) of each periodic stretch, in stream order."""
-        self.e, self.stretches = engine, stretches
+    def __init__(self, engine: Engine, stretches: list[tuple[int, int, int, int]], dry_cuts: int | None = None):
+        """stretches: (start, end, period, look-back depth) of each periodic stretch, in stream order; dry_cuts:
+        after this many cuts in a row with no repeat, the rest of the stretch is not watched (None: all of it)."""
+        self.e, self.stretches, self.dry_cuts = engine, stretches, dry_cuts or NEVER
         self.replayed = {"whole state": 0, "before refresh": 0}  # commands replayed, by kind of repeat
         self.whole: list[tuple] = []  # each whole-state replay: (stretch, cut, bus cycle, step, span, inserted, reps)
         n = engine.n
@@ -201,6 +223,14 @@ class Replay:
         self.start, self.end, self.p, self.depth = self.stretches[k]
         self.boundary = self.start + ceil_div(self.depth, self.p) * self.p  # first cut with its look-back inside
         self.seen, self.templates, self.window_seen, self.window_templates = {}, {}, {}, {}
+        self.dry = 0  # cuts in a row with no repeat
+
+    def watch_from(self) -> int:
+        """`after_issue` can act only once the oldest command not yet issued reaches this index (NEVER: not any
+        more): the loops skip it while the issuing queue has a next command below it."""
+        if self.boundary >= self.end and self.k + 1 == len(self.stretches):
+            return NEVER  # past the last stretch's last cut
+        return self.boundary
 
     def after_issue(self, q: int) -> bool:
         """Called after queue q issued: cut once the oldest command not yet issued reaches the boundary.
@@ -217,8 +247,7 @@ class Replay:
         self.boundary = cut + self.p
         if cut + self.p >= self.end:
             return False
-        self.cut(cut)
-        return True
+        return self.cut(cut)
 
     def state_key(self, b: int) -> tuple:
         """Everything the future depends on, relative to cut index b, the bus cycle and the inserted count,
@@ -259,8 +288,10 @@ class Replay:
         nxt = self.next_mac[first] if first < e.n else -1
         return int(nxt >= 0 and e.row[nxt] == e.open_row)
 
-    def cut(self, b: int) -> None:
-        """At a period boundary: remember the state; when it repeats, replay what happened in between.
+    def cut(self, b: int) -> bool:
+        """At a period boundary: remember the state; when it repeats, replay what happened in between. True when
+        it repeated (the engine's state may have moved); after `dry_cuts` cuts in a row with none, the rest of the
+        stretch is not watched (each cut costs a look at the state; the loop between cuts costs nothing).
 
         A repeat of the whole state (refresh phase included) replays as far as the stretch goes. With refresh
         on, a repeat of the stream's state with no refresh in between also replays, up to the next refresh.
@@ -277,6 +308,10 @@ class Replay:
             template = self._repeat(self.window_templates, self.window_seen, stream, here, no_refresh=True)
             if template is not None:
                 self._replay(template, b, before_refresh=True)
+        self.dry = 0 if template is not None else self.dry + 1
+        if self.dry >= self.dry_cuts:
+            self.boundary = max(self.boundary, self.end)  # no cut until the next stretch
+        return template is not None
 
     def _repeat(self, templates: dict, seen: dict, key, here: tuple, no_refresh: bool = False):
         """The template of the state `key` if known, else one from its last sighting; None if none fits."""

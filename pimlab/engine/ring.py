@@ -64,6 +64,10 @@ class Ring(Replay):
             return True
         return super().after_issue(q)
 
+    def watch_from(self) -> int:
+        ring = self.rings[self.k]
+        return min(ring[0], super().watch_from()) if ring is not None and ring[2] else super().watch_from()
+
     def _passed(self, q: int, cut: int) -> bool:
         """Whether every command before `cut` has issued (only q's head moved since the last call)."""
         e = self.e
