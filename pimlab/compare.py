@@ -9,6 +9,7 @@ Prices are labelled assumptions: public prices for these devices mostly do not e
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -128,6 +129,14 @@ class PimMachine:
 
         return system.run_step(self.kind, model, self.modules, 1, min(self.modules, model.layers),
                                np.full(batch, context_tokens), self.techniques, beyond_window=True)
+
+    def steps(self, model: LLM, points) -> list[StepResult]:
+        """`step` at each (batch, context_tokens) point, timed together (`pimlab.system.steps`: the same numbers)."""
+        from pimlab import system
+
+        layout, techniques = self._layout(model), system.Techniques.parse(self.techniques)
+        return system.steps(system.StepConfig(self.kind, layout, (int(c),) * b, techniques, beyond_window=True)
+                            for b, c in points)
 
     def max_batch(self, model: LLM, context_tokens: int) -> int:
         """`system.admitted` of 16384 requests of `context_tokens`: each reserves the same bytes, so one
@@ -269,22 +278,99 @@ class Point:
 
 def at_capacity(system: System, model, context_tokens: int, batch: int | None = None) -> Point:
     """`system` decoding `model` at `context_tokens` with its largest batch (or `batch`); errors become a Point."""
+    return at_capacities(system, model, [context_tokens], batch)[0]
+
+
+def at_capacities(system: System, model, contexts, batch: int | None = None) -> list[Point]:
+    """`at_capacity` at each of `contexts`: the steps not memoized yet are timed together where the machine can."""
     model = as_model(model)
-    context_tokens = check_int("context_tokens", context_tokens, 1)
-    return _priced(system, model, context_tokens, run_at_capacity(system.machine, model, context_tokens, batch))
+    contexts = [check_int("context_tokens", c, 1) for c in contexts]
+    return [_priced(system, model, c, run) for c, run in zip(contexts, runs_at_capacity(system.machine, model,
+                                                                                        contexts, batch))]
 
 
-@lru_cache(maxsize=1 << 13)
+_RUNS: OrderedDict = OrderedDict()  # (machine, model, context_tokens, batch) -> StepResult | str, least recent first
+RUNS_KEPT = 1 << 13
+
+
 def run_at_capacity(machine, model: LLM, context_tokens: int, batch: int | None = None) -> StepResult | str:
     """The step of `machine` at its largest batch (or `batch`), or why it cannot run ("{system}" stands for the
     system's name); memoized on the frozen inputs: prices and power are applied after, by `at_capacity`."""
+    return runs_at_capacity(machine, model, [context_tokens], batch)[0]
+
+
+def runs_at_capacity(machine, model: LLM, contexts, batch: int | None = None) -> list:
+    """`run_at_capacity` at each of `contexts`, each memoized on its own (the last `RUNS_KEPT` used); the ones
+    not memoized yet are computed together (`fresh_runs`)."""
+    keys = [(machine, model, int(c), batch) for c in contexts]
+    new = [key for key in dict.fromkeys(keys) if key not in _RUNS]
+    _RUNS.update(zip(new, fresh_runs(machine, model, [key[2] for key in new], batch)))
+    for key in keys:
+        _RUNS.move_to_end(key)
+    runs = [_RUNS[key] for key in keys]
+    while len(_RUNS) > RUNS_KEPT:
+        _RUNS.popitem(last=False)
+    return runs
+
+
+def _forget_runs() -> None:
+    _RUNS.clear()
+    _max_batch.cache_clear()
+
+
+run_at_capacity.cache_clear = _forget_runs  # as an lru_cache's (bench/bench_others.py starts cold with it)
+
+
+def fresh_runs(machine, model: LLM, contexts, batch: int | None = None) -> list:
+    """`run_at_capacity` of each context, not memoized: the points that fit are timed together where the machine
+    has `steps` (the same numbers as `step` of each); one that may not runs alone, so its error is its own."""
+    runs, together = {}, []
+    for c in contexts:
+        try:
+            size = _max_batch(machine, model, c) if batch is None else batch
+            if size < 1:
+                raise ValueError(f"not one request of {c} tokens fits {{system}}")
+        except ValueError as error:
+            runs[c] = str(error)
+            continue
+        if batch is None or _holds(machine, model, c, batch):
+            together.append((size, c))
+        else:
+            runs[c] = _step_or_error(machine, model, batch, c)
+    runs.update(zip((c for _, c in together), _steps_or_errors(machine, model, together)))
+    return [runs[c] for c in contexts]
+
+
+@lru_cache(maxsize=1 << 13)
+def _max_batch(machine, model: LLM, context_tokens: int) -> int:
+    """`machine.max_batch`, memoized: a fixed batch's points ask it whether they fit (`_holds`)."""
+    return machine.max_batch(model, context_tokens)
+
+
+def _holds(machine, model: LLM, context_tokens: int, batch: int) -> bool:
+    """Does `batch` fit, as far as `max_batch` knows? (Only a guess at which points to time together.)"""
     try:
-        batch = machine.max_batch(model, context_tokens) if batch is None else batch
-        if batch < 1:
-            raise ValueError(f"not one request of {context_tokens} tokens fits {{system}}")
+        return _max_batch(machine, model, context_tokens) >= batch
+    except ValueError:
+        return False
+
+
+def _step_or_error(machine, model: LLM, batch: int, context_tokens: int) -> StepResult | str:
+    """`machine.step`, or why it cannot run."""
+    try:
         return machine.step(model, batch, context_tokens)
     except ValueError as error:
         return str(error)
+
+
+def _steps_or_errors(machine, model: LLM, points: list) -> list:
+    """`_step_or_error` at each (batch, context_tokens) point: together where the machine has `steps`."""
+    if len(points) > 1 and hasattr(machine, "steps"):
+        try:
+            return machine.steps(model, points)
+        except ValueError:
+            pass  # one point cannot run after all: each alone says which, and why
+    return [_step_or_error(machine, model, b, c) for b, c in points]
 
 
 def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0, batch: int | None = None) -> Point:
