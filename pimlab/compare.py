@@ -289,8 +289,8 @@ def at_capacities(system: System, model, contexts, batch: int | None = None) -> 
                                                                                         contexts, batch))]
 
 
-_RUNS: OrderedDict = OrderedDict()  # (machine, model, context_tokens, batch) -> StepResult | str, least recent first
-RUNS_KEPT = 1 << 13
+_RUNS: OrderedDict = OrderedDict()  # (machine, model, batch) -> {context_tokens: StepResult | str}, least recent first
+RUNS_KEPT = 1 << 10  # rows (machine, model, batch) kept, each with the contexts asked of it
 
 
 def run_at_capacity(machine, model: LLM, context_tokens: int, batch: int | None = None) -> StepResult | str:
@@ -300,17 +300,16 @@ def run_at_capacity(machine, model: LLM, context_tokens: int, batch: int | None 
 
 
 def runs_at_capacity(machine, model: LLM, contexts, batch: int | None = None) -> list:
-    """`run_at_capacity` at each of `contexts`, each memoized on its own (the last `RUNS_KEPT` used); the ones
-    not memoized yet are computed together (`fresh_runs`)."""
-    keys = [(machine, model, int(c), batch) for c in contexts]
-    new = [key for key in dict.fromkeys(keys) if key not in _RUNS]
-    _RUNS.update(zip(new, fresh_runs(machine, model, [key[2] for key in new], batch)))
-    for key in keys:
-        _RUNS.move_to_end(key)
-    runs = [_RUNS[key] for key in keys]
+    """`run_at_capacity` at each of `contexts`, each point memoized on its own (in the row of (machine, model,
+    batch), one lookup of the frozen inputs); the points not memoized yet are computed together (`fresh_runs`)."""
+    key, contexts = (machine, model, batch), [int(c) for c in contexts]
+    row = _RUNS.pop(key, {})
+    _RUNS[key] = row  # the most recent
+    new = [c for c in dict.fromkeys(contexts) if c not in row]
+    row.update(zip(new, fresh_runs(machine, model, new, batch)))
     while len(_RUNS) > RUNS_KEPT:
         _RUNS.popitem(last=False)
-    return runs
+    return [row[c] for c in contexts]
 
 
 def _forget_runs() -> None:
