@@ -3,8 +3,10 @@
 A `System` is a name, a machine, its memory, price and power, and whether its attention is sparse. A machine is a
 frozen dataclass of what the performance rests on (no prices), with `step(model, batch, context_tokens) ->
 StepResult` and `max_batch(model, context_tokens) -> int`: GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT
-and NeuPIMs come from the system model (pimlab.system) the same way (`pim_system`). Steps are memoized on the frozen
-inputs (`run_at_capacity`, `run_on_dataset`); prices and power are applied after, so they never recompute a step.
+and NeuPIMs come from the system model (pimlab.system) the same way (`pim_system`), and also time several points at
+once with `steps(model, [(batch, context_tokens), ...])`, the same numbers as `step`. Steps are memoized on the frozen
+inputs (`run_at_capacity`, `run_on_dataset`), a system's new contexts timed together (`runs_at_capacity`); prices
+and power are applied after, so they never recompute a step.
 Prices are labelled assumptions: public prices for these devices mostly do not exist."""
 
 from __future__ import annotations
@@ -423,7 +425,8 @@ def _failed(system: System, model: LLM, context_tokens: int, error: str) -> Poin
 
 def compare(systems: list[System], model, contexts) -> list[Point]:
     """Every system at every context (a list of Points, systems varying fastest)."""
-    return [at_capacity(s, model, int(c)) for c in np.atleast_1d(contexts) for s in systems]
+    contexts = [int(c) for c in np.atleast_1d(contexts)]
+    return [p for column in zip(*(at_capacities(s, model, contexts) for s in systems)) for p in column]
 
 
 def mixes_sparse_and_dense(points) -> bool:
@@ -438,8 +441,9 @@ def winners(systems: list[System], models, contexts, metric: str = "tokens_per_s
         raise ValueError(f"metric must be tokens_per_s, tokens_per_s_per_kusd or tokens_per_s_per_TB, got {metric!r}")
     table = np.empty((len(models), len(contexts)), dtype=object)
     for i, model in enumerate(models):
-        for j, context in enumerate(contexts):
-            points = [p for p in compare(systems, model, [context]) if p.step is not None]
-            table[i, j] = max(points, key=lambda p: getattr(p, metric)).system if points else ""
+        points = compare(systems, model, contexts)
+        for j in range(len(contexts)):
+            running = [p for p in points[j * len(systems):(j + 1) * len(systems)] if p.step is not None]
+            table[i, j] = max(running, key=lambda p: getattr(p, metric)).system if running else ""
     return table
 
