@@ -79,3 +79,13 @@ def test_a_point_that_cannot_run_keeps_its_own_error_among_points_that_can():
     assert not isinstance(runs[0], str) and not isinstance(runs[2], str)
     assert isinstance(runs[1], str) and runs[1].startswith("batch must fit the system")
     assert runs[1] == one_at_a_time(machine, model, 1 << 20, 4)
+
+
+def test_compare_lists_every_system_at_every_context_systems_fastest_as_one_at_a_time():
+    model = MODELS[2]
+    systems, contexts = compare.default_systems(model), [1 << 20, 4096, 65536]
+    points = compare.compare(systems, model, contexts)
+    assert [(p.system, p.context_tokens) for p in points] == [(s.name, c) for c in contexts for s in systems]
+    for p, (c, s) in zip(points, [(c, s) for c in contexts for s in systems]):
+        alone = one_at_a_time(s.machine, model, c, None)
+        assert same(p.step, alone) if p.step is not None else p.error == alone.replace("{system}", s.name)
