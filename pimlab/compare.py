@@ -3,12 +3,15 @@
 A `System` is a name, a machine, its memory, price and power, and whether its attention is sparse. A machine is a
 frozen dataclass of what the performance rests on (no prices), with `step(model, batch, context_tokens) ->
 StepResult` and `max_batch(model, context_tokens) -> int`: GPU-only, L3 and CXL-PNM are built here; PIMphony, CENT
-and NeuPIMs come from the system model (pimlab.system) the same way (`pim_system`). Steps are memoized on the frozen
-inputs (`run_at_capacity`, `run_on_dataset`); prices and power are applied after, so they never recompute a step.
+and NeuPIMs come from the system model (pimlab.system) the same way (`pim_system`), and also time several points at
+once with `steps(model, [(batch, context_tokens), ...])`, the same numbers as `step`. Steps are memoized on the frozen
+inputs (`run_at_capacity`, `run_on_dataset`), a system's new contexts timed together (`runs_at_capacity`); prices
+and power are applied after, so they never recompute a step.
 Prices are labelled assumptions: public prices for these devices mostly do not exist."""
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
@@ -128,6 +131,14 @@ class PimMachine:
 
         return system.run_step(self.kind, model, self.modules, 1, min(self.modules, model.layers),
                                np.full(batch, context_tokens), self.techniques, beyond_window=True)
+
+    def steps(self, model: LLM, points) -> list[StepResult]:
+        """`step` at each (batch, context_tokens) point, timed together (`pimlab.system.steps`: the same numbers)."""
+        from pimlab import system
+
+        layout, techniques = self._layout(model), system.Techniques.parse(self.techniques)
+        return system.steps(system.StepConfig(self.kind, layout, (int(c),) * b, techniques, beyond_window=True)
+                            for b, c in points)
 
     def max_batch(self, model: LLM, context_tokens: int) -> int:
         """`system.admitted` of 16384 requests of `context_tokens`: each reserves the same bytes, so one
@@ -269,22 +280,98 @@ class Point:
 
 def at_capacity(system: System, model, context_tokens: int, batch: int | None = None) -> Point:
     """`system` decoding `model` at `context_tokens` with its largest batch (or `batch`); errors become a Point."""
+    return at_capacities(system, model, [context_tokens], batch)[0]
+
+
+def at_capacities(system: System, model, contexts, batch: int | None = None) -> list[Point]:
+    """`at_capacity` at each of `contexts`: the steps not memoized yet are timed together where the machine can."""
     model = as_model(model)
-    context_tokens = check_int("context_tokens", context_tokens, 1)
-    return _priced(system, model, context_tokens, run_at_capacity(system.machine, model, context_tokens, batch))
+    contexts = [check_int("context_tokens", c, 1) for c in contexts]
+    return [_priced(system, model, c, run) for c, run in zip(contexts, runs_at_capacity(system.machine, model,
+                                                                                        contexts, batch))]
 
 
-@lru_cache(maxsize=1 << 13)
+_RUNS: OrderedDict = OrderedDict()  # (machine, model, batch) -> {context_tokens: StepResult | str}, least recent first
+RUNS_KEPT = 1 << 10  # rows (machine, model, batch) kept, each with the contexts asked of it
+
+
 def run_at_capacity(machine, model: LLM, context_tokens: int, batch: int | None = None) -> StepResult | str:
     """The step of `machine` at its largest batch (or `batch`), or why it cannot run ("{system}" stands for the
     system's name); memoized on the frozen inputs: prices and power are applied after, by `at_capacity`."""
+    return runs_at_capacity(machine, model, [context_tokens], batch)[0]
+
+
+def runs_at_capacity(machine, model: LLM, contexts, batch: int | None = None) -> list:
+    """`run_at_capacity` at each of `contexts`, each point memoized on its own (in the row of (machine, model,
+    batch), one lookup of the frozen inputs); the points not memoized yet are computed together (`fresh_runs`)."""
+    key, contexts = (machine, model, batch), [int(c) for c in contexts]
+    row = _RUNS.pop(key, {})
+    _RUNS[key] = row  # the most recent
+    new = [c for c in dict.fromkeys(contexts) if c not in row]
+    row.update(zip(new, fresh_runs(machine, model, new, batch)))
+    while len(_RUNS) > RUNS_KEPT:
+        _RUNS.popitem(last=False)
+    return [row[c] for c in contexts]
+
+
+def _forget_runs() -> None:
+    _RUNS.clear()
+    _max_batch.cache_clear()
+
+
+run_at_capacity.cache_clear = _forget_runs  # as an lru_cache's (bench/bench_others.py starts cold with it)
+
+
+def fresh_runs(machine, model: LLM, contexts, batch: int | None = None) -> list:
+    """`run_at_capacity` of each context, not memoized: the points that fit are timed together where the machine
+    has `steps` (the same numbers as `step` of each); one that may not runs alone, so its error is its own."""
+    runs, together = {}, []
+    for c in contexts:
+        try:
+            size = _max_batch(machine, model, c) if batch is None else batch
+            if size < 1:
+                raise ValueError(f"not one request of {c} tokens fits {{system}}")
+        except ValueError as error:
+            runs[c] = str(error)
+            continue
+        if batch is None or _holds(machine, model, c, batch):
+            together.append((size, c))
+        else:
+            runs[c] = _step_or_error(machine, model, batch, c)
+    runs.update(zip((c for _, c in together), _steps_or_errors(machine, model, together)))
+    return [runs[c] for c in contexts]
+
+
+@lru_cache(maxsize=1 << 13)
+def _max_batch(machine, model: LLM, context_tokens: int) -> int:
+    """`machine.max_batch`, memoized: a fixed batch's points ask it whether they fit (`_holds`)."""
+    return machine.max_batch(model, context_tokens)
+
+
+def _holds(machine, model: LLM, context_tokens: int, batch: int) -> bool:
+    """Does `batch` fit, as far as `max_batch` knows? (Only a guess at which points to time together.)"""
     try:
-        batch = machine.max_batch(model, context_tokens) if batch is None else batch
-        if batch < 1:
-            raise ValueError(f"not one request of {context_tokens} tokens fits {{system}}")
+        return _max_batch(machine, model, context_tokens) >= batch
+    except ValueError:
+        return False
+
+
+def _step_or_error(machine, model: LLM, batch: int, context_tokens: int) -> StepResult | str:
+    """`machine.step`, or why it cannot run."""
+    try:
         return machine.step(model, batch, context_tokens)
     except ValueError as error:
         return str(error)
+
+
+def _steps_or_errors(machine, model: LLM, points: list) -> list:
+    """`_step_or_error` at each (batch, context_tokens) point: together where the machine has `steps`."""
+    if len(points) > 1 and hasattr(machine, "steps"):
+        try:
+            return machine.steps(model, points)
+        except ValueError:
+            pass  # one point cannot run after all: each alone says which, and why
+    return [_step_or_error(machine, model, b, c) for b, c in points]
 
 
 def on_dataset(system: System, model, dataset: LengthDistribution, seed: int = 0, batch: int | None = None) -> Point:
@@ -338,7 +425,8 @@ def _failed(system: System, model: LLM, context_tokens: int, error: str) -> Poin
 
 def compare(systems: list[System], model, contexts) -> list[Point]:
     """Every system at every context (a list of Points, systems varying fastest)."""
-    return [at_capacity(s, model, int(c)) for c in np.atleast_1d(contexts) for s in systems]
+    contexts = [int(c) for c in np.atleast_1d(contexts)]
+    return [p for column in zip(*(at_capacities(s, model, contexts) for s in systems)) for p in column]
 
 
 def mixes_sparse_and_dense(points) -> bool:
@@ -353,8 +441,9 @@ def winners(systems: list[System], models, contexts, metric: str = "tokens_per_s
         raise ValueError(f"metric must be tokens_per_s, tokens_per_s_per_kusd or tokens_per_s_per_TB, got {metric!r}")
     table = np.empty((len(models), len(contexts)), dtype=object)
     for i, model in enumerate(models):
-        for j, context in enumerate(contexts):
-            points = [p for p in compare(systems, model, [context]) if p.step is not None]
-            table[i, j] = max(points, key=lambda p: getattr(p, metric)).system if points else ""
+        points = compare(systems, model, contexts)
+        for j in range(len(contexts)):
+            running = [p for p in points[j * len(systems):(j + 1) * len(systems)] if p.step is not None]
+            table[i, j] = max(running, key=lambda p: getattr(p, metric)).system if running else ""
     return table
 

@@ -20,6 +20,7 @@ from pimlab.compare import (
     PRICES,
     Power,
     Prices,
+    at_capacities,
     at_capacity,
     cxl_system,
     default_systems,
@@ -114,15 +115,15 @@ def comparison(model="LLM-7B-128K-GQA", dataset="multifieldqa", dense_only: bool
 def _comparison(model, dataset, dense_only, metric, prices, power, budget_tokens, steady_fraction, contexts,
                 winner_models, seed, fixed) -> Comparison:
     """`comparison` of checked, frozen inputs, memoized (a redraw of the same data computes nothing); its arrays
-    are read-only, as they are shared. Each point's step is memoized on its own (pimlab.compare.run_at_capacity):
-    a price or the metric changes only what is derived from the steps."""
+    are read-only, as they are shared. Each point's step is memoized on its own (pimlab.compare.runs_at_capacity;
+    a system's new points are timed together): a price or the metric changes only what is derived from the steps."""
     contexts = np.array(contexts, dtype=np.int64)
     mean = int(round(dataset.mean))
     systems = default_systems(model, dense_only, prices, power, budget_tokens, steady_fraction)
     chunks = len(systems) + 1 + len(winner_models)  # progress: a system's row, the drawn batch, a winners row
     points = []
     for s in systems:
-        points.append([at_capacity(s, model, int(c), fixed) for c in contexts])
+        points.append(at_capacities(s, model, contexts.tolist(), fixed))
         report(len(points), chunks)  # a chunk boundary: an app may cancel here (pimlab.progress)
     drawn = [on_dataset(s, model, dataset, seed, fixed) for s in systems]
     report(len(systems) + 1, chunks)
@@ -134,9 +135,10 @@ def _comparison(model, dataset, dense_only, metric, prices, power, budget_tokens
 
     win = np.empty((len(winner_models), contexts.size), dtype=object)
     for i, other in enumerate(winner_models):
-        candidates = default_systems(other, dense_only, prices, power, budget_tokens, steady_fraction)
-        for j, c in enumerate(contexts):
-            running = [p for p in (at_capacity(s, other, int(c), fixed) for s in candidates) if p.step is not None]
+        rows = [at_capacities(s, other, contexts.tolist(), fixed)
+                for s in default_systems(other, dense_only, prices, power, budget_tokens, steady_fraction)]
+        for j, column in enumerate(zip(*rows)):
+            running = [p for p in column if p.step is not None]
             win[i, j] = family(max(running, key=lambda p: getattr(p, metric)).system) if running else ""
         report(len(systems) + 2 + i, chunks)
     return _read_only(Comparison(
