@@ -1,12 +1,13 @@
 """Speed of one L3 / CXL-PNM point (budget 0.1 s) and of the whole systems comparison (budget 30 s).
 
-Run: python bench/bench_others.py (prints numbers and ratios; not a test).
+Run: python bench/bench_others.py [--no-table] (prints numbers and ratios; not a test). The engine table
+(pimlab/engine_table.py) answers the PIM systems' tile programs unless --no-table: then every one runs the engine.
 """
 
 import itertools
 import time
 
-from pimlab.compare import Prices, run_at_capacity, run_on_dataset
+from pimlab.compare import Prices, clear_runs
 from pimlab.cxlpnm import CxlPnmConfig, cxl_max_batch, cxl_step
 from pimlab.figures.systems_compare import comparison, scorecard
 from pimlab.l3 import l3_max_batch, l3_step
@@ -61,9 +62,15 @@ def clear_memos() -> None:
     """Forget every memoized step and comparison: the next run computes afresh."""
     from pimlab.figures import systems_compare
 
-    run_at_capacity.cache_clear()
-    run_on_dataset.cache_clear()
+    clear_runs()
     systems_compare._comparison.cache_clear()
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from pimlab import engine_table
+
+    table = "--no-table" not in sys.argv[1:]
+    print(f"engine table {'on' if table else 'off'} (pimlab/engine_table.py)")
+    with engine_table.use_table(table):
+        main()

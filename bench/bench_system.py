@@ -1,9 +1,9 @@
 """System model speed: one end-to-end point at 1M tokens, a (TP, PP) search, the Fig. 17 sweep (locally and on a dask
 LocalCluster, checked equal), a serving run.
 
-Run: python bench/bench_system.py [--table] (prints times and their ratio to the budget; not a test). "Cold" runs
-start with empty tile caches (the engine compiles and schedules each tile shape once); "warm" reuse them. The engine
-table (pimlab/engine_table.py) is off unless --table: every cold tile runs the engine.
+Run: python bench/bench_system.py [--no-table] (prints times and their ratio to the budget; not a test). "Cold" runs
+start with empty tile caches (the engine compiles and schedules each tile shape once, unless the engine table,
+pimlab/engine_table.py, holds it); "warm" reuse them. --no-table: every cold tile runs the engine.
 """
 
 import logging
@@ -115,5 +115,7 @@ def main():
 if __name__ == "__main__":
     from pimlab import engine_table
 
-    with engine_table.use_table("--table" in sys.argv[1:]):
+    table = "--no-table" not in sys.argv[1:]
+    print(f"engine table {'on' if table else 'off'} (pimlab/engine_table.py)")
+    with engine_table.use_table(table):
         main()

@@ -314,12 +314,11 @@ def runs_at_capacity(machine, model: LLM, contexts, batch: int | None = None) ->
     return [row[c] for c in contexts]
 
 
-def _forget_runs() -> None:
+def clear_runs() -> None:
+    """Forget every memoized step of `runs_at_capacity` and `run_on_dataset`: the next call is cold (benchmarks)."""
     _RUNS.clear()
     _max_batch.cache_clear()
-
-
-run_at_capacity.cache_clear = _forget_runs  # as an lru_cache's (bench/bench_others.py starts cold with it)
+    run_on_dataset.cache_clear()
 
 
 def fresh_runs(machine, model: LLM, contexts, batch: int | None = None) -> list:

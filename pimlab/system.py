@@ -1007,7 +1007,8 @@ def _timed_or_error(cfg: StepConfig, batch: np.ndarray):
 
 
 def clear_caches() -> None:
-    """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks)."""
+    """Forget every memo of this module (engine tiles, tables, layouts): the next call is cold (for benchmarks; the
+    engine table, `pimlab.engine_table`, still answers the tile programs it holds unless switched off)."""
     for memo in (_attention_point, _tile_table, _interpolated, _gemv_exact, _fc_counts, _stage_layers, _layouts,
                  holds_one, _system, cxl_vector_s, cxl_allreduce_s, _lm_head_cent_s):
         memo.cache_clear()

@@ -54,7 +54,7 @@ def test_machines_without_steps_run_point_by_point_with_the_same_results(machine
 
 def test_a_memoized_point_is_not_timed_again_and_new_points_are_timed_together(monkeypatch):
     machine, model = PimMachine("cent", "tcp+dcs+dpa", 8), MODELS[0]
-    compare.run_at_capacity.cache_clear()
+    compare.clear_runs()
     timed = []
     grouped = system.steps
 
