@@ -26,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PATH", "SOURCES", "answer", "fingerprint", "key", "recording", "stats", "use_table"]
+__all__ = ["COUNTS", "PATH", "SOURCES", "answer", "fingerprint", "key", "recording", "stats", "use_table", "write"]
 
-PATH = Path(__file__).parent / "data" / "engine_table.json"
 _PIMLAB = Path(__file__).parent
+PATH = _PIMLAB / "data" / "engine_table.json"
 SOURCES = ("engine/*.py", "schedule.py", "isa.py", "trace.py", "hardware.py", "validate.py", "system.py",
            "engine_table.py")  # relative to pimlab/: what a stored result depends on
 
@@ -65,7 +65,8 @@ def _table() -> dict:
 
 def answer(args: tuple, run: Callable[[], np.ndarray]) -> np.ndarray:
     """The five totals of the program `args` names: from the table when stored, else `run()` (read-only)."""
-    stored = _table().get(key(args)) if _state["enabled"] else None
+    name = key(args)
+    stored = _table().get(name) if _state["enabled"] else None
     if stored is not None:
         stats["hits"] += 1
         result = np.array(stored, dtype=np.float64)
@@ -73,7 +74,7 @@ def answer(args: tuple, run: Callable[[], np.ndarray]) -> np.ndarray:
         stats["runs"] += 1
         result = run()
         if _state["recorded"] is not None:
-            _state["recorded"][key(args)] = [int(v) if float(v).is_integer() else float(v) for v in result]
+            _state["recorded"][name] = [int(v) if float(v).is_integer() else float(v) for v in result]
     result.flags.writeable = False
     return result
 
