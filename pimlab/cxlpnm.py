@@ -18,7 +18,6 @@ attends over `budget_tokens` of them. Schemes:
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -153,15 +152,9 @@ def _busiest_group(cost: np.ndarray, groups: int) -> np.ndarray:
     """Indices of the requests on the busiest device group, placing each request whole, costliest first (greedy)."""
     if (cost == cost[0]).all():  # equal requests: round robin, the busiest group holds ceil(B / groups) of them
         return np.arange(ceil_div(cost.size, groups))
-    heap = [(0.0, g) for g in range(groups)]  # (load, group): the least loaded first, the lowest group on a tie
-    owner = np.empty(cost.size, dtype=np.int64)
-    order = np.argsort(-cost, kind="stable")
-    for i, c in zip(order.tolist(), cost[order].tolist()):
-        load, g = heap[0]
-        owner[i] = g
-        heapq.heapreplace(heap, (load + c, g))
-    busiest = min(heap, key=lambda item: (-item[0], item[1]))[1]  # the most loaded, the lowest group on a tie
-    return np.flatnonzero(owner == busiest)
+    from pimlab.system import busiest_channel  # the same greedy placement (imported late: the engine is heavy)
+
+    return np.flatnonzero(busiest_channel(cost, groups))
 
 
 def cxl_step(model, batch: int, context_tokens, config: CxlPnmConfig = CXL_PNM_DEFAULT, *,
