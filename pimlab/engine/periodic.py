@@ -30,7 +30,7 @@ from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
-           "schedule_periodic", "tile_runs", "mac_tiles", "Replay"]
+           "schedule_periodic", "tile_runs", "mac_tiles", "move_engine", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 DRY_CUTS = 64  # `schedule`: a stretch whose state repeated at none of this many cuts in a row is watched no more
@@ -431,15 +431,21 @@ class Replay:
         def sid(x):
             return x if x < 0 else (x + steps if x < n else x + inserted)
 
-        e.head[:] = [h + a for h, a in zip(e.head, advance)]
-        e.bus += cycles
         e.ref_end += cycles
         e.ref_id = sid(e.ref_id)
         e.max_issued += steps
-        for times, ids in ((e.last_time, e.last_id), (e.queue_time, e.queue_id)):
-            times[:] = [t + cycles for t in times]
-            ids[:] = [sid(x) for x in ids]
-        e.policy.shift(cycles, sid)
-        if e.open_row >= 0:
-            e.open_mac += steps
-            e.open_row = e.row[e.open_mac]
+        move_engine(e, advance, cycles, sid)
+
+
+def move_engine(e: Engine, advance, cycles: int, sid) -> None:
+    """Move the engine's state on after a replay, in place: each queue's head by `advance`, every time by `cycles`,
+    every id the state holds by sid(id) (the refresh state and max_issued are the caller's)."""
+    e.head[:] = [h + a for h, a in zip(e.head, advance)]
+    e.bus += cycles
+    for times, ids in ((e.last_time, e.last_id), (e.queue_time, e.queue_id)):
+        times[:] = [t + cycles for t in times]
+        ids[:] = [sid(x) for x in ids]
+    e.policy.shift(cycles, sid)
+    if e.open_row >= 0:
+        e.open_mac = sid(e.open_mac)  # a data MAC
+        e.open_row = e.row[e.open_mac]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from pimlab.engine.core import NEVER, Engine
-from pimlab.engine.periodic import mac_tiles, signature
+from pimlab.engine.periodic import mac_tiles, move_engine, signature
 from pimlab.engine.policies import DCS
 from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
 from pimlab.progress import tick
@@ -343,13 +343,5 @@ class TileReplay:
             at = int(self.pos[x]) + moves[q]
             return int(self.qarr[q][at]) if at < len(self.qarr[q]) else x
 
-        e.head[:] = [h + d for h, d in zip(e.head, moves)]
-        e.bus += cycles
-        for times, ids in ((e.last_time, e.last_id), (e.queue_time, e.queue_id)):
-            times[:] = [t + cycles for t in times]
-            ids[:] = [sid(x) for x in ids]
-        e.policy.shift(cycles, sid)
-        if e.open_row >= 0:
-            e.open_mac = sid(e.open_mac)
-            e.open_row = e.row[e.open_mac]
+        move_engine(e, moves, cycles, sid)
         e.max_issued = max(int(queue[h - 1]) for queue, h in zip(self.qarr, e.head) if h)
