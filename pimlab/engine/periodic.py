@@ -30,7 +30,7 @@ from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
-           "schedule_periodic", "tile_runs", "mac_tiles", "move_engine", "Replay"]
+           "schedule_periodic", "tile_runs", "mac_tiles", "move_engine", "next_macs", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 DRY_CUTS = 64  # `schedule`: a stretch whose state repeated at none of this many cuts in a row is watched no more
@@ -202,6 +202,13 @@ def mac_tiles(commands: Commands, min_tiles: int = 8) -> list[tuple[int, int, in
             if b - a + 1 >= min_tiles]
 
 
+def next_macs(kind: np.ndarray) -> np.ndarray:
+    """Index of the next MAC at or after each command (-1: none)."""
+    n = len(kind)
+    nxt = np.minimum.accumulate(np.where(kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
+    return np.where(nxt < n, nxt, -1)
+
+
 class Replay:
     """Cuts the engine's run at period boundaries and replays repeating stretches (see the module docstring)."""
 
@@ -211,9 +218,7 @@ class Replay:
         self.e, self.stretches, self.dry_cuts = engine, stretches, dry_cuts or NEVER
         self.replayed = {"whole state": 0, "before refresh": 0}  # commands replayed, by kind of repeat
         self.whole: list[tuple] = []  # each whole-state replay: (stretch, cut, bus cycle, step, span, inserted, reps)
-        n = engine.n
-        nxt = np.minimum.accumulate(np.where(engine.commands.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
-        self.next_mac = np.where(nxt < n, nxt, -1)  # index of the next MAC at or after each command
+        self.next_mac = next_macs(engine.commands.kind)
         self.horizon = engine.timing.horizon_cycles
         self._enter(0)
 

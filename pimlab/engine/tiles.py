@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from pimlab.engine.core import NEVER, Engine
-from pimlab.engine.periodic import mac_tiles, move_engine, signature
+from pimlab.engine.periodic import mac_tiles, move_engine, next_macs, signature
 from pimlab.engine.policies import DCS
 from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
 from pimlab.progress import tick
@@ -88,8 +88,7 @@ class TileReplay:
         self.flat, self.offset = np.concatenate(self.qarr), np.r_[0, len(self.qarr[0])]  # id at offset[q] + position
         self.deps = [np.asarray(d, dtype=np.int64) for d in engine.policy.look_back()]
         self.sig = signature(c) & 1 | c.kind.astype(np.int64) * 2  # kind and "MAC on another row"
-        nxt = np.minimum.accumulate(np.where(c.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
-        self.next_mac = np.r_[np.where(nxt < n, nxt, -1), -1]  # the next MAC at or after each command
+        self.next_mac = next_macs(c.kind)
         self.horizon = engine.timing.horizon_cycles
         self.k, self.m, self.templates = -1, 0, {}
         self._enter(0)
