@@ -42,11 +42,11 @@ def dcs_tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[
     else []."""
     if type(policy) is not DCS:
         return []
-    qof, pos = queue_positions(policy.queues(), len(commands))
-    io, runs = 1 - _COMPUTE, []
     found = [run for run in mac_tiles(commands, min_tiles) if run[2] >= MIN_TILE_MACS]
     if not found:
         return []
+    qof, pos = queue_positions(policy.queues(), len(commands))
+    io, runs = 1 - _COMPUTE, []
     a, b, size = (np.array(column, dtype=np.int64) for column in zip(*found))
     first_tile = np.r_[0, np.cumsum((b - a) // size)]  # tiles of the runs, numbered in one row
     first = np.full(first_tile[-1], NEVER)  # the first I/O position that reads each tile
