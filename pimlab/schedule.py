@@ -19,7 +19,7 @@ from pimlab.engine import periodic
 from pimlab.engine.core import Engine
 from pimlab.engine.periodic import find_period
 from pimlab.engine.policies import DCS, POLICIES, PingPong, Policy, Static, dependency_ids, policy_class
-from pimlab.engine.summary import MIN_COMMANDS, TableSource, summarize_periodic, summarize_source
+from pimlab.engine.summary import MIN_COMMANDS, TableSource, summarize_periodic, summarize_source, table_length
 from pimlab.engine.timing import AIM_ENGINE, EngineTiming, engine_preset
 from pimlab.isa import Commands, Kind, expand_table
 from pimlab.trace import Summary, Trace
@@ -118,7 +118,7 @@ def summarize_table(table: dict, channel: int, policy: str | type = "static", ti
                     gbuf_entries: int = 64, obuf_entries: int = 1, fast: bool = True) -> Summary:
     """`summarize` of `isa.expand_table(table, channel)`; a long periodic stream is never expanded whole (its
     repeats are found on the instructions), so memory stays near the table's."""
-    source = TableSource(table, channel) if fast and _table_length(table, channel) >= MIN_COMMANDS else None
+    source = TableSource(table, channel) if fast and table_length(table, channel) >= MIN_COMMANDS else None
     if source is not None:
         cls, timing = policy_class(policy), _validate_timing(timing)
 
@@ -130,12 +130,6 @@ def summarize_table(table: dict, channel: int, policy: str | type = "static", ti
         if found is not None:
             return found
     return summarize(expand_table(table, channel), policy, timing, gbuf_entries, obuf_entries, fast)
-
-
-def _table_length(table: dict, channel: int) -> int:
-    """Commands of `channel` in an instruction table (what `expand_table` would give), without expanding it."""
-    mine = ((np.asarray(table["ch_mask"]) >> channel) & 1).astype(bool)
-    return int(np.asarray(table["op_size"])[mine].sum(dtype=np.int64))
 
 
 @contextmanager

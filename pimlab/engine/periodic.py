@@ -30,7 +30,7 @@ from pimlab.progress import tick
 from pimlab.validate import ceil_div
 
 __all__ = ["FAST_MIN_COMMANDS", "find_period", "find_periods", "find_stretches", "signature", "look_back",
-           "schedule_periodic", "tile_runs", "mac_tiles", "Replay"]
+           "schedule_periodic", "tile_runs", "mac_tiles", "move_engine", "next_macs", "Replay"]
 
 FAST_MIN_COMMANDS = 4096  # shorter streams always take the plain loop
 DRY_CUTS = 64  # `schedule`: a stretch whose state repeated at none of this many cuts in a row is watched no more
@@ -202,6 +202,13 @@ def mac_tiles(commands: Commands, min_tiles: int = 8) -> list[tuple[int, int, in
             if b - a + 1 >= min_tiles]
 
 
+def next_macs(kind: np.ndarray) -> np.ndarray:
+    """Index of the next MAC at or after each command (-1: none)."""
+    n = len(kind)
+    nxt = np.minimum.accumulate(np.where(kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
+    return np.where(nxt < n, nxt, -1)
+
+
 class Replay:
     """Cuts the engine's run at period boundaries and replays repeating stretches (see the module docstring)."""
 
@@ -211,9 +218,7 @@ class Replay:
         self.e, self.stretches, self.dry_cuts = engine, stretches, dry_cuts or NEVER
         self.replayed = {"whole state": 0, "before refresh": 0}  # commands replayed, by kind of repeat
         self.whole: list[tuple] = []  # each whole-state replay: (stretch, cut, bus cycle, step, span, inserted, reps)
-        n = engine.n
-        nxt = np.minimum.accumulate(np.where(engine.commands.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
-        self.next_mac = np.where(nxt < n, nxt, -1)  # index of the next MAC at or after each command
+        self.next_mac = next_macs(engine.commands.kind)
         self.horizon = engine.timing.horizon_cycles
         self._enter(0)
 
@@ -431,15 +436,21 @@ class Replay:
         def sid(x):
             return x if x < 0 else (x + steps if x < n else x + inserted)
 
-        e.head[:] = [h + a for h, a in zip(e.head, advance)]
-        e.bus += cycles
         e.ref_end += cycles
         e.ref_id = sid(e.ref_id)
         e.max_issued += steps
-        for times, ids in ((e.last_time, e.last_id), (e.queue_time, e.queue_id)):
-            times[:] = [t + cycles for t in times]
-            ids[:] = [sid(x) for x in ids]
-        e.policy.shift(cycles, sid)
-        if e.open_row >= 0:
-            e.open_mac += steps
-            e.open_row = e.row[e.open_mac]
+        move_engine(e, advance, cycles, sid)
+
+
+def move_engine(e: Engine, advance, cycles: int, sid) -> None:
+    """Move the engine's state on after a replay, in place: each queue's head by `advance`, every time by `cycles`,
+    every id the state holds by sid(id) (the refresh state and max_issued are the caller's)."""
+    e.head[:] = [h + a for h, a in zip(e.head, advance)]
+    e.bus += cycles
+    for times, ids in ((e.last_time, e.last_id), (e.queue_time, e.queue_id)):
+        times[:] = [t + cycles for t in times]
+        ids[:] = [sid(x) for x in ids]
+    e.policy.shift(cycles, sid)
+    if e.open_row >= 0:
+        e.open_mac = sid(e.open_mac)  # a data MAC
+        e.open_row = e.row[e.open_mac]

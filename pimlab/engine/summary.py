@@ -23,7 +23,7 @@ from pimlab.isa import Commands, Kind, expand_table
 from pimlab.trace import BREAKDOWN_KEYS, Summary, breakdown
 
 __all__ = ["summarize_periodic", "summarize_source", "CommandSource", "TableSource", "MIN_COMMANDS", "KEEP_COMMANDS",
-           "MAX_KEEP_COMMANDS"]
+           "MAX_KEEP_COMMANDS", "table_length"]
 
 MIN_COMMANDS = 1 << 15  # shorter streams are scheduled in full
 KEEP_COMMANDS = 1 << 14  # each stretch keeps at least this many commands (and 12 periods) at first; without
@@ -180,6 +180,11 @@ def _channel_columns(table: dict, channel: int, names) -> dict:
         mine = ((masks >> channel) & 1).astype(bool)  # in the mask's own width
         mine = None if mine.all() else mine
     return {name: table[name] if mine is None else table[name][mine] for name in names}
+
+
+def table_length(table: dict, channel: int) -> int:
+    """Commands of `channel` in an instruction table (what `expand_table` would give), without expanding it."""
+    return int(_channel_columns(table, channel, ("op_size",))["op_size"].sum(dtype=np.int64))
 
 
 def _row_changes(is_mac: np.ndarray, row: np.ndarray) -> np.ndarray:

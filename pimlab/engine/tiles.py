@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from pimlab.engine.core import NEVER, Engine
-from pimlab.engine.periodic import mac_tiles, signature
+from pimlab.engine.periodic import mac_tiles, move_engine, next_macs, signature
 from pimlab.engine.policies import DCS
 from pimlab.isa import QUEUE_OF_KIND, Commands, Kind
 from pimlab.progress import tick
@@ -42,11 +42,11 @@ def dcs_tile_runs(commands: Commands, policy, min_tiles: int = 8) -> list[tuple[
     else []."""
     if type(policy) is not DCS:
         return []
-    qof, pos = queue_positions(policy.queues(), len(commands))
-    io, runs = 1 - _COMPUTE, []
     found = [run for run in mac_tiles(commands, min_tiles) if run[2] >= MIN_TILE_MACS]
     if not found:
         return []
+    qof, pos = queue_positions(policy.queues(), len(commands))
+    io, runs = 1 - _COMPUTE, []
     a, b, size = (np.array(column, dtype=np.int64) for column in zip(*found))
     first_tile = np.r_[0, np.cumsum((b - a) // size)]  # tiles of the runs, numbered in one row
     first = np.full(first_tile[-1], NEVER)  # the first I/O position that reads each tile
@@ -88,8 +88,7 @@ class TileReplay:
         self.flat, self.offset = np.concatenate(self.qarr), np.r_[0, len(self.qarr[0])]  # id at offset[q] + position
         self.deps = [np.asarray(d, dtype=np.int64) for d in engine.policy.look_back()]
         self.sig = signature(c) & 1 | c.kind.astype(np.int64) * 2  # kind and "MAC on another row"
-        nxt = np.minimum.accumulate(np.where(c.kind == Kind.MAC, np.arange(n), n)[::-1])[::-1]
-        self.next_mac = np.r_[np.where(nxt < n, nxt, -1), -1]  # the next MAC at or after each command
+        self.next_mac = next_macs(c.kind)
         self.horizon = engine.timing.horizon_cycles
         self.k, self.m, self.templates = -1, 0, {}
         self._enter(0)
@@ -343,13 +342,5 @@ class TileReplay:
             at = int(self.pos[x]) + moves[q]
             return int(self.qarr[q][at]) if at < len(self.qarr[q]) else x
 
-        e.head[:] = [h + d for h, d in zip(e.head, moves)]
-        e.bus += cycles
-        for times, ids in ((e.last_time, e.last_id), (e.queue_time, e.queue_id)):
-            times[:] = [t + cycles for t in times]
-            ids[:] = [sid(x) for x in ids]
-        e.policy.shift(cycles, sid)
-        if e.open_row >= 0:
-            e.open_mac = sid(e.open_mac)
-            e.open_row = e.row[e.open_mac]
+        move_engine(e, moves, cycles, sid)
         e.max_issued = max(int(queue[h - 1]) for queue, h in zip(self.qarr, e.head) if h)
