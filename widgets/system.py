@@ -120,10 +120,6 @@ def fits_window(model, dataset) -> None:
                          f"{model.name}'s window is {model.context_window:,}")
 
 
-def _layouts(kind: str, model, modules: int) -> tuple:
-    return tuple(system.layouts(kind, model, modules))
-
-
 def _first_request(dataset) -> int:
     """The first request of the pool the apps draw (dataset.sample(256, 0)): a layout admits it or none."""
     return int(dataset.sample(256, 0)[0])
@@ -134,8 +130,8 @@ def layout_label(layout) -> str:
 
 
 def _layout_options(values: dict) -> list:
-    return [("best", "best")] + [(layout_label(lay), lay) for lay in _layouts(values["kind"], values["model"],
-                                                                            values["modules"])]
+    return [("best", "best")] + [(layout_label(lay), lay) for lay in system.layouts(values["kind"], values["model"],
+                                                                                  values["modules"])]
 
 
 def check_steps(kind, model, dataset, modules, layout, host_serial=True, ignore_capacity=False) -> None:
@@ -147,8 +143,9 @@ def check_steps(kind, model, dataset, modules, layout, host_serial=True, ignore_
             raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout; "
                              f"{where} do not")
         return
-    if layout not in _layouts(kind, model, modules):
-        raise ValueError(f"layout must be best or one of {', '.join(map(layout_label, _layouts(kind, model, modules)))}"
+    layouts = system.layouts(kind, model, modules)
+    if layout not in layouts:
+        raise ValueError(f"layout must be best or one of {', '.join(map(layout_label, layouts))}"
                          f" for {model.name} on {where}; got {layout!r}")
     if not ignore_capacity and not all(system.holds_one(kind, model, modules, first, dpa, layout)
                                        for dpa in DPA_STATES):
