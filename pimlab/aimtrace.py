@@ -366,26 +366,30 @@ def _walk_numbers(word: np.ndarray, at: np.ndarray):
         w <<= (64 - 8 * size).astype(np.uint64)  # the last digit in the top byte
         value, ok = _value(w, size, np.zeros(len(w), dtype=bool))
         return (value, at + size + 1) if ok.all() else None
+    size = _token_sizes(word, at, size)
+    got = None if size is None else _numbers(word, at, at + size)
+    return None if got is None else (got[0], at + size + 1)
+
+
+def _token_sizes(word: np.ndarray, at: np.ndarray, size: np.ndarray) -> np.ndarray | None:
+    """Lengths of the tokens starting at `at`, given `size`, the `_first_blank` of their first words (-1: longer
+    than 8 bytes); None if one is longer than 16 bytes."""
     long = np.flatnonzero(size < 0)
     if len(long):
         size[long] = _first_blank(word[at[long] + 8]) + 8
         if (size[long] < 8).any():
             return None
-    got = _numbers(word, at, at + size)
-    return None if got is None else (got[0], at + size + 1)
+    return size
 
 
 def _mask_bytes(word: np.ndarray, at: int):
     """(length, first word, second word, value, spelling key) of the mask token starting at `at`; None if it is
     longer than 16 bytes or not a plain number."""
-    size = int(_first_blank(word[at:at + 1])[0])
-    if size < 0:
-        size = int(_first_blank(word[at + 8:at + 9])[0]) + 8
-        if size < 8:
-            return None
-    got = _numbers(word, np.array([at]), np.array([at + size]))
+    size = _token_sizes(word, np.array([at]), _first_blank(word[at:at + 1]))
+    got = None if size is None else _numbers(word, np.array([at]), np.array([at + size[0]]))
     if got is None:
         return None
+    size = int(size[0])
     value, hexa, digits = (int(x[0]) for x in got)
     return (size, int(word[at] & _LOW[min(size, 8)]), int(word[at + 8] & _LOW[max(size - 8, 0)]), value,
             (value * 2 + hexa) * 64 + digits)

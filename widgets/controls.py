@@ -178,11 +178,24 @@ def help_box(html: str, title: str = "help") -> widgets.Accordion:
     return box
 
 
-def subplots_layout(cols: int, **options) -> dict:
-    """The layout (axes, domains, title annotations) `make_subplots(rows=1, cols=cols, **options)` makes, as a
-    fresh dict without the template: make_subplots takes ~20-100 ms, too slow to run on every redraw. Traces go
-    in panel c (0-based) with xaxis / yaxis "x", "y" (c = 0) or f"x{c + 1}", f"y{c + 1}"."""
-    return copy.deepcopy(_subplots_layout(cols, tuple(sorted((k, _frozen(v)) for k, v in options.items()))))
+def subplots_layout(cols: int, rows: int = 1, wide_last_row: bool = False, titles=(), **options) -> dict:
+    """The layout (axes, domains, title annotations) `make_subplots(rows=rows, cols=cols, **options)` makes, as a
+    fresh dict without the template: make_subplots takes ~20-100 ms, too slow to run on every redraw.
+    wide_last_row: the last row is one panel across the columns. titles: the panels' titles, set in the copy (the
+    cached skeleton does not depend on them). Traces go in panel c (0-based, row by row) with `panel_axes(c)`."""
+    if titles:
+        options["subplot_titles"] = (" ",) * len(titles)
+    layout = copy.deepcopy(_subplots_layout(cols, rows, wide_last_row,
+                                            tuple(sorted((k, _frozen(v)) for k, v in options.items()))))
+    for annotation, title in zip(layout["annotations"] if titles else (), titles):
+        annotation["text"] = title
+    return layout
+
+
+def panel_axes(panel: int) -> dict:
+    """The xaxis and yaxis of a trace in panel `panel` (0-based, row by row) of a `subplots_layout`."""
+    suffix = str(panel + 1) if panel else ""
+    return dict(xaxis=f"x{suffix}", yaxis=f"y{suffix}")
 
 
 def _frozen(value):
@@ -190,10 +203,13 @@ def _frozen(value):
 
 
 @lru_cache(maxsize=16)
-def _subplots_layout(cols: int, options: tuple) -> dict:
+def _subplots_layout(cols: int, rows: int, wide_last_row: bool, options: tuple) -> dict:
     from plotly.subplots import make_subplots
 
-    layout = make_subplots(rows=1, cols=cols, **dict(options)).layout.to_plotly_json()
+    specs = [[{}] * cols for _ in range(rows)]
+    if wide_last_row:
+        specs[-1] = [{"colspan": cols}] + [None] * (cols - 1)
+    layout = make_subplots(rows=rows, cols=cols, specs=specs, **dict(options)).layout.to_plotly_json()
     layout.pop("template", None)
     return layout
 

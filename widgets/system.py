@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
-from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from pimlab import system
 from pimlab.figures.fig04 import UtilizationData, fig04
@@ -31,39 +28,23 @@ from pimlab.step import COMPONENTS
 from pimlab.validate import check_int
 from pimlab.workloads import MULTIFIELDQA, QMSUM
 from pimlab_widgets.app import LiveApp
-from pimlab_widgets.controls import STYLE, dataset_picker, fit_ticks, fit_ticks_json, int_box, model_picker, wrap
+from pimlab_widgets.controls import (
+    STYLE,
+    dataset_picker,
+    fit_ticks,
+    fit_ticks_json,
+    int_box,
+    model_picker,
+    panel_axes,
+    subplots_layout,
+    wrap,
+)
 from pimlab_widgets.follow import choice, follow_choices, listed
 
 TECH_COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
 PART_COLORS = {"fc": "#1f77b4", "qk": "#ff7f0e", "softmax": "#d62728", "sv": "#2ca02c", "nmu": "#9467bd",
                "link": "#8c564b", "bubble": "#e377c2", "exposed": "#bcbd22", "other": "#7f7f7f",
                "attention": "#17becf", "selection": "#aec7e8"}
-
-
-@lru_cache(maxsize=16)
-def _panels(rows: int, cols: int, wide_last_row: bool = False, vertical_spacing: float | None = None) -> tuple:
-    """make_subplots' layout of a grid of panels (its template left to the figure's default) as JSON text, with
-    a placeholder per panel title, and each panel's axes: the skeleton the apps' figures are drawn into as plotly
-    JSON (a go.Figure's validation is most of a redraw's time otherwise)."""
-    specs = [[{}] * cols for _ in range(rows)]
-    if wide_last_row:
-        specs[-1] = [{"colspan": cols}] + [None] * (cols - 1)
-    panels = [(r, c) for r in range(rows) for c in range(cols) if specs[r][c] is not None]
-    figure = make_subplots(rows=rows, cols=cols, specs=specs, vertical_spacing=vertical_spacing,
-                           subplot_titles=[f"@{i}@" for i in range(len(panels))])
-    layout = figure.layout.to_plotly_json()
-    layout.pop("template", None)
-    axes = {(r + 1, c + 1): figure._grid_ref[r][c][0].trace_kwargs for r, c in panels}
-    return json.dumps(layout), axes
-
-
-def _panel_layout(grid: tuple, titles) -> tuple[dict, dict]:
-    """A fresh copy of a `_panels` layout with the panels' titles, and the panels' axes."""
-    text, axes = grid
-    layout = json.loads(text)
-    for annotation, title in zip(layout["annotations"], titles):
-        annotation["text"] = title
-    return layout, axes
 
 
 def _kind_picker(value: str = "cent") -> widgets.Dropdown:
@@ -139,10 +120,6 @@ def fits_window(model, dataset) -> None:
                          f"{model.name}'s window is {model.context_window:,}")
 
 
-def _layouts(kind: str, model, modules: int) -> tuple:
-    return tuple(system.layouts(kind, model, modules))
-
-
 def _first_request(dataset) -> int:
     """The first request of the pool the apps draw (dataset.sample(256, 0)): a layout admits it or none."""
     return int(dataset.sample(256, 0)[0])
@@ -153,8 +130,8 @@ def layout_label(layout) -> str:
 
 
 def _layout_options(values: dict) -> list:
-    return [("best", "best")] + [(layout_label(lay), lay) for lay in _layouts(values["kind"], values["model"],
-                                                                            values["modules"])]
+    return [("best", "best")] + [(layout_label(lay), lay) for lay in system.layouts(values["kind"], values["model"],
+                                                                                  values["modules"])]
 
 
 def check_steps(kind, model, dataset, modules, layout, host_serial=True, ignore_capacity=False) -> None:
@@ -166,8 +143,9 @@ def check_steps(kind, model, dataset, modules, layout, host_serial=True, ignore_
             raise ValueError(f"modules must hold {model.name} and one {dataset.name} request in some layout; "
                              f"{where} do not")
         return
-    if layout not in _layouts(kind, model, modules):
-        raise ValueError(f"layout must be best or one of {', '.join(map(layout_label, _layouts(kind, model, modules)))}"
+    layouts = system.layouts(kind, model, modules)
+    if layout not in layouts:
+        raise ValueError(f"layout must be best or one of {', '.join(map(layout_label, layouts))}"
                          f" for {model.name} on {where}; got {layout!r}")
     if not ignore_capacity and not all(system.holds_one(kind, model, modules, first, dpa, layout)
                                        for dpa in DPA_STATES):
@@ -265,8 +243,8 @@ def energy_figure(data: EnergyData) -> go.Figure:
 
 def energy_json(data: EnergyData) -> dict:
     """`energy_figure` as plotly JSON (what the app draws)."""
-    layout, axes = _panel_layout(_panels(2, 1, vertical_spacing=0.18),
-                                 ("(a) FC + attention (mJ/token)", "(b) attention by part (mJ/token)"))
+    layout = subplots_layout(1, rows=2, vertical_spacing=0.18,
+                             titles=("(a) FC + attention (mJ/token)", "(b) attention by part (mJ/token)"))
     x = [[c.split(" / ")[0] for c in data.cases for _ in data.bars],
          [ENERGY_BAR_LABELS.get(b, b) for _ in data.cases for b in data.bars]]
     hover = [f"{c}, {b}" for c in data.cases for b in data.bars]
@@ -275,7 +253,7 @@ def energy_json(data: EnergyData) -> dict:
     def bar(y, name, color, row):
         traces.append(dict(type="bar", x=x, y=1e3 * y.ravel(), name=name, marker=dict(color=color), customdata=hover,
                            hovertemplate=f"{name}: %{{y:.3g}} mJ/token<br>%{{customdata}}<extra></extra>",
-                           **axes[(row, 1)]))
+                           **panel_axes(row - 1)))
 
     bar(data.fc_j, "FC", "#1f77b4", 1)
     bar(data.attention_j, "attention", "#ff7f0e", 1)
@@ -333,24 +311,24 @@ def scalability_figure(data: ScalabilityData) -> go.Figure:
 
 def scalability_json(data: ScalabilityData) -> dict:
     """`scalability_figure` as plotly JSON (what the app draws)."""
-    layout, axes = _panel_layout(_panels(2, 2, wide_last_row=True, vertical_spacing=0.2), (
+    layout = subplots_layout(2, rows=2, wide_last_row=True, vertical_spacing=0.2, titles=(
         f"(a) tokens/s at {context_label(data.capacity_context)}", f"(b) speedup at {data.context_capacity_GB} GB",
         "(c) MAC utilization (%)"))
     caps = [f"{c} GB" for c in data.capacities_GB]
     ctx = [context_label(t) for t in data.contexts]
     traces = [
         dict(type="bar", x=caps, y=data.baseline_by_capacity, name="baseline", marker=dict(color="#7f7f7f"),
-             **axes[(1, 1)]),
+             **panel_axes(0)),
         dict(type="bar", x=caps, y=data.pimphony_by_capacity, name="PIMphony", marker=dict(color="#2ca02c"),
-             **axes[(1, 1)]),
+             **panel_axes(0)),
         dict(type="bar", x=ctx, y=data.speedup_by_context, name="speedup", marker=dict(color="#1f77b4"),
              text=[f"{s:.1f}x" for s in data.speedup_by_context], textposition="outside", textangle=0,
              textfont=dict(size=11), constraintext="none", cliponaxis=False, customdata=data.contexts,
-             hovertemplate="%{customdata} tokens: %{y:.2f}x<extra></extra>", showlegend=False, **axes[(1, 2)]),
+             hovertemplate="%{customdata} tokens: %{y:.2f}x<extra></extra>", showlegend=False, **panel_axes(1)),
         dict(type="scatter", x=ctx, y=100 * data.baseline_utilization, name="baseline util",
-             line=dict(color="#7f7f7f"), **axes[(2, 1)]),
+             line=dict(color="#7f7f7f"), **panel_axes(2)),
         dict(type="scatter", x=ctx, y=100 * data.pimphony_utilization, name="PIMphony util",
-             line=dict(color="#2ca02c"), **axes[(2, 1)]),
+             line=dict(color="#2ca02c"), **panel_axes(2)),
     ]
     layout["yaxis2"]["range"] = [0, 1.2 * max(data.speedup_by_context)]  # room for the labels on top
     layout.update(barmode="group", height=600, title=dict(text=f"LLM-7B-128K-GQA on {data.system}, 3-sigma contexts"))
@@ -408,13 +386,13 @@ def utilization_figure(data: UtilizationData) -> go.Figure:
 
 def utilization_json(data: UtilizationData) -> dict:
     """`utilization_figure` as plotly JSON (what the app draws)."""
-    layout, axes = _panel_layout(_panels(1, len(data.contexts)),
-                                 [f"({'ab'[i]}) {c // 1024}K context" for i, c in enumerate(data.contexts)])
+    layout = subplots_layout(len(data.contexts),
+                             titles=[f"({'ab'[i]}) {c // 1024}K context" for i, c in enumerate(data.contexts)])
     capacities = [f"{c} GB" for c in data.capacities_GB]
     traces = [dict(type="bar", x=capacities, y=100 * data.utilization[i, :, k], name=series,
                    marker=dict(color=TECH_COLORS[k + 1 if k else 0]), showlegend=i == 0, legendgroup=series,
                    customdata=data.batch[i, :, k], hovertemplate="%{x}: %{y:.1f}%, batch %{customdata}",
-                   **axes[(1, i + 1)])
+                   **panel_axes(i))
               for i in range(len(data.contexts)) for k, series in enumerate(data.series)]
     layout["yaxis"]["title"] = dict(text="PIM MAC utilization (%)")
     note = wrap(f"reading: {data.whatif}; hover a bar for its batch", 90)  # 90 small characters: 600 px

@@ -103,8 +103,8 @@ def systems_json(data: Comparison, view: str = "capacity") -> dict:
 
 
 def _capacity(data: Comparison) -> dict:
-    layout = subplots_layout(2, horizontal_spacing=0.12, subplot_titles=("(a) largest batch that fits", "(b)"))
-    layout["annotations"][1]["text"] = f"(b) {METRIC_LABELS[data.metric]}"  # one cached layout for every metric
+    layout = subplots_layout(2, horizontal_spacing=0.12,
+                             titles=("(a) largest batch that fits", f"(b) {METRIC_LABELS[data.metric]}"))
     k = data.contexts / 1024
     values = getattr(data, data.metric)
     traces = []
